@@ -1,0 +1,46 @@
+# Switchboard: every target is thin; the work lives in Python modules and deploy/.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help install run test lint fmt lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@echo "==> Creating $(VENV) and installing pinned dependencies (requirements.lock)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the project (pinned)
+
+run: $(STAMP) ## Start everything: embedded NATS + Postgres (unless NATS_URL/DATABASE_URL), all services
+	@$(PY) -m shared.devstack
+
+test: $(STAMP) ## Run the whole test suite (unit, component, integration)
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff + mypy --strict
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy shared services tests
+
+fmt: $(STAMP) ## Format and auto-fix
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+lock: ## Re-pin requirements.lock from pyproject.toml (fresh venv)
+	@rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet -e ".[dev]"
+	@(echo "# Pinned versions of every dependency (make lock regenerates this file)."; \
+	  .lockvenv/bin/pip freeze --exclude-editable | grep -v '^-e' | sort -f) > requirements.lock
+	@rm -rf .lockvenv
+
+clean: ## Remove the virtualenv and caches (keeps .data/)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The dialog service: answers turns from each project's bot content (AIML for now)."""

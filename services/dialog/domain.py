@@ -1,0 +1,192 @@
+"""AIML: validate what users upload, build safe kernels, answer with explicit session state.
+
+Pure logic: no I/O, no clock. python-aiml keeps sessions inside the kernel; here a session's
+state is passed in and handed back, so it can live in Postgres and any replica can continue it.
+"""
+
+import contextlib
+import io
+import re
+import xml.sax
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiml import Kernel
+from aiml.AimlParser import AimlHandler, AimlParserError
+
+from shared.contracts import AimlProblem
+
+_WRAP_OPEN = '<aiml version="1.0.1">'
+_HAS_ROOT = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<aiml[\s>]", re.DOTALL)
+_LOCATION = re.compile(r"\(line (\d+), column (\d+)\)")
+# Elements that would let uploaded AIML touch the server: shell commands, files, disk writes.
+UNSAFE_ELEMENTS = ("system", "learn", "gossip")
+HISTORY_KEYS = ("_inputHistory", "_outputHistory")
+MAX_HISTORY = 10
+
+
+class DialogError(Exception):
+    """Root of the dialog service's errors."""
+
+
+class InvalidAiml(DialogError):
+    """Uploaded AIML was refused; `problems` says where and why."""
+
+    def __init__(self, problems: list[AimlProblem]) -> None:
+        first = problems[0]
+        super().__init__(f"invalid AIML at line {first.line}, column {first.column}: {first.message}")
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class CompiledAiml:
+    """Parsed categories ready to load into a kernel."""
+
+    categories: dict[Any, Any]
+
+
+NO_AIML = CompiledAiml(categories={})
+
+@dataclass
+class Answer:
+    """What the kernel said, and the session state after saying it."""
+
+    text: str
+    matched: bool
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class _CollectingHandler(AimlHandler):  # type: ignore[misc]
+    """python-aiml's handler, recording each problem instead of printing it."""
+
+    def __init__(self, line_shift: int, column_shift: int) -> None:
+        super().__init__("UTF-8")
+        self.problems: list[AimlProblem] = []
+        self._shift = (line_shift, column_shift)
+
+    def record(self, message: str, line: int, column: int) -> None:
+        if line == 1:
+            column -= self._shift[1]
+        self.problems.append(AimlProblem(line=max(line, 1), column=max(column + 1, 1), message=message))
+
+    def _guard(self, method: Any, *args: Any) -> None:
+        try:
+            method(*args)
+        except AimlParserError as err:
+            found = _LOCATION.search(str(err))
+            line, column = (int(found[1]), int(found[2])) if found else (0, 0)
+            self.record(_LOCATION.sub("", str(err)).strip(), line, column)
+            raise
+
+    def _startElement(self, name: str, attr: Any) -> None:  # noqa: N802 - python-aiml's name
+        self._guard(super()._startElement, name, attr)
+
+    def _endElement(self, name: str) -> None:  # noqa: N802
+        self._guard(super()._endElement, name)
+
+    def _characters(self, ch: str) -> None:
+        self._guard(super()._characters, ch)
+
+
+def compile_aiml(text: str) -> CompiledAiml:
+    """Parse AIML (a whole `<aiml>` document, or bare categories) or raise InvalidAiml."""
+    wrapped = not _HAS_ROOT.match(text)
+    source = f"{_WRAP_OPEN}{text}</aiml>" if wrapped else text
+    handler = _CollectingHandler(0, len(_WRAP_OPEN) if wrapped else 0)
+    parser = xml.sax.make_parser()
+    parser.setFeature(xml.sax.handler.feature_external_ges, False)
+    parser.setContentHandler(handler)
+    with contextlib.redirect_stderr(io.StringIO()):
+        try:
+            parser.parse(io.BytesIO(source.encode("utf-8")))
+        except xml.sax.SAXParseException as err:
+            handler.record(err.getMessage(), err.getLineNumber(), err.getColumnNumber())
+    if handler.problems:
+        raise InvalidAiml(handler.problems)
+    return CompiledAiml(categories=dict(handler.categories))
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Bot properties from `key:value` or `KEY=VALUE` lines (both XPARO formats)."""
+    found: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=") if "=" in line else line.partition(":")
+        if sep and key.strip():
+            found[key.strip()] = value.strip()
+    return found
+
+
+def _silent(*_args: Any) -> str:
+    return ""
+
+
+def build_kernel(compiled: CompiledAiml, properties: dict[str, str]) -> Kernel:
+    """A kernel answering from `compiled`, with the server-touching elements disabled."""
+    kernel = Kernel()
+    kernel.verbose(False)
+    for name in UNSAFE_ELEMENTS:
+        kernel._elementProcessors[name] = _silent
+    for key, tem in compiled.categories.items():
+        kernel._brain.add(key, tem)
+    for name, value in properties.items():
+        kernel.setBotPredicate(name, value)
+    return kernel
+
+
+def answer(kernel: Kernel, *, text: str, state: dict[str, Any], session_id: str) -> Answer:
+    """Answer `text` in a session whose predicates, `that` and topic are `state`."""
+    kernel._sessions[session_id] = _restore(state)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            reply = kernel.respond(text, session_id) if text.strip() else ""
+        new_state = kernel.getSessionData(session_id)
+    finally:
+        kernel._deleteSession(session_id)
+    new_state.pop("_inputStack", None)
+    for key in HISTORY_KEYS:
+        new_state[key] = new_state.get(key, [])[-MAX_HISTORY:]
+    return Answer(text=reply, matched=bool(reply), state=new_state)
+
+
+def _restore(state: dict[str, Any]) -> dict[str, Any]:
+    restored = {k: (list(v) if isinstance(v, list) else v) for k, v in state.items()}
+    for key in (*HISTORY_KEYS, "_inputStack"):
+        restored.setdefault(key, [])
+    restored["_inputStack"] = []
+    return restored
+
+
+class KernelCache:
+    """One kernel per project, rebuilt when the project's content version moves."""
+
+    def __init__(self) -> None:
+        self._kernels: dict[Any, tuple[int, Kernel]] = {}
+
+    def get(self, project: Any, version: int) -> Kernel | None:
+        """The cached kernel if it was built from `version`."""
+        cached = self._kernels.get(project)
+        return cached[1] if cached and cached[0] == version else None
+
+    def version(self, project: Any) -> int | None:
+        """Version of the cached kernel, if any."""
+        cached = self._kernels.get(project)
+        return cached[0] if cached else None
+
+    def put(self, project: Any, version: int, kernel: Kernel) -> None:
+        self._kernels[project] = (version, kernel)
+
+    def drop(self, project: Any) -> None:
+        """Forget a project's kernel (its content changed)."""
+        self._kernels.pop(project, None)
+
+
+def waits_for_predecessor(*, channel: str, seq: int, last_channel: str, last_seq: int) -> bool:
+    """True when an earlier turn of the same channel (connection) has not been answered yet.
+
+    Turns are numbered per channel from 1; the session remembers the last one it answered.
+    """
+    expected = last_seq + 1 if channel == last_channel else 1
+    return seq > expected

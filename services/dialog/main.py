@@ -1,0 +1,32 @@
+"""Wiring: broker, database, application, health routes."""
+
+from faststream.asgi import AsgiFastStream
+
+from shared.broker import make_broker
+from shared.db import database_ready, make_engine, session_factory
+from shared.identity import ProjectStore
+from shared.service import make_service_app
+from shared.settings import CommonSettings
+
+from .application import DialogApp
+from .config import DialogSettings
+from .handlers import register
+from .store import ContentStore, TurnStore
+
+
+def create_app(common: CommonSettings | None = None, settings: DialogSettings | None = None) -> AsgiFastStream:
+    """The dialog service as an ASGI app (subscribers start with its lifespan)."""
+    common = common or CommonSettings()
+    settings = settings or DialogSettings()
+    broker = make_broker(common.nats_url, name="dialog")
+    engine = make_engine(common.database_url)
+    sessions = session_factory(engine)
+    app = DialogApp(
+        content=ContentStore(sessions), turns=TurnStore(sessions), projects=ProjectStore(sessions)
+    )
+    register(broker, app, settings)
+
+    async def db_ready() -> bool:
+        return await database_ready(engine)
+
+    return make_service_app(broker, checks=[db_ready], on_shutdown=[engine.dispose])

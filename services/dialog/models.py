@@ -1,0 +1,69 @@
+"""The dialog schema: bot content versions, conversation sessions, the transcript."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import BigInteger, Column, DateTime, Identity, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+SCHEMA = "dialog"
+
+
+class BotContentRow(SQLModel, table=True):
+    """One saved version of a project's AIML and companion files."""
+
+    __tablename__ = "bot_content"
+    __table_args__ = {"schema": SCHEMA}
+
+    project_key: UUID = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    aiml: str
+    maps: str
+    sets: str
+    properties: str
+    categories: int
+    correlation_id: UUID
+    created_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
+    )
+
+
+class SessionRow(SQLModel, table=True):
+    """A conversation's AIML state (predicates, that, topic) and its last turn position."""
+
+    __tablename__ = "sessions"
+    __table_args__ = {"schema": SCHEMA}
+
+    project_key: UUID = Field(primary_key=True)
+    session_id: str = Field(primary_key=True, max_length=128)
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
+    channel: str = ""
+    seq: int = 0
+    updated_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now()),
+    )
+
+
+class TurnRow(SQLModel, table=True):
+    """One answered turn of the transcript, with the events that caused it."""
+
+    __tablename__ = "turns"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    turn_event_id: UUID = Field(unique=True)
+    reply_event_id: UUID
+    correlation_id: UUID
+    project_key: UUID
+    session_id: str
+    protocol: str
+    question: str
+    answer: str
+    engine: str
+    content_version: int | None = None
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    answered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    engine_ms: float

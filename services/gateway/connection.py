@@ -1,0 +1,59 @@
+"""The connection loop every WebSocket adapter shares: read frames, write safely, close."""
+
+import asyncio
+import json
+import logging
+from typing import Any, Protocol
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+log = logging.getLogger(__name__)
+
+
+class Adapter(Protocol):
+    """A protocol adapter: told about each text frame, and when the socket ends."""
+
+    async def on_frame(self, text: str) -> None: ...
+    async def on_close(self) -> None: ...
+
+
+class Socket:
+    """A WebSocket that many tasks may write to (one writer at a time)."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self._lock = asyncio.Lock()
+
+    async def send_json(self, frame: Any) -> bool:
+        """Send `frame` as JSON text; False when the socket is already gone."""
+        text = json.dumps(frame, ensure_ascii=False)
+        async with self._lock:
+            if self.ws.client_state != WebSocketState.CONNECTED:
+                return False
+            try:
+                await self.ws.send_text(text)
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                return False
+        return True
+
+
+async def run(ws: WebSocket, adapter: Adapter, *, on_binary_error: Any) -> None:
+    """Feed each frame to `adapter` until the client goes; binary frames must be UTF-8."""
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None and message.get("bytes") is not None:
+                try:
+                    text = message["bytes"].decode("utf-8")
+                except UnicodeDecodeError:
+                    await on_binary_error()
+                    continue
+            if text is not None:
+                await adapter.on_frame(text)
+    except WebSocketDisconnect:
+        return
+    finally:
+        await adapter.on_close()

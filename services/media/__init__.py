@@ -1,0 +1,1 @@
+"""The media service: uploaded images and files."""

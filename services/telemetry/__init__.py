@@ -1,0 +1,1 @@
+"""The telemetry service: batched ingest of robot telemetry samples and range queries."""

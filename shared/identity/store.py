@@ -1,0 +1,115 @@
+"""Projects in Postgres: create, find, authenticate, rotate."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..db import transaction
+from .models import Project
+from .secrets import hash_secret, new_secret, secret_matches, secret_prefix
+
+
+class IdentityError(Exception):
+    """Root of the identity errors."""
+
+
+class UnknownProject(IdentityError):
+    """No project has this key or name."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no project {ref!r}")
+        self.ref = ref
+
+
+class ProjectExists(IdentityError):
+    """A project with this name exists already."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a project named {name!r} exists already")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class NewProject:
+    """A project just created or rotated: the only time its secret is seen in clear."""
+
+    project: Project
+    secret: str
+
+
+class ProjectStore:
+    """Persistence of projects behind a small interface."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(self, name: str, *, title: str = "") -> NewProject:
+        """Create a project with a fresh secret."""
+        secret = new_secret()
+        async with transaction(self._sessions) as session:
+            if await self._by_name(session, name) is not None:
+                raise ProjectExists(name)
+            project = Project(
+                name=name,
+                title=title or name,
+                secret_hash=hash_secret(secret),
+                secret_prefix=secret_prefix(secret),
+                settings={"xparo_name": title or name},
+            )
+            session.add(project)
+        return NewProject(project, secret)
+
+    async def get(self, key: UUID) -> Project | None:
+        """The project with `key`, or None."""
+        async with self._sessions() as session:
+            return await session.get(Project, key)
+
+    async def find(self, ref: str) -> Project:
+        """The project whose key or name is `ref`."""
+        async with self._sessions() as session:
+            project = await self._by_ref(session, ref)
+        if project is None:
+            raise UnknownProject(ref)
+        return project
+
+    async def list(self) -> list[Project]:
+        """Every project, by name."""
+        async with self._sessions() as session:
+            rows = await session.exec(select(Project).order_by(Project.name))  # type: ignore[arg-type]
+            return list(rows.all())
+
+    async def authenticate(self, key: str, secret: str) -> Project | None:
+        """The project if `secret` is its secret; None otherwise (same cost either way)."""
+        try:
+            project_key = UUID(key)
+        except ValueError:
+            project_key = None
+        project = await self.get(project_key) if project_key else None
+        stored = project.secret_hash if project else None
+        return project if secret_matches(secret, stored) else None
+
+    async def rotate_secret(self, ref: str) -> NewProject:
+        """Replace a project's secret; the old one stops working at once."""
+        secret = new_secret()
+        async with transaction(self._sessions) as session:
+            project = await self._by_ref(session, ref)
+            if project is None:
+                raise UnknownProject(ref)
+            project.secret_hash = hash_secret(secret)
+            project.secret_prefix = secret_prefix(secret)
+            session.add(project)
+        return NewProject(project, secret)
+
+    async def _by_ref(self, session: AsyncSession, ref: str) -> Project | None:
+        try:
+            return await session.get(Project, UUID(ref))
+        except ValueError:
+            return await self._by_name(session, ref)
+
+    @staticmethod
+    async def _by_name(session: AsyncSession, name: str) -> Project | None:
+        rows = await session.exec(select(Project).where(Project.name == name))
+        return rows.first()

@@ -1,0 +1,57 @@
+"""What every FastStream service has: /health, /ready, a lifespan, and one way to serve."""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import uvicorn
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.asgi.types import Scope
+from faststream.nats import NatsBroker
+
+from .broker import ensure_streams
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+def health_routes(broker: NatsBroker, checks: Sequence[ReadyCheck]) -> list[tuple[str, Any]]:
+    """`/health` answers while the process runs; `/ready` only when broker and checks pass."""
+
+    @get(include_in_schema=False)
+    async def health(scope: Scope) -> AsgiResponse:  # noqa: ARG001
+        return AsgiResponse(b'{"status":"ok"}', 200, headers={"content-type": "application/json"})
+
+    @get(include_in_schema=False)
+    async def ready(scope: Scope) -> AsgiResponse:  # noqa: ARG001
+        ok = await broker.ping(timeout=1.0) and all([await check() for check in checks])
+        body = b'{"status":"ready"}' if ok else b'{"status":"not ready"}'
+        return AsgiResponse(body, 200 if ok else 503, headers={"content-type": "application/json"})
+
+    return [("/health", health), ("/ready", ready)]
+
+
+def make_service_app(
+    broker: NatsBroker,
+    *,
+    checks: Sequence[ReadyCheck] = (),
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+    streams_replicas: int = 1,
+) -> AsgiFastStream:
+    """An ASGI FastStream app with health routes; the streams exist before subscribers start."""
+
+    async def prepare() -> None:
+        await broker.connect()
+        await ensure_streams(broker.connection.jetstream(), replicas=streams_replicas)
+
+    return AsgiFastStream(
+        broker,
+        asgi_routes=health_routes(broker, checks),
+        on_startup=[prepare],
+        on_shutdown=list(on_shutdown),
+        logger=logging.getLogger("faststream"),
+    )
+
+
+def serve(app: Any, *, port: int, host: str = "127.0.0.1", **options: Any) -> None:
+    """Run `app` under uvicorn until SIGINT/SIGTERM (which drain the broker)."""
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, **options)

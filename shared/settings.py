@@ -1,0 +1,27 @@
+"""Settings every process shares: where the broker and the database are, and how to log."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Connection settings read from the environment (no prefix: `NATS_URL`, `DATABASE_URL`)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server(s), comma separated")
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/switchboard",
+        description="Postgres URL (postgresql://...); the asyncpg driver is added automatically",
+    )
+    log_level: str = Field("INFO", description="Python log level for every service")
+
+
+def asyncpg_url(url: str) -> str:
+    """Return `url` with the SQLAlchemy asyncpg driver, whatever scheme the user gave."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL: {url!r}")
+    if scheme in {"postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg"}:
+        return f"postgresql+asyncpg://{rest}"
+    raise ValueError(f"unsupported database scheme {scheme!r}: use postgresql://")
