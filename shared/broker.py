@@ -15,7 +15,12 @@ def make_broker(nats_url: str, *, name: str) -> NatsBroker:
     """A broker that reconnects forever (a restarted NATS must not end the service)."""
     servers = [s.strip() for s in nats_url.split(",") if s.strip()]
     return NatsBroker(
-        servers, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, logger=log
+        servers,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        logger=log,
+        log_level=logging.DEBUG,  # one line per message is for debugging, not for INFO logs
     )
 
 

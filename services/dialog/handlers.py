@@ -82,7 +82,8 @@ def register(broker: NatsBroker, app: DialogApp, settings: DialogSettings) -> No
     async def on_get(query: GetBotContent) -> BotContent:
         return await app.content.current(query.project_key)
 
-    @broker.subscriber(subjects.CONFIG_CHANGED_ALL)
+    # no_reply: JetStream publishes are requests; answering them would race the stream's ack.
+    @broker.subscriber(subjects.CONFIG_CHANGED_ALL, no_reply=True)
     async def on_config_changed(event: ConfigChanged) -> None:
         if app.kernels.version(event.project_key) != event.version:
             app.kernels.drop(event.project_key)

@@ -7,6 +7,9 @@ from shared.settings import CommonSettings
 from .config import GatewaySettings
 from .main import create_app
 
+# uvicorn drops frames above this at once; frames between the limit and this get a clean 1009.
+HARD_CAP_FACTOR = 4
+
 if __name__ == "__main__":
     setup_logging("gateway", CommonSettings().log_level)
     settings = GatewaySettings()
@@ -14,6 +17,6 @@ if __name__ == "__main__":
         create_app(settings=settings),
         host=settings.host,
         port=settings.port,
-        ws_max_size=settings.max_frame_bytes,
+        ws_max_size=settings.max_frame_bytes * HARD_CAP_FACTOR,
         ws="websockets-sansio",
     )

@@ -37,12 +37,23 @@ class Socket:
         return True
 
 
-async def run(ws: WebSocket, adapter: Adapter, *, on_binary_error: Any) -> None:
-    """Feed each frame to `adapter` until the client goes; binary frames must be UTF-8."""
+CLOSE_TOO_BIG = 1009
+
+
+async def run(ws: WebSocket, adapter: Adapter, *, max_bytes: int, on_binary_error: Any) -> None:
+    """Feed each frame to `adapter` until the client goes; binary frames must be UTF-8.
+
+    A frame over `max_bytes` closes the socket with 1009. The server (uvicorn) reads frames up
+    to a higher hard cap, so an oversized frame is read whole and the close is clean.
+    """
     try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
+                return
+            size = len(message.get("bytes") or b"") or len((message.get("text") or "").encode())
+            if size > max_bytes:
+                await ws.close(code=CLOSE_TOO_BIG, reason=f"frame over {max_bytes} bytes")
                 return
             text = message.get("text")
             if text is None and message.get("bytes") is not None:

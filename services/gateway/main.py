@@ -67,7 +67,9 @@ def create_app(common: CommonSettings | None = None, settings: GatewaySettings |
             reply_wait_s=settings.reply_wait_s,
         )
         await adapter.start()
-        await connection.run(ws, adapter, on_binary_error=adapter.on_binary_error)
+        await connection.run(
+            ws, adapter, max_bytes=settings.max_frame_bytes, on_binary_error=adapter.on_binary_error
+        )
 
     app.add_api_websocket_route("/chatbot_api/{secret}/{project}/", xparo)
     app.add_api_websocket_route("/ws/chatbot_api/{secret}/{project}/", xparo)

@@ -1,0 +1,1 @@
+"""Test fixtures shared by every test tier (loaded as a pytest plugin)."""

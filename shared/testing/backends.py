@@ -1,0 +1,79 @@
+"""Real NATS and Postgres for integration tests: testcontainers when Docker answers, else embedded.
+
+`SWITCHBOARD_TEST_BACKEND=embedded|docker|auto` (default auto) forces one or the other.
+"""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.devstack.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+
+
+@dataclass(frozen=True)
+class Backends:
+    """Where the test NATS and Postgres are."""
+
+    nats_url: str
+    database_url: str
+    kind: str
+
+
+def docker_answers() -> bool:
+    """True when a Docker engine answers a ping."""
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:  # noqa: BLE001 - any failure means: no engine here
+        return False
+    return True
+
+
+def chosen_backend() -> str:
+    wanted = os.environ.get("SWITCHBOARD_TEST_BACKEND", "auto")
+    if wanted not in {"auto", "embedded", "docker"}:
+        raise ValueError("SWITCHBOARD_TEST_BACKEND must be auto, embedded or docker")
+    if wanted == "auto":
+        return "docker" if docker_answers() else "embedded"
+    return wanted
+
+
+@contextmanager
+def embedded_backends(root: Path) -> Iterator[Backends]:
+    """Embedded nats-server and Postgres under `root`, stopped afterwards."""
+    nats = EmbeddedNats(root / "nats" / "jetstream", port=free_port())
+    pg = EmbeddedPostgres(root / "postgres")
+    try:
+        nats_url = nats.start(root / "nats.log")
+        yield Backends(nats_url, pg.start(), "embedded")
+    finally:
+        nats.stop()
+        pg.stop()
+
+
+@contextmanager
+def docker_backends() -> Iterator[Backends]:
+    """NATS (JetStream on) and Postgres in containers, removed afterwards."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+    from testcontainers.postgres import PostgresContainer
+
+    with DockerContainer("nats:2.11-alpine").with_command("-js").with_exposed_ports(4222) as nats:
+        wait_for_logs(nats, "Server is ready")
+        nats_url = f"nats://{nats.get_container_host_ip()}:{nats.get_exposed_port(4222)}"
+        with PostgresContainer("postgres:17-alpine", driver=None) as pg:
+            yield Backends(nats_url, pg.get_connection_url(), "docker")
+
+
+@contextmanager
+def test_backends(root: Path) -> Iterator[Backends]:
+    """The backends the suite runs against (see module docstring)."""
+    if chosen_backend() == "docker":
+        with docker_backends() as found:
+            yield found
+    else:
+        with embedded_backends(root) as found:
+            yield found
