@@ -6,6 +6,7 @@ from faststream.exceptions import NackMessage, RejectMessage
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.js.api import ConsumerConfig
+from nats.errors import NotJSMessageError
 from pydantic import ValidationError
 
 from shared import subjects
@@ -38,6 +39,14 @@ async def publish_reply(broker: NatsBroker, reply: TurnAnswered) -> None:
     )
 
 
+def _deliveries(msg: NatsMessage) -> int:
+    """How often JetStream delivered this message (1 when it carries no JetStream metadata)."""
+    try:
+        return int(msg.raw_message.metadata.num_delivered or 1)
+    except NotJSMessageError:
+        return 1
+
+
 def register(broker: NatsBroker, app: DialogApp, settings: DialogSettings) -> None:
     """Attach the dialog subscribers to `broker`."""
     chat = JStream(name=subjects.CHAT_STREAM, declare=False)
@@ -58,7 +67,7 @@ def register(broker: NatsBroker, app: DialogApp, settings: DialogSettings) -> No
         except ValidationError as err:
             log.error("dropping malformed turn %s: %s", msg.message_id, err)
             raise RejectMessage from err
-        delivered = msg.raw_message.metadata.num_delivered or 1
+        delivered = _deliveries(msg)
         outcome = await app.handle_turn(turn, force=delivered >= settings.early_max_deliveries)
         if outcome.kind == "early":
             raise NackMessage(delay=settings.early_retry_s)

@@ -1,0 +1,88 @@
+"""`make run` itself: ready with a URL, the XPARO flow works, Ctrl-C leaves nothing, data stays."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from shared.devstack.demo import read_env_file
+from shared.devstack.embedded import free_port
+
+from .xparo import ask, connect, recv, save, send
+
+READY = "Switchboard is ready"
+
+
+def _start(data: Path, ports: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
+    env.update(ports, SWITCHBOARD_DATA=str(data))
+    seen = log.stat().st_size if log.exists() else 0
+    out = log.open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "shared.devstack"], env=env, stdout=out,
+                            stderr=out, start_new_session=True)
+    deadline = time.monotonic() + 90
+    while READY.encode() not in log.read_bytes()[seen:]:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"make run did not become ready:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes], data: Path) -> None:
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
+    left = [p.info for p in psutil.process_iter(["pid", "cmdline"])
+            if str(data) in " ".join(p.info["cmdline"] or [])]
+    assert left == [], left
+
+
+def test_make_run_twice_keeps_aiml_and_conversation(tmp_path: Path) -> None:
+    """Ready with the demo key, secret and URL; Ctrl-C stops every process; the next start
+    still has the saved AIML and the session's predicates."""
+    data, log = tmp_path / "data", tmp_path / "run.log"
+    names = ("NATS_PORT", "GATEWAY_PORT", "DIALOG_PORT", "SCHEDULE_PORT", "TELEMETRY_PORT",
+             "MEDIA_PORT")
+    ports = {name: str(free_port()) for name in names}
+    proc = _start(data, ports, log)
+    demo = read_env_file(data / "demo-project.env")
+    url = (f"ws://127.0.0.1:{ports['GATEWAY_PORT']}/chatbot_api/{demo['PROJECT_SECRET']}/"
+           f"{demo['PROJECT_KEY']}/")
+    assert url in log.read_text() and demo["PROJECT_KEY"] in log.read_text()
+    ws = connect(url + "?session_id=kept")
+    assert ask(ws, "hi") == "Hello! I am the Switchboard demo bot."
+    save(ws, "<category><pattern>MY NAME IS *</pattern><template><think><set name=\"n\"><star/>"
+             "</set></think>ok</template></category><category><pattern>WHO AM I</pattern>"
+             "<template><get name=\"n\"/></template></category>")
+    assert ask(ws, "my name is Bob") == "ok"
+    ws.close()
+    _stop(proc, data)
+
+    proc = _start(data, ports, log)
+    assert read_env_file(data / "demo-project.env") == demo
+    ws = connect(url + "?session_id=kept")
+    send(ws, {"initialize_api": {}})
+    assert "WHO AM I" in recv(ws)["aiml"]
+    assert ask(ws, "who am i") == "Bob"
+    _stop(proc, data)
+
+
+def test_make_run_says_what_to_do_when_a_port_is_taken(tmp_path: Path) -> None:
+    """A taken port stops the start with a message naming the port and the setting to change."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
+        env.update(SWITCHBOARD_DATA=str(tmp_path / "data"), GATEWAY_PORT=str(port))
+        done = subprocess.run([sys.executable, "-m", "shared.devstack"], env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"port {port} is taken" in done.stdout and "GATEWAY_PORT" in done.stdout

@@ -1,0 +1,104 @@
+"""AIML validation, safe kernels and explicit session state."""
+
+import pytest
+
+from services.dialog.domain import (
+    InvalidAiml,
+    KernelCache,
+    answer,
+    build_kernel,
+    compile_aiml,
+    parse_properties,
+    waits_for_predecessor,
+)
+
+NAME = (
+    "<category><pattern>MY NAME IS *</pattern><template><think><set name=\"name\"><star/></set>"
+    "</think>ok</template></category>"
+    "<category><pattern>WHAT IS MY NAME</pattern><template><get name=\"name\"/></template></category>"
+    "<category><pattern>YES</pattern><that>DO YOU LIKE TEA</that><template>Tea it is</template>"
+    "</category><category><pattern>ASK</pattern><template>Do you like tea</template></category>"
+)
+
+
+def test_bare_categories_and_whole_documents_both_compile() -> None:
+    """The XPARO string of categories and a full <aiml> document are both accepted."""
+    bare = '<category node_id="xparo_1"><pattern>HI</pattern><template>x</template></category>'
+    assert len(compile_aiml(bare).categories) == 1
+    doc = f'<?xml version="1.0"?>\n<aiml version="1.0.1">{bare}</aiml>'
+    assert len(compile_aiml(doc).categories) == 1
+
+
+@pytest.mark.parametrize(
+    ("aiml", "line", "column"),
+    [
+        ("<category><pattern>HI</pattern><template>x</templat></category>", 1, 45),
+        ("<category>\n  <pattern>HI</pattern>\n  <template>x</template>\n  <bogus>", 4, 3),
+        ("<aiml>\n<category><pattern>HI</pattern></category>\n</aiml>", 2, 32),
+    ],
+)
+def test_invalid_aiml_names_line_and_column(aiml: str, line: int, column: int) -> None:
+    """Each refusal points at the line and column of the user's own text."""
+    with pytest.raises(InvalidAiml) as refused:
+        compile_aiml(aiml)
+    first = refused.value.problems[0]
+    assert (first.line, first.column) == (line, column), first
+
+
+def test_state_carries_predicates_and_that_between_turns() -> None:
+    """Predicates and <that> live in the state passed in and handed back, not in the kernel."""
+    kernel = build_kernel(compile_aiml(NAME), {})
+    told = answer(kernel, text="my name is Bob", state={}, session_id="s")
+    assert answer(kernel, text="what is my name", state=told.state, session_id="s").text == "Bob"
+    assert answer(kernel, text="what is my name", state={}, session_id="s").text == ""
+    asked = answer(kernel, text="ask", state={}, session_id="s")
+    assert answer(kernel, text="yes", state=asked.state, session_id="s").text == "Tea it is"
+    assert kernel._sessions.keys() == {"_global"}
+
+
+def test_uploaded_aiml_cannot_run_commands_or_read_files(tmp_path: object) -> None:
+    """<system>, <learn> and <gossip> do nothing: uploaded AIML never touches the server."""
+    aiml = (
+        "<category><pattern>RUN</pattern><template>[<system>echo pwned</system>]</template></category>"
+        "<category><pattern>LEARN</pattern><template>[<learn>/etc/passwd</learn>]</template></category>"
+    )
+    kernel = build_kernel(compile_aiml(aiml), {})
+    assert answer(kernel, text="run", state={}, session_id="s").text == "[]"
+    assert answer(kernel, text="learn", state={}, session_id="s").text == "[]"
+
+
+def test_properties_in_both_xparo_formats_become_bot_predicates() -> None:
+    """`key:value` and `KEY=VALUE` lines both set <bot name=.../> values."""
+    props = parse_properties("name:Robo\n# comment\nROBOT_NAME=Hospital_Delivery_Robot\nbad line")
+    assert props == {"name": "Robo", "ROBOT_NAME": "Hospital_Delivery_Robot"}
+    aiml = '<category><pattern>WHO</pattern><template><bot name="name"/></template></category>'
+    assert answer(build_kernel(compile_aiml(aiml), props), text="who", state={}, session_id="s").text == "Robo"
+
+
+def test_history_in_state_stays_bounded() -> None:
+    """However long a conversation runs, the stored state keeps only the last ten exchanges."""
+    kernel = build_kernel(compile_aiml(NAME), {})
+    state: dict[str, object] = {}
+    for n in range(30):
+        state = answer(kernel, text=f"my name is n{n}", state=state, session_id="s").state
+    assert len(state["_inputHistory"]) == 10  # type: ignore[arg-type]
+
+
+def test_turn_waits_only_for_a_missing_predecessor() -> None:
+    """Turn n+1 of a channel waits while turn n is unanswered; a new channel starts at 1."""
+    assert not waits_for_predecessor(channel="a", seq=3, last_channel="a", last_seq=2)
+    assert waits_for_predecessor(channel="a", seq=4, last_channel="a", last_seq=2)
+    assert not waits_for_predecessor(channel="b", seq=1, last_channel="a", last_seq=9)
+    assert waits_for_predecessor(channel="b", seq=2, last_channel="a", last_seq=9)
+    assert not waits_for_predecessor(channel="a", seq=2, last_channel="a", last_seq=5)
+
+
+def test_kernel_cache_serves_only_the_version_it_was_built_from() -> None:
+    """A cached kernel is used for its own content version only."""
+    cache = KernelCache()
+    kernel = build_kernel(compile_aiml(NAME), {})
+    cache.put("p", 3, kernel)
+    assert cache.get("p", 3) is kernel
+    assert cache.get("p", 4) is None
+    cache.drop("p")
+    assert cache.get("p", 3) is None
