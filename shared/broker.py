@@ -18,7 +18,7 @@ def make_broker(nats_url: str, *, name: str) -> NatsBroker:
         servers,
         name=name,
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=1,
         logger=log,
         log_level=logging.DEBUG,  # one line per message is for debugging, not for INFO logs
     )

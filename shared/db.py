@@ -27,7 +27,7 @@ async def database_ready(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - readiness reports any failure as not ready
+    except Exception:
         return False
     return True
 

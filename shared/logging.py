@@ -29,7 +29,9 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     """Log to stderr as `time level service.logger: message`; quiet noisy libraries."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter(f"%(asctime)s %(levelname)-5s {service}.%(name)s: %(message)s", "%H:%M:%S")
+        logging.Formatter(
+            f"%(asctime)s %(levelname)-5s {service}.%(name)s: %(message)s", "%H:%M:%S"
+        )
     )
     handler.addFilter(RedactSecrets())
     root = logging.getLogger()

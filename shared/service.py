@@ -10,6 +10,7 @@ from faststream.asgi.types import Scope
 from faststream.nats import NatsBroker
 
 from .broker import ensure_streams
+from .settings import CommonSettings
 
 ReadyCheck = Callable[[], Awaitable[bool]]
 
@@ -18,11 +19,11 @@ def health_routes(broker: NatsBroker, checks: Sequence[ReadyCheck]) -> list[tupl
     """`/health` answers while the process runs; `/ready` only when broker and checks pass."""
 
     @get(include_in_schema=False)
-    async def health(scope: Scope) -> AsgiResponse:  # noqa: ARG001
+    async def health(scope: Scope) -> AsgiResponse:
         return AsgiResponse(b'{"status":"ok"}', 200, headers={"content-type": "application/json"})
 
     @get(include_in_schema=False)
-    async def ready(scope: Scope) -> AsgiResponse:  # noqa: ARG001
+    async def ready(scope: Scope) -> AsgiResponse:
         ok = await broker.ping(timeout=1.0) and all([await check() for check in checks])
         body = b'{"status":"ready"}' if ok else b'{"status":"not ready"}'
         return AsgiResponse(body, 200 if ok else 503, headers={"content-type": "application/json"})
@@ -52,6 +53,7 @@ def make_service_app(
     )
 
 
-def serve(app: Any, *, port: int, host: str = "127.0.0.1", **options: Any) -> None:
+def serve(app: Any, *, port: int, host: str | None = None, **options: Any) -> None:
     """Run `app` under uvicorn until SIGINT/SIGTERM (which drain the broker)."""
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, **options)
+    bind = host or CommonSettings().bind_host
+    uvicorn.run(app, host=bind, port=port, log_config=None, access_log=False, **options)

@@ -15,6 +15,9 @@ class CommonSettings(BaseSettings):
         description="Postgres URL (postgresql://...); the asyncpg driver is added automatically",
     )
     log_level: str = Field("INFO", description="Python log level for every service")
+    bind_host: str = Field(
+        "127.0.0.1", description="Interface services listen on (0.0.0.0 in containers)"
+    )
 
 
 def asyncpg_url(url: str) -> str:

@@ -72,7 +72,10 @@ class DialogApp:
             if previous is not None:
                 return TurnOutcome("duplicate", reply_of(previous))
             early = waits_for_predecessor(
-                channel=turn.channel, seq=turn.seq, last_channel=session.channel, last_seq=session.seq
+                channel=turn.channel,
+                seq=turn.seq,
+                last_channel=session.channel,
+                last_seq=session.seq,
             )
             if early and not force:
                 return TurnOutcome("early")
@@ -111,7 +114,9 @@ class DialogApp:
         kernel = self.kernels.get(project, version)
         if kernel is None:
             stored = await self.content.current(project)
-            compiled = await asyncio.to_thread(compile_aiml, stored.aiml) if stored.aiml else NO_AIML
+            compiled = (
+                await asyncio.to_thread(compile_aiml, stored.aiml) if stored.aiml else NO_AIML
+            )
             kernel = build_kernel(compiled, parse_properties(stored.properties))
             self.kernels.put(project, stored.version, kernel)
         return kernel

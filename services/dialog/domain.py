@@ -11,8 +11,10 @@ import xml.sax
 from dataclasses import dataclass, field
 from typing import Any
 
+import defusedxml.sax
 from aiml import Kernel
 from aiml.AimlParser import AimlHandler, AimlParserError
+from defusedxml import DefusedXmlException
 
 from shared.contracts import AimlProblem
 
@@ -34,7 +36,9 @@ class InvalidAiml(DialogError):
 
     def __init__(self, problems: list[AimlProblem]) -> None:
         first = problems[0]
-        super().__init__(f"invalid AIML at line {first.line}, column {first.column}: {first.message}")
+        super().__init__(
+            f"invalid AIML at line {first.line}, column {first.column}: {first.message}"
+        )
         self.problems = problems
 
 
@@ -46,6 +50,7 @@ class CompiledAiml:
 
 
 NO_AIML = CompiledAiml(categories={})
+
 
 @dataclass
 class Answer:
@@ -67,7 +72,9 @@ class _CollectingHandler(AimlHandler):  # type: ignore[misc]
     def record(self, message: str, line: int, column: int) -> None:
         if line == 1:
             column -= self._shift[1]
-        self.problems.append(AimlProblem(line=max(line, 1), column=max(column + 1, 1), message=message))
+        self.problems.append(
+            AimlProblem(line=max(line, 1), column=max(column + 1, 1), message=message)
+        )
 
     def _guard(self, method: Any, *args: Any) -> None:
         try:
@@ -78,10 +85,10 @@ class _CollectingHandler(AimlHandler):  # type: ignore[misc]
             self.record(_LOCATION.sub("", str(err)).strip(), line, column)
             raise
 
-    def _startElement(self, name: str, attr: Any) -> None:  # noqa: N802 - python-aiml's name
+    def _startElement(self, name: str, attr: Any) -> None:
         self._guard(super()._startElement, name, attr)
 
-    def _endElement(self, name: str) -> None:  # noqa: N802
+    def _endElement(self, name: str) -> None:
         self._guard(super()._endElement, name)
 
     def _characters(self, ch: str) -> None:
@@ -93,14 +100,15 @@ def compile_aiml(text: str) -> CompiledAiml:
     wrapped = not _HAS_ROOT.match(text)
     source = f"{_WRAP_OPEN}{text}</aiml>" if wrapped else text
     handler = _CollectingHandler(0, len(_WRAP_OPEN) if wrapped else 0)
-    parser = xml.sax.make_parser()
-    parser.setFeature(xml.sax.handler.feature_external_ges, False)
+    parser = defusedxml.sax.make_parser()  # no DTDs or entity tricks in uploaded AIML
     parser.setContentHandler(handler)
     with contextlib.redirect_stderr(io.StringIO()):
         try:
             parser.parse(io.BytesIO(source.encode("utf-8")))
         except xml.sax.SAXParseException as err:
-            handler.record(err.getMessage(), err.getLineNumber(), err.getColumnNumber())
+            handler.record(err.getMessage(), err.getLineNumber() or 1, err.getColumnNumber() or 0)
+        except DefusedXmlException as err:
+            handler.record(f"not allowed in AIML: {err}", 1, 0)
     if handler.problems:
         raise InvalidAiml(handler.problems)
     return CompiledAiml(categories=dict(handler.categories))

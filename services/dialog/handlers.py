@@ -2,11 +2,11 @@
 
 import logging
 
-from faststream.exceptions import NackMessage, RejectMessage
 from faststream import AckPolicy
+from faststream.exceptions import NackMessage, RejectMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
-from nats.js.api import ConsumerConfig
 from nats.errors import NotJSMessageError
+from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 
 from shared import subjects

@@ -14,7 +14,9 @@ from .handlers import register
 from .store import ContentStore, TurnStore
 
 
-def create_app(common: CommonSettings | None = None, settings: DialogSettings | None = None) -> AsgiFastStream:
+def create_app(
+    common: CommonSettings | None = None, settings: DialogSettings | None = None
+) -> AsgiFastStream:
     """The dialog service as an ASGI app (subscribers start with its lifespan)."""
     common = common or CommonSettings()
     settings = settings or DialogSettings()

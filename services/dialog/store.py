@@ -39,7 +39,7 @@ class PgTurnUnit:
     async def lock_session(self, project_key: UUID, session_id: str) -> SessionRow:
         """The session row, created if new, locked until the transaction ends."""
         await self._s.exec(
-            insert(SessionRow)  # type: ignore[call-overload]
+            insert(SessionRow)
             .values(project_key=project_key, session_id=session_id, state={})
             .on_conflict_do_nothing()
         )
@@ -110,7 +110,11 @@ class ContentStore:
         if row is None:
             return EMPTY
         return BotContent(
-            version=row.version, aiml=row.aiml, maps=row.maps, sets=row.sets, properties=row.properties
+            version=row.version,
+            aiml=row.aiml,
+            maps=row.maps,
+            sets=row.sets,
+            properties=row.properties,
         )
 
 

@@ -15,7 +15,6 @@ if __name__ == "__main__":
     settings = GatewaySettings()
     serve(
         create_app(settings=settings),
-        host=settings.host,
         port=settings.port,
         ws_max_size=settings.max_frame_bytes * HARD_CAP_FACTOR,
         ws="websockets-sansio",

@@ -9,7 +9,6 @@ class GatewaySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
-    host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 for all)")
     port: int = Field(8003, description="HTTP and WebSocket port (8003 as in the XPARO document)")
     max_frame_bytes: int = Field(1024 * 1024, description="Larger WebSocket frames close with 1009")
     reply_wait_s: float = Field(

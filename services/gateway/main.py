@@ -20,7 +20,9 @@ from .config import GatewaySettings
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def create_app(common: CommonSettings | None = None, settings: GatewaySettings | None = None) -> FastAPI:
+def create_app(
+    common: CommonSettings | None = None, settings: GatewaySettings | None = None
+) -> FastAPI:
     """The gateway: every wire protocol's endpoint on one ASGI app."""
     common = common or CommonSettings()
     settings = settings or GatewaySettings()

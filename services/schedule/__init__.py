@@ -1,1 +1,1 @@
-"""The schedule service: robot schedules; fires due actions as robot commands (issue: schedule service)."""
+"""The schedule service: robot schedules; fires due actions as robot commands."""

@@ -21,7 +21,9 @@ class Contract(BaseModel):
 class Event(Contract):
     """Something that happened, with the ids that tie it to what caused it."""
 
-    event_id: UUID = Field(default_factory=uuid4, description="Unique id; the JetStream Nats-Msg-Id")
+    event_id: UUID = Field(
+        default_factory=uuid4, description="Unique id; the JetStream Nats-Msg-Id"
+    )
     occurred_at: datetime = Field(default_factory=utcnow, description="When it happened (UTC)")
     correlation_id: UUID = Field(description="Id shared by every event of one user request")
     causation_id: UUID | None = Field(None, description="Id of the event that caused this one")
@@ -34,4 +36,4 @@ class Event(Contract):
     def first(cls, **fields: object) -> Self:
         """Build the first event of a new correlation (its own id is the correlation id)."""
         event_id = uuid4()
-        return cls(event_id=event_id, correlation_id=event_id, **fields)  # type: ignore[arg-type]
+        return cls(event_id=event_id, correlation_id=event_id, **fields)

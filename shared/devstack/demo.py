@@ -1,13 +1,13 @@
 """The demo project `make run` creates on first start, and its key file."""
 
-import os
 from pathlib import Path
 from uuid import UUID
 
 from shared.identity import ProjectStore, UnknownProject
 
 DEMO_NAME = "demo"
-DEMO_AIML = """<category><pattern>HI</pattern><template>Hello! I am the Switchboard demo bot.</template></category>
+DEMO_AIML = """\
+<category><pattern>HI</pattern><template>Hello! I am the Switchboard demo bot.</template></category>
 <category><pattern>HELLO</pattern><template><srai>HI</srai></template></category>
 <category><pattern>MY NAME IS *</pattern><template><think><set name="name"><star/></set></think>Nice to meet you, <get name="name"/>.</template></category>
 <category><pattern>WHAT IS MY NAME</pattern><template>Your name is <get name="name"/>.</template></category>"""
@@ -35,7 +35,9 @@ async def ensure_demo_project(store: ProjectStore, env_file: Path) -> tuple[UUID
         _write(env_file, fresh.project.key, fresh.secret)
         return fresh.project.key, fresh.secret, True
     secret = saved.get("PROJECT_SECRET", "")
-    if saved.get("PROJECT_KEY") == str(project.key) and await store.authenticate(str(project.key), secret):
+    if saved.get("PROJECT_KEY") == str(project.key) and await store.authenticate(
+        str(project.key), secret
+    ):
         return project.key, secret, False
     rotated = await store.rotate_secret(str(project.key))
     _write(env_file, project.key, rotated.secret)
@@ -45,4 +47,4 @@ async def ensure_demo_project(store: ProjectStore, env_file: Path) -> tuple[UUID
 def _write(path: Path, key: UUID, secret: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"PROJECT_KEY={key}\nPROJECT_SECRET={secret}\n")
-    os.chmod(path, 0o600)
+    path.chmod(0o600)

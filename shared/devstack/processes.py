@@ -1,6 +1,7 @@
 """Service processes for `make run` and the tests: spawn, prefix their logs, wait, stop."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -35,16 +36,23 @@ class ServiceProcess:
     async def start(self) -> None:
         """Start the process in its own session (the supervisor decides when it stops)."""
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", f"services.{self.module}",
+            sys.executable,
+            "-m",
+            f"services.{self.module}",
             env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
         )
         self._pump = asyncio.create_task(self._copy_output())
 
     async def _copy_output(self) -> None:
         assert self.process and self.process.stdout
-        prefix = f"\x1b[{self.color}m{self.name:<10}|\x1b[0m " if sys.stdout.isatty() else f"{self.name:<10}| "
+        prefix = (
+            f"\x1b[{self.color}m{self.name:<10}|\x1b[0m "
+            if sys.stdout.isatty()
+            else f"{self.name:<10}| "
+        )
         sink = self.log_file.open("a", encoding="utf-8") if self.log_file else None
         try:
             async for raw in self.process.stdout:
@@ -58,9 +66,9 @@ class ServiceProcess:
             if sink:
                 sink.close()
 
-    async def wait_ready(self, timeout: float = 60.0) -> None:
+    async def wait_ready(self, limit_s: float = 60.0) -> None:
         """Wait until /ready answers 200; raise with the reason if the process dies first."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit_s
         async with httpx.AsyncClient(timeout=1.0) as client:
             while time.monotonic() < deadline:
                 if self.process and self.process.returncode is not None:
@@ -71,7 +79,7 @@ class ServiceProcess:
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.1)
-        raise RuntimeError(f"{self.name} was not ready within {timeout:.0f} s ({self.ready_url})")
+        raise RuntimeError(f"{self.name} was not ready within {limit_s:.0f} s ({self.ready_url})")
 
     async def stop(self, *, grace: float = 10.0) -> None:
         """SIGTERM (the service drains), then SIGKILL after `grace` seconds."""
@@ -95,7 +103,5 @@ class ServiceProcess:
 
     async def signal(self, sig: signal.Signals) -> None:
         if self.process and self.process.returncode is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(sig)
-            except ProcessLookupError:
-                pass

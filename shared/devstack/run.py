@@ -62,13 +62,21 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(self.data).free
         if free < MIN_FREE_BYTES:
-            raise StackError(f"only {free // 2**20} MiB free under {self.data}: free some disk space")
-        ports = {"GATEWAY_PORT": self.s.gateway_port, "DIALOG_PORT": self.s.dialog_port,
-                 "SCHEDULE_PORT": self.s.schedule_port, "TELEMETRY_PORT": self.s.telemetry_port,
-                 "MEDIA_PORT": self.s.media_port}
+            raise StackError(
+                f"only {free // 2**20} MiB free under {self.data}: free some disk space"
+            )
+        ports = {
+            "GATEWAY_PORT": self.s.gateway_port,
+            "DIALOG_PORT": self.s.dialog_port,
+            "SCHEDULE_PORT": self.s.schedule_port,
+            "TELEMETRY_PORT": self.s.telemetry_port,
+            "MEDIA_PORT": self.s.media_port,
+        }
         for name, port in ports.items():
             if not port_free("127.0.0.1", port):
-                raise StackError(f"port {port} is taken (another `make run`?): stop it or set {name}")
+                raise StackError(
+                    f"port {port} is taken (another `make run`?): stop it or set {name}"
+                )
 
     def start_backends(self) -> tuple[str, str]:
         nats_url = self.s.nats_url
@@ -88,28 +96,42 @@ class Stack:
         return nats_url, db_url
 
     async def start_services(self, env: dict[str, str]) -> None:
-        plan = [("dialog", self.s.dialog_port), ("schedule", self.s.schedule_port),
-                ("telemetry", self.s.telemetry_port), ("media", self.s.media_port),
-                ("gateway", self.s.gateway_port)]
+        plan = [
+            ("dialog", self.s.dialog_port),
+            ("schedule", self.s.schedule_port),
+            ("telemetry", self.s.telemetry_port),
+            ("media", self.s.media_port),
+            ("gateway", self.s.gateway_port),
+        ]
         for i, (name, port) in enumerate(plan):
-            proc = ServiceProcess(name, name, port, {**env, f"{name.upper()}_PORT": str(port)},
-                                  log_file=self.logs / f"{name}.log", color=COLORS[i % len(COLORS)])
+            proc = ServiceProcess(
+                name,
+                name,
+                port,
+                {**env, f"{name.upper()}_PORT": str(port)},
+                log_file=self.logs / f"{name}.log",
+                color=COLORS[i % len(COLORS)],
+            )
             self.services.append(proc)
             await proc.start()
         await asyncio.gather(*(p.wait_ready() for p in self.services))
 
     async def watch(self) -> None:
         """Restart a service that exits while the stack runs."""
+
         async def guard(proc: ServiceProcess) -> None:
             while not self.stopping.is_set():
                 assert proc.process is not None
                 code = await proc.process.wait()
                 if self.stopping.is_set():
                     return
-                step(f"{proc.name} exited with code {code}; restarting it in 1 s "
-                     f"(log: {proc.log_file})")
+                step(
+                    f"{proc.name} exited with code {code}; restarting it in 1 s "
+                    f"(log: {proc.log_file})"
+                )
                 await asyncio.sleep(1)
                 await proc.start()
+
         await asyncio.gather(*(guard(p) for p in self.services))
 
     async def stop(self) -> None:
@@ -129,31 +151,38 @@ async def seed_demo_content(nats_url: str, project: UUID) -> None:
     """Give the demo bot a few categories the first time (never overwrite saved AIML)."""
     nc = await nats.connect(nats_url)
     try:
-        msg = await nc.request(subjects.dialog_content_get(project),
-                               GetBotContent(project_key=project).model_dump_json().encode(), timeout=10)
+        msg = await nc.request(
+            subjects.dialog_content_get(project),
+            GetBotContent(project_key=project).model_dump_json().encode(),
+            timeout=10,
+        )
         if BotContent.model_validate_json(msg.data).version == 0:
             save = SaveBotContent(project_key=project, aiml=DEMO_AIML, correlation_id=uuid4())
-            await nc.request(subjects.dialog_content_save(project), save.model_dump_json().encode(),
-                             timeout=10)
+            await nc.request(
+                subjects.dialog_content_save(project), save.model_dump_json().encode(), timeout=10
+            )
     finally:
         await nc.close()
 
 
 def banner(settings: StackSettings, key: UUID, secret: str, data: Path, started: float) -> None:
     url = f"ws://127.0.0.1:{settings.gateway_port}/chatbot_api/{secret}/{key}/"
-    print(f"""
+    print(
+        f"""
 Switchboard is ready ({time.monotonic() - started:.1f} s).
 
   Demo project key     {key}
   Demo project secret  {secret}
   XPARO WebSocket URL  {url}
-  Key file for scripts {data / 'demo-project.env'}
-  Logs                 {data / 'logs'}/<service>.log (and below, prefixed)
+  Key file for scripts {data / "demo-project.env"}
+  Logs                 {data / "logs"}/<service>.log (and below, prefixed)
 
 Try it:  python -c "import websocket; ws = websocket.create_connection('{url}'); \\
   ws.send('{{\\"ask_bot\\": \\"hi\\"}}'); print(ws.recv())"
 Press Ctrl-C to stop everything.
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 async def main() -> int:
@@ -170,15 +199,21 @@ async def main() -> int:
         await upgrade_async(db_url)
         step("Checking the demo project")
         engine = make_engine(db_url, pool_size=1)
-        key, secret, _ = await ensure_demo_project(ProjectStore(session_factory(engine)),
-                                                   stack.data / "demo-project.env")
+        key, secret, _ = await ensure_demo_project(
+            ProjectStore(session_factory(engine)), stack.data / "demo-project.env"
+        )
         await engine.dispose()
         step("Starting services: dialog, schedule, telemetry, media, gateway")
-        env = {"NATS_URL": nats_url, "DATABASE_URL": db_url,
-               "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO")}
+        env = {
+            "NATS_URL": nats_url,
+            "DATABASE_URL": db_url,
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        }
         starting = asyncio.create_task(stack.start_services(env))
-        await asyncio.wait([starting, asyncio.create_task(stack.stopping.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            [starting, asyncio.create_task(stack.stopping.wait())],
+            return_when=asyncio.FIRST_COMPLETED,
+        )
         if not stack.stopping.is_set():
             await starting
             await seed_demo_content(nats_url, key)

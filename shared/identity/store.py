@@ -78,7 +78,7 @@ class ProjectStore:
     async def list(self) -> list[Project]:
         """Every project, by name."""
         async with self._sessions() as session:
-            rows = await session.exec(select(Project).order_by(Project.name))  # type: ignore[arg-type]
+            rows = await session.exec(select(Project).order_by(Project.name))
             return list(rows.all())
 
     async def authenticate(self, key: str, secret: str) -> Project | None:

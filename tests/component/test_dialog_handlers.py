@@ -25,8 +25,15 @@ class MemoryContent:
 
     async def save(self, command: SaveBotContent, categories: int) -> int:
         history = self.versions.setdefault(command.project_key, [])
-        history.append(BotContent(version=len(history) + 1, aiml=command.aiml, maps="", sets="",
-                                  properties=command.properties or ""))
+        history.append(
+            BotContent(
+                version=len(history) + 1,
+                aiml=command.aiml,
+                maps="",
+                sets="",
+                properties=command.properties or "",
+            )
+        )
         return len(history)
 
 
@@ -52,7 +59,9 @@ class MemoryTurns:
 
     async def lock_session(self, project_key: UUID, session_id: str) -> SessionRow:
         key = (project_key, session_id)
-        return self.sessions.setdefault(key, SessionRow(project_key=project_key, session_id=session_id))
+        return self.sessions.setdefault(
+            key, SessionRow(project_key=project_key, session_id=session_id)
+        )
 
     async def content_version(self, project_key: UUID) -> int:
         return (await self.content.current(project_key)).version
@@ -86,8 +95,9 @@ async def test_a_turn_is_answered_and_a_redelivery_repeats_the_same_reply() -> N
     broker, app, turns, replies = make()
     project = uuid4()
     await app.content.save(SaveBotContent(project_key=project, aiml=HI, correlation_id=uuid4()), 1)
-    turn = TurnReceived.first(project_key=project, session_id="s", protocol="xparo", text="hi",
-                              channel="c", seq=1)
+    turn = TurnReceived.first(
+        project_key=project, session_id="s", protocol="xparo", text="hi", channel="c", seq=1
+    )
     async with TestNatsBroker(broker) as test:
         for _ in range(2):
             await test.publish(turn, subjects.chat_turn(project), stream=subjects.CHAT_STREAM)
@@ -100,11 +110,15 @@ async def test_unmatched_turn_gets_the_default_fallback() -> None:
     """No AIML saved: the document's fallback sentence answers, marked as the fallback engine."""
     broker, _app, _turns, replies = make()
     project = uuid4()
-    turn = TurnReceived.first(project_key=project, session_id="s", protocol="xparo", text="??",
-                              channel="c", seq=1)
+    turn = TurnReceived.first(
+        project_key=project, session_id="s", protocol="xparo", text="??", channel="c", seq=1
+    )
     async with TestNatsBroker(broker) as test:
         await test.publish(turn, subjects.chat_turn(project), stream=subjects.CHAT_STREAM)
-    assert (replies[0].text, replies[0].engine) == ("let's check this thing on internet", "fallback")
+    assert (replies[0].text, replies[0].engine) == (
+        "let's check this thing on internet",
+        "fallback",
+    )
 
 
 async def test_save_request_answers_saved_or_rejected() -> None:
@@ -112,8 +126,10 @@ async def test_save_request_answers_saved_or_rejected() -> None:
     broker, app, _turns, _replies = make()
     project = uuid4()
     async with TestNatsBroker(broker) as test:
-        ok = await test.request(SaveBotContent(project_key=project, aiml=HI, correlation_id=uuid4()),
-                                subjects.dialog_content_save(project))
+        ok = await test.request(
+            SaveBotContent(project_key=project, aiml=HI, correlation_id=uuid4()),
+            subjects.dialog_content_save(project),
+        )
         bad = await test.request(
             SaveBotContent(project_key=project, aiml="<category>", correlation_id=uuid4()),
             subjects.dialog_content_save(project),
@@ -128,8 +144,11 @@ async def test_config_changed_elsewhere_drops_the_cached_kernel() -> None:
     broker, app, _turns, _replies = make()
     project = uuid4()
     async with TestNatsBroker(broker) as test:
-        await test.request(SaveBotContent(project_key=project, aiml=HI, correlation_id=uuid4()),
-                           subjects.dialog_content_save(project))
-        await test.publish(ConfigChanged.first(project_key=project, version=2),
-                           subjects.config_changed(project))
+        await test.request(
+            SaveBotContent(project_key=project, aiml=HI, correlation_id=uuid4()),
+            subjects.dialog_content_save(project),
+        )
+        await test.publish(
+            ConfigChanged.first(project_key=project, version=2), subjects.config_changed(project)
+        )
     assert app.kernels.version(project) is None

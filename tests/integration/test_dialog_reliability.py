@@ -3,10 +3,12 @@
 import asyncio
 import json
 import signal
+from collections.abc import Iterator
 from uuid import uuid4
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 from sqlalchemy import text
 
 from shared import subjects
@@ -26,7 +28,9 @@ async def _transcript_count(database_url: str, project: TestProject, session: st
     try:
         async with engine.connect() as conn:
             found = await conn.execute(
-                text("SELECT count(*) FROM dialog.turns WHERE project_key = :p AND session_id = :s"),
+                text(
+                    "SELECT count(*) FROM dialog.turns WHERE project_key = :p AND session_id = :s"
+                ),
                 {"p": project.key, "s": session},
             )
             return int(found.scalar_one())
@@ -42,7 +46,7 @@ async def _publish_turns(
     got: dict[str, list[str]] = {s: [] for s in sessions}
     done = asyncio.Event()
 
-    async def on_reply(msg: nats.aio.msg.Msg) -> None:
+    async def on_reply(msg: Msg) -> None:
         reply = TurnAnswered.model_validate_json(msg.data)
         got[reply.session_id].append(reply.text)
         if all(len(v) >= turns for v in got.values()):
@@ -53,10 +57,19 @@ async def _publish_turns(
     js = nc.jetstream()
     for n in range(1, turns + 1):
         for s in sessions:
-            turn = TurnReceived.first(project_key=project.key, session_id=s, protocol="xparo",
-                                      text=f"say {n}", channel=f"{s}-c", seq=n)
-            await js.publish(subjects.chat_turn(project.key), turn.model_dump_json().encode(),
-                             headers={"Nats-Msg-Id": str(turn.event_id)})
+            turn = TurnReceived.first(
+                project_key=project.key,
+                session_id=s,
+                protocol="xparo",
+                text=f"say {n}",
+                channel=f"{s}-c",
+                seq=n,
+            )
+            await js.publish(
+                subjects.chat_turn(project.key),
+                turn.model_dump_json().encode(),
+                headers={"Nats-Msg-Id": str(turn.event_id)},
+            )
     await asyncio.wait_for(done.wait(), 60)
     await nc.close()
     return got
@@ -82,15 +95,23 @@ def test_redelivered_turn_is_answered_and_stored_once(
     session = uuid4().hex
     ws = connect(stack.ws_url(project, query=f"session_id={session}"))
     save(ws, ECHO_AIML)
-    turn = TurnReceived.first(project_key=project.key, session_id=session, protocol="xparo",
-                              text="say once", channel="replayed", seq=1)
+    turn = TurnReceived.first(
+        project_key=project.key,
+        session_id=session,
+        protocol="xparo",
+        text="say once",
+        channel="replayed",
+        seq=1,
+    )
 
     async def publish_twice() -> None:
         nc = await nats.connect(backends.nats_url)
         for _ in range(2):  # distinct msg ids: JetStream's own dedupe cannot hide the repeat
-            await nc.jetstream().publish(subjects.chat_turn(project.key),
-                                         turn.model_dump_json().encode(),
-                                         headers={"Nats-Msg-Id": str(uuid4())})
+            await nc.jetstream().publish(
+                subjects.chat_turn(project.key),
+                turn.model_dump_json().encode(),
+                headers={"Nats-Msg-Id": str(uuid4())},
+            )
         await nc.close()
 
     asyncio.run(publish_twice())
@@ -100,7 +121,7 @@ def test_redelivered_turn_is_answered_and_stored_once(
 
 
 @pytest.fixture(scope="module")
-def restart_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Stack:
+def restart_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(backends, tmp_path_factory.mktemp("restart-logs")).start(dialogs=1)
     yield running
     running.stop()

@@ -23,8 +23,13 @@ def _start(data: Path, ports: dict[str, str], log: Path) -> subprocess.Popen[byt
     env.update(ports, SWITCHBOARD_DATA=str(data))
     seen = log.stat().st_size if log.exists() else 0
     out = log.open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "shared.devstack"], env=env, stdout=out,
-                            stderr=out, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shared.devstack"],
+        env=env,
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 90
     while READY.encode() not in log.read_bytes()[seen:]:
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -37,8 +42,11 @@ def _start(data: Path, ports: dict[str, str], log: Path) -> subprocess.Popen[byt
 def _stop(proc: subprocess.Popen[bytes], data: Path) -> None:
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0
-    left = [p.info for p in psutil.process_iter(["pid", "cmdline"])
-            if str(data) in " ".join(p.info["cmdline"] or [])]
+    left = [
+        p.info
+        for p in psutil.process_iter(["pid", "cmdline"])
+        if str(data) in " ".join(p.info["cmdline"] or [])
+    ]
     assert left == [], left
 
 
@@ -46,19 +54,30 @@ def test_make_run_twice_keeps_aiml_and_conversation(tmp_path: Path) -> None:
     """Ready with the demo key, secret and URL; Ctrl-C stops every process; the next start
     still has the saved AIML and the session's predicates."""
     data, log = tmp_path / "data", tmp_path / "run.log"
-    names = ("NATS_PORT", "GATEWAY_PORT", "DIALOG_PORT", "SCHEDULE_PORT", "TELEMETRY_PORT",
-             "MEDIA_PORT")
+    names = (
+        "NATS_PORT",
+        "GATEWAY_PORT",
+        "DIALOG_PORT",
+        "SCHEDULE_PORT",
+        "TELEMETRY_PORT",
+        "MEDIA_PORT",
+    )
     ports = {name: str(free_port()) for name in names}
     proc = _start(data, ports, log)
     demo = read_env_file(data / "demo-project.env")
-    url = (f"ws://127.0.0.1:{ports['GATEWAY_PORT']}/chatbot_api/{demo['PROJECT_SECRET']}/"
-           f"{demo['PROJECT_KEY']}/")
+    url = (
+        f"ws://127.0.0.1:{ports['GATEWAY_PORT']}/chatbot_api/{demo['PROJECT_SECRET']}/"
+        f"{demo['PROJECT_KEY']}/"
+    )
     assert url in log.read_text() and demo["PROJECT_KEY"] in log.read_text()
     ws = connect(url + "?session_id=kept")
     assert ask(ws, "hi") == "Hello! I am the Switchboard demo bot."
-    save(ws, "<category><pattern>MY NAME IS *</pattern><template><think><set name=\"n\"><star/>"
-             "</set></think>ok</template></category><category><pattern>WHO AM I</pattern>"
-             "<template><get name=\"n\"/></template></category>")
+    save(
+        ws,
+        '<category><pattern>MY NAME IS *</pattern><template><think><set name="n"><star/>'
+        "</set></think>ok</template></category><category><pattern>WHO AM I</pattern>"
+        '<template><get name="n"/></template></category>',
+    )
     assert ask(ws, "my name is Bob") == "ok"
     ws.close()
     _stop(proc, data)
@@ -82,7 +101,12 @@ def test_make_run_says_what_to_do_when_a_port_is_taken(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
         env.update(SWITCHBOARD_DATA=str(tmp_path / "data"), GATEWAY_PORT=str(port))
-        done = subprocess.run([sys.executable, "-m", "shared.devstack"], env=env,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "shared.devstack"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 1
     assert f"port {port} is taken" in done.stdout and "GATEWAY_PORT" in done.stdout

@@ -15,13 +15,24 @@ DOC_CATEGORY = (
     "<template>hello from xparo</template></category>"
 )
 NAME_AIML = (
-    "<category><pattern>MY NAME IS *</pattern><template><think><set name=\"name\"><star/></set>"
-    "</think>Hi <get name=\"name\"/></template></category>"
-    "<category><pattern>WHAT IS MY NAME</pattern><template>You are <get name=\"name\"/>"
+    '<category><pattern>MY NAME IS *</pattern><template><think><set name="name"><star/></set>'
+    '</think>Hi <get name="name"/></template></category>'
+    '<category><pattern>WHAT IS MY NAME</pattern><template>You are <get name="name"/>'
     "</template></category>"
 )
-DOC_KEYS = {"status", "title", "disc", "goal", "rules", "api_key", "aiml", "maps", "Sets",
-            "properties", "System"}
+DOC_KEYS = {
+    "status",
+    "title",
+    "disc",
+    "goal",
+    "rules",
+    "api_key",
+    "aiml",
+    "maps",
+    "Sets",
+    "properties",
+    "System",
+}
 
 
 def test_document_flow_initialize_save_ask(stack: Stack, project: TestProject) -> None:

@@ -13,9 +13,9 @@ from services.dialog.domain import (
 )
 
 NAME = (
-    "<category><pattern>MY NAME IS *</pattern><template><think><set name=\"name\"><star/></set>"
+    '<category><pattern>MY NAME IS *</pattern><template><think><set name="name"><star/></set>'
     "</think>ok</template></category>"
-    "<category><pattern>WHAT IS MY NAME</pattern><template><get name=\"name\"/></template></category>"
+    '<category><pattern>WHAT IS MY NAME</pattern><template><get name="name"/></template></category>'
     "<category><pattern>YES</pattern><that>DO YOU LIKE TEA</that><template>Tea it is</template>"
     "</category><category><pattern>ASK</pattern><template>Do you like tea</template></category>"
 )
@@ -72,7 +72,10 @@ def test_properties_in_both_xparo_formats_become_bot_predicates() -> None:
     props = parse_properties("name:Robo\n# comment\nROBOT_NAME=Hospital_Delivery_Robot\nbad line")
     assert props == {"name": "Robo", "ROBOT_NAME": "Hospital_Delivery_Robot"}
     aiml = '<category><pattern>WHO</pattern><template><bot name="name"/></template></category>'
-    assert answer(build_kernel(compile_aiml(aiml), props), text="who", state={}, session_id="s").text == "Robo"
+    assert (
+        answer(build_kernel(compile_aiml(aiml), props), text="who", state={}, session_id="s").text
+        == "Robo"
+    )
 
 
 def test_history_in_state_stays_bounded() -> None:

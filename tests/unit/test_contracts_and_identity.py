@@ -12,16 +12,23 @@ from shared.logging import redact
 
 
 def _turn() -> TurnReceived:
-    return TurnReceived.first(project_key=uuid4(), session_id="s1", protocol="xparo", text="hi",
-                              channel="c", seq=1)
+    return TurnReceived.first(
+        project_key=uuid4(), session_id="s1", protocol="xparo", text="hi", channel="c", seq=1
+    )
 
 
 def test_first_event_correlates_to_itself_and_caused_events_chain() -> None:
     """A new request's event is its own correlation; what it causes points back to it."""
     turn = _turn()
     assert turn.correlation_id == turn.event_id and turn.causation_id is None
-    reply = TurnAnswered(**turn.caused(), project_key=turn.project_key, session_id="s1",
-                         turn_event_id=turn.event_id, text="hello", engine="aiml")
+    reply = TurnAnswered(
+        **turn.caused(),
+        project_key=turn.project_key,
+        session_id="s1",
+        turn_event_id=turn.event_id,
+        text="hello",
+        engine="aiml",
+    )
     assert reply.causation_id == turn.event_id and reply.correlation_id == turn.correlation_id
 
 
@@ -50,7 +57,9 @@ def test_secrets_are_stored_hashed_and_checked() -> None:
 def test_subject_builders_refuse_tokens_that_would_widen_a_subject() -> None:
     """A session id with dots or wildcards cannot reach other subjects."""
     project = uuid4()
-    assert subjects.chat_reply(project=project, session="abc_1") == f"chat.reply.{project.hex}.abc_1"
+    assert (
+        subjects.chat_reply(project=project, session="abc_1") == f"chat.reply.{project.hex}.abc_1"
+    )
     for bad in ("a.b", "*", ">", "a b", ""):
         with pytest.raises(ValueError):
             subjects.chat_reply(project=project, session=bad)

@@ -35,7 +35,13 @@ log = logging.getLogger(__name__)
 SAVE_REPLY: TypeAdapter[Any] = TypeAdapter(SaveReply)
 CONTENT: TypeAdapter[BotContent] = TypeAdapter(BotContent)
 SEEN_REPLIES = 256
-ROBOT_CONTENT_KEYS = {"aiml": "aiml", "maps": "maps", "Sets": "sets", "sets": "sets", "properties": "properties"}
+ROBOT_CONTENT_KEYS = {
+    "aiml": "aiml",
+    "maps": "maps",
+    "Sets": "sets",
+    "sets": "sets",
+    "properties": "properties",
+}
 
 
 class CommandError(Exception):
@@ -55,7 +61,13 @@ class XparoAdapter:
     """One XPARO command-API socket."""
 
     def __init__(
-        self, socket: Socket, *, project: Project, bridge: Bridge, session_id: str, reply_wait_s: float
+        self,
+        socket: Socket,
+        *,
+        project: Project,
+        bridge: Bridge,
+        session_id: str,
+        reply_wait_s: float,
     ) -> None:
         self.socket = socket
         self.project = project
@@ -97,7 +109,9 @@ class XparoAdapter:
             return
         if not isinstance(frame, dict) or not frame:
             await self.socket.send_json(
-                error_frame(None, 'a frame must be a JSON object of commands, e.g. {"ask_bot": "hi"}')
+                error_frame(
+                    None, 'a frame must be a JSON object of commands, e.g. {"ask_bot": "hi"}'
+                )
             )
             return
         for command, value in frame.items():
@@ -117,7 +131,9 @@ class XparoAdapter:
             await self.socket.send_json(error_frame(command, str(err)))
         except ValidationError as err:
             problem = err.errors()[0]
-            await self.socket.send_json(error_frame(command, f"{problem['loc'][-1]}: {problem['msg']}"))
+            await self.socket.send_json(
+                error_frame(command, f"{problem['loc'][-1]}: {problem['msg']}")
+            )
         else:
             if reply is not None:
                 await self.socket.send_json(reply)
@@ -156,7 +172,9 @@ class XparoAdapter:
                 f"invalid AIML at line {first.line}, column {first.column}: {first.message}",
                 problems=[p.model_dump() for p in reply.problems],
             )
-        return {"save_aiml": {"status": True, "version": reply.version, "categories": reply.categories}}
+        return {
+            "save_aiml": {"status": True, "version": reply.version, "categories": reply.categories}
+        }
 
     async def ask_bot(self, value: Any) -> None:
         if not isinstance(value, str):

@@ -1,0 +1,66 @@
+"""`switchboard` (or `python -m shared.cli`): migrations and projects from the command line."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import typer
+
+from .db import make_engine, session_factory
+from .identity import IdentityError, ProjectStore
+from .migrations import upgrade
+from .settings import CommonSettings
+
+app = typer.Typer(help="Switchboard administration", no_args_is_help=True)
+projects = typer.Typer(help="Create, list and re-key projects", no_args_is_help=True)
+app.add_typer(projects, name="project")
+T = TypeVar("T")
+
+
+def _with_store(action: Callable[[ProjectStore], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = make_engine(CommonSettings().database_url, pool_size=1)
+        try:
+            return await action(ProjectStore(session_factory(engine)))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except IdentityError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every pending database migration (DATABASE_URL)."""
+    upgrade(CommonSettings().database_url)
+    typer.echo("database is up to date")
+
+
+@projects.command("create")
+def create(
+    name: str, title: str = typer.Option("", help="Shown to clients as the bot's title")
+) -> None:
+    """Create a project; its secret is printed once and never stored in clear."""
+    made = _with_store(lambda store: store.create(name, title=title))
+    typer.echo(f"PROJECT_KEY={made.project.key}\nPROJECT_SECRET={made.secret}")
+
+
+@projects.command("list")
+def list_projects() -> None:
+    """List projects (key, name, secret prefix)."""
+    for p in _with_store(lambda store: store.list()):
+        typer.echo(f"{p.key}  {p.name:<30} {p.secret_prefix}…")
+
+
+@projects.command("rotate-secret")
+def rotate_secret(project: str = typer.Argument(help="Project key or name")) -> None:
+    """Give a project a new secret; the old one stops working at once."""
+    made = _with_store(lambda store: store.rotate_secret(project))
+    typer.echo(f"PROJECT_KEY={made.project.key}\nPROJECT_SECRET={made.secret}")
+
+
+if __name__ == "__main__":
+    app()
