@@ -9,7 +9,7 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 from faststream.nats import NatsBroker
 
-from .broker import ensure_streams
+from .broker import ensure_streams, make_broker
 from .settings import CommonSettings
 
 ReadyCheck = Callable[[], Awaitable[bool]]
@@ -57,3 +57,17 @@ def serve(app: Any, *, port: int, host: str | None = None, **options: Any) -> No
     """Run `app` under uvicorn until SIGINT/SIGTERM (which drain the broker)."""
     bind = host or CommonSettings().bind_host
     uvicorn.run(app, host=bind, port=port, log_config=None, access_log=False, **options)
+
+
+def basic_service_app(name: str, common: CommonSettings | None = None) -> AsgiFastStream:
+    """A service with no subscribers yet: connected to NATS and Postgres, reporting readiness."""
+    from .db import database_ready, make_engine
+
+    common = common or CommonSettings()
+    broker = make_broker(common.nats_url, name=name)
+    engine = make_engine(common.database_url, pool_size=2)
+
+    async def db_ready() -> bool:
+        return await database_ready(engine)
+
+    return make_service_app(broker, checks=[db_ready], on_shutdown=[engine.dispose])
