@@ -67,7 +67,7 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     return [
         StreamConfig(
             name=CHAT_STREAM,
-            subjects=["chat.turn.*", "chat.reply.*.*"],
+            subjects=[CHAT_TURN_ALL, CHAT_REPLY_ALL],
             max_age=WEEK_SECONDS,
             **common,  # type: ignore[arg-type]
         ),

@@ -1,5 +1,7 @@
 """Dialog persistence: content versions, session state under a row lock, the transcript."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Protocol
 from uuid import UUID
 
@@ -124,16 +126,7 @@ class TurnStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    def unit(self) -> "_UnitContext":
-        return _UnitContext(self._sessions)
-
-
-class _UnitContext:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._ctx = transaction(sessions)
-
-    async def __aenter__(self) -> PgTurnUnit:
-        return PgTurnUnit(await self._ctx.__aenter__())
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._ctx.__aexit__(*exc)  # type: ignore[arg-type]
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[PgTurnUnit]:
+        async with transaction(self._sessions) as session:
+            yield PgTurnUnit(session)
