@@ -9,6 +9,8 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 CHAT_STREAM = "CHAT"
 CONFIG_STREAM = "CONFIG"
+ROBOT_STREAM = "ROBOT"
+TELEMETRY_STREAM = "TELEMETRY"
 
 CHAT_TURN_ALL = "chat.turn.*"
 CHAT_REPLY_ALL = "chat.reply.*.*"
@@ -16,10 +18,22 @@ CONFIG_CHANGED_ALL = "config.changed.*"
 DIALOG_CONTENT_SAVE_ALL = "dialog.content.save.*"
 DIALOG_CONTENT_GET_ALL = "dialog.content.get.*"
 
+ROBOT_COMMAND_ALL = "robot.command.*.*"
+ROBOT_EVENT_ALL = "robot.event.*.*"
+TELEMETRY_SAMPLE_ALL = "telemetry.sample.*.*"
+TELEMETRY_QUERY_LATEST_ALL = "telemetry.query.latest.*"
+TELEMETRY_QUERY_RANGE_ALL = "telemetry.query.range.*"
+TELEMETRY_QUERY_ROBOTS_ALL = "telemetry.query.robots.*"
+TELEMETRY_QUERY_COMMANDS_ALL = "telemetry.query.commands.*"
+
 DIALOG_DURABLE = "dialog"
 DIALOG_QUEUE = "dialog"
+TELEMETRY_DURABLE = "telemetry"
+FLEET_DURABLE = "fleet"
+TELEMETRY_QUEUE = "telemetry"
 
 WEEK_SECONDS = 7 * 24 * 3600.0
+DAY_SECONDS = 24 * 3600.0
 
 
 def token(value: str | UUID) -> str:
@@ -55,6 +69,33 @@ def dialog_content_get(project: UUID) -> str:
     return f"dialog.content.get.{token(project)}"
 
 
+def robot_command(*, project: UUID, robot: str) -> str:
+    """Subject of the commands for one robot (kept in ROBOT until that robot takes them)."""
+    return f"robot.command.{token(project)}.{token(robot)}"
+
+
+def robot_event(*, project: UUID, robot: str) -> str:
+    """Subject of what happens to one robot (presence, command delivery)."""
+    return f"robot.event.{token(project)}.{token(robot)}"
+
+
+def robot_command_consumer(*, project: UUID, robot: str) -> str:
+    """Durable consumer name of one robot's command queue (any gateway may bind to it)."""
+    return f"robot_{token(project)}_{token(robot)}"
+
+
+def telemetry_sample(*, project: UUID, robot: str) -> str:
+    """Subject of one robot's telemetry samples (gateway → telemetry)."""
+    return f"telemetry.sample.{token(project)}.{token(robot)}"
+
+
+def telemetry_query(kind: str, project: UUID) -> str:
+    """Request subject of a telemetry query: latest, range, robots or commands."""
+    if kind not in ("latest", "range", "robots", "commands"):
+        raise ValueError(f"unknown telemetry query {kind!r}")
+    return f"telemetry.query.{kind}.{token(project)}"
+
+
 def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     """The durable streams every service expects (created idempotently at start)."""
     common = {
@@ -75,6 +116,20 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
             name=CONFIG_STREAM,
             subjects=[CONFIG_CHANGED_ALL],
             max_age=WEEK_SECONDS,
+            **common,  # type: ignore[arg-type]
+        ),
+        # Commands wait here for robots that are offline, so this stream keeps a month.
+        StreamConfig(
+            name=ROBOT_STREAM,
+            subjects=[ROBOT_COMMAND_ALL, ROBOT_EVENT_ALL],
+            max_age=30 * DAY_SECONDS,
+            **common,  # type: ignore[arg-type]
+        ),
+        # The telemetry service drains this within seconds; a day covers a long outage.
+        StreamConfig(
+            name=TELEMETRY_STREAM,
+            subjects=[TELEMETRY_SAMPLE_ALL],
+            max_age=DAY_SECONDS,
             **common,  # type: ignore[arg-type]
         ),
     ]
