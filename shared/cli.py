@@ -2,18 +2,20 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 
 from .db import make_engine, session_factory
-from .identity import IdentityError, ProjectStore
+from .identity import IdentityError, ProjectStore, TokenStore
 from .migrations import upgrade
 from .settings import CommonSettings
 
 app = typer.Typer(help="Switchboard administration", no_args_is_help=True)
 projects = typer.Typer(help="Create, list and re-key projects", no_args_is_help=True)
 app.add_typer(projects, name="project")
+admin_tokens = typer.Typer(help="Tokens for the admin HTTP API", no_args_is_help=True)
+app.add_typer(admin_tokens, name="admin-token")
 T = TypeVar("T")
 
 
@@ -60,6 +62,24 @@ def rotate_secret(project: str = typer.Argument(help="Project key or name")) -> 
     """Give a project a new secret; the old one stops working at once."""
     made = _with_store(lambda store: store.rotate_secret(project))
     typer.echo(f"PROJECT_KEY={made.project.key}\nPROJECT_SECRET={made.secret}")
+
+
+@admin_tokens.command("create")
+def create_admin_token(
+    name: str,
+    project: Annotated[
+        list[str] | None,
+        typer.Option(help="Limit the token to this project (key or name); repeat for several"),
+    ] = None,
+) -> None:
+    """Create an admin token (all projects unless --project is given); printed once."""
+
+    async def create(store: ProjectStore) -> str:
+        keys = [(await store.find(ref)).key for ref in project or []] or None
+        made = await TokenStore(store.sessions).create_admin(name, projects=keys)
+        return made.secret
+
+    typer.echo(f"ADMIN_TOKEN={_with_store(create)}")
 
 
 if __name__ == "__main__":

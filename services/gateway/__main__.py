@@ -18,4 +18,6 @@ if __name__ == "__main__":
         port=settings.port,
         ws_max_size=settings.max_frame_bytes * HARD_CAP_FACTOR,
         ws="websockets-sansio",
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_timeout_s,
     )

@@ -11,7 +11,7 @@ from nats.aio.subscription import Subscription
 from pydantic import BaseModel, TypeAdapter
 
 from shared import subjects
-from shared.contracts import TurnAnswered, TurnReceived
+from shared.contracts import Event, TurnAnswered, TurnReceived
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,19 +28,28 @@ class Bridge:
         self._broker = broker
         self._timeout = request_timeout_s
 
+    @property
+    def broker(self) -> NatsBroker:
+        """The connected broker (robot command feeds bind their consumers through it)."""
+        return self._broker
+
     async def publish_turn(self, turn: TurnReceived) -> None:
         """Store the turn durably in CHAT (acknowledged by JetStream) or raise BridgeError."""
+        await self.publish(turn, subjects.chat_turn(turn.project_key), subjects.CHAT_STREAM)
+
+    async def publish(self, event: Event, subject: str, stream: str) -> None:
+        """Store `event` durably in `stream` (its event id dedupes re-publishes) or BridgeError."""
         try:
             await self._broker.publish(
-                turn,
-                subjects.chat_turn(turn.project_key),
-                stream=subjects.CHAT_STREAM,
-                headers={"Nats-Msg-Id": str(turn.event_id)},
-                correlation_id=str(turn.correlation_id),
+                event,
+                subject,
+                stream=stream,
+                headers={"Nats-Msg-Id": str(event.event_id)},
+                correlation_id=str(event.correlation_id),
                 timeout=self._timeout,
             )
         except Exception as err:
-            log.warning("turn %s not accepted by JetStream: %r", turn.event_id, err)
+            log.warning("%s %s not accepted by JetStream: %r", subject, event.event_id, err)
             raise BridgeError("the message could not be accepted, try again") from err
 
     async def ask(self, subject: str, request: BaseModel, answer: TypeAdapter[T]) -> T:

@@ -15,3 +15,18 @@ class GatewaySettings(BaseSettings):
         10.0, description="How long a socket's next command waits for the previous answer"
     )
     request_timeout_s: float = Field(5.0, description="Timeout of requests to other services")
+    ping_interval_s: float = Field(
+        25.0, gt=0, description='Typed API: seconds between {"type": "ping"} frames (pong optional)'
+    )
+    ws_ping_interval_s: float = Field(
+        20.0, gt=0, description="Seconds between WebSocket-level pings on every socket"
+    )
+    ws_ping_timeout_s: float = Field(
+        20.0, gt=0, description="A socket that answers no WebSocket ping for this long is closed"
+    )
+    command_ack_wait_s: float = Field(
+        10.0, gt=0, description="A command taken by a gateway that died is redelivered after this"
+    )
+    command_fetch_wait_s: float = Field(
+        5.0, gt=0, description="Long-poll length of a robot's command feed"
+    )

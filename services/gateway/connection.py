@@ -11,9 +11,11 @@ log = logging.getLogger(__name__)
 
 
 class Adapter(Protocol):
-    """A protocol adapter: told about each text frame, and when the socket ends."""
+    """A protocol adapter: started once, told about each text frame, and when the socket ends."""
 
+    async def start(self) -> None: ...
     async def on_frame(self, text: str) -> None: ...
+    async def on_binary_error(self) -> None: ...
     async def on_close(self) -> None: ...
 
 
@@ -38,6 +40,22 @@ class Socket:
 
 
 CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN = 1013
+
+
+async def serve(ws: WebSocket, adapter: Adapter, *, max_bytes: int) -> None:
+    """Start `adapter` on an accepted socket and run it until the client goes.
+
+    If the adapter cannot start (NATS unreachable), the client is told to try again later (1013).
+    """
+    try:
+        await adapter.start()
+    except Exception as err:
+        log.warning("socket not started: %r", err)
+        await ws.close(code=CLOSE_TRY_AGAIN, reason="try again shortly")
+        await adapter.on_close()
+        return
+    await run(ws, adapter, max_bytes=max_bytes, on_binary_error=adapter.on_binary_error)
 
 
 async def run(ws: WebSocket, adapter: Adapter, *, max_bytes: int, on_binary_error: Any) -> None:

@@ -30,7 +30,7 @@ def _parse(xml: str, *, shift: int = 0) -> Element:
     except ParseError as err:
         line, column = err.position
         column = max(column - shift, 0) if line == 1 else column
-        reason = err.msg.split(":")[0]
+        reason = str(err).split(":")[0]
         raise InvalidBehaviorTree(
             f"malformed behaviour tree XML at line {line}, column {column + 1}: {reason}"
         ) from err

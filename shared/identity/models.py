@@ -32,3 +32,40 @@ class Project(SQLModel, table=True):
     created_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
     )
+
+
+class AdminToken(SQLModel, table=True):
+    """An operator's token for the admin API, for every project or for a list of them."""
+
+    __tablename__ = "admin_tokens"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: UUID = Field(default_factory=uuid4, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    token_prefix: str = Field(max_length=16)
+    projects: list[str] | None = Field(
+        default=None, sa_column=Column(JSONB, nullable=True), description="None: every project"
+    )
+    created_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
+    )
+
+    def allows(self, project: UUID) -> bool:
+        """Whether this token may read and change `project`."""
+        return self.projects is None or str(project) in self.projects
+
+
+class RobotToken(SQLModel, table=True):
+    """A robot's REST token (XPARO's REST_API_TOKEN); a robot holds one at a time."""
+
+    __tablename__ = "robot_tokens"
+    __table_args__ = {"schema": SCHEMA}
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    project_key: UUID = Field(foreign_key="identity.projects.key", index=True)
+    robot_id: str = Field(max_length=64)
+    token_prefix: str = Field(max_length=16)
+    created_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
+    )

@@ -46,6 +46,11 @@ class ProjectStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The session factory (for stores of the same database)."""
+        return self._sessions
+
     async def create(self, name: str, *, title: str = "") -> NewProject:
         """Create a project with a fresh secret."""
         secret = new_secret()

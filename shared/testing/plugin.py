@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from shared.db import make_engine, session_factory
-from shared.identity import ProjectStore
+from shared.identity import ProjectStore, TokenStore
 from shared.migrations import upgrade
 
 from .backends import Backends, test_backends
@@ -26,37 +26,68 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
 
 @dataclass
 class Stack:
-    """A gateway and some dialog replicas against the test backends."""
+    """Gateway and service replicas against the test backends."""
 
     backends: Backends
     log_dir: Path
-    gateway: Service | None = None
+    gateway_env: dict[str, str] = field(default_factory=dict)
+    gateways: list[Service] = field(default_factory=list)
     dialogs: list[Service] = field(default_factory=list)
+    telemetry: list[Service] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
         return {"NATS_URL": self.backends.nats_url, "DATABASE_URL": self.backends.database_url}
+
+    @property
+    def gateway(self) -> Service:
+        """The first gateway replica."""
+        return self.gateways[0]
 
     def start_dialog(self) -> Service:
         service = Service("dialog", self.env, self.log_dir, name=f"dialog-{len(self.dialogs) + 1}")
         self.dialogs.append(service.start())
         return service
 
-    def start(self, dialogs: int) -> "Stack":
+    def start_telemetry(self) -> Service:
+        name = f"telemetry-{len(self.telemetry) + 1}"
+        service = Service("telemetry", self.env, self.log_dir, name=name)
+        self.telemetry.append(service.start())
+        return service
+
+    def start(self, dialogs: int, *, gateways: int = 1, telemetry: int = 0) -> "Stack":
         for _ in range(dialogs):
             self.start_dialog()
-        self.gateway = Service("gateway", self.env, self.log_dir).start()
+        for _ in range(telemetry):
+            self.start_telemetry()
+        for n in range(gateways):
+            env = {**self.env, **self.gateway_env}
+            self.gateways.append(Service("gateway", env, self.log_dir, name=f"gateway-{n + 1}"))
+            self.gateways[-1].start()
         return self
 
-    def ws_url(self, project: "TestProject", *, prefix: str = "", query: str = "") -> str:
-        assert self.gateway is not None
-        base = f"ws://127.0.0.1:{self.gateway.port}{prefix}/chatbot_api/{project.secret}/{project.key}/"
+    def http_url(self, replica: int = 0) -> str:
+        return f"http://127.0.0.1:{self.gateways[replica].port}"
+
+    def ws_url(
+        self, project: "TestProject", *, prefix: str = "", query: str = "", replica: int = 0
+    ) -> str:
+        """URL of the XPARO command API (`prefix` "/ws" for the robot client's path)."""
+        port = self.gateways[replica].port
+        base = f"ws://127.0.0.1:{port}{prefix}/chatbot_api/{project.secret}/{project.key}/"
         return f"{base}?{query}" if query else base
 
+    def typed_url(
+        self, project: "TestProject", *, robot: str | None = None, replica: int = 0
+    ) -> str:
+        """URL of the XPARO typed API, optionally naming the robot."""
+        port = self.gateways[replica].port
+        base = f"ws://127.0.0.1:{port}/ws/chatbot/{project.secret}/{project.key}/"
+        return f"{base}?robot_id={robot}" if robot else base
+
     def stop(self) -> None:
-        for service in [self.gateway, *self.dialogs]:
-            if service is not None:
-                service.stop()
+        for service in [*self.gateways, *self.dialogs, *self.telemetry]:
+            service.stop()
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +96,35 @@ def stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Itera
     running = Stack(backends, tmp_path_factory.mktemp("logs")).start(dialogs=2)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def robot_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Two gateways (fast heartbeats), a dialog and a telemetry replica, for one module."""
+    fast = {
+        "GATEWAY_PING_INTERVAL_S": "0.3",
+        "GATEWAY_WS_PING_INTERVAL_S": "1",
+        "GATEWAY_WS_PING_TIMEOUT_S": "1",
+        "GATEWAY_COMMAND_FETCH_WAIT_S": "1",
+    }
+    running = Stack(backends, tmp_path_factory.mktemp("logs"), gateway_env=fast)
+    yield running.start(dialogs=1, gateways=2, telemetry=1)
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_token(backends: Backends) -> str:
+    """An admin token for every project."""
+
+    async def create() -> str:
+        engine = make_engine(backends.database_url, pool_size=1)
+        try:
+            store = TokenStore(session_factory(engine))
+            return (await store.create_admin(f"test-{uuid4().hex}", projects=None)).secret
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(create())
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,14 @@
 """The `switchboard` CLI against the real database."""
 
+import asyncio
+from uuid import UUID, uuid4
+
 import pytest
 from typer.testing import CliRunner
 
 from shared.cli import app
+from shared.db import make_engine, session_factory
+from shared.identity import TokenStore
 from shared.testing.backends import Backends
 
 
@@ -25,3 +30,32 @@ def test_create_list_and_rotate_a_project(
     assert rotated["PROJECT_SECRET"] != created["PROJECT_SECRET"]
     again = runner.invoke(app, ["project", "create", "cli-bot"])
     assert again.exit_code == 1 and "exists already" in again.output
+
+
+def test_admin_tokens_are_scoped(backends: Backends, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin token printed once by the CLI opens only the projects it was created for."""
+    monkeypatch.setenv("DATABASE_URL", backends.database_url)
+    runner = CliRunner()
+    mine = _env(runner.invoke(app, ["project", "create", f"scoped-{uuid4().hex}"]).output)
+    other = _env(runner.invoke(app, ["project", "create", f"other-{uuid4().hex}"]).output)
+    name = f"ops-{uuid4().hex}"
+    made = runner.invoke(app, ["admin-token", "create", name, "--project", mine["PROJECT_KEY"]])
+    secret = _env(made.output)["ADMIN_TOKEN"]
+    assert secret.startswith("sbadm_")
+    assert runner.invoke(app, ["admin-token", "create", name]).exit_code == 1
+
+    async def check() -> tuple[bool, bool, bool]:
+        engine = make_engine(backends.database_url, pool_size=1)
+        try:
+            store = TokenStore(session_factory(engine))
+            token = await store.admin(secret)
+            assert token is not None and await store.admin(secret + "x") is None
+            return (
+                token.allows(UUID(mine["PROJECT_KEY"])),
+                token.allows(UUID(other["PROJECT_KEY"])),
+                token.token_hash != secret,
+            )
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(check()) == (True, False, True)

@@ -9,11 +9,9 @@ Replies are JSON objects too: `initialize_api` → the project document, `ask_bo
 import asyncio
 import json
 import logging
-from collections import OrderedDict
 from typing import Any
 from uuid import uuid4
 
-from nats.aio.subscription import Subscription
 from pydantic import TypeAdapter, ValidationError
 
 from shared import subjects
@@ -24,17 +22,16 @@ from shared.contracts import (
     SaveBotContent,
     SaveReply,
     TurnAnswered,
-    TurnReceived,
 )
 from shared.identity import Project
 
 from ..bridge import Bridge, BridgeError
 from ..connection import Socket
+from ..conversations import Conversations
 
 log = logging.getLogger(__name__)
 SAVE_REPLY: TypeAdapter[Any] = TypeAdapter(SaveReply)
 CONTENT: TypeAdapter[BotContent] = TypeAdapter(BotContent)
-SEEN_REPLIES = 256
 ROBOT_CONTENT_KEYS = {
     "aiml": "aiml",
     "maps": "maps",
@@ -73,12 +70,11 @@ class XparoAdapter:
         self.project = project
         self.bridge = bridge
         self.session_id = session_id
-        self.channel = uuid4().hex
-        self.seq = 0
         self.reply_wait_s = reply_wait_s
         self._waiting: dict[Any, asyncio.Future[None]] = {}
-        self._seen: OrderedDict[Any, None] = OrderedDict()
-        self._subscription: Subscription | None = None
+        self._conversations = Conversations(
+            bridge, project=project, protocol="xparo", on_reply=self.deliver
+        )
         self._commands = {
             "initialize_api": self.initialize_api,
             "save_aiml": self.save_aiml,
@@ -88,14 +84,10 @@ class XparoAdapter:
 
     async def start(self) -> None:
         """Take interest in this session's replies."""
-        self._subscription = await self.bridge.follow_replies(
-            project=self.project.key, session=self.session_id, deliver=self.deliver
-        )
+        await self._conversations.follow(self.session_id)
 
     async def on_close(self) -> None:
-        if self._subscription is not None:
-            await self._subscription.unsubscribe()
-            self._subscription = None
+        await self._conversations.close()
 
     async def on_binary_error(self) -> None:
         await self.socket.send_json(error_frame(None, "binary frames must be UTF-8 JSON"))
@@ -179,19 +171,11 @@ class XparoAdapter:
     async def ask_bot(self, value: Any) -> None:
         if not isinstance(value, str):
             raise CommandError('ask_bot expects a string, e.g. {"ask_bot": "hello"}')
-        turn = TurnReceived.first(
-            project_key=self.project.key,
-            session_id=self.session_id,
-            protocol="xparo",
-            text=value,
-            channel=self.channel,
-            seq=self.seq + 1,
-        )
+        turn = self._conversations.turn(self.session_id, value)
         answered = asyncio.get_running_loop().create_future()
         self._waiting[turn.event_id] = answered
         try:
-            await self.bridge.publish_turn(turn)
-            self.seq += 1
+            await self._conversations.say(turn)
             await asyncio.wait_for(asyncio.shield(answered), self.reply_wait_s)
         except TimeoutError:
             log.warning("no answer yet to turn %s; it will be sent when it comes", turn.event_id)
@@ -199,12 +183,7 @@ class XparoAdapter:
             self._waiting.pop(turn.event_id, None)
 
     async def deliver(self, reply: TurnAnswered) -> None:
-        """Send a reply once, however often it is published, and wake the command it answers."""
-        if reply.event_id in self._seen:
-            return
-        self._seen[reply.event_id] = None
-        if len(self._seen) > SEEN_REPLIES:
-            self._seen.popitem(last=False)
+        """Send a reply (once, see Conversations) and wake the command it answers."""
         await self.socket.send_json({"message": {"bot_response": reply.text}})
         waiting = self._waiting.get(reply.turn_event_id)
         if waiting is not None and not waiting.done():

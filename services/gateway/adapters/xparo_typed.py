@@ -1,0 +1,241 @@
+"""XPARO typed API: every frame is `{"type": ..., "data": {...}}`.
+
+Robot → server: `chat` {message, robot_id?} → `chat_response` {response}; `telemetry` {metric:
+number, ...} (no reply); `pong`; `ack` {command_id}. Server → robot: `ping`, and the operators'
+commands `behavior_update`, `remote_command`, `log_updated`, `REST_API_TOKEN`, each with its
+`command_id` added to `data`. Problems → `{"type": "error", "data": {"message", ...}}`, and the
+socket stays open.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import re
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from shared import subjects
+from shared.contracts import (
+    DEFAULT_ROBOT,
+    RestApiToken,
+    RobotCommandAcknowledged,
+    RobotCommandIssued,
+    TelemetrySampled,
+    TurnAnswered,
+    utcnow,
+)
+from shared.contracts.telemetry import MAX_METRICS
+from shared.identity import Project, TokenStore
+
+from ..bridge import Bridge, BridgeError
+from ..connection import Socket
+from ..conversations import Conversations
+from ..robots import RobotLink
+
+log = logging.getLogger(__name__)
+METRIC = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+PERCENT_SUFFIXES = ("_usage", "_percent")
+ROBOT_KEYS = ("robot_id",)
+
+
+class FrameError(Exception):
+    """A frame could not be used; the message is for the robot."""
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+def error_frame(message: str, **detail: Any) -> dict[str, Any]:
+    """The typed API's error shape."""
+    return {"type": "error", "data": {"message": message, **detail}}
+
+
+def sample_metrics(data: dict[str, Any]) -> dict[str, float]:
+    """The numeric metrics of a telemetry frame, or FrameError naming the first bad one.
+
+    Any metric name is kept (robots send more than the documented three); `*_usage` and
+    `*_percent` metrics are percentages and must lie in 0..100.
+    """
+    metrics = {k: v for k, v in data.items() if k not in ROBOT_KEYS}
+    if not metrics:
+        raise FrameError('telemetry needs at least one metric, e.g. {"cpu_usage": 42}')
+    if len(metrics) > MAX_METRICS:
+        raise FrameError(f"at most {MAX_METRICS} metrics per sample")
+    for name, value in metrics.items():
+        if not METRIC.match(name):
+            raise FrameError(f"metric names are 1-64 of A-Z a-z 0-9 _ . - (got {name[:70]!r})")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise FrameError(f"{name} must be a number", field=name)
+        if not math.isfinite(value) or abs(value) > 1e15:
+            raise FrameError(f"{name} must be a finite number", field=name)
+        if name.endswith(PERCENT_SUFFIXES) and not 0 <= value <= 100:
+            raise FrameError(f"{name} is a percentage: 0 to 100 (got {value})", field=name)
+    return {name: float(value) for name, value in metrics.items()}
+
+
+def command_frame(issued: RobotCommandIssued, *, token: str | None = None) -> dict[str, Any]:
+    """What the robot receives for a command: its fields as `data`, plus `command_id`."""
+    data = issued.command.model_dump(exclude={"type"})
+    if token is not None:
+        data["token"] = token
+    data["command_id"] = str(issued.event_id)
+    return {"type": issued.command.type, "data": data}
+
+
+class XparoTypedAdapter:
+    """One robot (or client) on the typed API."""
+
+    def __init__(
+        self,
+        socket: Socket,
+        *,
+        project: Project,
+        bridge: Bridge,
+        tokens: TokenStore,
+        robot_id: str | None,
+        connection: str,
+        ping_interval_s: float,
+        ack_wait_s: float,
+        fetch_wait_s: float,
+    ) -> None:
+        self.socket = socket
+        self.project = project
+        self.bridge = bridge
+        self.tokens = tokens
+        self.named_robot = robot_id
+        self.robot_id = robot_id or DEFAULT_ROBOT
+        self.connection = connection
+        self.ping_interval_s = ping_interval_s
+        self._conversations = Conversations(
+            bridge, project=project, protocol="xparo-typed", on_reply=self._reply
+        )
+        self.link = RobotLink(
+            bridge,
+            project=project.key,
+            robot=self.robot_id,
+            connection=connection,
+            protocol="xparo-typed",
+            deliver=self._send_command,
+            ack_wait_s=ack_wait_s,
+            fetch_wait_s=fetch_wait_s,
+        )
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._types = {
+            "chat": self.chat,
+            "telemetry": self.telemetry,
+            "pong": self.pong,
+            "ack": self.ack,
+        }
+
+    async def start(self) -> None:
+        """Announce the robot, deliver what is queued for it, start the heartbeat."""
+        await self.link.start()
+        self._heartbeat = asyncio.create_task(self._beat())
+
+    async def on_close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        await self.link.stop()
+        await self._conversations.close()
+
+    async def on_binary_error(self) -> None:
+        await self.socket.send_json(error_frame("binary frames must be UTF-8 JSON"))
+
+    async def on_frame(self, text: str) -> None:
+        """Decode one frame and run it; every problem becomes an error frame."""
+        kind: Any = None
+        try:
+            kind, data = _decode(text)
+            handler = self._types.get(kind)
+            if handler is None:
+                known = ", ".join(self._types)
+                raise FrameError(f"unknown type {str(kind)[:64]!r}; known: {known}")
+            await handler(data)
+        except FrameError as err:
+            await self.socket.send_json(error_frame(str(err), type=kind, **err.detail))
+        except BridgeError as err:
+            await self.socket.send_json(error_frame(str(err), type=kind))
+
+    async def chat(self, data: dict[str, Any]) -> None:
+        message = data.get("message")
+        if not isinstance(message, str) or not message.strip():
+            raise FrameError('chat needs data.message, e.g. {"message": "Hello robot"}')
+        session = _robot_field(data) or self.named_robot or self.connection
+        try:
+            turn = self._conversations.turn(session, message)
+        except ValidationError as err:
+            raise FrameError(err.errors()[0]["msg"]) from err
+        await self._conversations.say(turn)
+
+    async def telemetry(self, data: dict[str, Any]) -> None:
+        robot = _robot_field(data) or self.robot_id
+        sample = TelemetrySampled.first(
+            project_key=self.project.key,
+            robot_id=robot,
+            received_at=utcnow(),
+            metrics=sample_metrics(data),
+        )
+        subject = subjects.telemetry_sample(project=self.project.key, robot=robot)
+        await self.bridge.publish(sample, subject, subjects.TELEMETRY_STREAM)
+
+    async def pong(self, _data: dict[str, Any]) -> None:
+        """Welcome but not required: real XPARO robots never answer pings."""
+
+    async def ack(self, data: dict[str, Any]) -> None:
+        try:
+            command_id = UUID(str(data.get("command_id")))
+        except ValueError as err:
+            raise FrameError("ack needs data.command_id (the id a command arrived with)") from err
+        event = RobotCommandAcknowledged.first(
+            project_key=self.project.key, robot_id=self.robot_id, command_id=command_id
+        )
+        await self.link.acknowledged(event)
+
+    async def _reply(self, reply: TurnAnswered) -> None:
+        await self.socket.send_json({"type": "chat_response", "data": {"response": reply.text}})
+
+    async def _send_command(self, issued: RobotCommandIssued) -> bool:
+        token = None
+        if isinstance(issued.command, RestApiToken):
+            token = await self.tokens.issue_robot_token(
+                project=self.project.key, robot_id=self.robot_id
+            )
+        return await self.socket.send_json(command_frame(issued, token=token))
+
+    async def _beat(self) -> None:
+        """App-level ping (answer optional) and a presence 'seen' every interval."""
+        while True:
+            await asyncio.sleep(self.ping_interval_s)
+            if not await self.socket.send_json({"type": "ping"}):
+                return
+            with contextlib.suppress(BridgeError):
+                await self.link.presence("seen")
+
+
+def _decode(text: str) -> tuple[Any, dict[str, Any]]:
+    try:
+        frame = json.loads(text)
+    except ValueError as err:
+        raise FrameError(f"invalid JSON: {err}") from err
+    if not isinstance(frame, dict) or "type" not in frame:
+        raise FrameError('a frame is {"type": ..., "data": {...}}')
+    kind, data = frame["type"], frame.get("data", {} if frame["type"] in ("pong", "ping") else None)
+    if not isinstance(kind, str):
+        raise FrameError("type must be a string")
+    if not isinstance(data, dict):
+        raise FrameError(f"{kind} needs a data object")
+    return kind, data
+
+
+def _robot_field(data: dict[str, Any]) -> str | None:
+    value = data.get("robot_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_-]{1,64}$", value):
+        raise FrameError("robot_id is 1-64 of A-Z a-z 0-9 _ -")
+    return value

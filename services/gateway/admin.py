@@ -1,0 +1,182 @@
+"""Admin HTTP API for robots: list them, send them commands, follow delivery, read telemetry.
+
+Every route needs `Authorization: Bearer <admin token>` (created with `switchboard admin-token
+create`) whose scope covers the project. Errors are problem+json (see problems.py).
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Path, Query
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from shared import subjects
+from shared.contracts import (
+    CommandList,
+    CommandState,
+    GetCommands,
+    GetLatestTelemetry,
+    GetRobots,
+    GetTelemetryRange,
+    LatestTelemetry,
+    RobotCommandBody,
+    RobotCommandIssued,
+    RobotId,
+    RobotList,
+    TelemetryRange,
+)
+from shared.identity import AdminToken, ProjectStore, TokenStore
+
+from .bridge import Bridge, BridgeError
+from .problems import Problem
+
+T = TypeVar("T")
+COMMAND: TypeAdapter[Any] = TypeAdapter(RobotCommandBody)
+ROBOTS: TypeAdapter[RobotList] = TypeAdapter(RobotList)
+COMMANDS: TypeAdapter[CommandList] = TypeAdapter(CommandList)
+LATEST: TypeAdapter[LatestTelemetry] = TypeAdapter(LatestTelemetry)
+RANGE: TypeAdapter[TelemetryRange] = TypeAdapter(TelemetryRange)
+
+
+class SendCommand(BaseModel):
+    """A command for a robot, in the frame shape the robot will receive."""
+
+    type: Literal["behavior_update", "remote_command", "log_updated", "REST_API_TOKEN"] = Field(
+        description="Command type; REST_API_TOKEN mints a fresh token at delivery"
+    )
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description="behavior_update {tree_name, xml}, remote_command "
+        "{command, parameters}, log_updated {session_id}, REST_API_TOKEN {}",
+    )
+    expires_in_s: float | None = Field(
+        None, gt=0, le=30 * 24 * 3600, description="Not delivered after this many seconds"
+    )
+
+
+class CommandQueued(BaseModel):
+    """The command is in the robot's queue."""
+
+    command_id: UUID
+    robot_id: str
+    type: str
+    status: Literal["queued"] = "queued"
+    expires_at: datetime | None
+
+
+def admin_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:
+    """The /admin routes for robots and telemetry."""
+    router = APIRouter(prefix="/admin/projects/{project}", tags=["robots"])
+
+    async def scope(
+        project: Annotated[UUID, Path(description="Project key")],
+        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    ) -> tuple[UUID, AdminToken]:
+        """The project, once the admin token is checked against it."""
+        scheme, _, secret = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secret:
+            raise Problem(401, "send Authorization: Bearer <admin token>")
+        token = await tokens.admin(secret.strip())
+        if token is None:
+            raise Problem(401, "unknown admin token")
+        if not token.allows(project):
+            raise Problem(403, "this admin token does not cover this project")
+        if await projects.get(project) is None:
+            raise Problem(404, f"no project {project}")
+        return project, token
+
+    Scope = Annotated[tuple[UUID, AdminToken], Depends(scope)]
+
+    @router.get("/robots", response_model=RobotList)
+    async def list_robots(scoped: Scope) -> RobotList:
+        """The project's robots, with online status and last seen."""
+        key = scoped[0]
+        return await _ask(
+            bridge, subjects.telemetry_query("robots", key), GetRobots(project_key=key), ROBOTS
+        )
+
+    @router.post("/robots/{robot}/commands", status_code=202, response_model=CommandQueued)
+    async def send_command(robot: RobotId, body: SendCommand, scoped: Scope) -> CommandQueued:
+        """Queue a command for a robot; it is delivered now, or when the robot reconnects."""
+        key, token = scoped
+        try:
+            command = COMMAND.validate_python({**body.data, "type": body.type})
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in ("data", *first["loc"]) if p != body.type)
+            raise Problem(422, f"{where}: {first['msg']}") from err
+        expires = None
+        if body.expires_in_s is not None:
+            expires = datetime.now(UTC) + timedelta(seconds=body.expires_in_s)
+        issued = RobotCommandIssued.first(
+            project_key=key,
+            robot_id=robot,
+            command=command,
+            expires_at=expires,
+            issued_by=f"admin:{token.name}",
+        )
+        try:
+            await bridge.publish(
+                issued, subjects.robot_command(project=key, robot=robot), subjects.ROBOT_STREAM
+            )
+        except BridgeError as err:
+            raise Problem(503, str(err)) from err
+        return CommandQueued(
+            command_id=issued.event_id, robot_id=robot, type=body.type, expires_at=expires
+        )
+
+    @router.get("/robots/{robot}/commands", response_model=CommandList)
+    async def robot_commands(
+        robot: RobotId, scoped: Scope, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> CommandList:
+        """A robot's commands, newest first, with their delivery status."""
+        query = GetCommands(project_key=scoped[0], robot_id=robot, limit=limit)
+        return await _ask(bridge, subjects.telemetry_query("commands", scoped[0]), query, COMMANDS)
+
+    @router.get("/commands/{command_id}", response_model=CommandState)
+    async def command(command_id: UUID, scoped: Scope) -> CommandState:
+        """One command's delivery status."""
+        query = GetCommands(project_key=scoped[0], command_id=command_id, limit=1)
+        found = await _ask(bridge, subjects.telemetry_query("commands", scoped[0]), query, COMMANDS)
+        if not found.commands:
+            raise Problem(404, f"no command {command_id} in this project (yet)")
+        return found.commands[0]
+
+    @router.get("/telemetry/latest", response_model=LatestTelemetry)
+    async def latest(scoped: Scope, robot_id: RobotId | None = None) -> LatestTelemetry:
+        """The newest sample of each robot (or of one)."""
+        query = GetLatestTelemetry(project_key=scoped[0], robot_id=robot_id)
+        return await _ask(bridge, subjects.telemetry_query("latest", scoped[0]), query, LATEST)
+
+    @router.get("/robots/{robot}/telemetry", response_model=TelemetryRange)
+    async def telemetry_range(
+        robot: RobotId,
+        scoped: Scope,
+        metric: Annotated[str, Query(description="Metric name, e.g. cpu_usage")],
+        start: Annotated[datetime, Query(description="ISO 8601 with time zone")],
+        end: Annotated[datetime, Query(description="ISO 8601 with time zone")],
+        bucket_s: Annotated[float, Query(ge=1, description="Bucket width in seconds")] = 60,
+    ) -> TelemetryRange:
+        """One metric over a time range, as min/avg/max per bucket."""
+        try:
+            query = GetTelemetryRange(
+                project_key=scoped[0],
+                robot_id=robot,
+                metric=metric,
+                start=start,
+                end=end,
+                bucket_s=bucket_s,
+            )
+        except ValidationError as err:
+            raise Problem(422, err.errors()[0]["msg"].removeprefix("Value error, ")) from err
+        return await _ask(bridge, subjects.telemetry_query("range", scoped[0]), query, RANGE)
+
+    return router
+
+
+async def _ask(bridge: Bridge, subject: str, query: BaseModel, answer: TypeAdapter[T]) -> T:
+    try:
+        return await bridge.ask(subject, query, answer)
+    except BridgeError as err:
+        raise Problem(503, "the telemetry service did not answer; try again") from err

@@ -1,0 +1,79 @@
+"""The chat sessions one socket speaks for: turn numbering, reply interest, reply dedupe."""
+
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from uuid import uuid4
+
+from nats.aio.subscription import Subscription
+
+from shared.contracts import TurnAnswered, TurnReceived
+from shared.contracts.chat import Protocol
+from shared.identity import Project
+
+from .bridge import Bridge
+
+log = logging.getLogger(__name__)
+SEEN_REPLIES = 256
+OnReply = Callable[[TurnAnswered], Awaitable[None]]
+
+
+class Conversations:
+    """Publishes a socket's turns in order and hands it each reply once.
+
+    Every session this socket speaks in gets its own channel id and turn counter, which the
+    dialog service uses to answer that socket's turns in the order they were sent.
+    """
+
+    def __init__(
+        self, bridge: Bridge, *, project: Project, protocol: Protocol, on_reply: OnReply
+    ) -> None:
+        self._bridge = bridge
+        self._project = project
+        self._protocol = protocol
+        self._on_reply = on_reply
+        self._channels: dict[str, tuple[str, int]] = {}
+        self._follows: dict[str, Subscription] = {}
+        self._seen: OrderedDict[object, None] = OrderedDict()
+
+    async def follow(self, session: str) -> None:
+        """Take interest in `session`'s replies (before any turn, so none is missed)."""
+        if session not in self._follows:
+            self._follows[session] = await self._bridge.follow_replies(
+                project=self._project.key, session=session, deliver=self._deliver
+            )
+
+    def turn(self, session: str, text: str) -> TurnReceived:
+        """The next turn of `session` (not yet published: see `say`)."""
+        channel, seq = self._channels.get(session) or (uuid4().hex, 0)
+        return TurnReceived.first(
+            project_key=self._project.key,
+            session_id=session,
+            protocol=self._protocol,
+            text=text,
+            channel=channel,
+            seq=seq + 1,
+        )
+
+    async def say(self, turn: TurnReceived) -> None:
+        """Publish `turn` (BridgeError when JetStream does not take it; then it never counted)."""
+        await self.follow(turn.session_id)
+        await self._bridge.publish_turn(turn)
+        self._channels[turn.session_id] = (turn.channel, turn.seq)
+
+    async def close(self) -> None:
+        """Drop every reply interest of this socket."""
+        follows, self._follows = self._follows, {}
+        for subscription in follows.values():
+            try:
+                await subscription.unsubscribe()
+            except Exception as err:  # the connection may be closing already
+                log.debug("unsubscribe failed: %r", err)
+
+    async def _deliver(self, reply: TurnAnswered) -> None:
+        if reply.event_id in self._seen:
+            return
+        self._seen[reply.event_id] = None
+        if len(self._seen) > SEEN_REPLIES:
+            self._seen.popitem(last=False)
+        await self._on_reply(reply)

@@ -1,0 +1,94 @@
+"""Admin tokens and robot REST tokens: random, stored only as hashes, checked in constant time."""
+
+import secrets
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..db import transaction
+from .models import AdminToken, RobotToken
+from .secrets import hash_secret, secret_matches, secret_prefix
+from .store import IdentityError
+
+ADMIN_PREFIX = "sbadm_"
+
+
+class TokenExists(IdentityError):
+    """An admin token with this name exists already."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"an admin token named {name!r} exists already")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class NewAdminToken:
+    """An admin token just created: the only time it is seen in clear."""
+
+    token: AdminToken
+    secret: str
+
+
+class TokenStore:
+    """Persistence of admin and robot tokens behind a small interface."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create_admin(self, name: str, *, projects: list[UUID] | None) -> NewAdminToken:
+        """A new admin token for every project (None) or for `projects` only."""
+        secret = ADMIN_PREFIX + secrets.token_hex(32)
+        scope = None if projects is None else [str(p) for p in projects]
+        async with transaction(self._sessions) as session:
+            found = await session.exec(select(AdminToken).where(AdminToken.name == name))
+            if found.first() is not None:
+                raise TokenExists(name)
+            token = AdminToken(
+                name=name,
+                token_hash=hash_secret(secret),
+                token_prefix=secret_prefix(secret),
+                projects=scope,
+            )
+            session.add(token)
+        return NewAdminToken(token, secret)
+
+    async def admin(self, secret: str) -> AdminToken | None:
+        """The admin token whose secret is `secret`, or None."""
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(AdminToken).where(AdminToken.token_hash == hash_secret(secret))
+            )
+            token = rows.first()
+        stored = token.token_hash if token else None
+        return token if secret_matches(secret, stored) else None
+
+    async def issue_robot_token(self, *, project: UUID, robot_id: str) -> str:
+        """A new REST token for one robot; its previous token stops working."""
+        secret = secrets.token_hex(32)
+        async with transaction(self._sessions) as session:
+            await session.exec(
+                delete(RobotToken).where(
+                    RobotToken.project_key == project,  # type: ignore[arg-type]
+                    RobotToken.robot_id == robot_id,  # type: ignore[arg-type]
+                )
+            )
+            session.add(
+                RobotToken(
+                    token_hash=hash_secret(secret),
+                    project_key=project,
+                    robot_id=robot_id,
+                    token_prefix=secret_prefix(secret),
+                )
+            )
+        return secret
+
+    async def robot(self, secret: str) -> RobotToken | None:
+        """The robot token whose secret is `secret`, or None."""
+        async with self._sessions() as session:
+            token = await session.get(RobotToken, hash_secret(secret))
+        stored = token.token_hash if token else None
+        return token if secret_matches(secret, stored) else None
