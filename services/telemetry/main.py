@@ -1,10 +1,73 @@
-"""Wiring: broker, database, health routes. Its subscribers arrive with the telemetry issue."""
+"""Wiring: broker, database pool, subscribers, the retention task, health routes."""
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
 
 from faststream.asgi import AsgiFastStream
 
-from shared.service import basic_service_app
+from shared.broker import make_broker
+from shared.contracts import utcnow
+from shared.service import make_service_app
+from shared.settings import CommonSettings
+
+from .config import TelemetrySettings
+from .handlers import DATABASE_TROUBLE, register
+from .store import Database, PgTelemetryStore, TelemetryStore
+
+log = logging.getLogger(__name__)
 
 
-def create_app() -> AsgiFastStream:
-    """The telemetry service as an ASGI app: connected to NATS and Postgres, reporting readiness."""
-    return basic_service_app("telemetry")
+async def purge_once(store: TelemetryStore, settings: TelemetrySettings) -> int | None:
+    """Delete what is older than the retention; None when another replica holds the lock."""
+    cutoff = utcnow() - timedelta(seconds=settings.retention_s)
+    try:
+        deleted = await store.purge(older_than=cutoff, chunk=settings.retention_chunk)
+    except DATABASE_TROUBLE as err:
+        log.warning("retention failed, next try in %.0f s: %r", settings.retention_every_s, err)
+        return None
+    if deleted:
+        log.info("retention deleted %d metric rows older than %s", deleted, cutoff.isoformat())
+    return deleted
+
+
+class Retention:
+    """The background task that runs `purge_once` every `retention_every_s`."""
+
+    def __init__(self, store: TelemetryStore, settings: TelemetrySettings) -> None:
+        self._store, self._settings = store, settings
+        self._task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        while True:
+            await purge_once(self._store, self._settings)
+            await asyncio.sleep(self._settings.retention_every_s)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="telemetry-retention")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def create_app(
+    common: CommonSettings | None = None, settings: TelemetrySettings | None = None
+) -> AsgiFastStream:
+    """The telemetry service as an ASGI app (subscribers start with its lifespan)."""
+    common = common or CommonSettings()
+    settings = settings or TelemetrySettings()
+    broker = make_broker(common.nats_url, name="telemetry")
+    db = Database(common.database_url, max_size=settings.pool_size)
+    store = PgTelemetryStore(db)
+    register(broker, store, settings)
+    retention = Retention(store, settings)
+    app = make_service_app(broker, checks=[db.ready])
+    app.on_startup(db.open)  # before the broker starts its subscribers
+    app.after_startup(retention.start)
+    app.on_shutdown(retention.stop)
+    app.after_shutdown(db.close)  # after the broker stopped: no batch is cut off mid-write
+    return app

@@ -1,0 +1,158 @@
+"""Telemetry's pure logic: decoding what arrives, the newest sample per robot, command status.
+
+No I/O here: the clock is passed in.
+"""
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Annotated, Any, NamedTuple
+from uuid import UUID
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from shared.contracts import (
+    CommandStatus,
+    RobotCommandAcknowledged,
+    RobotCommandDelivered,
+    RobotCommandExpired,
+    RobotCommandIssued,
+    RobotPresence,
+    TelemetrySampled,
+)
+
+
+class TelemetryError(Exception):
+    """Root of the telemetry service's errors."""
+
+
+class MalformedMessage(TelemetryError):
+    """A message that no retry can make valid: it is terminated, never stored."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnknownKind(TelemetryError):
+    """A robot event of a kind this version does not know (from a newer producer): skipped."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"unknown event kind {kind!r}")
+        self.kind = kind
+
+
+_FLEET_MODELS = (
+    RobotCommandIssued,
+    RobotCommandDelivered,
+    RobotCommandAcknowledged,
+    RobotCommandExpired,
+    RobotPresence,
+)
+FleetEvent = Annotated[
+    RobotCommandIssued
+    | RobotCommandDelivered
+    | RobotCommandAcknowledged
+    | RobotCommandExpired
+    | RobotPresence,
+    Field(discriminator="kind"),
+]
+CommandProgress = RobotCommandDelivered | RobotCommandAcknowledged | RobotCommandExpired
+FLEET_KINDS = frozenset(str(m.model_fields["kind"].default) for m in _FLEET_MODELS)
+_FLEET = TypeAdapter[FleetEvent](FleetEvent)
+
+
+def _short(err: ValidationError) -> str:
+    """A validation error on one line, without echoing the (possibly large) input."""
+    parts = []
+    for error in err.errors():
+        where = ".".join(map(str, error["loc"]))
+        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return "; ".join(parts)
+
+
+def decode_sample(data: bytes) -> TelemetrySampled:
+    """A `TelemetrySampled` from its JSON, or MalformedMessage."""
+    try:
+        return TelemetrySampled.model_validate_json(data)
+    except ValidationError as err:
+        raise MalformedMessage(_short(err)) from err
+
+
+def decode_fleet_event(data: bytes) -> FleetEvent:
+    """A command or robot event from its JSON; UnknownKind for kinds of newer versions."""
+    try:
+        raw: Any = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise MalformedMessage(f"not JSON: {err}") from err
+    kind = raw.get("kind") if isinstance(raw, dict) else None
+    if not isinstance(kind, str):
+        raise MalformedMessage("no 'kind' field")
+    if kind not in FLEET_KINDS:
+        raise UnknownKind(kind)
+    try:
+        return _FLEET.validate_python(raw)
+    except ValidationError as err:
+        raise MalformedMessage(_short(err)) from err
+
+
+class MetricRow(NamedTuple):
+    """One row of telemetry.samples (field order = the table's COPY column order)."""
+
+    project_key: UUID
+    robot_id: str
+    metric: str
+    received_at: datetime
+    value: float
+    event_id: UUID
+
+
+def metric_rows(samples: Iterable[TelemetrySampled]) -> list[MetricRow]:
+    """One row per metric of each sample."""
+    return [
+        MetricRow(s.project_key, s.robot_id, name, s.received_at, value, s.event_id)
+        for s in samples
+        for name, value in s.metrics.items()
+    ]
+
+
+def newest_per_robot(samples: Iterable[TelemetrySampled]) -> list[TelemetrySampled]:
+    """The newest sample of each robot (ties broken by event id), sorted by robot.
+
+    Sorting fixes the order in which rows are locked, so concurrent batches cannot deadlock.
+    """
+    newest: dict[tuple[UUID, str], TelemetrySampled] = {}
+    for sample in samples:
+        key = (sample.project_key, sample.robot_id)
+        kept = newest.get(key)
+        if kept is None or (kept.received_at, kept.event_id) < (
+            sample.received_at,
+            sample.event_id,
+        ):
+            newest[key] = sample
+    return [newest[key] for key in sorted(newest)]
+
+
+def command_status(
+    *,
+    delivered_at: datetime | None,
+    acknowledged_at: datetime | None,
+    expired_at: datetime | None,
+    expires_at: datetime | None,
+    now: datetime,
+) -> CommandStatus:
+    """How far a command got: acknowledged > delivered > expired > queued."""
+    if acknowledged_at is not None:
+        return "acknowledged"
+    if delivered_at is not None:
+        return "delivered"
+    if expired_at is not None or (expires_at is not None and expires_at < now):
+        return "expired"
+    return "queued"
+
+
+def is_online(
+    *, connected: bool, last_seen: datetime | None, now: datetime, window_s: float
+) -> bool:
+    """Connected, and a sign of life within the window."""
+    return connected and last_seen is not None and last_seen >= now - timedelta(seconds=window_s)

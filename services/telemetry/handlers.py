@@ -1,0 +1,176 @@
+"""Thin subscribers: samples in batches, robot events one by one, queries by request/reply."""
+
+import logging
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from faststream import AckPolicy, Context
+from faststream.exceptions import NackMessage, RejectMessage
+from faststream.message import StreamMessage
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats.message import NatsBatchMessage
+from nats.aio.msg import Msg
+from nats.errors import NotJSMessageError
+from nats.js import api
+
+from shared import subjects
+from shared.contracts import (
+    CommandList,
+    GetCommands,
+    GetLatestTelemetry,
+    GetRobots,
+    GetTelemetryRange,
+    LatestTelemetry,
+    RobotList,
+    TelemetryRange,
+    TelemetrySampled,
+    utcnow,
+)
+
+from .config import TelemetrySettings
+from .domain import MalformedMessage, UnknownKind, decode_fleet_event, decode_sample
+from .store import TelemetryStore
+
+log = logging.getLogger(__name__)
+NatsBatch = Annotated[NatsBatchMessage, Context("message")]
+# What a write can fail with while the database is away or busy: worth a retry.
+DATABASE_TROUBLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+async def undecoded(msg: StreamMessage[Any]) -> None:
+    """Skip FastStream's JSON decoding: handlers decode each body themselves, so one malformed
+    message cannot fail its whole batch."""
+
+
+def msg_ref(msg: Msg) -> str:
+    """Ids to log for a message: subject, Nats-Msg-Id and stream sequence when there is one."""
+    try:
+        seq = f" seq={msg.metadata.sequence.stream}"
+    except NotJSMessageError:
+        seq = ""
+    return f"{msg.subject} id={(msg.headers or {}).get('Nats-Msg-Id')}{seq}"
+
+
+def register(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> None:
+    """Attach the telemetry subscribers to `broker`."""
+    register_ingest(broker, store, settings)
+    register_fleet(broker, store, settings)
+    register_queries(broker, store, settings)
+
+
+def register_ingest(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> None:
+    """Samples: a batch is one transaction; each message is acked (explicitly) after commit."""
+
+    @broker.subscriber(
+        subjects.TELEMETRY_SAMPLE_ALL,
+        stream=JStream(name=subjects.TELEMETRY_STREAM, declare=False),
+        durable=subjects.TELEMETRY_DURABLE,
+        pull_sub=PullSub(batch_size=settings.batch_size, timeout=settings.batch_wait_s, batch=True),
+        config=api.ConsumerConfig(
+            ack_policy=api.AckPolicy.EXPLICIT,  # not ALL: replicas share the consumer
+            ack_wait=settings.ack_wait_s,
+            max_ack_pending=max(1000, 20 * settings.batch_size),
+        ),
+        ack_policy=AckPolicy.MANUAL,
+        decoder=undecoded,
+        description="Store robot telemetry samples, in batches, once each",
+    )
+    async def on_samples(batch: NatsBatch) -> None:
+        samples: list[TelemetrySampled] = []
+        accepted: list[Msg] = []
+        for raw in batch.raw_message:
+            try:
+                samples.append(decode_sample(raw.data))
+            except MalformedMessage as err:
+                log.error("terminating malformed sample %s: %s", msg_ref(raw), err.reason)
+                await raw.term()
+                continue
+            accepted.append(raw)
+        if not samples:
+            return
+        try:
+            await store.ingest(samples)
+        except DATABASE_TROUBLE as err:
+            log.warning("write of %d samples failed, retrying later: %r", len(samples), err)
+            for raw in accepted:
+                await raw.nak(delay=settings.retry_delay_s)
+            return
+        for raw in accepted:
+            await raw.ack()
+
+
+def register_fleet(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> None:
+    """Commands and robot events fold into the fleet tables; unknown kinds are acked and skipped."""
+
+    @broker.subscriber(
+        stream=JStream(name=subjects.ROBOT_STREAM, declare=False),
+        durable=subjects.FLEET_DURABLE,
+        pull_sub=PullSub(batch_size=64, timeout=1.0),
+        config=api.ConsumerConfig(
+            filter_subjects=[subjects.ROBOT_COMMAND_ALL, subjects.ROBOT_EVENT_ALL],
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=settings.ack_wait_s,
+        ),
+        ack_policy=AckPolicy.REJECT_ON_ERROR,
+        decoder=undecoded,
+        description="Keep robot presence and command status",
+    )
+    async def on_robot_event(msg: NatsMessage) -> None:
+        try:
+            event = decode_fleet_event(msg.raw_message.data)
+        except UnknownKind as err:
+            log.info("skipping %s: %s", msg_ref(msg.raw_message), err)
+            return
+        except MalformedMessage as err:
+            log.error("terminating malformed robot event %s: %s", msg_ref(msg.raw_message), err)
+            raise RejectMessage from err
+        try:
+            await store.apply(event)
+        except DATABASE_TROUBLE as err:
+            log.warning("robot event %s not stored, retrying: %r", event.event_id, err)
+            raise NackMessage(delay=settings.retry_delay_s) from err
+
+
+def addressed(msg: NatsMessage, kind: str, project: UUID) -> bool:
+    """True when the request came on `project`'s own subject; a body naming another project
+    than its subject gets an empty answer, never that project's data."""
+    if msg.raw_message.subject == subjects.telemetry_query(kind, project):
+        return True
+    log.warning("query on %s names project %s: answering empty", msg.raw_message.subject, project)
+    return False
+
+
+def register_queries(
+    broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings
+) -> None:
+    """Request/reply queries, answered by any replica (queue group)."""
+    queue = subjects.TELEMETRY_QUEUE
+
+    @broker.subscriber(subjects.TELEMETRY_QUERY_LATEST_ALL, queue=queue)
+    async def on_latest(query: GetLatestTelemetry, msg: NatsMessage) -> LatestTelemetry:
+        if not addressed(msg, "latest", query.project_key):
+            return LatestTelemetry(samples=[])
+        return LatestTelemetry(samples=await store.latest(query.project_key, query.robot_id))
+
+    @broker.subscriber(subjects.TELEMETRY_QUERY_RANGE_ALL, queue=queue)
+    async def on_range(query: GetTelemetryRange, msg: NatsMessage) -> TelemetryRange:
+        found = await store.buckets(query) if addressed(msg, "range", query.project_key) else []
+        return TelemetryRange(
+            robot_id=query.robot_id, metric=query.metric, bucket_s=query.bucket_s, buckets=found
+        )
+
+    @broker.subscriber(subjects.TELEMETRY_QUERY_ROBOTS_ALL, queue=queue)
+    async def on_robots(query: GetRobots, msg: NatsMessage) -> RobotList:
+        if not addressed(msg, "robots", query.project_key):
+            return RobotList(robots=[])
+        window = settings.online_window_s
+        return RobotList(
+            robots=await store.robots(query.project_key, now=utcnow(), window_s=window)
+        )
+
+    @broker.subscriber(subjects.TELEMETRY_QUERY_COMMANDS_ALL, queue=queue)
+    async def on_commands(query: GetCommands, msg: NatsMessage) -> CommandList:
+        if not addressed(msg, "commands", query.project_key):
+            return CommandList(commands=[])
+        return CommandList(commands=await store.commands(query, now=utcnow()))

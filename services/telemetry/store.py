@@ -1,0 +1,250 @@
+"""Telemetry persistence behind one Protocol; the Postgres adapter speaks asyncpg directly.
+
+Samples go in with binary COPY into a per-connection staging table, then one
+`INSERT ... SELECT ... ON CONFLICT DO NOTHING`: fast, and a redelivered sample is a no-op.
+"""
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+import asyncpg
+
+from shared.contracts import (
+    CommandState,
+    GetCommands,
+    GetTelemetryRange,
+    LatestSample,
+    RobotCommandAcknowledged,
+    RobotCommandDelivered,
+    RobotCommandExpired,
+    RobotCommandIssued,
+    RobotPresence,
+    RobotState,
+    TelemetryBucket,
+    TelemetrySampled,
+)
+from shared.settings import asyncpg_url
+
+from . import sql
+from .domain import (
+    FleetEvent,
+    MetricRow,
+    command_status,
+    is_online,
+    metric_rows,
+    newest_per_robot,
+)
+
+
+class TelemetryStore(Protocol):
+    """Everything the handlers and the retention task need from storage."""
+
+    async def ingest(self, samples: Sequence[TelemetrySampled]) -> None:
+        """Store every metric of `samples` once, however often they arrive."""
+
+    async def apply(self, event: FleetEvent) -> None:
+        """Fold one robot or command event into the fleet tables (idempotent, any order)."""
+
+    async def latest(self, project: UUID, robot: str | None) -> list[LatestSample]: ...
+
+    async def buckets(self, query: GetTelemetryRange) -> list[TelemetryBucket]: ...
+
+    async def robots(self, project: UUID, *, now: datetime, window_s: float) -> list[RobotState]:
+        """The project's robots with presence as of `now`."""
+
+    async def commands(self, query: GetCommands, *, now: datetime) -> list[CommandState]:
+        """The project's commands, newest first, with status as of `now`."""
+
+    async def purge(self, *, older_than: datetime, chunk: int) -> int | None:
+        """Delete samples older than `older_than`; None if another replica is doing it."""
+
+
+def libpq_url(database_url: str) -> str:
+    """`database_url` as asyncpg itself wants it (postgresql://, no SQLAlchemy driver)."""
+    return "postgresql://" + asyncpg_url(database_url).partition("://")[2]
+
+
+async def _prepare_connection(conn: asyncpg.Connection) -> None:
+    """Each connection gets its own staging table, emptied at every commit."""
+    await conn.execute(sql.CREATE_STAGING)
+
+
+class Database:
+    """The asyncpg pool, opened in the lifespan (connections are made on demand)."""
+
+    def __init__(self, database_url: str, *, max_size: int = 4) -> None:
+        self._dsn = libpq_url(database_url)
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("database pool used before the service started")
+        return self._pool
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self._dsn, min_size=0, max_size=self._max_size, init=_prepare_connection
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def ready(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            return bool(await self.pool.fetchval("SELECT 1", timeout=2.0))
+        except Exception:
+            return False
+
+
+def _latest_arrays(newest: Sequence[TelemetrySampled]) -> list[list[Any]]:
+    return [
+        [s.project_key for s in newest],
+        [s.robot_id for s in newest],
+        [s.received_at for s in newest],
+        [s.event_id for s in newest],
+        [json.dumps(s.metrics) for s in newest],
+    ]
+
+
+class PgTelemetryStore:
+    """TelemetryStore over an asyncpg pool."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def ingest(self, samples: Sequence[TelemetrySampled]) -> None:
+        rows = metric_rows(samples)
+        latest = _latest_arrays(newest_per_robot(samples))
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            await conn.copy_records_to_table(
+                sql.STAGING, records=rows, columns=list(MetricRow._fields)
+            )
+            await conn.execute(sql.INSERT_FROM_STAGING)
+            await conn.execute(sql.UPSERT_LATEST, *latest)
+            await conn.execute(sql.TOUCH_ROBOTS, latest[0], latest[1], latest[2])
+
+    async def apply(self, event: FleetEvent) -> None:
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            await _apply(conn, event)
+
+    async def latest(self, project: UUID, robot: str | None) -> list[LatestSample]:
+        rows = await self._db.pool.fetch(sql.LATEST, project, robot)
+        return [
+            LatestSample(
+                robot_id=r["robot_id"],
+                received_at=r["received_at"],
+                metrics=json.loads(r["metrics"]),
+            )
+            for r in rows
+        ]
+
+    async def buckets(self, query: GetTelemetryRange) -> list[TelemetryBucket]:
+        rows = await self._db.pool.fetch(
+            sql.BUCKETS,
+            query.project_key,
+            query.robot_id,
+            query.metric,
+            query.start,
+            query.end,
+            query.bucket_s,
+        )
+        return [TelemetryBucket(**dict(r)) for r in rows]
+
+    async def robots(self, project: UUID, *, now: datetime, window_s: float) -> list[RobotState]:
+        rows = await self._db.pool.fetch(sql.ROBOTS, project)
+        return [
+            RobotState(
+                robot_id=r["robot_id"],
+                online=is_online(
+                    connected=r["connected"], last_seen=r["last_seen"], now=now, window_s=window_s
+                ),
+                connected=r["connected"],
+                last_seen=r["last_seen"],
+                protocol=r["protocol"],
+            )
+            for r in rows
+        ]
+
+    async def commands(self, query: GetCommands, *, now: datetime) -> list[CommandState]:
+        rows = await self._db.pool.fetch(
+            sql.COMMANDS, query.project_key, query.robot_id, query.command_id, query.limit
+        )
+        return [_command_state(r, now) for r in rows]
+
+    async def purge(self, *, older_than: datetime, chunk: int) -> int | None:
+        async with self._db.pool.acquire() as conn:
+            if not await conn.fetchval(sql.TRY_RETENTION_LOCK):
+                return None
+            try:
+                total = 0
+                while True:  # each chunk commits on its own: short locks, bounded WAL
+                    status = await conn.execute(sql.PURGE_CHUNK, older_than, chunk)
+                    deleted = int(status.split()[-1])  # "DELETE <n>"
+                    total += deleted
+                    if deleted < chunk:
+                        break
+                await conn.execute(sql.PURGE_LATEST, older_than)
+                return total
+            finally:
+                await conn.execute(sql.RETENTION_UNLOCK)
+
+
+def _command_state(row: asyncpg.Record, now: datetime) -> CommandState:
+    return CommandState(
+        command_id=row["command_id"],
+        robot_id=row["robot_id"],
+        type=row["type"],
+        status=command_status(
+            delivered_at=row["delivered_at"],
+            acknowledged_at=row["acknowledged_at"],
+            expired_at=row["expired_at"],
+            expires_at=row["expires_at"],
+            now=now,
+        ),
+        issued_at=row["issued_at"],
+        expires_at=row["expires_at"],
+        delivered_at=row["delivered_at"],
+        acknowledged_at=row["acknowledged_at"],
+        issued_by=row["issued_by"],
+    )
+
+
+async def _apply(conn: asyncpg.Connection, event: FleetEvent) -> None:
+    """One statement (two for a socket taking over) per event, in the caller's transaction."""
+    at = event.occurred_at
+    match event:
+        case RobotPresence(state="disconnected"):
+            args = (event.project_key, event.robot_id, event.connection, event.protocol, at)
+            await conn.execute(sql.PRESENCE_DISCONNECTED, *args)
+        case RobotPresence():
+            args = (event.project_key, event.robot_id, event.connection, event.protocol, at)
+            await conn.execute(sql.PRESENCE_SEEN, *args)
+            await conn.execute(sql.PRESENCE_TAKE_OVER, *args)
+        case RobotCommandIssued():
+            await conn.execute(
+                sql.COMMAND_ISSUED,
+                event.event_id,
+                event.project_key,
+                event.robot_id,
+                event.command.type,
+                at,
+                event.expires_at,
+                event.issued_by,
+            )
+        case _:
+            await conn.execute(
+                sql.COMMAND_PROGRESS,
+                event.command_id,
+                event.project_key,
+                event.robot_id,
+                at if isinstance(event, RobotCommandDelivered) else None,
+                at if isinstance(event, RobotCommandAcknowledged) else None,
+                at if isinstance(event, RobotCommandExpired) else None,
+            )
