@@ -1,0 +1,192 @@
+"""Telemetry handlers on FastStream's TestNatsBroker, with an in-memory store."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from faststream.nats import NatsBroker, TestNatsBroker
+from faststream.nats.subscriber.usecases.stream_pull_subscriber import BatchPullStreamSubscriber
+from faststream.nats.testing import PatchedMessage
+
+from services.telemetry.config import TelemetrySettings
+from services.telemetry.domain import FleetEvent
+from services.telemetry.handlers import register
+from shared import subjects
+from shared.contracts import (
+    CommandState,
+    GetCommands,
+    GetLatestTelemetry,
+    GetRobots,
+    GetTelemetryRange,
+    LatestSample,
+    RobotPresence,
+    RobotState,
+    TelemetryBucket,
+    TelemetrySampled,
+)
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class MemoryTelemetry:
+    """Records what the handlers hand over; `fail` makes writes fail like a database outage."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[TelemetrySampled]] = []
+        self.events: list[FleetEvent] = []
+        self.fail = False
+        self.on_ingest: list[Any] = []
+
+    async def ingest(self, samples: Sequence[TelemetrySampled]) -> None:
+        for check in self.on_ingest:
+            check()
+        if self.fail:
+            raise ConnectionRefusedError("database down")
+        self.batches.append(list(samples))
+
+    async def apply(self, event: FleetEvent) -> None:
+        self.events.append(event)
+
+    async def latest(self, project: UUID, robot: str | None) -> list[LatestSample]:
+        return [
+            LatestSample(robot_id=s.robot_id, received_at=s.received_at, metrics=s.metrics)
+            for batch in self.batches
+            for s in batch
+            if s.project_key == project
+        ]
+
+    async def buckets(self, query: GetTelemetryRange) -> list[TelemetryBucket]:
+        return [TelemetryBucket(start=query.start, count=1, min=1.0, avg=1.0, max=1.0)]
+
+    async def robots(self, project: UUID, *, now: datetime, window_s: float) -> list[RobotState]:
+        return [RobotState(robot_id="r1", online=True, connected=True, last_seen=now, protocol="x")]
+
+    async def commands(self, query: GetCommands, *, now: datetime) -> list[CommandState]:
+        return []
+
+    async def purge(self, *, older_than: datetime, chunk: int) -> int | None:
+        return 0
+
+
+@dataclass
+class Recorded(PatchedMessage):
+    """A test message that remembers how it was settled."""
+
+    outcome: str = "pending"
+
+    async def ack(self) -> None:
+        self.outcome = "ack"
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.outcome = f"nak({delay})"
+
+    async def term(self) -> None:
+        self.outcome = "term"
+
+
+def _make() -> tuple[NatsBroker, MemoryTelemetry]:
+    broker, store = NatsBroker(), MemoryTelemetry()
+    register(broker, store, TelemetrySettings(retry_delay_s=2.0))
+    return broker, store
+
+
+def _sample(project: UUID, robot: str = "r1") -> TelemetrySampled:
+    return TelemetrySampled.first(
+        project_key=project, robot_id=robot, received_at=T0, metrics={"cpu": 0.5}
+    )
+
+
+def _msg(data: bytes, subject: str) -> Recorded:
+    return Recorded(_client=None, subject=subject, data=data, headers={"Nats-Msg-Id": "x"})  # type: ignore[arg-type]
+
+
+async def _deliver_batch(broker: NatsBroker, batch: list[Recorded]) -> None:
+    """Hand several messages to the batch subscriber at once (TestNatsBroker sends one per
+    publish), the way one pull would."""
+    ingest = next(s for s in broker.subscribers if isinstance(s, BatchPullStreamSubscriber))
+    await ingest.process_message(batch)
+
+
+async def test_a_batch_is_stored_at_once_and_acked_only_after_the_write() -> None:
+    """Valid samples go to the store together and are acked after it returned; a malformed one
+    is terminated without holding the others back."""
+    broker, store = _make()
+    project = uuid4()
+    good = [_sample(project, f"r{n}") for n in range(2)]
+    batch = [_msg(s.model_dump_json().encode(), "telemetry.sample.p.r") for s in good]
+    batch.insert(1, _msg(b"{broken", "telemetry.sample.p.r"))
+    store.on_ingest.append(lambda: _assert_pending(batch[0], batch[2]))
+    async with TestNatsBroker(broker):
+        await _deliver_batch(broker, batch)
+    assert store.batches == [good]
+    assert [m.outcome for m in batch] == ["ack", "term", "ack"]
+
+
+def _assert_pending(*msgs: Recorded) -> None:
+    assert all(m.outcome == "pending" for m in msgs), "acked before the write finished"
+
+
+async def test_a_failed_write_naks_the_batch_with_a_delay() -> None:
+    """Database down: every valid message of the batch is nak'ed for a delayed redelivery."""
+    broker, store = _make()
+    store.fail = True
+    batch = [_msg(_sample(uuid4()).model_dump_json().encode(), "telemetry.sample.p.r")]
+    async with TestNatsBroker(broker):
+        await _deliver_batch(broker, batch)
+    assert [m.outcome for m in batch] == ["nak(2.0)"]
+
+
+async def test_robot_events_reach_the_store_and_unknown_kinds_are_skipped() -> None:
+    """A presence event is applied; an event of an unknown kind or broken JSON never reaches it
+    and does not stop the events after it."""
+    broker, store = _make()
+    project = uuid4()
+    presence = RobotPresence.first(
+        project_key=project, robot_id="r1", state="connected", connection="c1", protocol="xparo"
+    )
+    subject = subjects.robot_event(project=project, robot="r1")
+    async with TestNatsBroker(broker) as test:
+        await test.publish({"kind": "teleported", "to": "mars"}, subject, stream="ROBOT")
+        await test.publish(b"{broken", subject, stream="ROBOT")
+        await test.publish(presence, subject, stream=subjects.ROBOT_STREAM)
+    assert store.events == [presence]
+
+
+async def test_queries_answer_from_the_store_on_their_own_project_only() -> None:
+    """A query answers with its project's data; a body naming another project than the subject
+    gets an empty answer."""
+    broker, store = _make()
+    project, other = uuid4(), uuid4()
+    store.batches.append([_sample(project)])
+    query = GetLatestTelemetry(project_key=project)
+    async with TestNatsBroker(broker) as test:
+        own = await test.request(query, subjects.telemetry_query("latest", project))
+        foreign = await test.request(query, subjects.telemetry_query("latest", other))
+        robots = await test.request(
+            GetRobots(project_key=project), subjects.telemetry_query("robots", other)
+        )
+    assert [s["robot_id"] for s in (await own.decode())["samples"]] == ["r1"]  # type: ignore[index]
+    assert (await foreign.decode()) == {"samples": []}
+    assert (await robots.decode()) == {"robots": []}
+
+
+async def test_range_answer_echoes_the_series_it_describes() -> None:
+    """The range answer names robot, metric and bucket width, with the store's buckets."""
+    broker, _store = _make()
+    project = uuid4()
+    query = GetTelemetryRange(
+        project_key=project,
+        robot_id="r1",
+        metric="cpu",
+        start=T0,
+        end=T0 + timedelta(minutes=5),
+        bucket_s=60,
+    )
+    async with TestNatsBroker(broker) as test:
+        answer = await (
+            await test.request(query, subjects.telemetry_query("range", project))
+        ).decode()
+    assert answer["robot_id"] == "r1" and answer["metric"] == "cpu"  # type: ignore[index]
+    assert answer["bucket_s"] == 60.0 and len(answer["buckets"]) == 1  # type: ignore[index]

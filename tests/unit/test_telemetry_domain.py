@@ -1,0 +1,148 @@
+"""Telemetry's pure logic: decoding, newest sample per robot, command status, presence."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from services.telemetry.domain import (
+    MalformedMessage,
+    MetricRow,
+    UnknownKind,
+    command_status,
+    decode_fleet_event,
+    decode_sample,
+    is_online,
+    metric_rows,
+    newest_per_robot,
+)
+from shared.contracts import (
+    RemoteCommand,
+    RobotCommandDelivered,
+    RobotCommandIssued,
+    RobotPresence,
+    TelemetrySampled,
+)
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def _sample(
+    robot: str = "r1", at: datetime = T0, project: UUID | None = None, **metrics: float
+) -> TelemetrySampled:
+    return TelemetrySampled.first(
+        project_key=project or uuid4(),
+        robot_id=robot,
+        received_at=at,
+        metrics=metrics or {"cpu": 1.0},
+    )
+
+
+def test_sample_round_trips_and_broken_json_is_malformed() -> None:
+    """A valid sample decodes to the same event; bad JSON and non-finite values are malformed."""
+    sample = _sample(cpu=0.5, battery=80.0)
+    assert decode_sample(sample.model_dump_json().encode()) == sample
+    with pytest.raises(MalformedMessage):
+        decode_sample(b"{not json")
+    body = json.loads(sample.model_dump_json())
+    body["metrics"] = {"cpu": "NaN"}
+    with pytest.raises(MalformedMessage, match="finite"):
+        decode_sample(json.dumps(body).encode())
+
+
+def test_fleet_events_decode_by_kind_and_unknown_kinds_are_told_apart() -> None:
+    """Commands and events decode by `kind`; a future kind is UnknownKind, garbage is malformed."""
+    project = uuid4()
+    issued = RobotCommandIssued.first(
+        project_key=project, robot_id="r1", command=RemoteCommand(command="go"), issued_by="admin"
+    )
+    delivered = RobotCommandDelivered.first(
+        project_key=project, robot_id="r1", command_id=issued.event_id
+    )
+    assert decode_fleet_event(issued.model_dump_json().encode()) == issued
+    assert decode_fleet_event(delivered.model_dump_json().encode()) == delivered
+    with pytest.raises(UnknownKind) as unknown:
+        decode_fleet_event(b'{"kind": "battery_swapped", "anything": 1}')
+    assert unknown.value.kind == "battery_swapped"
+    for garbage in (b"[1, 2]", b"{}", b"\xff", b'{"kind": "presence"}'):
+        with pytest.raises(MalformedMessage):
+            decode_fleet_event(garbage)
+
+
+def test_metric_rows_flatten_one_row_per_metric() -> None:
+    """Each metric of a sample becomes one row carrying the sample's ids and time."""
+    sample = _sample(cpu=0.5, battery=80.0)
+    assert metric_rows([sample]) == [
+        MetricRow(sample.project_key, "r1", "cpu", T0, 0.5, sample.event_id),
+        MetricRow(sample.project_key, "r1", "battery", T0, 80.0, sample.event_id),
+    ]
+
+
+def test_newest_per_robot_keeps_the_latest_by_time_not_by_arrival() -> None:
+    """Per (project, robot) the sample with the greatest received_at wins, whatever the order."""
+    project = uuid4()
+    old = _sample("a", T0, project)
+    new = _sample("a", T0 + timedelta(seconds=5), project)
+    other = _sample("b", T0, project)
+    newest = newest_per_robot([new, other, old])
+    assert newest == [new, other]
+
+
+def test_newest_per_robot_breaks_time_ties_by_event_id() -> None:
+    """Two samples at the same instant: the greater event id wins, so every replica agrees."""
+    project = uuid4()
+    first, second = _sample("a", T0, project), _sample("a", T0, project)
+    winner = max(first, second, key=lambda s: s.event_id)
+    assert newest_per_robot([first, second]) == [winner]
+    assert newest_per_robot([second, first]) == [winner]
+
+
+@pytest.mark.parametrize(
+    ("delivered", "acknowledged", "expired", "expires", "status"),
+    [
+        (None, None, None, None, "queued"),
+        (None, None, None, T0 + timedelta(minutes=1), "queued"),
+        (None, None, None, T0 - timedelta(seconds=1), "expired"),
+        (None, None, T0, None, "expired"),
+        (T0, None, None, T0 - timedelta(hours=1), "delivered"),
+        (T0, T0, None, None, "acknowledged"),
+        (None, T0, None, None, "acknowledged"),
+    ],
+)
+def test_command_status_precedence(
+    delivered: datetime | None,
+    acknowledged: datetime | None,
+    expired: datetime | None,
+    expires: datetime | None,
+    status: str,
+) -> None:
+    """Acknowledged beats delivered beats expired (explicit, or its expiry passed) beats queued."""
+    assert (
+        command_status(
+            delivered_at=delivered,
+            acknowledged_at=acknowledged,
+            expired_at=expired,
+            expires_at=expires,
+            now=T0,
+        )
+        == status
+    )
+
+
+def test_online_needs_a_connection_and_a_recent_sign_of_life() -> None:
+    """Online = connected and seen within the window; either missing means offline."""
+    recent, stale = T0 - timedelta(seconds=89), T0 - timedelta(seconds=91)
+    assert is_online(connected=True, last_seen=recent, now=T0, window_s=90)
+    assert not is_online(connected=True, last_seen=stale, now=T0, window_s=90)
+    assert not is_online(connected=False, last_seen=recent, now=T0, window_s=90)
+    assert not is_online(connected=True, last_seen=None, now=T0, window_s=90)
+
+
+def test_presence_contract_decodes_every_state() -> None:
+    """connected, seen and disconnected all decode as presence events."""
+    for state in ("connected", "seen", "disconnected"):
+        event = RobotPresence.first(
+            project_key=uuid4(), robot_id="r", state=state, connection="c1", protocol="xparo"
+        )
+        assert decode_fleet_event(event.model_dump_json().encode()) == event
