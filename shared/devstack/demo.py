@@ -3,9 +3,10 @@
 from pathlib import Path
 from uuid import UUID
 
-from shared.identity import ProjectStore, UnknownProject
+from shared.identity import ProjectStore, TokenStore, UnknownProject
 
 DEMO_NAME = "demo"
+DEMO_ADMIN = "demo-admin"
 DEMO_AIML = """\
 <category><pattern>HI</pattern><template>Hello! I am the Switchboard demo bot.</template></category>
 <category><pattern>HELLO</pattern><template><srai>HI</srai></template></category>
@@ -32,7 +33,7 @@ async def ensure_demo_project(store: ProjectStore, env_file: Path) -> tuple[UUID
         project = await store.find(DEMO_NAME)
     except UnknownProject:
         fresh = await store.create(DEMO_NAME, title="Switchboard demo")
-        _write(env_file, fresh.project.key, fresh.secret)
+        _write(env_file, PROJECT_KEY=str(fresh.project.key), PROJECT_SECRET=fresh.secret)
         return fresh.project.key, fresh.secret, True
     secret = saved.get("PROJECT_SECRET", "")
     if saved.get("PROJECT_KEY") == str(project.key) and await store.authenticate(
@@ -40,11 +41,23 @@ async def ensure_demo_project(store: ProjectStore, env_file: Path) -> tuple[UUID
     ):
         return project.key, secret, False
     rotated = await store.rotate_secret(str(project.key))
-    _write(env_file, project.key, rotated.secret)
+    _write(env_file, PROJECT_KEY=str(project.key), PROJECT_SECRET=rotated.secret)
     return project.key, rotated.secret, False
 
 
-def _write(path: Path, key: UUID, secret: str) -> None:
+async def ensure_demo_admin_token(tokens: TokenStore, env_file: Path) -> str:
+    """An admin token for the local stack, kept in `env_file` like the demo secret."""
+    saved = read_env_file(env_file).get("ADMIN_TOKEN", "")
+    if saved and await tokens.admin(saved) is not None:
+        return saved
+    made = await tokens.create_admin(DEMO_ADMIN, projects=None, replace=True)
+    _write(env_file, ADMIN_TOKEN=made.secret)
+    return made.secret
+
+
+def _write(path: Path, **values: str) -> None:
+    """Set `values` in the env file, keeping its other lines; only the owner may read it."""
+    merged = {**read_env_file(path), **values}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"PROJECT_KEY={key}\nPROJECT_SECRET={secret}\n")
+    path.write_text("".join(f"{k}={v}\n" for k, v in merged.items()))
     path.chmod(0o600)

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -16,10 +17,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared import subjects
 from shared.contracts import BotContent, GetBotContent, SaveBotContent
 from shared.db import make_engine, session_factory
-from shared.identity import ProjectStore
+from shared.identity import ProjectStore, TokenStore
 from shared.migrations import upgrade_async
 
-from .demo import DEMO_AIML, ensure_demo_project
+from .demo import DEMO_AIML, ensure_demo_admin_token, ensure_demo_project
 from .embedded import EmbeddedNats, EmbeddedPostgres, StackError, port_free
 from .processes import COLORS, ServiceProcess
 
@@ -165,15 +166,26 @@ async def seed_demo_content(nats_url: str, project: UUID) -> None:
         await nc.close()
 
 
-def banner(settings: StackSettings, key: UUID, secret: str, data: Path, started: float) -> None:
-    url = f"ws://127.0.0.1:{settings.gateway_port}/chatbot_api/{secret}/{key}/"
+@dataclass(frozen=True)
+class Demo:
+    """What the banner shows about the demo project."""
+
+    key: UUID
+    secret: str
+
+
+def banner(settings: StackSettings, demo: Demo, data: Path, started: float) -> None:
+    port = settings.gateway_port
+    url = f"ws://127.0.0.1:{port}/chatbot_api/{demo.secret}/{demo.key}/"
     print(
         f"""
 Switchboard is ready ({time.monotonic() - started:.1f} s).
 
-  Demo project key     {key}
-  Demo project secret  {secret}
+  Demo project key     {demo.key}
+  Demo project secret  {demo.secret}
   XPARO WebSocket URL  {url}
+  XPARO typed API URL  ws://127.0.0.1:{port}/ws/chatbot/{demo.secret}/{demo.key}/?robot_id=robot_1
+  Admin API            http://127.0.0.1:{port}/docs  (Bearer token: ADMIN_TOKEN in the key file)
   Key file for scripts {data / "demo-project.env"}
   Logs                 {data / "logs"}/<service>.log (and below, prefixed)
 
@@ -199,9 +211,10 @@ async def main() -> int:
         await upgrade_async(db_url)
         step("Checking the demo project")
         engine = make_engine(db_url, pool_size=1)
-        key, secret, _ = await ensure_demo_project(
-            ProjectStore(session_factory(engine)), stack.data / "demo-project.env"
-        )
+        sessions = session_factory(engine)
+        key_file = stack.data / "demo-project.env"
+        key, secret, _ = await ensure_demo_project(ProjectStore(sessions), key_file)
+        await ensure_demo_admin_token(TokenStore(sessions), key_file)
         await engine.dispose()
         step("Starting services: dialog, schedule, telemetry, media, gateway")
         env = {
@@ -217,7 +230,7 @@ async def main() -> int:
         if not stack.stopping.is_set():
             await starting
             await seed_demo_content(nats_url, key)
-            banner(stack.s, key, secret, stack.data, started)
+            banner(stack.s, Demo(key, secret), stack.data, started)
             watcher = asyncio.create_task(stack.watch())
             await stack.stopping.wait()
             watcher.cancel()

@@ -39,14 +39,22 @@ class TokenStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def create_admin(self, name: str, *, projects: list[UUID] | None) -> NewAdminToken:
-        """A new admin token for every project (None) or for `projects` only."""
+    async def create_admin(
+        self, name: str, *, projects: list[UUID] | None, replace: bool = False
+    ) -> NewAdminToken:
+        """A new admin token for every project (None) or for `projects` only.
+
+        With `replace`, an existing token of that name is revoked instead of refusing.
+        """
         secret = ADMIN_PREFIX + secrets.token_hex(32)
         scope = None if projects is None else [str(p) for p in projects]
         async with transaction(self._sessions) as session:
-            found = await session.exec(select(AdminToken).where(AdminToken.name == name))
-            if found.first() is not None:
+            found = (await session.exec(select(AdminToken).where(AdminToken.name == name))).first()
+            if found is not None and not replace:
                 raise TokenExists(name)
+            if found is not None:
+                await session.delete(found)
+                await session.flush()
             token = AdminToken(
                 name=name,
                 token_hash=hash_secret(secret),

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -70,6 +71,13 @@ def test_make_run_twice_keeps_aiml_and_conversation(tmp_path: Path) -> None:
         f"{demo['PROJECT_KEY']}/"
     )
     assert url in log.read_text() and demo["PROJECT_KEY"] in log.read_text()
+    assert demo["ADMIN_TOKEN"] not in log.read_text()
+    robots = httpx.get(
+        f"http://127.0.0.1:{ports['GATEWAY_PORT']}/admin/projects/{demo['PROJECT_KEY']}/robots",
+        headers={"Authorization": f"Bearer {demo['ADMIN_TOKEN']}"},
+        timeout=10,
+    )
+    assert robots.status_code == 200 and robots.json() == {"robots": []}
     ws = connect(url + "?session_id=kept")
     assert ask(ws, "hi") == "Hello! I am the Switchboard demo bot."
     save(

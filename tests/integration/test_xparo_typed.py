@@ -3,8 +3,11 @@
 import json
 import socket
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
+import httpx
 import websocket
 
 from shared.testing.plugin import Stack, TestProject
@@ -225,3 +228,131 @@ def test_bad_behavior_trees_are_refused_and_never_sent(
         "type": "behavior_update",
         "data": {"tree_name": "MainTree", "xml": tree, "command_id": sent},
     }
+
+
+def test_telemetry_is_stored_and_queryable(
+    robot_stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """Samples a robot streams show up as its latest sample and in bucketed range queries."""
+    ws = connect(robot_stack.typed_url(project, robot="r5"))
+    values = [10, 20, 60]
+    for cpu in values:
+        send(ws, "telemetry", {"cpu_usage": cpu, "memory_usage": 50, "battery_v": 24.1})
+    admin = Admin(robot_stack.http_url(1), admin_token, project.key)
+    latest = admin.wait_for(
+        "/telemetry/latest",
+        lambda b: b["samples"] and b["samples"][0]["metrics"]["cpu_usage"] == 60,
+    )
+    assert latest["samples"][0]["robot_id"] == "r5"
+    assert latest["samples"][0]["metrics"] == {
+        "cpu_usage": 60,
+        "memory_usage": 50,
+        "battery_v": 24.1,
+    }
+    now = datetime.now(UTC)
+    window = {
+        "start": (now - timedelta(hours=1)).isoformat(),
+        "end": (now + timedelta(hours=1)).isoformat(),
+    }
+    body = admin.get("/robots/r5/telemetry", metric="cpu_usage", bucket_s=7200, **window)
+    assert [(b["count"], b["min"], b["avg"], b["max"]) for b in body["buckets"]] == [
+        (3, 10, 30, 60)
+    ]
+    day = {"start": (now - timedelta(days=1)).isoformat(), "end": now.isoformat()}
+    bad = admin.client.get(
+        "/robots/r5/telemetry", params={"metric": "cpu_usage", "bucket_s": 1, **day}
+    )
+    assert bad.status_code == 422 and "10000 buckets" in bad.json()["detail"]
+
+
+def test_robots_are_listed_online_then_offline(
+    robot_stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """A connected robot is listed online with its last-seen time; once it leaves, offline."""
+    ws = connect(robot_stack.typed_url(project, robot="r6", replica=1))
+    admin = Admin(robot_stack.http_url(0), admin_token, project.key)
+    listed = admin.wait_for("/robots", lambda b: any(r["online"] for r in b["robots"]))
+    [robot] = listed["robots"]
+    assert robot["robot_id"] == "r6" and robot["protocol"] == "xparo-typed" and robot["last_seen"]
+    ws.close()
+    listed = admin.wait_for("/robots", lambda b: not b["robots"][0]["online"])
+    assert listed["robots"][0]["online"] is False
+
+
+def test_command_status_follows_delivery_and_acknowledgement(
+    robot_stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """A command is queued while the robot is away, delivered when it connects, then acked."""
+    admin = Admin(robot_stack.http_url(0), admin_token, project.key)
+    sent = admin.queue("r7", "remote_command", {"command": "dock"})
+    queued = admin.wait_for(f"/commands/{sent}", lambda b: True)
+    assert queued["status"] == "queued" and queued["type"] == "remote_command"
+    ws = connect(robot_stack.typed_url(project, robot="r7", replica=1))
+    assert recv(ws)["data"]["command_id"] == sent
+    assert admin.wait_for(f"/commands/{sent}", lambda b: b["status"] == "delivered")["delivered_at"]
+    send(ws, "ack", {"command_id": sent})
+    assert admin.wait_for(f"/commands/{sent}", lambda b: b["status"] == "acknowledged")[
+        "acknowledged_at"
+    ]
+    listed = admin.get("/robots/r7/commands")["commands"]
+    assert [c["command_id"] for c in listed] == [sent]
+    assert admin.client.get(f"/commands/{uuid4()}").status_code == 404
+
+
+def test_expired_commands_are_never_delivered(
+    robot_stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """A command whose expiry passes while the robot is offline is skipped and says expired."""
+    admin = Admin(robot_stack.http_url(0), admin_token, project.key)
+    stale = admin.queue("r8", "remote_command", {"command": "stale"}, expires_in_s=0.5)
+    admin.wait_for(f"/commands/{stale}", lambda b: b["status"] == "expired")
+    fresh = admin.queue("r8", "remote_command", {"command": "fresh"}, expires_in_s=600)
+    ws = connect(robot_stack.typed_url(project, robot="r8"))
+    assert recv(ws)["data"] == {"command": "fresh", "parameters": {}, "command_id": fresh}
+    assert admin.get(f"/commands/{stale}")["status"] == "expired"
+
+
+def test_rest_token_is_minted_at_delivery_and_opens_the_rest_routes(
+    robot_stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """REST_API_TOKEN gives the robot a token the REST routes accept; a newer one replaces it."""
+    ws = connect(robot_stack.typed_url(project, robot="r9"))
+    admin = Admin(robot_stack.http_url(1), admin_token, project.key)
+    first_id = admin.queue("r9", "REST_API_TOKEN", {})
+    frame = recv(ws)
+    assert frame["type"] == "REST_API_TOKEN" and frame["data"]["command_id"] == first_id
+    token = frame["data"]["token"]
+    url = f"{robot_stack.http_url(0)}/api/telemetry/"
+    posted = httpx.post(url, json={"cpu_usage": 77}, headers={"Authorization": f"Token {token}"})
+    assert posted.status_code == 201 and posted.json()["robot_id"] == "r9"
+    admin.wait_for("/telemetry/latest", lambda b: b["samples"], robot_id="r9")
+    admin.queue("r9", "REST_API_TOKEN", {})
+    newer = recv(ws)["data"]["token"]
+    assert newer != token
+    for auth, status in ((f"Bearer {token}", 401), ("Bearer", 401), (f"Bearer {newer}", 201)):
+        response = httpx.post(url, json={"cpu_usage": 1}, headers={"Authorization": auth})
+        assert response.status_code == status, response.text
+    bad = httpx.post(url, json={"cpu_usage": "x"}, headers={"Authorization": f"Bearer {newer}"})
+    assert bad.status_code == 400 and "must be a number" in bad.json()["error"]["message"]
+
+
+def test_admin_routes_need_a_token_that_covers_the_project(
+    robot_stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """No token → 401, unknown token → 401, unknown project → 404, bad command → 422."""
+    base = robot_stack.http_url(0)
+    robots = f"{base}/admin/projects/{project.key}/robots"
+    assert httpx.get(robots).status_code == 401
+    assert httpx.get(robots, headers={"Authorization": "Bearer sbadm_nope"}).status_code == 401
+    admin = Admin(base, admin_token, uuid4())
+    assert admin.client.get("/robots").status_code == 404
+    mine = Admin(base, admin_token, project.key)
+    for kind, data in (
+        ("remote_command", {}),
+        ("log_updated", {"session_id": ""}),
+        ("remote_command", {"command": "x", "extra": 1}),
+    ):
+        response = mine.command("r1", kind, data)
+        assert response.status_code == 422, response.text
+        assert response.json()["status"] == 422 and response.json()["detail"]
+    assert mine.command("bad.robot", "remote_command", {"command": "x"}).status_code == 422
