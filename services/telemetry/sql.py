@@ -89,6 +89,8 @@ SET connected = r.connected AND r.connection IS DISTINCT FROM excluded.connectio
 """
 
 # Each command event fills only its own columns, so any order and any repeat give one result.
+# An event naming another project's or robot's command id changes nothing (a robot may send any
+# id in its ack).
 COMMAND_ISSUED = """
 INSERT INTO telemetry.commands AS c
     (command_id, project_key, robot_id, type, issued_at, expires_at, issued_by)
@@ -98,6 +100,7 @@ SET type = COALESCE(c.type, excluded.type),
     issued_at = COALESCE(c.issued_at, excluded.issued_at),
     expires_at = COALESCE(c.expires_at, excluded.expires_at),
     issued_by = COALESCE(c.issued_by, excluded.issued_by)
+WHERE c.project_key = excluded.project_key AND c.robot_id = excluded.robot_id
 """
 COMMAND_PROGRESS = """
 INSERT INTO telemetry.commands AS c
@@ -107,6 +110,7 @@ ON CONFLICT (command_id) DO UPDATE
 SET delivered_at = COALESCE(c.delivered_at, excluded.delivered_at),
     acknowledged_at = COALESCE(c.acknowledged_at, excluded.acknowledged_at),
     expired_at = COALESCE(c.expired_at, excluded.expired_at)
+WHERE c.project_key = excluded.project_key AND c.robot_id = excluded.robot_id
 """
 
 # Session-level lock: one replica purges at a time, the others skip their turn.

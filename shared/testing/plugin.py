@@ -136,9 +136,8 @@ class TestProject:
     secret: str
 
 
-@pytest.fixture
-def project(backends: Backends) -> TestProject:
-    """A fresh project (so tests never see each other's bots or sessions)."""
+def new_project(backends: Backends) -> TestProject:
+    """Create a project with a random name."""
 
     async def create() -> TestProject:
         engine = make_engine(backends.database_url, pool_size=1)
@@ -149,3 +148,15 @@ def project(backends: Backends) -> TestProject:
         return TestProject(made.project.key, made.secret)
 
     return asyncio.run(create())
+
+
+@pytest.fixture
+def project(backends: Backends) -> TestProject:
+    """A fresh project (so tests never see each other's bots or sessions)."""
+    return new_project(backends)
+
+
+@pytest.fixture
+def other_project(backends: Backends) -> TestProject:
+    """A second fresh project, for isolation tests."""
+    return new_project(backends)

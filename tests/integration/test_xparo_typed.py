@@ -356,3 +356,22 @@ def test_admin_routes_need_a_token_that_covers_the_project(
         assert response.status_code == 422, response.text
         assert response.json()["status"] == 422 and response.json()["detail"]
     assert mine.command("bad.robot", "remote_command", {"command": "x"}).status_code == 422
+
+
+def test_a_robot_cannot_acknowledge_another_robots_command(
+    robot_stack: Stack, project: TestProject, other_project: TestProject, admin_token: str
+) -> None:
+    """An ack naming a command of another robot (or project) leaves that command untouched."""
+    admin = Admin(robot_stack.http_url(0), admin_token, project.key)
+    target = admin.queue("r11", "remote_command", {"command": "stay"})
+    admin.wait_for(f"/commands/{target}", lambda b: b["status"] == "queued")
+    for intruder in (project, other_project):
+        ws = connect(robot_stack.typed_url(intruder, robot="r10"))
+        send(ws, "ack", {"command_id": target})
+        own = Admin(robot_stack.http_url(0), admin_token, intruder.key)
+        probe = own.queue("r10", "remote_command", {"command": "probe"})
+        assert recv(ws)["data"]["command_id"] == probe
+        send(ws, "ack", {"command_id": probe})
+        own.wait_for(f"/commands/{probe}", lambda b: b["status"] == "acknowledged")
+        ws.close()
+    assert admin.get(f"/commands/{target}")["status"] == "queued"
