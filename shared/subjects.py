@@ -34,6 +34,7 @@ TELEMETRY_QUEUE = "telemetry"
 
 WEEK_SECONDS = 7 * 24 * 3600.0
 DAY_SECONDS = 24 * 3600.0
+ROBOT_EVENT_TTL_S = 24 * 3600  # the fleet consumer reads them in seconds; a day covers an outage
 
 
 def token(value: str | UUID) -> str:
@@ -118,11 +119,13 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
             max_age=WEEK_SECONDS,
             **common,  # type: ignore[arg-type]
         ),
-        # Commands wait here for robots that are offline, so this stream keeps a month.
+        # Commands wait here for robots that are offline, so this stream keeps a month; robot
+        # events (presence every few seconds per robot) carry a per-message TTL instead.
         StreamConfig(
             name=ROBOT_STREAM,
             subjects=[ROBOT_COMMAND_ALL, ROBOT_EVENT_ALL],
             max_age=30 * DAY_SECONDS,
+            allow_msg_ttl=True,
             **common,  # type: ignore[arg-type]
         ),
         # The telemetry service drains this within seconds; a day covers a long outage.

@@ -37,14 +37,22 @@ class Bridge:
         """Store the turn durably in CHAT (acknowledged by JetStream) or raise BridgeError."""
         await self.publish(turn, subjects.chat_turn(turn.project_key), subjects.CHAT_STREAM)
 
-    async def publish(self, event: Event, subject: str, stream: str) -> None:
-        """Store `event` durably in `stream` (its event id dedupes re-publishes) or BridgeError."""
+    async def publish(
+        self, event: Event, subject: str, stream: str, *, ttl_s: int | None = None
+    ) -> None:
+        """Store `event` durably in `stream` (its event id dedupes re-publishes) or BridgeError.
+
+        `ttl_s` lets the stream drop this message sooner than its own max age.
+        """
+        headers = {"Nats-Msg-Id": str(event.event_id)}
+        if ttl_s is not None:
+            headers["Nats-TTL"] = str(ttl_s)
         try:
             await self._broker.publish(
                 event,
                 subject,
                 stream=stream,
-                headers={"Nats-Msg-Id": str(event.event_id)},
+                headers=headers,
                 correlation_id=str(event.correlation_id),
                 timeout=self._timeout,
             )

@@ -107,7 +107,9 @@ class RobotLink:
 
     async def _publish(self, event: Event) -> None:
         subject = subjects.robot_event(project=self.project, robot=self.robot)
-        await self._bridge.publish(event, subject, subjects.ROBOT_STREAM)
+        await self._bridge.publish(
+            event, subject, subjects.ROBOT_STREAM, ttl_s=subjects.ROBOT_EVENT_TTL_S
+        )
 
     async def _run(self, js: JetStreamContext, config: ConsumerConfig) -> None:
         assert config.durable_name is not None

@@ -341,6 +341,8 @@ def test_admin_routes_need_a_token_that_covers_the_project(
 ) -> None:
     """No token → 401, unknown token → 401, unknown project → 404, bad command → 422."""
     base = robot_stack.http_url(0)
+    documented = httpx.get(f"{base}/openapi.json").json()["paths"]
+    assert "/admin/projects/{project}/robots/{robot}/commands" in documented
     robots = f"{base}/admin/projects/{project.key}/robots"
     assert httpx.get(robots).status_code == 401
     assert httpx.get(robots, headers={"Authorization": "Bearer sbadm_nope"}).status_code == 401
