@@ -12,7 +12,7 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
-from nats.js import api
+from nats.js import JetStreamContext, api
 
 from shared import subjects
 from shared.contracts import (
@@ -52,6 +52,36 @@ def msg_ref(msg: Msg) -> str:
     return f"{msg.subject} id={(msg.headers or {}).get('Nats-Msg-Id')}{seq}"
 
 
+def ingest_consumer(settings: TelemetrySettings) -> api.ConsumerConfig:
+    """The samples consumer, shared by every replica."""
+    return api.ConsumerConfig(
+        name=subjects.TELEMETRY_DURABLE,
+        durable_name=subjects.TELEMETRY_DURABLE,
+        filter_subject=subjects.TELEMETRY_SAMPLE_ALL,
+        ack_policy=api.AckPolicy.EXPLICIT,  # not ALL: replicas share the consumer
+        ack_wait=settings.ack_wait_s,
+        max_ack_pending=max(1000, 20 * settings.batch_size),
+    )
+
+
+def fleet_consumer(settings: TelemetrySettings) -> api.ConsumerConfig:
+    """The commands-and-robot-events consumer (two filter subjects: NATS 2.10+)."""
+    return api.ConsumerConfig(
+        name=subjects.FLEET_DURABLE,
+        durable_name=subjects.FLEET_DURABLE,
+        filter_subjects=[subjects.ROBOT_COMMAND_ALL, subjects.ROBOT_EVENT_ALL],
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=settings.ack_wait_s,
+    )
+
+
+async def ensure_consumers(js: JetStreamContext, settings: TelemetrySettings) -> None:
+    """Create the durable consumers, or bring an existing one's config (ack wait, pending
+    limit) up to date: JetStream creates-or-updates, and subscribers then only bind."""
+    await js.add_consumer(subjects.TELEMETRY_STREAM, config=ingest_consumer(settings))
+    await js.add_consumer(subjects.ROBOT_STREAM, config=fleet_consumer(settings))
+
+
 def register(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> None:
     """Attach the telemetry subscribers to `broker`."""
     register_ingest(broker, store, settings)
@@ -67,11 +97,7 @@ def register_ingest(broker: NatsBroker, store: TelemetryStore, settings: Telemet
         stream=JStream(name=subjects.TELEMETRY_STREAM, declare=False),
         durable=subjects.TELEMETRY_DURABLE,
         pull_sub=PullSub(batch_size=settings.batch_size, timeout=settings.batch_wait_s, batch=True),
-        config=api.ConsumerConfig(
-            ack_policy=api.AckPolicy.EXPLICIT,  # not ALL: replicas share the consumer
-            ack_wait=settings.ack_wait_s,
-            max_ack_pending=max(1000, 20 * settings.batch_size),
-        ),
+        config=ingest_consumer(settings),
         ack_policy=AckPolicy.MANUAL,
         decoder=undecoded,
         description="Store robot telemetry samples, in batches, once each",
@@ -107,11 +133,7 @@ def register_fleet(broker: NatsBroker, store: TelemetryStore, settings: Telemetr
         stream=JStream(name=subjects.ROBOT_STREAM, declare=False),
         durable=subjects.FLEET_DURABLE,
         pull_sub=PullSub(batch_size=64, timeout=1.0),
-        config=api.ConsumerConfig(
-            filter_subjects=[subjects.ROBOT_COMMAND_ALL, subjects.ROBOT_EVENT_ALL],
-            ack_policy=api.AckPolicy.EXPLICIT,
-            ack_wait=settings.ack_wait_s,
-        ),
+        config=fleet_consumer(settings),
         ack_policy=AckPolicy.REJECT_ON_ERROR,
         decoder=undecoded,
         description="Keep robot presence and command status",

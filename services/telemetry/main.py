@@ -13,7 +13,7 @@ from shared.service import make_service_app
 from shared.settings import CommonSettings
 
 from .config import TelemetrySettings
-from .handlers import DATABASE_TROUBLE, register
+from .handlers import DATABASE_TROUBLE, ensure_consumers, register
 from .store import Database, PgTelemetryStore, TelemetryStore
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,12 @@ def create_app(
     register(broker, store, settings)
     retention = Retention(store, settings)
     app = make_service_app(broker, checks=[db.ready])
-    app.on_startup(db.open)  # before the broker starts its subscribers
+
+    @app.on_startup  # after the streams exist, before the broker starts its subscribers
+    async def prepare() -> None:
+        await ensure_consumers(broker.connection.jetstream(), settings)
+        await db.open()
+
     app.after_startup(retention.start)
     app.on_shutdown(retention.stop)
     app.after_shutdown(db.close)  # after the broker stopped: no batch is cut off mid-write
