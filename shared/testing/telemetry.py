@@ -1,0 +1,82 @@
+"""Telemetry traffic for tests and benchmarks: simulated robots, published as a gateway does."""
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from nats.js import JetStreamContext
+
+from shared import subjects
+from shared.contracts import Event, TelemetrySampled
+
+METRICS = ("cpu_usage", "battery", "temperature")
+
+
+def simulated_samples(
+    project: UUID,
+    *,
+    robots: int,
+    per_robot: int,
+    start: datetime,
+    step_s: float = 1.0,
+    seed: int = 1,
+) -> list[TelemetrySampled]:
+    """`per_robot` samples from each of `robots` robots, one every `step_s`, interleaved in time
+    order as robots would send them; values are random but reproducible from `seed`."""
+    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    return [
+        TelemetrySampled.first(
+            project_key=project,
+            robot_id=f"robot-{r:03d}",
+            received_at=start + timedelta(seconds=n * step_s),
+            metrics={name: round(rng.uniform(0, 100), 3) for name in METRICS},
+        )
+        for n in range(per_robot)
+        for r in range(robots)
+    ]
+
+
+async def publish_samples(
+    js: JetStreamContext, samples: Sequence[TelemetrySampled], *, fresh_msg_ids: bool = False
+) -> None:
+    """Publish into TELEMETRY with Nats-Msg-Id = event_id (the gateway's dedupe key), pipelined,
+    and wait until the stream stored them all. `fresh_msg_ids` defeats the stream's own dedupe,
+    so the service itself must notice the repeats."""
+    pending = []
+    for sample in samples:
+        msg_id = str(uuid4()) if fresh_msg_ids else str(sample.event_id)
+        pending.append(
+            await js.publish_async(
+                subjects.telemetry_sample(project=sample.project_key, robot=sample.robot_id),
+                sample.model_dump_json().encode(),
+                headers={"Nats-Msg-Id": msg_id},
+            )
+        )
+    await asyncio.wait_for(asyncio.gather(*pending), 60)
+
+
+async def publish_event(js: JetStreamContext, subject: str, event: Event) -> None:
+    """Publish one event into its stream, deduplicated on its event id."""
+    await js.publish(
+        subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": str(event.event_id)}
+    )
+
+
+async def consumer_drained(js: JetStreamContext, stream: str, durable: str) -> bool:
+    """True when the consumer has nothing left to deliver and nothing delivered unacked."""
+    info = await js.consumer_info(stream, durable)
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], *, within_s: float, what: str, every: float = 0.02
+) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within_s} s waiting for {what}")
+        await asyncio.sleep(every)

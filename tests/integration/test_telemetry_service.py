@@ -1,0 +1,331 @@
+"""The telemetry service as a process on real NATS and Postgres: exactly-once ingest across a
+crash, range buckets, latest samples, presence and command status, all asked by request/reply."""
+
+import asyncio
+import signal
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from typing import TypeVar
+from uuid import UUID, uuid4
+
+import asyncpg
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from services.telemetry import sql
+from services.telemetry.store import Database, PgTelemetryStore
+from shared import subjects
+from shared.contracts import (
+    CommandList,
+    Contract,
+    Event,
+    GetCommands,
+    GetLatestTelemetry,
+    GetRobots,
+    GetTelemetryRange,
+    LatestTelemetry,
+    RemoteCommand,
+    RobotCommandAcknowledged,
+    RobotCommandDelivered,
+    RobotCommandExpired,
+    RobotCommandIssued,
+    RobotList,
+    RobotPresence,
+    TelemetryRange,
+    TelemetrySampled,
+    utcnow,
+)
+from shared.testing.backends import Backends
+from shared.testing.services import Service
+from shared.testing.telemetry import (
+    METRICS,
+    consumer_drained,
+    publish_event,
+    publish_samples,
+    simulated_samples,
+    wait_until,
+)
+
+Answer = TypeVar("Answer", bound=Contract)
+Query = GetLatestTelemetry | GetTelemetryRange | GetRobots | GetCommands
+
+
+@pytest.fixture(scope="module")
+def telemetry(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One telemetry replica; short ack wait so the crash test's redeliveries come quickly."""
+    env = {
+        "NATS_URL": backends.nats_url,
+        "DATABASE_URL": backends.database_url,
+        "TELEMETRY_ACK_WAIT_S": "2",
+        "TELEMETRY_BATCH_SIZE": "200",
+        "TELEMETRY_RETRY_DELAY_S": "0.2",
+    }
+    service = Service("telemetry", env, tmp_path_factory.mktemp("telemetry-logs")).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+async def nc(backends: Backends) -> AsyncIterator[NatsClient]:
+    client = await nats.connect(backends.nats_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def pg(backends: Backends) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(backends.database_url)
+    yield conn
+    await conn.close()
+
+
+async def ask(nc: NatsClient, kind: str, query: Query, answer: type[Answer]) -> Answer:
+    """Ask the running service the way the gateway does: request/reply on the project's subject."""
+    subject = subjects.telemetry_query(kind, query.project_key)
+    reply = await nc.request(subject, query.model_dump_json().encode(), timeout=5)
+    return answer.model_validate_json(reply.data)
+
+
+async def stored_rows(pg: asyncpg.Connection, project: UUID) -> int:
+    return int(
+        await pg.fetchval("SELECT count(*) FROM telemetry.samples WHERE project_key = $1", project)
+    )
+
+
+async def all_stored(pg: asyncpg.Connection, project: UUID, rows: int) -> None:
+    async def done() -> bool:
+        return await stored_rows(pg, project) >= rows
+
+    await wait_until(done, within_s=30, what=f"{rows} metric rows of {project}")
+
+
+async def fleet_settled(js: JetStreamContext) -> None:
+    async def done() -> bool:
+        return await consumer_drained(js, subjects.ROBOT_STREAM, subjects.FLEET_DURABLE)
+
+    await wait_until(done, within_s=20, what="every robot event processed")
+
+
+async def test_samples_are_stored_exactly_once_across_a_crash_and_duplicates(
+    telemetry: Service, nc: NatsClient, pg: asyncpg.Connection
+) -> None:
+    """10,000 samples of 50 robots, the service SIGKILLed part-way and restarted, then some of
+    them published again (same and new message ids): every metric is stored exactly once."""
+    project = uuid4()
+    samples = simulated_samples(project, robots=50, per_robot=200, start=utcnow() - timedelta(1))
+    expected = len(samples) * len(METRICS)
+    js = nc.jetstream()
+    publishing = asyncio.create_task(publish_samples(js, samples))
+
+    async def part_way() -> bool:
+        return await stored_rows(pg, project) >= expected * 0.3
+
+    await wait_until(part_way, within_s=30, what="the first batches")
+    telemetry.stop(signal.SIGKILL)
+    assert await stored_rows(pg, project) < expected, "the crash must come mid-ingest"
+    await publishing
+    telemetry.start()
+    await publish_samples(js, samples[:500])  # same ids: the stream's dedupe drops them
+    await publish_samples(js, samples[500:1000], fresh_msg_ids=True)  # the service must
+
+    async def settled() -> bool:
+        drained = await consumer_drained(js, subjects.TELEMETRY_STREAM, subjects.TELEMETRY_DURABLE)
+        return drained and await stored_rows(pg, project) >= expected
+
+    await wait_until(settled, within_s=40, what="every sample stored after the restart")
+    assert await stored_rows(pg, project) == expected
+    distinct = await pg.fetchval(
+        "SELECT count(DISTINCT event_id) FROM telemetry.samples WHERE project_key = $1", project
+    )
+    assert distinct == len(samples)
+
+
+def _expected_buckets(
+    samples: list[TelemetrySampled], metric: str, start: datetime, end: datetime, width: float
+) -> list[tuple[datetime, int, float, float, float]]:
+    """What the range query must return, computed here independently of the service."""
+    step = timedelta(seconds=width)
+    groups: dict[datetime, list[float]] = defaultdict(list)
+    for s in samples:
+        if start <= s.received_at < end:
+            groups[start + step * ((s.received_at - start) // step)].append(s.metrics[metric])
+    return [(at, len(v), min(v), sum(v) / len(v), max(v)) for at, v in sorted(groups.items())]
+
+
+async def test_range_query_buckets_are_aligned_on_start_with_exact_aggregates(
+    telemetry: Service, nc: NatsClient, pg: asyncpg.Connection
+) -> None:
+    """count/min/avg/max per bucket of bucket_s aligned on `start`, oldest first, only non-empty
+    buckets, end exclusive; other robots and metrics do not leak in."""
+    project = uuid4()
+    origin = utcnow().replace(microsecond=0) - timedelta(hours=2)
+    samples = simulated_samples(project, robots=2, per_robot=400, start=origin, step_s=0.7)
+    await publish_samples(nc.jetstream(), samples)
+    await all_stored(pg, project, len(samples) * len(METRICS))
+    start, end = origin + timedelta(seconds=13), origin + timedelta(seconds=13 + 200)
+    query = GetTelemetryRange(
+        project_key=project,
+        robot_id="robot-001",
+        metric="battery",
+        start=start,
+        end=end,
+        bucket_s=30,
+    )
+    answer = await ask(nc, "range", query, TelemetryRange)
+    robot = [s for s in samples if s.robot_id == "robot-001"]
+    expected = _expected_buckets(robot, "battery", start, end, 30)
+    assert len(expected) == 7
+    got = [(b.start, b.count, b.min, b.avg, b.max) for b in answer.buckets]
+    assert [g[:3] for g in got] == [e[:3] for e in expected]
+    assert [g[3:] for g in got] == [pytest.approx(e[3:]) for e in expected]
+
+
+async def test_latest_is_the_newest_sample_of_each_robot_whatever_the_arrival_order(
+    telemetry: Service, nc: NatsClient, pg: asyncpg.Connection
+) -> None:
+    """The newest sample per robot by time (arriving first, older ones later) with its metrics;
+    samples also count as the robot's last sign of life."""
+    project, now = uuid4(), utcnow()
+    js = nc.jetstream()
+
+    def sample(robot: str, age_s: float, **metrics: float) -> TelemetrySampled:
+        at = now - timedelta(seconds=age_s)
+        return TelemetrySampled.first(
+            project_key=project, robot_id=robot, received_at=at, metrics=metrics
+        )
+
+    newest = [sample("a", 1, speed=1.5), sample("b", 2, battery=40.0, cpu_usage=3.0)]
+    older = [sample("a", 60, battery=99.0), sample("b", 30, speed=0.0), sample("b", 90, x=1.0)]
+    await publish_samples(js, newest)
+    await all_stored(pg, project, 3)
+    await publish_samples(js, older)
+    await all_stored(pg, project, 6)
+    latest = await ask(nc, "latest", GetLatestTelemetry(project_key=project), LatestTelemetry)
+    assert [(s.robot_id, s.received_at, s.metrics) for s in latest.samples] == [
+        (n.robot_id, n.received_at, n.metrics) for n in newest
+    ]
+    one = GetLatestTelemetry(project_key=project, robot_id="b")
+    assert [s.robot_id for s in (await ask(nc, "latest", one, LatestTelemetry)).samples] == ["b"]
+    robots = await ask(nc, "robots", GetRobots(project_key=project), RobotList)
+    assert [(r.robot_id, r.last_seen, r.online) for r in robots.robots] == [
+        ("a", newest[0].received_at, False),  # never connected: seen, but not online
+        ("b", newest[1].received_at, False),
+    ]
+
+
+async def test_presence_follows_the_current_connection(telemetry: Service, nc: NatsClient) -> None:
+    """connected → online; a reconnect elsewhere, then the old socket's close → still online;
+    the current socket's close → offline."""
+    project, js = uuid4(), nc.jetstream()
+    subject = subjects.robot_event(project=project, robot="r1")
+
+    def presence(state: str, connection: str) -> RobotPresence:
+        return RobotPresence.first(
+            project_key=project, robot_id="r1", state=state, connection=connection, protocol="xparo"
+        )
+
+    async def state() -> tuple[bool, bool]:
+        await fleet_settled(js)
+        [robot] = (await ask(nc, "robots", GetRobots(project_key=project), RobotList)).robots
+        return robot.online, robot.connected
+
+    await publish_event(js, subject, presence("connected", "c1"))
+    assert await state() == (True, True)
+    await publish_event(js, subject, presence("connected", "c2"))
+    await publish_event(js, subject, presence("disconnected", "c1"))
+    assert await state() == (True, True)
+    await publish_event(js, subject, presence("disconnected", "c2"))
+    assert await state() == (False, False)
+
+
+def _issued(project: UUID, expires_in_s: float | None = None) -> RobotCommandIssued:
+    expiry = None if expires_in_s is None else utcnow() + timedelta(seconds=expires_in_s)
+    return RobotCommandIssued.first(
+        project_key=project,
+        robot_id="r1",
+        command=RemoteCommand(command="dock"),
+        issued_by="ops",
+        expires_at=expiry,
+    )
+
+
+Progress = RobotCommandDelivered | RobotCommandAcknowledged | RobotCommandExpired
+
+
+def _then(kind: type[Progress], command: RobotCommandIssued) -> Progress:
+    """What a gateway publishes as the command goes on (caused by the issue event)."""
+    return kind(
+        **command.caused(),
+        project_key=command.project_key,
+        robot_id=command.robot_id,
+        command_id=command.event_id,
+    )
+
+
+async def test_command_status_whatever_order_the_events_come_in(
+    telemetry: Service, nc: NatsClient
+) -> None:
+    """issued → queued; + delivered → delivered; delivered before issued → delivered with the
+    issue's details; + acknowledged → acknowledged; expiry passed or announced → expired."""
+    project, js = uuid4(), nc.jetstream()
+    on_command = subjects.robot_command(project=project, robot="r1")
+    on_event = subjects.robot_event(project=project, robot="r1")
+    queued, delivered, reordered, acked = (_issued(project) for _ in range(4))
+    timed_out, expired = _issued(project, expires_in_s=-1), _issued(project, expires_in_s=600)
+    plan: list[tuple[str, Event]] = [
+        (on_command, queued),
+        (on_command, delivered),
+        (on_event, _then(RobotCommandDelivered, delivered)),
+        (on_event, _then(RobotCommandDelivered, reordered)),
+        (on_command, reordered),
+        (on_command, acked),
+        (on_event, _then(RobotCommandAcknowledged, acked)),
+        (on_event, _then(RobotCommandDelivered, acked)),
+        (on_command, timed_out),
+        (on_command, expired),
+        (on_event, _then(RobotCommandExpired, expired)),
+    ]
+    for subject, event in plan:
+        await publish_event(js, subject, event)
+    await fleet_settled(js)
+    answer = await ask(nc, "commands", GetCommands(project_key=project), CommandList)
+    status = {c.command_id: (c.status, c.type, c.issued_by) for c in answer.commands}
+    assert status == {
+        queued.event_id: ("queued", "remote_command", "ops"),
+        delivered.event_id: ("delivered", "remote_command", "ops"),
+        reordered.event_id: ("delivered", "remote_command", "ops"),
+        acked.event_id: ("acknowledged", "remote_command", "ops"),
+        timed_out.event_id: ("expired", "remote_command", "ops"),
+        expired.event_id: ("expired", "remote_command", "ops"),
+    }
+    issued_order = [queued, delivered, reordered, acked, timed_out, expired]
+    assert [c.command_id for c in answer.commands] == [c.event_id for c in reversed(issued_order)]
+    one = GetCommands(project_key=project, command_id=acked.event_id)
+    assert [c.status for c in (await ask(nc, "commands", one, CommandList)).commands] == [
+        "acknowledged"
+    ]
+
+
+async def test_retention_deletes_old_samples_in_chunks_on_one_replica_at_a_time(
+    backends: Backends, pg: asyncpg.Connection
+) -> None:
+    """Samples older than the cutoff go (in several bounded deletes), newer ones stay; while
+    another replica holds the retention lock, a second purge skips its turn."""
+    db = Database(backends.database_url, max_size=2)
+    await db.open()
+    store, project, now = PgTelemetryStore(db), uuid4(), utcnow()
+    old = simulated_samples(project, robots=2, per_robot=10, start=now - timedelta(days=40))
+    new = simulated_samples(project, robots=2, per_robot=5, start=now - timedelta(days=1))
+    try:
+        await store.ingest(old + new)
+        await pg.execute(sql.TRY_RETENTION_LOCK)
+        assert await store.purge(older_than=now - timedelta(days=30), chunk=7) is None
+        await pg.execute(sql.RETENTION_UNLOCK)
+        deleted = await store.purge(older_than=now - timedelta(days=30), chunk=7)
+    finally:
+        await db.close()
+    assert deleted is not None and deleted >= len(old) * len(METRICS)
+    assert await stored_rows(pg, project) == len(new) * len(METRICS)
