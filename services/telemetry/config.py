@@ -16,13 +16,18 @@ class TelemetrySettings(BaseSettings):
     batch_wait_s: float = Field(
         0.25, gt=0, description="Longest wait to fill a batch before writing what arrived"
     )
+    writers: int = Field(
+        2, ge=1, description="Batches written at once per replica (the next is fetched meanwhile)"
+    )
     ack_wait_s: float = Field(
         30.0, gt=0, description="JetStream redelivers a sample not acked within this time"
     )
     retry_delay_s: float = Field(
         1.0, ge=0, description="Redelivery delay of messages whose write failed (database down)"
     )
-    pool_size: int = Field(4, ge=1, description="Postgres connections per replica")
+    pool_size: int = Field(
+        3, ge=1, description="Postgres connections for events, queries, retention (plus writers)"
+    )
     online_window_s: float = Field(
         90.0, gt=0, description="A connected robot is online if seen within this window"
     )

@@ -4,14 +4,11 @@ import logging
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
 from faststream import AckPolicy, Context
 from faststream.exceptions import NackMessage, RejectMessage
 from faststream.message import StreamMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.nats.message import NatsBatchMessage
-from nats.aio.msg import Msg
-from nats.errors import NotJSMessageError
 from nats.js import JetStreamContext, api
 
 from shared import subjects
@@ -24,32 +21,21 @@ from shared.contracts import (
     LatestTelemetry,
     RobotList,
     TelemetryRange,
-    TelemetrySampled,
     utcnow,
 )
 
 from .config import TelemetrySettings
-from .domain import MalformedMessage, UnknownKind, decode_fleet_event, decode_sample
-from .store import TelemetryStore
+from .domain import MalformedMessage, UnknownKind, decode_fleet_event
+from .ingest import Ingestor, msg_ref
+from .store import DATABASE_TROUBLE, TelemetryStore
 
 log = logging.getLogger(__name__)
 NatsBatch = Annotated[NatsBatchMessage, Context("message")]
-# What a write can fail with while the database is away or busy: worth a retry.
-DATABASE_TROUBLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 async def undecoded(msg: StreamMessage[Any]) -> None:
     """Skip FastStream's JSON decoding: handlers decode each body themselves, so one malformed
     message cannot fail its whole batch."""
-
-
-def msg_ref(msg: Msg) -> str:
-    """Ids to log for a message: subject, Nats-Msg-Id and stream sequence when there is one."""
-    try:
-        seq = f" seq={msg.metadata.sequence.stream}"
-    except NotJSMessageError:
-        seq = ""
-    return f"{msg.subject} id={(msg.headers or {}).get('Nats-Msg-Id')}{seq}"
 
 
 def ingest_consumer(settings: TelemetrySettings) -> api.ConsumerConfig:
@@ -82,15 +68,17 @@ async def ensure_consumers(js: JetStreamContext, settings: TelemetrySettings) ->
     await js.add_consumer(subjects.ROBOT_STREAM, config=fleet_consumer(settings))
 
 
-def register(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> None:
-    """Attach the telemetry subscribers to `broker`."""
-    register_ingest(broker, store, settings)
+def register(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> Ingestor:
+    """Attach the telemetry subscribers to `broker`; the ingestor is drained at shutdown."""
+    ingestor = Ingestor(store, writers=settings.writers, retry_delay_s=settings.retry_delay_s)
+    register_ingest(broker, ingestor, settings)
     register_fleet(broker, store, settings)
     register_queries(broker, store, settings)
+    return ingestor
 
 
-def register_ingest(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> None:
-    """Samples: a batch is one transaction; each message is acked (explicitly) after commit."""
+def register_ingest(broker: NatsBroker, ingestor: Ingestor, settings: TelemetrySettings) -> None:
+    """Samples: the subscriber fetches batches, the ingestor writes and acks them."""
 
     @broker.subscriber(
         subjects.TELEMETRY_SAMPLE_ALL,
@@ -103,27 +91,7 @@ def register_ingest(broker: NatsBroker, store: TelemetryStore, settings: Telemet
         description="Store robot telemetry samples, in batches, once each",
     )
     async def on_samples(batch: NatsBatch) -> None:
-        samples: list[TelemetrySampled] = []
-        accepted: list[Msg] = []
-        for raw in batch.raw_message:
-            try:
-                samples.append(decode_sample(raw.data))
-            except MalformedMessage as err:
-                log.error("terminating malformed sample %s: %s", msg_ref(raw), err.reason)
-                await raw.term()
-                continue
-            accepted.append(raw)
-        if not samples:
-            return
-        try:
-            await store.ingest(samples)
-        except DATABASE_TROUBLE as err:
-            log.warning("write of %d samples failed, retrying later: %r", len(samples), err)
-            for raw in accepted:
-                await raw.nak(delay=settings.retry_delay_s)
-            return
-        for raw in accepted:
-            await raw.ack()
+        await ingestor.submit(batch.raw_message)
 
 
 def register_fleet(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> None:

@@ -13,8 +13,8 @@ from shared.service import make_service_app
 from shared.settings import CommonSettings
 
 from .config import TelemetrySettings
-from .handlers import DATABASE_TROUBLE, ensure_consumers, register
-from .store import Database, PgTelemetryStore, TelemetryStore
+from .handlers import ensure_consumers, register
+from .store import DATABASE_TROUBLE, Database, PgTelemetryStore, TelemetryStore
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,9 @@ def create_app(
     common = common or CommonSettings()
     settings = settings or TelemetrySettings()
     broker = make_broker(common.nats_url, name="telemetry")
-    db = Database(common.database_url, max_size=settings.pool_size)
+    db = Database(common.database_url, max_size=settings.pool_size + settings.writers)
     store = PgTelemetryStore(db)
-    register(broker, store, settings)
+    ingestor = register(broker, store, settings)
     retention = Retention(store, settings)
     app = make_service_app(broker, checks=[db.ready])
 
@@ -74,5 +74,6 @@ def create_app(
 
     app.after_startup(retention.start)
     app.on_shutdown(retention.stop)
+    app.on_shutdown(ingestor.drain)  # batches being written are acked before the broker stops
     app.after_shutdown(db.close)  # after the broker stopped: no batch is cut off mid-write
     return app

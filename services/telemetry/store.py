@@ -38,6 +38,9 @@ from .domain import (
     newest_per_robot,
 )
 
+# What a write can fail with while the database is away or busy: worth a retry.
+DATABASE_TROUBLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
 
 class TelemetryStore(Protocol):
     """Everything the handlers and the retention task need from storage."""

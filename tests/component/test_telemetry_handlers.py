@@ -13,6 +13,7 @@ from faststream.nats.testing import PatchedMessage
 from services.telemetry.config import TelemetrySettings
 from services.telemetry.domain import FleetEvent
 from services.telemetry.handlers import register
+from services.telemetry.ingest import Ingestor
 from shared import subjects
 from shared.contracts import (
     CommandState,
@@ -86,10 +87,10 @@ class Recorded(PatchedMessage):
         self.outcome = "term"
 
 
-def _make() -> tuple[NatsBroker, MemoryTelemetry]:
+def _make() -> tuple[NatsBroker, MemoryTelemetry, Ingestor]:
     broker, store = NatsBroker(), MemoryTelemetry()
-    register(broker, store, TelemetrySettings(retry_delay_s=2.0))
-    return broker, store
+    ingestor = register(broker, store, TelemetrySettings(retry_delay_s=2.0))
+    return broker, store, ingestor
 
 
 def _sample(project: UUID, robot: str = "r1") -> TelemetrySampled:
@@ -102,24 +103,25 @@ def _msg(data: bytes, subject: str) -> Recorded:
     return Recorded(_client=None, subject=subject, data=data, headers={"Nats-Msg-Id": "x"})  # type: ignore[arg-type]
 
 
-async def _deliver_batch(broker: NatsBroker, batch: list[Recorded]) -> None:
+async def _deliver_batch(broker: NatsBroker, ingestor: Ingestor, batch: list[Recorded]) -> None:
     """Hand several messages to the batch subscriber at once (TestNatsBroker sends one per
     publish), the way one pull would."""
     ingest = next(s for s in broker.subscribers if isinstance(s, BatchPullStreamSubscriber))
     await ingest.process_message(batch)
+    await ingestor.drain()  # the write runs beside the subscriber; wait for its end
 
 
 async def test_a_batch_is_stored_at_once_and_acked_only_after_the_write() -> None:
     """Valid samples go to the store together and are acked after it returned; a malformed one
     is terminated without holding the others back."""
-    broker, store = _make()
+    broker, store, ingestor = _make()
     project = uuid4()
     good = [_sample(project, f"r{n}") for n in range(2)]
     batch = [_msg(s.model_dump_json().encode(), "telemetry.sample.p.r") for s in good]
     batch.insert(1, _msg(b"{broken", "telemetry.sample.p.r"))
     store.on_ingest.append(lambda: _assert_pending(batch[0], batch[2]))
     async with TestNatsBroker(broker):
-        await _deliver_batch(broker, batch)
+        await _deliver_batch(broker, ingestor, batch)
     assert store.batches == [good]
     assert [m.outcome for m in batch] == ["ack", "term", "ack"]
 
@@ -130,18 +132,18 @@ def _assert_pending(*msgs: Recorded) -> None:
 
 async def test_a_failed_write_naks_the_batch_with_a_delay() -> None:
     """Database down: every valid message of the batch is nak'ed for a delayed redelivery."""
-    broker, store = _make()
+    broker, store, ingestor = _make()
     store.fail = True
     batch = [_msg(_sample(uuid4()).model_dump_json().encode(), "telemetry.sample.p.r")]
     async with TestNatsBroker(broker):
-        await _deliver_batch(broker, batch)
+        await _deliver_batch(broker, ingestor, batch)
     assert [m.outcome for m in batch] == ["nak(2.0)"]
 
 
 async def test_robot_events_reach_the_store_and_unknown_kinds_are_skipped() -> None:
     """A presence event is applied; an event of an unknown kind or broken JSON never reaches it
     and does not stop the events after it."""
-    broker, store = _make()
+    broker, store, _ingestor = _make()
     project = uuid4()
     presence = RobotPresence.first(
         project_key=project, robot_id="r1", state="connected", connection="c1", protocol="xparo"
@@ -157,7 +159,7 @@ async def test_robot_events_reach_the_store_and_unknown_kinds_are_skipped() -> N
 async def test_queries_answer_from_the_store_on_their_own_project_only() -> None:
     """A query answers with its project's data; a body naming another project than the subject
     gets an empty answer."""
-    broker, store = _make()
+    broker, store, _ingestor = _make()
     project, other = uuid4(), uuid4()
     store.batches.append([_sample(project)])
     query = GetLatestTelemetry(project_key=project)
@@ -174,7 +176,7 @@ async def test_queries_answer_from_the_store_on_their_own_project_only() -> None
 
 async def test_range_answer_echoes_the_series_it_describes() -> None:
     """The range answer names robot, metric and bucket width, with the store's buckets."""
-    broker, _store = _make()
+    broker, _store, _ingestor = _make()
     project = uuid4()
     query = GetTelemetryRange(
         project_key=project,
