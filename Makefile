@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test lint fmt lock clean
+.PHONY: help install run test lint fmt lock clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ run: $(STAMP) ## Start everything: embedded NATS + Postgres (unless NATS_URL/DAT
 
 test: $(STAMP) ## Run the whole test suite (unit, component, integration)
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)
+	@for script in bench/*.py; do echo "==> $$script"; $(PY) $$script || exit 1; done
 
 lint: $(STAMP) ## ruff + mypy --strict
 	@$(VENV)/bin/ruff check .

@@ -1,0 +1,173 @@
+"""Telemetry ingest throughput: JetStream → one telemetry replica → Postgres, against raw COPY.
+
+Starts embedded NATS and Postgres, migrates, runs one telemetry service process, publishes N
+samples (from 50 robots) into TELEMETRY as fast as it can and times how long until every metric
+row is in Postgres. Then, with the service stopped, N more samples wait in the stream and the
+time a freshly started service takes to drain them is measured (no publisher competing for CPU).
+Baselines, measured in the same run on the same database: one asyncpg `copy_records_to_table`
+of the same rows into an index-free scratch table (the ceiling), and into a copy of
+telemetry.samples with its key and indexes.
+
+    .venv/bin/python bench/telemetry_ingest.py [--samples 20000] [--robots 50]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import asyncpg
+import nats
+
+from services.telemetry.domain import MetricRow, metric_rows
+from shared.contracts import TelemetrySampled, utcnow
+from shared.migrations import upgrade
+from shared.testing.backends import Backends, embedded_backends
+from shared.testing.services import Service
+from shared.testing.telemetry import METRICS, publish_samples, simulated_samples, wait_until
+
+RESULTS = Path(__file__).parent / "results" / "telemetry_ingest.json"
+COUNT = "SELECT count(*) FROM telemetry.samples WHERE project_key = $1"
+
+
+def _samples(n: int, robots: int) -> list[TelemetrySampled]:
+    start = utcnow() - timedelta(hours=1)
+    return simulated_samples(uuid4(), robots=robots, per_robot=n // robots, start=start)
+
+
+async def _publish(backends: Backends, samples: list[TelemetrySampled]) -> float:
+    """Publish `samples` (pipelined, every ack awaited); returns the seconds it took."""
+    nc = await nats.connect(backends.nats_url)
+    try:
+        started = time.perf_counter()
+        await publish_samples(nc.jetstream(), samples)
+        return time.perf_counter() - started
+    finally:
+        await nc.close()
+
+
+async def _stored(pg: asyncpg.Connection, project: UUID) -> int:
+    return int(await pg.fetchval(COUNT, project))
+
+
+async def _until_stored(pg: asyncpg.Connection, project: UUID, rows: int) -> None:
+    async def done() -> bool:
+        return await _stored(pg, project) >= rows
+
+    await wait_until(done, within_s=600, what=f"{rows} rows", every=0.01)
+
+
+async def live(backends: Backends, samples: list[TelemetrySampled]) -> tuple[float, float]:
+    """(publish seconds, seconds until the last row is stored), both from the first publish."""
+    pg = await asyncpg.connect(backends.database_url)
+    try:
+        started = time.perf_counter()
+        publishing = asyncio.create_task(_publish(backends, samples))
+        await _until_stored(pg, samples[0].project_key, len(samples) * len(METRICS))
+        return await publishing, time.perf_counter() - started
+    finally:
+        await pg.close()
+
+
+async def drain(service: Service, backends: Backends, samples: list[TelemetrySampled]) -> float:
+    """Samples per second a service stores from a backlog, counted from its first commit."""
+    project, rows = samples[0].project_key, len(samples) * len(METRICS)
+    pg = await asyncpg.connect(backends.database_url)
+    try:
+        service.start(wait=False)
+        await _until_stored(pg, project, 1)
+        started, first = time.perf_counter(), await _stored(pg, project)
+        await _until_stored(pg, project, rows)
+        return (rows - first) / len(METRICS) / (time.perf_counter() - started)
+    finally:
+        await pg.close()
+
+
+async def baseline(backends: Backends, rows: list[MetricRow], *, indexed: bool) -> float:
+    """Rows per second of one raw binary COPY into a scratch table (bare, or shaped like
+    telemetry.samples with its key and indexes)."""
+    shape = "INCLUDING INDEXES" if indexed else ""
+    pg = await asyncpg.connect(backends.database_url)
+    try:
+        await pg.execute(f"CREATE TABLE bench_scratch (LIKE telemetry.samples {shape})")
+        started = time.perf_counter()
+        await pg.copy_records_to_table("bench_scratch", records=rows, columns=MetricRow._fields)
+        took = time.perf_counter() - started
+        await pg.execute("DROP TABLE bench_scratch")
+    finally:
+        await pg.close()
+    return len(rows) / took
+
+
+def measure(n: int, robots: int, root: Path) -> dict[str, float]:
+    first, second = _samples(n, robots), _samples(n, robots)
+    with embedded_backends(root) as backends:
+        upgrade(backends.database_url)
+        env = {"NATS_URL": backends.nats_url, "DATABASE_URL": backends.database_url}
+        service = Service("telemetry", env, root).start()
+        try:
+            publish_s, store_s = asyncio.run(live(backends, first))
+        finally:
+            service.stop()
+        asyncio.run(_publish(backends, second))
+        try:
+            drained = asyncio.run(drain(service, backends, second))
+        finally:
+            service.stop()
+        rows = metric_rows(first)
+        bare = asyncio.run(baseline(backends, rows, indexed=False))
+        indexed = asyncio.run(baseline(backends, rows, indexed=True))
+    return figures(len(first), publish_s, store_s, drained, bare, indexed)
+
+
+def figures(
+    n: int, publish_s: float, store_s: float, drained: float, bare: float, indexed: float
+) -> dict[str, float]:
+    rows = n * len(METRICS)
+    return {
+        "samples": n,
+        "metric_rows": rows,
+        "cpus": os.cpu_count() or 0,
+        "published_samples_per_s": n / publish_s,
+        "stored_samples_per_s": n / store_s,
+        "stored_metric_rows_per_s": rows / store_s,
+        "backlog_drain_samples_per_s": drained,
+        "baseline_copy_rows_per_s": bare,
+        "baseline_copy_indexed_rows_per_s": indexed,
+        "ratio_ours_to_baseline": rows / store_s / bare,
+        "ratio_ours_to_indexed_copy": rows / store_s / indexed,
+    }
+
+
+def print_table(found: dict[str, float]) -> None:
+    print(
+        f"\ntelemetry ingest: {int(found['samples']):,} samples x {len(METRICS)} metrics "
+        f"= {int(found['metric_rows']):,} rows, {int(found['cpus'])} CPUs"
+    )
+    print(f"{'measure':<40}{'value':>14}")
+    print("-" * 54)
+    for name, value in found.items():
+        if name not in ("samples", "metric_rows", "cpus"):
+            print(f"{name.replace('_', ' '):<40}{value:>14,.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--samples", type=int, default=20_000, help="samples to publish")
+    parser.add_argument("--robots", type=int, default=50, help="simulated robots")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-telemetry-") as tmp:
+        found = measure(args.samples, args.robots, Path(tmp))
+    print_table(found)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(found, indent=2) + "\n")
+    print(f"\nwritten to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
