@@ -21,7 +21,6 @@ from shared import subjects
 from shared.contracts import (
     CommandList,
     Contract,
-    Event,
     GetCommands,
     GetLatestTelemetry,
     GetRobots,
@@ -241,9 +240,12 @@ async def test_presence_follows_the_current_connection(telemetry: Service, nc: N
     assert await state() == (False, False)
 
 
-def _issued(project: UUID, expires_in_s: float | None = None) -> RobotCommandIssued:
-    expiry = None if expires_in_s is None else utcnow() + timedelta(seconds=expires_in_s)
+def _issued(project: UUID, n: int, expires_in_s: float | None = None) -> RobotCommandIssued:
+    """The n-th command issued (one second apart, so "newest first" is well defined)."""
+    now = utcnow()
+    expiry = None if expires_in_s is None else now + timedelta(seconds=expires_in_s)
     return RobotCommandIssued.first(
+        occurred_at=now - timedelta(seconds=60 - n),
         project_key=project,
         robot_id="r1",
         command=RemoteCommand(command="dock"),
@@ -265,44 +267,40 @@ def _then(kind: type[Progress], command: RobotCommandIssued) -> Progress:
     )
 
 
+async def _publish_in_order(js: JetStreamContext, *events: RobotCommandIssued | Progress) -> None:
+    """Commands on robot.command, what happens to them on robot.event, as a gateway would."""
+    for event in events:
+        where = (
+            subjects.robot_command
+            if isinstance(event, RobotCommandIssued)
+            else subjects.robot_event
+        )
+        await publish_event(js, where(project=event.project_key, robot=event.robot_id), event)
+
+
 async def test_command_status_whatever_order_the_events_come_in(
     telemetry: Service, nc: NatsClient
 ) -> None:
     """issued → queued; + delivered → delivered; delivered before issued → delivered with the
     issue's details; + acknowledged → acknowledged; expiry passed or announced → expired."""
-    project, js = uuid4(), nc.jetstream()
-    on_command = subjects.robot_command(project=project, robot="r1")
-    on_event = subjects.robot_event(project=project, robot="r1")
-    queued, delivered, reordered, acked = (_issued(project) for _ in range(4))
-    timed_out, expired = _issued(project, expires_in_s=-1), _issued(project, expires_in_s=600)
-    plan: list[tuple[str, Event]] = [
-        (on_command, queued),
-        (on_command, delivered),
-        (on_event, _then(RobotCommandDelivered, delivered)),
-        (on_event, _then(RobotCommandDelivered, reordered)),
-        (on_command, reordered),
-        (on_command, acked),
-        (on_event, _then(RobotCommandAcknowledged, acked)),
-        (on_event, _then(RobotCommandDelivered, acked)),
-        (on_command, timed_out),
-        (on_command, expired),
-        (on_event, _then(RobotCommandExpired, expired)),
-    ]
-    for subject, event in plan:
-        await publish_event(js, subject, event)
-    await fleet_settled(js)
+    project = uuid4()
+    queued, delivered, reordered, acked = (_issued(project, n) for n in range(4))
+    timed_out, expired = _issued(project, 4, expires_in_s=-1), _issued(project, 5, 600)
+    await _publish_in_order(
+        nc.jetstream(),
+        *(queued, delivered, _then(RobotCommandDelivered, delivered)),
+        *(_then(RobotCommandDelivered, reordered), reordered),  # delivered before issued
+        *(acked, _then(RobotCommandAcknowledged, acked), _then(RobotCommandDelivered, acked)),
+        *(timed_out, expired, _then(RobotCommandExpired, expired)),
+    )
+    await fleet_settled(nc.jetstream())
     answer = await ask(nc, "commands", GetCommands(project_key=project), CommandList)
-    status = {c.command_id: (c.status, c.type, c.issued_by) for c in answer.commands}
-    assert status == {
-        queued.event_id: ("queued", "remote_command", "ops"),
-        delivered.event_id: ("delivered", "remote_command", "ops"),
-        reordered.event_id: ("delivered", "remote_command", "ops"),
-        acked.event_id: ("acknowledged", "remote_command", "ops"),
-        timed_out.event_id: ("expired", "remote_command", "ops"),
-        expired.event_id: ("expired", "remote_command", "ops"),
-    }
-    issued_order = [queued, delivered, reordered, acked, timed_out, expired]
-    assert [c.command_id for c in answer.commands] == [c.event_id for c in reversed(issued_order)]
+    issued_newest_first = [expired, timed_out, acked, reordered, delivered, queued]
+    assert [c.command_id for c in answer.commands] == [c.event_id for c in issued_newest_first]
+    assert [c.status for c in answer.commands] == [
+        *("expired", "expired", "acknowledged", "delivered", "delivered", "queued")
+    ]
+    assert {(c.type, c.issued_by) for c in answer.commands} == {("remote_command", "ops")}
     one = GetCommands(project_key=project, command_id=acked.event_id)
     assert [c.status for c in (await ask(nc, "commands", one, CommandList)).commands] == [
         "acknowledged"

@@ -21,6 +21,11 @@ def _ts(name: str, *, nullable: bool = True) -> sa.Column[object]:
 
 def upgrade() -> None:
     op.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    _samples()
+    _fleet()
+
+
+def _samples() -> None:
     # One row per metric; (event_id, metric) makes a redelivered sample a no-op.
     op.create_table(
         "samples",
@@ -45,6 +50,8 @@ def upgrade() -> None:
     op.create_index(
         "samples_received_brin", "samples", ["received_at"], postgresql_using="brin", schema=SCHEMA
     )
+    # The newest sample per robot, upserted with each batch: a latest query reads one row per
+    # robot instead of searching samples, and retention cannot make it expensive.
     op.create_table(
         "latest",
         sa.Column("project_key", sa.Uuid(), primary_key=True),
@@ -54,6 +61,9 @@ def upgrade() -> None:
         sa.Column("metrics", postgresql.JSONB(), nullable=False),
         schema=SCHEMA,
     )
+
+
+def _fleet() -> None:
     op.create_table(
         "robots",
         sa.Column("project_key", sa.Uuid(), primary_key=True),
