@@ -150,8 +150,10 @@ async def test_robot_events_reach_the_store_and_unknown_kinds_are_skipped() -> N
     )
     subject = subjects.robot_event(project=project, robot="r1")
     async with TestNatsBroker(broker) as test:
-        await test.publish({"kind": "teleported", "to": "mars"}, subject, stream="ROBOT")
-        await test.publish(b"{broken", subject, stream="ROBOT")
+        await test.publish(
+            {"kind": "teleported", "to": "mars"}, subject, stream=subjects.ROBOT_STREAM
+        )
+        await test.publish(b"{broken", subject, stream=subjects.ROBOT_STREAM)
         await test.publish(presence, subject, stream=subjects.ROBOT_STREAM)
     assert store.events == [presence]
 
