@@ -254,7 +254,13 @@ def test_telemetry_is_stored_and_queryable(
         "start": (now - timedelta(hours=1)).isoformat(),
         "end": (now + timedelta(hours=1)).isoformat(),
     }
-    body = admin.get("/robots/r5/telemetry", metric="cpu_usage", bucket_s=7200, **window)
+    body = admin.wait_for(  # batches may commit out of order: wait for all three
+        "/robots/r5/telemetry",
+        lambda b: sum(bucket["count"] for bucket in b["buckets"]) >= 3,
+        metric="cpu_usage",
+        bucket_s=7200,
+        **window,
+    )
     assert [(b["count"], b["min"], b["avg"], b["max"]) for b in body["buckets"]] == [
         (3, 10, 30, 60)
     ]

@@ -64,10 +64,12 @@ class Admin:
         return response.json()
 
     def wait_for(self, path: str, check: Any, *, timeout: float = TIMEOUT_S, **params: Any) -> Any:
-        """GET `path` until `check(body)` holds (the services catch up asynchronously)."""
+        """GET `path` until it answers 200 and `check(body)` holds (services catch up async)."""
         deadline = time.monotonic() + timeout
         while True:
-            body = self.get(path, **params)
-            if check(body) or time.monotonic() > deadline:
-                return body
+            response = self.client.get(path, params=params)
+            if response.status_code == 200 and check(response.json()):
+                return response.json()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{path}: still {response.status_code} {response.text}")
             time.sleep(0.05)
