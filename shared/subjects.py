@@ -25,6 +25,12 @@ TELEMETRY_QUERY_LATEST_ALL = "telemetry.query.latest.*"
 TELEMETRY_QUERY_RANGE_ALL = "telemetry.query.range.*"
 TELEMETRY_QUERY_ROBOTS_ALL = "telemetry.query.robots.*"
 TELEMETRY_QUERY_COMMANDS_ALL = "telemetry.query.commands.*"
+TELEMETRY_QUERY_REPORTS_ALL = "telemetry.query.reports.*"
+
+SCHEDULE_GET_ALL = "schedule.get.*"
+SCHEDULE_SET_ALL = "schedule.set.*"
+SCHEDULE_DELETE_ALL = "schedule.delete.*"
+SCHEDULE_QUEUE = "schedule"
 
 DIALOG_DURABLE = "dialog"
 DIALOG_QUEUE = "dialog"
@@ -91,10 +97,17 @@ def telemetry_sample(*, project: UUID, robot: str) -> str:
 
 
 def telemetry_query(kind: str, project: UUID) -> str:
-    """Request subject of a telemetry query: latest, range, robots or commands."""
-    if kind not in ("latest", "range", "robots", "commands"):
+    """Request subject of a telemetry query: latest, range, robots, commands or reports."""
+    if kind not in ("latest", "range", "robots", "commands", "reports"):
         raise ValueError(f"unknown telemetry query {kind!r}")
     return f"telemetry.query.{kind}.{token(project)}"
+
+
+def schedule_request(kind: str, project: UUID) -> str:
+    """Request subject of the schedule service: get, set or delete."""
+    if kind not in ("get", "set", "delete"):
+        raise ValueError(f"unknown schedule request {kind!r}")
+    return f"schedule.{kind}.{token(project)}"
 
 
 def stream_configs(replicas: int = 1) -> list[StreamConfig]:

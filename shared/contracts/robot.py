@@ -47,8 +47,16 @@ class RestApiToken(Contract):
     type: Literal["REST_API_TOKEN"] = "REST_API_TOKEN"
 
 
+class ScheduleControl(Contract):
+    """The robot's whole schedule, sent whenever it changes (XPARO's `schedule_control`)."""
+
+    type: Literal["schedule_control"] = "schedule_control"
+    schedule: dict[str, dict[str, str]] = Field(description="Entry name → its timing")
+
+
 RobotCommandBody = Annotated[
-    BehaviorUpdate | RemoteCommand | LogUpdated | RestApiToken, Field(discriminator="type")
+    BehaviorUpdate | RemoteCommand | LogUpdated | RestApiToken | ScheduleControl,
+    Field(discriminator="type"),
 ]
 
 
@@ -91,18 +99,40 @@ class RobotCommandExpired(Event):
 
 
 class RobotPresence(Event):
-    """A robot's socket opened, is still alive, or closed (one connection id per socket)."""
+    """A robot's socket opened, is still alive, or closed (one connection id per socket).
+
+    `heartbeat` is a sign of life outside any socket (XPARO's REST ROBOT_HEARTBEAT): the robot
+    counts as connected until it falls silent for the online window.
+    """
 
     kind: Literal["presence"] = "presence"
     project_key: UUID
     robot_id: RobotId
-    state: Literal["connected", "seen", "disconnected"] = Field(description="What happened")
+    state: Literal["connected", "seen", "disconnected", "heartbeat"] = Field(
+        description="What happened"
+    )
     connection: str = Field(max_length=64, description="Id of the socket (a robot may reconnect)")
     protocol: str = Field(max_length=32, description="Wire protocol of the socket")
 
 
+class RobotReported(Event):
+    """Something a robot sent that is kept as it came: robot info, log sessions, task results,
+    live behaviour-tree updates, table rows, and keys this server does not know."""
+
+    kind: Literal["reported"] = "reported"
+    project_key: UUID
+    robot_id: RobotId
+    key: str = Field(max_length=128, description="The message's key, e.g. TASK_RESULT")
+    record_id: str | None = Field(None, max_length=128, description="Id the robot refers to it by")
+    payload: Any = Field(description="The message's value, as sent")
+
+
 RobotEvent = Annotated[
-    RobotCommandDelivered | RobotCommandAcknowledged | RobotCommandExpired | RobotPresence,
+    RobotCommandDelivered
+    | RobotCommandAcknowledged
+    | RobotCommandExpired
+    | RobotPresence
+    | RobotReported,
     Field(discriminator="kind"),
 ]
 
@@ -158,3 +188,30 @@ class CommandList(Contract):
     """Answer: commands, newest first."""
 
     commands: list[CommandState]
+
+
+class GetReports(Contract):
+    """Query: what robots reported (newest first), filtered by robot, key and record id."""
+
+    project_key: UUID
+    robot_id: RobotId | None = None
+    key: str | None = Field(None, max_length=128)
+    record_id: str | None = Field(None, max_length=128)
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class ReportState(Contract):
+    """One stored report."""
+
+    event_id: UUID
+    robot_id: RobotId
+    key: str
+    record_id: str | None
+    payload: Any
+    occurred_at: datetime
+
+
+class ReportList(Contract):
+    """Answer: reports, newest first."""
+
+    reports: list[ReportState]
