@@ -84,6 +84,26 @@ class RobotLink:
         await js.add_consumer(subjects.ROBOT_STREAM, config)
         self._task = asyncio.create_task(self._run(js, config))
 
+    async def poll(self, *, wait_s: float) -> None:
+        """Deliver at most one queued command now (REST polling robots have no socket)."""
+        js = self._bridge.broker.connection.jetstream()
+        config = consumer_config(
+            project=self.project, robot=self.robot, ack_wait_s=self._ack_wait_s
+        )
+        await js.add_consumer(subjects.ROBOT_STREAM, config)
+        assert config.durable_name is not None
+        feed = await js.pull_subscribe_bind(config.durable_name, subjects.ROBOT_STREAM)
+        self._open = True
+        try:
+            for msg in await feed.fetch(1, timeout=wait_s):
+                await self._handle(msg)
+        except NatsTimeout:
+            pass
+        finally:
+            self._open = False
+            with contextlib.suppress(Exception):
+                await feed.unsubscribe()
+
     async def stop(self) -> None:
         """Stop taking commands; the pull in flight finishes and hands back what it got."""
         self._open = False

@@ -1,6 +1,6 @@
 """Projects, their keys and secrets: the identity every protocol authenticates against."""
 
-from .models import DEFAULT_FALLBACK, AdminToken, Project, RobotToken
+from .models import DEFAULT_FALLBACK, AdminToken, Project, RobotCredential, RobotToken
 from .store import IdentityError, NewProject, ProjectExists, ProjectStore, UnknownProject
 from .tokens import NewAdminToken, TokenExists, TokenStore
 
@@ -13,6 +13,7 @@ __all__ = [
     "Project",
     "ProjectExists",
     "ProjectStore",
+    "RobotCredential",
     "RobotToken",
     "TokenExists",
     "TokenStore",

@@ -69,3 +69,18 @@ class RobotToken(SQLModel, table=True):
     created_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
     )
+
+
+class RobotCredential(SQLModel, table=True):
+    """A robot's own secret (XPARO's ROBOT_CREDENTIAL), accepted instead of the project secret."""
+
+    __tablename__ = "robot_credentials"
+    __table_args__ = {"schema": SCHEMA}
+
+    secret_hash: str = Field(max_length=64, primary_key=True)
+    project_key: UUID = Field(foreign_key="identity.projects.key", index=True)
+    robot_id: str = Field(max_length=64)
+    secret_prefix: str = Field(max_length=16)
+    created_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
+    )

@@ -10,7 +10,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import transaction
-from .models import AdminToken, RobotToken
+from .models import AdminToken, RobotCredential, RobotToken
 from .secrets import hash_secret, secret_matches, secret_prefix
 from .store import IdentityError
 
@@ -100,3 +100,41 @@ class TokenStore:
             token = await session.get(RobotToken, hash_secret(secret))
         stored = token.token_hash if token else None
         return token if secret_matches(secret, stored) else None
+
+    async def issue_credential(self, *, project: UUID, robot_id: str) -> str | None:
+        """A credential for a robot seen for the first time; None when it has one already."""
+        secret = secrets.token_hex(32)
+        row = RobotCredential(
+            secret_hash=hash_secret(secret),
+            project_key=project,
+            robot_id=robot_id,
+            secret_prefix=secret_prefix(secret),
+        )
+        async with transaction(self._sessions) as session:
+            found = await session.exec(
+                select(RobotCredential).where(
+                    RobotCredential.project_key == project, RobotCredential.robot_id == robot_id
+                )
+            )
+            if found.first() is not None:
+                return None
+            session.add(row)
+        return secret
+
+    async def credential(self, project: UUID, secret: str) -> RobotCredential | None:
+        """The robot credential `secret` of `project`, or None."""
+        async with self._sessions() as session:
+            found = await session.get(RobotCredential, hash_secret(secret))
+        stored = found.secret_hash if found and found.project_key == project else None
+        return found if secret_matches(secret, stored) else None
+
+    async def revoke_credential(self, *, project: UUID, robot_id: str) -> bool:
+        """Revoke a robot's credential (it falls back to the project secret); False if none."""
+        async with transaction(self._sessions) as session:
+            result = await session.exec(
+                delete(RobotCredential).where(
+                    RobotCredential.project_key == project,  # type: ignore[arg-type]
+                    RobotCredential.robot_id == robot_id,  # type: ignore[arg-type]
+                )
+            )
+        return bool(result.rowcount)

@@ -2,13 +2,18 @@
 
 Replies are JSON objects too: `initialize_api` → the project document, `ask_bot` →
 `{"message": {"bot_response": ...}}`, `save_aiml` → `{"save_aiml": {"status": true, ...}}`,
-`xparo_sync_config` → `{"change_config": {...}}`, and every problem →
+`xparo_sync_config` → `{"change_config": {...}}`, the schedule commands (xparo_schedule.py),
+the real robot client's messages (xparo_robot.py), and every problem →
 `{"error": {"command": ..., "message": ...}}` with the socket left open.
+
+The same adapter serves the WebSocket (replies written as they come, operators' commands
+delivered live) and the REST twin (one request's replies collected into one object).
 """
 
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import uuid4
 
@@ -16,20 +21,27 @@ from pydantic import TypeAdapter, ValidationError
 
 from shared import subjects
 from shared.contracts import (
+    DEFAULT_ROBOT,
     BotContent,
     BotContentSaved,
     GetBotContent,
+    RestApiToken,
+    RobotCommandIssued,
     SaveBotContent,
     SaveReply,
     TurnAnswered,
 )
-from shared.identity import Project
+from shared.identity import Project, TokenStore
 
 from ..bridge import Bridge, BridgeError
-from ..connection import Socket
 from ..conversations import Conversations
+from ..robots import RobotLink
+from . import xparo_schedule as schedule
+from .xparo_robot import ROBOT_ID, DialectError, RobotDialect, check_names, xparo_command_frame
 
 log = logging.getLogger(__name__)
+Out = Callable[[dict[str, Any]], Awaitable[bool]]
+LOG_KEYS = ("ADD_Logs_history_database", "UPDATE_Logs_history_database")
 SAVE_REPLY: TypeAdapter[Any] = TypeAdapter(SaveReply)
 CONTENT: TypeAdapter[BotContent] = TypeAdapter(BotContent)
 ROBOT_CONTENT_KEYS = {
@@ -55,52 +67,79 @@ def error_frame(command: str | None, message: str, **detail: Any) -> dict[str, A
 
 
 class XparoAdapter:
-    """One XPARO command-API socket."""
+    """One XPARO command-API socket (or one REST request)."""
 
     def __init__(
         self,
-        socket: Socket,
+        out: Out,
         *,
         project: Project,
         bridge: Bridge,
+        tokens: TokenStore,
         session_id: str,
+        robot_id: str | None,
         reply_wait_s: float,
+        link: dict[str, Any] | None = None,
     ) -> None:
-        self.socket = socket
+        self.out = out
         self.project = project
         self.bridge = bridge
+        self.tokens = tokens
         self.session_id = session_id
+        self.robot_id = robot_id
         self.reply_wait_s = reply_wait_s
+        self._link_options = link
+        self._link: RobotLink | None = None
         self._waiting: dict[Any, asyncio.Future[None]] = {}
         self._conversations = Conversations(
             bridge, project=project, protocol="xparo", on_reply=self.deliver
         )
+        self.dialect = RobotDialect(bridge, tokens, project=project.key)
         self._commands = {
             "initialize_api": self.initialize_api,
             "save_aiml": self.save_aiml,
             "ask_bot": self.ask_bot,
+            "ask_bot_api": self.ask_bot_api,
             "xparo_sync_config": self.sync_config,
+            "xparo_get_schedule": self.get_schedule,
+            "xparo_schedule_control": self.set_schedule,
+            "xparo_delete_schedule_control": self.delete_schedule,
+            "ADD_robots_info": self.robots_info,
+            "ROBOT_HEARTBEAT": self.heartbeat,
         }
 
+    @property
+    def robot(self) -> str:
+        """The robot this socket speaks for (`default` until it says)."""
+        return self.robot_id or DEFAULT_ROBOT
+
     async def start(self) -> None:
-        """Take interest in this session's replies."""
+        """Take interest in this session's replies; a named robot gets its commands."""
         await self._conversations.follow(self.session_id)
+        if self.robot_id is not None:
+            await self._start_link()
 
     async def on_close(self) -> None:
+        if self._link is not None:
+            await self._link.stop()
         await self._conversations.close()
 
     async def on_binary_error(self) -> None:
-        await self.socket.send_json(error_frame(None, "binary frames must be UTF-8 JSON"))
+        await self.out(error_frame(None, "binary frames must be UTF-8 JSON"))
 
     async def on_frame(self, text: str) -> None:
         """Run every command of one frame, in order."""
         try:
             frame = json.loads(text)
         except ValueError as err:
-            await self.socket.send_json(error_frame(None, f"invalid JSON: {err}"))
+            await self.out(error_frame(None, f"invalid JSON: {err}"))
             return
+        await self.run_frame(frame)
+
+    async def run_frame(self, frame: Any) -> None:
+        """Run a decoded frame: each key is a command."""
         if not isinstance(frame, dict) or not frame:
-            await self.socket.send_json(
+            await self.out(
                 error_frame(
                     None, 'a frame must be a JSON object of commands, e.g. {"ask_bot": "hi"}'
                 )
@@ -111,24 +150,88 @@ class XparoAdapter:
 
     async def _run(self, command: str, value: Any) -> None:
         handler = self._commands.get(command)
-        if handler is None:
-            known = ", ".join(self._commands)
-            await self.socket.send_json(error_frame(command, f"unknown command; known: {known}"))
-            return
         try:
-            reply = await handler(value)
+            if handler is not None:
+                reply = await handler(value)
+            elif command in LOG_KEYS:
+                reply = await self.dialect.log_session(self.robot, command, value)
+            else:
+                reply = await self.dialect.other(self.robot, command, value)
         except CommandError as err:
-            await self.socket.send_json(error_frame(command, str(err), **err.detail))
-        except BridgeError as err:
-            await self.socket.send_json(error_frame(command, str(err)))
+            await self.out(error_frame(command, str(err), **err.detail))
+        except schedule.ScheduleRefused as err:
+            await self.out(error_frame(command, str(err), problems=err.problems))
+        except (BridgeError, DialectError) as err:
+            await self.out(error_frame(command, str(err)))
         except ValidationError as err:
             problem = err.errors()[0]
-            await self.socket.send_json(
-                error_frame(command, f"{problem['loc'][-1]}: {problem['msg']}")
-            )
+            where = problem["loc"][-1] if problem["loc"] else command
+            await self.out(error_frame(command, f"{where}: {problem['msg']}"))
         else:
-            if reply is not None:
-                await self.socket.send_json(reply)
+            if reply:
+                await self.out(reply)
+
+    async def _start_link(self) -> None:
+        if self._link_options is None or self._link is not None:
+            return
+        self._link = RobotLink(
+            self.bridge,
+            project=self.project.key,
+            robot=self.robot,
+            connection=uuid4().hex,
+            protocol="xparo",
+            deliver=self._send_command,
+            **self._link_options,
+        )
+        await self._link.start()
+
+    async def poll_commands(self, wait_s: float, **link: Any) -> None:
+        """REST twin: hand over at most one queued command of the named robot."""
+        if self.robot_id is None:
+            return
+        poller = RobotLink(
+            self.bridge,
+            project=self.project.key,
+            robot=self.robot,
+            connection="rest",
+            protocol="xparo",
+            deliver=self._send_command,
+            **link,
+        )
+        await poller.poll(wait_s=wait_s)
+
+    async def _send_command(self, issued: RobotCommandIssued) -> bool:
+        token = None
+        if isinstance(issued.command, RestApiToken):
+            token = await self.tokens.issue_robot_token(
+                project=self.project.key, robot_id=self.robot
+            )
+        return await self.out(xparo_command_frame(issued, token=token))
+
+    async def robots_info(self, value: Any) -> dict[str, Any]:
+        device, reply = await self.dialect.robots_info(value)
+        if self.robot_id is None:
+            self.robot_id = device
+            await self._start_link()
+        return reply
+
+    async def heartbeat(self, value: Any) -> None:
+        device = value.get("device_id") if isinstance(value, dict) else None
+        robot = device if isinstance(device, str) and ROBOT_ID.match(device) else self.robot
+        await self.dialect.heartbeat(robot, value)
+
+    async def get_schedule(self, _value: Any) -> dict[str, Any]:
+        return await schedule.get_schedule(self.bridge, project=self.project.key, robot=self.robot)
+
+    async def set_schedule(self, value: Any) -> dict[str, Any]:
+        return await schedule.set_schedule(
+            self.bridge, project=self.project.key, robot=self.robot, value=value
+        )
+
+    async def delete_schedule(self, value: Any) -> dict[str, Any]:
+        return await schedule.delete_schedule(
+            self.bridge, project=self.project.key, robot=self.robot, value=value
+        )
 
     async def initialize_api(self, _value: Any) -> dict[str, Any]:
         content = await self._content()
@@ -153,6 +256,7 @@ class XparoAdapter:
         return {"change_config": config}
 
     async def save_aiml(self, value: Any) -> dict[str, Any]:
+        check_names(value)  # the robot shape names custom_aiml/custom_maps files
         fields = _content_fields(value)
         command = SaveBotContent(project_key=self.project.key, correlation_id=uuid4(), **fields)
         reply = await self.bridge.ask(
@@ -171,7 +275,19 @@ class XparoAdapter:
     async def ask_bot(self, value: Any) -> None:
         if not isinstance(value, str):
             raise CommandError('ask_bot expects a string, e.g. {"ask_bot": "hello"}')
-        turn = self._conversations.turn(self.session_id, value)
+        await self._ask(self.session_id, value)
+
+    async def ask_bot_api(self, value: Any) -> None:
+        """The robot client's chat: {unique_id, data, question}; unique_id is the session."""
+        question = value.get("question") if isinstance(value, dict) else None
+        if not isinstance(question, str) or not question.strip():
+            raise CommandError('ask_bot_api needs {"question": "...", "unique_id": "..."}')
+        unique = value.get("unique_id")
+        session = unique if isinstance(unique, str) and ROBOT_ID.match(unique) else self.session_id
+        await self._ask(session, question)
+
+    async def _ask(self, session: str, text: str) -> None:
+        turn = self._conversations.turn(session, text)
         answered = asyncio.get_running_loop().create_future()
         self._waiting[turn.event_id] = answered
         try:
@@ -184,7 +300,7 @@ class XparoAdapter:
 
     async def deliver(self, reply: TurnAnswered) -> None:
         """Send a reply (once, see Conversations) and wake the command it answers."""
-        await self.socket.send_json({"message": {"bot_response": reply.text}})
+        await self.out({"message": {"bot_response": reply.text}})
         waiting = self._waiting.get(reply.turn_event_id)
         if waiting is not None and not waiting.done():
             waiting.set_result(None)

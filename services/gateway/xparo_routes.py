@@ -1,0 +1,153 @@
+"""XPARO's endpoints: the command API (WebSocket and its REST twin) and the typed API.
+
+The `{secret}` path segment is the project secret or a robot credential the server issued
+(`ROBOT_CREDENTIAL`); a credential also says which robot is speaking.
+"""
+
+import json
+import re
+from typing import Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import JSONResponse
+
+from shared.identity import Project, ProjectStore, TokenStore
+
+from . import connection
+from .adapters.xparo import XparoAdapter, error_frame
+from .adapters.xparo_typed import XparoTypedAdapter
+from .bridge import Bridge
+from .config import GatewaySettings
+
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+REST_POLL_WAIT_S = 0.05
+
+
+class XparoAuth:
+    """Who is calling: the project, and the robot when a robot credential was used."""
+
+    def __init__(self, projects: ProjectStore, tokens: TokenStore) -> None:
+        self._projects = projects
+        self._tokens = tokens
+
+    async def __call__(self, project: str, secret: str) -> tuple[Project, str | None] | None:
+        found = await self._projects.authenticate(project, secret)
+        if found is not None:
+            return found, None
+        try:
+            key = UUID(project)
+        except ValueError:
+            return None
+        credential = await self._tokens.credential(key, secret)
+        owner = await self._projects.get(key) if credential else None
+        return (owner, credential.robot_id) if owner and credential else None
+
+
+def _named(value: str | None) -> str | None:
+    return value if value and TOKEN.match(value) else None
+
+
+def xparo_router(
+    projects: ProjectStore, tokens: TokenStore, bridge: Bridge, settings: GatewaySettings
+) -> APIRouter:
+    """WebSocket and REST routes of both XPARO APIs."""
+    router = APIRouter(tags=["XPARO"])
+    auth = XparoAuth(projects, tokens)
+    link = {
+        "ack_wait_s": settings.command_ack_wait_s,
+        "fetch_wait_s": settings.command_fetch_wait_s,
+    }
+
+    async def command_socket(ws: WebSocket, secret: str, project: str) -> None:
+        found = await auth(project, secret)
+        if found is None:
+            await ws.close(code=1008)  # before accept: the handshake is refused with HTTP 403
+            return
+        await ws.accept()
+        adapter = XparoAdapter(
+            connection.Socket(ws).send_json,
+            project=found[0],
+            bridge=bridge,
+            tokens=tokens,
+            session_id=_named(ws.query_params.get("session_id")) or uuid4().hex,
+            robot_id=found[1] or _named(ws.query_params.get("robot_id")),
+            reply_wait_s=settings.reply_wait_s,
+            link=link,
+        )
+        await connection.serve(ws, adapter, max_bytes=settings.max_frame_bytes)
+
+    async def typed_socket(ws: WebSocket, secret: str, project: str) -> None:
+        found = await auth(project, secret)
+        wanted = ws.query_params.get("robot_id")
+        if found is None or (wanted is not None and not TOKEN.match(wanted)):
+            await ws.close(code=1008)
+            return
+        await ws.accept()
+        adapter = XparoTypedAdapter(
+            connection.Socket(ws),
+            project=found[0],
+            bridge=bridge,
+            tokens=tokens,
+            robot_id=found[1] or wanted,
+            connection=uuid4().hex,
+            ping_interval_s=settings.ping_interval_s,
+            **link,
+        )
+        await connection.serve(ws, adapter, max_bytes=settings.max_frame_bytes)
+
+    async def rest_twin(request: Request, secret: str, project: str) -> JSONResponse:
+        """The same JSON objects as the socket; the replies merged into one object, HTTP 201."""
+        found = await auth(project, secret)
+        if found is None:
+            return JSONResponse(error_frame(None, "wrong secret or unknown project"), 403)
+        raw = await request.body()
+        if len(raw) > settings.max_frame_bytes:
+            message = f"body over {settings.max_frame_bytes} bytes"
+            return JSONResponse(error_frame(None, message), 413)
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except ValueError as err:
+            return JSONResponse(error_frame(None, f"invalid JSON: {err}"), 400)
+        replies: dict[str, Any] = {}
+
+        async def collect(frame: dict[str, Any]) -> bool:
+            replies.update(frame)
+            return True
+
+        robot = found[1] or _named(request.query_params.get("robot_id")) or _device(body)
+        adapter = XparoAdapter(
+            collect,
+            project=found[0],
+            bridge=bridge,
+            tokens=tokens,
+            session_id=_named(request.query_params.get("session_id")) or robot or uuid4().hex,
+            robot_id=robot,
+            reply_wait_s=settings.reply_wait_s,
+        )
+        try:
+            if body is None:
+                await adapter.run_frame({"initialize_api": {}})
+            elif body != {}:
+                await adapter.run_frame(body)
+            await adapter.poll_commands(REST_POLL_WAIT_S, **link)
+        finally:
+            await adapter.on_close()
+        return JSONResponse(replies, status_code=201)
+
+    router.add_api_websocket_route("/chatbot_api/{secret}/{project}/", command_socket)
+    router.add_api_websocket_route("/ws/chatbot_api/{secret}/{project}/", command_socket)
+    router.add_api_websocket_route("/ws/chatbot/{secret}/{project}/", typed_socket)
+    router.add_api_route(
+        "/chatbot_api/{secret}/{project}/", rest_twin, methods=["GET", "POST"], status_code=201
+    )
+    return router
+
+
+def _device(body: Any) -> str | None:
+    """The device_id of a robot message (ADD_robots_info, ROBOT_HEARTBEAT, ...), if any."""
+    if isinstance(body, dict):
+        for value in body.values():
+            if isinstance(value, dict) and isinstance(value.get("device_id"), str):
+                return _named(value["device_id"])
+    return None
