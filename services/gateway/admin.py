@@ -4,11 +4,12 @@ Every route needs `Authorization: Bearer <admin token>` (created with `switchboa
 create`) whose scope covers the project. Errors are problem+json (see problems.py).
 """
 
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Body, Depends, Header, Path, Query
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from shared import subjects
@@ -17,9 +18,11 @@ from shared.contracts import (
     CommandState,
     GetCommands,
     GetLatestTelemetry,
+    GetReports,
     GetRobots,
     GetTelemetryRange,
     LatestTelemetry,
+    ReportList,
     RobotCommandBody,
     RobotCommandIssued,
     RobotId,
@@ -28,6 +31,7 @@ from shared.contracts import (
 )
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
+from .adapters import xparo_schedule as schedule
 from .bridge import Bridge, BridgeError
 from .problems import Problem
 
@@ -37,6 +41,7 @@ ROBOTS: TypeAdapter[RobotList] = TypeAdapter(RobotList)
 COMMANDS: TypeAdapter[CommandList] = TypeAdapter(CommandList)
 LATEST: TypeAdapter[LatestTelemetry] = TypeAdapter(LatestTelemetry)
 RANGE: TypeAdapter[TelemetryRange] = TypeAdapter(TelemetryRange)
+REPORTS: TypeAdapter[ReportList] = TypeAdapter(ReportList)
 
 
 class SendCommand(BaseModel):
@@ -172,7 +177,58 @@ def admin_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> 
             raise Problem(422, err.errors()[0]["msg"].removeprefix("Value error, ")) from err
         return await _ask(bridge, subjects.telemetry_query("range", scoped[0]), query, RANGE)
 
+    @router.get("/robots/{robot}/schedule")
+    async def read_schedule(robot: RobotId, scoped: Scope) -> dict[str, Any]:
+        """The robot's schedule, as `{"schedule_control": {...}}`."""
+        return await _schedule(schedule.get_schedule(bridge, project=scoped[0], robot=robot))
+
+    @router.put("/robots/{robot}/schedule")
+    async def change_schedule(
+        robot: RobotId, scoped: Scope, entries: Annotated[dict[str, Any], Body()]
+    ) -> dict[str, Any]:
+        """Create or update entries (XPARO format, or cron + timezone); the robot is sent the
+        new schedule."""
+        change = schedule.set_schedule(bridge, project=scoped[0], robot=robot, value=entries)
+        return await _schedule(change)
+
+    @router.delete("/robots/{robot}/schedule")
+    async def remove_schedule(
+        robot: RobotId, scoped: Scope, name: Annotated[list[str] | None, Query()] = None
+    ) -> dict[str, Any]:
+        """Remove the named entries (`?name=a&name=b`), or every entry."""
+        change = schedule.delete_schedule(bridge, project=scoped[0], robot=robot, value=name)
+        return await _schedule(change)
+
+    @router.delete("/robots/{robot}/credential", status_code=204)
+    async def revoke_credential(robot: RobotId, scoped: Scope) -> None:
+        """Revoke the robot's ROBOT_CREDENTIAL; it must use the project secret again."""
+        if not await tokens.revoke_credential(project=scoped[0], robot_id=robot):
+            raise Problem(404, f"robot {robot} has no credential")
+
+    @router.get("/robots/{robot}/reports", response_model=ReportList)
+    async def reports(
+        robot: RobotId,
+        scoped: Scope,
+        key: str | None = None,
+        record_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> ReportList:
+        """What the robot reported (robot info, log sessions, task results, ...), newest first."""
+        query = GetReports(
+            project_key=scoped[0], robot_id=robot, key=key, record_id=record_id, limit=limit
+        )
+        return await _ask(bridge, subjects.telemetry_query("reports", scoped[0]), query, REPORTS)
+
     return router
+
+
+async def _schedule(change: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        return await change
+    except schedule.ScheduleRefused as err:
+        raise Problem(422, str(err), problems=err.problems) from err
+    except BridgeError as err:
+        raise Problem(503, "the schedule service did not answer; try again") from err
 
 
 async def _ask(bridge: Bridge, subject: str, query: BaseModel, answer: TypeAdapter[T]) -> T:

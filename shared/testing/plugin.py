@@ -31,9 +31,11 @@ class Stack:
     backends: Backends
     log_dir: Path
     gateway_env: dict[str, str] = field(default_factory=dict)
+    service_env: dict[str, str] = field(default_factory=dict)
     gateways: list[Service] = field(default_factory=list)
     dialogs: list[Service] = field(default_factory=list)
     telemetry: list[Service] = field(default_factory=list)
+    schedules: list[Service] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
@@ -51,15 +53,25 @@ class Stack:
 
     def start_telemetry(self) -> Service:
         name = f"telemetry-{len(self.telemetry) + 1}"
-        service = Service("telemetry", self.env, self.log_dir, name=name)
+        service = Service("telemetry", {**self.env, **self.service_env}, self.log_dir, name=name)
         self.telemetry.append(service.start())
         return service
 
-    def start(self, dialogs: int, *, gateways: int = 1, telemetry: int = 0) -> "Stack":
+    def start_schedule(self) -> Service:
+        name = f"schedule-{len(self.schedules) + 1}"
+        service = Service("schedule", {**self.env, **self.service_env}, self.log_dir, name=name)
+        self.schedules.append(service.start())
+        return service
+
+    def start(
+        self, dialogs: int, *, gateways: int = 1, telemetry: int = 0, schedules: int = 0
+    ) -> "Stack":
         for _ in range(dialogs):
             self.start_dialog()
         for _ in range(telemetry):
             self.start_telemetry()
+        for _ in range(schedules):
+            self.start_schedule()
         for n in range(gateways):
             env = {**self.env, **self.gateway_env}
             self.gateways.append(Service("gateway", env, self.log_dir, name=f"gateway-{n + 1}"))
@@ -86,7 +98,7 @@ class Stack:
         return f"{base}?robot_id={robot}" if robot else base
 
     def stop(self) -> None:
-        for service in [*self.gateways, *self.dialogs, *self.telemetry]:
+        for service in [*self.gateways, *self.dialogs, *self.telemetry, *self.schedules]:
             service.stop()
 
 
@@ -100,15 +112,19 @@ def stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(scope="module")
 def robot_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Two gateways (fast heartbeats), a dialog and a telemetry replica, for one module."""
+    """Two gateways (fast heartbeats), a dialog, a telemetry (3 s online window) and a schedule
+    replica, for one module."""
     fast = {
         "GATEWAY_PING_INTERVAL_S": "0.3",
         "GATEWAY_WS_PING_INTERVAL_S": "1",
         "GATEWAY_WS_PING_TIMEOUT_S": "1",
         "GATEWAY_COMMAND_FETCH_WAIT_S": "1",
     }
-    running = Stack(backends, tmp_path_factory.mktemp("logs"), gateway_env=fast)
-    yield running.start(dialogs=1, gateways=2, telemetry=1)
+    services = {"TELEMETRY_ONLINE_WINDOW_S": "3", "SCHEDULE_TICK_S": "0.2"}
+    running = Stack(
+        backends, tmp_path_factory.mktemp("logs"), gateway_env=fast, service_env=services
+    )
+    yield running.start(dialogs=1, gateways=2, telemetry=1, schedules=1)
     running.stop()
 
 
