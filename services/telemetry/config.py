@@ -31,7 +31,9 @@ class TelemetrySettings(BaseSettings):
     online_window_s: float = Field(
         90.0, gt=0, description="A connected robot is online if seen within this window"
     )
-    retention_s: float = Field(30 * DAY_S, gt=0, description="Samples older than this are deleted")
+    retention_s: float = Field(
+        30 * DAY_S, gt=0, description="Samples and reports older than this are deleted"
+    )
     retention_every_s: float = Field(3600.0, gt=0, description="How often retention runs")
     retention_chunk: int = Field(
         10_000, ge=1, description="Rows deleted per statement (keeps each transaction short)"

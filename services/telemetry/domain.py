@@ -1,9 +1,11 @@
-"""Telemetry's pure logic: decoding what arrives, the newest sample per robot, command status.
+"""Telemetry's pure logic: decoding what arrives, the newest sample per robot, command status,
+report payloads as JSONB can hold them.
 
 No I/O here: the clock is passed in.
 """
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Annotated, Any, NamedTuple
@@ -18,6 +20,7 @@ from shared.contracts import (
     RobotCommandExpired,
     RobotCommandIssued,
     RobotPresence,
+    RobotReported,
     TelemetrySampled,
 )
 
@@ -48,13 +51,15 @@ _FLEET_MODELS = (
     RobotCommandAcknowledged,
     RobotCommandExpired,
     RobotPresence,
+    RobotReported,
 )
 FleetEvent = Annotated[
     RobotCommandIssued
     | RobotCommandDelivered
     | RobotCommandAcknowledged
     | RobotCommandExpired
-    | RobotPresence,
+    | RobotPresence
+    | RobotReported,
     Field(discriminator="kind"),
 ]
 CommandProgress = RobotCommandDelivered | RobotCommandAcknowledged | RobotCommandExpired
@@ -91,9 +96,29 @@ def decode_fleet_event(data: bytes) -> FleetEvent:
     if kind not in FLEET_KINDS:
         raise UnknownKind(kind)
     try:
-        return _FLEET.validate_python(raw)
+        event = _FLEET.validate_python(raw)
     except ValidationError as err:
         raise MalformedMessage(_short(err)) from err
+    if isinstance(event, RobotReported):
+        payload_json(event.payload)  # refused here, or a retry could never store it
+    return event
+
+
+# A \u0000 escape (an odd run of backslashes before it), which JSONB refuses.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def payload_json(payload: Any) -> str:
+    """A report's payload as JSON text that Postgres can store as JSONB, or MalformedMessage:
+    NaN and infinities are not JSON, NUL characters and lone surrogates are not text."""
+    try:
+        text = json.dumps(payload, allow_nan=False, ensure_ascii=False)
+        text.encode()
+    except (ValueError, UnicodeEncodeError) as err:
+        raise MalformedMessage(f"payload: {err}") from err
+    if _NUL_ESCAPE.search(text):
+        raise MalformedMessage("payload: a NUL character, which JSONB cannot hold")
+    return text
 
 
 class MetricRow(NamedTuple):

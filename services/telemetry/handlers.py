@@ -16,9 +16,11 @@ from shared.contracts import (
     CommandList,
     GetCommands,
     GetLatestTelemetry,
+    GetReports,
     GetRobots,
     GetTelemetryRange,
     LatestTelemetry,
+    ReportList,
     RobotList,
     TelemetryRange,
     utcnow,
@@ -95,7 +97,8 @@ def register_ingest(broker: NatsBroker, ingestor: Ingestor, settings: TelemetryS
 
 
 def register_fleet(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> None:
-    """Commands and robot events fold into the fleet tables; unknown kinds are acked and skipped."""
+    """Commands and robot events fold into the fleet tables, reports are kept as they came;
+    unknown kinds are acked and skipped."""
 
     @broker.subscriber(
         stream=JStream(name=subjects.ROBOT_STREAM, declare=False),
@@ -104,7 +107,7 @@ def register_fleet(broker: NatsBroker, store: TelemetryStore, settings: Telemetr
         config=fleet_consumer(settings),
         ack_policy=AckPolicy.REJECT_ON_ERROR,
         decoder=undecoded,
-        description="Keep robot presence and command status",
+        description="Keep robot presence, command status and what robots reported",
     )
     async def on_robot_event(msg: NatsMessage) -> None:
         try:
@@ -164,3 +167,9 @@ def register_queries(
         if not addressed(msg, "commands", query.project_key):
             return CommandList(commands=[])
         return CommandList(commands=await store.commands(query, now=utcnow()))
+
+    @broker.subscriber(subjects.TELEMETRY_QUERY_REPORTS_ALL, queue=queue)
+    async def on_reports(query: GetReports, msg: NatsMessage) -> ReportList:
+        if not addressed(msg, "reports", query.project_key):
+            return ReportList(reports=[])
+        return ReportList(reports=await store.reports(query))

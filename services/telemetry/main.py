@@ -28,7 +28,7 @@ async def purge_once(store: TelemetryStore, settings: TelemetrySettings) -> int 
         log.warning("retention failed, next try in %.0f s: %r", settings.retention_every_s, err)
         return None
     if deleted:
-        log.info("retention deleted %d metric rows older than %s", deleted, cutoff.isoformat())
+        log.info("retention deleted %d rows older than %s", deleted, cutoff.isoformat())
     return deleted
 
 

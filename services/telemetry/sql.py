@@ -63,7 +63,7 @@ ORDER BY COALESCE(issued_at, delivered_at, acknowledged_at, expired_at) DESC, co
 LIMIT $4
 """
 
-# "connected" / "seen": the row exists and last_seen moves forward ...
+# "connected" / "seen" / "heartbeat": the row exists and last_seen moves forward ...
 PRESENCE_SEEN = """
 INSERT INTO telemetry.robots AS r
     (project_key, robot_id, connected, connection, protocol, connected_at, last_seen)
@@ -71,7 +71,8 @@ VALUES ($1, $2, true, $3, $4, $5, $5)
 ON CONFLICT (project_key, robot_id) DO UPDATE
 SET last_seen = greatest(r.last_seen, excluded.last_seen)
 """
-# ... and a socket other than the current one takes over unless it is older than it.
+# ... and a socket other than the current one takes over unless it is older than it (REST
+# heartbeats come as one connection, "rest", which takes over from a socket the same way).
 PRESENCE_TAKE_OVER = """
 UPDATE telemetry.robots
 SET connected = true, connection = $3, protocol = $4, connected_at = $5
@@ -113,12 +114,33 @@ SET delivered_at = COALESCE(c.delivered_at, excluded.delivered_at),
 WHERE c.project_key = excluded.project_key AND c.robot_id = excluded.robot_id
 """
 
+# A redelivered report is a no-op (event_id is the key).
+INSERT_REPORT = """
+INSERT INTO telemetry.reports
+    (event_id, project_key, robot_id, key, record_id, payload, occurred_at)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+ON CONFLICT (event_id) DO NOTHING
+"""
+REPORTS = """
+SELECT event_id, robot_id, key, record_id, payload::text AS payload, occurred_at
+FROM telemetry.reports
+WHERE project_key = $1 AND ($2::text IS NULL OR robot_id = $2)
+  AND ($3::text IS NULL OR key = $3) AND ($4::text IS NULL OR record_id = $4)
+ORDER BY occurred_at DESC, event_id DESC
+LIMIT $5
+"""
+
 # Session-level lock: one replica purges at a time, the others skip their turn.
 TRY_RETENTION_LOCK = "SELECT pg_try_advisory_lock(hashtext('telemetry.retention'))"
 RETENTION_UNLOCK = "SELECT pg_advisory_unlock(hashtext('telemetry.retention'))"
 PURGE_CHUNK = """
 DELETE FROM telemetry.samples WHERE ctid = ANY(ARRAY(
     SELECT ctid FROM telemetry.samples WHERE received_at < $1 LIMIT $2
+))
+"""
+PURGE_REPORTS_CHUNK = """
+DELETE FROM telemetry.reports WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM telemetry.reports WHERE occurred_at < $1 LIMIT $2
 ))
 """
 PURGE_LATEST = "DELETE FROM telemetry.latest WHERE received_at < $1"

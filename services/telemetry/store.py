@@ -15,13 +15,16 @@ import asyncpg
 from shared.contracts import (
     CommandState,
     GetCommands,
+    GetReports,
     GetTelemetryRange,
     LatestSample,
+    ReportState,
     RobotCommandAcknowledged,
     RobotCommandDelivered,
     RobotCommandExpired,
     RobotCommandIssued,
     RobotPresence,
+    RobotReported,
     RobotState,
     TelemetryBucket,
     TelemetrySampled,
@@ -36,6 +39,7 @@ from .domain import (
     is_online,
     metric_rows,
     newest_per_robot,
+    payload_json,
 )
 
 # What a write can fail with while the database is away or busy: worth a retry.
@@ -61,8 +65,12 @@ class TelemetryStore(Protocol):
     async def commands(self, query: GetCommands, *, now: datetime) -> list[CommandState]:
         """The project's commands, newest first, with status as of `now`."""
 
+    async def reports(self, query: GetReports) -> list[ReportState]:
+        """The project's reports matching the query's filters, newest first."""
+
     async def purge(self, *, older_than: datetime, chunk: int) -> int | None:
-        """Delete samples older than `older_than`; None if another replica is doing it."""
+        """Delete samples and reports older than `older_than` and return how many rows went;
+        None if another replica is doing it."""
 
 
 def libpq_url(database_url: str) -> str:
@@ -181,22 +189,42 @@ class PgTelemetryStore:
         )
         return [_command_state(r, now) for r in rows]
 
+    async def reports(self, query: GetReports) -> list[ReportState]:
+        rows = await self._db.pool.fetch(
+            sql.REPORTS,
+            query.project_key,
+            query.robot_id,
+            query.key,
+            query.record_id,
+            query.limit,
+        )
+        return [ReportState(**{**dict(r), "payload": json.loads(r["payload"])}) for r in rows]
+
     async def purge(self, *, older_than: datetime, chunk: int) -> int | None:
         async with self._db.pool.acquire() as conn:
             if not await conn.fetchval(sql.TRY_RETENTION_LOCK):
                 return None
             try:
-                total = 0
-                while True:  # each chunk commits on its own: short locks, bounded WAL
-                    status = await conn.execute(sql.PURGE_CHUNK, older_than, chunk)
-                    deleted = int(status.split()[-1])  # "DELETE <n>"
-                    total += deleted
-                    if deleted < chunk:
-                        break
+                total = await _purge_chunks(conn, sql.PURGE_CHUNK, older_than, chunk)
+                total += await _purge_chunks(conn, sql.PURGE_REPORTS_CHUNK, older_than, chunk)
                 await conn.execute(sql.PURGE_LATEST, older_than)
                 return total
             finally:
                 await conn.execute(sql.RETENTION_UNLOCK)
+
+
+async def _purge_chunks(
+    conn: asyncpg.Connection, statement: str, older_than: datetime, chunk: int
+) -> int:
+    """Run a chunked DELETE until a chunk comes back short; each chunk commits on its own, so
+    locks stay short and WAL bounded."""
+    total = 0
+    while True:
+        status = await conn.execute(statement, older_than, chunk)
+        deleted = int(status.split()[-1])  # "DELETE <n>"
+        total += deleted
+        if deleted < chunk:
+            return total
 
 
 def _command_state(row: asyncpg.Record, now: datetime) -> CommandState:
@@ -226,10 +254,21 @@ async def _apply(conn: asyncpg.Connection, event: FleetEvent) -> None:
         case RobotPresence(state="disconnected"):
             args = (event.project_key, event.robot_id, event.connection, event.protocol, at)
             await conn.execute(sql.PRESENCE_DISCONNECTED, *args)
-        case RobotPresence():
+        case RobotPresence():  # connected, seen, or a REST heartbeat: all signs of life
             args = (event.project_key, event.robot_id, event.connection, event.protocol, at)
             await conn.execute(sql.PRESENCE_SEEN, *args)
             await conn.execute(sql.PRESENCE_TAKE_OVER, *args)
+        case RobotReported():
+            await conn.execute(
+                sql.INSERT_REPORT,
+                event.event_id,
+                event.project_key,
+                event.robot_id,
+                event.key,
+                event.record_id,
+                payload_json(event.payload),
+                at,
+            )
         case RobotCommandIssued():
             await conn.execute(
                 sql.COMMAND_ISSUED,

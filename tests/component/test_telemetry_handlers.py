@@ -19,10 +19,13 @@ from shared.contracts import (
     CommandState,
     GetCommands,
     GetLatestTelemetry,
+    GetReports,
     GetRobots,
     GetTelemetryRange,
     LatestSample,
+    ReportState,
     RobotPresence,
+    RobotReported,
     RobotState,
     TelemetryBucket,
     TelemetrySampled,
@@ -66,6 +69,20 @@ class MemoryTelemetry:
 
     async def commands(self, query: GetCommands, *, now: datetime) -> list[CommandState]:
         return []
+
+    async def reports(self, query: GetReports) -> list[ReportState]:
+        return [
+            ReportState(
+                event_id=e.event_id,
+                robot_id=e.robot_id,
+                key=e.key,
+                record_id=e.record_id,
+                payload=e.payload,
+                occurred_at=e.occurred_at,
+            )
+            for e in self.events
+            if isinstance(e, RobotReported) and e.project_key == query.project_key
+        ]
 
     async def purge(self, *, older_than: datetime, chunk: int) -> int | None:
         return 0
@@ -194,3 +211,23 @@ async def test_range_answer_echoes_the_series_it_describes() -> None:
         ).decode()
     assert answer["robot_id"] == "r1" and answer["metric"] == "cpu"  # type: ignore[index]
     assert answer["bucket_s"] == 60.0 and len(answer["buckets"]) == 1  # type: ignore[index]
+
+
+async def test_reports_are_stored_and_answered_on_their_own_project_only() -> None:
+    """A report reaches the store as sent and the reports query returns it on the project's
+    subject; the same body on another project's subject gets no reports."""
+    broker, store, _ingestor = _make()
+    project, other = uuid4(), uuid4()
+    report = RobotReported.first(
+        project_key=project, robot_id="r1", key="TASK_RESULT", payload={"ok": [1, "two"]}
+    )
+    query = GetReports(project_key=project)
+    async with TestNatsBroker(broker) as test:
+        subject = subjects.robot_event(project=project, robot="r1")
+        await test.publish(report, subject, stream=subjects.ROBOT_STREAM)
+        own = await test.request(query, subjects.telemetry_query("reports", project))
+        foreign = await test.request(query, subjects.telemetry_query("reports", other))
+    assert store.events == [report]
+    [answered] = (await own.decode())["reports"]  # type: ignore[index]
+    assert (answered["event_id"], answered["payload"]) == (str(report.event_id), {"ok": [1, "two"]})
+    assert (await foreign.decode()) == {"reports": []}

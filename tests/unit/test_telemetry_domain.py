@@ -1,4 +1,5 @@
-"""Telemetry's pure logic: decoding, newest sample per robot, command status, presence."""
+"""Telemetry's pure logic: decoding, newest sample per robot, command status, presence,
+reports."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -16,12 +17,14 @@ from services.telemetry.domain import (
     is_online,
     metric_rows,
     newest_per_robot,
+    payload_json,
 )
 from shared.contracts import (
     RemoteCommand,
     RobotCommandDelivered,
     RobotCommandIssued,
     RobotPresence,
+    RobotReported,
     TelemetrySampled,
 )
 
@@ -140,9 +143,49 @@ def test_online_needs_a_connection_and_a_recent_sign_of_life() -> None:
 
 
 def test_presence_contract_decodes_every_state() -> None:
-    """connected, seen and disconnected all decode as presence events."""
-    for state in ("connected", "seen", "disconnected"):
+    """connected, seen, disconnected and REST heartbeats all decode as presence events."""
+    for state in ("connected", "seen", "disconnected", "heartbeat"):
         event = RobotPresence.first(
             project_key=uuid4(), robot_id="r", state=state, connection="c1", protocol="xparo"
         )
         assert decode_fleet_event(event.model_dump_json().encode()) == event
+
+
+def _reported(payload: object, key: str = "TASK_RESULT") -> RobotReported:
+    return RobotReported.first(
+        project_key=uuid4(), robot_id="r1", key=key, record_id="t-7", payload=payload
+    )
+
+
+def test_reports_decode_with_their_payload_as_sent() -> None:
+    """A report decodes to the same event whatever JSON its payload is (object, list, text,
+    null), so it is kept as the robot sent it."""
+    for payload in ({"ok": True, "steps": [1, 2.5, "x"]}, ["a"], "done", None, 3):
+        event = _reported(payload)
+        assert decode_fleet_event(event.model_dump_json().encode()) == event
+    body = json.loads(_reported({}).model_dump_json())
+    del body["payload"]
+    with pytest.raises(MalformedMessage, match="payload"):
+        decode_fleet_event(json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"value": float("nan")}, [float("inf")], {"name": "a\x00b"}, {"\x00": 1}, "\ud800"],
+)
+def test_payloads_jsonb_cannot_hold_are_malformed(payload: object) -> None:
+    """NaN, infinities, NUL characters and lone surrogates are refused when decoding, since no
+    retry could ever store them."""
+    body = json.loads(_reported(None).model_dump_json())
+    body["payload"] = payload  # json.dumps writes NaN and Infinity, as a lenient robot might
+    with pytest.raises(MalformedMessage, match="payload"):
+        decode_fleet_event(json.dumps(body).encode())
+
+
+def test_payload_json_keeps_an_escaped_backslash_before_u0000() -> None:
+    """The text backslash-u0000 (no NUL in it) is stored as it is, non-ASCII text unescaped."""
+    assert json.loads(payload_json({"path": "C:\\u0000x", "name": "Élodie"})) == {
+        "path": "C:\\u0000x",
+        "name": "Élodie",
+    }
+    assert "Élodie" in payload_json("Élodie")
