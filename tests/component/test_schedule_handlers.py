@@ -1,0 +1,223 @@
+"""Schedule handlers on FastStream's TestNatsBroker and the firing loop, with an in-memory store."""
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from faststream.nats import NatsBroker, TestNatsBroker
+
+from services.schedule.application import ScheduleApp
+from services.schedule.config import ScheduleSettings
+from services.schedule.domain import DueEntry, Entry, fire_id
+from services.schedule.firing import Firer
+from services.schedule.handlers import register
+from services.schedule.store import DueBatch, XparoSchedule
+from shared import subjects
+from shared.contracts import (
+    DeleteSchedule,
+    GetSchedule,
+    RemoteCommand,
+    RobotCommandIssued,
+    ScheduleControl,
+    SetSchedule,
+)
+from shared.testing.telemetry import wait_until
+
+T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+TOMORROW = {"date": "2026-07-02", "time": "09:00"}
+
+
+class MemoryRobot:
+    """One robot's entries in a dict."""
+
+    def __init__(self, entries: dict[str, Entry]) -> None:
+        self.entries = entries
+
+    async def names(self) -> set[str]:
+        return set(self.entries)
+
+    async def upsert(self, entries: Sequence[Entry], *, now: datetime) -> XparoSchedule:
+        self.entries.update({e.name: e for e in entries})
+        return {name: e.value for name, e in sorted(self.entries.items())}
+
+    async def delete(self, names: Sequence[str] | None) -> XparoSchedule:
+        for name in list(self.entries) if names is None else names:
+            self.entries.pop(name, None)
+        return {name: e.value for name, e in sorted(self.entries.items())}
+
+
+class MemorySchedules:
+    """Schedules by (project, robot); `due_rows` is what the firing loop will claim, and
+    `crash_before_commit` makes a claim end like a replica dying before its commit."""
+
+    def __init__(self) -> None:
+        self.robots: dict[tuple[UUID, str], dict[str, Entry]] = {}
+        self.due_rows: list[DueEntry] = []
+        self.settled: list[tuple[UUID, Any, datetime | None]] = []
+        self.crash_before_commit = False
+
+    async def schedule(self, project: UUID, robot: str) -> XparoSchedule:
+        return {n: e.value for n, e in sorted(self.robots.get((project, robot), {}).items())}
+
+    @asynccontextmanager
+    async def editing(self, project: UUID, robot: str) -> AsyncIterator[MemoryRobot]:
+        yield MemoryRobot(self.robots.setdefault((project, robot), {}))
+
+    @asynccontextmanager
+    async def due(self, *, now: datetime, limit: int) -> AsyncIterator[DueBatch]:
+        batch = DueBatch([row for row in self.due_rows if row.due <= now][:limit])
+        yield batch
+        if self.crash_before_commit:
+            raise ConnectionResetError("the replica died before its commit")
+        self.settled += batch.settled
+        done = {entry_id for entry_id, _, _ in batch.settled}
+        self.due_rows = [row for row in self.due_rows if row.id not in done]
+
+
+def _make() -> tuple[NatsBroker, MemorySchedules, list[RobotCommandIssued]]:
+    broker, store, pushed = NatsBroker(), MemorySchedules(), []
+
+    async def publish(event: RobotCommandIssued) -> None:
+        pushed.append(event)
+
+    register(broker, ScheduleApp(store, publish, clock=lambda: T0))
+    return broker, store, pushed
+
+
+def _set(project: UUID, entries: dict[str, Any]) -> SetSchedule:
+    return SetSchedule(project_key=project, robot_id="r1", entries=entries, correlation_id=uuid4())
+
+
+async def test_a_set_answers_the_whole_schedule_and_pushes_it_to_the_robot() -> None:
+    """set answers {"kind": "schedule", ...} with every entry of the robot and pushes the same
+    schedule, correlated with the request, as a schedule_control command."""
+    broker, _, pushed = _make()
+    project = uuid4()
+    change = _set(project, {"wave": TOMORROW, "dock": {"cron": "0 9 * * *"}})
+    async with TestNatsBroker(broker) as test:
+        reply = await test.request(change, subjects.schedule_request("set", project))
+        read = await test.request(
+            GetSchedule(project_key=project, robot_id="r1"),
+            subjects.schedule_request("get", project),
+        )
+    expected = {"dock": {"cron": "0 9 * * *"}, "wave": TOMORROW}
+    assert await reply.decode() == {
+        "kind": "schedule",
+        "robot_id": "r1",
+        "schedule_control": expected,
+    }
+    assert await read.decode() == await reply.decode()
+    [push] = pushed
+    assert (push.project_key, push.robot_id, push.correlation_id) == (
+        project,
+        "r1",
+        change.correlation_id,
+    )
+    assert push.command == ScheduleControl(schedule=expected)
+
+
+async def test_refused_malformed_and_misaddressed_requests_change_and_push_nothing() -> None:
+    """A bad entry, a body that is no request, and a body naming another project than its
+    subject are each answered with a rejection; nothing is stored or pushed."""
+    broker, store, pushed = _make()
+    project, other = uuid4(), uuid4()
+    async with TestNatsBroker(broker) as test:
+        bad = await test.request(
+            _set(project, {"x": {"date": "2026-02-30", "time": "09:00"}}),
+            subjects.schedule_request("set", project),
+        )
+        garbage = await test.request(b"{not json", subjects.schedule_request("set", project))
+        foreign = await test.request(
+            DeleteSchedule(project_key=project, robot_id="r1", names=None, correlation_id=uuid4()),
+            subjects.schedule_request("delete", other),
+        )
+    answers = [await m.decode() for m in (bad, garbage, foreign)]
+    assert [a["kind"] for a in answers] == ["rejected"] * 3  # type: ignore[index]
+    assert [[p["entry"] for p in a["problems"]] for a in answers] == [  # type: ignore[index]
+        ["x"],
+        ["*"],
+        ["project_key"],
+    ]
+    assert "malformed SetSchedule" in answers[1]["problems"][0]["message"]  # type: ignore[index]
+    assert not store.robots.get((project, "r1"))
+    assert pushed == []
+
+
+def _due(name: str = "wave", due: datetime = T0) -> DueEntry:
+    return DueEntry(uuid4(), uuid4(), "r1", name, None, "UTC", due)
+
+
+def _firer(store: MemorySchedules, sent: list[RobotCommandIssued], **settings: Any) -> Firer:
+    async def publish(event: RobotCommandIssued) -> None:
+        sent.append(event)
+
+    return Firer(store, publish, ScheduleSettings(**settings), clock=lambda: T0)
+
+
+async def test_a_firing_that_never_committed_is_repeated_with_the_same_event_id() -> None:
+    """A replica that published and died before its commit leaves the entry due; the next tick
+    publishes the same event id (the stream's dedupe key) and then settles it."""
+    store, sent = MemorySchedules(), list[RobotCommandIssued]()
+    entry = _due()
+    store.due_rows = [entry]
+    firer = _firer(store, sent)
+    store.crash_before_commit = True
+    with pytest.raises(ConnectionResetError):
+        await firer.tick()
+    store.crash_before_commit = False
+    assert await firer.tick() == 1
+    assert [e.event_id for e in sent] == [fire_id(entry.id, T0)] * 2
+    assert sent[0].command == RemoteCommand(
+        command="wave", parameters={"scheduled_for": T0.isoformat(), "entry": "wave"}
+    )
+    assert [(entry_id, f.next_due, at) for entry_id, f, at in store.settled] == [
+        (entry.id, None, T0)
+    ]
+    assert await firer.tick() == 0
+
+
+async def test_a_tick_drains_every_batch_and_skips_what_is_too_late() -> None:
+    """Five due entries in batches of two all settle in one tick; the one overdue beyond grace
+    is settled without a command and without a firing time."""
+    store, sent = MemorySchedules(), list[RobotCommandIssued]()
+    late = _due("late", T0 - timedelta(seconds=301))
+    store.due_rows = [late] + [_due(f"e{n}") for n in range(4)]
+    assert await _firer(store, sent, batch=2, grace_s=300).tick() == 4
+    assert sorted(e.command.command for e in sent if isinstance(e.command, RemoteCommand)) == [
+        "e0",
+        "e1",
+        "e2",
+        "e3",
+    ]
+    assert [(f.fire_for, at) for i, f, at in store.settled if i == late.id] == [(None, None)]
+    assert store.due_rows == []
+
+
+async def test_the_loop_keeps_going_through_failures_and_stops_promptly() -> None:
+    """A failing tick is logged and retried on the next; stop() ends the loop at once even
+    with a long tick interval."""
+    store, sent = MemorySchedules(), list[RobotCommandIssued]()
+    store.due_rows = [_due()]
+    store.crash_before_commit = True
+    firer = _firer(store, sent, tick_s=0.01)
+    await firer.start()
+
+    async def retried() -> bool:
+        return len(sent) >= 3
+
+    async def settled() -> bool:
+        return not store.due_rows
+
+    await wait_until(retried, within_s=5, what="three failed attempts")
+    store.crash_before_commit = False
+    await wait_until(settled, within_s=5, what="the entry settled once the store is back")
+    slow = _firer(MemorySchedules(), [], tick_s=3600)
+    await slow.start()
+    async with asyncio.timeout(2):
+        await firer.stop()
+        await slow.stop()
+    assert len({e.event_id for e in sent}) == 1
