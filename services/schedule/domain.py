@@ -23,8 +23,8 @@ ISSUED_BY = "schedule"
 MAX_VALUE_CHARS = 100
 ONE_SHOT_KEYS = frozenset({"date", "time", "timezone"})
 REPEATING_KEYS = frozenset({"cron", "timezone"})
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_TIME = re.compile(r"^[0-9]{2}:[0-9]{2}(:[0-9]{2})?$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fullmatch: ASCII digits only
+_TIME = re.compile(r"[0-9]{2}:[0-9]{2}(:[0-9]{2})?")
 _NAME = TypeAdapter[str](EntryName)
 _SHAPE = 'give {"date": "YYYY-MM-DD", "time": "HH:MM"} or {"cron": "<5 fields>"} (+ "timezone")'
 _CRON_HELP = "minute hour day month weekday, e.g. '0 9 * * 1-5'"
@@ -178,9 +178,7 @@ def check_cron(expression: str) -> str:
     """`expression` if it is a 5-field cron expression that ever matches, else EntryRefused."""
     normal = " ".join(expression.split())
     if len(normal.split(" ")) != 5:
-        raise EntryRefused(
-            f"cron {shown(expression)} must have 5 fields: minute hour day month dow"
-        )
+        raise EntryRefused(f"cron {shown(expression)} must have 5 fields: {_CRON_HELP}")
     try:
         croniter(normal, datetime(2000, 1, 1)).get_next(datetime)
     except CroniterBadDateError as err:
@@ -193,13 +191,13 @@ def check_cron(expression: str) -> str:
 def one_shot_due(day: str, at: str, tz: ZoneInfo) -> datetime:
     """The instant of `day` `at` (HH:MM or HH:MM:SS) on the wall clock of `tz`."""
     try:
-        if not _DATE.match(day):
+        if not _DATE.fullmatch(day):
             raise ValueError
         wall_day = date.fromisoformat(day)
     except ValueError as err:
         raise EntryRefused(f"{shown(day)} is not a date (YYYY-MM-DD)") from err
     try:
-        if not _TIME.match(at):
+        if not _TIME.fullmatch(at):
             raise ValueError
         wall_time = time.fromisoformat(at)
     except ValueError as err:

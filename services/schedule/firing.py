@@ -49,24 +49,30 @@ class Firer:
         now, published = self._clock(), 0
         async with self._store.due(now=now, limit=self._settings.batch) as batch:
             for entry in batch.entries:
-                firing = settle(entry, now=now, grace_s=self._settings.grace_s)
-                if await self._fire(entry, firing, now=now):
-                    published += 1
-                batch.settle(entry, firing, fired_at=None if firing.fire_for is None else now)
+                firing, fired = await self._fire(entry, now=now)
+                published += fired
+                batch.settle(entry, firing, fired_at=now if fired else None)
         return len(batch.entries), published
 
-    async def _fire(self, entry: DueEntry, firing: Firing, *, now: datetime) -> bool:
+    async def _fire(self, entry: DueEntry, *, now: datetime) -> tuple[Firing, bool]:
+        """Publish the entry's command if it is not too late; how it settles, and if it fired."""
         where = f"{entry.name!r} of {entry.project_key}/{entry.robot_id}"
-        if firing.fire_for is None:
-            grace_s = self._settings.grace_s
+        grace_s = self._settings.grace_s
+        try:
+            firing = settle(entry, now=now, grace_s=grace_s)
+            due = firing.fire_for
+            command = None if due is None else fired_command(entry, due, now=now, grace_s=grace_s)
+        except Exception:  # a row no code can fire must not block the rows due after it
+            log.exception("cannot fire %s: it is switched off until it is set again", where)
+            return Firing(None, None), False
+        if due is None or command is None:
             log.warning(
                 "skipped %s: due %s, over %.0f s ago", where, entry.due.isoformat(), grace_s
             )
-            return False
-        command = fired_command(entry, firing.fire_for, now=now, grace_s=self._settings.grace_s)
+            return firing, False
         await self._publish(command)
-        log.info("fired %s for %s as %s", where, firing.fire_for.isoformat(), command.event_id)
-        return True
+        log.info("fired %s for %s as %s", where, due.isoformat(), command.event_id)
+        return firing, True
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():

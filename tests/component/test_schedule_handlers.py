@@ -221,3 +221,18 @@ async def test_the_loop_keeps_going_through_failures_and_stops_promptly() -> Non
         await firer.stop()
         await slow.stop()
     assert len({e.event_id for e in sent}) == 1
+
+
+async def test_an_entry_that_cannot_be_fired_is_switched_off_without_blocking_others() -> None:
+    """A row no code can fire (here a zone the database no longer knows) is settled as done
+    instead of failing every tick; the entries due after it still fire."""
+    store, sent = MemorySchedules(), list[RobotCommandIssued]()
+    broken = DueEntry(uuid4(), uuid4(), "r1", "odd", "* * * * *", "Gone/Zone", T0)
+    store.due_rows = [broken, _due("fine")]
+    assert await _firer(store, sent, batch=1).tick() == 1
+    assert [e.command for e in sent] == [
+        RemoteCommand(command="fine", parameters={"scheduled_for": T0.isoformat(), "entry": "fine"})
+    ]
+    assert [(f.fire_for, f.next_due) for i, f, _ in store.settled if i == broken.id] == [
+        (None, None)
+    ]
