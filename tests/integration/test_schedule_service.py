@@ -4,6 +4,7 @@ outages, refusals that change nothing, and no request reaching another project."
 
 import re
 import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -317,3 +318,16 @@ async def test_a_body_naming_another_project_than_its_subject_gets_nothing(
     read = await ask(nc, "get", GetSchedule(project_key=theirs, robot_id="r1"))
     assert read == Schedule(robot_id="r1", schedule_control=kept)
     assert await queued(js, theirs, "r1") == 1
+
+
+def test_sigterm_stops_a_replica_cleanly_and_promptly(schedule: Replicas) -> None:
+    """SIGTERM ends a replica within seconds after a complete shutdown: the firing loop stops
+    with the app instead of holding the process open. (uvicorn re-raises the signal once it
+    has shut down, so the status is the signal's.)"""
+    replica = schedule.services[1]
+    assert replica.process is not None
+    started = time.monotonic()
+    replica.stop(signal.SIGTERM)
+    assert replica.process.returncode in (0, -signal.SIGTERM)
+    assert time.monotonic() - started < 5
+    assert "Application shutdown complete" in replica.log_text()
