@@ -53,8 +53,11 @@ def decode(msg: NatsMessage, kind: str, model: type[Request]) -> Request:
     try:
         request = model.model_validate_json(msg.body)
     except ValidationError as err:
-        where = ", ".join(".".join(map(str, e["loc"])) or "body" for e in err.errors()[:5])
-        raise _refused("*", f"malformed {model.__name__}: check {where}") from err
+        # Locations and pydantic's messages only: the input itself is not echoed.
+        what = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors()[:3]
+        )
+        raise _refused("*", f"malformed {model.__name__}: {what}") from err
     if msg.raw_message.subject != subjects.schedule_request(kind, request.project_key):
         log.warning("%s on %s names project %s", kind, msg.raw_message.subject, request.project_key)
         raise _refused("project_key", "the request names another project than its subject")
