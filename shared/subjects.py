@@ -40,6 +40,8 @@ TELEMETRY_QUEUE = "telemetry"
 
 WEEK_SECONDS = 7 * 24 * 3600.0
 DAY_SECONDS = 24 * 3600.0
+# Longer than the schedule's grace window: a re-fired entry (same id) is dropped, not doubled.
+ROBOT_DEDUPE_S = 600.0
 ROBOT_EVENT_TTL_S = 24 * 3600  # the fleet consumer reads them in seconds; a day covers an outage
 
 
@@ -139,7 +141,7 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
             subjects=[ROBOT_COMMAND_ALL, ROBOT_EVENT_ALL],
             max_age=30 * DAY_SECONDS,
             allow_msg_ttl=True,
-            **common,  # type: ignore[arg-type]
+            **{**common, "duplicate_window": ROBOT_DEDUPE_S},  # type: ignore[arg-type]
         ),
         # The telemetry service drains this within seconds; a day covers a long outage.
         StreamConfig(

@@ -259,7 +259,8 @@ def test_telemetry_is_stored_and_queryable(
         lambda b: sum(bucket["count"] for bucket in b["buckets"]) >= 3,
         metric="cpu_usage",
         bucket_s=7200,
-        **window,
+        start=window["start"],
+        end=window["end"],
     )
     assert [(b["count"], b["min"], b["avg"], b["max"]) for b in body["buckets"]] == [
         (3, 10, 30, 60)
