@@ -1,14 +1,42 @@
 """The NATS side every service shares: the broker, and the streams it expects."""
 
+import functools
 import logging
+from typing import Any
 
 from faststream.nats import NatsBroker
+from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError
 
 from .subjects import stream_configs
 
 log = logging.getLogger(__name__)
+
+
+def _fetch_times_out_as_nats(fetch: Any) -> Any:
+    """nats-py 2.16 raises a bare asyncio.TimeoutError from `fetch` when the deadline is spent
+    before its second pull request, where it otherwise raises nats.errors.TimeoutError. FastStream
+    0.7.8's pull loops (and ours) catch only the latter, so an idle consumer's task crashed and
+    was restarted with a back-off, stalling consumption for seconds. Raise the nats one always
+    (it subclasses asyncio.TimeoutError, so nothing that caught the bare one breaks)."""
+
+    @functools.wraps(fetch)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fetch(*args, **kwargs)
+        except NatsTimeout:
+            raise
+        except TimeoutError as err:
+            raise NatsTimeout from err
+
+    wrapper.__switchboard_patched__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+_PullSubscription = JetStreamContext.PullSubscription
+if not getattr(_PullSubscription.fetch, "__switchboard_patched__", False):
+    _PullSubscription.fetch = _fetch_times_out_as_nats(_PullSubscription.fetch)  # type: ignore[method-assign]
 
 
 def make_broker(nats_url: str, *, name: str) -> NatsBroker:
