@@ -331,3 +331,23 @@ def test_sigterm_stops_a_replica_cleanly_and_promptly(schedule: Replicas) -> Non
     assert replica.process.returncode in (0, -signal.SIGTERM)
     assert time.monotonic() - started < 5
     assert "Application shutdown complete" in replica.log_text()
+
+
+async def test_when_one_replica_dies_the_other_fires_its_entries(
+    schedule: Replicas, nc: NatsClient, pg: asyncpg.Connection
+) -> None:
+    """One of two replicas is SIGKILLed just before an entry falls due: the survivor fires it,
+    once."""
+    project, js = uuid4(), nc.jetstream()
+    due = utcnow().replace(microsecond=0) + timedelta(seconds=2)
+    change = set_request(project, "robot-1", {"deliver_meds": at(due)})
+    assert isinstance(await ask(nc, "set", change), Schedule)
+    victim, survivor = schedule.services
+    victim.stop(signal.SIGKILL)
+
+    async def done() -> bool:
+        return await settled(pg, project, ["deliver_meds"])
+
+    await wait_until(done, within_s=15, what="the surviving replica fired the entry")
+    assert schedule.fired_lines(survivor, project) == ["deliver_meds"]
+    assert await queued(js, project, "robot-1") == 2  # the schedule push and one firing

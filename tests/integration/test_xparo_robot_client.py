@@ -104,18 +104,31 @@ def test_rest_twin_answers_201_with_dispatch_keys(robot_stack: Stack, project: T
 def test_heartbeats_keep_a_robot_online_until_it_falls_silent(
     robot_stack: Stack, project: TestProject, admin_token: str
 ) -> None:
-    """A robot that only sends ROBOT_HEARTBEAT over REST is online; silent, it goes offline."""
+    """The real client's loop (socket open, ROBOT_HEARTBEAT over REST every few seconds) keeps
+    the robot online, through the socket closing; once it stops, it goes offline after the
+    online window."""
     device = _device()
+    ws = connect(robot_stack.ws_url(project, prefix="/ws", query=f"robot_id={device}"))
     url = _rest(robot_stack, project)
     admin = Admin(robot_stack.http_url(0), admin_token, project.key)
-    deadline = time.monotonic() + 20
-    online = False
-    while not online and time.monotonic() < deadline:
-        _post(url, {"ROBOT_HEARTBEAT": {"device_id": device, "diagnostics_level": 0}})
-        robots = admin.get("/robots")["robots"]
-        online = any(r["robot_id"] == device and r["online"] for r in robots)
-        time.sleep(0.5)  # the client's heartbeat period, shortened
-    assert online
+
+    def beat_until(check: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + 20
+        while True:
+            _post(url, {"ROBOT_HEARTBEAT": {"device_id": device, "diagnostics_level": 0}})
+            robots: dict[str, dict[str, Any]] = {
+                r["robot_id"]: r for r in admin.get("/robots")["robots"]
+            }
+            if (device in robots and check(robots[device])) or time.monotonic() > deadline:
+                return robots[device]
+            time.sleep(0.5)  # the client's 30 s heartbeat period, shortened
+
+    assert beat_until(lambda r: r["online"])["online"]
+    ws.close()
+    closed_at = time.monotonic()
+    # heartbeats for longer than the 3 s online window after the socket closed: still online
+    last = beat_until(lambda r: time.monotonic() - closed_at > 4)
+    assert last["online"] and last["connected"]
     listed = admin.wait_for("/robots", lambda b: not b["robots"][0]["online"], timeout=15)
     assert listed["robots"][0]["robot_id"] == device
 
