@@ -5,6 +5,7 @@ The `{secret}` path segment is the project secret or a robot credential the serv
 """
 
 import json
+import logging
 import re
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,6 +21,7 @@ from .adapters.xparo_typed import XparoTypedAdapter
 from .bridge import Bridge
 from .config import GatewaySettings
 
+log = logging.getLogger(__name__)
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 REST_POLL_WAIT_S = 0.05
 
@@ -130,7 +132,10 @@ def xparo_router(
                 await adapter.run_frame({"initialize_api": {}})
             elif body != {}:
                 await adapter.run_frame(body)
-            await adapter.poll_commands(REST_POLL_WAIT_S, **link)
+            try:
+                await adapter.poll_commands(REST_POLL_WAIT_S, **link)
+            except Exception as err:  # the answer stands; the command waits for the next poll
+                log.warning("REST poll of robot %s failed: %r", robot, err)
         finally:
             await adapter.on_close()
         return JSONResponse(replies, status_code=201)

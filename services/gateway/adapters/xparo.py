@@ -37,20 +37,20 @@ from ..bridge import Bridge, BridgeError
 from ..conversations import Conversations
 from ..robots import RobotLink
 from . import xparo_schedule as schedule
-from .xparo_robot import ROBOT_ID, DialectError, RobotDialect, check_names, xparo_command_frame
+from .xparo_robot import (
+    ROBOT_ID,
+    DialectError,
+    RobotDialect,
+    check_names,
+    content_fields,
+    xparo_command_frame,
+)
 
 log = logging.getLogger(__name__)
 Out = Callable[[dict[str, Any]], Awaitable[bool]]
 LOG_KEYS = ("ADD_Logs_history_database", "UPDATE_Logs_history_database")
 SAVE_REPLY: TypeAdapter[Any] = TypeAdapter(SaveReply)
 CONTENT: TypeAdapter[BotContent] = TypeAdapter(BotContent)
-ROBOT_CONTENT_KEYS = {
-    "aiml": "aiml",
-    "maps": "maps",
-    "Sets": "sets",
-    "sets": "sets",
-    "properties": "properties",
-}
 
 
 class CommandError(Exception):
@@ -257,7 +257,7 @@ class XparoAdapter:
 
     async def save_aiml(self, value: Any) -> dict[str, Any]:
         check_names(value)  # the robot shape names custom_aiml/custom_maps files
-        fields = _content_fields(value)
+        fields = content_fields(value)
         command = SaveBotContent(project_key=self.project.key, correlation_id=uuid4(), **fields)
         reply = await self.bridge.ask(
             subjects.dialog_content_save(self.project.key), command, SAVE_REPLY
@@ -308,20 +308,3 @@ class XparoAdapter:
     async def _content(self) -> BotContent:
         query = GetBotContent(project_key=self.project.key)
         return await self.bridge.ask(subjects.dialog_content_get(self.project.key), query, CONTENT)
-
-
-def _content_fields(value: Any) -> dict[str, str]:
-    """`save_aiml`'s value: an AIML string, or the robot's {"aiml", "maps", "Sets", ...} object."""
-    if isinstance(value, str):
-        return {"aiml": value}
-    if not isinstance(value, dict):
-        raise CommandError('save_aiml expects AIML text or {"aiml": ..., "maps": ..., ...}')
-    fields: dict[str, str] = {}
-    for key, name in ROBOT_CONTENT_KEYS.items():
-        if key in value:
-            if not isinstance(value[key], str):
-                raise CommandError(f"save_aiml.{key} must be a string")
-            fields[name] = value[key]
-    if "aiml" not in fields:
-        raise CommandError("save_aiml needs an 'aiml' string")
-    return fields

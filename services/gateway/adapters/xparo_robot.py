@@ -33,6 +33,13 @@ SAFE_NAME = re.compile(r"^(?!\.)[A-Za-z0-9_.-]{1,128}$")
 ROBOT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_REPORT_BYTES = 256 * 1024
 NAMED_MAPS = ("log_files", "custom_aiml", "custom_maps", "custom_sets", "custom_Sets")
+ROBOT_CONTENT_KEYS = {
+    "aiml": "aiml",
+    "maps": "maps",
+    "Sets": "sets",
+    "sets": "sets",
+    "properties": "properties",
+}
 RESOURCE_FIELDS = ("resources_consuption", "resources_consumption")
 
 
@@ -175,3 +182,20 @@ class RobotDialect:
         await self.report(robot, key, payload)
         found = record_id(payload)
         return {"task_updated": found} if found is not None else {}
+
+
+def content_fields(value: Any) -> dict[str, str]:
+    """`save_aiml`'s value: an AIML string, or the robot's {"aiml", "maps", "Sets", ...} object."""
+    if isinstance(value, str):
+        return {"aiml": value}
+    if not isinstance(value, dict):
+        raise DialectError('save_aiml expects AIML text or {"aiml": ..., "maps": ..., ...}')
+    fields: dict[str, str] = {}
+    for key, name in ROBOT_CONTENT_KEYS.items():
+        if key in value:
+            if not isinstance(value[key], str):
+                raise DialectError(f"save_aiml.{key} must be a string")
+            fields[name] = value[key]
+    if "aiml" not in fields:
+        raise DialectError("save_aiml needs an 'aiml' string")
+    return fields
