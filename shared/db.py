@@ -1,8 +1,9 @@
 """The database engine: one async engine per process, over asyncpg."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,3 +40,49 @@ async def transaction(
     """A session inside one transaction: committed on success, rolled back on error."""
     async with sessions() as session, session.begin():
         yield session
+
+
+def libpq_url(database_url: str) -> str:
+    """`database_url` as asyncpg itself wants it (postgresql://, no SQLAlchemy driver)."""
+    return "postgresql://" + asyncpg_url(database_url).partition("://")[2]
+
+
+class Database:
+    """A plain asyncpg pool for hot paths (binary COPY, row locks), opened in the lifespan.
+
+    `init` runs on every new connection (e.g. to create a per-connection staging table).
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        max_size: int = 4,
+        init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    ) -> None:
+        self._dsn = libpq_url(database_url)
+        self._max_size = max_size
+        self._init = init
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("database pool used before the service started")
+        return self._pool
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self._dsn, min_size=0, max_size=self._max_size, init=self._init
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def ready(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            return bool(await self.pool.fetchval("SELECT 1", timeout=2.0))
+        except Exception:
+            return False

@@ -6,13 +6,13 @@ The `{secret}` path segment is the project secret or a robot credential the serv
 
 import json
 import logging
-import re
 from typing import Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse
 
+from shared.contracts import robot_id_or_none
 from shared.identity import Project, ProjectStore, TokenStore
 
 from . import connection
@@ -22,7 +22,6 @@ from .bridge import Bridge
 from .config import GatewaySettings
 
 log = logging.getLogger(__name__)
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 REST_POLL_WAIT_S = 0.05
 
 
@@ -44,10 +43,6 @@ class XparoAuth:
         credential = await self._tokens.credential(key, secret)
         owner = await self._projects.get(key) if credential else None
         return (owner, credential.robot_id) if owner and credential else None
-
-
-def _named(value: str | None) -> str | None:
-    return value if value and TOKEN.match(value) else None
 
 
 def xparo_router(
@@ -72,8 +67,8 @@ def xparo_router(
             project=found[0],
             bridge=bridge,
             tokens=tokens,
-            session_id=_named(ws.query_params.get("session_id")) or uuid4().hex,
-            robot_id=found[1] or _named(ws.query_params.get("robot_id")),
+            session_id=robot_id_or_none(ws.query_params.get("session_id")) or uuid4().hex,
+            robot_id=found[1] or robot_id_or_none(ws.query_params.get("robot_id")),
             reply_wait_s=settings.reply_wait_s,
             link=link,
         )
@@ -82,7 +77,7 @@ def xparo_router(
     async def typed_socket(ws: WebSocket, secret: str, project: str) -> None:
         found = await auth(project, secret)
         wanted = ws.query_params.get("robot_id")
-        if found is None or (wanted is not None and not TOKEN.match(wanted)):
+        if found is None or (wanted is not None and robot_id_or_none(wanted) is None):
             await ws.close(code=1008)
             return
         await ws.accept()
@@ -117,15 +112,19 @@ def xparo_router(
             replies.update(frame)
             return True
 
-        robot = found[1] or _named(request.query_params.get("robot_id")) or _device(body)
+        robot = found[1] or robot_id_or_none(request.query_params.get("robot_id")) or _device(body)
         adapter = XparoAdapter(
             collect,
             project=found[0],
             bridge=bridge,
             tokens=tokens,
-            session_id=_named(request.query_params.get("session_id")) or robot or uuid4().hex,
+            session_id=robot_id_or_none(request.query_params.get("session_id"))
+            or robot
+            or uuid4().hex,
             robot_id=robot,
             reply_wait_s=settings.reply_wait_s,
+            link=link,
+            live=False,
         )
         try:
             if body is None:
@@ -133,7 +132,7 @@ def xparo_router(
             elif body != {}:
                 await adapter.run_frame(body)
             try:
-                await adapter.poll_commands(REST_POLL_WAIT_S, **link)
+                await adapter.poll_commands(REST_POLL_WAIT_S)
             except Exception as err:  # the answer stands; the command waits for the next poll
                 log.warning("REST poll of robot %s failed: %r", robot, err)
         finally:
@@ -153,6 +152,6 @@ def _device(body: Any) -> str | None:
     """The device_id of a robot message (ADD_robots_info, ROBOT_HEARTBEAT, ...), if any."""
     if isinstance(body, dict):
         for value in body.values():
-            if isinstance(value, dict) and isinstance(value.get("device_id"), str):
-                return _named(value["device_id"])
+            if isinstance(value, dict) and "device_id" in value:
+                return robot_id_or_none(value["device_id"])
     return None

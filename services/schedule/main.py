@@ -6,6 +6,7 @@ from faststream.asgi import AsgiFastStream
 
 from shared.broker import make_broker
 from shared.contracts import utcnow
+from shared.db import Database
 from shared.service import make_service_app
 from shared.settings import CommonSettings
 
@@ -13,7 +14,7 @@ from .application import ScheduleApp
 from .config import ScheduleSettings
 from .firing import Firer
 from .handlers import publish_command, register
-from .store import Database, PgScheduleStore
+from .store import PgScheduleStore
 
 
 def create_app(

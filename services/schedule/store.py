@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.settings import asyncpg_url
+from shared.db import Database
 
 from . import sql
 from .domain import DueEntry, Entry, Firing
@@ -63,40 +63,6 @@ class ScheduleStore(Protocol):
     def due(self, *, now: datetime, limit: int) -> AbstractAsyncContextManager[DueBatch]:
         """Claim up to `limit` entries due by `now` that no other replica holds, in one
         transaction that writes their settlements and commits when the block ends."""
-
-
-def libpq_url(database_url: str) -> str:
-    """`database_url` as asyncpg itself wants it (postgresql://, no SQLAlchemy driver)."""
-    return "postgresql://" + asyncpg_url(database_url).partition("://")[2]
-
-
-class Database:
-    """The asyncpg pool, opened in the lifespan (connections are made on demand)."""
-
-    def __init__(self, database_url: str, *, max_size: int = 4) -> None:
-        self._dsn = libpq_url(database_url)
-        self._max_size = max_size
-        self._pool: asyncpg.Pool | None = None
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise RuntimeError("database pool used before the service started")
-        return self._pool
-
-    async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(self._dsn, min_size=0, max_size=self._max_size)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-
-    async def ready(self) -> bool:
-        """True when the database answers a trivial query."""
-        try:
-            return bool(await self.pool.fetchval("SELECT 1", timeout=2.0))
-        except Exception:
-            return False
 
 
 async def _schedule(

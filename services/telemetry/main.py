@@ -9,12 +9,13 @@ from faststream.asgi import AsgiFastStream
 
 from shared.broker import make_broker
 from shared.contracts import utcnow
+from shared.db import Database
 from shared.service import make_service_app
 from shared.settings import CommonSettings
 
 from .config import TelemetrySettings
 from .handlers import ensure_consumers, register
-from .store import DATABASE_TROUBLE, Database, PgTelemetryStore, TelemetryStore
+from .store import DATABASE_TROUBLE, PgTelemetryStore, TelemetryStore, prepare_connection
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,11 @@ def create_app(
     common = common or CommonSettings()
     settings = settings or TelemetrySettings()
     broker = make_broker(common.nats_url, name="telemetry")
-    db = Database(common.database_url, max_size=settings.pool_size + settings.writers)
+    db = Database(
+        common.database_url,
+        max_size=settings.pool_size + settings.writers,
+        init=prepare_connection,
+    )
     store = PgTelemetryStore(db)
     ingestor = register(broker, store, settings)
     retention = Retention(store, settings)

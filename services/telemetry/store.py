@@ -29,7 +29,7 @@ from shared.contracts import (
     TelemetryBucket,
     TelemetrySampled,
 )
-from shared.settings import asyncpg_url
+from shared.db import Database
 
 from . import sql
 from .domain import (
@@ -73,47 +73,6 @@ class TelemetryStore(Protocol):
         None if another replica is doing it."""
 
 
-def libpq_url(database_url: str) -> str:
-    """`database_url` as asyncpg itself wants it (postgresql://, no SQLAlchemy driver)."""
-    return "postgresql://" + asyncpg_url(database_url).partition("://")[2]
-
-
-async def _prepare_connection(conn: asyncpg.Connection) -> None:
-    """Each connection gets its own staging table, emptied at every commit."""
-    await conn.execute(sql.CREATE_STAGING)
-
-
-class Database:
-    """The asyncpg pool, opened in the lifespan (connections are made on demand)."""
-
-    def __init__(self, database_url: str, *, max_size: int = 4) -> None:
-        self._dsn = libpq_url(database_url)
-        self._max_size = max_size
-        self._pool: asyncpg.Pool | None = None
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise RuntimeError("database pool used before the service started")
-        return self._pool
-
-    async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(
-            self._dsn, min_size=0, max_size=self._max_size, init=_prepare_connection
-        )
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-
-    async def ready(self) -> bool:
-        """True when the database answers a trivial query."""
-        try:
-            return bool(await self.pool.fetchval("SELECT 1", timeout=2.0))
-        except Exception:
-            return False
-
-
 def _latest_arrays(newest: Sequence[TelemetrySampled]) -> list[list[Any]]:
     return [
         [s.project_key for s in newest],
@@ -122,6 +81,11 @@ def _latest_arrays(newest: Sequence[TelemetrySampled]) -> list[list[Any]]:
         [s.event_id for s in newest],
         [json.dumps(s.metrics) for s in newest],
     ]
+
+
+async def prepare_connection(conn: asyncpg.Connection) -> None:
+    """Each connection gets its own staging table, emptied at every commit."""
+    await conn.execute(sql.CREATE_STAGING)
 
 
 class PgTelemetryStore:

@@ -39,6 +39,7 @@ from .robot import (
     RobotReported,
     RobotState,
     ScheduleControl,
+    robot_id_or_none,
 )
 from .schedule import (
     DeleteSchedule,
@@ -113,5 +114,6 @@ __all__ = [
     "TurnAnswered",
     "TurnReceived",
     "check_behavior_tree",
+    "robot_id_or_none",
     "utcnow",
 ]

@@ -1,5 +1,6 @@
 """Robots: the commands operators send them, and what happens to those commands and robots."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -9,8 +10,15 @@ from pydantic import Field, StringConstraints, model_validator
 from .base import Contract, Event
 from .behavior import MAX_TREE_CHARS, check_behavior_tree
 
-RobotId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ROBOT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+RobotId = Annotated[str, StringConstraints(pattern=ROBOT_ID_PATTERN)]
+_ROBOT_ID = re.compile(ROBOT_ID_PATTERN)
 DEFAULT_ROBOT = "default"
+
+
+def robot_id_or_none(value: object) -> str | None:
+    """`value` when it is a usable robot (or session) id: 1-64 of A-Z a-z 0-9 _ -; else None."""
+    return value if isinstance(value, str) and _ROBOT_ID.match(value) else None
 
 
 class BehaviorUpdate(Contract):

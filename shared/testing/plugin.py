@@ -1,12 +1,15 @@
 """pytest fixtures: real backends, migrated schema, a running stack, fresh projects."""
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import asyncpg
+import nats
 import pytest
+from nats.aio.client import Client as NatsClient
 
 from shared.db import make_engine, session_factory
 from shared.identity import ProjectStore, TokenStore
@@ -141,6 +144,22 @@ def admin_token(backends: Backends) -> str:
             await engine.dispose()
 
     return asyncio.run(create())
+
+
+@pytest.fixture
+async def nc(backends: Backends) -> AsyncIterator[NatsClient]:
+    """A plain nats-py client on the test NATS (to publish and request as services do)."""
+    client = await nats.connect(backends.nats_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def pg(backends: Backends) -> AsyncIterator[asyncpg.Connection]:
+    """A plain asyncpg connection to the test database (to check what services stored)."""
+    conn = await asyncpg.connect(backends.database_url)
+    yield conn
+    await conn.close()
 
 
 @dataclass(frozen=True)

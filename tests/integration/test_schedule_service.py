@@ -5,14 +5,13 @@ outages, refusals that change nothing, and no request reaching another project."
 import re
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.subscription import Subscription
@@ -91,20 +90,6 @@ def schedule(replicas: Replicas) -> Replicas:
     """Both replicas, running."""
     replicas.ensure_running()
     return replicas
-
-
-@pytest.fixture
-async def nc(backends: Backends) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(backends.nats_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-async def pg(backends: Backends) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(backends.database_url)
-    yield conn
-    await conn.close()
 
 
 async def ask(

@@ -2,18 +2,17 @@
 Postgres: reports read back newest first with filters, stored once however often they arrive,
 purged with the samples; a robot that only sends heartbeats is online until it falls silent."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from services.telemetry.store import Database, PgTelemetryStore
+from services.telemetry.store import PgTelemetryStore, prepare_connection
 from shared import subjects
 from shared.contracts import (
     GetReports,
@@ -26,6 +25,7 @@ from shared.contracts import (
     RobotState,
     utcnow,
 )
+from shared.db import Database
 from shared.testing.backends import Backends
 from shared.testing.services import Service
 from shared.testing.telemetry import consumer_drained, publish_event, wait_until
@@ -44,20 +44,6 @@ def telemetry(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> I
     service = Service("telemetry", env, tmp_path_factory.mktemp("telemetry-reports-logs"))
     yield service.start()
     service.stop()
-
-
-@pytest.fixture
-async def nc(backends: Backends) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(backends.nats_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-async def pg(backends: Backends) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(backends.database_url)
-    yield conn
-    await conn.close()
 
 
 async def fleet_settled(js: JetStreamContext) -> None:
@@ -226,7 +212,7 @@ async def test_retention_deletes_old_reports_too(
     backends: Backends, pg: asyncpg.Connection
 ) -> None:
     """Reports older than the cutoff go with the samples (in bounded chunks); newer ones stay."""
-    db = Database(backends.database_url, max_size=2)
+    db = Database(backends.database_url, max_size=2, init=prepare_connection)
     await db.open()
     store, project = PgTelemetryStore(db), uuid4()
     days = timedelta(days=1).total_seconds()

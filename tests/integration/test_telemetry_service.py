@@ -4,19 +4,18 @@ crash, range buckets, latest samples, presence and command status, all asked by 
 import asyncio
 import signal
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TypeVar
 from uuid import UUID, uuid4
 
 import asyncpg
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from services.telemetry import sql
-from services.telemetry.store import Database, PgTelemetryStore
+from services.telemetry.store import PgTelemetryStore, prepare_connection
 from shared import subjects
 from shared.contracts import (
     CommandList,
@@ -37,6 +36,7 @@ from shared.contracts import (
     TelemetrySampled,
     utcnow,
 )
+from shared.db import Database
 from shared.testing.backends import Backends
 from shared.testing.services import Service
 from shared.testing.telemetry import (
@@ -65,20 +65,6 @@ def telemetry(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> I
     service = Service("telemetry", env, tmp_path_factory.mktemp("telemetry-logs")).start()
     yield service
     service.stop()
-
-
-@pytest.fixture
-async def nc(backends: Backends) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(backends.nats_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-async def pg(backends: Backends) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(backends.database_url)
-    yield conn
-    await conn.close()
 
 
 async def ask(nc: NatsClient, kind: str, query: Query, answer: type[Answer]) -> Answer:
@@ -312,7 +298,7 @@ async def test_retention_deletes_old_samples_in_chunks_on_one_replica_at_a_time(
 ) -> None:
     """Samples older than the cutoff go (in several bounded deletes), newer ones stay; while
     another replica holds the retention lock, a second purge skips its turn."""
-    db = Database(backends.database_url, max_size=2)
+    db = Database(backends.database_url, max_size=2, init=prepare_connection)
     await db.open()
     store, project, now = PgTelemetryStore(db), uuid4(), utcnow()
     old = simulated_samples(project, robots=2, per_robot=10, start=now - timedelta(days=40))

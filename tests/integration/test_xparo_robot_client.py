@@ -98,6 +98,8 @@ def test_rest_twin_answers_201_with_dispatch_keys(robot_stack: Stack, project: T
         url, {"ask_bot_api": {"unique_id": "dev-1", "data": {"from robot": "x"}, "question": "HI"}}
     ) == {"message": {"bot_response": "Hey"}}
     assert httpx.post(url, content=b"{nope", timeout=20).status_code == 400
+    huge = b'{"ask_bot": "' + b"x" * (1024 * 1024) + b'"}'
+    assert httpx.post(url, content=huge, timeout=20).status_code == 413
     assert httpx.get(_rest(robot_stack, project, secret="0" * 64), timeout=20).status_code == 403
 
 

@@ -30,6 +30,7 @@ from shared.contracts import (
     SaveBotContent,
     SaveReply,
     TurnAnswered,
+    robot_id_or_none,
 )
 from shared.identity import Project, TokenStore
 
@@ -38,7 +39,6 @@ from ..conversations import Conversations
 from ..robots import RobotLink
 from . import xparo_schedule as schedule
 from .xparo_robot import (
-    ROBOT_ID,
     DialectError,
     RobotDialect,
     check_names,
@@ -79,7 +79,8 @@ class XparoAdapter:
         session_id: str,
         robot_id: str | None,
         reply_wait_s: float,
-        link: dict[str, Any] | None = None,
+        link: dict[str, Any],
+        live: bool = True,
     ) -> None:
         self.out = out
         self.project = project
@@ -89,6 +90,7 @@ class XparoAdapter:
         self.robot_id = robot_id
         self.reply_wait_s = reply_wait_s
         self._link_options = link
+        self._live = live
         self._link: RobotLink | None = None
         self._waiting: dict[Any, asyncio.Future[None]] = {}
         self._conversations = Conversations(
@@ -172,33 +174,27 @@ class XparoAdapter:
                 await self.out(reply)
 
     async def _start_link(self) -> None:
-        if self._link_options is None or self._link is not None:
+        if not self._live or self._link is not None:
             return
-        self._link = RobotLink(
+        self._link = self._robot_link(connection=uuid4().hex)
+        await self._link.start()
+
+    def _robot_link(self, *, connection: str) -> RobotLink:
+        return RobotLink(
             self.bridge,
             project=self.project.key,
             robot=self.robot,
-            connection=uuid4().hex,
+            connection=connection,
             protocol="xparo",
             deliver=self._send_command,
             **self._link_options,
         )
-        await self._link.start()
 
-    async def poll_commands(self, wait_s: float, **link: Any) -> None:
+    async def poll_commands(self, wait_s: float) -> None:
         """REST twin: hand over at most one queued command of the named robot."""
         if self.robot_id is None:
             return
-        poller = RobotLink(
-            self.bridge,
-            project=self.project.key,
-            robot=self.robot,
-            connection="rest",
-            protocol="xparo",
-            deliver=self._send_command,
-            **link,
-        )
-        await poller.poll(wait_s=wait_s)
+        await self._robot_link(connection="rest").poll(wait_s=wait_s)
 
     async def _send_command(self, issued: RobotCommandIssued) -> bool:
         token = None
@@ -217,7 +213,7 @@ class XparoAdapter:
 
     async def heartbeat(self, value: Any) -> None:
         device = value.get("device_id") if isinstance(value, dict) else None
-        robot = device if isinstance(device, str) and ROBOT_ID.match(device) else self.robot
+        robot = robot_id_or_none(device) or self.robot
         await self.dialect.heartbeat(robot, value)
 
     async def get_schedule(self, _value: Any) -> dict[str, Any]:
@@ -283,7 +279,7 @@ class XparoAdapter:
         if not isinstance(question, str) or not question.strip():
             raise CommandError('ask_bot_api needs {"question": "...", "unique_id": "..."}')
         unique = value.get("unique_id")
-        session = unique if isinstance(unique, str) and ROBOT_ID.match(unique) else self.session_id
+        session = robot_id_or_none(unique) or self.session_id
         await self._ask(session, question)
 
     async def _ask(self, session: str, text: str) -> None:

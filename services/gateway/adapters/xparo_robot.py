@@ -23,6 +23,7 @@ from shared.contracts import (
     RobotReported,
     ScheduleControl,
     TelemetrySampled,
+    robot_id_or_none,
     utcnow,
 )
 from shared.identity import TokenStore
@@ -30,7 +31,6 @@ from shared.identity import TokenStore
 from ..bridge import Bridge
 
 SAFE_NAME = re.compile(r"^(?!\.)[A-Za-z0-9_.-]{1,128}$")
-ROBOT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_REPORT_BYTES = 256 * 1024
 NAMED_MAPS = ("log_files", "custom_aiml", "custom_maps", "custom_sets", "custom_Sets")
 ROBOT_CONTENT_KEYS = {
@@ -135,8 +135,8 @@ class RobotDialect:
 
     async def robots_info(self, payload: Any) -> tuple[str, dict[str, Any]]:
         """Register a device; its first time gets a ROBOT_CREDENTIAL. Returns (robot, reply)."""
-        device = payload.get("device_id") if isinstance(payload, dict) else None
-        if not isinstance(device, str) or not ROBOT_ID.match(device):
+        device = robot_id_or_none(payload.get("device_id") if isinstance(payload, dict) else None)
+        if device is None:
             raise DialectError("ADD_robots_info needs a device_id (1-64 of A-Z a-z 0-9 _ -)")
         await self.report(device, "ADD_robots_info", payload, record=device)
         secret = await self._tokens.issue_credential(project=self._project, robot_id=device)

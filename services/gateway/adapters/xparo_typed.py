@@ -26,6 +26,7 @@ from shared.contracts import (
     RobotCommandIssued,
     TelemetrySampled,
     TurnAnswered,
+    robot_id_or_none,
     utcnow,
 )
 from shared.contracts.telemetry import MAX_METRICS
@@ -107,8 +108,7 @@ class XparoTypedAdapter:
         self.project = project
         self.bridge = bridge
         self.tokens = tokens
-        self.named_robot = robot_id
-        self.robot_id = robot_id or DEFAULT_ROBOT
+        self.robot_id = robot_id
         self.connection = connection
         self.ping_interval_s = ping_interval_s
         self._conversations = Conversations(
@@ -117,7 +117,7 @@ class XparoTypedAdapter:
         self.link = RobotLink(
             bridge,
             project=project.key,
-            robot=self.robot_id,
+            robot=self.robot,
             connection=connection,
             protocol="xparo-typed",
             deliver=self._send_command,
@@ -131,6 +131,11 @@ class XparoTypedAdapter:
             "pong": self.pong,
             "ack": self.ack,
         }
+
+    @property
+    def robot(self) -> str:
+        """The robot on this socket: the one it named, else the project's `default` robot."""
+        return self.robot_id or DEFAULT_ROBOT
 
     async def start(self) -> None:
         """Announce the robot, deliver what is queued for it, start the heartbeat."""
@@ -165,7 +170,7 @@ class XparoTypedAdapter:
         message = data.get("message")
         if not isinstance(message, str) or not message.strip():
             raise FrameError('chat needs data.message, e.g. {"message": "Hello robot"}')
-        session = _robot_field(data) or self.named_robot or self.connection
+        session = _robot_field(data) or self.robot_id or self.connection
         try:
             turn = self._conversations.turn(session, message)
         except ValidationError as err:
@@ -173,7 +178,7 @@ class XparoTypedAdapter:
         await self._conversations.say(turn)
 
     async def telemetry(self, data: dict[str, Any]) -> None:
-        robot = _robot_field(data) or self.robot_id
+        robot = _robot_field(data) or self.robot
         sample = TelemetrySampled.first(
             project_key=self.project.key,
             robot_id=robot,
@@ -192,7 +197,7 @@ class XparoTypedAdapter:
         except ValueError as err:
             raise FrameError("ack needs data.command_id (the id a command arrived with)") from err
         event = RobotCommandAcknowledged.first(
-            project_key=self.project.key, robot_id=self.robot_id, command_id=command_id
+            project_key=self.project.key, robot_id=self.robot, command_id=command_id
         )
         await self.link.acknowledged(event)
 
@@ -203,7 +208,7 @@ class XparoTypedAdapter:
         token = None
         if isinstance(issued.command, RestApiToken):
             token = await self.tokens.issue_robot_token(
-                project=self.project.key, robot_id=self.robot_id
+                project=self.project.key, robot_id=self.robot
             )
         return await self.socket.send_json(command_frame(issued, token=token))
 
@@ -236,6 +241,7 @@ def _robot_field(data: dict[str, Any]) -> str | None:
     value = data.get("robot_id")
     if value is None:
         return None
-    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9_-]{1,64}$", value):
+    robot = robot_id_or_none(value)
+    if robot is None:
         raise FrameError("robot_id is 1-64 of A-Z a-z 0-9 _ -")
-    return value
+    return robot
