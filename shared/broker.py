@@ -7,9 +7,11 @@ from typing import Any
 from faststream.nats import NatsBroker
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
+from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import BadRequestError
+from nats.js.object_store import ObjectStore
 
-from .subjects import stream_configs
+from .subjects import MEDIA_BUCKET, stream_configs
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +61,14 @@ async def ensure_streams(js: JetStreamContext, *, replicas: int = 1) -> None:
             await js.add_stream(config)
         except BadRequestError:
             await js.update_stream(config)
+
+
+async def media_bucket(js: JetStreamContext, *, replicas: int = 1) -> ObjectStore:
+    """The object store holding uploaded media (created on first use; same config every time)."""
+    config = ObjectStoreConfig(
+        bucket=MEDIA_BUCKET,
+        description="Uploaded images; the media service owns the metadata",
+        storage=StorageType.FILE,
+        replicas=replicas,
+    )
+    return await js.create_object_store(MEDIA_BUCKET, config=config)

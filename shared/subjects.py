@@ -14,6 +14,15 @@ TELEMETRY_STREAM = "TELEMETRY"
 
 CHAT_TURN_ALL = "chat.turn.*"
 CHAT_REPLY_ALL = "chat.reply.*.*"
+CHAT_DELETED_ALL = "chat.deleted.*"
+MEDIA_STREAM = "MEDIA"
+MEDIA_STORED_ALL = "media.stored.*"
+MEDIA_BUCKET = "media"
+MEDIA_STORE_ALL = "media.image.store.*"
+MEDIA_GET = "media.image.get"
+MEDIA_QUEUE = "media"
+MEDIA_DURABLE = "media"
+DIALOG_SESSION_ALL = "dialog.session.*.*"
 CONFIG_CHANGED_ALL = "config.changed.*"
 DIALOG_CONTENT_SAVE_ALL = "dialog.content.save.*"
 DIALOG_CONTENT_GET_ALL = "dialog.content.get.*"
@@ -61,6 +70,36 @@ def chat_turn(project: UUID) -> str:
 def chat_reply(*, project: UUID, session: str) -> str:
     """Subject of the bot's replies in one session (dialog → the gateway holding it)."""
     return f"chat.reply.{token(project)}.{token(session)}"
+
+
+def chat_project_replies(project: UUID) -> str:
+    """Every reply of every session of `project` (AIDA's per-bot broadcast)."""
+    return f"chat.reply.{token(project)}.*"
+
+
+def chat_deleted(project: UUID) -> str:
+    """Subject announcing that one of `project`'s sessions was deleted (SessionDeleted)."""
+    return f"chat.deleted.{token(project)}"
+
+
+SESSION_REQUESTS = ("open", "update", "get", "delete", "say")
+
+
+def dialog_session(kind: str, project: UUID) -> str:
+    """Request subject of the dialog's sessions: open, update, get, delete or say."""
+    if kind not in SESSION_REQUESTS:
+        raise ValueError(f"unknown session request {kind!r}")
+    return f"dialog.session.{kind}.{token(project)}"
+
+
+def media_store(project: UUID) -> str:
+    """Request subject: keep an image staged for `project` (StoreImage)."""
+    return f"media.image.store.{token(project)}"
+
+
+def media_stored(project: UUID) -> str:
+    """Subject announcing a kept image of `project` (ImageStored)."""
+    return f"media.stored.{token(project)}"
 
 
 def config_changed(project: UUID) -> str:
@@ -124,13 +163,19 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     return [
         StreamConfig(
             name=CHAT_STREAM,
-            subjects=[CHAT_TURN_ALL, CHAT_REPLY_ALL],
+            subjects=[CHAT_TURN_ALL, CHAT_REPLY_ALL, CHAT_DELETED_ALL],
             max_age=WEEK_SECONDS,
             **common,  # type: ignore[arg-type]
         ),
         StreamConfig(
             name=CONFIG_STREAM,
             subjects=[CONFIG_CHANGED_ALL],
+            max_age=WEEK_SECONDS,
+            **common,  # type: ignore[arg-type]
+        ),
+        StreamConfig(
+            name=MEDIA_STREAM,
+            subjects=[MEDIA_STORED_ALL],
             max_age=WEEK_SECONDS,
             **common,  # type: ignore[arg-type]
         ),

@@ -1,13 +1,15 @@
-"""Chat turns: what a user said and what the bot answered."""
+"""Chat turns: what a user said and what the bot answered (or said first)."""
 
 from typing import Literal
 from uuid import UUID
 
 from pydantic import Field
 
-from .base import Event
+from .base import Contract, Event
 
 Protocol = Literal["xparo", "xparo-typed", "aida", "rsvp", "besser"]
+# What an image turn says to the AIML (a bot answers images with <pattern>XIMAGE</pattern>).
+IMAGE_INPUT = "XIMAGE"
 
 
 class TurnReceived(Event):
@@ -17,6 +19,7 @@ class TurnReceived(Event):
     session_id: str = Field(description="Conversation key; replies go to chat.reply.<p>.<session>")
     protocol: Protocol = Field(description="Wire protocol the user speaks")
     text: str = Field(max_length=65536, description="What the user said")
+    image: UUID | None = Field(None, description="An image the user sent (media id) instead")
     channel: str = Field(description="Id of the connection that sent it (orders its turns)")
     seq: int = Field(ge=1, description="Position of this turn among the channel's turns")
 
@@ -30,3 +33,30 @@ class TurnAnswered(Event):
     text: str = Field(description="The bot's answer")
     engine: Literal["aiml", "fallback"] = Field(description="Which engine produced the answer")
     content_version: int | None = Field(None, description="Bot content version that answered")
+    protocol: Protocol | None = Field(None, description="Protocol of the session (who shows it)")
+
+
+class SayToSession(Contract):
+    """Command: the bot speaks first in a session (an operator, a schedule)."""
+
+    project_key: UUID
+    session_id: str = Field(min_length=1, max_length=128)
+    text: str = Field(min_length=1, max_length=65536)
+    source: Literal["operator", "schedule"]
+    correlation_id: UUID
+
+
+class BotSpoke(Event):
+    """The bot said something nobody asked for (published on chat.reply like answers)."""
+
+    kind: Literal["spoke"] = "spoke"
+    project_key: UUID
+    session_id: str
+    text: str
+    source: Literal["operator", "schedule"]
+    protocol: Protocol | None = Field(None, description="Protocol of the session (who shows it)")
+
+
+# What chat.reply.<project>.<session> carries (TurnAnswered has no `kind`; extra=forbid tells
+# the two apart).
+ChatReply = TurnAnswered | BotSpoke
