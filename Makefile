@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+JS := tests/js
+JS_STAMP := $(JS)/node_modules/.installed
 
 .PHONY: help install run test lint fmt lock clean bench
 
@@ -19,12 +21,18 @@ $(STAMP): pyproject.toml requirements.lock
 	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
+# The real clients the protocol tests drive (the official phoenix npm client), pinned by lock.
+$(JS_STAMP): $(JS)/package.json $(JS)/package-lock.json
+	@echo "==> Installing the test clients in $(JS) (npm ci)"
+	@npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
+	@touch $(JS_STAMP)
+
 install: $(STAMP) ## Create .venv and install the project (pinned)
 
 run: $(STAMP) ## Start everything: embedded NATS + Postgres (unless NATS_URL/DATABASE_URL), all services
 	@$(PY) -m shared.devstack
 
-test: $(STAMP) ## Run the whole test suite (unit, component, integration)
+test: $(STAMP) $(JS_STAMP) ## Run the whole test suite (unit, component, integration)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)

@@ -4,7 +4,7 @@ Every route needs `Authorization: Bearer <admin token>` (created with `switchboa
 create`) whose scope covers the project. Errors are problem+json (see problems.py).
 """
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
@@ -70,9 +70,11 @@ class CommandQueued(BaseModel):
     expires_at: datetime | None
 
 
-def admin_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:
-    """The /admin routes for robots and telemetry."""
-    router = APIRouter(prefix="/admin/projects/{project}", tags=["robots"])
+AdminScope = Callable[..., Awaitable[tuple[UUID, AdminToken]]]
+
+
+def admin_scope(projects: ProjectStore, tokens: TokenStore) -> AdminScope:
+    """The dependency every admin route uses: the project, once the admin token covers it."""
 
     async def scope(
         project: Annotated[UUID, Path(description="Project key")],
@@ -91,7 +93,14 @@ def admin_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> 
             raise Problem(404, f"no project {project}")
         return project, token
 
-    Scope = Annotated[tuple[UUID, AdminToken], Depends(scope)]
+    return scope
+
+
+def admin_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:
+    """The /admin routes for robots and telemetry."""
+    router = APIRouter(prefix="/admin/projects/{project}", tags=["robots"])
+
+    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
 
     @router.get("/robots", response_model=RobotList)
     async def list_robots(scoped: Scope) -> RobotList:

@@ -11,10 +11,11 @@ from nats.aio.subscription import Subscription
 from pydantic import BaseModel, TypeAdapter
 
 from shared import subjects
-from shared.contracts import Event, TurnAnswered, TurnReceived
+from shared.contracts import ChatReply, Event, TurnReceived
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReply)
 
 
 class BridgeError(Exception):
@@ -70,13 +71,13 @@ class Bridge:
         return answer.validate_json(msg.body)
 
     async def follow_replies(
-        self, *, project: UUID, session: str, deliver: Callable[[TurnAnswered], Awaitable[None]]
+        self, *, project: UUID, session: str, deliver: Callable[[ChatReply], Awaitable[None]]
     ) -> Subscription:
         """Receive the replies of one session (NATS interest routes them to this replica)."""
 
         async def on_msg(msg: Msg) -> None:
             try:
-                reply = TurnAnswered.model_validate_json(msg.data)
+                reply = REPLY.validate_json(msg.data)
             except ValueError:
                 log.error("malformed reply on %s", msg.subject)
                 return

@@ -30,3 +30,18 @@ class GatewaySettings(BaseSettings):
     command_fetch_wait_s: float = Field(
         5.0, gt=0, description="Long-poll length of a robot's command feed"
     )
+    phoenix_idle_s: float = Field(
+        60.0, gt=0, description="AIDA: a Phoenix socket silent this long is closed (1001)"
+    )
+    aida_backlog_keep_s: float = Field(
+        86400.0, gt=0, description="AIDA: how long a bot's undelivered messages wait for a join"
+    )
+    aida_fetch_wait_s: float = Field(
+        2.0, gt=0, description="AIDA: long-poll length of a bot's backlog feed"
+    )
+    media_max_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="AIDA: largest image upload (bigger → 413)"
+    )
+    content_cors_origins: list[str] = Field(
+        ["*"], description="AIDA: origins allowed to call /content (JSON list; open by default)"
+    )

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -28,7 +29,10 @@ class Socket:
 
     async def send_json(self, frame: Any) -> bool:
         """Send `frame` as JSON text; False when the socket is already gone."""
-        text = json.dumps(frame, ensure_ascii=False)
+        return await self.send_text(json.dumps(frame, ensure_ascii=False))
+
+    async def send_text(self, text: str) -> bool:
+        """Send one text frame; False when the socket is already gone."""
         async with self._lock:
             if self.ws.client_state != WebSocketState.CONNECTED:
                 return False
@@ -37,6 +41,16 @@ class Socket:
             except (WebSocketDisconnect, RuntimeError, OSError):
                 return False
         return True
+
+    async def close(self, code: int, reason: str = "") -> None:
+        """Close with `code` (a no-op when the socket is already gone)."""
+        async with self._lock:
+            if self.ws.client_state != WebSocketState.CONNECTED:
+                return
+            try:
+                await self.ws.close(code=code, reason=reason)
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                return
 
 
 CLOSE_TOO_BIG = 1009
@@ -58,8 +72,16 @@ async def serve(ws: WebSocket, adapter: Adapter, *, max_bytes: int) -> None:
     await run(ws, adapter, max_bytes=max_bytes, on_binary_error=adapter.on_binary_error)
 
 
-async def run(ws: WebSocket, adapter: Adapter, *, max_bytes: int, on_binary_error: Any) -> None:
-    """Feed each frame to `adapter` until the client goes; binary frames must be UTF-8.
+async def run(
+    ws: WebSocket,
+    adapter: Adapter,
+    *,
+    max_bytes: int,
+    on_binary_error: Any,
+    on_bytes: Callable[[bytes], Awaitable[None]] | None = None,
+) -> None:
+    """Feed each frame to `adapter` until the client goes; binary frames must be UTF-8 (unless
+    `on_bytes` takes them as they are).
 
     A frame over `max_bytes` closes the socket with 1009. The server (uvicorn) reads frames up
     to a higher hard cap, so an oversized frame is read whole and the close is clean.
@@ -74,6 +96,9 @@ async def run(ws: WebSocket, adapter: Adapter, *, max_bytes: int, on_binary_erro
                 await ws.close(code=CLOSE_TOO_BIG, reason=f"frame over {max_bytes} bytes")
                 return
             text = message.get("text")
+            if text is None and on_bytes is not None and message.get("bytes") is not None:
+                await on_bytes(message["bytes"])
+                continue
             if text is None and message.get("bytes") is not None:
                 try:
                     text = message["bytes"].decode("utf-8")

@@ -3,11 +3,11 @@
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from nats.aio.subscription import Subscription
 
-from shared.contracts import TurnAnswered, TurnReceived
+from shared.contracts import ChatReply, TurnReceived
 from shared.contracts.chat import Protocol
 from shared.identity import Project
 
@@ -15,24 +15,47 @@ from .bridge import Bridge
 
 log = logging.getLogger(__name__)
 SEEN_REPLIES = 256
-OnReply = Callable[[TurnAnswered], Awaitable[None]]
+OnReply = Callable[[ChatReply], Awaitable[None]]
+
+
+class TurnNumbers:
+    """Numbers one socket's turns per session (a channel id and a counter for each session),
+    which the dialog service uses to answer that socket's turns in the order they were sent."""
+
+    def __init__(self, *, project: UUID, protocol: Protocol) -> None:
+        self._project = project
+        self._protocol = protocol
+        self._channels: dict[str, tuple[str, int]] = {}
+
+    def next(self, session: str, text: str, *, image: UUID | None = None) -> TurnReceived:
+        """The next turn of `session` (not counted until `taken`)."""
+        channel, seq = self._channels.get(session) or (uuid4().hex, 0)
+        return TurnReceived.first(
+            project_key=self._project,
+            session_id=session,
+            protocol=self._protocol,
+            text=text,
+            image=image,
+            channel=channel,
+            seq=seq + 1,
+        )
+
+    def taken(self, turn: TurnReceived) -> None:
+        """`turn` was accepted by JetStream: the next one follows it."""
+        self._channels[turn.session_id] = (turn.channel, turn.seq)
 
 
 class Conversations:
-    """Publishes a socket's turns in order and hands it each reply once.
-
-    Every session this socket speaks in gets its own channel id and turn counter, which the
-    dialog service uses to answer that socket's turns in the order they were sent.
-    """
+    """Publishes a socket's turns in order (TurnNumbers) and hands it each reply once
+    (answers, and what the bot says first: an operator, a schedule)."""
 
     def __init__(
         self, bridge: Bridge, *, project: Project, protocol: Protocol, on_reply: OnReply
     ) -> None:
         self._bridge = bridge
         self._project = project
-        self._protocol = protocol
+        self._numbers = TurnNumbers(project=project.key, protocol=protocol)
         self._on_reply = on_reply
-        self._channels: dict[str, tuple[str, int]] = {}
         self._follows: dict[str, Subscription] = {}
         self._seen: OrderedDict[object, None] = OrderedDict()
 
@@ -45,21 +68,13 @@ class Conversations:
 
     def turn(self, session: str, text: str) -> TurnReceived:
         """The next turn of `session` (not yet published: see `say`)."""
-        channel, seq = self._channels.get(session) or (uuid4().hex, 0)
-        return TurnReceived.first(
-            project_key=self._project.key,
-            session_id=session,
-            protocol=self._protocol,
-            text=text,
-            channel=channel,
-            seq=seq + 1,
-        )
+        return self._numbers.next(session, text)
 
     async def say(self, turn: TurnReceived) -> None:
         """Publish `turn` (BridgeError when JetStream does not take it; then it never counted)."""
         await self.follow(turn.session_id)
         await self._bridge.publish_turn(turn)
-        self._channels[turn.session_id] = (turn.channel, turn.seq)
+        self._numbers.taken(turn)
 
     async def close(self) -> None:
         """Drop every reply interest of this socket."""
@@ -70,7 +85,7 @@ class Conversations:
             except Exception as err:  # the connection may be closing already
                 log.debug("unsubscribe failed: %r", err)
 
-    async def _deliver(self, reply: TurnAnswered) -> None:
+    async def _deliver(self, reply: ChatReply) -> None:
         if reply.event_id in self._seen:
             return
         self._seen[reply.event_id] = None

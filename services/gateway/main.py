@@ -12,8 +12,12 @@ from shared.settings import CommonSettings
 
 from . import problems
 from .admin import admin_router
+from .admin_chat import admin_chat_router
+from .aida_routes import aida_router
 from .bridge import Bridge
 from .config import GatewaySettings
+from .content_routes import content_app
+from .phoenix.feed import BotFeeds
 from .robot_api import robot_router
 from .xparo_routes import xparo_router
 
@@ -29,6 +33,12 @@ def create_app(
     projects = ProjectStore(session_factory(engine))
     tokens = TokenStore(session_factory(engine))
     bridge = Bridge(broker, request_timeout_s=settings.request_timeout_s)
+    feeds = BotFeeds(
+        bridge,
+        keep_s=settings.aida_backlog_keep_s,
+        ack_wait_s=settings.command_ack_wait_s,
+        fetch_s=settings.aida_fetch_wait_s,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +51,7 @@ def create_app(
     app = FastAPI(title="Switchboard gateway", lifespan=lifespan)
     problems.install(app)
     app.include_router(admin_router(projects, tokens, bridge))
+    app.include_router(admin_chat_router(projects, tokens, bridge))
     app.include_router(robot_router(tokens, bridge))
 
     @app.get("/health")
@@ -56,4 +67,6 @@ def create_app(
         return {"status": "ready" if ok else "not ready"}
 
     app.include_router(xparo_router(projects, tokens, bridge, settings))
+    app.include_router(aida_router(projects, bridge, feeds, settings))
+    app.mount("/content", content_app(bridge, settings))
     return app

@@ -39,6 +39,7 @@ class Stack:
     dialogs: list[Service] = field(default_factory=list)
     telemetry: list[Service] = field(default_factory=list)
     schedules: list[Service] = field(default_factory=list)
+    media: list[Service] = field(default_factory=list)
 
     @property
     def env(self) -> dict[str, str]:
@@ -66,8 +67,20 @@ class Stack:
         self.schedules.append(service.start())
         return service
 
+    def start_media(self) -> Service:
+        name = f"media-{len(self.media) + 1}"
+        service = Service("media", {**self.env, **self.service_env}, self.log_dir, name=name)
+        self.media.append(service.start())
+        return service
+
     def start(
-        self, dialogs: int, *, gateways: int = 1, telemetry: int = 0, schedules: int = 0
+        self,
+        dialogs: int,
+        *,
+        gateways: int = 1,
+        telemetry: int = 0,
+        schedules: int = 0,
+        media: int = 0,
     ) -> "Stack":
         for _ in range(dialogs):
             self.start_dialog()
@@ -75,6 +88,8 @@ class Stack:
             self.start_telemetry()
         for _ in range(schedules):
             self.start_schedule()
+        for _ in range(media):
+            self.start_media()
         for n in range(gateways):
             env = {**self.env, **self.gateway_env}
             self.gateways.append(Service("gateway", env, self.log_dir, name=f"gateway-{n + 1}"))
@@ -100,8 +115,14 @@ class Stack:
         base = f"ws://127.0.0.1:{port}/ws/chatbot/{project.secret}/{project.key}/"
         return f"{base}?robot_id={robot}" if robot else base
 
+    def phoenix_url(self, *, vsn: str | None = "2.0.0", replica: int = 0) -> str:
+        """URL of AIDA's Phoenix socket (what phoenix.js builds from ws://host/socket)."""
+        base = f"ws://127.0.0.1:{self.gateways[replica].port}/socket/websocket"
+        return f"{base}?vsn={vsn}" if vsn else base
+
     def stop(self) -> None:
-        for service in [*self.gateways, *self.dialogs, *self.telemetry, *self.schedules]:
+        everything = [*self.gateways, *self.dialogs, *self.telemetry, *self.schedules, *self.media]
+        for service in everything:
             service.stop()
 
 
@@ -128,6 +149,19 @@ def robot_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) ->
         backends, tmp_path_factory.mktemp("logs"), gateway_env=fast, service_env=services
     )
     yield running.start(dialogs=1, gateways=2, telemetry=1, schedules=1)
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def aida_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Two gateways (2 s Phoenix idle timeout, 1 MiB uploads), a dialog and a media replica."""
+    gateway = {
+        "GATEWAY_PHOENIX_IDLE_S": "2",
+        "GATEWAY_MEDIA_MAX_BYTES": str(1024 * 1024),
+        "GATEWAY_AIDA_FETCH_WAIT_S": "0.5",
+    }
+    running = Stack(backends, tmp_path_factory.mktemp("logs"), gateway_env=gateway)
+    yield running.start(dialogs=1, gateways=2, media=1)
     running.stop()
 
 

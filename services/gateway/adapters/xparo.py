@@ -24,6 +24,7 @@ from shared.contracts import (
     DEFAULT_ROBOT,
     BotContent,
     BotContentSaved,
+    ChatReply,
     GetBotContent,
     RestApiToken,
     RobotCommandIssued,
@@ -294,9 +295,11 @@ class XparoAdapter:
         finally:
             self._waiting.pop(turn.event_id, None)
 
-    async def deliver(self, reply: TurnAnswered) -> None:
+    async def deliver(self, reply: ChatReply) -> None:
         """Send a reply (once, see Conversations) and wake the command it answers."""
         await self.out({"message": {"bot_response": reply.text}})
+        if not isinstance(reply, TurnAnswered):
+            return
         waiting = self._waiting.get(reply.turn_event_id)
         if waiting is not None and not waiting.done():
             waiting.set_result(None)

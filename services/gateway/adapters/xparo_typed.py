@@ -21,11 +21,11 @@ from pydantic import ValidationError
 from shared import subjects
 from shared.contracts import (
     DEFAULT_ROBOT,
+    ChatReply,
     RestApiToken,
     RobotCommandAcknowledged,
     RobotCommandIssued,
     TelemetrySampled,
-    TurnAnswered,
     robot_id_or_none,
     utcnow,
 )
@@ -201,7 +201,7 @@ class XparoTypedAdapter:
         )
         await self.link.acknowledged(event)
 
-    async def _reply(self, reply: TurnAnswered) -> None:
+    async def _reply(self, reply: ChatReply) -> None:
         await self.socket.send_json({"type": "chat_response", "data": {"response": reply.text}})
 
     async def _send_command(self, issued: RobotCommandIssued) -> bool:

@@ -1,0 +1,324 @@
+"""AIDA's chatbot API over Phoenix channels (seeds/002, reference/phoenix.md).
+
+A socket joins `bot:<project key>` with `{"access_token": <project secret>}`, then opens sessions
+(`new_session`), sends user messages (`utb_msg`, `utb_img`), merges session data (`put_data`) and
+deletes sessions (`delete_session`). The bot answers with `btu_msg` pushes; like AIDA, every
+socket joined to a bot gets every message of that bot and filters by session.
+
+Success of `utb_msg` / `utb_img` has no reply (AIDA sends none); every refusal is a `phx_reply`
+error with a `reason`, and the socket stays open.
+"""
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import TypeAdapter, ValidationError
+
+from shared import subjects
+from shared.contracts import (
+    ChatReply,
+    DeleteSession,
+    GetImage,
+    GetImageReply,
+    GetSession,
+    ImageInfo,
+    OpenSession,
+    SessionInfo,
+    SessionReply,
+    UpdateSession,
+)
+from shared.identity import ProjectStore
+
+from ..bridge import Bridge, BridgeError
+from ..conversations import TurnNumbers
+from ..phoenix import wire
+from ..phoenix.feed import BotFeeds
+
+log = logging.getLogger(__name__)
+TOPIC = re.compile(r"^bot:(?P<key>[0-9a-fA-F-]{32,36})$")
+SESSION: TypeAdapter[Any] = TypeAdapter(SessionReply)
+IMAGE: TypeAdapter[Any] = TypeAdapter(GetImageReply)
+MAX_TEXT = 65536
+MAX_JOINS = 32
+CLOSE_GOING_AWAY = 1001
+Send = Callable[[str], Awaitable[bool]]
+Close = Callable[[int, str], Awaitable[None]]
+
+
+class Refused(Exception):
+    """A client event that is answered with an error reply `{"reason": ...}`."""
+
+    def __init__(self, reason: str, **extra: Any) -> None:
+        super().__init__(reason)
+        self.response = {"reason": reason, **extra}
+
+
+@dataclass
+class Join:
+    """One joined `bot:` topic of this socket."""
+
+    topic: str
+    join_ref: wire.Ref
+    project: UUID
+    numbers: TurnNumbers
+    sessions: set[str] = field(default_factory=set)
+    listener: Callable[[ChatReply], Awaitable[bool]] = field(init=False)
+
+
+class AidaSocket:
+    """One Phoenix socket speaking AIDA's events (any number of joined bots)."""
+
+    def __init__(
+        self,
+        send: Send,
+        close: Close,
+        *,
+        serializer: wire.Serializer,
+        projects: ProjectStore,
+        bridge: Bridge,
+        feeds: BotFeeds,
+        idle_s: float,
+    ) -> None:
+        self._send = send
+        self._close = close
+        self.serializer = serializer
+        self._projects = projects
+        self._bridge = bridge
+        self._feeds = feeds
+        self._idle_s = idle_s
+        self._joins: dict[str, Join] = {}
+        self._heard = time.monotonic()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._events = {
+            "new_session": self._new_session,
+            "put_data": self._put_data,
+            "delete_session": self._delete_session,
+            "utb_msg": self._utb_msg,
+            "utb_img": self._utb_img,
+        }
+
+    async def start(self) -> None:
+        """Close the socket (1001) when the client stays silent for the idle timeout."""
+        self._watchdog = asyncio.create_task(self._watch())
+
+    async def on_frame(self, text: str) -> None:
+        self._heard = time.monotonic()
+        try:
+            msg = self.serializer.decode(text)
+        except wire.FrameError as err:
+            await self._refuse_frame(err)
+            return
+        await self.handle(msg)
+
+    async def on_bytes(self, data: bytes) -> None:
+        self._heard = time.monotonic()
+        try:
+            msg = self.serializer.decode_binary(data)
+        except wire.FrameError as err:
+            await self._close(1003, str(err))
+            return
+        await self.handle(msg)
+
+    async def on_binary_error(self) -> None:  # binary frames go to on_bytes
+        return None
+
+    async def on_close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        for join in list(self._joins.values()):
+            await self._drop(join)
+
+    async def handle(self, msg: wire.Message) -> None:
+        """Answer one decoded message."""
+        if msg.topic == "phoenix" and msg.event == "heartbeat":
+            await self._out(wire.reply(msg, "ok", {}))
+        elif msg.event == "phx_join":
+            await self._join(msg)
+        elif msg.topic not in self._joins:
+            await self._out(_unmatched(msg))
+        elif msg.event == "phx_leave":
+            join = self._joins[msg.topic]
+            await self._out(wire.reply(msg, "ok", {}))
+            await self._drop(join)
+            await self._out(wire.close(join.topic, join.join_ref))
+        else:
+            await self._event(self._joins[msg.topic], msg)
+
+    async def _event(self, join: Join, msg: wire.Message) -> None:
+        handler = self._events.get(msg.event)
+        try:
+            if handler is None:
+                raise Refused(f"unknown event {msg.event[:64]!r}")
+            if not isinstance(msg.payload, dict):
+                raise Refused("binary payloads are not supported")
+            response = await handler(join, msg.payload)
+        except Refused as err:
+            await self._out(wire.reply(msg, "error", err.response))
+        except ValidationError as err:
+            problem = err.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"][1:]) or "payload"
+            await self._out(wire.reply(msg, "error", {"reason": f"{where}: {problem['msg']}"}))
+        except BridgeError:
+            await self._out(wire.reply(msg, "error", {"reason": "unavailable", "retry": True}))
+        else:
+            if response is not None:
+                await self._out(wire.reply(msg, "ok", response))
+
+    async def _join(self, msg: wire.Message) -> None:
+        found = TOPIC.match(msg.topic)
+        if found is None:
+            await self._out(_unmatched(msg))
+            return
+        old = self._joins.get(msg.topic)
+        if old is not None:  # a duplicate join replaces the old one
+            await self._drop(old)
+            await self._out(wire.close(old.topic, old.join_ref))
+        token = msg.payload.get("access_token") if isinstance(msg.payload, dict) else None
+        project = await self._projects.authenticate(found["key"], token) if token else None
+        if not isinstance(token, str) or project is None:
+            await self._out(wire.reply(msg, "error", {"reason": "unauthorized"}))
+            return
+        if len(self._joins) >= MAX_JOINS:
+            await self._out(wire.reply(msg, "error", {"reason": "too many channels joined"}))
+            return
+        numbers = TurnNumbers(project=project.key, protocol="aida")
+        join = Join(msg.topic, msg.join_ref, project.key, numbers)
+        join.listener = partial(self._push, join)
+        try:
+            await self._feeds.attach(project.key, join.listener)
+        except Exception as err:
+            log.warning("bot feed of %s not started: %r", project.key, err)
+            await self._out(wire.reply(msg, "error", {"reason": "unavailable", "retry": True}))
+            return
+        self._joins[msg.topic] = join
+        await self._out(wire.reply(msg, "ok", {}))
+
+    async def _drop(self, join: Join) -> None:
+        if self._joins.get(join.topic) is join:
+            del self._joins[join.topic]
+        await self._feeds.detach(join.project, join.listener)
+
+    async def _push(self, join: Join, reply: ChatReply) -> bool:
+        """Send one bot message to this socket as `btu_msg` (the client filters by session)."""
+        frame = wire.push(join.topic, "btu_msg", {"session": reply.session_id, "text": reply.text})
+        return await self._out(frame)
+
+    async def _new_session(self, join: Join, payload: dict[str, Any]) -> dict[str, Any]:
+        data = payload.get("data") or {}
+        if not isinstance(data, dict):
+            raise Refused("data must be an object")
+        command = OpenSession(
+            project_key=join.project, protocol="aida", data=data, correlation_id=uuid4()
+        )
+        info = await self._session("open", join, command)
+        join.sessions.add(info.session_id)
+        return {"session": info.session_id}
+
+    async def _put_data(self, join: Join, payload: dict[str, Any]) -> dict[str, Any]:
+        session = _session_id(payload)
+        data = payload.get("data")
+        if not isinstance(data, dict):
+            raise Refused("data must be an object")
+        command = UpdateSession(
+            project_key=join.project, session_id=session, data=data, correlation_id=uuid4()
+        )
+        await self._session("update", join, command)
+        join.sessions.add(session)
+        return {}
+
+    async def _delete_session(self, join: Join, payload: dict[str, Any]) -> dict[str, Any]:
+        session = _session_id(payload)
+        command = DeleteSession(
+            project_key=join.project, session_id=session, correlation_id=uuid4()
+        )
+        await self._session("delete", join, command)
+        join.sessions.discard(session)
+        return {}
+
+    async def _utb_msg(self, join: Join, payload: dict[str, Any]) -> None:
+        session, text = _session_id(payload), payload.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+            raise Refused(f"text must be a non-empty string of at most {MAX_TEXT} characters")
+        await self._known(join, session)
+        await self._say(join, session, text)
+
+    async def _utb_img(self, join: Join, payload: dict[str, Any]) -> None:
+        session, image = _session_id(payload), payload.get("image")
+        await self._known(join, session)
+        try:
+            media_id = UUID(str(image))
+        except ValueError:
+            raise Refused("invalid image", image=str(image)[:64]) from None
+        found = await self._bridge.ask(subjects.MEDIA_GET, GetImage(media_id=media_id), IMAGE)
+        if not isinstance(found, ImageInfo) or (found.project_key, found.session_id) != (
+            join.project,
+            session,
+        ):
+            raise Refused("invalid image", image=str(media_id))
+        await self._say(join, session, "", image=media_id)
+
+    async def _say(self, join: Join, session: str, text: str, *, image: UUID | None = None) -> None:
+        turn = join.numbers.next(session, text, image=image)
+        await self._bridge.publish_turn(turn)
+        join.numbers.taken(turn)
+
+    async def _known(self, join: Join, session: str) -> None:
+        """Refuse a session that is not this bot's (unknown, another bot's, or deleted)."""
+        if session not in join.sessions:
+            await self._session(
+                "get", join, GetSession(project_key=join.project, session_id=session)
+            )
+            join.sessions.add(session)
+
+    async def _session(self, kind: str, join: Join, command: Any) -> SessionInfo:
+        answer = await self._bridge.ask(
+            subjects.dialog_session(kind, join.project), command, SESSION
+        )
+        if not isinstance(answer, SessionInfo):
+            join.sessions.discard(answer.session_id)
+            raise Refused("deleted session" if answer.deleted else "unknown session")
+        return answer
+
+    async def _out(self, msg: wire.Message) -> bool:
+        return await self._send(self.serializer.encode(msg))
+
+    async def _refuse_frame(self, err: wire.FrameError) -> None:
+        if err.ref is None and err.topic is None:
+            await self._close(1007, f"malformed frame: {err.reason}"[:120])
+            return
+        frame = wire.Message(
+            topic=err.topic or "phoenix",
+            event="phx_reply",
+            payload={"status": "error", "response": {"reason": err.reason}},
+            ref=err.ref,
+            join_ref=err.join_ref,
+        )
+        await self._out(frame)
+
+    async def _watch(self) -> None:
+        while True:
+            silent = time.monotonic() - self._heard
+            if silent >= self._idle_s:
+                await self._close(CLOSE_GOING_AWAY, "idle")
+                return
+            await asyncio.sleep(self._idle_s - silent)
+
+
+def _unmatched(msg: wire.Message) -> wire.Message:
+    """Phoenix's answer to an event for a topic this socket has not joined (join_ref null)."""
+    refused = wire.reply(msg, "error", {"reason": "unmatched topic"})
+    return wire.Message(refused.topic, refused.event, refused.payload, ref=msg.ref)
+
+
+def _session_id(payload: dict[str, Any]) -> str:
+    session = payload.get("session")
+    if not isinstance(session, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", session):
+        raise Refused("session must be a session id from new_session")
+    return session

@@ -1,0 +1,165 @@
+"""Every AIDA reply of a bot, to every socket on this gateway that joined it.
+
+AIDA broadcasts a bot's messages to every client joined to `bot:<id>` and clients filter them by
+session; so does this feed. Live messages come from a core NATS subscription on the bot's reply
+subjects. A durable JetStream consumer per bot keeps what was published while no socket anywhere
+had joined the bot: a gateway with joined sockets pulls it, hands out what it had not already
+delivered live, and acks; with nobody joined the messages wait, and the next join gets them.
+A message counts as delivered once any socket joined to its bot was sent it.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from uuid import UUID
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import TypeAdapter, ValidationError
+
+from shared import subjects
+from shared.contracts import ChatReply
+
+from ..bridge import Bridge
+
+log = logging.getLogger(__name__)
+Listener = Callable[[ChatReply], Awaitable[bool]]
+REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReply)
+SEEN = 4096
+FETCH_BATCH = 64
+
+
+def backlog_config(project: UUID, *, keep_s: float, ack_wait_s: float) -> ConsumerConfig:
+    """The bot's backlog: replies from the consumer's creation on, kept `keep_s` unread."""
+    return ConsumerConfig(
+        durable_name=f"aida_{subjects.token(project)}",
+        filter_subject=subjects.chat_project_replies(project),
+        deliver_policy=DeliverPolicy.NEW,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=ack_wait_s,
+        max_deliver=-1,
+        inactive_threshold=keep_s,
+    )
+
+
+class BotFeed:
+    """One bot's replies on this gateway, fanned out to its listeners (sockets)."""
+
+    def __init__(self, bridge: Bridge, project: UUID, config: ConsumerConfig, fetch_s: float):
+        self._bridge = bridge
+        self.project = project
+        self._config = config
+        self._fetch_s = fetch_s
+        self.listeners: set[Listener] = set()
+        self._seen: OrderedDict[UUID, None] = OrderedDict()
+        self._live: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        nc = self._bridge.broker.connection
+        self._live = await nc.subscribe(
+            subjects.chat_project_replies(self.project), cb=self._on_live
+        )
+        js = nc.jetstream()
+        await js.add_consumer(subjects.CHAT_STREAM, self._config)
+        self._task = asyncio.create_task(self._pull(js))
+
+    async def stop(self) -> None:
+        """Stop; a pull in flight finishes and hands back (naks) what it got."""
+        self.listeners.clear()
+        if self._live is not None:
+            with contextlib.suppress(Exception):
+                await self._live.unsubscribe()
+
+    async def _on_live(self, msg: Msg) -> None:
+        reply = self._parse(msg)
+        if reply is not None:
+            await self._fan_out(reply)
+
+    async def _fan_out(self, reply: ChatReply) -> bool:
+        """Hand `reply` to every listener once; True when some listener took it."""
+        if reply.protocol != "aida" or reply.event_id in self._seen:
+            return True
+        self._seen[reply.event_id] = None
+        if len(self._seen) > SEEN:
+            self._seen.popitem(last=False)
+        results = await asyncio.gather(*(listen(reply) for listen in list(self.listeners)))
+        return any(results)
+
+    async def _pull(self, js: JetStreamContext) -> None:
+        assert self._config.durable_name is not None
+        feed = await js.pull_subscribe_bind(self._config.durable_name, subjects.CHAT_STREAM)
+        try:
+            while self.listeners:
+                try:
+                    msgs = await feed.fetch(FETCH_BATCH, timeout=self._fetch_s)
+                except NatsTimeout:
+                    continue
+                for msg in msgs:
+                    await self._settle(msg)
+        except Exception as err:
+            log.warning("AIDA backlog of bot %s ended: %r", self.project, err)
+        finally:
+            with contextlib.suppress(Exception):
+                await feed.unsubscribe()
+
+    async def _settle(self, msg: Msg) -> None:
+        if not self.listeners:
+            await msg.nak()  # every socket left while this pull was in flight: keep it
+            return
+        reply = self._parse(msg)
+        if reply is None:
+            await msg.term()
+        elif await self._fan_out(reply):
+            await msg.ack()
+        else:
+            await msg.nak(delay=1.0)
+
+    @staticmethod
+    def _parse(msg: Msg) -> ChatReply | None:
+        try:
+            return REPLY.validate_json(msg.data)
+        except ValidationError:
+            log.error("malformed reply on %s", msg.subject)
+            return None
+
+
+class BotFeeds:
+    """The feeds of every bot some socket on this gateway joined."""
+
+    def __init__(self, bridge: Bridge, *, keep_s: float, ack_wait_s: float, fetch_s: float):
+        self._bridge = bridge
+        self._keep_s = keep_s
+        self._ack_wait_s = ack_wait_s
+        self._fetch_s = fetch_s
+        self._feeds: dict[UUID, BotFeed] = {}
+        self._lock = asyncio.Lock()
+
+    async def attach(self, project: UUID, listener: Listener) -> None:
+        """Give `listener` every AIDA reply of `project` from now on (and its backlog)."""
+        async with self._lock:
+            feed = self._feeds.get(project)
+            if feed is None:
+                config = backlog_config(project, keep_s=self._keep_s, ack_wait_s=self._ack_wait_s)
+                feed = BotFeed(self._bridge, project, config, self._fetch_s)
+                feed.listeners.add(listener)
+                await feed.start()
+                self._feeds[project] = feed
+            else:
+                feed.listeners.add(listener)
+
+    async def detach(self, project: UUID, listener: Listener) -> None:
+        """Stop giving `listener` replies; the bot's feed stops with its last listener."""
+        async with self._lock:
+            feed = self._feeds.get(project)
+            if feed is None:
+                return
+            feed.listeners.discard(listener)
+            if not feed.listeners:
+                del self._feeds[project]
+                await feed.stop()
