@@ -1,4 +1,4 @@
-"""The dialog schema: bot content versions, conversation sessions, the transcript."""
+"""The dialog schema: bot content versions, conversation sessions, the transcript, tombstones."""
 
 from datetime import datetime
 from typing import Any
@@ -31,16 +31,24 @@ class BotContentRow(SQLModel, table=True):
 
 
 class SessionRow(SQLModel, table=True):
-    """A conversation's AIML state (predicates, that, topic) and its last turn position."""
+    """A conversation: who opened it, its data, its AIML state (predicates, that, topic) and
+    its last turn position."""
 
     __tablename__ = "sessions"
     __table_args__ = {"schema": SCHEMA}
 
     project_key: UUID = Field(primary_key=True)
     session_id: str = Field(primary_key=True, max_length=128)
+    protocol: str = ""
+    data: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
     state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     channel: str = ""
     seq: int = 0
+    created_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
+    )
     updated_at: datetime | None = Field(
         default=None,
         sa_column=Column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now()),
@@ -67,3 +75,16 @@ class TurnRow(SQLModel, table=True):
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     answered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     engine_ms: float
+
+
+class DeletedSessionRow(SQLModel, table=True):
+    """A deleted session's id: it stays deleted (never answered, never recreated)."""
+
+    __tablename__ = "deleted_sessions"
+    __table_args__ = {"schema": SCHEMA}
+
+    project_key: UUID = Field(primary_key=True)
+    session_id: str = Field(primary_key=True, max_length=128)
+    deleted_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
+    )
