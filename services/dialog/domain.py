@@ -10,13 +10,14 @@ import re
 import xml.sax
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID, uuid5
 
 import defusedxml.sax
 from aiml import Kernel
 from aiml.AimlParser import AimlHandler, AimlParserError
 from defusedxml import DefusedXmlException
 
-from shared.contracts import AimlProblem
+from shared.contracts import IMAGE_INPUT, AimlProblem
 
 _WRAP_OPEN = '<aiml version="1.0.1">'
 _HAS_ROOT = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<aiml[\s>]", re.DOTALL)
@@ -25,6 +26,8 @@ _LOCATION = re.compile(r"\(line (\d+), column (\d+)\)")
 UNSAFE_ELEMENTS = ("system", "learn", "gossip")
 HISTORY_KEYS = ("_inputHistory", "_outputHistory")
 MAX_HISTORY = 10
+IMAGE_PREDICATE = "image"
+_DELETED_IDS = UUID("6f1c2b57-3f0e-4d55-9a43-1d5b2f7c9e10")  # namespace of SessionDeleted ids
 
 
 class DialogError(Exception):
@@ -40,6 +43,15 @@ class InvalidAiml(DialogError):
             f"invalid AIML at line {first.line}, column {first.column}: {first.message}"
         )
         self.problems = problems
+
+
+class SessionGone(DialogError):
+    """The session was deleted: nothing more is answered in it, and it is never recreated."""
+
+    def __init__(self, *, project_key: UUID, session_id: str) -> None:
+        super().__init__(f"session {session_id} of project {project_key} was deleted")
+        self.project_key = project_key
+        self.session_id = session_id
 
 
 @dataclass(frozen=True)
@@ -198,3 +210,24 @@ def waits_for_predecessor(*, channel: str, seq: int, last_channel: str, last_seq
     """
     expected = last_seq + 1 if channel == last_channel else 1
     return seq > expected
+
+
+def data_predicates(data: dict[str, Any]) -> dict[str, str]:
+    """The AIML predicates a session's data sets: a string, number or bool is said as text
+    (`<get name="first_name"/>`); any other value (null, list, object) clears the predicate."""
+    return {
+        key: str(value) if isinstance(value, str | int | float | bool) else ""
+        for key, value in data.items()
+    }
+
+
+def heard(*, text: str, image: UUID | None, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """What the AIML hears of a turn: an image is IMAGE_INPUT, with predicate `image` naming it."""
+    if image is None:
+        return text, state
+    return IMAGE_INPUT, {**state, IMAGE_PREDICATE: str(image)}
+
+
+def deleted_event_id(*, project_key: UUID, session_id: str) -> UUID:
+    """The one event id of a session's deletion, so announcing it again is a duplicate."""
+    return uuid5(_DELETED_IDS, f"{project_key}/{session_id}")

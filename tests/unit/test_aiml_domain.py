@@ -1,5 +1,7 @@
 """AIML validation, safe kernels and explicit session state."""
 
+from uuid import uuid4
+
 import pytest
 
 from services.dialog.domain import (
@@ -8,9 +10,13 @@ from services.dialog.domain import (
     answer,
     build_kernel,
     compile_aiml,
+    data_predicates,
+    deleted_event_id,
+    heard,
     parse_properties,
     waits_for_predecessor,
 )
+from shared.contracts import IMAGE_INPUT
 
 NAME = (
     '<category><pattern>MY NAME IS *</pattern><template><think><set name="name"><star/></set>'
@@ -105,3 +111,45 @@ def test_kernel_cache_serves_only_the_version_it_was_built_from() -> None:
     assert cache.get("p", 4) is None
     cache.drop("p")
     assert cache.get("p", 3) is None
+
+
+def test_session_data_scalars_become_predicates_the_rest_clears_them() -> None:
+    """Strings, numbers and bools are said as text; null, lists and objects clear the name."""
+    data = {"first_name": "Ada", "age": 36, "score": 0.5, "vip": True, "tags": ["a"], "x": None}
+    assert data_predicates(data) == {
+        "first_name": "Ada",
+        "age": "36",
+        "score": "0.5",
+        "vip": "True",
+        "tags": "",
+        "x": "",
+    }
+    kernel = build_kernel(
+        compile_aiml(
+            '<category><pattern>HI</pattern><template>Hi <get name="first_name"/></template>'
+            "</category>"
+        ),
+        {},
+    )
+    said = answer(kernel, text="hi", state=data_predicates(data), session_id="s")
+    assert said.text == "Hi Ada"
+
+
+def test_an_image_is_heard_as_ximage_naming_the_image() -> None:
+    """A turn with an image says IMAGE_INPUT with predicate `image`; text turns are unchanged."""
+    image, state = uuid4(), {"name": "Bob"}
+    assert heard(text="hello", image=None, state=state) == ("hello", state)
+    assert heard(text="", image=image, state=state) == (
+        IMAGE_INPUT,
+        {"name": "Bob", "image": str(image)},
+    )
+    assert state == {"name": "Bob"}
+
+
+def test_a_sessions_deletion_always_has_the_same_event_id() -> None:
+    """Announcing a deletion again repeats its event id (the stream drops the duplicate)."""
+    project = uuid4()
+    first = deleted_event_id(project_key=project, session_id="s")
+    assert first == deleted_event_id(project_key=project, session_id="s")
+    assert first != deleted_event_id(project_key=project, session_id="t")
+    assert first != deleted_event_id(project_key=uuid4(), session_id="s")
