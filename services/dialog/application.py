@@ -1,42 +1,77 @@
-"""The dialog use cases: answer a turn exactly once and in order, save bot content."""
+"""The dialog use cases: answer a turn exactly once and in order, save bot content, keep the
+sessions the protocols open and delete, and let the bot speak first."""
 
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Literal
-from uuid import UUID
+from typing import Literal, cast
+from uuid import UUID, uuid4
 
 from aiml import Kernel
 
 from shared.contracts import (
     BotContentRejected,
     BotContentSaved,
+    BotSpoke,
+    DeleteSession,
+    GetSession,
+    OpenSession,
     SaveBotContent,
+    SayToSession,
+    SessionDeleted,
+    SessionInfo,
+    SessionReply,
+    SessionUnknown,
     TurnAnswered,
     TurnReceived,
+    UpdateSession,
 )
+from shared.contracts.chat import Protocol as WireProtocol
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
 from .domain import (
     NO_AIML,
     InvalidAiml,
     KernelCache,
+    SessionGone,
     answer,
     build_kernel,
     compile_aiml,
+    data_predicates,
+    deleted_event_id,
+    heard,
     parse_properties,
     waits_for_predecessor,
 )
-from .models import TurnRow
-from .store import ContentStore, TurnStore
+from .models import SessionRow, TurnRow
+from .store import ContentStore, Sessions, TurnStore, TurnUnit
 
 
 @dataclass(frozen=True)
 class TurnOutcome:
-    """What became of a turn: answered now, answered before, or early (retry later)."""
+    """What became of a turn: answered now, answered before, early (retry later), or gone
+    (its session was deleted: dropped unanswered)."""
 
-    kind: Literal["answered", "duplicate", "early"]
+    kind: Literal["answered", "duplicate", "early", "gone"]
     reply: TurnAnswered | None = None
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """The answer to a DeleteSession, and the event to announce (again, if deleted before)."""
+
+    reply: SessionReply
+    event: SessionDeleted | None
+
+
+def wire_protocol(value: str) -> WireProtocol | None:
+    """A stored protocol name as the contracts type it ("" for none)."""
+    return cast("WireProtocol | None", value or None)
+
+
+def info_of(row: SessionRow) -> SessionInfo:
+    """What a session holds, as the protocols read it."""
+    return SessionInfo(session_id=row.session_id, protocol=row.protocol, data=row.data)
 
 
 def reply_of(row: TurnRow) -> TurnAnswered:
@@ -52,51 +87,131 @@ def reply_of(row: TurnRow) -> TurnAnswered:
         text=row.answer,
         engine="fallback" if row.engine == "fallback" else "aiml",
         content_version=row.content_version,
+        protocol=wire_protocol(row.protocol),
     )
 
 
 class DialogApp:
     """Answers turns from each project's AIML, with state in Postgres."""
 
-    def __init__(self, *, content: ContentStore, turns: TurnStore, projects: ProjectStore) -> None:
+    def __init__(
+        self, *, content: ContentStore, turns: TurnStore, sessions: Sessions, projects: ProjectStore
+    ) -> None:
         self.content = content
         self.turns = turns
+        self.sessions = sessions
         self.projects = projects
         self.kernels = KernelCache()
 
     async def handle_turn(self, turn: TurnReceived, *, force: bool = False) -> TurnOutcome:
-        """Answer `turn` unless it was answered already or an earlier turn is still pending."""
-        async with self.turns.unit() as unit:
-            session = await unit.lock_session(turn.project_key, turn.session_id)
-            previous = await unit.previous_turn(turn.event_id)
-            if previous is not None:
-                return TurnOutcome("duplicate", reply_of(previous))
-            early = waits_for_predecessor(
-                channel=turn.channel,
-                seq=turn.seq,
-                last_channel=session.channel,
-                last_seq=session.seq,
-            )
-            if early and not force:
-                return TurnOutcome("early")
-            version = await unit.content_version(turn.project_key)
-            kernel = await self._kernel(turn.project_key, version)
-            started = time.perf_counter()
-            result = answer(kernel, text=turn.text, state=session.state, session_id=turn.session_id)
-            engine_ms = (time.perf_counter() - started) * 1000
-            text = result.text if result.matched else await self._fallback(turn.project_key)
-            reply = TurnAnswered(
-                **turn.caused(),
-                project_key=turn.project_key,
-                session_id=turn.session_id,
-                turn_event_id=turn.event_id,
-                text=text,
-                engine="aiml" if result.matched else "fallback",
-                content_version=version or None,
-            )
-            session.state, session.channel, session.seq = result.state, turn.channel, turn.seq
-            unit.save(session, self._row(turn, reply, engine_ms))
+        """Answer `turn` unless it was answered already, an earlier turn is still pending, or
+        its session was deleted."""
+        try:
+            async with self.turns.unit() as unit:
+                session = await unit.lock_session(
+                    turn.project_key, turn.session_id, protocol=turn.protocol
+                )
+                previous = await unit.previous_turn(turn.event_id)
+                if previous is not None:
+                    return TurnOutcome("duplicate", reply_of(previous))
+                early = waits_for_predecessor(
+                    channel=turn.channel,
+                    seq=turn.seq,
+                    last_channel=session.channel,
+                    last_seq=session.seq,
+                )
+                if early and not force:
+                    return TurnOutcome("early")
+                reply, engine_ms = await self._answer(unit, session, turn)
+                unit.save(session, self._row(turn, reply, engine_ms))
+        except SessionGone:
+            return TurnOutcome("gone")
         return TurnOutcome("answered", reply)
+
+    async def _answer(
+        self, unit: TurnUnit, session: SessionRow, turn: TurnReceived
+    ) -> tuple[TurnAnswered, float]:
+        """Answer from the project's current content; `session` takes the new state."""
+        version = await unit.content_version(turn.project_key)
+        kernel = await self._kernel(turn.project_key, version)
+        text, state = heard(text=turn.text, image=turn.image, state=session.state)
+        started = time.perf_counter()
+        result = answer(kernel, text=text, state=state, session_id=turn.session_id)
+        engine_ms = (time.perf_counter() - started) * 1000
+        session.protocol = session.protocol or turn.protocol
+        reply = TurnAnswered(
+            **turn.caused(),
+            project_key=turn.project_key,
+            session_id=turn.session_id,
+            turn_event_id=turn.event_id,
+            text=result.text if result.matched else await self._fallback(turn.project_key),
+            engine="aiml" if result.matched else "fallback",
+            content_version=version or None,
+            protocol=wire_protocol(session.protocol),
+        )
+        session.state, session.channel, session.seq = result.state, turn.channel, turn.seq
+        return reply, engine_ms
+
+    async def open_session(self, command: OpenSession) -> SessionInfo:
+        """A new session (a plain UUID, as AIDA's); its data's scalars become predicates."""
+        row = SessionRow(
+            project_key=command.project_key,
+            session_id=str(uuid4()),
+            protocol=command.protocol,
+            data=dict(command.data),
+            state=data_predicates(command.data),
+        )
+        await self.sessions.create(row)
+        return info_of(row)
+
+    async def update_session(self, command: UpdateSession) -> SessionReply:
+        """Merge data (and predicates) into a live session."""
+        row = await self.sessions.merge(
+            command.project_key,
+            command.session_id,
+            data=dict(command.data),
+            state=data_predicates(command.data),
+        )
+        return info_of(row) if row else await self._unknown(command.project_key, command.session_id)
+
+    async def get_session(self, query: GetSession) -> SessionReply:
+        """What a live session holds, or why it is unknown."""
+        row = await self.sessions.find(query.project_key, query.session_id)
+        return info_of(row) if row else await self._unknown(query.project_key, query.session_id)
+
+    async def delete_session(self, command: DeleteSession) -> Deletion:
+        """Forget a session and its transcript for good; a deletion (even a repeated one) is
+        announced under the session's one deletion event id."""
+        project, session_id = command.project_key, command.session_id
+        row = await self.sessions.delete(project, session_id)
+        reply = info_of(row) if row else await self._unknown(project, session_id)
+        if isinstance(reply, SessionUnknown) and not reply.deleted:
+            return Deletion(reply, None)
+        event = SessionDeleted(
+            event_id=deleted_event_id(project_key=project, session_id=session_id),
+            correlation_id=command.correlation_id,
+            project_key=project,
+            session_id=session_id,
+        )
+        return Deletion(reply, event)
+
+    async def say(self, command: SayToSession) -> BotSpoke | SessionUnknown:
+        """What the bot says first in a live session (shown by the session's protocol)."""
+        row = await self.sessions.find(command.project_key, command.session_id)
+        if row is None:
+            return await self._unknown(command.project_key, command.session_id)
+        return BotSpoke(
+            correlation_id=command.correlation_id,
+            project_key=command.project_key,
+            session_id=command.session_id,
+            text=command.text,
+            source=command.source,
+            protocol=wire_protocol(row.protocol),
+        )
+
+    async def _unknown(self, project: UUID, session_id: str) -> SessionUnknown:
+        deleted = await self.sessions.deleted(project, session_id)
+        return SessionUnknown(session_id=session_id, deleted=deleted)
 
     async def save_content(self, command: SaveBotContent) -> BotContentSaved | BotContentRejected:
         """Validate and store new content; the new kernel is ready before the reply."""
@@ -133,8 +248,8 @@ class DialogApp:
             correlation_id=turn.correlation_id,
             project_key=turn.project_key,
             session_id=turn.session_id,
-            protocol=turn.protocol,
-            question=turn.text,
+            protocol=reply.protocol or turn.protocol,
+            question=heard(text=turn.text, image=turn.image, state={})[0],
             answer=reply.text,
             engine=reply.engine,
             content_version=reply.content_version,

@@ -1,10 +1,13 @@
 """Thin subscribers: decode → application → publish."""
 
 import logging
+from collections.abc import Awaitable, Callable
+from uuid import UUID
 
 from faststream import AckPolicy
 from faststream.exceptions import NackMessage, RejectMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats.annotations import NatsMessage as Message
 from nats.errors import NotJSMessageError
 from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
@@ -14,11 +17,20 @@ from shared.contracts import (
     BotContent,
     BotContentRejected,
     BotContentSaved,
+    BotSpoke,
     ConfigChanged,
+    DeleteSession,
     GetBotContent,
+    GetSession,
+    OpenSession,
     SaveBotContent,
+    SayToSession,
+    SessionDeleted,
+    SessionReply,
+    SessionUnknown,
     TurnAnswered,
     TurnReceived,
+    UpdateSession,
 )
 
 from .application import DialogApp
@@ -26,9 +38,10 @@ from .config import DialogSettings
 
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100
+PurgeReplies = Callable[[UUID, str], Awaitable[None]]
 
 
-async def publish_reply(broker: NatsBroker, reply: TurnAnswered) -> None:
+async def publish_reply(broker: NatsBroker, reply: TurnAnswered | BotSpoke) -> None:
     """Publish a reply into CHAT; its event id makes a re-publish a no-op in the stream."""
     await broker.publish(
         reply,
@@ -39,6 +52,32 @@ async def publish_reply(broker: NatsBroker, reply: TurnAnswered) -> None:
     )
 
 
+def jetstream_purge(broker: NatsBroker) -> PurgeReplies:
+    """Remove a session's replies from CHAT (where they wait for AIDA clients to come back)."""
+
+    async def purge(project: UUID, session: str) -> None:
+        js = broker.connection.jetstream()
+        subject = subjects.chat_reply(project=project, session=session)
+        await js.purge_stream(subjects.CHAT_STREAM, subject=subject)
+
+    return purge
+
+
+def session_requests(kind: str) -> str:
+    """Every project's `kind` session requests (dialog.session.<kind>.*)."""
+    if kind not in subjects.SESSION_REQUESTS:
+        raise ValueError(f"unknown session request {kind!r}")
+    return subjects.DIALOG_SESSION_ALL.replace("*", kind, 1)
+
+
+def _misaddressed(msg: NatsMessage, kind: str, project: UUID) -> bool:
+    """True when a request names another project than its subject (it gets nothing of it)."""
+    if msg.raw_message.subject == subjects.dialog_session(kind, project):
+        return False
+    log.warning("%s on %s names project %s", kind, msg.raw_message.subject, project)
+    return True
+
+
 def _deliveries(msg: NatsMessage) -> int:
     """How often JetStream delivered this message (1 when it carries no JetStream metadata)."""
     try:
@@ -47,8 +86,16 @@ def _deliveries(msg: NatsMessage) -> int:
         return 1
 
 
-def register(broker: NatsBroker, app: DialogApp, settings: DialogSettings) -> None:
-    """Attach the dialog subscribers to `broker`."""
+def register(
+    broker: NatsBroker,
+    app: DialogApp,
+    settings: DialogSettings,
+    *,
+    purge: PurgeReplies | None = None,
+) -> None:
+    """Attach the dialog subscribers to `broker` (`purge` empties a session's replies from CHAT;
+    JetStream's own by default)."""
+    _register_sessions(broker, app, purge or jetstream_purge(broker))
     chat = JStream(name=subjects.CHAT_STREAM, declare=False)
 
     @broker.subscriber(
@@ -71,6 +118,9 @@ def register(broker: NatsBroker, app: DialogApp, settings: DialogSettings) -> No
         outcome = await app.handle_turn(turn, force=delivered >= settings.early_max_deliveries)
         if outcome.kind == "early":
             raise NackMessage(delay=settings.early_retry_s)
+        if outcome.kind == "gone":
+            log.info("dropping turn %s of deleted session %s", turn.event_id, turn.session_id)
+            return
         assert outcome.reply is not None
         await publish_reply(broker, outcome.reply)
 
@@ -96,3 +146,56 @@ def register(broker: NatsBroker, app: DialogApp, settings: DialogSettings) -> No
     async def on_config_changed(event: ConfigChanged) -> None:
         if app.kernels.version(event.project_key) != event.version:
             app.kernels.drop(event.project_key)
+
+
+def _register_sessions(broker: NatsBroker, app: DialogApp, purge: PurgeReplies) -> None:
+    """Request/reply subscribers of the sessions; any replica answers (queue group)."""
+    queue = subjects.DIALOG_QUEUE
+
+    @broker.subscriber(session_requests("open"), queue=queue)
+    async def on_open(command: OpenSession, msg: Message) -> SessionReply:
+        if _misaddressed(msg, "open", command.project_key):
+            return SessionUnknown(session_id="")
+        return await app.open_session(command)
+
+    @broker.subscriber(session_requests("update"), queue=queue)
+    async def on_update(command: UpdateSession, msg: Message) -> SessionReply:
+        if _misaddressed(msg, "update", command.project_key):
+            return SessionUnknown(session_id=command.session_id)
+        return await app.update_session(command)
+
+    @broker.subscriber(session_requests("get"), queue=queue)
+    async def on_get(query: GetSession, msg: Message) -> SessionReply:
+        if _misaddressed(msg, "get", query.project_key):
+            return SessionUnknown(session_id=query.session_id)
+        return await app.get_session(query)
+
+    @broker.subscriber(session_requests("delete"), queue=queue)
+    async def on_delete(command: DeleteSession, msg: Message) -> SessionReply:
+        if _misaddressed(msg, "delete", command.project_key):
+            return SessionUnknown(session_id=command.session_id)
+        deletion = await app.delete_session(command)
+        if deletion.event is not None:
+            await _announce(broker, deletion.event)
+            await purge(command.project_key, command.session_id)
+        return deletion.reply
+
+    @broker.subscriber(session_requests("say"), queue=queue)
+    async def on_say(command: SayToSession, msg: Message) -> BotSpoke | SessionUnknown:
+        if _misaddressed(msg, "say", command.project_key):
+            return SessionUnknown(session_id=command.session_id)
+        said = await app.say(command)
+        if isinstance(said, BotSpoke):
+            await publish_reply(broker, said)
+        return said
+
+
+async def _announce(broker: NatsBroker, event: SessionDeleted) -> None:
+    """Tell every service that a session is gone (its one event id dedupes a repeat)."""
+    await broker.publish(
+        event,
+        subjects.chat_deleted(event.project_key),
+        stream=subjects.CHAT_STREAM,
+        headers={"Nats-Msg-Id": str(event.event_id)},
+        correlation_id=str(event.correlation_id),
+    )

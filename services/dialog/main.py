@@ -11,7 +11,7 @@ from shared.settings import CommonSettings
 from .application import DialogApp
 from .config import DialogSettings
 from .handlers import register
-from .store import ContentStore, TurnStore
+from .store import ContentStore, PgSessions, TurnStore
 
 
 def create_app(
@@ -24,7 +24,10 @@ def create_app(
     engine = make_engine(common.database_url)
     sessions = session_factory(engine)
     app = DialogApp(
-        content=ContentStore(sessions), turns=TurnStore(sessions), projects=ProjectStore(sessions)
+        content=ContentStore(sessions),
+        turns=TurnStore(sessions),
+        sessions=PgSessions(sessions),
+        projects=ProjectStore(sessions),
     )
     register(broker, app, settings)
 

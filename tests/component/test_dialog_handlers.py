@@ -1,19 +1,30 @@
 """Dialog handlers on FastStream's TestNatsBroker, with in-memory stores."""
 
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
-from faststream.nats import NatsBroker, TestNatsBroker
+from faststream.nats import NatsBroker, NatsMessage, TestNatsBroker
+from pydantic import TypeAdapter
 
 from services.dialog.application import DialogApp
 from services.dialog.config import DialogSettings
+from services.dialog.domain import SessionGone
 from services.dialog.handlers import register
 from services.dialog.models import SessionRow, TurnRow
 from services.dialog.store import EMPTY
 from shared import subjects
-from shared.contracts import BotContent, ConfigChanged, SaveBotContent, TurnAnswered, TurnReceived
+from shared.contracts import (
+    BotContent,
+    ChatReply,
+    ConfigChanged,
+    SaveBotContent,
+    SessionDeleted,
+    TurnReceived,
+)
 
 HI = "<category><pattern>HI</pattern><template>hello</template></category>"
+REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReply)
 
 
 class MemoryContent:
@@ -43,6 +54,7 @@ class MemoryTurns:
     def __init__(self, content: MemoryContent) -> None:
         self.content = content
         self.sessions: dict[tuple[UUID, str], SessionRow] = {}
+        self.deleted: set[tuple[UUID, str]] = set()
         self.rows: dict[UUID, TurnRow] = {}
 
     def unit(self) -> "MemoryTurns":
@@ -57,10 +69,14 @@ class MemoryTurns:
     async def previous_turn(self, turn_event_id: UUID) -> TurnRow | None:
         return self.rows.get(turn_event_id)
 
-    async def lock_session(self, project_key: UUID, session_id: str) -> SessionRow:
+    async def lock_session(
+        self, project_key: UUID, session_id: str, *, protocol: str
+    ) -> SessionRow:
         key = (project_key, session_id)
+        if key in self.deleted:
+            raise SessionGone(project_key=project_key, session_id=session_id)
         return self.sessions.setdefault(
-            key, SessionRow(project_key=project_key, session_id=session_id)
+            key, SessionRow(project_key=project_key, session_id=session_id, protocol=protocol)
         )
 
     async def content_version(self, project_key: UUID) -> int:
@@ -70,51 +86,113 @@ class MemoryTurns:
         self.rows[turn.turn_event_id] = turn
 
 
+class MemorySessions:
+    """The Sessions port over MemoryTurns' rows, so turns and session requests share them."""
+
+    def __init__(self, turns: MemoryTurns) -> None:
+        self.turns = turns
+
+    async def create(self, row: SessionRow) -> None:
+        self.turns.sessions[(row.project_key, row.session_id)] = row
+
+    async def find(self, project_key: UUID, session_id: str) -> SessionRow | None:
+        return self.turns.sessions.get((project_key, session_id))
+
+    async def deleted(self, project_key: UUID, session_id: str) -> bool:
+        return (project_key, session_id) in self.turns.deleted
+
+    async def merge(
+        self, project_key: UUID, session_id: str, *, data: dict[str, Any], state: dict[str, Any]
+    ) -> SessionRow | None:
+        row = self.turns.sessions.get((project_key, session_id))
+        if row is not None:
+            row.data, row.state = {**row.data, **data}, {**row.state, **state}
+        return row
+
+    async def delete(self, project_key: UUID, session_id: str) -> SessionRow | None:
+        row = self.turns.sessions.pop((project_key, session_id), None)
+        if row is not None:
+            self.turns.deleted.add((project_key, session_id))
+            gone = [k for k, t in self.turns.rows.items() if t.session_id == session_id]
+            for key in gone:
+                del self.turns.rows[key]
+        return row
+
+
 class NoProjects:
     async def get(self, key: UUID) -> None:
         return None
 
 
-def make() -> tuple[NatsBroker, DialogApp, MemoryTurns, list[Any]]:
+@dataclass
+class Rig:
+    """A dialog on TestNatsBroker with in-memory stores, and what it published."""
+
+    broker: NatsBroker
+    app: DialogApp
+    turns: MemoryTurns
+    replies: list[Any] = field(default_factory=list)
+    deleted: list[SessionDeleted] = field(default_factory=list)
+    purged: list[tuple[UUID, str]] = field(default_factory=list)
+
+
+def make() -> Rig:
     broker = NatsBroker()
     content = MemoryContent()
     turns = MemoryTurns(content)
-    app = DialogApp(content=content, turns=turns, projects=NoProjects())  # type: ignore[arg-type]
-    register(broker, app, DialogSettings())
-    replies: list[Any] = []
+    app = DialogApp(
+        content=content,  # type: ignore[arg-type]
+        turns=turns,  # type: ignore[arg-type]
+        sessions=MemorySessions(turns),
+        projects=NoProjects(),  # type: ignore[arg-type]
+    )
+    rig = Rig(broker, app, turns)
+
+    async def purge(project: UUID, session: str) -> None:
+        rig.purged.append((project, session))
+
+    register(broker, app, DialogSettings(), purge=purge)
 
     @broker.subscriber(subjects.CHAT_REPLY_ALL, stream=subjects.CHAT_STREAM)
-    async def collect(reply: TurnAnswered) -> None:
-        replies.append(reply)
+    async def collect(msg: NatsMessage) -> None:
+        rig.replies.append(REPLY.validate_json(msg.body))
 
-    return broker, app, turns, replies
+    @broker.subscriber(subjects.CHAT_DELETED_ALL, stream=subjects.CHAT_STREAM)
+    async def collect_deleted(event: SessionDeleted) -> None:
+        rig.deleted.append(event)
+
+    return rig
 
 
 async def test_a_turn_is_answered_and_a_redelivery_repeats_the_same_reply() -> None:
     """The reply answers the turn (causation = turn id); the same turn again is not recomputed."""
-    broker, app, turns, replies = make()
+    rig = make()
     project = uuid4()
-    await app.content.save(SaveBotContent(project_key=project, aiml=HI, correlation_id=uuid4()), 1)
+    await rig.app.content.save(
+        SaveBotContent(project_key=project, aiml=HI, correlation_id=uuid4()), 1
+    )
     turn = TurnReceived.first(
         project_key=project, session_id="s", protocol="xparo", text="hi", channel="c", seq=1
     )
-    async with TestNatsBroker(broker) as test:
+    async with TestNatsBroker(rig.broker) as test:
         for _ in range(2):
             await test.publish(turn, subjects.chat_turn(project), stream=subjects.CHAT_STREAM)
+    replies = rig.replies
     assert [r.text for r in replies] == ["hello", "hello"]
-    assert replies[0].event_id == replies[1].event_id
-    assert replies[0].causation_id == turn.event_id and len(turns.rows) == 1
+    assert replies[0] == replies[1] and replies[0].protocol == "xparo"
+    assert replies[0].causation_id == turn.event_id and len(rig.turns.rows) == 1
 
 
 async def test_unmatched_turn_gets_the_default_fallback() -> None:
     """No AIML saved: the document's fallback sentence answers, marked as the fallback engine."""
-    broker, _app, _turns, replies = make()
+    rig = make()
     project = uuid4()
     turn = TurnReceived.first(
         project_key=project, session_id="s", protocol="xparo", text="??", channel="c", seq=1
     )
-    async with TestNatsBroker(broker) as test:
+    async with TestNatsBroker(rig.broker) as test:
         await test.publish(turn, subjects.chat_turn(project), stream=subjects.CHAT_STREAM)
+    replies = rig.replies
     assert (replies[0].text, replies[0].engine) == (
         "let's check this thing on internet",
         "fallback",
@@ -123,9 +201,9 @@ async def test_unmatched_turn_gets_the_default_fallback() -> None:
 
 async def test_save_request_answers_saved_or_rejected() -> None:
     """Valid AIML is saved as the next version; broken AIML is rejected with its problems."""
-    broker, app, _turns, _replies = make()
+    rig = make()
     project = uuid4()
-    async with TestNatsBroker(broker) as test:
+    async with TestNatsBroker(rig.broker) as test:
         ok = await test.request(
             SaveBotContent(project_key=project, aiml=HI, correlation_id=uuid4()),
             subjects.dialog_content_save(project),
@@ -136,14 +214,14 @@ async def test_save_request_answers_saved_or_rejected() -> None:
         )
     assert (await ok.decode())["version"] == 1  # type: ignore[index]
     assert (await bad.decode())["kind"] == "rejected"  # type: ignore[index]
-    assert app.kernels.version(project) == 1
+    assert rig.app.kernels.version(project) == 1
 
 
 async def test_config_changed_elsewhere_drops_the_cached_kernel() -> None:
     """A newer version announced by another replica evicts this replica's kernel."""
-    broker, app, _turns, _replies = make()
+    rig = make()
     project = uuid4()
-    async with TestNatsBroker(broker) as test:
+    async with TestNatsBroker(rig.broker) as test:
         await test.request(
             SaveBotContent(project_key=project, aiml=HI, correlation_id=uuid4()),
             subjects.dialog_content_save(project),
@@ -151,4 +229,4 @@ async def test_config_changed_elsewhere_drops_the_cached_kernel() -> None:
         await test.publish(
             ConfigChanged.first(project_key=project, version=2), subjects.config_changed(project)
         )
-    assert app.kernels.version(project) is None
+    assert rig.app.kernels.version(project) is None
