@@ -11,7 +11,8 @@ DEMO_AIML = """\
 <category><pattern>HI</pattern><template>Hello! I am the Switchboard demo bot.</template></category>
 <category><pattern>HELLO</pattern><template><srai>HI</srai></template></category>
 <category><pattern>MY NAME IS *</pattern><template><think><set name="name"><star/></set></think>Nice to meet you, <get name="name"/>.</template></category>
-<category><pattern>WHAT IS MY NAME</pattern><template>Your name is <get name="name"/>.</template></category>"""
+<category><pattern>WHAT IS MY NAME</pattern><template>Your name is <get name="name"/>.</template></category>
+<category><pattern>XIMAGE</pattern><template>Thanks for the picture!</template></category>"""
 
 
 def read_env_file(path: Path) -> dict[str, str]:

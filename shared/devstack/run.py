@@ -185,6 +185,8 @@ Switchboard is ready ({time.monotonic() - started:.1f} s).
   Demo project secret  {demo.secret}
   XPARO WebSocket URL  {url}
   XPARO typed API URL  ws://127.0.0.1:{port}/ws/chatbot/{demo.secret}/{demo.key}/?robot_id=robot_1
+  AIDA (phoenix.js)    new Socket("ws://127.0.0.1:{port}/socket"), topic bot:{demo.key},
+                       access_token = the secret; images at http://127.0.0.1:{port}/content
   Admin API            http://127.0.0.1:{port}/docs  (Bearer token: ADMIN_TOKEN in the key file)
   Key file for scripts {data / "demo-project.env"}
   Logs                 {data / "logs"}/<service>.log (and below, prefixed)

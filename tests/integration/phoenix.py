@@ -52,3 +52,10 @@ class Raw:
 
     def close(self) -> None:
         self.ws.close()
+
+    def close_code(self) -> int:
+        """Read until the server's close frame; its status code."""
+        while True:
+            opcode, frame = self.ws.recv_data_frame(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return int.from_bytes(frame.data[:2], "big")

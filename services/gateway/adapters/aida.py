@@ -154,10 +154,10 @@ class AidaSocket:
     async def _event(self, join: Join, msg: wire.Message) -> None:
         handler = self._events.get(msg.event)
         try:
-            if handler is None:
-                raise Refused(f"unknown event {msg.event[:64]!r}")
             if not isinstance(msg.payload, dict):
                 raise Refused("binary payloads are not supported")
+            if handler is None:
+                raise Refused(f"unknown event {msg.event[:64]!r}")
             response = await handler(join, msg.payload)
         except Refused as err:
             await self._out(wire.reply(msg, "error", err.response))
@@ -181,8 +181,9 @@ class AidaSocket:
             await self._drop(old)
             await self._out(wire.close(old.topic, old.join_ref))
         token = msg.payload.get("access_token") if isinstance(msg.payload, dict) else None
-        project = await self._projects.authenticate(found["key"], token) if token else None
-        if not isinstance(token, str) or project is None:
+        valid = isinstance(token, str) and 0 < len(token) <= 256
+        project = await self._projects.authenticate(found["key"], token) if valid else None
+        if project is None:
             await self._out(wire.reply(msg, "error", {"reason": "unauthorized"}))
             return
         if len(self._joins) >= MAX_JOINS:
