@@ -13,9 +13,11 @@ HARD_CAP_FACTOR = 4
 if __name__ == "__main__":
     setup_logging("gateway", CommonSettings().log_level)
     settings = GatewaySettings()
+    app = create_app(settings=settings)
     serve(
-        create_app(settings=settings),
+        app,
         port=settings.port,
+        before_shutdown=app.state.before_shutdown,
         ws_max_size=settings.max_frame_bytes * HARD_CAP_FACTOR,
         ws="websockets-sansio",
         ws_ping_interval=settings.ws_ping_interval_s,

@@ -5,6 +5,7 @@ from fastapi import APIRouter, WebSocket
 from shared.identity import ProjectStore
 
 from . import connection
+from .adapters.aida import CLOSE_GOING_AWAY as GOING_AWAY
 from .adapters.aida import AidaSocket
 from .bridge import Bridge
 from .config import GatewaySettings
@@ -13,9 +14,16 @@ from .phoenix.feed import BotFeeds
 
 
 def aida_router(
-    projects: ProjectStore, bridge: Bridge, feeds: BotFeeds, settings: GatewaySettings
+    projects: ProjectStore,
+    bridge: Bridge,
+    feeds: BotFeeds,
+    settings: GatewaySettings,
+    sockets: connection.OpenSockets,
 ) -> APIRouter:
-    """The Phoenix socket endpoint (every connection is accepted; bots authenticate on join)."""
+    """The Phoenix socket endpoint (every connection is accepted; bots authenticate on join).
+
+    When the gateway stops, its Phoenix sockets are closed with 1001, which every phoenix.js
+    version reconnects after (1.7 does not reconnect after 1000)."""
     router = APIRouter(tags=["AIDA"])
 
     async def phoenix_socket(ws: WebSocket) -> None:
@@ -42,13 +50,17 @@ def aida_router(
             idle_s=settings.phoenix_idle_s,
         )
         await adapter.start()
-        await connection.run(
-            ws,
-            adapter,
-            max_bytes=settings.max_frame_bytes,
-            on_binary_error=adapter.on_binary_error,
-            on_bytes=adapter.on_bytes,
-        )
+        sockets.add(sock, GOING_AWAY)
+        try:
+            await connection.run(
+                ws,
+                adapter,
+                max_bytes=settings.max_frame_bytes,
+                on_binary_error=adapter.on_binary_error,
+                on_bytes=adapter.on_bytes,
+            )
+        finally:
+            sockets.discard(sock)
 
     router.add_api_websocket_route("/socket/websocket", phoenix_socket)
     return router

@@ -53,6 +53,24 @@ class Socket:
                 return
 
 
+class OpenSockets:
+    """Sockets to close with their protocol's own code when this gateway stops."""
+
+    def __init__(self) -> None:
+        self._open: dict[Socket, int] = {}
+
+    def add(self, socket: Socket, code: int) -> None:
+        self._open[socket] = code
+
+    def discard(self, socket: Socket) -> None:
+        self._open.pop(socket, None)
+
+    async def close_all(self, reason: str = "server restarting") -> None:
+        """Close every registered socket (their clients reconnect, to another replica)."""
+        sockets, self._open = self._open, {}
+        await asyncio.gather(*(sock.close(code, reason) for sock, code in sockets.items()))
+
+
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN = 1013
 

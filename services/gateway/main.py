@@ -10,7 +10,7 @@ from shared.db import database_ready, make_engine, session_factory
 from shared.identity import ProjectStore, TokenStore
 from shared.settings import CommonSettings
 
-from . import problems
+from . import connection, problems
 from .admin import admin_router
 from .admin_chat import admin_chat_router
 from .aida_routes import aida_router
@@ -67,6 +67,8 @@ def create_app(
         return {"status": "ready" if ok else "not ready"}
 
     app.include_router(xparo_router(projects, tokens, bridge, settings))
-    app.include_router(aida_router(projects, bridge, feeds, settings))
+    sockets = connection.OpenSockets()
+    app.state.before_shutdown = sockets.close_all
+    app.include_router(aida_router(projects, bridge, feeds, settings, sockets))
     app.mount("/content", content_app(bridge, settings))
     return app

@@ -55,7 +55,11 @@ class Raw:
 
     def close_code(self) -> int:
         """Read until the server's close frame; its status code."""
+        return self.close_frame()[0]
+
+    def close_frame(self) -> tuple[int, str]:
+        """Read until the server's close frame; its status code and reason."""
         while True:
             opcode, frame = self.ws.recv_data_frame(control_frame=True)
             if opcode == websocket.ABNF.OPCODE_CLOSE:
-                return int.from_bytes(frame.data[:2], "big")
+                return int.from_bytes(frame.data[:2], "big"), frame.data[2:].decode()

@@ -181,8 +181,9 @@ class AidaSocket:
             await self._drop(old)
             await self._out(wire.close(old.topic, old.join_ref))
         token = msg.payload.get("access_token") if isinstance(msg.payload, dict) else None
-        valid = isinstance(token, str) and 0 < len(token) <= 256
-        project = await self._projects.authenticate(found["key"], token) if valid else None
+        project = None
+        if isinstance(token, str) and 0 < len(token) <= 256:
+            project = await self._projects.authenticate(found["key"], token)
         if project is None:
             await self._out(wire.reply(msg, "error", {"reason": "unauthorized"}))
             return
