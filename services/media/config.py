@@ -3,10 +3,35 @@
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .domain import FORMATS, ContentType
+
+MIB = 1024 * 1024
+
 
 class MediaSettings(BaseSettings):
-    """Where the media service reports health."""
+    """What the media service keeps, and how it reports health."""
 
     model_config = SettingsConfigDict(env_prefix="MEDIA_", extra="ignore")
 
     port: int = Field(8104, description="Port of /health and /ready")
+    max_bytes: int = Field(
+        10 * MIB, ge=1, description="Larger uploads are refused (too_large) and deleted"
+    )
+    allowed_types: list[ContentType] = Field(
+        default_factory=lambda: list(FORMATS),
+        min_length=1,
+        description="Image types kept, as sniffed from the bytes (JSON list)",
+    )
+    max_pixels: int = Field(
+        50_000_000, ge=1, description="Images with more pixels are refused (decompression bombs)"
+    )
+    decoders: int = Field(
+        2, ge=1, description="Images checked at once (each may take 4 bytes per pixel of memory)"
+    )
+    pool_size: int = Field(4, ge=1, description="Postgres connections")
+    ack_wait_s: float = Field(
+        30.0, gt=0, description="JetStream redelivers a session deletion not acked within this"
+    )
+    retry_delay_s: float = Field(
+        1.0, ge=0, description="Redelivery delay of a failed session deletion (NATS or DB away)"
+    )
