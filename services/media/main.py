@@ -1,10 +1,40 @@
-"""Wiring: broker, database, health routes. Its subscribers arrive with the media issue."""
+"""Wiring: broker, database pool, the media bucket, subscribers, health routes."""
+
+from functools import partial
 
 from faststream.asgi import AsgiFastStream
 
-from shared.service import basic_service_app
+from shared.broker import make_broker
+from shared.contracts import utcnow
+from shared.db import Database
+from shared.service import make_service_app
+from shared.settings import CommonSettings
+
+from .application import MediaApp
+from .config import MediaSettings
+from .handlers import ensure_consumer, publish_stored, register
+from .store import NatsBlobs, PgImageStore
 
 
-def create_app() -> AsgiFastStream:
-    """The media service as an ASGI app: connected to NATS and Postgres, reporting readiness."""
-    return basic_service_app("media")
+def create_app(
+    common: CommonSettings | None = None, settings: MediaSettings | None = None
+) -> AsgiFastStream:
+    """The media service as an ASGI app: keeps, finds and forgets images."""
+    common = common or CommonSettings()
+    settings = settings or MediaSettings()
+    broker = make_broker(common.nats_url, name="media")
+    db = Database(common.database_url, max_size=settings.pool_size)
+    blobs = NatsBlobs()
+    app = MediaApp(PgImageStore(db), blobs, partial(publish_stored, broker), settings, clock=utcnow)
+    register(broker, app, settings)
+    service = make_service_app(broker, checks=[db.ready])
+
+    @service.on_startup  # after the streams exist, before the broker starts its subscribers
+    async def prepare() -> None:
+        js = broker.connection.jetstream()
+        await ensure_consumer(js, settings)
+        await blobs.open(js)
+        await db.open()
+
+    service.after_shutdown(db.close)  # after the broker stopped: no deletion is cut off
+    return service

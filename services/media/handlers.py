@@ -1,0 +1,127 @@
+"""Thin subscribers: keep and find images by request/reply (queue group), forget the images of
+deleted sessions from a durable JetStream consumer."""
+
+import logging
+
+from faststream import AckPolicy
+from faststream.exceptions import NackMessage, RejectMessage
+from faststream.message import StreamMessage
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from nats.js import JetStreamContext, api
+from pydantic import ValidationError
+
+from shared import subjects
+from shared.contracts import (
+    GetImage,
+    ImageInfo,
+    ImageMissing,
+    ImageRejected,
+    ImageStored,
+    SessionDeleted,
+    StoreImage,
+)
+
+from .application import MediaApp
+from .config import MediaSettings
+from .domain import UnsupportedImage
+from .store import TROUBLE
+
+log = logging.getLogger(__name__)
+MAX_DELIVER = 100
+
+
+async def publish_stored(broker: NatsBroker, event: ImageStored) -> None:
+    """Announce a kept image in MEDIA; its event id makes a repeated announcement a no-op."""
+    await broker.publish(
+        event,
+        subjects.media_stored(event.image.project_key),
+        stream=subjects.MEDIA_STREAM,
+        headers={"Nats-Msg-Id": str(event.event_id)},
+        correlation_id=str(event.correlation_id),
+    )
+
+
+async def undecoded(msg: StreamMessage[object]) -> None:
+    """Skip FastStream's decoding: a malformed request is answered with a rejection, not
+    dropped without a reply."""
+
+
+def decode_store(msg: NatsMessage) -> StoreImage:
+    """The StoreImage in `msg`, if it is well formed and names the project of its own subject
+    (a request naming another project changes nothing of that project)."""
+    try:
+        command = StoreImage.model_validate_json(msg.body)
+    except ValidationError as err:
+        # Locations and pydantic's messages only: the input itself is not echoed.
+        what = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors()[:3]
+        )
+        raise UnsupportedImage(f"malformed StoreImage: {what}") from err
+    if msg.raw_message.subject != subjects.media_store(command.project_key):
+        log.warning("store on %s names project %s", msg.raw_message.subject, command.project_key)
+        raise UnsupportedImage("the request names another project than its subject")
+    return command
+
+
+def deleted_consumer(settings: MediaSettings) -> api.ConsumerConfig:
+    """The session-deletions consumer, shared by every replica."""
+    return api.ConsumerConfig(
+        name=subjects.MEDIA_DURABLE,
+        durable_name=subjects.MEDIA_DURABLE,
+        filter_subject=subjects.CHAT_DELETED_ALL,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        ack_wait=settings.ack_wait_s,
+        max_deliver=MAX_DELIVER,
+    )
+
+
+async def ensure_consumer(js: JetStreamContext, settings: MediaSettings) -> None:
+    """Create the durable consumer, or bring an existing one's config up to date (JetStream
+    creates-or-updates; the subscriber then only binds)."""
+    await js.add_consumer(subjects.CHAT_STREAM, config=deleted_consumer(settings))
+
+
+def register(broker: NatsBroker, app: MediaApp, settings: MediaSettings) -> None:
+    """Attach the media subscribers to `broker`."""
+    queue = subjects.MEDIA_QUEUE
+
+    @broker.subscriber(subjects.MEDIA_STORE_ALL, queue=queue, decoder=undecoded)
+    async def on_store(msg: NatsMessage) -> ImageInfo | ImageRejected:
+        try:
+            command = decode_store(msg)
+        except UnsupportedImage as err:
+            return err.rejection()
+        return await app.store(command)
+
+    @broker.subscriber(subjects.MEDIA_GET, queue=queue)
+    async def on_get(query: GetImage) -> ImageInfo | ImageMissing:
+        return await app.get(query.media_id) or ImageMissing(media_id=query.media_id)
+
+    register_deletions(broker, app, settings)
+
+
+def register_deletions(broker: NatsBroker, app: MediaApp, settings: MediaSettings) -> None:
+    """A deleted session's images go, once its deletion commits the message is acked."""
+
+    @broker.subscriber(
+        subjects.CHAT_DELETED_ALL,
+        stream=JStream(name=subjects.CHAT_STREAM, declare=False),
+        durable=subjects.MEDIA_DURABLE,
+        pull_sub=PullSub(batch_size=16, timeout=1.0),
+        config=deleted_consumer(settings),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=undecoded,
+        description="Delete the images of deleted sessions",
+    )
+    async def on_session_deleted(msg: NatsMessage) -> None:
+        try:
+            event = SessionDeleted.model_validate_json(msg.body)
+        except ValidationError as err:
+            log.error("terminating malformed SessionDeleted %s: %s", msg.message_id, err)
+            raise RejectMessage from err
+        try:
+            forgotten = await app.forget_session(event)
+        except TROUBLE as err:
+            log.warning("images of %s not deleted, retrying: %r", event.session_id, err)
+            raise NackMessage(delay=settings.retry_delay_s) from err
+        log.info("deleted %d images of %s/%s", forgotten, event.project_key, event.session_id)
