@@ -10,7 +10,7 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.asgi.types import Scope
 from faststream.nats import NatsBroker
 
-from .broker import ensure_streams, make_broker
+from .broker import ensure_streams
 from .settings import CommonSettings
 
 ReadyCheck = Callable[[], Awaitable[bool]]
@@ -85,17 +85,3 @@ def serve(
     config = uvicorn.Config(app, host=bind, port=port, log_config=None, access_log=False, **options)
     server = _Server(config, before_shutdown) if before_shutdown else uvicorn.Server(config)
     server.run()
-
-
-def basic_service_app(name: str, common: CommonSettings | None = None) -> AsgiFastStream:
-    """A service with no subscribers yet: connected to NATS and Postgres, reporting readiness."""
-    from .db import database_ready, make_engine
-
-    common = common or CommonSettings()
-    broker = make_broker(common.nats_url, name=name)
-    engine = make_engine(common.database_url, pool_size=2)
-
-    async def db_ready() -> bool:
-        return await database_ready(engine)
-
-    return make_service_app(broker, checks=[db_ready], on_shutdown=[engine.dispose])

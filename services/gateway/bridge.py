@@ -61,10 +61,17 @@ class Bridge:
             log.warning("%s %s not accepted by JetStream: %r", subject, event.event_id, err)
             raise BridgeError("the message could not be accepted, try again") from err
 
-    async def ask(self, subject: str, request: BaseModel, answer: TypeAdapter[T]) -> T:
+    async def ask(
+        self,
+        subject: str,
+        request: BaseModel,
+        answer: TypeAdapter[T],
+        *,
+        timeout_s: float | None = None,
+    ) -> T:
         """Request/reply to the service owning `subject`; BridgeError when none answers."""
         try:
-            msg = await self._broker.request(request, subject, timeout=self._timeout)
+            msg = await self._broker.request(request, subject, timeout=timeout_s or self._timeout)
         except Exception as err:
             log.warning("no answer on %s: %r", subject, err)
             raise BridgeError("the service did not answer, try again") from err

@@ -42,6 +42,9 @@ STORED: TypeAdapter[Any] = TypeAdapter(StoreImageReply)
 FOUND: TypeAdapter[Any] = TypeAdapter(GetImageReply)
 SESSION: TypeAdapter[Any] = TypeAdapter(SessionReply)
 CACHE = "private, max-age=86400, immutable"
+# Decoding a 10 MiB image waits its turn in the media service; a 503 after a shorter wait
+# would delete bytes the service may still keep.
+STORE_TIMEOUT_S = 30.0
 
 
 def _error(status: int, text: str) -> JSONResponse:
@@ -143,7 +146,9 @@ def content_app(bridge: Bridge, settings: GatewaySettings) -> FastAPI:
             correlation_id=media_id,
         )
         try:
-            answer = await bridge.ask(subjects.media_store(project), command, STORED)
+            answer = await bridge.ask(
+                subjects.media_store(project), command, STORED, timeout_s=STORE_TIMEOUT_S
+            )
         except BridgeError:
             await _forget(objects, media_id)
             raise
