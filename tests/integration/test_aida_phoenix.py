@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import asyncpg
 import httpx
 import pytest
 import websocket
@@ -332,38 +333,44 @@ def test_images_must_be_the_sessions_own(aida_stack: Stack, bot: TestProject) ->
     raw.close()
 
 
-def test_upload_refusals(aida_stack: Stack, bot: TestProject) -> None:
-    """Non-images → 415, too big → 413, unknown session or bot → 404, tricks → 404; CORS open."""
+async def test_upload_refusals(aida_stack: Stack, bot: TestProject, pg: asyncpg.Connection) -> None:
+    """Non-images → 415, too big → 413, unknown session or bot → 404, tricks → 404, nothing
+    refused is kept; the declared type is not trusted; CORS is open; the gateway stays ready."""
     raw, join = _joined(aida_stack, bot)
     session = _new_session(raw, bot, join)
     raw.close()
     base = aida_stack.http_url()
     url = f"{base}/content/image/{bot.key}/{session}"
+    http = httpx.AsyncClient(timeout=30)
 
-    def post(target: str, content: bytes, kind: str = "image/png") -> httpx.Response:
-        return httpx.post(target, files={"file": ("x.png", content, kind)})
+    async def post(target: str, content: bytes, kind: str = "image/png") -> httpx.Response:
+        return await http.post(target, files={"file": ("x.png", content, kind)})
 
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
     for content in (svg, b"%PDF-1.7\n", b"just text", png_bytes()[:40]):
-        refused = post(url, content)
+        refused = await post(url, content)
         assert (refused.status_code, refused.json()) == (415, {"errors": "Unsupported Media Type"})
-    big = post(url, b"\x89PNG" + bytes(1024 * 1024 + 10))
+    big = await post(url, b"\x89PNG" + bytes(1024 * 1024 + 10))
     assert (big.status_code, big.json()) == (413, {"errors": "Request Entity Too Large"})
-    assert post(f"{base}/content/image/{bot.key}/{uuid4()}", png_bytes()).status_code == 404
-    assert post(f"{base}/content/image/{uuid4()}/{session}", png_bytes()).status_code == 404
-    assert post(f"{base}/content/image/not-a-bot/{session}", png_bytes()).status_code == 404
-    assert httpx.post(url, data={"file": "not a file"}).status_code == 400
+    assert (await post(f"{base}/content/image/{bot.key}/{uuid4()}", png_bytes())).status_code == 404
+    assert (await post(f"{base}/content/image/{uuid4()}/{session}", png_bytes())).status_code == 404
+    assert (await post(f"{base}/content/image/not-a-bot/{session}", png_bytes())).status_code == 404
+    assert (await http.post(url, data={"file": "not a file"})).status_code == 400
     for path in ("not-a-uuid", "..%2F..%2Fetc%2Fpasswd", str(uuid4())):
-        assert httpx.get(f"{base}/content/image/{path}").status_code == 404
-    stored = post(url, png_bytes("blue"), kind="text/plain")  # the declared type is not trusted
+        assert (await http.get(f"{base}/content/image/{path}")).status_code == 404
+    kept = "SELECT count(*) FROM media.images WHERE session_id = $1"
+    assert await pg.fetchval(kept, session) == 0
+    stored = await post(url, png_bytes("blue"), kind="text/plain")
     assert stored.status_code == 200
-    got = httpx.get(
-        f"{base}/content/image/{stored.json()['id']}", headers={"Origin": "https://x.example"}
-    )
+    image_url = f"{base}/content/image/{stored.json()['id']}"
+    got = await http.get(image_url, headers={"Origin": "https://x.example"})
     assert got.headers["content-type"] == "image/png"
     assert got.headers["access-control-allow-origin"] == "*"
-    again = httpx.get(got.url, headers={"If-None-Match": got.headers["etag"]})
+    again = await http.get(image_url, headers={"If-None-Match": got.headers["etag"]})
     assert again.status_code == 304
+    assert await pg.fetchval(kept, session) == 1
+    assert (await http.get(f"{base}/ready")).status_code == 200
+    await http.aclose()
 
 
 def test_stopping_gateway_tells_phoenix_clients_to_come_back(
