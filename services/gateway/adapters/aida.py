@@ -142,7 +142,7 @@ class AidaSocket:
         elif msg.event == "phx_join":
             await self._join(msg)
         elif msg.topic not in self._joins:
-            await self._out(_unmatched(msg))
+            await self._out(wire.unmatched(msg))
         elif msg.event == "phx_leave":
             join = self._joins[msg.topic]
             await self._out(wire.reply(msg, "ok", {}))
@@ -174,7 +174,7 @@ class AidaSocket:
     async def _join(self, msg: wire.Message) -> None:
         found = TOPIC.match(msg.topic)
         if found is None:
-            await self._out(_unmatched(msg))
+            await self._out(wire.unmatched(msg))
             return
         old = self._joins.get(msg.topic)
         if old is not None:  # a duplicate join replaces the old one
@@ -292,17 +292,10 @@ class AidaSocket:
         return await self._send(self.serializer.encode(msg))
 
     async def _refuse_frame(self, err: wire.FrameError) -> None:
-        if err.ref is None and err.topic is None:
+        if err.ref is None and err.topic is None:  # nothing to answer to
             await self._close(1007, f"malformed frame: {err.reason}"[:120])
-            return
-        frame = wire.Message(
-            topic=err.topic or "phoenix",
-            event="phx_reply",
-            payload={"status": "error", "response": {"reason": err.reason}},
-            ref=err.ref,
-            join_ref=err.join_ref,
-        )
-        await self._out(frame)
+        else:
+            await self._out(wire.refusal(err))
 
     async def _watch(self) -> None:
         while True:
@@ -311,12 +304,6 @@ class AidaSocket:
                 await self._close(CLOSE_GOING_AWAY, "idle")
                 return
             await asyncio.sleep(self._idle_s - silent)
-
-
-def _unmatched(msg: wire.Message) -> wire.Message:
-    """Phoenix's answer to an event for a topic this socket has not joined (join_ref null)."""
-    refused = wire.reply(msg, "error", {"reason": "unmatched topic"})
-    return wire.Message(refused.topic, refused.event, refused.payload, ref=msg.ref)
 
 
 def _session_id(payload: dict[str, Any]) -> str:

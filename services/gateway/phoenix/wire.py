@@ -124,3 +124,20 @@ def push(topic: str, event: str, payload: dict[str, Any]) -> Message:
 def close(topic: str, join_ref: Ref) -> Message:
     """`phx_close` for a join that ended (ref = join_ref, as Phoenix sends it)."""
     return Message(topic=topic, event="phx_close", payload={}, ref=join_ref, join_ref=join_ref)
+
+
+def unmatched(msg: Message) -> Message:
+    """Phoenix's answer to an event for a topic the socket has not joined (join_ref null)."""
+    refused = reply(msg, "error", {"reason": "unmatched topic"})
+    return Message(refused.topic, refused.event, refused.payload, ref=msg.ref)
+
+
+def refusal(err: FrameError) -> Message:
+    """The error reply to a frame that was read only in part (its ref is known)."""
+    return Message(
+        topic=err.topic or "phoenix",
+        event="phx_reply",
+        payload={"status": "error", "response": {"reason": err.reason}},
+        ref=err.ref,
+        join_ref=err.join_ref,
+    )
