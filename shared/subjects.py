@@ -22,7 +22,6 @@ MEDIA_STORE_ALL = "media.image.store.*"
 MEDIA_GET = "media.image.get"
 MEDIA_QUEUE = "media"
 MEDIA_DURABLE = "media"
-DIALOG_SESSION_ALL = "dialog.session.*.*"
 CONFIG_CHANGED_ALL = "config.changed.*"
 DIALOG_CONTENT_SAVE_ALL = "dialog.content.save.*"
 DIALOG_CONTENT_GET_ALL = "dialog.content.get.*"
@@ -90,6 +89,13 @@ def dialog_session(kind: str, project: UUID) -> str:
     if kind not in SESSION_REQUESTS:
         raise ValueError(f"unknown session request {kind!r}")
     return f"dialog.session.{kind}.{token(project)}"
+
+
+def dialog_session_all(kind: str) -> str:
+    """Every project's session requests of one kind (dialog.session.<kind>.*)."""
+    if kind not in SESSION_REQUESTS:
+        raise ValueError(f"unknown session request {kind!r}")
+    return f"dialog.session.{kind}.*"
 
 
 def media_store(project: UUID) -> str:

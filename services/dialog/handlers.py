@@ -63,13 +63,6 @@ def jetstream_purge(broker: NatsBroker) -> PurgeReplies:
     return purge
 
 
-def session_requests(kind: str) -> str:
-    """Every project's `kind` session requests (dialog.session.<kind>.*)."""
-    if kind not in subjects.SESSION_REQUESTS:
-        raise ValueError(f"unknown session request {kind!r}")
-    return subjects.DIALOG_SESSION_ALL.replace("*", kind, 1)
-
-
 def _misaddressed(msg: NatsMessage, kind: str, project: UUID) -> bool:
     """True when a request names another project than its subject (it gets nothing of it)."""
     if msg.raw_message.subject == subjects.dialog_session(kind, project):
@@ -152,25 +145,25 @@ def _register_sessions(broker: NatsBroker, app: DialogApp, purge: PurgeReplies) 
     """Request/reply subscribers of the sessions; any replica answers (queue group)."""
     queue = subjects.DIALOG_QUEUE
 
-    @broker.subscriber(session_requests("open"), queue=queue)
+    @broker.subscriber(subjects.dialog_session_all("open"), queue=queue)
     async def on_open(command: OpenSession, msg: Message) -> SessionReply:
         if _misaddressed(msg, "open", command.project_key):
             return SessionUnknown(session_id="")
         return await app.open_session(command)
 
-    @broker.subscriber(session_requests("update"), queue=queue)
+    @broker.subscriber(subjects.dialog_session_all("update"), queue=queue)
     async def on_update(command: UpdateSession, msg: Message) -> SessionReply:
         if _misaddressed(msg, "update", command.project_key):
             return SessionUnknown(session_id=command.session_id)
         return await app.update_session(command)
 
-    @broker.subscriber(session_requests("get"), queue=queue)
+    @broker.subscriber(subjects.dialog_session_all("get"), queue=queue)
     async def on_get(query: GetSession, msg: Message) -> SessionReply:
         if _misaddressed(msg, "get", query.project_key):
             return SessionUnknown(session_id=query.session_id)
         return await app.get_session(query)
 
-    @broker.subscriber(session_requests("delete"), queue=queue)
+    @broker.subscriber(subjects.dialog_session_all("delete"), queue=queue)
     async def on_delete(command: DeleteSession, msg: Message) -> SessionReply:
         if _misaddressed(msg, "delete", command.project_key):
             return SessionUnknown(session_id=command.session_id)
@@ -180,7 +173,7 @@ def _register_sessions(broker: NatsBroker, app: DialogApp, purge: PurgeReplies) 
             await purge(command.project_key, command.session_id)
         return deletion.reply
 
-    @broker.subscriber(session_requests("say"), queue=queue)
+    @broker.subscriber(subjects.dialog_session_all("say"), queue=queue)
     async def on_say(command: SayToSession, msg: Message) -> BotSpoke | SessionUnknown:
         if _misaddressed(msg, "say", command.project_key):
             return SessionUnknown(session_id=command.session_id)
