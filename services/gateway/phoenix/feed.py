@@ -148,7 +148,11 @@ class BotFeeds:
                 config = backlog_config(project, keep_s=self._keep_s, ack_wait_s=self._ack_wait_s)
                 feed = BotFeed(self._bridge, project, config, self._fetch_s)
                 feed.listeners.add(listener)
-                await feed.start()
+                try:
+                    await feed.start()
+                except Exception:
+                    await feed.stop()  # no live subscription is left behind
+                    raise
                 self._feeds[project] = feed
             else:
                 feed.listeners.add(listener)
