@@ -4,6 +4,7 @@ import functools
 import logging
 from typing import Any
 
+from faststream.message import StreamMessage
 from faststream.nats import NatsBroker
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
@@ -39,6 +40,12 @@ def _fetch_times_out_as_nats(fetch: Any) -> Any:
 _PullSubscription = JetStreamContext.PullSubscription
 if not getattr(_PullSubscription.fetch, "__switchboard_patched__", False):
     _PullSubscription.fetch = _fetch_times_out_as_nats(_PullSubscription.fetch)  # type: ignore[method-assign]
+
+
+async def undecoded(msg: StreamMessage[Any]) -> None:
+    """A FastStream `decoder` that decodes nothing: the handler reads `msg.body` itself, so a
+    malformed message is answered or terminated by the handler, never failing a whole batch
+    or dropped without a reply."""
 
 
 def make_broker(nats_url: str, *, name: str) -> NatsBroker:

@@ -5,12 +5,12 @@ import logging
 
 from faststream import AckPolicy
 from faststream.exceptions import NackMessage, RejectMessage
-from faststream.message import StreamMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.js import JetStreamContext, api
 from pydantic import ValidationError
 
 from shared import subjects
+from shared.broker import undecoded
 from shared.contracts import (
     GetImage,
     ImageInfo,
@@ -39,11 +39,6 @@ async def publish_stored(broker: NatsBroker, event: ImageStored) -> None:
         headers={"Nats-Msg-Id": str(event.event_id)},
         correlation_id=str(event.correlation_id),
     )
-
-
-async def undecoded(msg: StreamMessage[object]) -> None:
-    """Skip FastStream's decoding: a malformed request is answered with a rejection, not
-    dropped without a reply."""
 
 
 def decode_store(msg: NatsMessage) -> StoreImage:

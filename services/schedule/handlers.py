@@ -4,11 +4,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from faststream.message import StreamMessage
 from faststream.nats import NatsBroker, NatsMessage
 from pydantic import ValidationError
 
 from shared import subjects
+from shared.broker import undecoded
 from shared.contracts import (
     DeleteSchedule,
     GetSchedule,
@@ -36,11 +36,6 @@ async def publish_command(broker: NatsBroker, event: RobotCommandIssued) -> None
         headers={"Nats-Msg-Id": str(event.event_id)},
         correlation_id=str(event.correlation_id),
     )
-
-
-async def undecoded(msg: StreamMessage[object]) -> None:
-    """Skip FastStream's decoding: a malformed request is answered with a rejection, not
-    dropped without a reply."""
 
 
 def _refused(entry: str, message: str) -> ScheduleRefused:

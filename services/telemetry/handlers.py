@@ -1,17 +1,17 @@
 """Thin subscribers: samples in batches, robot events one by one, queries by request/reply."""
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from faststream import AckPolicy, Context
 from faststream.exceptions import NackMessage, RejectMessage
-from faststream.message import StreamMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.nats.message import NatsBatchMessage
 from nats.js import JetStreamContext, api
 
 from shared import subjects
+from shared.broker import undecoded
 from shared.contracts import (
     CommandList,
     GetCommands,
@@ -33,11 +33,6 @@ from .store import DATABASE_TROUBLE, TelemetryStore
 
 log = logging.getLogger(__name__)
 NatsBatch = Annotated[NatsBatchMessage, Context("message")]
-
-
-async def undecoded(msg: StreamMessage[Any]) -> None:
-    """Skip FastStream's JSON decoding: handlers decode each body themselves, so one malformed
-    message cannot fail its whole batch."""
 
 
 def ingest_consumer(settings: TelemetrySettings) -> api.ConsumerConfig:

@@ -20,6 +20,10 @@ class Backends:
     database_url: str
     kind: str
 
+    def env(self, **settings: str) -> dict[str, str]:
+        """The environment of a service process on these backends, plus its own `settings`."""
+        return {"NATS_URL": self.nats_url, "DATABASE_URL": self.database_url, **settings}
+
 
 def docker_answers() -> bool:
     """True when a Docker engine answers a ping."""

@@ -43,7 +43,7 @@ class Stack:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"NATS_URL": self.backends.nats_url, "DATABASE_URL": self.backends.database_url}
+        return self.backends.env()
 
     @property
     def gateway(self) -> Service:

@@ -366,6 +366,8 @@ async def test_upload_refusals(aida_stack: Stack, bot: TestProject, pg: asyncpg.
     got = await http.get(image_url, headers={"Origin": "https://x.example"})
     assert got.headers["content-type"] == "image/png"
     assert got.headers["access-control-allow-origin"] == "*"
+    assert got.headers["cache-control"] == "private, max-age=86400, immutable"
+    assert got.headers["x-content-type-options"] == "nosniff"
     again = await http.get(image_url, headers={"If-None-Match": got.headers["etag"]})
     assert again.status_code == 304
     assert await pg.fetchval(kept, session) == 1

@@ -42,11 +42,9 @@ FOUND: TypeAdapter[Any] = TypeAdapter(GetImageReply)
 @pytest.fixture(scope="module")
 def media(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One media replica that keeps at most 64 KiB, so an oversized upload stays small."""
-    env = {
-        "NATS_URL": backends.nats_url,
-        "DATABASE_URL": backends.database_url,
-        "MEDIA_MAX_BYTES": str(MAX_BYTES),
-    }
+    env = backends.env(
+        MEDIA_MAX_BYTES=str(MAX_BYTES),
+    )
     service = Service("media", env, tmp_path_factory.mktemp("media-logs"))
     yield service.start()
     service.stop()

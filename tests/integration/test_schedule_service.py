@@ -70,13 +70,11 @@ class LoggedService(Service):
 def replicas(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     """Two replicas with a quick tick, small batches (so they contend for rows) and a short
     grace window (so the outage test stays short)."""
-    env = {
-        "NATS_URL": backends.nats_url,
-        "DATABASE_URL": backends.database_url,
-        "SCHEDULE_TICK_S": "0.2",
-        "SCHEDULE_BATCH": "2",
-        "SCHEDULE_GRACE_S": str(GRACE_S),
-    }
+    env = backends.env(
+        SCHEDULE_TICK_S="0.2",
+        SCHEDULE_BATCH="2",
+        SCHEDULE_GRACE_S=str(GRACE_S),
+    )
     logs = tmp_path_factory.mktemp("schedule-logs")
     running = Replicas([LoggedService("schedule", env, logs, name=f"schedule-{n}") for n in (1, 2)])
     running.ensure_running()

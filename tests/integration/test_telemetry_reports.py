@@ -36,11 +36,9 @@ ONLINE_WINDOW_S = 1.0
 @pytest.fixture(scope="module")
 def telemetry(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One telemetry replica with a one-second online window, so silence shows quickly."""
-    env = {
-        "NATS_URL": backends.nats_url,
-        "DATABASE_URL": backends.database_url,
-        "TELEMETRY_ONLINE_WINDOW_S": str(ONLINE_WINDOW_S),
-    }
+    env = backends.env(
+        TELEMETRY_ONLINE_WINDOW_S=str(ONLINE_WINDOW_S),
+    )
     service = Service("telemetry", env, tmp_path_factory.mktemp("telemetry-reports-logs"))
     yield service.start()
     service.stop()

@@ -55,13 +55,11 @@ Query = GetLatestTelemetry | GetTelemetryRange | GetRobots | GetCommands
 @pytest.fixture(scope="module")
 def telemetry(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One telemetry replica; short ack wait so the crash test's redeliveries come quickly."""
-    env = {
-        "NATS_URL": backends.nats_url,
-        "DATABASE_URL": backends.database_url,
-        "TELEMETRY_ACK_WAIT_S": "2",
-        "TELEMETRY_BATCH_SIZE": "200",
-        "TELEMETRY_RETRY_DELAY_S": "0.2",
-    }
+    env = backends.env(
+        TELEMETRY_ACK_WAIT_S="2",
+        TELEMETRY_BATCH_SIZE="200",
+        TELEMETRY_RETRY_DELAY_S="0.2",
+    )
     service = Service("telemetry", env, tmp_path_factory.mktemp("telemetry-logs")).start()
     yield service
     service.stop()

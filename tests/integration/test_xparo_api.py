@@ -2,6 +2,7 @@
 
 import json
 
+import httpx
 import pytest
 import websocket
 
@@ -140,3 +141,20 @@ def test_frame_over_the_limit_closes_with_1009(stack: Stack, project: TestProjec
     opcode, data = ws.recv_data(control_frame=True)
     assert opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(data[:2], "big") == 1009
+
+
+def test_operator_message_reaches_the_xparo_socket(
+    stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """What an operator says in a session arrives on its XPARO socket as a bot_response."""
+    ws = connect(stack.ws_url(project, query="session_id=front_desk"))
+    assert ask(ws, "anything")  # the first turn opens the session (fallback answer)
+    url = f"{stack.http_url()}/admin/projects/{project.key}/sessions/front_desk/messages"
+    sent = httpx.post(
+        url,
+        json={"text": "A nurse is on the way"},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    assert sent.status_code == 202 and sent.json()["protocol"] == "xparo"
+    assert recv(ws) == {"message": {"bot_response": "A nurse is on the way"}}
+    ws.close()

@@ -95,7 +95,15 @@ async function main() {
   report.delete_session = await reply(channel.push("delete_session", { session }));
   report.after_delete = await reply(channel.push("utb_msg", { session, text: "Hello" }));
 
-  await sleep(1000); // a few heartbeats
+  // Wait (up to 5 s) until the server has answered at least two heartbeats.
+  const answeredBeats = () => {
+    const refs = new Set(frames.filter(([dir, raw]) => dir === "out" && raw.includes('"heartbeat"'))
+      .map(([, raw]) => JSON.parse(raw)[1]));
+    return frames.filter(([dir, raw]) => dir === "in" && raw.includes('"phoenix","phx_reply"'))
+      .filter(([, raw]) => refs.has(JSON.parse(raw)[1])).length;
+  };
+  const beatsBy = Date.now() + 5000;
+  while (answeredBeats() < 2 && Date.now() < beatsBy) await sleep(20);
   report.leave = await reply(channel.leave());
   const deadline = Date.now() + 3000;
   while (!frames.some(([dir, raw]) => dir === "in" && raw.includes('"phx_close"')) &&
