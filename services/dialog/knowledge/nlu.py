@@ -1,0 +1,296 @@
+"""Intent classification and slot filling over a project's NLU content (RSVP's NLU engine).
+
+An utterance is classified by its nearest training sentence. Entity values are first replaced
+by a marker of their entity on both sides ("weather in {city}" and "weather in Paris" both
+become "weather in __system_location__"), so that any city, date or drink matches the sentence.
+Slots are then filled from the entities found; a required slot still empty is asked for, and
+the intent waits in `pending` (the session's JSON state) for the next turn.
+"""
+
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import ValidationError
+
+from shared.contracts.knowledge import (
+    PLACEHOLDER,
+    Intent,
+    IntentCandidate,
+    IntentMatch,
+    Intents,
+    Lang,
+    SlotValue,
+)
+
+from .dates import DATE, TIME
+from .entities import NUMBER, CustomEntity, extract
+from .gazetteer import LOCATION
+from .text import MAX_CHARS, Found, SentenceIndex, is_cjk, normalise
+
+INTENT_NAMESPACE = uuid.UUID("6f1c3a52-8e0b-5d7a-9c41-2b7e0d9f4a11")
+"""intent_id = uuid5(INTENT_NAMESPACE, name): stable across uploads and replicas."""
+
+TOP = 5
+_DEFAULT_PROMPTS: dict[Lang, str] = {"en": "What {slot} do you mean?", "cn": "请告诉我{slot}"}
+_SAID = frozenset((DATE, TIME, NUMBER))
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,!?;:\u3002\uff0c\uff01\uff1f\uff1b\uff1a])")
+_SPACES = re.compile(r"[ \t]{2,}")
+
+Slots = dict[str, list[SlotValue]]
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What the NLU made of a turn, and what the bot says.
+
+    Attributes:
+        match: The chosen intent (first of match.candidates) and its slots so far.
+        message: The response rendered with the slot values when done, else the prompt of the
+            first missing required slot.
+        pending: JSON state to keep in the session while slots are missing (None when done).
+        continued: This turn filled slots of the pending intent.
+        url: The intent's media URL, only when done.
+        image: The intent's image URL, only when done.
+        action: The intent's instruction for a robot, only when done.
+    """
+
+    match: IntentMatch
+    message: str
+    pending: dict[str, Any] | None
+    continued: bool
+    url: str | None = None
+    image: str | None = None
+    action: str | None = None
+
+
+def intent_id(name: str) -> str:
+    """The stable id of the intent called `name` (hex)."""
+    return uuid.uuid5(INTENT_NAMESPACE, name).hex
+
+
+def _marker(entity: str) -> str:
+    return f" __{entity.casefold()}__ "
+
+
+def _marked(text: str, found: Iterable[Found]) -> str:
+    """`text` with each entity value replaced by its entity's marker."""
+    out, end = [], 0
+    for f in sorted(found, key=lambda f: f.start):
+        if f.start >= end:
+            out += [text[end : f.start], _marker(f.entity)]
+            end = f.end
+    return "".join([*out, text[end:]])
+
+
+def _with_markers(intent: Intent, sentence: str) -> str:
+    """A training sentence with each {slot} replaced by its entity's marker."""
+    entity_of = {slot.name: slot.entity for slot in intent.slots}
+    return PLACEHOLDER.sub(lambda m: _marker(entity_of[m[1]]), sentence)
+
+
+def _rendered(value: SlotValue) -> str:
+    if value.slot_type in _SAID or (value.slot_type == LOCATION and is_cjk(value.key)):
+        return value.key
+    if value.slot_type == LOCATION:
+        try:
+            return str(value.value[0][1])
+        except (TypeError, IndexError, KeyError):
+            return value.key
+    return str(value.value)
+
+
+def render(template: str, slots: Slots) -> str:
+    """`template` with each {slot} replaced by what it was filled with ("" when empty).
+
+    A custom entity renders as its canonical value, a city as its name (or as said when said in
+    Chinese: 北京, not Beijing), a date, time or number as the words said ("tomorrow").
+    """
+    text = PLACEHOLDER.sub(lambda m: _rendered(slots[m[1]][0]) if slots.get(m[1]) else "", template)
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", _SPACES.sub(" ", text)).strip()
+
+
+def _fill(intent: Intent, slots: Slots, found: dict[str, list[Found]]) -> Slots:
+    """`slots` with each empty slot given the next value found for its entity, in text order."""
+    unused = {entity: list(values) for entity, values in found.items()}
+    filled = dict(slots)
+    for slot in intent.slots:
+        if not filled.get(slot.name) and unused.get(slot.entity):
+            f = unused[slot.entity].pop(0)
+            filled[slot.name] = [SlotValue(slot_type=slot.entity, key=f.key, value=f.value)]
+    return filled
+
+
+def _missing(intent: Intent, slots: Slots) -> list[str]:
+    return [slot.name for slot in intent.slots if slot.required and not slots.get(slot.name)]
+
+
+def _candidate(intent: Intent, score: float, sentence: str, slots: Slots) -> IntentCandidate:
+    done = not _missing(intent, slots)
+    return IntentCandidate(
+        name=intent.name,
+        intent_id=intent_id(intent.name),
+        skill=intent.skill,
+        score=min(max(score, 0.0), 1.0),
+        sentence=sentence,
+        slots=slots,
+        done=done,
+        fulfillment=done and intent.action is not None,
+    )
+
+
+def _understood(
+    intent: Intent, candidates: list[IntentCandidate], lang: Lang, *, continued: bool
+) -> Understood:
+    """The chosen intent (first candidate) answered, or its first missing slot asked for."""
+    slots = candidates[0].slots
+    missing = _missing(intent, slots)
+    match = IntentMatch(
+        name=intent.name,
+        intent_id=intent_id(intent.name),
+        skill=intent.skill,
+        slots=slots,
+        missing=missing,
+        done=not missing,
+        candidates=candidates,
+    )
+    if not missing:
+        message = render(intent.response, slots)
+        return Understood(match, message, None, continued, intent.url, intent.image, intent.action)
+    slot = next(s for s in intent.slots if s.name == missing[0])
+    prompt = slot.prompt or _DEFAULT_PROMPTS[lang].format(slot=slot.name)
+    kept = {name: [v.model_dump(mode="json") for v in vs] for name, vs in slots.items() if vs}
+    state = {"intent": intent.name, "lang": lang, "slots": kept}
+    return Understood(match, render(prompt, slots), state, continued)
+
+
+class NluModel:
+    """A project's intents and entities, indexed once for many turns."""
+
+    def __init__(self, intents: Intents) -> None:
+        """Index every training sentence of `intents`, its {slot} marks as entity markers."""
+        self._intents = {intent.name: intent for intent in intents.intents}
+        self._custom = {entity.name: CustomEntity(entity) for entity in intents.entities}
+        self._sentences: list[str] = []
+        owners: list[str] = []
+        marked: list[str] = []
+        for intent in intents.intents:
+            for sentence in intent.sentences:
+                self._sentences.append(sentence)
+                owners.append(intent.name)
+                marked.append(_with_markers(intent, sentence))
+        self._owner = np.array(owners, dtype=object)
+        self._skill = np.array([self._intents[o].skill for o in owners], dtype=object)
+        self._index = SentenceIndex(marked, chinese=[is_cjk(s) for s in self._sentences])
+        # A sentence without marks must also match itself when its words are entities too
+        # ("will it rain tomorrow" is "will it rain __system_date__" once "tomorrow" is found).
+        self._literal: dict[str, list[int]] = {}
+        for n, sentence in enumerate(self._sentences):
+            if not PLACEHOLDER.search(sentence):
+                self._literal.setdefault(normalise(sentence), []).append(n)
+
+    def understand(
+        self,
+        text: str,
+        *,
+        lang: Lang,
+        now: datetime,
+        pending: dict[str, Any] | None = None,
+        skill: str | None = None,
+    ) -> Understood | None:
+        """Classify `text`, or fill the slots of the pending intent with it.
+
+        Args:
+            text: What the user said.
+            lang: The user's language (default prompts, dates).
+            now: The user's current time (relative dates).
+            pending: The state returned by the previous turn, if it was waiting for slots.
+                Anything malformed, or naming an intent that is gone, is ignored.
+            skill: Only intents of this skill, when given.
+
+        Returns:
+            The intent and the bot's message, or None when no intent scores above 0.
+        """
+        text = text[:MAX_CHARS]
+        waiting = self._restore(pending, skill)
+        if waiting is not None:
+            intent, slots = waiting
+            empty = [s for s in intent.slots if not slots.get(s.name)]
+            missing = [s for s in empty if s.required]
+            asking = missing[0].entity if missing else None
+            wanted = {s.entity for s in empty}
+            found = extract(
+                text, entities=wanted, custom=self._custom, lang=lang, now=now, asking=asking
+            )
+            filled = _fill(intent, slots, found)
+            if filled != slots:
+                sentence = self._closest(text, found, intent.name)
+                candidate = _candidate(intent, 1.0, sentence, filled)
+                return _understood(intent, [candidate], lang, continued=True)
+        return self._classify(text, lang=lang, now=now, skill=skill)
+
+    def reprompt(self, pending: dict[str, Any]) -> Understood | None:
+        """Ask again for the first missing slot of `pending` (None if its intent is gone)."""
+        waiting = self._restore(pending, None)
+        if waiting is None:
+            return None
+        intent, slots = waiting
+        lang: Lang = "cn" if pending.get("lang") == "cn" else "en"
+        candidate = _candidate(intent, 1.0, intent.sentences[0], slots)
+        return _understood(intent, [candidate], lang, continued=False)
+
+    def _classify(
+        self, text: str, *, lang: Lang, now: datetime, skill: str | None
+    ) -> Understood | None:
+        intents = [i for i in self._intents.values() if skill is None or i.skill == skill]
+        wanted = {slot.entity for intent in intents for slot in intent.slots}
+        found = extract(text, entities=wanted, custom=self._custom, lang=lang, now=now)
+        scores = self._scores(text, found)
+        if skill is not None:
+            scores[self._skill != skill] = 0.0
+        candidates: list[IntentCandidate] = []
+        for n in np.argsort(-scores, kind="stable"):
+            if scores[n] <= 0 or len(candidates) >= TOP:
+                break
+            intent = self._intents[self._owner[n]]
+            if all(c.name != intent.name for c in candidates):
+                slots = _fill(intent, {}, found)
+                candidates.append(_candidate(intent, float(scores[n]), self._sentences[n], slots))
+        if not candidates:
+            return None
+        return _understood(self._intents[candidates[0].name], candidates, lang, continued=False)
+
+    def _scores(self, text: str, found: dict[str, list[Found]]) -> NDArray[np.float32]:
+        marked = _marked(text, (f for fs in found.values() for f in fs))
+        scores = self._index.scores(marked, chinese=is_cjk(text))
+        scores[self._literal.get(normalise(text), [])] = 1.0
+        return scores
+
+    def _closest(self, text: str, found: dict[str, list[Found]], name: str) -> str:
+        scores = self._scores(text, found)
+        scores[self._owner != name] = -1.0
+        return self._sentences[int(np.argmax(scores))]
+
+    def _restore(self, pending: Any, skill: str | None) -> tuple[Intent, Slots] | None:
+        """The intent and slots kept in `pending`, or None if it names no current intent."""
+        if not isinstance(pending, dict) or not isinstance(pending.get("intent"), str):
+            return None
+        intent = self._intents.get(pending["intent"])
+        if intent is None or (skill is not None and intent.skill != skill):
+            return None
+        kept = pending.get("slots")
+        slots: Slots = {}
+        for slot in intent.slots:
+            values = kept.get(slot.name) if isinstance(kept, dict) else None
+            try:
+                parsed = [SlotValue.model_validate(v) for v in values or []]
+            except (ValidationError, TypeError):
+                continue
+            if parsed and all(v.slot_type == slot.entity for v in parsed):
+                slots[slot.name] = parsed
+        return intent, slots
