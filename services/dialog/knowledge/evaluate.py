@@ -1,0 +1,153 @@
+"""How well the FAQ and the NLU answer held-out questions (`make eval`).
+
+    python -m services.dialog.knowledge.evaluate [--faq eval/faq.json]
+        [--intents eval/intents.yaml] [--heldout eval/heldout.yaml]
+
+Prints, per language (en, cn, all): FAQ top-1 accuracy and MRR over the top 5 candidates,
+intent top-1 accuracy, and slot-filling accuracy. An utterance's slots count as filled when the
+chosen intent is the expected one and every expected slot has the expected value: a city's
+name (value[0][1]) for locations, "YYYY-MM-DD"/"HH:MM:SS" for dates/times, the number for
+numbers, the canonical value for custom entities. Slots the heldout file does not name are not
+checked.
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shared.contracts.knowledge import Faq, Intents, Lang, SlotValue
+
+from .faq import FaqIndex
+from .gazetteer import LOCATION
+from .nlu import NluModel
+
+EVAL = Path("eval")
+LANGS: tuple[Lang, ...] = ("en", "cn")
+TOP = 5
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The scores of one language (or all), each a share of its N (0 when N is 0)."""
+
+    faq_top1: float
+    faq_mrr: float
+    faq_n: int
+    intent_top1: float
+    intent_n: int
+    slots: float
+    slots_n: int
+
+
+def load(path: Path) -> Any:
+    """A YAML or JSON file's content (JSON is YAML)."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _slot_matches(values: list[SlotValue], expected: Any) -> bool:
+    if not values:
+        return False
+    value = values[0]
+    if value.slot_type == LOCATION:
+        return bool(value.value[0][1] == expected)
+    return bool(value.value == expected)
+
+
+def _faq_ranks(index: FaqIndex, cases: dict[str, list[str]], lang: Lang) -> list[int | None]:
+    ranks: list[int | None] = []
+    for gid, questions in cases.items():
+        for question in questions:
+            match = index.search(question, lang=lang, top=TOP)
+            gids = [c.gid for c in match.candidates] if match else []
+            ranks.append(gids.index(gid) + 1 if gid in gids else None)
+    return ranks
+
+
+def _intent_results(
+    model: NluModel, cases: list[dict[str, Any]], lang: Lang, now: datetime
+) -> tuple[list[bool], list[bool]]:
+    intents, slots = [], []
+    for case in cases:
+        understood = model.understand(case["text"], lang=lang, now=now)
+        right = understood is not None and understood.match.name == case["intent"]
+        intents.append(right)
+        if case.get("slots"):
+            filled = understood.match.slots if understood and right else {}
+            expected = case["slots"].items()
+            slots.append(all(_slot_matches(filled.get(name, []), v) for name, v in expected))
+    return intents, slots
+
+
+def _figures(ranks: list[int | None], intents: list[bool], slots: list[bool]) -> Figures:
+    return Figures(
+        faq_top1=_mean([rank == 1 for rank in ranks]),
+        faq_mrr=_mean([1 / rank if rank else 0.0 for rank in ranks]),
+        faq_n=len(ranks),
+        intent_top1=_mean(intents),
+        intent_n=len(intents),
+        slots=_mean(slots),
+        slots_n=len(slots),
+    )
+
+
+def evaluate(faq: Faq, intents: Intents, heldout: dict[str, Any]) -> dict[str, Figures]:
+    """The figures per language and for all ("en", "cn", "all") on the `heldout` cases."""
+    index, model = FaqIndex(faq), NluModel(intents)
+    now = datetime.fromisoformat(str(heldout["now"]))
+    result: dict[str, Figures] = {}
+    everything: tuple[list[int | None], list[bool], list[bool]] = ([], [], [])
+    for lang in LANGS:
+        ranks = _faq_ranks(index, heldout.get("faq", {}).get(lang, {}), lang)
+        right, filled = _intent_results(model, heldout.get("intents", {}).get(lang, []), lang, now)
+        result[lang] = _figures(ranks, right, filled)
+        everything[0].extend(ranks)
+        everything[1].extend(right)
+        everything[2].extend(filled)
+    result["all"] = _figures(*everything)
+    return result
+
+
+def evaluate_files(faq: Path, intents: Path, heldout: Path) -> dict[str, Figures]:
+    """evaluate() on the content of three files (YAML or JSON)."""
+    return evaluate(
+        Faq.model_validate(load(faq)), Intents.model_validate(load(intents)), load(heldout)
+    )
+
+
+def table(figures: dict[str, Figures]) -> str:
+    """The figures as a plain-text table, one row per language."""
+    rows = [
+        f"{'lang':<5} {'FAQ top-1':>9} {'FAQ MRR':>8} {'N':>4}   "
+        f"{'intent top-1':>12} {'N':>4}   {'slots':>6} {'N':>4}"
+    ]
+    for lang, f in figures.items():
+        rows.append(
+            f"{lang:<5} {f.faq_top1:>9.3f} {f.faq_mrr:>8.3f} {f.faq_n:>4}   "
+            f"{f.intent_top1:>12.3f} {f.intent_n:>4}   {f.slots:>6.3f} {f.slots_n:>4}"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Evaluate the files named on the command line and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--faq", type=Path, default=EVAL / "faq.json")
+    parser.add_argument("--intents", type=Path, default=EVAL / "intents.yaml")
+    parser.add_argument("--heldout", type=Path, default=EVAL / "heldout.yaml")
+    args = parser.parse_args(argv)
+    sys.stdout.write(table(evaluate_files(args.faq, args.intents, args.heldout)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
