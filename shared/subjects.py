@@ -23,8 +23,6 @@ MEDIA_GET = "media.image.get"
 MEDIA_QUEUE = "media"
 MEDIA_DURABLE = "media"
 CONFIG_CHANGED_ALL = "config.changed.*"
-DIALOG_CONTENT_SAVE_ALL = "dialog.content.save.*"
-DIALOG_CONTENT_GET_ALL = "dialog.content.get.*"
 
 ROBOT_COMMAND_ALL = "robot.command.*.*"
 ROBOT_EVENT_ALL = "robot.event.*.*"
@@ -84,18 +82,21 @@ def chat_deleted(project: UUID) -> str:
 SESSION_REQUESTS = ("open", "update", "get", "delete", "say")
 
 
+def _dialog_request(area: str, kinds: tuple[str, ...], kind: str, project: UUID | None) -> str:
+    """dialog.<area>.<kind>.<project> (`*` for every project), for a known kind only."""
+    if kind not in kinds:
+        raise ValueError(f"unknown {area} request {kind!r}")
+    return f"dialog.{area}.{kind}.{'*' if project is None else token(project)}"
+
+
 def dialog_session(kind: str, project: UUID) -> str:
     """Request subject of the dialog's sessions: open, update, get, delete or say."""
-    if kind not in SESSION_REQUESTS:
-        raise ValueError(f"unknown session request {kind!r}")
-    return f"dialog.session.{kind}.{token(project)}"
+    return _dialog_request("session", SESSION_REQUESTS, kind, project)
 
 
 def dialog_session_all(kind: str) -> str:
     """Every project's session requests of one kind (dialog.session.<kind>.*)."""
-    if kind not in SESSION_REQUESTS:
-        raise ValueError(f"unknown session request {kind!r}")
-    return f"dialog.session.{kind}.*"
+    return _dialog_request("session", SESSION_REQUESTS, kind, None)
 
 
 def media_store(project: UUID) -> str:
@@ -113,14 +114,28 @@ def config_changed(project: UUID) -> str:
     return f"config.changed.{token(project)}"
 
 
+CONTENT_KINDS = ("save", "get", "knowledge", "publish", "restore", "versions")
+
+
+def dialog_content(kind: str, project: UUID) -> str:
+    """Request subject of the dialog's bot content: save (AIML), get, knowledge (FAQ, intents,
+    chain), publish, restore or versions."""
+    return _dialog_request("content", CONTENT_KINDS, kind, project)
+
+
+def dialog_content_all(kind: str) -> str:
+    """Every project's content requests of one kind (dialog.content.<kind>.*)."""
+    return _dialog_request("content", CONTENT_KINDS, kind, None)
+
+
 def dialog_content_save(project: UUID) -> str:
-    """Request subject: store new bot content for `project`."""
-    return f"dialog.content.save.{token(project)}"
+    """Request subject: store new AIML for `project`."""
+    return dialog_content("save", project)
 
 
 def dialog_content_get(project: UUID) -> str:
-    """Request subject: read the current bot content of `project`."""
-    return f"dialog.content.get.{token(project)}"
+    """Request subject: read the bot content of `project`."""
+    return dialog_content("get", project)
 
 
 def robot_command(*, project: UUID, robot: str) -> str:

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from typing import Literal, cast
 from uuid import UUID, uuid4
 
-from aiml import Kernel
-
 from shared.contracts import (
     BotContentRejected,
     BotContentSaved,
@@ -27,24 +25,30 @@ from shared.contracts import (
     UpdateSession,
 )
 from shared.contracts.chat import Protocol as WireProtocol
+from shared.contracts.content import (
+    BotContent,
+    ContentMissing,
+    ContentPublished,
+    PublishContent,
+    RestoreContent,
+    SaveKnowledge,
+)
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
+from .chain import PENDING, Brain, Brains, Question, Said, build_brain, respond
 from .domain import (
-    NO_AIML,
     InvalidAiml,
-    KernelCache,
     SessionGone,
-    answer,
-    build_kernel,
     compile_aiml,
     data_predicates,
     deleted_event_id,
     heard,
-    parse_properties,
     waits_for_predecessor,
 )
-from .models import SessionRow, TurnRow
-from .store import ContentStore, Sessions, TurnStore, TurnUnit
+from .models import BotContentRow, SessionRow, TurnRow
+from .store import EMPTY, ContentStore, Sessions, TurnStore, TurnUnit, content_of
+
+DETAILS = {"faq", "intent", "url", "image", "action"}  # what a transcript row keeps as details
 
 
 @dataclass(frozen=True)
@@ -76,23 +80,42 @@ def info_of(row: SessionRow) -> SessionInfo:
 
 def reply_of(row: TurnRow) -> TurnAnswered:
     """The reply stored for a turn, rebuilt with its original ids."""
-    return TurnAnswered(
-        event_id=row.reply_event_id,
-        occurred_at=row.answered_at,
-        correlation_id=row.correlation_id,
-        causation_id=row.turn_event_id,
-        project_key=row.project_key,
-        session_id=row.session_id,
-        turn_event_id=row.turn_event_id,
-        text=row.answer,
-        engine="fallback" if row.engine == "fallback" else "aiml",
-        content_version=row.content_version,
-        protocol=wire_protocol(row.protocol),
+    return TurnAnswered.model_validate(
+        {
+            **(row.details or {}),
+            "event_id": row.reply_event_id,
+            "occurred_at": row.answered_at,
+            "correlation_id": row.correlation_id,
+            "causation_id": row.turn_event_id,
+            "project_key": row.project_key,
+            "session_id": row.session_id,
+            "turn_event_id": row.turn_event_id,
+            "text": row.answer,
+            "engine": row.engine,
+            "content_version": row.content_version,
+            "protocol": wire_protocol(row.protocol),
+            "stage": row.stage,
+        }
+    )
+
+
+async def _build(content: BotContent) -> Brain:
+    return await asyncio.to_thread(build_brain, content)
+
+
+def saved_of(row: BotContentRow) -> BotContentSaved:
+    """The reply to a save: the new version and what it holds."""
+    return BotContentSaved(
+        version=row.version,
+        categories=row.categories,
+        faq_groups=row.faq_groups,
+        intents=row.intent_count,
     )
 
 
 class DialogApp:
-    """Answers turns from each project's AIML, with state in Postgres."""
+    """Answers turns from each project's content (the chain of AIML, FAQ and NLU), with state in
+    Postgres."""
 
     def __init__(
         self, *, content: ContentStore, turns: TurnStore, sessions: Sessions, projects: ProjectStore
@@ -101,7 +124,7 @@ class DialogApp:
         self.turns = turns
         self.sessions = sessions
         self.projects = projects
-        self.kernels = KernelCache()
+        self.brains = Brains()
 
     async def handle_turn(self, turn: TurnReceived, *, force: bool = False) -> TurnOutcome:
         """Answer `turn` unless it was answered already, an earlier turn is still pending, or
@@ -131,25 +154,41 @@ class DialogApp:
     async def _answer(
         self, unit: TurnUnit, session: SessionRow, turn: TurnReceived
     ) -> tuple[TurnAnswered, float]:
-        """Answer from the project's current content; `session` takes the new state."""
-        version = await unit.content_version(turn.project_key)
-        kernel = await self._kernel(turn.project_key, version)
+        """Answer from the turn's stage of the project's content; `session` takes the new
+        state."""
+        version = await unit.content_version(turn.project_key, turn.stage)
+        brain = await self._brain(turn.project_key, version)
         text, state = heard(text=turn.text, image=turn.image, state=session.state)
+        question = Question(
+            text=text,
+            lang=turn.lang,
+            skill=turn.skill,
+            now=turn.occurred_at,
+            session_id=turn.session_id,
+            image=turn.image is not None,
+        )
         started = time.perf_counter()
-        result = answer(kernel, text=text, state=state, session_id=turn.session_id)
+        said = await respond(brain, question, state)
         engine_ms = (time.perf_counter() - started) * 1000
+        if said is None:
+            fallback = await self._fallback(turn.project_key)
+            said = Said(fallback, "fallback", {k: v for k, v in state.items() if k != PENDING})
         session.protocol = session.protocol or turn.protocol
         reply = TurnAnswered(
             **turn.caused(),
             project_key=turn.project_key,
             session_id=turn.session_id,
             turn_event_id=turn.event_id,
-            text=result.text if result.matched else await self._fallback(turn.project_key),
-            engine="aiml" if result.matched else "fallback",
+            text=said.text,
+            engine=said.engine,
             content_version=version or None,
             protocol=wire_protocol(session.protocol),
+            stage=turn.stage,
+            faq=said.faq,
+            intent=said.intent,
+            **said.extras,
         )
-        session.state, session.channel, session.seq = result.state, turn.channel, turn.seq
+        session.state, session.channel, session.seq = said.state, turn.channel, turn.seq
         return reply, engine_ms
 
     async def open_session(self, command: OpenSession) -> SessionInfo:
@@ -214,27 +253,48 @@ class DialogApp:
         return SessionUnknown(session_id=session_id, deleted=deleted)
 
     async def save_content(self, command: SaveBotContent) -> BotContentSaved | BotContentRejected:
-        """Validate and store new content; the new kernel is ready before the reply."""
+        """Validate and store new AIML; the new version's brain is ready before the reply."""
         try:
             compiled = await asyncio.to_thread(compile_aiml, command.aiml)
         except InvalidAiml as err:
             return BotContentRejected(problems=err.problems)
-        version = await self.content.save(command, len(compiled.categories))
-        stored = await self.content.current(command.project_key)
-        kernel = build_kernel(compiled, parse_properties(stored.properties))
-        self.kernels.put(command.project_key, stored.version, kernel)
-        return BotContentSaved(version=version, categories=len(compiled.categories))
+        row = await self.content.save(command, len(compiled.categories))
+        self.brains.put(command.project_key, await _build(content_of(row)))
+        return saved_of(row)
 
-    async def _kernel(self, project: UUID, version: int) -> Kernel:
-        kernel = self.kernels.get(project, version)
-        if kernel is None:
-            stored = await self.content.current(project)
-            compiled = (
-                await asyncio.to_thread(compile_aiml, stored.aiml) if stored.aiml else NO_AIML
-            )
-            kernel = build_kernel(compiled, parse_properties(stored.properties))
-            self.kernels.put(project, stored.version, kernel)
-        return kernel
+    async def save_knowledge(self, command: SaveKnowledge) -> BotContentSaved:
+        """Store a new FAQ, intents and/or chain (checked by the contract) as the test stage."""
+        row = await self.content.save_knowledge(command)
+        self.brains.put(command.project_key, await _build(content_of(row)))
+        return saved_of(row)
+
+    async def publish(self, command: PublishContent) -> ContentPublished | ContentMissing:
+        """Point the release stage at a version (the newest when none is named)."""
+        version = await self.content.publish(
+            command.project_key, command.version, command.correlation_id
+        )
+        if version is None:
+            named = f"version {command.version}" if command.version else "any content"
+            return ContentMissing(reason=f"there is no {named} to publish")
+        return ContentPublished(version=version)
+
+    async def restore(self, command: RestoreContent) -> BotContentSaved | ContentMissing:
+        """Copy an old version into a new one (the test stage)."""
+        row = await self.content.restore(
+            command.project_key, command.version, command.correlation_id
+        )
+        if row is None:
+            return ContentMissing(reason=f"there is no version {command.version}")
+        return saved_of(row)
+
+    async def _brain(self, project: UUID, version: int) -> Brain:
+        """The brain of one content version (built once per replica, kept while used)."""
+        brain = self.brains.get(project, version)
+        if brain is None:
+            content = await self.content.get(project, version=version) if version else EMPTY
+            brain = await _build(content)
+            self.brains.put(project, brain)
+        return brain
 
     async def _fallback(self, project: UUID) -> str:
         found = await self.projects.get(project)
@@ -256,4 +316,6 @@ class DialogApp:
             received_at=turn.occurred_at,
             answered_at=reply.occurred_at,
             engine_ms=engine_ms,
+            stage=reply.stage,
+            details=reply.model_dump(mode="json", include=DETAILS, exclude_none=True),
         )

@@ -179,30 +179,6 @@ def _restore(state: dict[str, Any]) -> dict[str, Any]:
     return restored
 
 
-class KernelCache:
-    """One kernel per project, rebuilt when the project's content version moves."""
-
-    def __init__(self) -> None:
-        self._kernels: dict[Any, tuple[int, Kernel]] = {}
-
-    def get(self, project: Any, version: int) -> Kernel | None:
-        """The cached kernel if it was built from `version`."""
-        cached = self._kernels.get(project)
-        return cached[1] if cached and cached[0] == version else None
-
-    def version(self, project: Any) -> int | None:
-        """Version of the cached kernel, if any."""
-        cached = self._kernels.get(project)
-        return cached[0] if cached else None
-
-    def put(self, project: Any, version: int, kernel: Kernel) -> None:
-        self._kernels[project] = (version, kernel)
-
-    def drop(self, project: Any) -> None:
-        """Forget a project's kernel (its content changed)."""
-        self._kernels.pop(project, None)
-
-
 def waits_for_predecessor(*, channel: str, seq: int, last_channel: str, last_seq: int) -> bool:
     """True when an earlier turn of the same channel (connection) has not been answered yet.
 

@@ -32,6 +32,15 @@ from shared.contracts import (
     TurnReceived,
     UpdateSession,
 )
+from shared.contracts.content import (
+    ContentMissing,
+    ContentPublished,
+    ListVersions,
+    PublishContent,
+    RestoreContent,
+    SaveKnowledge,
+    VersionList,
+)
 
 from .application import DialogApp
 from .config import DialogSettings
@@ -117,28 +126,57 @@ def register(
         assert outcome.reply is not None
         await publish_reply(broker, outcome.reply)
 
-    @broker.subscriber(subjects.DIALOG_CONTENT_SAVE_ALL, queue=subjects.DIALOG_QUEUE)
+    _register_content(broker, app)
+
+
+def _register_content(broker: NatsBroker, app: DialogApp) -> None:
+    """Request/reply subscribers of the bot content; every new version and every publication
+    is announced on config.changed.<project>."""
+    queue = subjects.DIALOG_QUEUE
+
+    async def announce(project: UUID, version: int) -> None:
+        changed = ConfigChanged.first(project_key=project, version=version)
+        await broker.publish(
+            changed,
+            subjects.config_changed(project),
+            stream=subjects.CONFIG_STREAM,
+            headers={"Nats-Msg-Id": str(changed.event_id)},
+        )
+
+    @broker.subscriber(subjects.dialog_content_all("save"), queue=queue)
     async def on_save(command: SaveBotContent) -> BotContentSaved | BotContentRejected:
         result = await app.save_content(command)
         if isinstance(result, BotContentSaved):
-            changed = ConfigChanged.first(project_key=command.project_key, version=result.version)
-            await broker.publish(
-                changed,
-                subjects.config_changed(command.project_key),
-                stream=subjects.CONFIG_STREAM,
-                headers={"Nats-Msg-Id": str(changed.event_id)},
-            )
+            await announce(command.project_key, result.version)
         return result
 
-    @broker.subscriber(subjects.DIALOG_CONTENT_GET_ALL, queue=subjects.DIALOG_QUEUE)
-    async def on_get(query: GetBotContent) -> BotContent:
-        return await app.content.current(query.project_key)
+    @broker.subscriber(subjects.dialog_content_all("knowledge"), queue=queue)
+    async def on_knowledge(command: SaveKnowledge) -> BotContentSaved:
+        result = await app.save_knowledge(command)
+        await announce(command.project_key, result.version)
+        return result
 
-    # no_reply: JetStream publishes are requests; answering them would race the stream's ack.
-    @broker.subscriber(subjects.CONFIG_CHANGED_ALL, no_reply=True)
-    async def on_config_changed(event: ConfigChanged) -> None:
-        if app.kernels.version(event.project_key) != event.version:
-            app.kernels.drop(event.project_key)
+    @broker.subscriber(subjects.dialog_content_all("publish"), queue=queue)
+    async def on_publish(command: PublishContent) -> ContentPublished | ContentMissing:
+        result = await app.publish(command)
+        if isinstance(result, ContentPublished):
+            await announce(command.project_key, result.version)
+        return result
+
+    @broker.subscriber(subjects.dialog_content_all("restore"), queue=queue)
+    async def on_restore(command: RestoreContent) -> BotContentSaved | ContentMissing:
+        result = await app.restore(command)
+        if isinstance(result, BotContentSaved):
+            await announce(command.project_key, result.version)
+        return result
+
+    @broker.subscriber(subjects.dialog_content_all("get"), queue=queue)
+    async def on_get(query: GetBotContent) -> BotContent:
+        return await app.content.get(query.project_key, stage=query.stage, version=query.version)
+
+    @broker.subscriber(subjects.dialog_content_all("versions"), queue=queue)
+    async def on_versions(query: ListVersions) -> VersionList:
+        return await app.content.versions(query.project_key, query.limit)
 
 
 def _register_sessions(broker: NatsBroker, app: DialogApp, purge: PurgeReplies) -> None:

@@ -12,7 +12,8 @@ SCHEMA = "dialog"
 
 
 class BotContentRow(SQLModel, table=True):
-    """One saved version of a project's AIML and companion files."""
+    """One saved version of a project's content: AIML and companion files, FAQ, intents and
+    engine chain (None: not given yet). Versions are never changed once written."""
 
     __tablename__ = "bot_content"
     __table_args__ = {"schema": SCHEMA}
@@ -25,7 +26,28 @@ class BotContentRow(SQLModel, table=True):
     properties: str
     categories: int
     correlation_id: UUID
+    faq: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    intents: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    chain: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    faq_groups: int = 0
+    intent_count: int = 0
+    change: str = "aiml"
     created_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
+    )
+
+
+class ReleaseRow(SQLModel, table=True):
+    """A publication: from `published_at` on, the release stage answers from `version`."""
+
+    __tablename__ = "releases"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    project_key: UUID
+    version: int
+    correlation_id: UUID
+    published_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
     )
 
@@ -75,6 +97,10 @@ class TurnRow(SQLModel, table=True):
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     answered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     engine_ms: float
+    stage: str = "test"
+    details: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSONB, nullable=True), description="faq, intent, url, ..."
+    )
 
 
 class DeletedSessionRow(SQLModel, table=True):

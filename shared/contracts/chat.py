@@ -6,6 +6,7 @@ from uuid import UUID
 from pydantic import Field
 
 from .base import Contract, Event
+from .knowledge import FaqMatch, IntentMatch, Lang, Stage
 
 Protocol = Literal["xparo", "xparo-typed", "aida", "rsvp", "besser"]
 # What an image turn says to the AIML (a bot answers images with <pattern>XIMAGE</pattern>).
@@ -22,6 +23,9 @@ class TurnReceived(Event):
     image: UUID | None = Field(None, description="An image the user sent (media id) instead")
     channel: str = Field(description="Id of the connection that sent it (orders its turns)")
     seq: int = Field(ge=1, description="Position of this turn among the channel's turns")
+    stage: Stage = Field("test", description="Content stage that answers (RSVP's `stage`)")
+    lang: Lang = Field("en", description="Language of the question (RSVP's `lang`)")
+    skill: str | None = Field(None, max_length=100, description="Only this FAQ/NLU skill answers")
 
 
 class TurnAnswered(Event):
@@ -31,9 +35,17 @@ class TurnAnswered(Event):
     session_id: str = Field(description="Conversation key the answer belongs to")
     turn_event_id: UUID = Field(description="event_id of the TurnReceived answered")
     text: str = Field(description="The bot's answer")
-    engine: Literal["aiml", "fallback"] = Field(description="Which engine produced the answer")
+    engine: Literal["aiml", "faq", "nlu", "fallback"] = Field(
+        description="Which engine produced the answer"
+    )
     content_version: int | None = Field(None, description="Bot content version that answered")
     protocol: Protocol | None = Field(None, description="Protocol of the session (who shows it)")
+    stage: Stage = Field("test", description="Content stage that answered")
+    faq: FaqMatch | None = Field(None, description="The FAQ's candidates (engine faq)")
+    intent: IntentMatch | None = Field(None, description="Intent and slots (engine nlu)")
+    url: str | None = Field(None, description="Media URL of the matched answer")
+    image: str | None = Field(None, description="Image URL of the matched answer")
+    action: str | None = Field(None, description="Instruction for a robot from the answer")
 
 
 class SayToSession(Contract):

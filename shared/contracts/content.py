@@ -1,11 +1,18 @@
-"""Bot content: the AIML and its companion files, owned by the dialog service."""
+"""Bot content: the AIML and its companion files, the FAQ, the intents and the engine chain,
+owned by the dialog service.
 
+Every change makes a new version (the `test` stage is the newest); publishing points `release`
+at a version; restoring copies an old version into a new one.
+"""
+
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import Contract, Event
+from .knowledge import DEFAULT_CHAIN, Chain, Faq, Intents, Stage
 
 MAX_CONTENT_CHARS = 32 * 1024 * 1024
 
@@ -29,12 +36,31 @@ class AimlProblem(Contract):
     message: str = Field(description="What is wrong")
 
 
+class SaveKnowledge(Contract):
+    """Command: store a new version with a new FAQ, intents and/or chain (None keeps the
+    current one)."""
+
+    project_key: UUID
+    faq: Faq | None = None
+    intents: Intents | None = None
+    chain: Chain | None = None
+    correlation_id: UUID
+
+    @model_validator(mode="after")
+    def _something(self) -> "SaveKnowledge":
+        if self.faq is None and self.intents is None and self.chain is None:
+            raise ValueError("nothing to save: give faq, intents or chain")
+        return self
+
+
 class BotContentSaved(Contract):
-    """Reply: the content was stored as `version`."""
+    """Reply: the content was stored as `version` (now the test stage)."""
 
     kind: Literal["saved"] = "saved"
     version: int = Field(description="New content version (1, 2, ...)")
     categories: int = Field(description="Number of AIML categories learned")
+    faq_groups: int = Field(0, description="FAQ groups in the new version")
+    intents: int = Field(0, description="Intents in the new version")
 
 
 class BotContentRejected(Contract):
@@ -48,19 +74,85 @@ SaveReply = Annotated[BotContentSaved | BotContentRejected, Field(discriminator=
 
 
 class GetBotContent(Contract):
-    """Query: the current bot content of a project."""
+    """Query: a project's bot content on a stage, or one version of it."""
 
     project_key: UUID
+    stage: Stage = "test"
+    version: int | None = Field(None, ge=1, description="This version instead of the stage's")
 
 
 class BotContent(Contract):
-    """The current bot content (version 0 and empty strings when none was saved yet)."""
+    """Bot content (version 0 and empty content when none was saved or published yet)."""
 
     version: int
     aiml: str
     maps: str
     sets: str
     properties: str
+    faq: Faq = Faq()
+    intents: Intents = Intents()
+    chain: Chain = DEFAULT_CHAIN
+
+
+class PublishContent(Contract):
+    """Command: point the release stage at a version (the newest by default)."""
+
+    project_key: UUID
+    version: int | None = Field(None, ge=1)
+    correlation_id: UUID
+
+
+class RestoreContent(Contract):
+    """Command: make an old version the newest again (a new version with its content)."""
+
+    project_key: UUID
+    version: int = Field(ge=1)
+    correlation_id: UUID
+
+
+class ContentPublished(Contract):
+    """Reply: `version` is now the release stage."""
+
+    kind: Literal["published"] = "published"
+    version: int
+
+
+class ContentMissing(Contract):
+    """Reply: the version asked for does not exist."""
+
+    kind: Literal["missing"] = "missing"
+    reason: str
+
+
+PublishReply = Annotated[ContentPublished | ContentMissing, Field(discriminator="kind")]
+RestoreReply = Annotated[BotContentSaved | ContentMissing, Field(discriminator="kind")]
+
+
+class ListVersions(Contract):
+    """Query: a project's content versions, newest first."""
+
+    project_key: UUID
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class VersionInfo(Contract):
+    """One stored version: what changed and what it holds."""
+
+    version: int
+    created_at: datetime | None
+    change: str = Field(description="aiml, faq, intents, chain, or restore of version N")
+    categories: int
+    faq_groups: int
+    intents: int
+    released_at: datetime | None = Field(None, description="When it last became the release")
+
+
+class VersionList(Contract):
+    """Versions newest first, and which one each stage answers from (0: none)."""
+
+    test: int
+    release: int
+    versions: list[VersionInfo]
 
 
 class ConfigChanged(Event):

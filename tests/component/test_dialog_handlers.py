@@ -11,13 +11,12 @@ from services.dialog.application import DialogApp
 from services.dialog.config import DialogSettings
 from services.dialog.domain import SessionGone
 from services.dialog.handlers import register
-from services.dialog.models import SessionRow, TurnRow
-from services.dialog.store import EMPTY
+from services.dialog.models import BotContentRow, SessionRow, TurnRow
+from services.dialog.store import EMPTY, content_of
 from shared import subjects
 from shared.contracts import (
     BotContent,
     ChatReply,
-    ConfigChanged,
     SaveBotContent,
     SessionDeleted,
     TurnReceived,
@@ -34,18 +33,26 @@ class MemoryContent:
     async def current(self, project: UUID) -> BotContent:
         return (self.versions.get(project) or [EMPTY])[-1]
 
-    async def save(self, command: SaveBotContent, categories: int) -> int:
+    async def get(
+        self, project: UUID, *, stage: str = "test", version: int | None = None
+    ) -> BotContent:
+        history = self.versions.get(project) or [EMPTY]
+        return history[-1] if version is None else history[version - 1]
+
+    async def save(self, command: SaveBotContent, categories: int) -> BotContentRow:
         history = self.versions.setdefault(command.project_key, [])
-        history.append(
-            BotContent(
-                version=len(history) + 1,
-                aiml=command.aiml,
-                maps="",
-                sets="",
-                properties=command.properties or "",
-            )
+        row = BotContentRow(
+            project_key=command.project_key,
+            version=len(history) + 1,
+            aiml=command.aiml,
+            maps="",
+            sets="",
+            properties=command.properties or "",
+            categories=categories,
+            correlation_id=command.correlation_id,
         )
-        return len(history)
+        history.append(content_of(row))
+        return row
 
 
 class MemoryTurns:
@@ -79,7 +86,7 @@ class MemoryTurns:
             key, SessionRow(project_key=project_key, session_id=session_id, protocol=protocol)
         )
 
-    async def content_version(self, project_key: UUID) -> int:
+    async def content_version(self, project_key: UUID, stage: str) -> int:
         return (await self.content.current(project_key)).version
 
     def save(self, session: SessionRow, turn: TurnRow) -> None:
@@ -214,19 +221,4 @@ async def test_save_request_answers_saved_or_rejected() -> None:
         )
     assert (await ok.decode())["version"] == 1  # type: ignore[index]
     assert (await bad.decode())["kind"] == "rejected"  # type: ignore[index]
-    assert rig.app.kernels.version(project) == 1
-
-
-async def test_config_changed_elsewhere_drops_the_cached_kernel() -> None:
-    """A newer version announced by another replica evicts this replica's kernel."""
-    rig = make()
-    project = uuid4()
-    async with TestNatsBroker(rig.broker) as test:
-        await test.request(
-            SaveBotContent(project_key=project, aiml=HI, correlation_id=uuid4()),
-            subjects.dialog_content_save(project),
-        )
-        await test.publish(
-            ConfigChanged.first(project_key=project, version=2), subjects.config_changed(project)
-        )
-    assert rig.app.kernels.version(project) is None
+    assert rig.app.brains.versions(project) == [1]  # built before the reply

@@ -6,7 +6,6 @@ import pytest
 
 from services.dialog.domain import (
     InvalidAiml,
-    KernelCache,
     answer,
     build_kernel,
     compile_aiml,
@@ -100,17 +99,6 @@ def test_turn_waits_only_for_a_missing_predecessor() -> None:
     assert not waits_for_predecessor(channel="b", seq=1, last_channel="a", last_seq=9)
     assert waits_for_predecessor(channel="b", seq=2, last_channel="a", last_seq=9)
     assert not waits_for_predecessor(channel="a", seq=2, last_channel="a", last_seq=5)
-
-
-def test_kernel_cache_serves_only_the_version_it_was_built_from() -> None:
-    """A cached kernel is used for its own content version only."""
-    cache = KernelCache()
-    kernel = build_kernel(compile_aiml(NAME), {})
-    cache.put("p", 3, kernel)
-    assert cache.get("p", 3) is kernel
-    assert cache.get("p", 4) is None
-    cache.drop("p")
-    assert cache.get("p", 3) is None
 
 
 def test_session_data_scalars_become_predicates_the_rest_clears_them() -> None:

@@ -1,0 +1,158 @@
+"""The fallback chain: a project's engines (AIML, FAQ, NLU) asked in its order, each answering
+only above its threshold, and an intent that waits for slots taking the next turn first."""
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from aiml import Kernel
+
+from shared.contracts import BotContent
+from shared.contracts.knowledge import Chain, FaqGroup, FaqMatch, IntentMatch, Lang
+
+from .domain import NO_AIML, answer, build_kernel, compile_aiml, parse_properties
+from .knowledge import FaqIndex, NluModel, Understood
+
+PENDING = "_nlu"  # session state key of an intent waiting for slots
+VERSIONS_KEPT = 2  # per project: typically the test and the release stage
+Engine = Literal["aiml", "faq", "nlu", "fallback"]
+
+
+@dataclass(frozen=True)
+class Brain:
+    """Everything that answers from one content version."""
+
+    version: int
+    kernel: Kernel
+    faq: FaqIndex | None
+    groups: dict[str, FaqGroup]
+    nlu: NluModel | None
+    chain: Chain
+
+
+def build_brain(content: BotContent) -> Brain:
+    """Compile a version's AIML, FAQ and intents (blocking: run it in a thread)."""
+    compiled = compile_aiml(content.aiml) if content.aiml else NO_AIML
+    return Brain(
+        version=content.version,
+        kernel=build_kernel(compiled, parse_properties(content.properties)),
+        faq=FaqIndex(content.faq) if content.faq.groups else None,
+        groups={group.gid: group for group in content.faq.groups},
+        nlu=NluModel(content.intents) if content.intents.intents else None,
+        chain=content.chain,
+    )
+
+
+class Brains:
+    """The brains of the versions each project answers from (the last few used)."""
+
+    def __init__(self) -> None:
+        self._brains: dict[UUID, OrderedDict[int, Brain]] = {}
+
+    def get(self, project: UUID, version: int) -> Brain | None:
+        kept = self._brains.get(project)
+        if kept is None or version not in kept:
+            return None
+        kept.move_to_end(version)
+        return kept[version]
+
+    def put(self, project: UUID, brain: Brain) -> None:
+        kept = self._brains.setdefault(project, OrderedDict())
+        kept[brain.version] = brain
+        kept.move_to_end(brain.version)
+        while len(kept) > VERSIONS_KEPT:
+            kept.popitem(last=False)
+
+    def versions(self, project: UUID) -> list[int]:
+        """The versions kept for `project`."""
+        return list(self._brains.get(project, {}))
+
+
+@dataclass(frozen=True)
+class Said:
+    """What the chain answered, who answered, and the session state after it."""
+
+    text: str
+    engine: Engine
+    state: dict[str, Any]
+    faq: FaqMatch | None = None
+    intent: IntentMatch | None = None
+    extras: dict[str, str | None] = field(default_factory=dict)  # url, image, action
+
+
+@dataclass(frozen=True)
+class Question:
+    """A turn as the chain hears it."""
+
+    text: str
+    lang: Lang
+    skill: str | None
+    now: datetime
+    session_id: str
+    image: bool = False
+
+
+async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Said | None:
+    """The first answer of the chain (None: nobody answered, say the fallback)."""
+    pending = state.get(PENDING)
+    base = {k: v for k, v in state.items() if k != PENDING}
+    understood: Understood | None = None
+    if brain.nlu is not None and not question.image:
+        understood = await asyncio.to_thread(
+            brain.nlu.understand,
+            question.text,
+            lang=question.lang,
+            now=question.now,
+            pending=pending if isinstance(pending, dict) else None,
+            skill=question.skill,
+        )
+        if understood is not None and understood.continued:
+            return _from_nlu(understood, base)
+    for step in brain.chain.steps:
+        said = await _ask(brain, step.engine, step.threshold, question, base, understood)
+        if said is not None:
+            return said
+    if isinstance(pending, dict) and brain.nlu is not None:
+        again = brain.nlu.reprompt(pending)
+        if again is not None:
+            return _from_nlu(again, base)
+    return None
+
+
+async def _ask(
+    brain: Brain,
+    engine: str,
+    threshold: float,
+    question: Question,
+    state: dict[str, Any],
+    understood: Understood | None,
+) -> Said | None:
+    if engine == "faq" and brain.faq is not None and not question.image:
+        match = await asyncio.to_thread(
+            brain.faq.search, question.text, lang=question.lang, skill=question.skill
+        )
+        if match is None or match.score < threshold or match.score == 0:
+            return None
+        group = brain.groups[match.gid]
+        extras = {"url": group.url, "image": group.image, "action": group.action}
+        return Said(match.candidates[0].answer, "faq", state, faq=match, extras=extras)
+    if engine == "nlu" and understood is not None:
+        if understood.match.score < threshold or understood.match.score == 0:
+            return None
+        return _from_nlu(understood, state)
+    if engine == "aiml":
+        said = answer(brain.kernel, text=question.text, state=state, session_id=question.session_id)
+        if said.matched:
+            return Said(said.text, "aiml", said.state)
+    return None
+
+
+def _from_nlu(understood: Understood, state: dict[str, Any]) -> Said:
+    new_state = dict(state)
+    if understood.pending is not None:
+        new_state[PENDING] = understood.pending
+    extras = {"url": understood.url, "image": understood.image, "action": understood.action}
+    return Said(understood.message, "nlu", new_state, intent=understood.match, extras=extras)
