@@ -117,6 +117,15 @@ def test_other_wordings_score_below_1_and_candidates_are_ranked(model: NluModel)
     assert len(scores) <= 5
 
 
+def test_a_city_or_date_alone_is_weak_evidence_a_custom_value_is_not(model: NluModel) -> None:
+    """Sharing only a city marker with a sentence scores below the default threshold (0.5):
+    "my name is Ada" is not about the weather in Ada (Oklahoma). A drink alone is an order."""
+    assert turn(model, "my name is Ada").match.score < 0.5
+    assert turn(model, "Tokyo").match.score < 0.5
+    assert turn(model, "weather in Tokyo").match.score > 0.8
+    assert turn(model, "two black coffees").match.score > 0.5
+
+
 def test_a_missing_location_is_asked_for_then_filled_next_turn(model: NluModel) -> None:
     """First turn: prompt and JSON pending state; second turn "beijing" completes the intent."""
     first = turn(model, "will it rain tomorrow")

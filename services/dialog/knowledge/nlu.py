@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from shared.contracts.knowledge import (
     PLACEHOLDER,
+    SYSTEM_ENTITIES,
     Intent,
     IntentCandidate,
     IntentMatch,
@@ -31,7 +32,7 @@ from shared.contracts.knowledge import (
 from .dates import DATE, TIME
 from .entities import NUMBER, CustomEntity, extract
 from .gazetteer import LOCATION
-from .text import MAX_CHARS, Found, SentenceIndex, is_cjk, normalise
+from .text import MAX_CHARS, Found, SentenceIndex, is_cjk, normalise, tokenise
 
 INTENT_NAMESPACE = uuid.UUID("6f1c3a52-8e0b-5d7a-9c41-2b7e0d9f4a11")
 """intent_id = uuid5(INTENT_NAMESPACE, name): stable across uploads and replicas."""
@@ -69,9 +70,21 @@ class Understood:
     action: str | None = None
 
 
+# A sentence that shares only system-entity markers with the question keeps this much of its
+# score: below the default NLU threshold even when the rest of the words are a close match.
+WEAK_EVIDENCE = 0.5
+_SYSTEM_MARKERS = frozenset(f"__{entity}__" for entity in SYSTEM_ENTITIES)
+
+
 def intent_id(name: str) -> str:
     """The stable id of the intent called `name` (hex)."""
     return uuid.uuid5(INTENT_NAMESPACE, name).hex
+
+
+def _evidence(marked: str) -> frozenset[str]:
+    """The tokens that can tell intents apart: words and custom-entity markers. A city, a date
+    or a number alone says little ("my name is Ada" is not about the weather in Ada, OK)."""
+    return frozenset(t for t in tokenise(marked) if t not in _SYSTEM_MARKERS)
 
 
 def _marker(entity: str) -> str:
@@ -187,6 +200,7 @@ class NluModel:
         self._owner = np.array(owners, dtype=object)
         self._skill = np.array([self._intents[o].skill for o in owners], dtype=object)
         self._index = SentenceIndex(marked, chinese=[is_cjk(s) for s in self._sentences])
+        self._evidence = [_evidence(sentence) for sentence in marked]
         # A sentence without marks must also match itself when its words are entities too
         # ("will it rain tomorrow" is "will it rain __system_date__" once "tomorrow" is found).
         self._literal: dict[str, list[int]] = {}
@@ -268,6 +282,10 @@ class NluModel:
     def _scores(self, text: str, found: dict[str, list[Found]]) -> NDArray[np.float32]:
         marked = _marked(text, (f for fs in found.values() for f in fs))
         scores = self._index.scores(marked, chinese=is_cjk(text))
+        evidence = _evidence(marked)
+        for n in np.flatnonzero(scores > 0):
+            if not evidence & self._evidence[n]:
+                scores[n] *= WEAK_EVIDENCE
         scores[self._literal.get(normalise(text), [])] = 1.0
         return scores
 
