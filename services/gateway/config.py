@@ -45,3 +45,11 @@ class GatewaySettings(BaseSettings):
     content_cors_origins: list[str] = Field(
         ["*"], description="AIDA: origins allowed to call /content (JSON list; open by default)"
     )
+    rsvp_endpoint: str = Field(
+        "sandbox",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="RSVP.ai: the path segment of GET /<endpoint>/chat",
+    )
+    rsvp_wait_s: float = Field(
+        10.0, gt=0, description="RSVP.ai: how long a chat request waits for its answer (504)"
+    )

@@ -13,12 +13,14 @@ from shared.settings import CommonSettings
 from . import connection, problems
 from .admin import admin_router
 from .admin_chat import admin_chat_router
+from .admin_content import admin_content_router
 from .aida_routes import aida_router
 from .bridge import Bridge
 from .config import GatewaySettings
 from .content_routes import content_app
 from .phoenix.feed import BotFeeds
 from .robot_api import robot_router
+from .rsvp_routes import rsvp_router
 from .xparo_routes import xparo_router
 
 
@@ -52,6 +54,7 @@ def create_app(
     problems.install(app)
     app.include_router(admin_router(projects, tokens, bridge))
     app.include_router(admin_chat_router(projects, tokens, bridge))
+    app.include_router(admin_content_router(projects, tokens, bridge))
     app.include_router(robot_router(tokens, bridge))
 
     @app.get("/health")
@@ -70,5 +73,6 @@ def create_app(
     sockets = connection.OpenSockets()
     app.state.before_shutdown = sockets.close_all
     app.include_router(aida_router(projects, bridge, feeds, settings, sockets))
+    app.include_router(rsvp_router(projects, bridge, settings))
     app.mount("/content", content_app(bridge, settings))
     return app

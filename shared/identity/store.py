@@ -96,6 +96,19 @@ class ProjectStore:
         stored = project.secret_hash if project else None
         return project if secret_matches(secret, stored) else None
 
+    async def by_secret(self, secret: str) -> Project | None:
+        """The project whose secret is `secret` (RSVP callers may omit the bot id).
+
+        Looked up by the secret's SHA-256: a 256-bit random secret cannot be guessed from how
+        long a lookup of its hash takes, and the match is confirmed in constant time.
+        """
+        async with self._sessions() as session:
+            rows = await session.exec(
+                select(Project).where(Project.secret_hash == hash_secret(secret))
+            )
+            project = rows.first()
+        return project if project and secret_matches(secret, project.secret_hash) else None
+
     async def rotate_secret(self, ref: str) -> NewProject:
         """Replace a project's secret; the old one stops working at once."""
         secret = new_secret()

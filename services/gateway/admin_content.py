@@ -1,0 +1,243 @@
+"""Admin HTTP API for bot content: AIML, FAQ, intents and the engine chain; versions,
+publishing test → release, and restoring an old version.
+
+Every change makes a new version that the `test` stage answers from at once; `release` answers
+only from what was published. Uploads are checked completely before anything is stored, and a
+refusal lists every problem with its line or item (problem+json, 422).
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field, TypeAdapter
+
+from shared import subjects
+from shared.contracts import BotContent, GetBotContent, SaveBotContent, SaveReply
+from shared.contracts.content import (
+    BotContentRejected,
+    BotContentSaved,
+    ContentMissing,
+    ListVersions,
+    PublishContent,
+    PublishReply,
+    RestoreContent,
+    RestoreReply,
+    SaveKnowledge,
+    VersionList,
+)
+from shared.contracts.knowledge import Chain, Faq, Intents, Stage
+from shared.identity import AdminToken, ProjectStore, TokenStore
+
+from . import knowledge_formats as formats
+from .admin import admin_scope
+from .bridge import Bridge, BridgeError
+from .problems import Problem
+
+T = TypeVar("T")
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+CONTENT: TypeAdapter[BotContent] = TypeAdapter(BotContent)
+SAVED: TypeAdapter[BotContentSaved] = TypeAdapter(BotContentSaved)
+SAVE_REPLY: TypeAdapter[Any] = TypeAdapter(SaveReply)
+PUBLISH_REPLY: TypeAdapter[Any] = TypeAdapter(PublishReply)
+RESTORE_REPLY: TypeAdapter[Any] = TypeAdapter(RestoreReply)
+VERSIONS: TypeAdapter[VersionList] = TypeAdapter(VersionList)
+DryRun = Annotated[bool, Query(description="Only check the upload; store nothing")]
+StageQuery = Annotated[Stage, Query(description="Which stage's content")]
+VersionQuery = Annotated[int | None, Query(ge=1, description="This version instead")]
+
+
+class Checked(BaseModel):
+    """A dry run's answer: the upload is valid."""
+
+    valid: Literal[True] = True
+    faq_groups: int = 0
+    intents: int = 0
+
+
+class Publish(BaseModel):
+    """What to publish (the newest version when empty)."""
+
+    version: int | None = Field(None, ge=1)
+
+
+class Published(BaseModel):
+    """The release stage now answers from `version`."""
+
+    version: int
+
+
+def _upload(description: str, *types: str) -> dict[str, Any]:
+    """OpenAPI text for a route whose body is a file in one of `types`."""
+    schema = {"type": "string", "description": description}
+    return {"requestBody": {"required": True, "content": {t: {"schema": schema} for t in types}}}
+
+
+def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:
+    """The /admin routes for bot content."""
+    router = APIRouter(prefix="/admin/projects/{project}", tags=["content"])
+    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
+
+    async def ask(kind: str, key: UUID, message: BaseModel, answer: TypeAdapter[Any]) -> Any:
+        try:
+            return await bridge.ask(subjects.dialog_content(kind, key), message, answer)
+        except BridgeError as err:
+            raise Problem(503, "the dialog service did not answer; try again") from err
+
+    async def content(key: UUID, stage: Stage, version: int | None) -> BotContent:
+        found: BotContent = await ask(
+            "get", key, GetBotContent(project_key=key, stage=stage, version=version), CONTENT
+        )
+        if version is not None and found.version != version:
+            raise Problem(404, f"there is no version {version}")
+        return found
+
+    async def save(key: UUID, **knowledge: Any) -> BotContentSaved:
+        command = SaveKnowledge(project_key=key, correlation_id=uuid4(), **knowledge)
+        saved: BotContentSaved = await ask("knowledge", key, command, SAVED)
+        return saved
+
+    @router.put(
+        "/faq",
+        response_model=BotContentSaved | Checked,
+        openapi_extra=_upload(
+            'FAQ as JSON ({"groups": [...]}) or CSV (gid,question,answer,labels,...)',
+            "application/json",
+            "text/csv",
+        ),
+    )
+    async def put_faq(request: Request, scoped: Scope, dry_run: DryRun = False) -> Any:
+        """Replace the FAQ (a new version on the test stage)."""
+        faq = await _read(formats.read_faq, request)
+        if dry_run:
+            return Checked(faq_groups=len(faq.groups))
+        return await save(scoped[0], faq=faq)
+
+    @router.get("/faq", responses={200: {"content": {"text/csv": {}}}})
+    async def get_faq(
+        scoped: Scope,
+        stage: StageQuery = "test",
+        version: VersionQuery = None,
+        format: Annotated[Literal["json", "csv"], Query()] = "json",
+    ) -> Response:
+        """The FAQ of a stage or version, as JSON or CSV."""
+        faq: Faq = (await content(scoped[0], stage, version)).faq
+        if format == "csv":
+            return PlainTextResponse(formats.faq_csv(faq), media_type="text/csv; charset=utf-8")
+        return Response(faq.model_dump_json(), media_type="application/json")
+
+    @router.put(
+        "/intents",
+        response_model=BotContentSaved | Checked,
+        openapi_extra=_upload(
+            "Intents and entities as YAML or JSON", "application/yaml", "application/json"
+        ),
+    )
+    async def put_intents(request: Request, scoped: Scope, dry_run: DryRun = False) -> Any:
+        """Replace the intents and entities (a new version on the test stage)."""
+        intents = await _read(formats.read_intents, request)
+        if dry_run:
+            return Checked(intents=len(intents.intents))
+        return await save(scoped[0], intents=intents)
+
+    @router.get("/intents", responses={200: {"content": {"application/yaml": {}}}})
+    async def get_intents(
+        scoped: Scope,
+        stage: StageQuery = "test",
+        version: VersionQuery = None,
+        format: Annotated[Literal["json", "yaml"], Query()] = "json",
+    ) -> Response:
+        """The intents of a stage or version, as JSON or YAML."""
+        intents: Intents = (await content(scoped[0], stage, version)).intents
+        if format == "yaml":
+            return PlainTextResponse(formats.intents_yaml(intents), media_type="application/yaml")
+        return Response(intents.model_dump_json(), media_type="application/json")
+
+    @router.put("/chain", response_model=BotContentSaved)
+    async def put_chain(chain: Chain, scoped: Scope) -> BotContentSaved:
+        """Replace the engine chain: engines in order, each with its threshold."""
+        return await save(scoped[0], chain=chain)
+
+    @router.get("/chain", response_model=Chain)
+    async def get_chain(
+        scoped: Scope, stage: StageQuery = "test", version: VersionQuery = None
+    ) -> Chain:
+        """The engine chain of a stage or version."""
+        return (await content(scoped[0], stage, version)).chain
+
+    @router.put(
+        "/aiml",
+        response_model=BotContentSaved,
+        openapi_extra=_upload("AIML (a document or bare categories)", "application/xml"),
+    )
+    async def put_aiml(request: Request, scoped: Scope) -> BotContentSaved:
+        """Replace the AIML (a new version on the test stage); maps, sets, properties stay."""
+        key = scoped[0]
+        try:
+            text = (await _body(request)).decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise Problem(422, "AIML must be UTF-8") from err
+        command = SaveBotContent(project_key=key, aiml=text, correlation_id=uuid4())
+        reply = await ask("save", key, command, SAVE_REPLY)
+        if isinstance(reply, BotContentRejected):
+            problems = [p.model_dump() for p in reply.problems]
+            first = reply.problems[0]
+            raise Problem(
+                422, f"line {first.line}, column {first.column}: {first.message}", problems=problems
+            )
+        return reply  # type: ignore[no-any-return]
+
+    @router.get("/versions", response_model=VersionList)
+    async def versions(
+        scoped: Scope, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> VersionList:
+        """Stored versions, newest first, and the version each stage answers from."""
+        found: VersionList = await ask(
+            "versions", scoped[0], ListVersions(project_key=scoped[0], limit=limit), VERSIONS
+        )
+        return found
+
+    @router.post("/publish", response_model=Published)
+    async def publish(scoped: Scope, body: Publish | None = None) -> Published:
+        """Make a version (the newest by default) what the release stage answers from."""
+        key = scoped[0]
+        version = body.version if body else None
+        command = PublishContent(project_key=key, version=version, correlation_id=uuid4())
+        return Published(version=_found(await ask("publish", key, command, PUBLISH_REPLY)).version)
+
+    @router.post("/versions/{version}/restore", response_model=BotContentSaved)
+    async def restore(version: int, scoped: Scope) -> BotContentSaved:
+        """Copy an old version into a new one, which the test stage answers from."""
+        key = scoped[0]
+        command = RestoreContent(project_key=key, version=version, correlation_id=uuid4())
+        saved: BotContentSaved = _found(await ask("restore", key, command, RESTORE_REPLY))
+        return saved
+
+    return router
+
+
+def _found(reply: Any) -> Any:
+    if isinstance(reply, ContentMissing):
+        raise Problem(404, reply.reason)
+    return reply
+
+
+async def _read(reader: Callable[[bytes, str], T], request: Request) -> T:
+    """An uploaded file read by `reader`; its problems answer 422 with their lines/items."""
+    try:
+        return reader(await _body(request), request.headers.get("content-type", ""))
+    except formats.FormatError as err:
+        raise Problem(422, str(err), problems=err.problems) from err
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, refused past MAX_UPLOAD_BYTES without reading it all."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_UPLOAD_BYTES:
+            raise Problem(413, f"uploads are limited to {MAX_UPLOAD_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,200 @@
+"""The files people keep their FAQ and intents in: JSON and CSV for the FAQ, JSON and YAML for
+intents. Reading checks everything the contracts check and says where each problem is (the CSV
+line, the YAML line, the item's path); writing gives back a file that reads the same.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from shared.contracts.knowledge import Faq, Intents
+
+MAX_PROBLEMS = 50
+FAQ_COLUMNS = ("gid", "question", "answer", "labels", "skillname", "url", "image", "action")
+LABEL_SEPARATOR = "|"
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[Any, ...]
+_GROUP_FIELDS = ("answer", "labels", "skillname", "url", "image", "action")
+
+
+class FormatError(Exception):
+    """An upload was refused; `problems` lists each problem with where it is."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        first = problems[0]
+        where = f"line {first['line']}: " if "line" in first else ""
+        item = f"{first['item']}: " if first.get("item") else ""
+        super().__init__(f"{where}{item}{first['message']}")
+        self.problems = problems[:MAX_PROBLEMS]
+
+
+def is_csv(content_type: str) -> bool:
+    """Whether a Content-Type names CSV."""
+    return content_type.split(";")[0].strip().lower() in ("text/csv", "application/csv")
+
+
+def is_yaml(content_type: str) -> bool:
+    """Whether a Content-Type names YAML."""
+    kind = content_type.split(";")[0].strip().lower()
+    return kind in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+def read_faq(body: bytes, content_type: str) -> Faq:
+    """An FAQ from CSV (one row per question) or JSON (`{"groups": [...]}` or the list)."""
+    if is_csv(content_type):
+        data, lines = _faq_rows(_text(body))
+        return _checked(Faq, data, lambda loc: _csv_line(loc, lines))
+    data = _json(body)
+    return _checked(Faq, {"groups": data} if isinstance(data, list) else data, lambda _: None)
+
+
+def read_intents(body: bytes, content_type: str) -> Intents:
+    """Intents and entities from JSON or YAML (YAML errors and problems carry their line)."""
+    text = _text(body)
+    if content_type.split(";")[0].strip().lower() == "application/json":
+        return _checked(Intents, _json(body), lambda _: None)
+    try:
+        root = yaml.compose(text, Loader=_NoAliases)
+        data = yaml.load(text, Loader=_NoAliases)  # noqa: S506 - a SafeLoader without aliases
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem: dict[str, Any] = {"message": f"not valid YAML: {getattr(err, 'problem', err)}"}
+        if mark is not None:
+            problem["line"] = mark.line + 1
+        raise FormatError([problem]) from None
+    return _checked(Intents, data, lambda loc: _yaml_line(root, loc))
+
+
+def faq_csv(faq: Faq) -> str:
+    """The FAQ as CSV: a header, then one row per question (group fields on each row)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FAQ_COLUMNS)
+    for group in faq.groups:
+        for question in group.questions:
+            labels = LABEL_SEPARATOR.join(group.labels)
+            extras = [group.url or "", group.image or "", group.action or ""]
+            writer.writerow([group.gid, question, group.answer, labels, group.skillname, *extras])
+    return out.getvalue()
+
+
+def intents_yaml(intents: Intents) -> str:
+    """Intents as YAML, in the shape read_intents reads."""
+    data = intents.model_dump(mode="json", exclude_defaults=True)
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+class _NoAliases(yaml.SafeLoader):
+    """YAML's safe loader without anchors and aliases (which can blow a small file up)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise FormatError([{"line": mark.line + 1, "message": "YAML aliases are not allowed"}])
+        return super().compose_node(parent, index)
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise FormatError([{"message": f"not UTF-8 (byte {err.start})"}]) from None
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(_text(body))
+    except json.JSONDecodeError as err:
+        raise FormatError([{"line": err.lineno, "message": f"not valid JSON: {err.msg}"}]) from None
+
+
+def _faq_rows(text: str) -> tuple[dict[str, Any], list[int]]:
+    """CSV rows grouped by gid (in first-seen order), and each group's first line."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip().lower() for name in reader.fieldnames or []]
+    missing = [name for name in ("gid", "question", "answer") if name not in header]
+    if missing:
+        raise FormatError([{"line": 1, "message": f"the header lacks {', '.join(missing)}"}])
+    reader.fieldnames = header
+    groups: dict[str, dict[str, Any]] = {}
+    lines: list[int] = []
+    problems: list[dict[str, Any]] = []
+    for row in reader:
+        line = reader.line_num
+        cells = {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+        gid = cells.get("gid", "")
+        if not gid:
+            problems.append({"line": line, "message": "gid is empty"})
+            continue
+        group = groups.get(gid)
+        if group is None:
+            group = groups[gid] = {"gid": gid, "questions": []}
+            lines.append(line)
+        if cells.get("question"):
+            group["questions"].append(cells["question"])
+        for name, value in _group_cells(cells):
+            if name in group and group[name] != value:
+                problems.append({"line": line, "item": f"gid {gid}", "message": f"{name} differs"})
+            group[name] = value
+    if problems:
+        raise FormatError(problems)
+    return {"groups": list(groups.values())}, lines
+
+
+def _group_cells(cells: dict[str, str]) -> Iterator[tuple[str, Any]]:
+    for name in _GROUP_FIELDS:
+        value = cells.get(name, "")
+        if value:
+            yield (
+                name,
+                [v.strip() for v in value.split(LABEL_SEPARATOR)] if name == "labels" else value,
+            )
+
+
+def _checked(model: type[M], data: Any, line_of: Callable[[Loc], int | None]) -> M:
+    """`data` as `model`, or FormatError listing every problem with its item and line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors()[:MAX_PROBLEMS]:
+            loc = tuple(error["loc"])
+            problem: dict[str, Any] = {"item": _path(loc), "message": error["msg"]}
+            line = line_of(loc)
+            if line is not None:
+                problem = {"line": line, **problem}
+            problems.append(problem)
+        raise FormatError(problems) from None
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _csv_line(loc: tuple[Any, ...], lines: list[int]) -> int | None:
+    if len(loc) >= 2 and loc[0] == "groups" and isinstance(loc[1], int) and loc[1] < len(lines):
+        return lines[loc[1]]
+    return None
+
+
+def _yaml_line(node: Any, loc: tuple[Any, ...]) -> int | None:
+    """The line of the deepest YAML node on `loc`'s path."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if part < len(node.value) else None
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line

@@ -1,0 +1,101 @@
+"""RSVP.ai's chat API: one HTTP request is one turn, answered in the same response.
+
+The turn goes through JetStream like every protocol's (so it is answered once, in order per
+`uid`, and kept in the transcript); the request waits on the session's reply subject for the
+answer to its own turn.
+"""
+
+import asyncio
+import logging
+from uuid import uuid4
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from shared.contracts import ChatReply, TurnAnswered, TurnReceived
+from shared.identity import Project, ProjectStore
+
+from .adapters.rsvp import (
+    ChatQuery,
+    RsvpError,
+    answer_body,
+    failure_body,
+    parse_query,
+    respond,
+)
+from .bridge import Bridge, BridgeError
+from .config import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+
+def rsvp_router(projects: ProjectStore, bridge: Bridge, settings: GatewaySettings) -> APIRouter:
+    """`GET /<GATEWAY_RSVP_ENDPOINT>/chat`."""
+    router = APIRouter(tags=["rsvp"])
+
+    async def chat(request: Request) -> Response:
+        """Ask the bot `q` as user `uid` (RSVP.ai's chat API; see the README for the shape)."""
+        try:
+            query = parse_query(request.query_params)
+            project = await _project(projects, query)
+            reply = await _ask(bridge, project, query, settings.rsvp_wait_s)
+        except RsvpError as err:
+            return respond(failure_body(str(err)), err.status)
+        return respond(answer_body(reply, skillid=query.skillid))
+
+    router.add_api_route(f"/{settings.rsvp_endpoint}/chat", chat, methods=["GET"])
+    return router
+
+
+async def _project(projects: ProjectStore, query: ChatQuery) -> Project:
+    """The bot `botid` names if `token` is its secret; without botid, the bot of `token`."""
+    if query.botid is None:
+        found = await projects.by_secret(query.token)
+        if found is None:
+            raise RsvpError(401, "token is not the secret of any bot")
+        return found
+    if await projects.get(query.botid) is None:
+        raise RsvpError(404, f"no bot {query.botid}")
+    found = await projects.authenticate(str(query.botid), query.token)
+    if found is None:
+        raise RsvpError(401, "token is not this bot's secret")
+    return found
+
+
+async def _ask(bridge: Bridge, project: Project, query: ChatQuery, wait_s: float) -> TurnAnswered:
+    """Publish the turn and wait for its own answer (the session's other replies pass by)."""
+    turn = TurnReceived.first(
+        project_key=project.key,
+        session_id=query.session_id,
+        protocol="rsvp",
+        text=query.q,
+        channel=uuid4().hex,  # each request stands alone: nothing to wait for before it
+        seq=1,
+        stage=query.stage,
+        lang=query.lang,
+        skill=query.skillid,
+    )
+    answered: asyncio.Future[TurnAnswered] = asyncio.get_running_loop().create_future()
+
+    async def on_reply(reply: ChatReply) -> None:
+        if not isinstance(reply, TurnAnswered) or reply.turn_event_id != turn.event_id:
+            return
+        if not answered.done():
+            answered.set_result(reply)
+
+    try:
+        follow = await bridge.follow_replies(
+            project=project.key, session=query.session_id, deliver=on_reply
+        )
+    except Exception as err:
+        raise RsvpError(503, "the message bus is unavailable; try again") from err
+    try:
+        await bridge.publish_turn(turn)
+        return await asyncio.wait_for(answered, wait_s)
+    except BridgeError as err:
+        raise RsvpError(503, "the question could not be accepted; try again") from err
+    except TimeoutError:
+        log.warning("turn %s got no answer within %.1f s", turn.event_id, wait_s)
+        raise RsvpError(504, "the bot did not answer in time; try again") from None
+    finally:
+        await follow.unsubscribe()
