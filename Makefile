@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JS := tests/js
 JS_STAMP := $(JS)/node_modules/.installed
 
-.PHONY: help install run test lint fmt lock clean bench
+.PHONY: help install run test lint fmt lock clean bench eval
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test: $(STAMP) $(JS_STAMP) ## Run the whole test suite (unit, component, integra
 
 bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)
 	@for script in bench/*.py; do echo "==> $$script"; $(PY) $$script || exit 1; done
+
+eval: $(STAMP) ## FAQ/NLU quality on the held-out set (EVAL_ARGS="--faq F --intents I --heldout H")
+	@$(PY) -m services.dialog.knowledge.evaluate $(EVAL_ARGS)
 
 lint: $(STAMP) ## ruff + mypy --strict
 	@$(VENV)/bin/ruff check .

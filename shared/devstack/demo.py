@@ -1,8 +1,12 @@
 """The demo project `make run` creates on first start, and its key file."""
 
+import json
 from pathlib import Path
 from uuid import UUID
 
+import yaml
+
+from shared.contracts.knowledge import Faq, Intents
 from shared.identity import ProjectStore, TokenStore, UnknownProject
 
 DEMO_NAME = "demo"
@@ -13,6 +17,16 @@ DEMO_AIML = """\
 <category><pattern>MY NAME IS *</pattern><template><think><set name="name"><star/></set></think>Nice to meet you, <get name="name"/>.</template></category>
 <category><pattern>WHAT IS MY NAME</pattern><template>Your name is <get name="name"/>.</template></category>
 <category><pattern>XIMAGE</pattern><template>Thanks for the picture!</template></category>"""
+
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "eval"
+
+
+def demo_knowledge() -> tuple[Faq, Intents]:
+    """The evaluation set's FAQ and intents (a shop/hospital reception bot), as demo content."""
+    faq = Faq.model_validate(json.loads((EVAL_DIR / "faq.json").read_text()))
+    intents = Intents.model_validate(yaml.safe_load((EVAL_DIR / "intents.yaml").read_text()))
+    return faq, intents
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -11,16 +11,17 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import nats
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import subjects
 from shared.contracts import BotContent, GetBotContent, SaveBotContent
+from shared.contracts.content import PublishContent, SaveKnowledge
 from shared.db import make_engine, session_factory
 from shared.identity import ProjectStore, TokenStore
 from shared.migrations import upgrade_async
 
-from .demo import DEMO_AIML, ensure_demo_admin_token, ensure_demo_project
+from .demo import DEMO_AIML, demo_knowledge, ensure_demo_admin_token, ensure_demo_project
 from .embedded import EmbeddedNats, EmbeddedPostgres, StackError, port_free
 from .processes import COLORS, ServiceProcess
 
@@ -149,8 +150,14 @@ class Stack:
 
 
 async def seed_demo_content(nats_url: str, project: UUID) -> None:
-    """Give the demo bot a few categories the first time (never overwrite saved AIML)."""
+    """Give the demo bot content the first time (never overwrite saved content): a few AIML
+    categories, the evaluation set's FAQ and intents, published to release."""
     nc = await nats.connect(nats_url)
+
+    async def ask(kind: str, message: BaseModel) -> None:
+        body = message.model_dump_json().encode()
+        await nc.request(subjects.dialog_content(kind, project), body, timeout=30)
+
     try:
         msg = await nc.request(
             subjects.dialog_content_get(project),
@@ -158,10 +165,17 @@ async def seed_demo_content(nats_url: str, project: UUID) -> None:
             timeout=10,
         )
         if BotContent.model_validate_json(msg.data).version == 0:
-            save = SaveBotContent(project_key=project, aiml=DEMO_AIML, correlation_id=uuid4())
-            await nc.request(
-                subjects.dialog_content_save(project), save.model_dump_json().encode(), timeout=10
+            await ask(
+                "save", SaveBotContent(project_key=project, aiml=DEMO_AIML, correlation_id=uuid4())
             )
+            faq, intents = demo_knowledge()
+            await ask(
+                "knowledge",
+                SaveKnowledge(
+                    project_key=project, faq=faq, intents=intents, correlation_id=uuid4()
+                ),
+            )
+            await ask("publish", PublishContent(project_key=project, correlation_id=uuid4()))
     finally:
         await nc.close()
 
@@ -187,6 +201,7 @@ Switchboard is ready ({time.monotonic() - started:.1f} s).
   XPARO typed API URL  ws://127.0.0.1:{port}/ws/chatbot/{demo.secret}/{demo.key}/?robot_id=robot_1
   AIDA (phoenix.js)    new Socket("ws://127.0.0.1:{port}/socket"), topic bot:{demo.key},
                        access_token = the secret; images at http://127.0.0.1:{port}/content
+  RSVP.ai chat API     http://127.0.0.1:{port}/sandbox/chat?botid={demo.key}&token=<secret>&uid=1&q=hi
   Admin API            http://127.0.0.1:{port}/docs  (Bearer token: ADMIN_TOKEN in the key file)
   Key file for scripts {data / "demo-project.env"}
   Logs                 {data / "logs"}/<service>.log (and below, prefixed)
