@@ -52,8 +52,9 @@ def _stop(proc: subprocess.Popen[bytes], data: Path) -> None:
 
 
 def test_make_run_twice_keeps_aiml_and_conversation(tmp_path: Path) -> None:
-    """Ready with the demo key, secret and URL; Ctrl-C stops every process; the next start
-    still has the saved AIML and the session's predicates."""
+    """Ready with the demo key, secret and URL (and the demo FAQ published for RSVP callers);
+    Ctrl-C stops every process; the next start still has the saved AIML and the session's
+    predicates."""
     data, log = tmp_path / "data", tmp_path / "run.log"
     names = (
         "NATS_PORT",
@@ -78,6 +79,18 @@ def test_make_run_twice_keeps_aiml_and_conversation(tmp_path: Path) -> None:
         timeout=10,
     )
     assert robots.status_code == 200 and robots.json() == {"robots": []}
+    rsvp = httpx.get(
+        f"http://127.0.0.1:{ports['GATEWAY_PORT']}/sandbox/chat",
+        params={
+            "botid": demo["PROJECT_KEY"],
+            "token": demo["PROJECT_SECRET"],
+            "uid": "demo",
+            "q": "What are your opening hours?",
+            "stage": "release",
+        },
+        timeout=10,
+    ).json()
+    assert rsvp["topic"] == "faq"  # the demo FAQ is seeded and published
     ws = connect(url + "?session_id=kept")
     assert ask(ws, "hi") == "Hello! I am the Switchboard demo bot."
     save(
