@@ -46,7 +46,8 @@ from .domain import (
     waits_for_predecessor,
 )
 from .models import BotContentRow, SessionRow, TurnRow
-from .store import EMPTY, ContentStore, Sessions, TurnStore, TurnUnit, content_of
+from .store import Sessions, TurnStore, TurnUnit
+from .versions import EMPTY, ContentStore, content_of
 
 DETAILS = {"faq", "intent", "url", "image", "action"}  # what a transcript row keeps as details
 

@@ -14,7 +14,8 @@ from .application import DialogApp
 from .config import DialogSettings
 from .handlers import register
 from .knowledge import warm_up
-from .store import ContentStore, PgSessions, TurnStore
+from .store import PgSessions, TurnStore
+from .versions import ContentStore
 
 
 def create_app(

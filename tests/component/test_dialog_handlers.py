@@ -12,7 +12,7 @@ from services.dialog.config import DialogSettings
 from services.dialog.domain import SessionGone
 from services.dialog.handlers import register
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
-from services.dialog.store import EMPTY, content_of
+from services.dialog.versions import EMPTY, content_of
 from shared import subjects
 from shared.contracts import (
     BotContent,
