@@ -189,6 +189,14 @@ def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bri
             )
         return reply  # type: ignore[no-any-return]
 
+    @router.get("/aiml", responses={200: {"content": {"application/xml": {}}}})
+    async def get_aiml(
+        scoped: Scope, stage: StageQuery = "test", version: VersionQuery = None
+    ) -> Response:
+        """The AIML of a stage or version, as it was uploaded."""
+        aiml = (await content(scoped[0], stage, version)).aiml
+        return Response(aiml, media_type="application/xml; charset=utf-8")
+
     @router.get("/versions", response_model=VersionList)
     async def versions(
         scoped: Scope, limit: Annotated[int, Query(ge=1, le=1000)] = 100

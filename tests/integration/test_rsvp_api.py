@@ -368,3 +368,6 @@ def test_export_round_trips(admin: Admin) -> None:
     assert admin.get("/faq").json() == admin.get("/faq", version=1).json()
     assert admin.get("/intents").json() == admin.get("/intents", version=2).json()
     assert admin.get("/faq", version=99).status_code == 404
+    admin.put("/aiml", AIML, "application/xml")
+    assert admin.get("/aiml").text == AIML
+    assert admin.get("/aiml", stage="release").text == ""  # nothing published

@@ -4,6 +4,7 @@ from uuid import uuid4
 
 import pytest
 
+from services.dialog.chain import Brains, build_brain
 from services.dialog.domain import (
     InvalidAiml,
     answer,
@@ -15,7 +16,7 @@ from services.dialog.domain import (
     parse_properties,
     waits_for_predecessor,
 )
-from shared.contracts import IMAGE_INPUT
+from shared.contracts import IMAGE_INPUT, BotContent
 
 NAME = (
     '<category><pattern>MY NAME IS *</pattern><template><think><set name="name"><star/></set>'
@@ -141,3 +142,18 @@ def test_a_sessions_deletion_always_has_the_same_event_id() -> None:
     assert first == deleted_event_id(project_key=project, session_id="s")
     assert first != deleted_event_id(project_key=project, session_id="t")
     assert first != deleted_event_id(project_key=uuid4(), session_id="s")
+
+
+def test_brains_keep_the_last_two_versions_used_per_project() -> None:
+    """The test and release versions stay built; a third version evicts the least used."""
+    brains, project = Brains(), uuid4()
+    built = {
+        n: build_brain(BotContent(version=n, aiml=NAME, maps="", sets="", properties=""))
+        for n in (1, 2, 3)
+    }
+    brains.put(project, built[1])
+    brains.put(project, built[2])
+    assert brains.get(project, 1) is built[1]
+    brains.put(project, built[3])
+    assert brains.versions(project) == [1, 3]
+    assert brains.get(project, 2) is None
