@@ -36,7 +36,6 @@ def make_service_app(
     broker: NatsBroker,
     *,
     checks: Sequence[ReadyCheck] = (),
-    on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
     on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
     streams_replicas: int = 1,
 ) -> AsgiFastStream:
@@ -49,7 +48,7 @@ def make_service_app(
     return AsgiFastStream(
         broker,
         asgi_routes=health_routes(broker, checks),
-        on_startup=[prepare, *on_startup],
+        on_startup=[prepare],
         on_shutdown=list(on_shutdown),
         logger=logging.getLogger("faststream"),
     )

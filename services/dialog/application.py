@@ -3,6 +3,7 @@ sessions the protocols open and delete, and let the bot speak first."""
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, cast
 from uuid import UUID, uuid4
@@ -43,6 +44,7 @@ from .domain import (
     data_predicates,
     deleted_event_id,
     heard,
+    reply_event_id,
     waits_for_predecessor,
 )
 from .models import BotContentRow, SessionRow, TurnRow
@@ -50,6 +52,9 @@ from .store import Sessions, TurnStore, TurnUnit
 from .versions import EMPTY, ContentStore, content_of
 
 DETAILS = {"faq", "intent", "url", "image", "action"}  # what a transcript row keeps as details
+
+
+Publish = Callable[[TurnAnswered], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -127,9 +132,18 @@ class DialogApp:
         self.projects = projects
         self.brains = Brains()
 
-    async def handle_turn(self, turn: TurnReceived, *, force: bool = False) -> TurnOutcome:
+    async def handle_turn(
+        self, turn: TurnReceived, *, publish: Publish, force: bool = False
+    ) -> TurnOutcome:
         """Answer `turn` unless it was answered already, an earlier turn is still pending, or
-        its session was deleted."""
+        its session was deleted.
+
+        The answer is published before the transaction commits, while the session row is
+        locked: the session's next turn, on any replica, can only be answered after this one
+        is both stored and published, so replies come out in the order of the turns. A crash
+        between publish and commit answers the turn again under the same reply id
+        (reply_event_id), which JetStream and the gateways drop as a duplicate.
+        """
         try:
             async with self.turns.unit() as unit:
                 session = await unit.lock_session(
@@ -148,6 +162,8 @@ class DialogApp:
                     return TurnOutcome("early")
                 reply, engine_ms = await self._answer(unit, session, turn)
                 unit.save(session, self._row(turn, reply, engine_ms))
+                await unit.flush()
+                await publish(reply)
         except SessionGone:
             return TurnOutcome("gone")
         return TurnOutcome("answered", reply)
@@ -177,6 +193,7 @@ class DialogApp:
         session.protocol = session.protocol or turn.protocol
         reply = TurnAnswered(
             **turn.caused(),
+            event_id=reply_event_id(turn.event_id),
             project_key=turn.project_key,
             session_id=turn.session_id,
             turn_event_id=turn.event_id,

@@ -28,6 +28,7 @@ HISTORY_KEYS = ("_inputHistory", "_outputHistory")
 MAX_HISTORY = 10
 IMAGE_PREDICATE = "image"
 _DELETED_IDS = UUID("6f1c2b57-3f0e-4d55-9a43-1d5b2f7c9e10")  # namespace of SessionDeleted ids
+_REPLY_IDS = UUID("3a7d0c1e-92b4-5f08-8e6a-4c1d2b9f7a30")  # namespace of TurnAnswered ids
 
 
 class DialogError(Exception):
@@ -202,6 +203,12 @@ def heard(*, text: str, image: UUID | None, state: dict[str, Any]) -> tuple[str,
     if image is None:
         return text, state
     return IMAGE_INPUT, {**state, IMAGE_PREDICATE: str(image)}
+
+
+def reply_event_id(turn_event_id: UUID) -> UUID:
+    """The one event id of a turn's answer: answering it again (after a crash between publish
+    and commit) publishes a duplicate that JetStream and the gateways drop."""
+    return uuid5(_REPLY_IDS, str(turn_event_id))
 
 
 def deleted_event_id(*, project_key: UUID, session_id: str) -> UUID:

@@ -117,14 +117,17 @@ def register(
             log.error("dropping malformed turn %s: %s", msg.message_id, err)
             raise RejectMessage from err
         delivered = _deliveries(msg)
-        outcome = await app.handle_turn(turn, force=delivered >= settings.early_max_deliveries)
+        outcome = await app.handle_turn(
+            turn,
+            publish=lambda reply: publish_reply(broker, reply),
+            force=delivered >= settings.early_max_deliveries,
+        )
         if outcome.kind == "early":
             raise NackMessage(delay=settings.early_retry_s)
         if outcome.kind == "gone":
             log.info("dropping turn %s of deleted session %s", turn.event_id, turn.session_id)
-            return
-        assert outcome.reply is not None
-        await publish_reply(broker, outcome.reply)
+        elif outcome.kind == "duplicate" and outcome.reply is not None:
+            await publish_reply(broker, outcome.reply)  # it may not have reached the stream
 
     _register_content(broker, app)
 

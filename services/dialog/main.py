@@ -1,7 +1,5 @@
 """Wiring: broker, database, application, health routes."""
 
-import asyncio
-
 from faststream.asgi import AsgiFastStream
 
 from shared.broker import make_broker
@@ -13,7 +11,6 @@ from shared.settings import CommonSettings
 from .application import DialogApp
 from .config import DialogSettings
 from .handlers import register
-from .knowledge import warm_up
 from .store import PgSessions, TurnStore
 from .versions import ContentStore
 
@@ -38,12 +35,4 @@ def create_app(
     async def db_ready() -> bool:
         return await database_ready(engine)
 
-    warming: list[asyncio.Task[None]] = []
-
-    async def warm() -> None:
-        """Load the gazetteer and jieba's dictionary in the background, not on a first turn."""
-        warming.append(asyncio.create_task(asyncio.to_thread(warm_up)))
-
-    return make_service_app(
-        broker, checks=[db_ready], on_startup=[warm], on_shutdown=[engine.dispose]
-    )
+    return make_service_app(broker, checks=[db_ready], on_shutdown=[engine.dispose])

@@ -29,6 +29,7 @@ class TurnUnit(Protocol):
     ) -> SessionRow: ...
     async def content_version(self, project_key: UUID, stage: Stage) -> int: ...
     def save(self, session: SessionRow, turn: TurnRow) -> None: ...
+    async def flush(self) -> None: ...
 
 
 class PgTurnUnit:
@@ -71,6 +72,10 @@ class PgTurnUnit:
     def save(self, session: SessionRow, turn: TurnRow) -> None:
         self._s.add(session)
         self._s.add(turn)
+
+    async def flush(self) -> None:
+        """Write what was saved (constraint errors show now), still uncommitted."""
+        await self._s.flush()
 
 
 class TurnStore:

@@ -92,6 +92,9 @@ class MemoryTurns:
     def save(self, session: SessionRow, turn: TurnRow) -> None:
         self.rows[turn.turn_event_id] = turn
 
+    async def flush(self) -> None:
+        return None
+
 
 class MemorySessions:
     """The Sessions port over MemoryTurns' rows, so turns and session requests share them."""

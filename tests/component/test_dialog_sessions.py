@@ -17,6 +17,7 @@ from shared.contracts import (
     SessionInfo,
     SessionReply,
     SessionUnknown,
+    TurnAnswered,
     TurnReceived,
     UpdateSession,
 )
@@ -231,8 +232,13 @@ async def test_a_turn_for_a_deleted_session_is_dropped_without_recreating_it() -
             subjects.chat_turn(project),
             stream=subjects.CHAT_STREAM,
         )
-        outcome = await rig.app.handle_turn(turn(project, opened.session_id))
-    assert outcome.kind == "gone" and rig.replies == []
+        published: list[TurnAnswered] = []
+
+        async def publish(reply: TurnAnswered) -> None:
+            published.append(reply)
+
+        outcome = await rig.app.handle_turn(turn(project, opened.session_id), publish=publish)
+    assert outcome.kind == "gone" and rig.replies == [] and published == []
     assert rig.turns.sessions == {} and rig.turns.rows == {}
 
 
