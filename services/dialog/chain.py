@@ -106,7 +106,8 @@ async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Sa
     pending = state.get(PENDING)
     base = {k: v for k, v in state.items() if k != PENDING}
     understood: Understood | None = None
-    if brain.nlu is not None and not question.image:
+    asked = any(step.engine == "nlu" for step in brain.chain.steps) or isinstance(pending, dict)
+    if brain.nlu is not None and asked and not question.image:
         understood = await asyncio.to_thread(
             brain.nlu.understand,
             question.text,

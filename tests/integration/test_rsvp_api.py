@@ -253,10 +253,11 @@ def test_aiml_answers_below_thresholds_and_keeps_predicates_per_uid(
 
 
 def test_chain_order_is_per_project(loaded: Admin, rsvp: Rsvp) -> None:
-    """With the chain set to AIML only, an FAQ question is no longer answered by the FAQ."""
+    """With the chain set to AIML only, neither the FAQ nor the intents answer."""
     assert rsvp.ask("When are you open?")["topic"] == "faq"
     assert loaded.put_json("/chain", {"steps": [{"engine": "aiml"}]}).status_code == 200
     assert rsvp.ask("When are you open?")["topic"] == "fallback"
+    assert rsvp.ask("can I order a latte", uid=uuid4().hex)["topic"] == "fallback"
     assert loaded.get("/chain").json() == {"steps": [{"engine": "aiml", "threshold": 0.0}]}
 
 
