@@ -38,6 +38,9 @@ from .problems import Problem
 
 T = TypeVar("T")
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+# A save answers once the new version's engines are built (a large AIML set, or the first
+# intents of a process, which load the gazetteer and jieba, take seconds).
+CONTENT_TIMEOUT_S = 60.0
 CONTENT: TypeAdapter[BotContent] = TypeAdapter(BotContent)
 SAVED: TypeAdapter[BotContentSaved] = TypeAdapter(BotContentSaved)
 SAVE_REPLY: TypeAdapter[Any] = TypeAdapter(SaveReply)
@@ -81,8 +84,9 @@ def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bri
     Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
 
     async def ask(kind: str, key: UUID, message: BaseModel, answer: TypeAdapter[Any]) -> Any:
+        subject = subjects.dialog_content(kind, key)
         try:
-            return await bridge.ask(subjects.dialog_content(kind, key), message, answer)
+            return await bridge.ask(subject, message, answer, timeout_s=CONTENT_TIMEOUT_S)
         except BridgeError as err:
             raise Problem(503, "the dialog service did not answer; try again") from err
 
