@@ -38,6 +38,7 @@ from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
 from .chain import PENDING, Brain, Brains, Question, Said, build_brain, respond
 from .domain import (
+    CompiledAiml,
     InvalidAiml,
     SessionGone,
     compile_aiml,
@@ -105,8 +106,8 @@ def reply_of(row: TurnRow) -> TurnAnswered:
     )
 
 
-async def _build(content: BotContent) -> Brain:
-    return await asyncio.to_thread(build_brain, content)
+async def _build(content: BotContent, compiled: CompiledAiml | None = None) -> Brain:
+    return await asyncio.to_thread(build_brain, content, compiled)
 
 
 def saved_of(row: BotContentRow) -> BotContentSaved:
@@ -277,7 +278,7 @@ class DialogApp:
         except InvalidAiml as err:
             return BotContentRejected(problems=err.problems)
         row = await self.content.save(command, len(compiled.categories))
-        self.brains.put(command.project_key, await _build(content_of(row)))
+        self.brains.put(command.project_key, await _build(content_of(row), compiled))
         return saved_of(row)
 
     async def save_knowledge(self, command: SaveKnowledge) -> BotContentSaved:

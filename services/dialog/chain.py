@@ -13,7 +13,7 @@ from aiml import Kernel
 from shared.contracts import BotContent
 from shared.contracts.knowledge import Chain, FaqGroup, FaqMatch, IntentMatch, Lang
 
-from .domain import NO_AIML, answer, build_kernel, compile_aiml, parse_properties
+from .domain import NO_AIML, CompiledAiml, answer, build_kernel, compile_aiml, parse_properties
 from .knowledge import FaqIndex, NluModel, Understood, warm_up
 
 PENDING = "_nlu"  # session state key of an intent waiting for slots
@@ -33,13 +33,15 @@ class Brain:
     chain: Chain
 
 
-def build_brain(content: BotContent) -> Brain:
+def build_brain(content: BotContent, compiled: CompiledAiml | None = None) -> Brain:
     """Compile a version's AIML, FAQ and intents (blocking: run it in a thread).
 
     Content with intents also loads the gazetteer, dates and jieba here (about 1.5 s, once per
     process) rather than on its first question; AIML-only projects never pay for them.
+    `compiled` is the version's AIML when the caller has just compiled it to check it.
     """
-    compiled = compile_aiml(content.aiml) if content.aiml else NO_AIML
+    if compiled is None:
+        compiled = compile_aiml(content.aiml) if content.aiml else NO_AIML
     if content.intents.intents:
         warm_up()
     return Brain(
@@ -141,13 +143,13 @@ async def _ask(
         match = await asyncio.to_thread(
             brain.faq.search, question.text, lang=question.lang, skill=question.skill
         )
-        if match is None or match.score < threshold or match.score == 0:
+        if match is None or match.score < threshold:
             return None
         group = brain.groups[match.gid]
         extras = {"url": group.url, "image": group.image, "action": group.action}
         return Said(match.candidates[0].answer, "faq", state, faq=match, extras=extras)
     if engine == "nlu" and understood is not None:
-        if understood.match.score < threshold or understood.match.score == 0:
+        if understood.match.score < threshold:
             return None
         return _from_nlu(understood, state)
     if engine == "aiml":

@@ -20,11 +20,11 @@ class BotContentRow(SQLModel, table=True):
 
     project_key: UUID = Field(primary_key=True)
     version: int = Field(primary_key=True)
-    aiml: str
-    maps: str
-    sets: str
-    properties: str
-    categories: int
+    aiml: str = ""
+    maps: str = ""
+    sets: str = ""
+    properties: str = ""
+    categories: int = 0
     correlation_id: UUID
     faq: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     intents: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))

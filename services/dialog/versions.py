@@ -28,10 +28,6 @@ class ContentStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def current(self, project_key: UUID) -> BotContent:
-        """The newest content (the test stage), or EMPTY when none was saved."""
-        return await self.get(project_key)
-
     async def get(
         self, project_key: UUID, *, stage: Stage = "test", version: int | None = None
     ) -> BotContent:
@@ -141,7 +137,7 @@ class ContentStore:
             previous = await session.get(BotContentRow, (project_key, current)) if current else None
             base = {name: getattr(previous, name) for name in _CONTENT_FIELDS} if previous else {}
             row = BotContentRow(
-                **(_EMPTY_ROW | base | fields),
+                **(base | fields),
                 project_key=project_key,
                 version=current + 1,
                 correlation_id=correlation_id,
@@ -163,13 +159,6 @@ _CONTENT_FIELDS = (
     "faq_groups",
     "intent_count",
 )
-_EMPTY_ROW: dict[str, Any] = {
-    "aiml": "",
-    "maps": "",
-    "sets": "",
-    "properties": "",
-    "categories": 0,
-}
 
 
 def content_of(row: BotContentRow) -> BotContent:

@@ -38,12 +38,6 @@ def is_csv(content_type: str) -> bool:
     return content_type.split(";")[0].strip().lower() in ("text/csv", "application/csv")
 
 
-def is_yaml(content_type: str) -> bool:
-    """Whether a Content-Type names YAML."""
-    kind = content_type.split(";")[0].strip().lower()
-    return kind in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-
-
 def read_faq(body: bytes, content_type: str) -> Faq:
     """An FAQ from CSV (one row per question) or JSON (`{"groups": [...]}` or the list)."""
     if is_csv(content_type):

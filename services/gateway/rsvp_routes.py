@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from shared.contracts import ChatReply, TurnAnswered, TurnReceived
 from shared.identity import Project, ProjectStore
+from shared.identity.secrets import secret_matches
 
 from .adapters.rsvp import (
     ChatQuery,
@@ -54,10 +55,10 @@ async def _project(projects: ProjectStore, query: ChatQuery) -> Project:
         if found is None:
             raise RsvpError(401, "token is not the secret of any bot")
         return found
-    if await projects.get(query.botid) is None:
-        raise RsvpError(404, f"no bot {query.botid}")
-    found = await projects.authenticate(str(query.botid), query.token)
+    found = await projects.get(query.botid)
     if found is None:
+        raise RsvpError(404, f"no bot {query.botid}")
+    if not secret_matches(query.token, found.secret_hash):
         raise RsvpError(401, "token is not this bot's secret")
     return found
 

@@ -247,6 +247,9 @@ def test_aiml_answers_below_thresholds_and_keeps_predicates_per_uid(
     assert rsvp.ask("my name is Ada", uid=uid)["stage"][0]["message"] == "Hi Ada"
     body = rsvp.ask("what is my name", uid=uid)
     assert (body["topic"], body["stage"][0]["message"]) == ("aiml", "You are Ada")
+    wechat = f"@{uuid4().hex}/张三.x"  # not a NATS subject token: kept under a digest
+    rsvp.ask("my name is Bo", uid=wechat)
+    assert rsvp.ask("what is my name", uid=wechat)["stage"][0]["message"] == "You are Bo"
     fallback = rsvp.ask("xyzzy plugh", uid=uid)
     assert fallback["topic"] == "fallback"
     assert fallback["stage"][0]["message"] == "let's check this thing on internet"
@@ -354,6 +357,8 @@ def test_uploads_are_checked_with_lines_and_items(admin: Admin) -> None:
     assert "aliases" in admin.put("/intents", bomb, "application/yaml").json()["detail"]
     checked = admin.put("/intents", INTENTS, "application/yaml", dry_run="true").json()
     assert checked == {"valid": True, "faq_groups": 0, "intents": 3}
+    too_big = admin.put("/faq", b"x" * (16 * 1024 * 1024 + 1), "text/csv")
+    assert too_big.status_code == 413
     assert admin.get("/versions").json()["versions"] == []
 
 

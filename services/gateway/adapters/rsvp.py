@@ -15,6 +15,7 @@ from uuid import UUID
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
+from shared import subjects
 from shared.contracts import TurnAnswered
 from shared.contracts.knowledge import FaqMatch, IntentMatch, Lang, SlotValue, Stage
 
@@ -22,7 +23,6 @@ MEDIA_TYPE = "application/json;charset=utf-8"
 TOPICS = {"faq": "faq", "nlu": "nlu_skill", "aiml": "aiml", "fallback": "fallback"}
 MAX_UID = 256
 MAX_QUESTION = 65536
-_SUBJECT_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 class RsvpError(Exception):
@@ -49,9 +49,10 @@ class ChatQuery:
     def session_id(self) -> str:
         """The dialog session of `uid`: itself when it is a subject-safe id, else a digest of
         it (so any uid a caller uses, e.g. `@3f…` or an e-mail, keeps its own state)."""
-        if len(self.uid) <= 128 and set(self.uid) <= _SUBJECT_SAFE:
-            return self.uid
-        return "uid-" + hashlib.sha256(self.uid.encode()).hexdigest()[:40]
+        try:
+            return subjects.token(self.uid)
+        except ValueError:
+            return "uid-" + hashlib.sha256(self.uid.encode()).hexdigest()[:40]
 
 
 def parse_query(params: QueryParams) -> ChatQuery:
