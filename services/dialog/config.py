@@ -1,6 +1,6 @@
 """Dialog service settings (prefix `DIALOG_`)."""
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,7 +13,24 @@ class DialogSettings(BaseSettings):
     durable: str = Field("dialog", description="Durable consumer shared by all replicas")
     batch_size: int = Field(16, ge=1, description="Turns fetched per pull")
     max_workers: int = Field(4, ge=1, description="Turns handled concurrently per replica")
-    early_retry_s: float = Field(0.05, description="Delay before retrying a turn that came early")
-    early_max_deliveries: int = Field(
-        40, description="After this many early deliveries a turn is answered anyway"
+    ack_wait_s: float = Field(
+        10.0,
+        gt=0,
+        description="A turn not acknowledged this long after delivery (its replica died) is "
+        "delivered again; a replica still working on it says so every third of this",
     )
+    early_retry_s: float = Field(
+        0.05, gt=0, description="First delay before retrying a turn that came early (doubles)"
+    )
+    early_wait_s: float = Field(
+        15.0,
+        description="A turn whose predecessor is still unanswered this long after it was "
+        "accepted is answered anyway; longer than ack_wait_s, so a predecessor caught in a "
+        "replica's crash is redelivered and answered first",
+    )
+
+    @model_validator(mode="after")
+    def _predecessors_get_redelivered(self) -> "DialogSettings":
+        if self.early_wait_s <= self.ack_wait_s:
+            raise ValueError("DIALOG_EARLY_WAIT_S must be longer than DIALOG_ACK_WAIT_S")
+        return self

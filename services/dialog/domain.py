@@ -189,6 +189,12 @@ def waits_for_predecessor(*, channel: str, seq: int, last_channel: str, last_seq
     return seq > expected
 
 
+def early_retry_delay(deliveries: int, *, first: float, longest: float = 1.0) -> float:
+    """How long an early turn waits before it is tried again: `first`, doubling per delivery up
+    to `longest`, so a short wait is answered fast and a long one does not flood the stream."""
+    return min(first * 2.0 ** max(deliveries - 1, 0), longest)
+
+
 def data_predicates(data: dict[str, Any]) -> dict[str, str]:
     """The AIML predicates a session's data sets: a string, number or bool is said as text
     (`<get name="first_name"/>`); any other value (null, list, object) clears the predicate."""

@@ -1,7 +1,10 @@
 """Thin subscribers: decode → application → publish."""
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from uuid import UUID
 
 from faststream import AckPolicy
@@ -44,6 +47,7 @@ from shared.contracts.content import (
 
 from .application import DialogApp
 from .config import DialogSettings
+from .domain import early_retry_delay
 
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100
@@ -88,6 +92,33 @@ def _deliveries(msg: NatsMessage) -> int:
         return 1
 
 
+def _waited_s(msg: NatsMessage, turn: TurnReceived) -> float:
+    """Seconds since the turn entered the stream (since the gateway stamped it, without
+    JetStream metadata)."""
+    try:
+        accepted = msg.raw_message.metadata.timestamp
+    except NotJSMessageError:
+        accepted = turn.occurred_at
+    return (datetime.now(UTC) - accepted).total_seconds()
+
+
+@asynccontextmanager
+async def _working_on(msg: NatsMessage, every_s: float) -> AsyncIterator[None]:
+    """Tell JetStream every `every_s` that `msg` is still being handled, so a slow turn (a big
+    brain being built) is not redelivered to another worker meanwhile."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            await msg.in_progress()
+
+    heartbeat = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        heartbeat.cancel()
+
+
 def register(
     broker: NatsBroker,
     app: DialogApp,
@@ -105,7 +136,7 @@ def register(
         stream=chat,
         durable=settings.durable,
         pull_sub=PullSub(batch_size=settings.batch_size, timeout=1.0),
-        config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=30.0),
+        config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=settings.ack_wait_s),
         max_workers=settings.max_workers,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         description="Answer each user turn once, in order per session",
@@ -116,14 +147,16 @@ def register(
         except ValidationError as err:
             log.error("dropping malformed turn %s: %s", msg.message_id, err)
             raise RejectMessage from err
-        delivered = _deliveries(msg)
-        outcome = await app.handle_turn(
-            turn,
-            publish=lambda reply: publish_reply(broker, reply),
-            force=delivered >= settings.early_max_deliveries,
-        )
+        async with _working_on(msg, settings.ack_wait_s / 3):
+            outcome = await app.handle_turn(
+                turn,
+                publish=lambda reply: publish_reply(broker, reply),
+                force=_waited_s(msg, turn) >= settings.early_wait_s,
+            )
         if outcome.kind == "early":
-            raise NackMessage(delay=settings.early_retry_s)
+            raise NackMessage(
+                delay=early_retry_delay(_deliveries(msg), first=settings.early_retry_s)
+            )
         if outcome.kind == "gone":
             log.info("dropping turn %s of deleted session %s", turn.event_id, turn.session_id)
         elif outcome.kind == "duplicate" and outcome.reply is not None:

@@ -120,6 +120,44 @@ def test_redelivered_turn_is_answered_and_stored_once(
     assert asyncio.run(_transcript_count(backends.database_url, project, session)) == 2
 
 
+def test_a_turn_waits_for_a_predecessor_that_arrives_late(
+    stack: Stack, project: TestProject, backends: Backends
+) -> None:
+    """Turn 2 of a connection arrives seconds before turn 1 (as when turn 1 was taken by a
+    replica that died and comes back after DIALOG_ACK_WAIT_S): it is answered after turn 1,
+    with turn 1's state, not forced through on its own."""
+    session = uuid4().hex
+    ws = connect(stack.ws_url(project, query=f"session_id={session}"))
+    save(ws, NAME_AIML)
+    first, second = (
+        TurnReceived.first(
+            project_key=project.key,
+            session_id=session,
+            protocol="xparo",
+            text=text,
+            channel="late",
+            seq=seq,
+        )
+        for seq, text in [(1, "my name is Ada"), (2, "what is my name")]
+    )
+
+    async def publish_out_of_order() -> None:
+        nc = await nats.connect(backends.nats_url)
+        for turn in (second, first):
+            if turn is first:  # late by most of DIALOG_ACK_WAIT_S: the scenario, not a wait
+                await asyncio.sleep(8)
+            await nc.jetstream().publish(
+                subjects.chat_turn(project.key),
+                turn.model_dump_json().encode(),
+                headers={"Nats-Msg-Id": str(turn.event_id)},
+            )
+        await nc.close()
+
+    asyncio.run(publish_out_of_order())
+    assert recv(ws) == {"message": {"bot_response": "Hi Ada"}}
+    assert recv(ws) == {"message": {"bot_response": "You are Ada"}}
+
+
 @pytest.fixture(scope="module")
 def restart_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(backends, tmp_path_factory.mktemp("restart-logs")).start(dialogs=1)

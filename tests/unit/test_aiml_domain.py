@@ -5,6 +5,7 @@ from uuid import uuid4
 import pytest
 
 from services.dialog.chain import Brains, build_brain
+from services.dialog.config import DialogSettings
 from services.dialog.domain import (
     InvalidAiml,
     answer,
@@ -12,6 +13,7 @@ from services.dialog.domain import (
     compile_aiml,
     data_predicates,
     deleted_event_id,
+    early_retry_delay,
     heard,
     parse_properties,
     waits_for_predecessor,
@@ -100,6 +102,20 @@ def test_turn_waits_only_for_a_missing_predecessor() -> None:
     assert not waits_for_predecessor(channel="b", seq=1, last_channel="a", last_seq=9)
     assert waits_for_predecessor(channel="b", seq=2, last_channel="a", last_seq=9)
     assert not waits_for_predecessor(channel="a", seq=2, last_channel="a", last_seq=5)
+
+
+def test_an_early_turn_retries_fast_first_then_once_a_second() -> None:
+    delays = [early_retry_delay(n, first=0.05) for n in range(1, 9)]
+    assert delays[:3] == [0.05, 0.1, 0.2]
+    assert delays[-1] == 1.0
+    assert sum(delays) < 5  # a waiting turn is retried ~once a second, not 20 times
+
+
+def test_dialog_settings_refuse_an_early_wait_shorter_than_redelivery() -> None:
+    """A predecessor lost in a crash comes back after ack_wait: forcing the next turn sooner
+    would answer it without the predecessor's state."""
+    with pytest.raises(ValueError, match="DIALOG_EARLY_WAIT_S"):
+        DialogSettings(ack_wait_s=10, early_wait_s=5)
 
 
 def test_session_data_scalars_become_predicates_the_rest_clears_them() -> None:
