@@ -53,3 +53,19 @@ class GatewaySettings(BaseSettings):
     rsvp_wait_s: float = Field(
         10.0, gt=0, description="RSVP.ai: how long a chat request waits for its answer (504)"
     )
+    besser_port: int = Field(
+        8765, ge=0, le=65535, description="BESSER: the WebSocket platform's own port (0: off)"
+    )
+    besser_project: str | None = Field(
+        None,
+        description="BESSER: project answering sockets that name none (BESSER's own UIs add no "
+        "?project=&token=); unset: every socket must name its project",
+    )
+    besser_origins: list[str] = Field(
+        [], description="BESSER: Origin allow-list (JSON list; empty: any origin, as BESSER)"
+    )
+    besser_max_frame_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="BESSER: larger frames close with 1009 (files and voice arrive as base64)",
+    )

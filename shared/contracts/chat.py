@@ -1,9 +1,9 @@
 """Chat turns: what a user said and what the bot answered (or said first)."""
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import Contract, Event
 from .knowledge import FaqMatch, IntentMatch, Lang, Stage
@@ -11,6 +11,103 @@ from .knowledge import FaqMatch, IntentMatch, Lang, Stage
 Protocol = Literal["xparo", "xparo-typed", "aida", "rsvp", "besser"]
 # What an image turn says to the AIML (a bot answers images with <pattern>XIMAGE</pattern>).
 IMAGE_INPUT = "XIMAGE"
+
+
+MAX_PART_BYTES = 4 * 1024 * 1024  # base64 of an image or a file a bot sends
+
+
+class TextPart(Contract):
+    """Text to show: plain (`str`), Markdown or HTML."""
+
+    kind: Literal["str", "markdown", "html"]
+    text: str = Field(max_length=65536)
+
+
+class OptionsPart(Contract):
+    """Buttons: the user picks one and it is said back as text."""
+
+    kind: Literal["options"] = "options"
+    options: list[str] = Field(min_length=1, max_length=50)
+
+
+class TablePart(Contract):
+    """A table, by columns (pandas' orient=columns): each column the same number of rows."""
+
+    kind: Literal["dataframe"] = "dataframe"
+    columns: dict[str, list[Any]] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _rectangular(self) -> "TablePart":
+        if len({len(values) for values in self.columns.values()}) > 1:
+            raise ValueError("every column of a table needs the same number of rows")
+        return self
+
+
+class ChartPart(Contract):
+    """A plotly figure ({"data": [...], "layout": {...}})."""
+
+    kind: Literal["plotly"] = "plotly"
+    figure: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _has_data(self) -> "ChartPart":
+        if not isinstance(self.figure.get("data"), list):
+            raise ValueError('a plotly figure needs a "data" list')
+        return self
+
+
+class ImagePart(Contract):
+    """An image: base64 of JPEG bytes, no data: prefix (as BESSER sends them)."""
+
+    kind: Literal["image"] = "image"
+    base64: str = Field(max_length=MAX_PART_BYTES)
+
+
+class FilePart(Contract):
+    """A file for the user to download."""
+
+    kind: Literal["file"] = "file"
+    name: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=255, description="MIME type")
+    base64: str = Field(max_length=MAX_PART_BYTES)
+
+
+class LocationPart(Contract):
+    """A place on the map."""
+
+    kind: Literal["location"] = "location"
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+
+Part = Annotated[
+    TextPart | OptionsPart | TablePart | ChartPart | ImagePart | FilePart | LocationPart,
+    Field(discriminator="kind"),
+]
+"""One reply of a bot that answers in several pieces (a state machine's body)."""
+
+
+def plain_text(parts: list[Part]) -> str:
+    """What a text-only protocol shows of `parts`: the texts, and the options as a list."""
+    lines: list[str] = []
+    for part in parts:
+        if isinstance(part, TextPart):
+            lines.append(part.text)
+        elif isinstance(part, OptionsPart):
+            lines.append(" / ".join(part.options))
+    return "\n".join(lines)
+
+
+class FileRef(Contract):
+    """A file a user sent, kept by the media service."""
+
+    media_id: UUID
+    name: str = Field(max_length=255)
+    type: str = Field(max_length=255, description="MIME type (sniffed from the bytes if known)")
+    size: int = Field(ge=0)
+
+
+TurnEvent = Literal["text", "start", "reset", "json", "file"]
 
 
 class TurnReceived(Event):
@@ -26,6 +123,14 @@ class TurnReceived(Event):
     stage: Stage = Field("test", description="Content stage that answers (RSVP's `stage`)")
     lang: Lang = Field("en", description="Language of the question (RSVP's `lang`)")
     skill: str | None = Field(None, max_length=100, description="Only this FAQ/NLU skill answers")
+    event: TurnEvent = Field(
+        "text",
+        description="text: a message; start: a socket opened a new session (the bot greets); "
+        "reset: start the session over; json: a JSON object was sent (`payload`); file: a file "
+        "was sent (`file`)",
+    )
+    file: FileRef | None = Field(None, description="The file sent (event file)")
+    payload: dict[str, Any] | None = Field(None, description="The JSON object sent (event json)")
 
 
 class TurnAnswered(Event):
@@ -35,7 +140,7 @@ class TurnAnswered(Event):
     session_id: str = Field(description="Conversation key the answer belongs to")
     turn_event_id: UUID = Field(description="event_id of the TurnReceived answered")
     text: str = Field(description="The bot's answer")
-    engine: Literal["aiml", "faq", "nlu", "fallback"] = Field(
+    engine: Literal["aiml", "faq", "nlu", "machine", "fallback", "none"] = Field(
         description="Which engine produced the answer"
     )
     content_version: int | None = Field(None, description="Bot content version that answered")
@@ -46,6 +151,9 @@ class TurnAnswered(Event):
     url: str | None = Field(None, description="Media URL of the matched answer")
     image: str | None = Field(None, description="Image URL of the matched answer")
     action: str | None = Field(None, description="Instruction for a robot from the answer")
+    parts: list[Part] = Field(
+        default_factory=list, description="The answer in pieces (a state machine's body)"
+    )
 
 
 class SayToSession(Contract):

@@ -12,6 +12,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from shared.db import make_engine, session_factory
+from shared.devstack.embedded import free_port
 from shared.identity import ProjectStore, TokenStore
 from shared.migrations import upgrade
 
@@ -91,7 +92,7 @@ class Stack:
         for _ in range(media):
             self.start_media()
         for n in range(gateways):
-            env = {**self.env, **self.gateway_env}
+            env = {**self.env, "GATEWAY_BESSER_PORT": str(free_port()), **self.gateway_env}
             self.gateways.append(Service("gateway", env, self.log_dir, name=f"gateway-{n + 1}"))
             self.gateways[-1].start()
         return self
@@ -114,6 +115,15 @@ class Stack:
         port = self.gateways[replica].port
         base = f"ws://127.0.0.1:{port}/ws/chatbot/{project.secret}/{project.key}/"
         return f"{base}?robot_id={robot}" if robot else base
+
+    def besser_url(
+        self, project: "TestProject | None" = None, *, query: str = "", replica: int = 0
+    ) -> str:
+        """URL of the BESSER WebSocket platform (naming `project`, else the port's default)."""
+        port = self.gateways[replica].env["GATEWAY_BESSER_PORT"]
+        params = [f"project={project.key}&token={project.secret}"] if project else []
+        params += [query] if query else []
+        return f"ws://127.0.0.1:{port}/" + (f"?{'&'.join(params)}" if params else "")
 
     def phoenix_url(self, *, vsn: str | None = "2.0.0", replica: int = 0) -> str:
         """URL of AIDA's Phoenix socket (what phoenix.js builds from ws://host/socket)."""
