@@ -1,5 +1,6 @@
 """Subjects and streams: namespace first, ids last. No handler writes a subject literal."""
 
+import hashlib
 import re
 from uuid import UUID
 
@@ -20,6 +21,9 @@ MEDIA_STORED_ALL = "media.stored.*"
 MEDIA_BUCKET = "media"
 MEDIA_STORE_ALL = "media.image.store.*"
 MEDIA_GET = "media.image.get"
+# Request/reply like MEDIA_STORE_ALL (no stream holds them): a file, a voice message to transcribe.
+MEDIA_FILE_STORE_ALL = "media.file.store.*"
+MEDIA_VOICE_TRANSCRIBE_ALL = "media.voice.transcribe.*"
 MEDIA_QUEUE = "media"
 MEDIA_DURABLE = "media"
 CONFIG_CHANGED_ALL = "config.changed.*"
@@ -59,6 +63,15 @@ def token(value: str | UUID) -> str:
     return text
 
 
+def session_key(raw: str, *, prefix: str) -> str:
+    """The session id of a client-chosen key: itself when it is a subject token, else `prefix`
+    and a digest of it (so any key, e.g. an e-mail, keeps its own state)."""
+    try:
+        return token(raw)
+    except ValueError:
+        return prefix + hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
 def chat_turn(project: UUID) -> str:
     """Subject of a user's turn for `project` (gateway → dialog)."""
     return f"chat.turn.{token(project)}"
@@ -79,7 +92,7 @@ def chat_deleted(project: UUID) -> str:
     return f"chat.deleted.{token(project)}"
 
 
-SESSION_REQUESTS = ("open", "update", "get", "delete", "say")
+SESSION_REQUESTS = ("open", "update", "get", "delete", "say", "history")
 
 
 def _dialog_request(area: str, kinds: tuple[str, ...], kind: str, project: UUID | None) -> str:
@@ -90,7 +103,7 @@ def _dialog_request(area: str, kinds: tuple[str, ...], kind: str, project: UUID 
 
 
 def dialog_session(kind: str, project: UUID) -> str:
-    """Request subject of the dialog's sessions: open, update, get, delete or say."""
+    """Request subject of the dialog's sessions: open, update, get, delete, say or history."""
     return _dialog_request("session", SESSION_REQUESTS, kind, project)
 
 
@@ -102,6 +115,17 @@ def dialog_session_all(kind: str) -> str:
 def media_store(project: UUID) -> str:
     """Request subject: keep an image staged for `project` (StoreImage)."""
     return f"media.image.store.{token(project)}"
+
+
+def media_file_store(project: UUID) -> str:
+    """Request subject: keep a file staged for `project` (StoreFile)."""
+    return f"media.file.store.{token(project)}"
+
+
+def media_voice_transcribe(project: UUID) -> str:
+    """Request subject: keep and transcribe a voice message staged for `project`
+    (TranscribeVoice)."""
+    return f"media.voice.transcribe.{token(project)}"
 
 
 def media_stored(project: UUID) -> str:

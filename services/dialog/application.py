@@ -34,9 +34,10 @@ from shared.contracts.content import (
     RestoreContent,
     SaveKnowledge,
 )
+from shared.contracts.session import GetHistory, History, HistoryTurn
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
-from .chain import PENDING, Brain, Brains, Question, Said, build_brain, respond
+from .chain import PENDING, Brain, Brains, Question, Said, build_brain, greet, respond
 from .domain import (
     CompiledAiml,
     InvalidAiml,
@@ -52,7 +53,8 @@ from .models import BotContentRow, SessionRow, TurnRow
 from .store import Sessions, TurnStore, TurnUnit
 from .versions import EMPTY, ContentStore, content_of
 
-DETAILS = {"faq", "intent", "url", "image", "action"}  # what a transcript row keeps as details
+DETAILS = {"faq", "intent", "url", "image", "action", "parts"}  # a transcript row's details
+USER_KEYS = ("user_id", "session_name")  # who a BESSER socket says the user is (session data)
 
 
 Publish = Callable[[TurnAnswered], Awaitable[None]]
@@ -87,9 +89,10 @@ def info_of(row: SessionRow) -> SessionInfo:
 
 def reply_of(row: TurnRow) -> TurnAnswered:
     """The reply stored for a turn, rebuilt with its original ids."""
+    details = row.details or {}
     return TurnAnswered.model_validate(
         {
-            **(row.details or {}),
+            **{key: value for key, value in details.items() if key in DETAILS},
             "event_id": row.reply_event_id,
             "occurred_at": row.answered_at,
             "correlation_id": row.correlation_id,
@@ -110,6 +113,24 @@ async def _build(content: BotContent, compiled: CompiledAiml | None = None) -> B
     return await asyncio.to_thread(build_brain, content, compiled)
 
 
+def history_turn(row: TurnRow) -> HistoryTurn:
+    """A transcript row as a history replay shows it."""
+    details = row.details or {}
+    return HistoryTurn.model_validate(
+        {
+            "event": details.get("event", "text"),
+            "question": row.question,
+            "file": details.get("file"),
+            "received_at": row.received_at,
+            "answer": row.answer,
+            "parts": details.get("parts", []),
+            "answered_at": row.answered_at,
+            "engine": row.engine,
+            "reply_event_id": row.reply_event_id,
+        }
+    )
+
+
 def saved_of(row: BotContentRow) -> BotContentSaved:
     """The reply to a save: the new version and what it holds."""
     return BotContentSaved(
@@ -117,6 +138,7 @@ def saved_of(row: BotContentRow) -> BotContentSaved:
         categories=row.categories,
         faq_groups=row.faq_groups,
         intents=row.intent_count,
+        machine_states=row.machine_states,
     )
 
 
@@ -176,21 +198,32 @@ class DialogApp:
         state."""
         version = await unit.content_version(turn.project_key, turn.stage)
         brain = await self._brain(turn.project_key, version)
-        text, state = heard(text=turn.text, image=turn.image, state=session.state)
-        question = Question(
-            text=text,
-            lang=turn.lang,
-            skill=turn.skill,
-            now=turn.occurred_at,
-            session_id=turn.session_id,
-            image=turn.image is not None,
-        )
         started = time.perf_counter()
-        said = await respond(brain, question, state)
+        if turn.event in ("start", "reset"):
+            said = self._greeting(brain, session, turn)
+        else:
+            text, state = heard(
+                text=turn.text, image=turn.image, file=turn.file, state=session.state
+            )
+            question = Question(
+                text=text,
+                lang=turn.lang,
+                skill=turn.skill,
+                now=turn.occurred_at,
+                session_id=turn.session_id,
+                image=turn.image is not None,
+                event=turn.event,
+                file=turn.file,
+                variables=session.data,
+            )
+            found = await respond(brain, question, state)
+            if found is None:
+                fallback = await self._fallback(turn.project_key)
+                found = Said(fallback, "fallback", {k: v for k, v in state.items() if k != PENDING})
+            said = found
         engine_ms = (time.perf_counter() - started) * 1000
-        if said is None:
-            fallback = await self._fallback(turn.project_key)
-            said = Said(fallback, "fallback", {k: v for k, v in state.items() if k != PENDING})
+        if said.variables is not None:
+            session.data = said.variables
         session.protocol = session.protocol or turn.protocol
         reply = TurnAnswered(
             **turn.caused(),
@@ -205,10 +238,35 @@ class DialogApp:
             stage=turn.stage,
             faq=said.faq,
             intent=said.intent,
+            parts=said.parts,
             **said.extras,
         )
         session.state, session.channel, session.seq = said.state, turn.channel, turn.seq
         return reply, engine_ms
+
+    def _greeting(self, brain: Brain, session: SessionRow, turn: TurnReceived) -> Said:
+        """A socket opened a new session (start) or starts it over (reset, which forgets its
+        variables and state, keeping who the user is): the bot greets. A start of a session
+        that has spoken already gets no greeting (engine none)."""
+        if turn.event == "start" and session.channel:
+            return Said("", "none", session.state)
+        kept = {k: v for k, v in session.data.items() if k in USER_KEYS}
+        if turn.event == "reset":
+            session.data, session.state = kept, data_predicates(kept)
+        given = {k: str(v) for k, v in (turn.payload or {}).items() if k in USER_KEYS}
+        if given:
+            session.data = {**session.data, **given}
+            session.state = {**session.state, **data_predicates(given)}
+        question = Question(
+            text="",
+            lang=turn.lang,
+            skill=None,
+            now=turn.occurred_at,
+            session_id=turn.session_id,
+            event=turn.event,
+            variables=session.data,
+        )
+        return greet(brain, question, session.state)
 
     async def open_session(self, command: OpenSession) -> SessionInfo:
         """A new session (a plain UUID, as AIDA's); its data's scalars become predicates."""
@@ -229,8 +287,18 @@ class DialogApp:
             command.session_id,
             data=dict(command.data),
             state=data_predicates(command.data),
+            create_as=command.create_as,
         )
         return info_of(row) if row else await self._unknown(command.project_key, command.session_id)
+
+    async def history(self, query: GetHistory) -> History | SessionUnknown:
+        """A live session's transcript since it last started over, oldest first."""
+        rows = await self.sessions.history(
+            query.project_key, query.session_id, until=query.until, limit=query.limit
+        )
+        if rows is None:
+            return await self._unknown(query.project_key, query.session_id)
+        return History(session_id=query.session_id, turns=[history_turn(row) for row in rows])
 
     async def get_session(self, query: GetSession) -> SessionReply:
         """What a live session holds, or why it is unknown."""
@@ -336,5 +404,8 @@ class DialogApp:
             answered_at=reply.occurred_at,
             engine_ms=engine_ms,
             stage=reply.stage,
-            details=reply.model_dump(mode="json", include=DETAILS, exclude_none=True),
+            details={
+                **reply.model_dump(mode="json", include=DETAILS, exclude_none=True),
+                **turn.model_dump(mode="json", include={"event", "file"}, exclude_none=True),
+            },
         )

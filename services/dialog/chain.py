@@ -1,5 +1,6 @@
-"""The fallback chain: a project's engines (AIML, FAQ, NLU) asked in its order, each answering
-only above its threshold, and an intent that waits for slots taking the next turn first."""
+"""The fallback chain: a project's state machine first (when it has one and it answers), then
+its engines (AIML, FAQ, NLU) asked in its order, each answering only above its threshold, and an
+intent that waits for slots taking the next turn first."""
 
 import asyncio
 from collections import OrderedDict
@@ -11,14 +12,17 @@ from uuid import UUID
 from aiml import Kernel
 
 from shared.contracts import BotContent
+from shared.contracts.chat import FileRef, Part, TurnEvent, plain_text
 from shared.contracts.knowledge import Chain, FaqGroup, FaqMatch, IntentMatch, Lang
 
 from .domain import NO_AIML, CompiledAiml, answer, build_kernel, compile_aiml, parse_properties
 from .knowledge import FaqIndex, NluModel, Understood, warm_up
+from .machine import MachineEvent, MachineModel, Prediction, Step
 
 PENDING = "_nlu"  # session state key of an intent waiting for slots
+MACHINE = "_machine"  # session state key of the state machine's own state
 VERSIONS_KEPT = 2  # per project: typically the test and the release stage
-Engine = Literal["aiml", "faq", "nlu", "fallback"]
+Engine = Literal["aiml", "faq", "nlu", "machine", "fallback", "none"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Brain:
     faq: FaqIndex | None
     groups: dict[str, FaqGroup]
     nlu: NluModel | None
+    machine: MachineModel | None
     chain: Chain
 
 
@@ -42,7 +47,7 @@ def build_brain(content: BotContent, compiled: CompiledAiml | None = None) -> Br
     """
     if compiled is None:
         compiled = compile_aiml(content.aiml) if content.aiml else NO_AIML
-    if content.intents.intents:
+    if content.intents.intents or (content.machine and content.machine.intents):
         warm_up()
     return Brain(
         version=content.version,
@@ -50,6 +55,7 @@ def build_brain(content: BotContent, compiled: CompiledAiml | None = None) -> Br
         faq=FaqIndex(content.faq) if content.faq.groups else None,
         groups={group.gid: group for group in content.faq.groups},
         nlu=NluModel(content.intents) if content.intents.intents else None,
+        machine=MachineModel(content.machine) if content.machine else None,
         chain=content.chain,
     )
 
@@ -81,7 +87,8 @@ class Brains:
 
 @dataclass(frozen=True)
 class Said:
-    """What the chain answered, who answered, and the session state after it."""
+    """What the chain answered, who answered, and the session state (and, when a state
+    machine changed them, variables) after it."""
 
     text: str
     engine: Engine
@@ -89,6 +96,9 @@ class Said:
     faq: FaqMatch | None = None
     intent: IntentMatch | None = None
     extras: dict[str, str | None] = field(default_factory=dict)  # url, image, action
+    parts: list[Part] = field(default_factory=list)
+    variables: dict[str, Any] | None = None
+    prediction: Prediction | None = None
 
 
 @dataclass(frozen=True)
@@ -101,10 +111,32 @@ class Question:
     now: datetime
     session_id: str
     image: bool = False
+    event: TurnEvent = "text"
+    file: FileRef | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+def greet(brain: Brain, question: Question, state: dict[str, Any]) -> Said:
+    """What a new (or reset) session hears first: the state machine's initial state, or
+    nothing (engine none) for a bot without one."""
+    if brain.machine is None:
+        return Said("", "none", state)
+    step = brain.machine.step(
+        MachineEvent(kind="start"),
+        state=None,
+        variables=question.variables,
+        lang=question.lang,
+        now=question.now,
+    )
+    return _from_machine(step, state)
 
 
 async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Said | None:
     """The first answer of the chain (None: nobody answered, say the fallback)."""
+    if brain.machine is not None:
+        said = await _machine(brain.machine, question, state)
+        if said is not None:
+            return said
     pending = state.get(PENDING)
     base = {k: v for k, v in state.items() if k != PENDING}
     understood: Understood | None = None
@@ -157,6 +189,35 @@ async def _ask(
         if said.matched:
             return Said(said.text, "aiml", said.state)
     return None
+
+
+async def _machine(machine: MachineModel, question: Question, state: dict[str, Any]) -> Said | None:
+    """The state machine's answer to a text, JSON or file event (None: no transition and no
+    fallback body: the other engines answer)."""
+    kind = question.event
+    if kind not in ("text", "json", "file"):
+        return None
+    current = state.get(MACHINE)
+    step = await asyncio.to_thread(
+        machine.step,
+        MachineEvent(kind=kind, text=question.text, file=question.file),
+        state=current if isinstance(current, dict) else None,
+        variables=question.variables,
+        lang=question.lang,
+        now=question.now,
+    )
+    return _from_machine(step, state) if step.handled else None
+
+
+def _from_machine(step: Step, state: dict[str, Any]) -> Said:
+    return Said(
+        plain_text(step.parts),
+        "machine",
+        {**state, MACHINE: step.state},
+        parts=step.parts,
+        variables=step.variables,
+        prediction=step.prediction,
+    )
 
 
 def _from_nlu(understood: Understood, state: dict[str, Any]) -> Said:

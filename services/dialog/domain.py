@@ -18,6 +18,7 @@ from aiml.AimlParser import AimlHandler, AimlParserError
 from defusedxml import DefusedXmlException
 
 from shared.contracts import IMAGE_INPUT, AimlProblem
+from shared.contracts.chat import FileRef
 
 _WRAP_OPEN = '<aiml version="1.0.1">'
 _HAS_ROOT = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<aiml[\s>]", re.DOTALL)
@@ -27,6 +28,7 @@ UNSAFE_ELEMENTS = ("system", "learn", "gossip")
 HISTORY_KEYS = ("_inputHistory", "_outputHistory")
 MAX_HISTORY = 10
 IMAGE_PREDICATE = "image"
+FILE_INPUT = "XFILE"  # what the AIML hears of a file (<pattern>XFILE</pattern>)
 _DELETED_IDS = UUID("6f1c2b57-3f0e-4d55-9a43-1d5b2f7c9e10")  # namespace of SessionDeleted ids
 _REPLY_IDS = UUID("3a7d0c1e-92b4-5f08-8e6a-4c1d2b9f7a30")  # namespace of TurnAnswered ids
 
@@ -204,11 +206,16 @@ def data_predicates(data: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def heard(*, text: str, image: UUID | None, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """What the AIML hears of a turn: an image is IMAGE_INPUT, with predicate `image` naming it."""
-    if image is None:
-        return text, state
-    return IMAGE_INPUT, {**state, IMAGE_PREDICATE: str(image)}
+def heard(
+    *, text: str, image: UUID | None, state: dict[str, Any], file: FileRef | None = None
+) -> tuple[str, dict[str, Any]]:
+    """What the AIML hears of a turn: an image is IMAGE_INPUT, with predicate `image` naming it;
+    a file is FILE_INPUT, with predicates `file_name` and `file_type`."""
+    if image is not None:
+        return IMAGE_INPUT, {**state, IMAGE_PREDICATE: str(image)}
+    if file is not None:
+        return FILE_INPUT, {**state, "file_name": file.name, "file_type": file.type}
+    return text, state
 
 
 def reply_event_id(turn_event_id: UUID) -> UUID:

@@ -44,6 +44,7 @@ from shared.contracts.content import (
     SaveKnowledge,
     VersionList,
 )
+from shared.contracts.session import GetHistory, History
 
 from .application import DialogApp
 from .config import DialogSettings
@@ -246,6 +247,12 @@ def _register_sessions(broker: NatsBroker, app: DialogApp, purge: PurgeReplies) 
             await _announce(broker, deletion.event)
             await purge(command.project_key, command.session_id)
         return deletion.reply
+
+    @broker.subscriber(subjects.dialog_session_all("history"), queue=queue)
+    async def on_history(query: GetHistory, msg: Message) -> History | SessionUnknown:
+        if _misaddressed(msg, "history", query.project_key):
+            return SessionUnknown(session_id=query.session_id)
+        return await app.history(query)
 
     @broker.subscriber(subjects.dialog_session_all("say"), queue=queue)
     async def on_say(command: SayToSession, msg: Message) -> BotSpoke | SessionUnknown:

@@ -12,8 +12,8 @@ SCHEMA = "dialog"
 
 
 class BotContentRow(SQLModel, table=True):
-    """One saved version of a project's content: AIML and companion files, FAQ, intents and
-    engine chain (None: not given yet). Versions are never changed once written."""
+    """One saved version of a project's content: AIML and companion files, FAQ, intents, state
+    machine and engine chain (None: not given yet). Versions are never changed once written."""
 
     __tablename__ = "bot_content"
     __table_args__ = {"schema": SCHEMA}
@@ -29,8 +29,10 @@ class BotContentRow(SQLModel, table=True):
     faq: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     intents: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     chain: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    machine: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     faq_groups: int = 0
     intent_count: int = 0
+    machine_states: int = 0
     change: str = "aiml"
     created_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())

@@ -3,10 +3,11 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, delete, literal, update
+from sqlalchemy import ColumnElement, delete, func, literal, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
@@ -97,9 +98,18 @@ class Sessions(Protocol):
     async def find(self, project_key: UUID, session_id: str) -> SessionRow | None: ...
     async def deleted(self, project_key: UUID, session_id: str) -> bool: ...
     async def merge(
-        self, project_key: UUID, session_id: str, *, data: dict[str, Any], state: dict[str, Any]
+        self,
+        project_key: UUID,
+        session_id: str,
+        *,
+        data: dict[str, Any],
+        state: dict[str, Any],
+        create_as: str | None = None,
     ) -> SessionRow | None: ...
     async def delete(self, project_key: UUID, session_id: str) -> SessionRow | None: ...
+    async def history(
+        self, project_key: UUID, session_id: str, *, until: datetime | None, limit: int
+    ) -> list[TurnRow] | None: ...
 
 
 class PgSessions:
@@ -121,14 +131,30 @@ class PgSessions:
             return await _deleted(session, project_key, session_id)
 
     async def merge(
-        self, project_key: UUID, session_id: str, *, data: dict[str, Any], state: dict[str, Any]
+        self,
+        project_key: UUID,
+        session_id: str,
+        *,
+        data: dict[str, Any],
+        state: dict[str, Any],
+        create_as: str | None = None,
     ) -> SessionRow | None:
-        """Merge `data` and `state` (top-level keys) into a live session, or None.
+        """Merge `data` and `state` (top-level keys) into a live session, or None. With
+        `create_as` (a protocol), a session that does not exist yet (and was never deleted) is
+        created for it first: clients that choose their own session keys (BESSER).
 
         One UPDATE with jsonb `||`: concurrent merges (and turns) wait for each other's row
         lock and each applies to what the previous one left, so none is lost.
         """
         async with transaction(self._sessions) as session:
+            if create_as is not None and not await _deleted(session, project_key, session_id):
+                await session.exec(
+                    insert(SessionRow)
+                    .values(
+                        project_key=project_key, session_id=session_id, protocol=create_as, state={}
+                    )
+                    .on_conflict_do_nothing()
+                )
             rows = await session.exec(
                 update(SessionRow)
                 .where(*_key(project_key, session_id))
@@ -161,6 +187,26 @@ class PgSessions:
                 .on_conflict_do_nothing()
             )
         return row
+
+    async def history(
+        self, project_key: UUID, session_id: str, *, until: datetime | None, limit: int
+    ) -> list[TurnRow] | None:
+        """The newest `limit` turns of a live session since its last reset (included), oldest
+        first, answered up to `until`; None when the session is not live."""
+        async with self._sessions() as session:
+            if await session.get(SessionRow, (project_key, session_id)) is None:
+                return None
+            mine = (col(TurnRow.project_key) == project_key, col(TurnRow.session_id) == session_id)
+            last_reset = (
+                select(func.max(col(TurnRow.id)))
+                .where(*mine, col(TurnRow.details)["event"].astext == "reset")
+                .scalar_subquery()
+            )
+            query = select(TurnRow).where(*mine, col(TurnRow.id) >= func.coalesce(last_reset, 0))
+            if until is not None:
+                query = query.where(col(TurnRow.answered_at) <= until)
+            rows = await session.exec(query.order_by(col(TurnRow.id).desc()).limit(limit))
+            return list(reversed(rows.all()))
 
 
 async def _deleted(session: AsyncSession, project_key: UUID, session_id: str) -> bool:

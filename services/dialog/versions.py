@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.contracts import BotContent, SaveBotContent
 from shared.contracts.content import SaveKnowledge, VersionInfo, VersionList
 from shared.contracts.knowledge import DEFAULT_CHAIN, Chain, Faq, Intents, Stage
+from shared.contracts.machine import StateMachine
 from shared.db import transaction
 
 from .models import BotContentRow, ReleaseRow
@@ -54,16 +55,21 @@ class ContentStore:
         )
 
     async def save_knowledge(self, command: SaveKnowledge) -> BotContentRow:
-        """Store a new FAQ, intents and/or chain as the next version."""
+        """Store a new FAQ, intents, state machine and/or chain as the next version."""
         changes: dict[str, Any] = {}
         if command.faq is not None:
             changes |= {"faq": _dump(command.faq), "faq_groups": len(command.faq.groups)}
         if command.intents is not None:
             intents = command.intents
             changes |= {"intents": _dump(intents), "intent_count": len(intents.intents)}
+        if command.machine is not None:
+            machine = command.machine
+            changes |= {"machine": _dump(machine), "machine_states": len(machine.states)}
         if command.chain is not None:
             changes["chain"] = _dump(command.chain)
-        change = "+".join(k for k in ("faq", "intents", "chain") if getattr(command, k))
+        change = "+".join(
+            k for k in ("faq", "intents", "machine", "chain") if getattr(command, k) is not None
+        )
         return await self._append(
             command.project_key, command.correlation_id, change=change, **changes
         )
@@ -122,6 +128,7 @@ class ContentStore:
                     categories=row.categories,
                     faq_groups=row.faq_groups,
                     intents=row.intent_count,
+                    machine_states=row.machine_states,
                     released_at=at,
                 )
                 for row, at in rows.all()
@@ -156,8 +163,10 @@ _CONTENT_FIELDS = (
     "faq",
     "intents",
     "chain",
+    "machine",
     "faq_groups",
     "intent_count",
+    "machine_states",
 )
 
 
@@ -171,6 +180,7 @@ def content_of(row: BotContentRow) -> BotContent:
         properties=row.properties,
         faq=Faq.model_validate(row.faq) if row.faq else Faq(),
         intents=Intents.model_validate(row.intents) if row.intents else Intents(),
+        machine=StateMachine.model_validate(row.machine) if row.machine else None,
         chain=Chain.model_validate(row.chain) if row.chain else DEFAULT_CHAIN,
     )
 

@@ -1,4 +1,4 @@
-"""Admin HTTP API for bot content: AIML, FAQ, intents and the engine chain; versions,
+"""Admin HTTP API for bot content: AIML, FAQ, intents, state machine and engine chain; versions,
 publishing test → release, and restoring an old version.
 
 Every change makes a new version that the `test` stage answers from at once; `release` answers
@@ -58,6 +58,7 @@ class Checked(BaseModel):
     valid: Literal[True] = True
     faq_groups: int = 0
     intents: int = 0
+    machine_states: int = 0
 
 
 class Publish(BaseModel):
@@ -156,8 +157,40 @@ def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bri
         """The intents of a stage or version, as JSON or YAML."""
         intents: Intents = (await content(scoped[0], stage, version)).intents
         if format == "yaml":
-            return PlainTextResponse(formats.intents_yaml(intents), media_type="application/yaml")
+            return PlainTextResponse(formats.as_yaml(intents), media_type="application/yaml")
         return Response(intents.model_dump_json(), media_type="application/json")
+
+    @router.put(
+        "/machine",
+        response_model=BotContentSaved | Checked,
+        openapi_extra=_upload(
+            "A state machine (states, intents, transitions) as YAML or JSON",
+            "application/yaml",
+            "application/json",
+        ),
+    )
+    async def put_machine(request: Request, scoped: Scope, dry_run: DryRun = False) -> Any:
+        """Replace the state machine (a new version on the test stage). It answers before the
+        engine chain, for every protocol; BESSER sockets also get its greeting."""
+        machine = await _read(formats.read_machine, request)
+        if dry_run:
+            return Checked(machine_states=len(machine.states))
+        return await save(scoped[0], machine=machine)
+
+    @router.get("/machine", responses={200: {"content": {"application/yaml": {}}}})
+    async def get_machine(
+        scoped: Scope,
+        stage: StageQuery = "test",
+        version: VersionQuery = None,
+        format: Annotated[Literal["json", "yaml"], Query()] = "json",
+    ) -> Response:
+        """The state machine of a stage or version, as JSON or YAML (404 when it has none)."""
+        machine = (await content(scoped[0], stage, version)).machine
+        if machine is None:
+            raise Problem(404, "this stage or version has no state machine")
+        if format == "yaml":
+            return PlainTextResponse(formats.as_yaml(machine), media_type="application/yaml")
+        return Response(machine.model_dump_json(), media_type="application/json")
 
     @router.put("/chain", response_model=BotContentSaved)
     async def put_chain(chain: Chain, scoped: Scope) -> BotContentSaved:

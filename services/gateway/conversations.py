@@ -3,6 +3,7 @@
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import Any
 from uuid import UUID, uuid4
 
 from nats.aio.subscription import Subscription
@@ -27,17 +28,18 @@ class TurnNumbers:
         self._protocol = protocol
         self._channels: dict[str, tuple[str, int]] = {}
 
-    def next(self, session: str, text: str, *, image: UUID | None = None) -> TurnReceived:
-        """The next turn of `session` (not counted until `taken`)."""
+    def next(self, session: str, text: str, **fields: Any) -> TurnReceived:
+        """The next turn of `session` (not counted until `taken`); `fields` are the other
+        TurnReceived fields (image, event, file, stage...)."""
         channel, seq = self._channels.get(session) or (uuid4().hex, 0)
         return TurnReceived.first(
             project_key=self._project,
             session_id=session,
             protocol=self._protocol,
             text=text,
-            image=image,
             channel=channel,
             seq=seq + 1,
+            **fields,
         )
 
     def taken(self, turn: TurnReceived) -> None:
@@ -66,9 +68,9 @@ class Conversations:
                 project=self._project.key, session=session, deliver=self._deliver
             )
 
-    def turn(self, session: str, text: str) -> TurnReceived:
+    def turn(self, session: str, text: str, **fields: Any) -> TurnReceived:
         """The next turn of `session` (not yet published: see `say`)."""
-        return self._numbers.next(session, text)
+        return self._numbers.next(session, text, **fields)
 
     async def say(self, turn: TurnReceived) -> None:
         """Publish `turn` (BridgeError when JetStream does not take it; then it never counted)."""

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from shared.contracts.knowledge import Faq, Intents
+from shared.contracts.machine import StateMachine
 
 MAX_PROBLEMS = 50
 FAQ_COLUMNS = ("gid", "question", "answer", "labels", "skillname", "url", "image", "action")
@@ -49,9 +50,18 @@ def read_faq(body: bytes, content_type: str) -> Faq:
 
 def read_intents(body: bytes, content_type: str) -> Intents:
     """Intents and entities from JSON or YAML (YAML errors and problems carry their line)."""
+    return _read_document(Intents, body, content_type)
+
+
+def read_machine(body: bytes, content_type: str) -> StateMachine:
+    """A state machine from JSON or YAML (YAML errors and problems carry their line)."""
+    return _read_document(StateMachine, body, content_type)
+
+
+def _read_document(model: type[M], body: bytes, content_type: str) -> M:
     text = _text(body)
     if content_type.split(";")[0].strip().lower() == "application/json":
-        return _checked(Intents, _json(body), lambda _: None)
+        return _checked(model, _json(body), lambda _: None)
     try:
         root = yaml.compose(text, Loader=_NoAliases)
         data = yaml.load(text, Loader=_NoAliases)  # noqa: S506 - a SafeLoader without aliases
@@ -61,7 +71,7 @@ def read_intents(body: bytes, content_type: str) -> Intents:
         if mark is not None:
             problem["line"] = mark.line + 1
         raise FormatError([problem]) from None
-    return _checked(Intents, data, lambda loc: _yaml_line(root, loc))
+    return _checked(model, data, lambda loc: _yaml_line(root, loc))
 
 
 def faq_csv(faq: Faq) -> str:
@@ -77,9 +87,9 @@ def faq_csv(faq: Faq) -> str:
     return out.getvalue()
 
 
-def intents_yaml(intents: Intents) -> str:
-    """Intents as YAML, in the shape read_intents reads."""
-    data = intents.model_dump(mode="json", exclude_defaults=True)
+def as_yaml(document: Intents | StateMachine) -> str:
+    """Intents or a state machine as YAML, in the shape read_intents / read_machine read."""
+    data = document.model_dump(mode="json", exclude_defaults=True)
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 

@@ -15,6 +15,7 @@ from .admin import admin_router
 from .admin_chat import admin_chat_router
 from .admin_content import admin_content_router
 from .aida_routes import aida_router
+from .besser_routes import BesserEndpoint, BesserMedia, besser_app, besser_port
 from .bridge import Bridge
 from .config import GatewaySettings
 from .content_routes import content_app
@@ -42,11 +43,23 @@ def create_app(
         fetch_s=settings.aida_fetch_wait_s,
     )
 
+    sockets = connection.OpenSockets()
+    besser = besser_app(
+        BesserEndpoint(
+            projects=projects,
+            bridge=bridge,
+            media=BesserMedia(bridge),
+            settings=settings,
+            sockets=sockets,
+        )
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await broker.start()
         await ensure_streams(broker.connection.jetstream())
-        yield
+        async with besser_port(besser, settings, host=common.bind_host):
+            yield
         await broker.stop()
         await engine.dispose()
 
@@ -70,7 +83,6 @@ def create_app(
         return {"status": "ready" if ok else "not ready"}
 
     app.include_router(xparo_router(projects, tokens, bridge, settings))
-    sockets = connection.OpenSockets()
     app.state.before_shutdown = sockets.close_all
     app.include_router(aida_router(projects, bridge, feeds, settings, sockets))
     app.include_router(rsvp_router(projects, bridge, settings))

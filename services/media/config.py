@@ -9,7 +9,7 @@ MIB = 1024 * 1024
 
 
 class MediaSettings(BaseSettings):
-    """What the media service keeps, and how it reports health."""
+    """What the media service keeps and transcribes, and how it reports health."""
 
     model_config = SettingsConfigDict(env_prefix="MEDIA_", extra="ignore")
 
@@ -27,6 +27,15 @@ class MediaSettings(BaseSettings):
     )
     decoders: int = Field(
         2, ge=1, description="Images checked at once (each may take 4 bytes per pixel of memory)"
+    )
+    max_file_bytes: int = Field(
+        10 * MIB, ge=1, description="Larger files and voice messages are refused (too_large)"
+    )
+    max_voice_s: float = Field(
+        60.0, gt=0, description="Longer voice messages are refused (too_large)"
+    )
+    transcribers: int = Field(
+        2, ge=1, description="Voice messages transcribed at once (a process of ~100 MB each)"
     )
     pool_size: int = Field(4, ge=1, description="Postgres connections")
     ack_wait_s: float = Field(

@@ -1,7 +1,11 @@
-"""Thin subscribers: keep and find images by request/reply (queue group), forget the images of
-deleted sessions from a durable JetStream consumer."""
+"""Thin subscribers: keep and find images, keep files, transcribe voice messages by
+request/reply (queue group); forget the images and files of deleted sessions from a durable
+JetStream consumer."""
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
+from uuid import UUID
 
 from faststream import AckPolicy
 from faststream.exceptions import NackMessage, RejectMessage
@@ -12,22 +16,33 @@ from pydantic import ValidationError
 from shared import subjects
 from shared.broker import undecoded
 from shared.contracts import (
+    FileInfo,
+    FileRejected,
     GetImage,
     ImageInfo,
     ImageMissing,
     ImageRejected,
     ImageStored,
     SessionDeleted,
+    StoreFile,
     StoreImage,
+    TranscribeVoice,
+    Transcript,
 )
 
 from .application import MediaApp
 from .config import MediaSettings
 from .domain import UnsupportedImage
+from .files import UnsupportedFile
 from .store import TROUBLE
 
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100
+Command = TypeVar("Command", StoreImage, StoreFile, TranscribeVoice)
+
+
+class MalformedRequest(Exception):
+    """A request that is refused before it is read further (the message says why)."""
 
 
 async def publish_stored(broker: NatsBroker, event: ImageStored) -> None:
@@ -41,21 +56,43 @@ async def publish_stored(broker: NatsBroker, event: ImageStored) -> None:
     )
 
 
-def decode_store(msg: NatsMessage) -> StoreImage:
-    """The StoreImage in `msg`, if it is well formed and names the project of its own subject
-    (a request naming another project changes nothing of that project)."""
+def decode_request(
+    msg: NatsMessage, model: type[Command], subject_of: Callable[[UUID], str]
+) -> Command:
+    """The `model` command in `msg`, if it is well formed and names the project of its own
+    subject (a request naming another project changes nothing of that project)."""
     try:
-        command = StoreImage.model_validate_json(msg.body)
+        command = model.model_validate_json(msg.body)
     except ValidationError as err:
         # Locations and pydantic's messages only: the input itself is not echoed.
         what = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors()[:3]
         )
-        raise UnsupportedImage(f"malformed StoreImage: {what}") from err
-    if msg.raw_message.subject != subjects.media_store(command.project_key):
-        log.warning("store on %s names project %s", msg.raw_message.subject, command.project_key)
-        raise UnsupportedImage("the request names another project than its subject")
+        raise MalformedRequest(f"malformed {model.__name__}: {what}") from err
+    if msg.raw_message.subject != subject_of(command.project_key):
+        subject = msg.raw_message.subject
+        log.warning("%s on %s names project %s", model.__name__, subject, command.project_key)
+        raise MalformedRequest("the request names another project than its subject")
     return command
+
+
+def decode_store(msg: NatsMessage) -> StoreImage:
+    """The StoreImage in `msg` (see decode_request); UnsupportedImage if there is none."""
+    try:
+        return decode_request(msg, StoreImage, subjects.media_store)
+    except MalformedRequest as err:
+        raise UnsupportedImage(str(err)) from err
+
+
+def decode_file_request(
+    msg: NatsMessage, model: type[Command], subject_of: Callable[[UUID], str]
+) -> Command | FileRejected:
+    """The StoreFile or TranscribeVoice in `msg` (see decode_request), or the answer refusing
+    it."""
+    try:
+        return decode_request(msg, model, subject_of)
+    except MalformedRequest as err:
+        return UnsupportedFile(str(err)).rejection()
 
 
 def deleted_consumer(settings: MediaSettings) -> api.ConsumerConfig:
@@ -92,11 +129,38 @@ def register(broker: NatsBroker, app: MediaApp, settings: MediaSettings) -> None
     async def on_get(query: GetImage) -> ImageInfo | ImageMissing:
         return await app.get(query.media_id) or ImageMissing(media_id=query.media_id)
 
+    register_files(broker, app, settings)
     register_deletions(broker, app, settings)
 
 
+def register_files(broker: NatsBroker, app: MediaApp, settings: MediaSettings) -> None:
+    """Files and voice messages, by request/reply in the media queue group."""
+    queue = subjects.MEDIA_QUEUE
+
+    @broker.subscriber(subjects.MEDIA_FILE_STORE_ALL, queue=queue, decoder=undecoded)
+    async def on_store_file(msg: NatsMessage) -> FileInfo | FileRejected:
+        command = decode_file_request(msg, StoreFile, subjects.media_file_store)
+        if isinstance(command, FileRejected):
+            return command
+        return await app.store_file(command)
+
+    # As many at once as there are recognisers: a long message does not hold up short ones.
+    @broker.subscriber(
+        subjects.MEDIA_VOICE_TRANSCRIBE_ALL,
+        queue=queue,
+        decoder=undecoded,
+        max_workers=settings.transcribers,
+    )
+    async def on_transcribe(msg: NatsMessage) -> Transcript | FileRejected:
+        command = decode_file_request(msg, TranscribeVoice, subjects.media_voice_transcribe)
+        if isinstance(command, FileRejected):
+            return command
+        return await app.transcribe(command)
+
+
 def register_deletions(broker: NatsBroker, app: MediaApp, settings: MediaSettings) -> None:
-    """A deleted session's images go, once its deletion commits the message is acked."""
+    """A deleted session's images and files go, once its deletion commits the message is
+    acked."""
 
     @broker.subscriber(
         subjects.CHAT_DELETED_ALL,
@@ -106,7 +170,7 @@ def register_deletions(broker: NatsBroker, app: MediaApp, settings: MediaSetting
         config=deleted_consumer(settings),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=undecoded,
-        description="Delete the images of deleted sessions",
+        description="Delete the images and files of deleted sessions",
     )
     async def on_session_deleted(msg: NatsMessage) -> None:
         try:
@@ -117,6 +181,6 @@ def register_deletions(broker: NatsBroker, app: MediaApp, settings: MediaSetting
         try:
             forgotten = await app.forget_session(event)
         except TROUBLE as err:
-            log.warning("images of %s not deleted, retrying: %r", event.session_id, err)
+            log.warning("media of %s not deleted, retrying: %r", event.session_id, err)
             raise NackMessage(delay=settings.retry_delay_s) from err
-        log.info("deleted %d images of %s/%s", forgotten, event.project_key, event.session_id)
+        log.info("deleted %d media of %s/%s", forgotten, event.project_key, event.session_id)

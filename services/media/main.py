@@ -13,19 +13,30 @@ from shared.settings import CommonSettings
 from .application import MediaApp
 from .config import MediaSettings
 from .handlers import ensure_consumer, publish_stored, register
-from .store import NatsBlobs, PgImageStore
+from .store import NatsBlobs, PgFileStore, PgImageStore
+from .transcriber import Transcriber
 
 
 def create_app(
     common: CommonSettings | None = None, settings: MediaSettings | None = None
 ) -> AsgiFastStream:
-    """The media service as an ASGI app: keeps, finds and forgets images."""
+    """The media service as an ASGI app: keeps, finds and forgets images and files, and
+    transcribes voice messages."""
     common = common or CommonSettings()
     settings = settings or MediaSettings()
     broker = make_broker(common.nats_url, name="media")
     db = Database(common.database_url, max_size=settings.pool_size)
     blobs = NatsBlobs()
-    app = MediaApp(PgImageStore(db), blobs, partial(publish_stored, broker), settings, clock=utcnow)
+    transcriber = Transcriber(settings.transcribers)
+    app = MediaApp(
+        PgImageStore(db),
+        blobs,
+        partial(publish_stored, broker),
+        settings,
+        files=PgFileStore(db),
+        transcribe=transcriber.transcribe,
+        clock=utcnow,
+    )
     register(broker, app, settings)
     service = make_service_app(broker, checks=[db.ready])
 
@@ -36,5 +47,9 @@ def create_app(
         await blobs.open(js)
         await db.open()
 
-    service.after_shutdown(db.close)  # after the broker stopped: no deletion is cut off
+    @service.after_shutdown  # after the broker stopped: no deletion or transcription is cut off
+    async def close() -> None:
+        await transcriber.close()
+        await db.close()
+
     return service

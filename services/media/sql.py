@@ -17,3 +17,20 @@ ON CONFLICT (media_id) DO NOTHING
 DELETE_SESSION = """
 DELETE FROM media.images WHERE project_key = $1 AND session_id = $2 RETURNING media_id
 """
+
+FILE_GET = """
+SELECT media_id, project_key, session_id, name, content_type, size, sha256, created_at
+FROM media.files WHERE media_id = $1
+"""
+
+# As INSERT: the first row of a media id stays.
+FILE_INSERT = """
+INSERT INTO media.files
+    (media_id, project_key, session_id, name, content_type, size, sha256, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (media_id) DO NOTHING
+"""
+
+FILE_DELETE_SESSION = """
+DELETE FROM media.files WHERE project_key = $1 AND session_id = $2 RETURNING media_id
+"""

@@ -1,5 +1,5 @@
-"""Media persistence behind two small Protocols: image metadata (Postgres, asyncpg directly)
-and image bytes (the NATS object store, where the gateway stages uploads).
+"""Media persistence behind small Protocols: image and file metadata (Postgres, asyncpg
+directly) and their bytes (the NATS object store, where the gateway stages uploads).
 
 Every query is scoped by the ids it is given: one image by its id, or one project's session.
 """
@@ -16,7 +16,7 @@ from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from shared.broker import media_bucket
-from shared.contracts import ImageInfo
+from shared.contracts import FileInfo, ImageInfo
 from shared.db import Database
 
 from . import sql
@@ -39,8 +39,21 @@ class ImageStore(Protocol):
         (and rolls back if it raises); the block gets the ids deleted."""
 
 
+class FileStore(Protocol):
+    """The metadata of kept files (voice messages included)."""
+
+    async def get(self, media_id: UUID) -> FileInfo | None:
+        """The file with this id, if it is kept."""
+
+    async def add(self, file: FileInfo) -> FileInfo:
+        """Keep `file` unless its id is already kept; the file kept under that id either way."""
+
+    def forgetting(self, *, project: UUID, session: str) -> AbstractAsyncContextManager[list[UUID]]:
+        """As ImageStore.forgetting, for the session's files."""
+
+
 class Blobs(Protocol):
-    """The bytes of images, by object name."""
+    """The bytes of images and files, by object name."""
 
     async def size(self, name: str) -> int | None:
         """Bytes of the object, or None when there is none (a link counts as none)."""
@@ -88,6 +101,39 @@ class PgImageStore:
     async def forgetting(self, *, project: UUID, session: str) -> AsyncIterator[list[UUID]]:
         async with self._db.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(sql.DELETE_SESSION, project, session)
+            yield [r["media_id"] for r in rows]
+
+
+class PgFileStore:
+    """FileStore over an asyncpg pool."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, media_id: UUID) -> FileInfo | None:
+        row = await self._db.pool.fetchrow(sql.FILE_GET, media_id)
+        return None if row is None else FileInfo(**dict(row))
+
+    async def add(self, file: FileInfo) -> FileInfo:
+        async with self._db.pool.acquire() as conn:
+            await conn.execute(
+                sql.FILE_INSERT,
+                file.media_id,
+                file.project_key,
+                file.session_id,
+                file.name,
+                file.content_type,
+                file.size,
+                file.sha256,
+                file.created_at,
+            )
+            # A statement of its own: it sees a row that a racing insert committed meanwhile.
+            return FileInfo(**dict(await conn.fetchrow(sql.FILE_GET, file.media_id)))
+
+    @asynccontextmanager
+    async def forgetting(self, *, project: UUID, session: str) -> AsyncIterator[list[UUID]]:
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(sql.FILE_DELETE_SESSION, project, session)
             yield [r["media_id"] for r in rows]
 
 

@@ -1,5 +1,5 @@
-"""Bot content: the AIML and its companion files, the FAQ, the intents and the engine chain,
-owned by the dialog service.
+"""Bot content: the AIML and its companion files, the FAQ, the intents, the state machine and
+the engine chain, owned by the dialog service.
 
 Every change makes a new version (the `test` stage is the newest); publishing points `release`
 at a version; restoring copies an old version into a new one.
@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from .base import Contract, Event
 from .knowledge import DEFAULT_CHAIN, Chain, Faq, Intents, Stage
+from .machine import StateMachine
 
 MAX_CONTENT_CHARS = 32 * 1024 * 1024
 
@@ -37,19 +38,20 @@ class AimlProblem(Contract):
 
 
 class SaveKnowledge(Contract):
-    """Command: store a new version with a new FAQ, intents and/or chain (None keeps the
-    current one)."""
+    """Command: store a new version with a new FAQ, intents, state machine and/or chain (None
+    keeps the current one)."""
 
     project_key: UUID
     faq: Faq | None = None
     intents: Intents | None = None
+    machine: StateMachine | None = None
     chain: Chain | None = None
     correlation_id: UUID
 
     @model_validator(mode="after")
     def _something(self) -> "SaveKnowledge":
-        if self.faq is None and self.intents is None and self.chain is None:
-            raise ValueError("nothing to save: give faq, intents or chain")
+        if all(x is None for x in (self.faq, self.intents, self.machine, self.chain)):
+            raise ValueError("nothing to save: give faq, intents, machine or chain")
         return self
 
 
@@ -61,6 +63,7 @@ class BotContentSaved(Contract):
     categories: int = Field(description="Number of AIML categories learned")
     faq_groups: int = Field(0, description="FAQ groups in the new version")
     intents: int = Field(0, description="Intents in the new version")
+    machine_states: int = Field(0, description="States of the new version's state machine")
 
 
 class BotContentRejected(Contract):
@@ -91,6 +94,7 @@ class BotContent(Contract):
     properties: str
     faq: Faq = Faq()
     intents: Intents = Intents()
+    machine: StateMachine | None = None
     chain: Chain = DEFAULT_CHAIN
 
 
@@ -140,10 +144,11 @@ class VersionInfo(Contract):
 
     version: int
     created_at: datetime | None
-    change: str = Field(description="aiml, faq, intents, chain, or restore of version N")
+    change: str = Field(description="aiml, faq, intents, machine, chain, or restore of version N")
     categories: int
     faq_groups: int
     intents: int
+    machine_states: int = 0
     released_at: datetime | None = Field(None, description="When it last became the release")
 
 

@@ -5,13 +5,14 @@ stays deleted (its id is never reused); another project's session id is simply u
 """
 
 import json
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, Field
 
 from .base import Contract, Event
-from .chat import Protocol
+from .chat import FileRef, Part, Protocol, TurnEvent
 
 MAX_DATA_BYTES = 16 * 1024
 MAX_DATA_KEYS = 64
@@ -48,6 +49,11 @@ class UpdateSession(Contract):
     session_id: SessionId
     data: SessionData
     correlation_id: UUID
+    create_as: Protocol | None = Field(
+        None,
+        description="Create the session for this protocol if it does not exist yet (clients "
+        "that choose their own session keys, as BESSER's)",
+    )
 
 
 class GetSession(Contract):
@@ -63,6 +69,37 @@ class DeleteSession(Contract):
     project_key: UUID
     session_id: SessionId
     correlation_id: UUID
+
+
+class GetHistory(Contract):
+    """Query: a session's transcript since it last started over (reset), oldest first."""
+
+    project_key: UUID
+    session_id: SessionId
+    until: datetime | None = Field(None, description="Only turns answered up to then")
+    limit: int = Field(200, ge=1, le=1000, description="At most this many (the newest)")
+
+
+class HistoryTurn(Contract):
+    """One answered turn: what the user did and what the bot answered."""
+
+    event: TurnEvent
+    question: str = Field(description="What the user said (empty for start and reset)")
+    file: FileRef | None = None
+    received_at: datetime
+    answer: str
+    parts: list[Part] = Field(default_factory=list)
+    answered_at: datetime
+    engine: str
+    reply_event_id: UUID
+
+
+class History(Contract):
+    """Answer: the transcript of a live session."""
+
+    kind: Literal["history"] = "history"
+    session_id: str
+    turns: list[HistoryTurn]
 
 
 class SessionInfo(Contract):
@@ -83,6 +120,7 @@ class SessionUnknown(Contract):
 
 
 SessionReply = Annotated[SessionInfo | SessionUnknown, Field(discriminator="kind")]
+HistoryReply = Annotated[History | SessionUnknown, Field(discriminator="kind")]
 
 
 class SessionDeleted(Event):

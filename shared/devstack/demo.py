@@ -7,6 +7,7 @@ from uuid import UUID
 import yaml
 
 from shared.contracts.knowledge import Faq, Intents
+from shared.contracts.machine import StateMachine
 from shared.identity import ProjectStore, TokenStore, UnknownProject
 
 DEMO_NAME = "demo"
@@ -27,6 +28,12 @@ def demo_knowledge() -> tuple[Faq, Intents]:
     faq = Faq.model_validate(json.loads((EVAL_DIR / "faq.json").read_text()))
     intents = Intents.model_validate(yaml.safe_load((EVAL_DIR / "intents.yaml").read_text()))
     return faq, intents
+
+
+def demo_machine() -> StateMachine:
+    """The demo's state machine: it greets BESSER sockets and shows every reply kind."""
+    text = (Path(__file__).parent / "demo_machine.yaml").read_text(encoding="utf-8")
+    return StateMachine.parse(yaml.safe_load(text))
 
 
 def read_env_file(path: Path) -> dict[str, str]:

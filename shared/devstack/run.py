@@ -21,7 +21,13 @@ from shared.db import make_engine, session_factory
 from shared.identity import ProjectStore, TokenStore
 from shared.migrations import upgrade_async
 
-from .demo import DEMO_AIML, demo_knowledge, ensure_demo_admin_token, ensure_demo_project
+from .demo import (
+    DEMO_AIML,
+    demo_knowledge,
+    demo_machine,
+    ensure_demo_admin_token,
+    ensure_demo_project,
+)
 from .embedded import EmbeddedNats, EmbeddedPostgres, StackError, port_free
 from .processes import COLORS, ServiceProcess
 
@@ -42,6 +48,7 @@ class StackSettings(BaseSettings):
     schedule_port: int = 8102
     telemetry_port: int = 8103
     media_port: int = 8104
+    gateway_besser_port: int = 8765
 
 
 def step(text: str) -> None:
@@ -73,6 +80,7 @@ class Stack:
             "SCHEDULE_PORT": self.s.schedule_port,
             "TELEMETRY_PORT": self.s.telemetry_port,
             "MEDIA_PORT": self.s.media_port,
+            "GATEWAY_BESSER_PORT": self.s.gateway_besser_port,
         }
         for name, port in ports.items():
             if not port_free("127.0.0.1", port):
@@ -151,7 +159,8 @@ class Stack:
 
 async def seed_demo_content(nats_url: str, project: UUID) -> None:
     """Give the demo bot content the first time (never overwrite saved content): a few AIML
-    categories, the evaluation set's FAQ and intents, published to release."""
+    categories, the evaluation set's FAQ and intents, the demo state machine, published to
+    release."""
     nc = await nats.connect(nats_url)
 
     async def ask(kind: str, message: BaseModel) -> None:
@@ -172,7 +181,11 @@ async def seed_demo_content(nats_url: str, project: UUID) -> None:
             await ask(
                 "knowledge",
                 SaveKnowledge(
-                    project_key=project, faq=faq, intents=intents, correlation_id=uuid4()
+                    project_key=project,
+                    faq=faq,
+                    intents=intents,
+                    machine=demo_machine(),
+                    correlation_id=uuid4(),
                 ),
             )
             await ask("publish", PublishContent(project_key=project, correlation_id=uuid4()))
@@ -202,6 +215,8 @@ Switchboard is ready ({time.monotonic() - started:.1f} s).
   AIDA (phoenix.js)    new Socket("ws://127.0.0.1:{port}/socket"), topic bot:{demo.key},
                        access_token = the secret; images at http://127.0.0.1:{port}/content
   RSVP.ai chat API     http://127.0.0.1:{port}/sandbox/chat?botid={demo.key}&token=<secret>&uid=1&q=hi
+  BESSER WebSocket     ws://127.0.0.1:{settings.gateway_besser_port}/  (BESSER's own UIs, unchanged)
+  Web chat page        http://127.0.0.1:{port}/chat/
   Admin API            http://127.0.0.1:{port}/docs  (Bearer token: ADMIN_TOKEN in the key file)
   Key file for scripts {data / "demo-project.env"}
   Logs                 {data / "logs"}/<service>.log (and below, prefixed)
@@ -238,6 +253,8 @@ async def main() -> int:
             "NATS_URL": nats_url,
             "DATABASE_URL": db_url,
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            # BESSER's own UIs name no project: the demo answers them unless told otherwise.
+            "GATEWAY_BESSER_PROJECT": os.environ.get("GATEWAY_BESSER_PROJECT", str(key)),
         }
         starting = asyncio.create_task(stack.start_services(env))
         await asyncio.wait(

@@ -1,6 +1,7 @@
 """Dialog handlers on FastStream's TestNatsBroker, with in-memory stores."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -112,12 +113,30 @@ class MemorySessions:
         return (project_key, session_id) in self.turns.deleted
 
     async def merge(
-        self, project_key: UUID, session_id: str, *, data: dict[str, Any], state: dict[str, Any]
+        self,
+        project_key: UUID,
+        session_id: str,
+        *,
+        data: dict[str, Any],
+        state: dict[str, Any],
+        create_as: str | None = None,
     ) -> SessionRow | None:
-        row = self.turns.sessions.get((project_key, session_id))
+        key = (project_key, session_id)
+        if create_as is not None and key not in self.turns.deleted:
+            new = SessionRow(project_key=project_key, session_id=session_id, protocol=create_as)
+            self.turns.sessions.setdefault(key, new)
+        row = self.turns.sessions.get(key)
         if row is not None:
             row.data, row.state = {**row.data, **data}, {**row.state, **state}
         return row
+
+    async def history(
+        self, project_key: UUID, session_id: str, *, until: datetime | None, limit: int
+    ) -> list[TurnRow] | None:
+        if (project_key, session_id) not in self.turns.sessions:
+            return None
+        mine = [t for t in self.turns.rows.values() if t.session_id == session_id]
+        return [t for t in mine if until is None or t.answered_at <= until][-limit:]
 
     async def delete(self, project_key: UUID, session_id: str) -> SessionRow | None:
         row = self.turns.sessions.pop((project_key, session_id), None)

@@ -1,5 +1,6 @@
 """`make run` itself: ready with a URL, the XPARO flow works, Ctrl-C leaves nothing, data stays."""
 
+import json
 import os
 import signal
 import subprocess
@@ -63,6 +64,7 @@ def test_make_run_twice_keeps_aiml_and_conversation(tmp_path: Path) -> None:
         "SCHEDULE_PORT",
         "TELEMETRY_PORT",
         "MEDIA_PORT",
+        "GATEWAY_BESSER_PORT",
     )
     ports = {name: str(free_port()) for name in names}
     proc = _start(data, ports, log)
@@ -91,6 +93,10 @@ def test_make_run_twice_keeps_aiml_and_conversation(tmp_path: Path) -> None:
         timeout=10,
     ).json()
     assert rsvp["topic"] == "faq"  # the demo FAQ is seeded and published
+    besser = connect(f"ws://127.0.0.1:{ports['GATEWAY_BESSER_PORT']}/")  # as BESSER's UIs do
+    greeting = json.loads(besser.recv())
+    assert greeting["action"] == "agent_reply_markdown" and "Switchboard" in greeting["message"]
+    besser.close()
     ws = connect(url + "?session_id=kept")
     assert ask(ws, "hi") == "Hello! I am the Switchboard demo bot."
     save(

@@ -356,7 +356,7 @@ def test_uploads_are_checked_with_lines_and_items(admin: Admin) -> None:
     bomb = "a: &x [1, 2]\nb: *x\n"
     assert "aliases" in admin.put("/intents", bomb, "application/yaml").json()["detail"]
     checked = admin.put("/intents", INTENTS, "application/yaml", dry_run="true").json()
-    assert checked == {"valid": True, "faq_groups": 0, "intents": 3}
+    assert checked == {"valid": True, "faq_groups": 0, "intents": 3, "machine_states": 0}
     too_big = admin.put("/faq", b"x" * (16 * 1024 * 1024 + 1), "text/csv")
     assert too_big.status_code == 413
     assert admin.get("/versions").json()["versions"] == []

@@ -4,8 +4,8 @@ import pytest
 
 from services.gateway.knowledge_formats import (
     FormatError,
+    as_yaml,
     faq_csv,
-    intents_yaml,
     read_faq,
     read_intents,
 )
@@ -53,7 +53,7 @@ def test_csv_and_yaml_round_trip() -> None:
     faq = read_faq(CSV.encode(), "text/csv")
     assert read_faq(faq_csv(faq).encode(), "text/csv") == faq
     intents = read_intents(INTENTS.encode(), "application/yaml")
-    assert read_intents(intents_yaml(intents).encode(), "application/yaml") == intents
+    assert read_intents(as_yaml(intents).encode(), "application/yaml") == intents
 
 
 def test_json_faq_may_be_the_bare_list() -> None:

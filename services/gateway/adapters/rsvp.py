@@ -6,7 +6,6 @@
 `stage[].message`) turn into silence rather than a crash.
 """
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -49,10 +48,7 @@ class ChatQuery:
     def session_id(self) -> str:
         """The dialog session of `uid`: itself when it is a subject-safe id, else a digest of
         it (so any uid a caller uses, e.g. `@3f…` or an e-mail, keeps its own state)."""
-        try:
-            return subjects.token(self.uid)
-        except ValueError:
-            return "uid-" + hashlib.sha256(self.uid.encode()).hexdigest()[:40]
+        return subjects.session_key(self.uid, prefix="uid-")
 
 
 def parse_query(params: QueryParams) -> ChatQuery:

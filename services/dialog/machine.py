@@ -1,0 +1,382 @@
+"""A state machine bot at run time (BESSER's agent loop), pure: one event in, the replies, the
+state and the variables out. The session keeps the state and the variables between events.
+
+An event may move the machine along the first of the current state's transitions that matches
+it; the state entered says its body, then eventless transitions (auto, a variable that matches)
+are followed. When nothing matches, the state's fallback body is said (or the machine's) and the
+session stays where it is. Intents are predicted with the NLU engine, per state, over that
+state's intents only (as BESSER trains one classifier per state).
+"""
+
+import html
+import json
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from services.dialog.knowledge import NluModel, render
+from shared.contracts.chat import (
+    MAX_PART_BYTES,
+    ChartPart,
+    FilePart,
+    FileRef,
+    ImagePart,
+    LocationPart,
+    OptionsPart,
+    Part,
+    TablePart,
+    TextPart,
+)
+from shared.contracts.knowledge import PLACEHOLDER, Intent, Intents, Lang, Slot
+from shared.contracts.machine import (
+    FALLBACK_INTENT,
+    Auto,
+    BodyItem,
+    DataframeItem,
+    FileItem,
+    FileReceived,
+    HtmlItem,
+    ImageItem,
+    IntentMatched,
+    LocationItem,
+    MarkdownItem,
+    NoIntentMatched,
+    OptionsItem,
+    PlotlyItem,
+    StateMachine,
+    TextItem,
+    Transition,
+    VariableMatches,
+)
+
+MAX_HOPS = 20
+"""Eventless transitions followed for one event at most (validation forbids auto loops; a loop
+through variables that keep matching stops here)."""
+MAX_TEXT = 65_536
+
+
+@dataclass(frozen=True)
+class MachineEvent:
+    """What the user did: opened the session, said something, sent JSON or a file."""
+
+    kind: Literal["start", "text", "json", "file"]
+    text: str = ""  # text events; for json events the payload's "message" string if any
+    file: FileRef | None = None  # file events
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What intent prediction found for a text event (kept in the transcript)."""
+
+    intent: str  # FALLBACK_INTENT (score 1) when the best is below the threshold, as BESSER
+    score: float
+    params: dict[str, Any]  # param name -> rendered value (a city's name, the words said, ...)
+
+
+@dataclass(frozen=True)
+class Step:
+    """The machine's answer to one event.
+
+    Attributes:
+        parts: The replies in order: the bodies of every state entered, or a fallback body.
+        state: JSON to keep in the session: {"state": current state, "params": params of the
+            intent that led there}.
+        variables: The session variables after the step (the input ones and the `set`s).
+        handled: False when nothing matched and no fallback body is defined: the caller asks
+            its other engines.
+        prediction: The intent predicted (text events only).
+    """
+
+    parts: list[Part]
+    state: dict[str, Any]
+    variables: dict[str, Any]
+    handled: bool
+    prediction: Prediction | None = None
+
+
+class MachineModel:
+    """A machine with its intent models built, for many events of many sessions."""
+
+    def __init__(self, machine: StateMachine) -> None:
+        """Build one NLU model per state with intent transitions (states sharing the same
+        intents share one model)."""
+        self.machine = machine
+        built: dict[frozenset[str], NluModel] = {}
+        self._nlu: dict[str, NluModel] = {}
+        for name, state in machine.states.items():
+            wanted = frozenset(t.intent for t in state.transitions if isinstance(t, IntentMatched))
+            if wanted:
+                if wanted not in built:
+                    built[wanted] = NluModel(_content(machine, wanted))
+                self._nlu[name] = built[wanted]
+
+    def step(
+        self,
+        event: MachineEvent,
+        *,
+        state: dict[str, Any] | None,
+        variables: dict[str, Any],
+        lang: Lang,
+        now: datetime,
+    ) -> Step:
+        """Answer `event` from `state` (None, or a state that no longer exists: the initial one,
+        its body not said again)."""
+        machine = self.machine
+        if event.kind == "start":
+            turn = _Turn(machine, event, dict(variables), {})
+            turn.enter(machine.initial)
+            return turn.follow(prediction=None)
+        current, kept = _restore(machine, state)
+        current = _settled(machine, current)
+        prediction = self._predict(current, event, lang, now) if event.kind == "text" else None
+        here = machine.states[current]
+        for transition in here.transitions:
+            if _matches(transition, event, prediction, variables):
+                params = prediction.params if prediction is not None else {}
+                turn = _Turn(machine, event, dict(variables), params)
+                turn.enter(transition.to)
+                return turn.follow(prediction=prediction)
+        # Nothing matched: the session stays, with the params that led it here.
+        fallback = here.fallback if here.fallback is not None else machine.fallback
+        turn = _Turn(machine, event, dict(variables), kept, at=current)
+        turn.say(fallback or [])
+        return turn.result(handled=fallback is not None, prediction=prediction)
+
+    def _predict(self, current: str, event: MachineEvent, lang: Lang, now: datetime) -> Prediction:
+        nlu = self._nlu.get(current)
+        understood = nlu.understand(event.text, lang=lang, now=now) if nlu is not None else None
+        if understood is None or understood.match.score < self.machine.threshold:
+            return Prediction(FALLBACK_INTENT, 1.0, {})
+        match = understood.match
+        params = {
+            name: render(f"{{{name}}}", match.slots) for name, vs in match.slots.items() if vs
+        }
+        return Prediction(match.name, match.score, params)
+
+
+def _content(machine: StateMachine, wanted: frozenset[str]) -> Intents:
+    """The NLU content of a state: its intents, their params as optional slots."""
+    chosen = [intent for intent in machine.intents if intent.name in wanted]
+    used = {param.entity for intent in chosen for param in intent.params}
+    return Intents(
+        entities=[entity for entity in machine.entities if entity.name in used],
+        intents=[
+            Intent(
+                name=intent.name,
+                sentences=intent.sentences,
+                slots=[Slot(name=p.name, entity=p.entity, required=False) for p in intent.params],
+                response="-",  # unused: the states say the replies
+            )
+            for intent in chosen
+        ],
+    )
+
+
+def _restore(machine: StateMachine, state: Mapping[str, Any] | None) -> tuple[str, dict[str, str]]:
+    """The current state's name and params kept in `state` (anything malformed is ignored)."""
+    if not isinstance(state, Mapping):
+        return machine.initial, {}
+    name, kept = state.get("state"), state.get("params")
+    if not isinstance(name, str) or name not in machine.states:
+        return machine.initial, {}
+    if not isinstance(kept, Mapping):
+        return name, {}
+    return name, {k: v for k, v in kept.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _settled(machine: StateMachine, name: str) -> str:
+    """Where a session waits for events: past the auto transitions of `name`. A session only
+    rests in such a state when it never heard the start event (its initial state, when it
+    speaks another protocol than BESSER), and an event must not be spent moving it on."""
+    for _ in range(MAX_HOPS):
+        auto = next((t for t in machine.states[name].transitions if isinstance(t, Auto)), None)
+        if auto is None:
+            break
+        name = auto.to
+    return name
+
+
+class _Turn:
+    """One event's way through the machine: the states entered and what they said."""
+
+    def __init__(
+        self,
+        machine: StateMachine,
+        event: MachineEvent,
+        variables: dict[str, Any],
+        params: dict[str, str],
+        at: str = "",
+    ) -> None:
+        self.machine, self.event, self.variables, self.params = machine, event, variables, params
+        self.parts: list[Part] = []
+        self.at = at
+        self.said, file = {"message": event.text}, event.file
+        if file is not None:
+            self.said |= {
+                "file_name": file.name,
+                "file_type": file.type,
+                "file_id": str(file.media_id),
+            }
+
+    def enter(self, name: str) -> None:
+        """Enter the state `name`: set its variables, then say its body."""
+        self.at, state = name, self.machine.states[name]
+        for variable, value in state.set.items():
+            self.variables[variable] = self.fill(value) if isinstance(value, str) else value
+        self.say(state.body)
+
+    def follow(self, *, prediction: Prediction | None) -> Step:
+        """Take eventless transitions from the state entered, then give the result."""
+        for _ in range(MAX_HOPS):
+            transitions = self.machine.states[self.at].transitions
+            ready = next((t for t in transitions if _eventless(t, self.variables)), None)
+            if ready is None:
+                break
+            self.enter(ready.to)
+        return self.result(handled=True, prediction=prediction)
+
+    def say(self, body: list[BodyItem]) -> None:
+        self.parts.extend(_part(item, self) for item in body)
+
+    def result(self, *, handled: bool, prediction: Prediction | None) -> Step:
+        state = {"state": self.at, "params": dict(self.params)}
+        return Step(self.parts, state, self.variables, handled, prediction)
+
+    def fill(self, template: str, *, escape: bool = False) -> str:
+        """`template` with each {name} replaced by a param, the event's, a variable, else ""
+        (HTML-escaped for HTML: what users say must not become markup)."""
+        if escape:
+            return PLACEHOLDER.sub(lambda m: html.escape(self._value(m[1])), template)
+        return PLACEHOLDER.sub(lambda m: self._value(m[1]), template)
+
+    def _value(self, name: str) -> str:
+        for values in (self.params, self.said):
+            if name in values:
+                return values[name]
+        return _text(self.variables.get(name))
+
+
+def _matches(
+    transition: Transition,
+    event: MachineEvent,
+    prediction: Prediction | None,
+    variables: Mapping[str, Any],
+) -> bool:
+    """Whether `transition` is taken on `event` (json events never predict intents)."""
+    if isinstance(transition, IntentMatched):
+        return prediction is not None and prediction.intent == transition.intent
+    if isinstance(transition, NoIntentMatched):
+        return prediction is not None and prediction.intent == FALLBACK_INTENT
+    if isinstance(transition, FileReceived):
+        file = event.file if event.kind == "file" else None
+        return file is not None and _allowed(file.type, transition.types)
+    return _eventless(transition, variables)
+
+
+def _eventless(transition: Transition, variables: Mapping[str, Any]) -> bool:
+    """Whether `transition` is taken without an event (auto, a variable that matches)."""
+    if isinstance(transition, Auto):
+        return True
+    if isinstance(transition, VariableMatches) and transition.variable in variables:
+        return _holds(transition.op, variables[transition.variable], transition.value)
+    return False
+
+
+def _allowed(mime: str, types: list[str] | None) -> bool:
+    if types is None:
+        return True
+    mime = mime.split(";")[0].strip().lower()
+    for allowed in (t.strip().lower() for t in types):
+        if mime == allowed or (allowed.endswith("/*") and mime.startswith(allowed[:-1])):
+            return True
+    return False
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _holds(op: str, left: Any, right: Any) -> bool:
+    """`left op right`: numerically when both are numbers (or numeric text), else as text."""
+    if op == "contains":
+        if isinstance(left, list):
+            return any(_holds("==", item, right) for item in left)
+        if isinstance(left, dict | str):
+            return _text(right) in left
+        return False
+    a, b = _number(left), _number(right)
+    if a is not None and b is not None:
+        return _COMPARE[op](a, b)
+    if op in ("==", "!="):
+        return _COMPARE[op](_text(left), _text(right))
+    return isinstance(left, str) and isinstance(right, str) and _COMPARE[op](left, right)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text(value: Any) -> str:
+    """A variable's value as shown in a reply (JSON's spelling for true, false and lists)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _filled(value: Any, fill: Callable[[str], str]) -> Any:
+    """`value` (JSON) with every string in it filled (keys are left as written)."""
+    if isinstance(value, str):
+        return fill(value)
+    if isinstance(value, list):
+        return [_filled(item, fill) for item in value]
+    if isinstance(value, dict):
+        return {key: _filled(item, fill) for key, item in value.items()}
+    return value
+
+
+def _part(item: BodyItem, turn: _Turn) -> Part:
+    """The reply `item` says, its placeholders filled (cut to the part's limits, never raises)."""
+    fill = turn.fill
+    if isinstance(item, TextItem):
+        return TextPart(kind="str", text=fill(item.text)[:MAX_TEXT])
+    if isinstance(item, MarkdownItem):
+        return TextPart(kind="markdown", text=fill(item.markdown)[:MAX_TEXT])
+    if isinstance(item, HtmlItem):
+        return TextPart(kind="html", text=fill(item.html, escape=True)[:MAX_TEXT])
+    if isinstance(item, OptionsItem):
+        return OptionsPart(options=[fill(option) for option in item.options])
+    if isinstance(item, DataframeItem):
+        return TablePart(columns={fill(k): _filled(v, fill) for k, v in item.dataframe.items()})
+    if isinstance(item, PlotlyItem):
+        return ChartPart(figure=_filled(item.plotly, fill))
+    if isinstance(item, ImageItem):
+        return ImagePart(base64=fill(item.image)[:MAX_PART_BYTES])
+    if isinstance(item, FileItem):
+        return FilePart(
+            name=fill(item.file.name)[:255] or "file",
+            type=fill(item.file.type)[:255] or "application/octet-stream",
+            base64=fill(item.file.base64)[:MAX_PART_BYTES],
+        )
+    assert isinstance(item, LocationItem)
+    return LocationPart(latitude=item.location.latitude, longitude=item.location.longitude)

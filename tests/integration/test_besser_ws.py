@@ -1,0 +1,281 @@
+"""BESSER's WebSocket platform end to end: a client speaking BAF 4.5's frames on the gateway's
+BESSER port → JetStream → dialog (the state machine of eval/weather_machine.yaml, or AIML) → the
+replies encoded as BESSER's own clients read them."""
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import pytest
+import websocket
+
+from shared.testing.backends import Backends
+from shared.testing.plugin import Stack, TestProject, new_project
+
+from .besser import connect, recv, recv_n, said, send
+
+MACHINE = (Path(__file__).parents[2] / "eval" / "weather_machine.yaml").read_text()
+GREETING = [
+    ("agent_reply_str", "Hi ! Ask me about the weather."),
+    ("agent_reply_options", '{"0": "Weather in Paris", "1": "Weather in Madrid"}'),
+]
+AIML = (
+    '<category><pattern>WHO AM I</pattern><template>You are <get name="user_id"/></template>'
+    "</category><category><pattern>XFILE</pattern><template>A file: "
+    '<get name="file_name"/></template></category>'
+)
+
+
+@pytest.fixture(scope="module")
+def default_project(backends: Backends) -> TestProject:
+    return new_project(backends)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    backends: Backends, tmp_path_factory: pytest.TempPathFactory, default_project: TestProject
+) -> Iterator[Stack]:
+    """A gateway whose BESSER port answers for `default_project`, a dialog and a media replica."""
+    env = {"GATEWAY_BESSER_PROJECT": str(default_project.key)}
+    running = Stack(backends, tmp_path_factory.mktemp("logs"), gateway_env=env)
+    yield running.start(dialogs=1, media=1)
+    running.stop()
+
+
+def upload(stack: Stack, project: TestProject, token: str, path: str, body: str) -> None:
+    response = httpx.put(
+        f"{stack.http_url()}/admin/projects/{project.key}/{path}",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/yaml"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def bot(stack: Stack, project: TestProject, admin_token: str) -> TestProject:
+    """A project whose bot is the weather state machine."""
+    upload(stack, project, admin_token, "machine", MACHINE)
+    return project
+
+
+def open_session(stack: Stack, bot: TestProject, session: str | None = None) -> websocket.WebSocket:
+    query = f"session_id={session}" if session else ""
+    return connect(stack.besser_url(bot, query=query))
+
+
+def test_a_new_session_is_greeted_at_once_with_baf_frames(stack: Stack, bot: TestProject) -> None:
+    ws = open_session(stack, bot)
+    frames = recv_n(ws, 2)
+    assert said(frames) == GREETING
+    for frame in frames:
+        assert list(frame) == ["action", "message", "history", "timestamp", "message_id"]
+        assert frame["history"] is False
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", frame["timestamp"])
+
+
+def test_an_option_click_gets_every_reply_kind_encoded_as_besser_does(
+    stack: Stack, bot: TestProject
+) -> None:
+    ws = open_session(stack, bot)
+    recv_n(ws, 2)
+    send(ws, "user_message", "Weather in Paris")  # the Streamlit UI sends the option's text
+    markdown, table, chart, html, *again = recv_n(ws, 6)
+    assert said([markdown]) == [("agent_reply_markdown", "**Paris**: sunny, 21 degrees ")]
+    assert table["action"] == "agent_reply_dataframe"
+    assert json.loads(table["message"]) == {
+        "day": {"0": "Mon", "1": "Tue"},
+        "temp": {"0": 21, "1": 23},
+    }
+    assert chart["action"] == "agent_reply_plotly"
+    figure = json.loads(chart["message"])
+    assert figure["data"][0]["type"] == "bar" and figure["layout"]["title"]["text"] == "Paris"
+    assert said([html]) == [("agent_reply_html", "<small>You asked: Weather in Paris</small>")]
+    assert said(again) == GREETING  # the weather state's auto transition back
+    send(ws, "user_message", "where is your weather station")
+    text, location, *_ = recv_n(ws, 4)
+    assert text["message"] == "Our weather station is on the roof of the Paris observatory."
+    assert location["action"] == "agent_reply_location"
+    assert location["message"] == {"latitude": 48.8363, "longitude": 2.3364}
+
+
+def test_slots_across_turns_and_the_fallbacks(stack: Stack, bot: TestProject) -> None:
+    ws = open_session(stack, bot)
+    recv_n(ws, 2)
+    send(ws, "user_message", "weather please")
+    assert said([recv(ws)]) == [("agent_reply_str", "Which city?")]
+    send(ws, "user_message", "zzz qqq")
+    assert said([recv(ws)]) == [("agent_reply_str", "I need a city name, like Paris or Madrid.")]
+    send(ws, "user_message", "Madrid")
+    assert recv(ws)["message"].startswith("**Madrid**")
+    recv_n(ws, 5)
+    send(ws, "user_message", {"message": "inside json", "x": 1})  # BESSER: JSON → fallback
+    assert said([recv(ws)]) == [("agent_reply_str", "Sorry, I didn't get it")]
+
+
+def test_a_known_session_is_not_greeted_again_and_keeps_its_variables(
+    stack: Stack, bot: TestProject
+) -> None:
+    session = f"s-{uuid4().hex}"
+    first = open_session(stack, bot, session)
+    recv_n(first, 2)
+    send(first, "user_set_variable", {"user_name": "Ada"})
+    send(first, "user_message", "hello")
+    assert recv(first)["message"] == "Hi Ada! Ask me about the weather."
+    recv(first)
+    first.close()
+    again = connect(stack.besser_url(bot), header={"X-Session-ID": session})
+    send(again, "user_message", "hi")  # no greeting came first: this answer is the next frame
+    assert recv(again)["message"] == "Hi Ada! Ask me about the weather."
+
+
+def test_reset_starts_over_with_a_greeting_and_no_variables(stack: Stack, bot: TestProject) -> None:
+    ws = open_session(stack, bot)
+    recv_n(ws, 2)
+    send(ws, "user_set_variable", {"user_name": "Ada"})
+    send(ws, "user_message", "weather please")
+    assert recv(ws)["message"] == "Which city?"
+    send(ws, "reset")
+    assert said(recv_n(ws, 2)) == GREETING  # back in the initial state, user_name forgotten
+    send(ws, "user_message", "zzz qqq")  # the greeting's fallback, not ask_city's
+    assert recv(ws)["message"] == "Sorry, I didn't get it"
+    send(ws, "user_message", "hello")
+    assert recv(ws)["message"] == "Hi ! Ask me about the weather."
+
+
+def test_history_is_replayed_with_history_true(stack: Stack, bot: TestProject) -> None:
+    session = uuid4().hex
+    ws = open_session(stack, bot, session)
+    recv_n(ws, 2)
+    send(ws, "user_message", "weather please")
+    recv(ws)
+    send(ws, "reset")
+    recv_n(ws, 2)
+    send(ws, "user_message", "where is your weather station")
+    recv_n(ws, 4)
+    later = open_session(stack, bot, session)
+    send(later, "fetch_user_messages")
+    replay = recv_n(later, 7)  # since the reset: greeting (2), question, its 4 replies
+    assert all(frame["history"] is True for frame in replay)
+    assert said(replay)[:3] == [*GREETING, ("user_message", "where is your weather station")]
+    assert [f["action"] for f in replay[3:]] == [
+        "agent_reply_str",
+        "agent_reply_location",
+        "agent_reply_str",
+        "agent_reply_options",
+    ]
+    send(later, "user_message", "hello")  # nothing else was replayed before this answer
+    assert recv(later)["message"] == "Hi ! Ask me about the weather."
+
+
+def test_two_sockets_on_one_session_both_get_every_reply(stack: Stack, bot: TestProject) -> None:
+    session = uuid4().hex
+    one = open_session(stack, bot, session)
+    assert said(recv_n(one, 2)) == GREETING
+    two = open_session(stack, bot, session)
+    send(two, "user_message", "weather in Madrid")
+    for ws in (one, two):
+        assert recv(ws)["message"].startswith("**Madrid**")
+
+
+def test_bad_frames_get_an_error_and_the_socket_stays_open(stack: Stack, bot: TestProject) -> None:
+    ws = open_session(stack, bot)
+    recv_n(ws, 2)
+    ws.send(json.dumps({"action": "user_message"}))
+    assert said([recv(ws)]) == [("error", 'user_message needs a "message" (null is fine)')]
+    send(ws, "bogus", "x")
+    assert recv(ws)["message"].startswith("unknown action 'bogus'")
+    ws.send("{not json")
+    assert recv(ws)["action"] == "error"
+    send(ws, "user_set_variable", ["not", "a", "dict"])
+    assert recv(ws)["action"] == "error"
+    send(ws, "user_set_variable", {"_hidden": 1})
+    assert recv(ws)["message"].startswith("variables refused")
+    send(ws, "user_message", "hello")
+    assert recv(ws)["message"] == "Hi ! Ask me about the weather."
+
+
+def test_a_file_is_sniffed_and_moves_the_machine(stack: Stack, bot: TestProject) -> None:
+    ws = open_session(stack, bot)
+    recv_n(ws, 2)
+    pdf = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+    message = {"name": "report.pdf", "type": "text/plain", "base64": base64.b64encode(pdf).decode()}
+    send(ws, "user_file", json.dumps(message))  # a JSON *string*, as BESSER's UIs send it
+    assert recv(ws)["message"] == "Thanks for report.pdf (application/pdf)"
+    recv_n(ws, 2)
+    text = {
+        "name": "notes.pdf",
+        "type": "application/pdf",
+        "base64": base64.b64encode(b"hi").decode(),
+    }
+    send(ws, "user_file", json.dumps(text))  # says PDF, is text: no file transition for it
+    assert recv(ws)["message"] == "Sorry, I didn't get it"
+    send(ws, "user_file", json.dumps({"name": "x", "type": "text/plain", "base64": "%%%"}))
+    assert said([recv(ws)]) == [("error", "the file's base64 is not valid base64")]
+
+
+def test_a_voice_message_is_transcribed_echoed_and_answered(stack: Stack, bot: TestProject) -> None:
+    ws = open_session(stack, bot)
+    recv_n(ws, 2)
+    wav = (Path(__file__).parents[1] / "fixtures" / "voice" / "weather.wav").read_bytes()
+    send(ws, "user_voice", base64.b64encode(wav).decode())
+    echo = recv(ws)
+    assert echo["action"] == "user_message" and echo["history"] is True
+    assert "weather" in echo["message"].lower()
+    assert recv(ws)["action"] in ("agent_reply_markdown", "agent_reply_str")
+
+
+def test_an_aiml_bot_answers_in_str_frames_and_sees_who_the_user_is(
+    stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    upload(stack, project, admin_token, "aiml", AIML)
+    ws = connect(stack.besser_url(project, query="user_id=ada@example.org&session_id=a@b"))
+    send(ws, "user_message", "who am I")  # no machine, no greeting: this is the first frame
+    assert said([recv(ws)]) == [("agent_reply_str", "You are ada@example.org")]
+    upload_text = {"name": "a.txt", "type": "text/plain", "base64": base64.b64encode(b"x").decode()}
+    send(ws, "user_file", json.dumps(upload_text))
+    assert recv(ws)["message"] == "A file: a.txt"
+
+
+def test_sockets_naming_no_project_reach_the_ports_default_one(
+    stack: Stack, default_project: TestProject, admin_token: str
+) -> None:
+    upload(stack, default_project, admin_token, "machine", MACHINE)
+    ws = connect(stack.besser_url())  # ws://host:port/ as BESSER's own UIs connect
+    assert said(recv_n(ws, 2)) == GREETING
+    anywhere = connect(stack.besser_url().rstrip("/") + "/any/path")
+    assert said(recv_n(anywhere, 2)) == GREETING
+
+
+def test_a_wrong_token_is_refused_at_the_handshake(stack: Stack, bot: TestProject) -> None:
+    wrong = TestProject(bot.key, "not-the-secret")
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        connect(stack.besser_url(wrong))
+    assert refused.value.status_code == 403
+    port = stack.gateway.env["GATEWAY_BESSER_PORT"]
+    header = {"X-Project-Token": bot.secret}
+    ws = connect(f"ws://127.0.0.1:{port}/?project={bot.key}", header=header)
+    assert said(recv_n(ws, 2)) == GREETING
+
+
+@pytest.fixture(scope="module")
+def guarded(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A gateway whose BESSER port only lets one origin in."""
+    env = {"GATEWAY_BESSER_ORIGINS": '["https://chat.example.org"]'}
+    running = Stack(backends, tmp_path_factory.mktemp("logs"), gateway_env=env)
+    yield running.start(dialogs=1)
+    running.stop()
+
+
+def test_the_origin_allow_list_refuses_other_sites(guarded: Stack, project: TestProject) -> None:
+    url = guarded.besser_url(project)
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        connect(url, origin="https://evil.example.com")
+    assert refused.value.status_code == 403
+    ws = connect(url, origin="https://chat.example.org")
+    send(ws, "user_message", "hello")
+    assert recv(ws)["action"] == "agent_reply_str"  # the empty bot's fallback
