@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JS := tests/js
 JS_STAMP := $(JS)/node_modules/.installed
+# tests/browser drive Debian's chromium (Playwright cannot download a browser of its own here).
+CHROMIUM := $(or $(shell command -v chromium 2>/dev/null),/usr/bin/chromium)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: help install run test lint fmt lock clean bench eval
 
@@ -27,12 +30,17 @@ $(JS_STAMP): $(JS)/package.json $(JS)/package-lock.json
 	@npm ci --prefix $(JS) --no-audit --no-fund --loglevel=error
 	@touch $(JS_STAMP)
 
+$(CHROMIUM):
+	@echo "==> chromium is missing: $(strip $(SUDO) apt-get update) && $(strip $(SUDO) apt-get install -y chromium)"
+	@$(SUDO) apt-get update -qq
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 install: $(STAMP) ## Create .venv and install the project (pinned)
 
 run: $(STAMP) ## Start everything: embedded NATS + Postgres (unless NATS_URL/DATABASE_URL), all services
 	@$(PY) -m shared.devstack
 
-test: $(STAMP) $(JS_STAMP) ## Run the whole test suite (unit, component, integration)
+test: $(STAMP) $(JS_STAMP) $(CHROMIUM) ## Run the whole test suite (unit, component, integration, browser)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)

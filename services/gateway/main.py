@@ -17,6 +17,7 @@ from .admin_content import admin_content_router
 from .aida_routes import aida_router
 from .besser_routes import BesserEndpoint, BesserMedia, besser_app, besser_port
 from .bridge import Bridge
+from .chat_page import chat_page_router
 from .config import GatewaySettings
 from .content_routes import content_app
 from .phoenix.feed import BotFeeds
@@ -86,5 +87,6 @@ def create_app(
     app.state.before_shutdown = sockets.close_all
     app.include_router(aida_router(projects, bridge, feeds, settings, sockets))
     app.include_router(rsvp_router(projects, bridge, settings))
+    app.include_router(chat_page_router(settings))
     app.mount("/content", content_app(bridge, settings))
     return app
