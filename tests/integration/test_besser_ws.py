@@ -3,8 +3,10 @@ BESSER port → JetStream → dialog (the state machine of eval/weather_machine.
 replies encoded as BESSER's own clients read them."""
 
 import base64
+import io
 import json
 import re
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
@@ -227,6 +229,14 @@ def test_a_voice_message_is_transcribed_echoed_and_answered(stack: Stack, bot: T
     assert echo["action"] == "user_message" and echo["history"] is True
     assert "weather" in echo["message"].lower()
     assert recv(ws)["action"] in ("agent_reply_markdown", "agent_reply_str")
+    silence = io.BytesIO()
+    with wave.open(silence, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\0\0" * 1600)  # a tenth of a second: a click on record, no words
+    send(ws, "user_voice", base64.b64encode(silence.getvalue()).decode())
+    assert said([recv(ws)]) == [("error", "no speech was recognised in the voice message")]
 
 
 def test_an_aiml_bot_answers_in_str_frames_and_sees_who_the_user_is(

@@ -264,12 +264,10 @@ class BesserSocket:
     async def start(self) -> None:
         """Follow the session's replies, then greet it if it is new (BridgeError: try later)."""
         await self._talk.follow(self._session)
-        found = SESSION.validate_python(
-            await self._bridge.ask(
-                subjects.dialog_session("get", self._project.key),
-                GetSession(project_key=self._project.key, session_id=self._session),
-                SESSION,
-            )
+        found = await self._bridge.ask(
+            subjects.dialog_session("get", self._project.key),
+            GetSession(project_key=self._project.key, session_id=self._session),
+            SESSION,
         )
         user = {
             key: value
@@ -291,9 +289,7 @@ class BesserSocket:
         try:
             action, message = parse_frame(text)
             await self._actions[action](message)
-        except FrameError as err:
-            await self._error(str(err))
-        except BridgeError as err:
+        except (FrameError, BridgeError) as err:
             await self._error(str(err))
 
     async def on_binary_error(self) -> None:
@@ -319,6 +315,8 @@ class BesserSocket:
         said = await self._media.transcribe(
             project=self._project.key, session=self._session, wav=wav
         )
+        if not said.strip():
+            raise FrameError("no speech was recognised in the voice message")
         echo = envelope("user_message", said, at=datetime.now(UTC), history=True, message_id=None)
         await self._send(echo)
         await self._turn(said)
@@ -345,10 +343,8 @@ class BesserSocket:
         query = GetHistory(
             project_key=self._project.key, session_id=self._session, until=self._opened
         )
-        found = HISTORY.validate_python(
-            await self._bridge.ask(
-                subjects.dialog_session("history", self._project.key), query, HISTORY
-            )
+        found = await self._bridge.ask(
+            subjects.dialog_session("history", self._project.key), query, HISTORY
         )
         if isinstance(found, History):
             for turn in found.turns:
