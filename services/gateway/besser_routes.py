@@ -24,7 +24,8 @@ from shared.contracts.media import FileRejected
 from shared.identity import Project, ProjectStore
 
 from . import connection
-from .adapters.besser import BesserSocket, FrameError, Handshake, Media, UploadedFile
+from .adapters.besser import BesserSocket, Handshake, Media, UploadedFile
+from .adapters.besser_wire import FrameError
 from .bridge import Bridge
 from .config import GatewaySettings
 from .media_files import open_media_store, store_file, transcribe
