@@ -17,7 +17,7 @@ from shared.contracts.knowledge import Chain, FaqGroup, FaqMatch, IntentMatch, L
 
 from .domain import NO_AIML, CompiledAiml, answer, build_kernel, compile_aiml, parse_properties
 from .knowledge import FaqIndex, NluModel, Understood, warm_up
-from .machine import MachineEvent, MachineModel, Prediction, Step
+from .machine import MachineEvent, MachineModel, Step
 
 PENDING = "_nlu"  # session state key of an intent waiting for slots
 MACHINE = "_machine"  # session state key of the state machine's own state
@@ -98,7 +98,6 @@ class Said:
     extras: dict[str, str | None] = field(default_factory=dict)  # url, image, action
     parts: list[Part] = field(default_factory=list)
     variables: dict[str, Any] | None = None
-    prediction: Prediction | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,6 @@ def _from_machine(step: Step, state: dict[str, Any]) -> Said:
         {**state, MACHINE: step.state},
         parts=step.parts,
         variables=step.variables,
-        prediction=step.prediction,
     )
 
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import websocket
 
+from shared.identity import DEFAULT_FALLBACK
 from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject, new_project
 
@@ -42,7 +43,10 @@ def stack(
     backends: Backends, tmp_path_factory: pytest.TempPathFactory, default_project: TestProject
 ) -> Iterator[Stack]:
     """A gateway whose BESSER port answers for `default_project`, a dialog and a media replica."""
-    env = {"GATEWAY_BESSER_PROJECT": str(default_project.key)}
+    env = {
+        "GATEWAY_BESSER_PROJECT": str(default_project.key),
+        "GATEWAY_BESSER_MAX_FRAME_BYTES": str(2 * 1024 * 1024),
+    }
     running = Stack(backends, tmp_path_factory.mktemp("logs"), gateway_env=env)
     yield running.start(dialogs=1, media=1)
     running.stop()
@@ -272,6 +276,28 @@ def test_a_wrong_token_is_refused_at_the_handshake(stack: Stack, bot: TestProjec
     assert said(recv_n(ws, 2)) == GREETING
 
 
+def test_the_release_stage_answers_from_published_content_only(
+    stack: Stack, bot: TestProject
+) -> None:
+    """The machine was saved, not published: ?stage=release has no machine (no greeting, the
+    fallback answers); a stage that does not exist refuses the handshake."""
+    ws = connect(stack.besser_url(bot, query="stage=release"))
+    send(ws, "user_message", "weather in Madrid")
+    assert said([recv(ws)]) == [("agent_reply_str", DEFAULT_FALLBACK)]
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        connect(stack.besser_url(bot, query="stage=prod"))
+    assert refused.value.status_code == 403
+
+
+def test_a_frame_over_the_limit_closes_with_1009(stack: Stack, bot: TestProject) -> None:
+    ws = connect(stack.besser_url(bot), header={"X-User-ID": "ada"})
+    recv_n(ws, 2)
+    send(ws, "user_message", "x" * (2 * 1024 * 1024 + 10))
+    opcode, data = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(data[:2], "big") == 1009
+
+
 @pytest.fixture(scope="module")
 def guarded(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A gateway whose BESSER port only lets one origin in."""
@@ -289,3 +315,7 @@ def test_the_origin_allow_list_refuses_other_sites(guarded: Stack, project: Test
     ws = connect(url, origin="https://chat.example.org")
     send(ws, "user_message", "hello")
     assert recv(ws)["action"] == "agent_reply_str"  # the empty bot's fallback
+    guarded.gateway.stop()  # SIGTERM: its sockets are told to reconnect
+    opcode, data = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(data[:2], "big") == 1012
