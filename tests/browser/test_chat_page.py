@@ -4,6 +4,7 @@ real stack: gateway (BESSER port), dialog running eval/weather_machine.yaml, med
 Set CHAT_SCREENSHOTS=docs/screenshots to keep the README's screenshots from a run.
 """
 
+import asyncio
 import base64
 import json
 import os
@@ -86,11 +87,18 @@ def colourful_share(png: bytes) -> float:
 
 
 async def scrolled_down(page: Page) -> None:
-    """Wait until the conversation shows its newest message."""
-    await page.wait_for_function(
+    """Wait until the conversation shows its newest message. Polled with page.evaluate:
+    wait_for_function builds its predicate with eval, which the page's CSP forbids (it failed
+    whenever the first check was not already true)."""
+    at_bottom = (
         "(log => log.scrollHeight - log.scrollTop - log.clientHeight < 2)"
         "(document.getElementById('log'))"
     )
+    for _ in range(200):
+        if await page.evaluate(at_bottom):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the conversation did not scroll to its newest message")
 
 
 def keep_for_docs(path: Path, name: str) -> None:

@@ -214,15 +214,25 @@
   }
 
   // Follow new messages (and charts or images that grow once drawn) unless the user scrolled up.
+  // Only the user unpins (by scrolling up): a scroll event of our own can arrive after more
+  // messages were added (a history replay), far from the new bottom, and must not.
   let pinned = true;
+  let lastAuto = 0;
   const growth = new ResizeObserver(() => scrollDown());
   ui.log.addEventListener("scroll", () => {
-    pinned = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 80;
+    const near = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 80;
+    if (ui.log.scrollTop < lastAuto - 1) pinned = near;
+    else if (near) pinned = true;
   });
 
   function scrollDown(force = false) {
     if (force) pinned = true;
-    if (pinned) requestAnimationFrame(() => { ui.log.scrollTop = ui.log.scrollHeight; });
+    if (pinned) {
+      requestAnimationFrame(() => {
+        ui.log.scrollTop = ui.log.scrollHeight;
+        lastAuto = ui.log.scrollTop;
+      });
+    }
   }
 
   function clearLog() {
