@@ -14,7 +14,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import uvicorn
-from nats.js.object_store import ObjectStore
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
@@ -28,7 +27,7 @@ from .adapters.besser import BesserSocket, Handshake, Media, UploadedFile
 from .adapters.besser_wire import FrameError
 from .bridge import Bridge
 from .config import GatewaySettings
-from .media_files import open_media_store, store_file, transcribe
+from .media_files import MediaStore, store_file, transcribe
 
 log = logging.getLogger(__name__)
 CLOSE_RESTART = 1012  # "service restart": BESSER's clients and our page reconnect
@@ -166,12 +165,7 @@ class BesserMedia:
 
     def __init__(self, bridge: Bridge) -> None:
         self._bridge = bridge
-        self._store: ObjectStore | None = None
-
-    async def _objects(self) -> ObjectStore:
-        if self._store is None:
-            self._store = await open_media_store(self._bridge)
-        return self._store
+        self._objects = MediaStore(bridge)
 
     async def store_file(
         self, *, project: UUID, session: str, name: str, declared_type: str, data: bytes

@@ -13,14 +13,12 @@ from uuid import UUID, uuid4
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from nats.js.object_store import ObjectStore
 from pydantic import TypeAdapter
 from starlette.datastructures import UploadFile
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Message
 
 from shared import subjects
-from shared.broker import media_bucket
 from shared.contracts import (
     GetImage,
     GetImageReply,
@@ -34,6 +32,7 @@ from shared.contracts import (
 
 from .bridge import Bridge, BridgeError
 from .config import GatewaySettings
+from .media_files import MediaStore, stage_and_ask
 
 log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -92,12 +91,7 @@ def content_app(bridge: Bridge, settings: GatewaySettings) -> FastAPI:
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["*"],
     )
-    bucket: list[ObjectStore] = []
-
-    async def store() -> ObjectStore:
-        if not bucket:
-            bucket.append(await media_bucket(bridge.broker.connection.jetstream()))
-        return bucket[0]
+    store = MediaStore(bridge)
 
     @app.post("/image/{bot}/{session}")
     async def upload(request: Request, bot: str, session: str) -> Response:
@@ -136,8 +130,6 @@ def content_app(bridge: Bridge, settings: GatewaySettings) -> FastAPI:
         if not isinstance(known, SessionInfo):
             return _error(404, "Not Found")
         media_id = uuid4()
-        objects = await store()
-        await objects.put(str(media_id), data)
         command = StoreImage(
             media_id=media_id,
             project_key=project,
@@ -145,13 +137,15 @@ def content_app(bridge: Bridge, settings: GatewaySettings) -> FastAPI:
             filename=filename[:255],
             correlation_id=media_id,
         )
-        try:
-            answer = await bridge.ask(
-                subjects.media_store(project), command, STORED, timeout_s=STORE_TIMEOUT_S
-            )
-        except BridgeError:
-            await _forget(objects, media_id)
-            raise
+        answer = await stage_and_ask(
+            bridge,
+            await store(),
+            data,
+            subjects.media_store(project),
+            command,
+            STORED,
+            timeout_s=STORE_TIMEOUT_S,
+        )
         if isinstance(answer, ImageInfo):
             return JSONResponse({"id": str(answer.media_id)})
         if answer.reason == "too_large":
@@ -189,10 +183,3 @@ def content_app(bridge: Bridge, settings: GatewaySettings) -> FastAPI:
         return Response(stored.data or b"", media_type=found.content_type, headers=headers)
 
     return app
-
-
-async def _forget(objects: ObjectStore, media_id: UUID) -> None:
-    try:
-        await objects.delete(str(media_id))
-    except Exception as err:
-        log.info("staged upload %s not deleted: %r", media_id, err)

@@ -1,4 +1,4 @@
-"""The gateway's side of files and voice messages a user sends (BESSER's `user_file` and
+"""The gateway's side of what users upload (AIDA's images, BESSER's `user_file` and
 `user_voice`): stage the bytes in the media object store under a new id, then ask the media
 service to keep them (and transcribe a voice message).
 
@@ -21,6 +21,7 @@ from shared.contracts import (
     FileRejected,
     StoreFile,
     StoreFileReply,
+    StoreImage,
     TranscribeVoice,
     TranscribeVoiceReply,
     Transcript,
@@ -37,9 +38,18 @@ STORE_TIMEOUT_S = 30.0
 TRANSCRIBE_TIMEOUT_S = 45.0
 
 
-async def open_media_store(bridge: Bridge) -> ObjectStore:
-    """The media object store, through the bridge's connected broker (open it once, keep it)."""
-    return await media_bucket(bridge.broker.connection.jetstream())
+class MediaStore:
+    """The media object store, opened on first use (the broker connects in the lifespan) and
+    kept."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self._bridge = bridge
+        self._store: ObjectStore | None = None
+
+    async def __call__(self) -> ObjectStore:
+        if self._store is None:
+            self._store = await media_bucket(self._bridge.broker.connection.jetstream())
+        return self._store
 
 
 async def store_file(
@@ -64,7 +74,7 @@ async def store_file(
         declared_type=declared_type[:255],
         correlation_id=correlation_id,
     )
-    answer: FileInfo | FileRejected = await _ask(
+    answer: FileInfo | FileRejected = await stage_and_ask(
         bridge,
         store,
         data,
@@ -94,7 +104,7 @@ async def transcribe(
         session_id=session,
         correlation_id=correlation_id,
     )
-    answer: Transcript | FileRejected = await _ask(
+    answer: Transcript | FileRejected = await stage_and_ask(
         bridge,
         store,
         wav,
@@ -106,12 +116,12 @@ async def transcribe(
     return answer
 
 
-async def _ask(
+async def stage_and_ask(
     bridge: Bridge,
     store: ObjectStore,
     data: bytes,
     subject: str,
-    command: StoreFile | TranscribeVoice,
+    command: StoreImage | StoreFile | TranscribeVoice,
     answer: TypeAdapter[Any],
     *,
     timeout_s: float,

@@ -28,7 +28,8 @@ GREETING = [
 ]
 AIML = (
     '<category><pattern>WHO AM I</pattern><template>You are <get name="user_id"/></template>'
-    "</category><category><pattern>XFILE</pattern><template>A file: "
+    '</category><category><pattern>WHERE AM I</pattern><template>In <get name="session_name"/>'
+    "</template></category><category><pattern>XFILE</pattern><template>A file: "
     '<get name="file_name"/></template></category>'
 )
 
@@ -253,6 +254,12 @@ def test_an_aiml_bot_answers_in_str_frames_and_sees_who_the_user_is(
     upload_text = {"name": "a.txt", "type": "text/plain", "base64": base64.b64encode(b"x").decode()}
     send(ws, "user_file", json.dumps(upload_text))
     assert recv(ws)["message"] == "A file: a.txt"
+    header = {"X-User-ID": "bob"}  # BESSER's Streamlit UI sends the user as a header
+    other = connect(stack.besser_url(project, query="session_name=front-desk"), header=header)
+    send(other, "user_message", "who am I")
+    assert recv(other)["message"] == "You are bob"
+    send(other, "user_message", "where am I")
+    assert recv(other)["message"] == "In front-desk"
 
 
 def test_sockets_naming_no_project_reach_the_ports_default_one(

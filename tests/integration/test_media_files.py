@@ -22,7 +22,7 @@ from nats.js.object_store import ObjectStore
 from pydantic import BaseModel, TypeAdapter
 
 from services.gateway.bridge import Bridge
-from services.gateway.media_files import open_media_store, store_file, transcribe
+from services.gateway.media_files import MediaStore, store_file, transcribe
 from shared import subjects
 from shared.broker import make_broker
 from shared.contracts import (
@@ -74,7 +74,7 @@ async def bridge(backends: Backends) -> AsyncIterator[Bridge]:
 @pytest.fixture
 async def objects(bridge: Bridge) -> ObjectStore:
     """The media object store, opened as the gateway opens it."""
-    return await open_media_store(bridge)
+    return await MediaStore(bridge)()
 
 
 def digest(data: bytes) -> str:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from shared import subjects
 from shared.contracts import ChatReply, GetSession, SessionUnknown, TurnAnswered, UpdateSession
@@ -227,8 +227,8 @@ class BesserSocket:
                 correlation_id=uuid4(),
                 create_as="besser",
             )
-        except ValueError as err:
-            raise FrameError(f"variables refused: {_first_error(err)}") from err
+        except ValidationError as err:
+            raise FrameError(f"variables refused: {err.errors()[0]['msg']}") from err
         await self._bridge.ask(
             subjects.dialog_session("update", self._project.key), command, SESSION
         )
@@ -254,12 +254,3 @@ class BesserSocket:
             ]
         for frame in frames:
             await self._send(frame)
-
-
-def _first_error(err: ValueError) -> str:
-    errors = getattr(err, "errors", None)
-    if callable(errors):
-        found = errors()
-        if found:
-            return str(found[0].get("msg", err))
-    return str(err)
