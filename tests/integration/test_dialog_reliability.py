@@ -16,6 +16,7 @@ from shared.contracts import TurnAnswered, TurnReceived
 from shared.db import make_engine
 from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject
+from shared.testing.telemetry import wait_until
 
 from .test_xparo_api import NAME_AIML
 from .xparo import ask, connect, recv, save
@@ -117,7 +118,16 @@ def test_redelivered_turn_is_answered_and_stored_once(
     asyncio.run(publish_twice())
     assert recv(ws) == {"message": {"bot_response": "once"}}
     assert ask(ws, "say next") == "next"  # the duplicate's answer never arrived in between
-    assert asyncio.run(_transcript_count(backends.database_url, project, session)) == 2
+
+    # The answer leaves before its transaction commits: wait for the row, then count.
+    async def stored() -> int:
+        async def both() -> bool:
+            return await _transcript_count(backends.database_url, project, session) >= 2
+
+        await wait_until(both, within_s=10, what="both turns stored")
+        return await _transcript_count(backends.database_url, project, session)
+
+    assert asyncio.run(stored()) == 2
 
 
 def test_a_turn_waits_for_a_predecessor_that_arrives_late(

@@ -96,7 +96,8 @@ async def publish_turn(nc: NatsClient, turn: TurnReceived) -> int:
 
 
 async def answered(nc: NatsClient, turn: TurnReceived) -> TurnAnswered:
-    """Publish `turn` and wait for its answer on the session's reply subject."""
+    """Publish `turn`, wait for its answer on the session's reply subject, then until the dialog
+    acked it (the answer is published before its transaction commits: the ack comes after)."""
     got: asyncio.Future[TurnAnswered] = asyncio.get_running_loop().create_future()
 
     async def on_reply(msg: Msg) -> None:
@@ -106,10 +107,12 @@ async def answered(nc: NatsClient, turn: TurnReceived) -> TurnAnswered:
     subject = subjects.chat_reply(project=turn.project_key, session=turn.session_id)
     sub = await nc.subscribe(subject, cb=on_reply)
     try:
-        await publish_turn(nc, turn)
-        return await asyncio.wait_for(got, TIMEOUT_S)
+        seq = await publish_turn(nc, turn)
+        reply = await asyncio.wait_for(got, TIMEOUT_S)
     finally:
         await sub.unsubscribe()
+    await handled(nc, seq)
+    return reply
 
 
 async def handled(nc: NatsClient, seq: int) -> None:

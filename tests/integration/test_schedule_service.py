@@ -180,7 +180,7 @@ async def test_two_replicas_fire_each_due_entry_exactly_once(
 ) -> None:
     """200 entries of four robots due in about three seconds, two replicas claiming two rows at
     a time: each robot's queue gets one remote_command per entry, with the entry's fire id, and
-    exactly one replica published each (both took part)."""
+    exactly one replica published each."""
     project, js = uuid4(), nc.jetstream()
     due = utcnow().replace(microsecond=0) + timedelta(seconds=3)
     names = {f"r{n}": [f"r{n}-{e:02d}" for e in range(50)] for n in range(4)}
@@ -206,8 +206,9 @@ async def test_two_replicas_fire_each_due_entry_exactly_once(
         assert all(f.expires_at == due + timedelta(seconds=GRACE_S) for f in fired)
         assert await queued(js, project, robot) == 1 + len(entries)  # the push, the firings
     per_replica = [schedule.fired_lines(s, project) for s in schedule.services]
-    assert sorted(per_replica[0] + per_replica[1]) == sorted(every)  # none published twice
-    assert all(per_replica), "both replicas should have fired some: they contend for rows"
+    # None published twice. Both replicas usually take part, but one may drain every batch in
+    # a single tick on a busy machine, so that is not asserted (it failed CI-like runs).
+    assert sorted(per_replica[0] + per_replica[1]) == sorted(every)
 
 
 def _remote(name: str, due: datetime) -> RemoteCommand:
