@@ -192,9 +192,14 @@ class PgSessions:
         self, project_key: UUID, session_id: str, *, until: datetime | None, limit: int
     ) -> list[TurnRow] | None:
         """The newest `limit` turns of a live session since its last reset (included), oldest
-        first, answered up to `until`; None when the session is not live."""
-        async with self._sessions() as session:
-            if await session.get(SessionRow, (project_key, session_id)) is None:
+        first, answered up to `until`; None when the session is not live. A turn being
+        answered holds the session row: its answer may be out already, so the share lock waits
+        for it to be stored too."""
+        async with transaction(self._sessions) as session:
+            live = await session.exec(
+                select(SessionRow).where(*_key(project_key, session_id)).with_for_update(read=True)
+            )
+            if live.first() is None:
                 return None
             mine = (col(TurnRow.project_key) == project_key, col(TurnRow.session_id) == session_id)
             last_reset = (
