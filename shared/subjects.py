@@ -27,6 +27,7 @@ MEDIA_VOICE_TRANSCRIBE_ALL = "media.voice.transcribe.*"
 MEDIA_QUEUE = "media"
 MEDIA_DURABLE = "media"
 CONFIG_CHANGED_ALL = "config.changed.*"
+PROJECT_DELETED_ALL = "config.deleted.*"
 
 ROBOT_COMMAND_ALL = "robot.command.*.*"
 ROBOT_EVENT_ALL = "robot.event.*.*"
@@ -138,6 +139,16 @@ def config_changed(project: UUID) -> str:
     return f"config.changed.{token(project)}"
 
 
+def project_deleted(project: UUID) -> str:
+    """Subject announcing that a project was deleted (every service forgets its rows)."""
+    return f"config.deleted.{token(project)}"
+
+
+def forget_durable(service: str) -> str:
+    """Durable consumer name through which one service forgets deleted projects."""
+    return f"forget_{token(service)}"
+
+
 CONTENT_KINDS = ("save", "get", "knowledge", "publish", "restore", "versions")
 
 
@@ -214,7 +225,7 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
         ),
         StreamConfig(
             name=CONFIG_STREAM,
-            subjects=[CONFIG_CHANGED_ALL],
+            subjects=[CONFIG_CHANGED_ALL, PROJECT_DELETED_ALL],
             max_age=WEEK_SECONDS,
             **common,  # type: ignore[arg-type]
         ),

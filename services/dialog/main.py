@@ -4,6 +4,7 @@ from faststream.asgi import AsgiFastStream
 
 from shared.broker import make_broker
 from shared.db import database_ready, make_engine, session_factory
+from shared.forget import forget_deleted_projects
 from shared.identity import ProjectStore
 from shared.service import make_service_app
 from shared.settings import CommonSettings
@@ -35,4 +36,8 @@ def create_app(
     async def db_ready() -> bool:
         return await database_ready(engine)
 
-    return make_service_app(broker, checks=[db_ready], on_shutdown=[engine.dispose])
+    service = make_service_app(broker, checks=[db_ready], on_shutdown=[engine.dispose])
+    forget_deleted_projects(
+        service, broker, service="dialog", schema="dialog", database_url=common.database_url
+    )
+    return service

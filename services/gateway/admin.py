@@ -4,12 +4,12 @@ Every route needs `Authorization: Bearer <admin token>` (created with `switchboa
 create`) whose scope covers the project. Errors are problem+json (see problems.py).
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from shared import subjects
@@ -32,6 +32,7 @@ from shared.contracts import (
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from .adapters import xparo_schedule as schedule
+from .admin_auth import admin_scope
 from .bridge import Bridge, BridgeError
 from .problems import Problem
 
@@ -68,32 +69,6 @@ class CommandQueued(BaseModel):
     type: str
     status: Literal["queued"] = "queued"
     expires_at: datetime | None
-
-
-AdminScope = Callable[..., Awaitable[tuple[UUID, AdminToken]]]
-
-
-def admin_scope(projects: ProjectStore, tokens: TokenStore) -> AdminScope:
-    """The dependency every admin route uses: the project, once the admin token covers it."""
-
-    async def scope(
-        project: Annotated[UUID, Path(description="Project key")],
-        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    ) -> tuple[UUID, AdminToken]:
-        """The project, once the admin token is checked against it."""
-        scheme, _, secret = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not secret:
-            raise Problem(401, "send Authorization: Bearer <admin token>")
-        token = await tokens.admin(secret.strip())
-        if token is None:
-            raise Problem(401, "unknown admin token")
-        if not token.allows(project):
-            raise Problem(403, "this admin token does not cover this project")
-        if await projects.get(project) is None:
-            raise Problem(404, f"no project {project}")
-        return project, token
-
-    return scope
 
 
 def admin_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:

@@ -15,7 +15,7 @@ from shared.contracts import BotSpoke, SayToSession
 from shared.contracts.session import SessionUnknown
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from .admin import admin_scope
+from .admin_auth import admin_scope
 from .bridge import Bridge, BridgeError
 from .problems import Problem
 

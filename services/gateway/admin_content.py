@@ -32,7 +32,7 @@ from shared.contracts.knowledge import Chain, Faq, Intents, Stage
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from . import knowledge_formats as formats
-from .admin import admin_scope
+from .admin_auth import admin_scope
 from .bridge import Bridge, BridgeError
 from .problems import Problem
 

@@ -7,13 +7,15 @@ from fastapi import FastAPI, Response
 
 from shared.broker import ensure_streams, make_broker
 from shared.db import database_ready, make_engine, session_factory
-from shared.identity import ProjectStore, TokenStore
+from shared.identity import AuditStore, ProjectStore, TokenStore
 from shared.settings import CommonSettings
 
 from . import connection, problems
 from .admin import admin_router
 from .admin_chat import admin_chat_router
 from .admin_content import admin_content_router
+from .admin_projects import admin_projects_router
+from .audit import AuditMiddleware, audit_router
 from .aida_routes import aida_router
 from .besser_routes import BesserEndpoint, BesserMedia, besser_app, besser_port
 from .bridge import Bridge
@@ -36,6 +38,7 @@ def create_app(
     engine = make_engine(common.database_url)
     projects = ProjectStore(session_factory(engine))
     tokens = TokenStore(session_factory(engine))
+    audit = AuditStore(session_factory(engine))
     bridge = Bridge(broker, request_timeout_s=settings.request_timeout_s)
     feeds = BotFeeds(
         bridge,
@@ -66,6 +69,9 @@ def create_app(
 
     app = FastAPI(title="Switchboard gateway", lifespan=lifespan)
     problems.install(app)
+    app.add_middleware(AuditMiddleware, store=audit)
+    app.include_router(admin_projects_router(projects, tokens, bridge))
+    app.include_router(audit_router(projects, tokens, audit))
     app.include_router(admin_router(projects, tokens, bridge))
     app.include_router(admin_chat_router(projects, tokens, bridge))
     app.include_router(admin_content_router(projects, tokens, bridge))

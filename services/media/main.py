@@ -7,6 +7,7 @@ from faststream.asgi import AsgiFastStream
 from shared.broker import make_broker
 from shared.contracts import utcnow
 from shared.db import Database
+from shared.forget import forget_deleted_projects
 from shared.service import make_service_app
 from shared.settings import CommonSettings
 
@@ -39,6 +40,9 @@ def create_app(
     )
     register(broker, app, settings)
     service = make_service_app(broker, checks=[db.ready])
+    forget_deleted_projects(
+        service, broker, service="media", schema="media", database_url=common.database_url
+    )
 
     @service.on_startup  # after the streams exist, before the broker starts its subscribers
     async def prepare() -> None:

@@ -7,6 +7,7 @@ from faststream.asgi import AsgiFastStream
 from shared.broker import make_broker
 from shared.contracts import utcnow
 from shared.db import Database
+from shared.forget import forget_deleted_projects
 from shared.service import make_service_app
 from shared.settings import CommonSettings
 
@@ -30,6 +31,9 @@ def create_app(
     register(broker, ScheduleApp(store, publish, clock=utcnow))
     firer = Firer(store, publish, settings, clock=utcnow)
     app = make_service_app(broker, checks=[db.ready])
+    forget_deleted_projects(
+        app, broker, service="schedule", schema="schedule", database_url=common.database_url
+    )
     app.on_startup(db.open)  # before the broker starts its subscribers
     app.after_startup(firer.start)
     app.on_shutdown(firer.stop)  # the batch being fired commits while the broker still runs

@@ -10,6 +10,7 @@ from faststream.asgi import AsgiFastStream
 from shared.broker import make_broker
 from shared.contracts import utcnow
 from shared.db import Database
+from shared.forget import forget_deleted_projects
 from shared.service import make_service_app
 from shared.settings import CommonSettings
 
@@ -71,6 +72,9 @@ def create_app(
     ingestor = register(broker, store, settings)
     retention = Retention(store, settings)
     app = make_service_app(broker, checks=[db.ready])
+    forget_deleted_projects(
+        app, broker, service="telemetry", schema="telemetry", database_url=common.database_url
+    )
 
     @app.on_startup  # after the streams exist, before the broker starts its subscribers
     async def prepare() -> None:

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Column, DateTime, func
+from sqlalchemy import BigInteger, Column, DateTime, Identity, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -84,3 +84,22 @@ class RobotCredential(SQLModel, table=True):
     created_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
     )
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change made through the admin API or the CLI: who, what, when, on which project."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = {"schema": SCHEMA}
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    at: datetime | None = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), server_default=func.now(), nullable=False),
+    )
+    actor: str = Field(max_length=220, description="admin:<token name> or cli:<user>")
+    project_key: UUID | None = Field(default=None, description="Kept after the project goes")
+    action: str = Field(max_length=200, description="e.g. PUT /admin/projects/{project}/faq")
+    target: str = Field(max_length=2000, description="The concrete path and query")
+    status: int
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))

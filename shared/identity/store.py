@@ -1,14 +1,16 @@
 """Projects in Postgres: create, find, authenticate, rotate."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import transaction
-from .models import Project
+from .models import Project, RobotCredential, RobotToken
 from .secrets import hash_secret, new_secret, secret_matches, secret_prefix
 
 
@@ -120,6 +122,44 @@ class ProjectStore:
             project.secret_prefix = secret_prefix(secret)
             session.add(project)
         return NewProject(project, secret)
+
+    async def page(
+        self, *, keys: Sequence[UUID] | None, limit: int, after: str | None = None
+    ) -> Sequence[Project]:
+        """Up to `limit` projects by name after the name `after`; only `keys` unless None."""
+        query = select(Project).order_by(col(Project.name)).limit(limit)
+        if keys is not None:
+            query = query.where(col(Project.key).in_(keys))
+        if after is not None:
+            query = query.where(col(Project.name) > after)
+        async with self._sessions() as session:
+            return (await session.exec(query)).all()
+
+    async def update(self, key: UUID, **changes: str) -> Project:
+        """Change a project's name or configuration (title, goal, rules, fallback...)."""
+        async with transaction(self._sessions) as session:
+            project = await session.get(Project, key, with_for_update=True)
+            if project is None:
+                raise UnknownProject(str(key))
+            name = changes.get("name")
+            renamed = name is not None and name != project.name
+            if renamed and await self._by_name(session, name or "") is not None:
+                raise ProjectExists(name or "")
+            for field, value in changes.items():
+                setattr(project, field, value)
+            session.add(project)
+        return project
+
+    async def delete(self, key: UUID) -> bool:
+        """Forget a project and its identity rows (tokens, credentials); False when unknown."""
+        async with transaction(self._sessions) as session:
+            for model in (RobotToken, RobotCredential):
+                await session.exec(delete(model).where(col(model.project_key) == key))
+            project = await session.get(Project, key)
+            if project is None:
+                return False
+            await session.delete(project)
+        return True
 
     async def _by_ref(self, session: AsyncSession, ref: str) -> Project | None:
         try:

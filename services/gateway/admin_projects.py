@@ -1,0 +1,198 @@
+"""Admin HTTP API for projects: who am I, list, create, configure, rotate the secret, delete.
+
+A project-scoped admin token sees and changes only its projects and cannot create new ones
+(it would not cover them). Deleting a project needs its name as confirmation; its identity goes
+at once (no protocol accepts it any more) and every service forgets its rows on `ProjectDeleted`.
+"""
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field, field_validator
+
+from shared import subjects
+from shared.contracts.paging import BadCursor, decode_cursor, encode_cursor
+from shared.contracts.project import ProjectDeleted
+from shared.identity import AdminToken, Project, ProjectExists, ProjectStore, TokenStore
+
+from .admin_auth import admin_scope, admin_token
+from .bridge import Bridge, BridgeError
+from .paging import DEFAULT_LIMIT, Cursor, Limit, bad_cursor, link_next
+from .problems import Problem
+
+NAME_PATTERN = r"^[\w][\w .@:-]{0,199}$"
+TEXT = 20_000
+_CURSOR = frozenset({"name"})
+
+
+class ProjectView(BaseModel):
+    """A project as the admin API shows it (never its secret: only the secret's prefix)."""
+
+    key: UUID
+    name: str
+    title: str
+    description: str
+    goal: str
+    rules: str
+    system: str
+    fallback: str
+    secret_prefix: str = Field(description="First characters of the secret, to tell them apart")
+    created_at: datetime | None
+
+    @classmethod
+    def of(cls, project: Project) -> "ProjectView":
+        return cls.model_validate(project, from_attributes=True)
+
+
+class ProjectPage(BaseModel):
+    """A page of projects, by name."""
+
+    items: list[ProjectView]
+    next: str | None = Field(description="Cursor of the next page; null on the last")
+
+
+class Me(BaseModel):
+    """The admin token in use."""
+
+    name: str
+    projects: list[UUID] | None = Field(description="The projects it covers; null: all")
+
+
+class NewProject(BaseModel):
+    """A project to create."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="Unique name (letters, digits, . @ : -)")
+    title: str = Field("", max_length=200, description="Shown to clients as the bot's title")
+
+
+class ProjectSecret(BaseModel):
+    """A project with its secret: shown this once, stored only hashed."""
+
+    project: ProjectView
+    secret: str
+
+
+class ProjectChanges(BaseModel):
+    """The fields to change; those left out stay as they are."""
+
+    name: str | None = Field(None, pattern=NAME_PATTERN)
+    title: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=TEXT)
+    goal: str | None = Field(None, max_length=TEXT, description="XPARO's bot goal")
+    rules: str | None = Field(None, max_length=TEXT, description="XPARO's bot rules")
+    system: str | None = Field(None, max_length=TEXT, description="XPARO's system prompt")
+    fallback: str | None = Field(
+        None, min_length=1, max_length=TEXT, description="Said when no engine has an answer"
+    )
+
+    @field_validator("*")
+    @classmethod
+    def no_nul(cls, value: str | None) -> str | None:
+        """Postgres text cannot hold NUL; refuse it as invalid input, not a server error."""
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+def admin_projects_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:
+    """The /admin/me and /admin/projects routes."""
+    router = APIRouter(tags=["projects"])
+    Token = Annotated[AdminToken, Depends(admin_token(tokens))]
+    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
+
+    @router.get("/admin/me", response_model=Me)
+    async def me(token: Token) -> Me:
+        """The token's name and the projects it covers (to check a token, as a login does)."""
+        keys = None if token.projects is None else [UUID(p) for p in token.projects]
+        return Me(name=token.name, projects=keys)
+
+    @router.get("/admin/projects", response_model=ProjectPage)
+    async def list_projects(
+        request: Request,
+        response: Response,
+        token: Token,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> ProjectPage:
+        """The projects this token covers, by name."""
+        try:
+            after = decode_cursor(cursor, keys=_CURSOR)["name"] if cursor else None
+        except BadCursor as err:
+            raise bad_cursor(err) from err
+        if after is not None and not isinstance(after, str):
+            raise bad_cursor(BadCursor("cursor is not one this API made"))
+        keys = None if token.projects is None else [UUID(p) for p in token.projects]
+        found = await projects.page(keys=keys, limit=limit + 1, after=after)
+        page = list(found[:limit])
+        next_cursor = encode_cursor({"name": page[-1].name}) if len(found) > limit else None
+        link_next(request, response, next_cursor)
+        return ProjectPage(items=[ProjectView.of(p) for p in page], next=next_cursor)
+
+    @router.post("/admin/projects", status_code=201, response_model=ProjectSecret)
+    async def create_project(request: Request, body: NewProject, token: Token) -> ProjectSecret:
+        """Create a project (all-project tokens only); its secret is shown this once."""
+        if token.projects is not None:
+            raise Problem(403, "only an admin token for every project may create projects")
+        try:
+            made = await projects.create(body.name, title=body.title)
+        except ProjectExists as err:
+            raise Problem(409, str(err)) from err
+        request.state.audit_project = made.project.key
+        return ProjectSecret(project=ProjectView.of(made.project), secret=made.secret)
+
+    @router.get("/admin/projects/{project}", response_model=ProjectView)
+    async def get_project(scoped: Scope) -> ProjectView:
+        """One project's configuration."""
+        return ProjectView.of(await _project(projects, scoped[0]))
+
+    @router.patch("/admin/projects/{project}", response_model=ProjectView)
+    async def change_project(request: Request, body: ProjectChanges, scoped: Scope) -> ProjectView:
+        """Rename or configure a project (title, description, goal, rules, system, fallback)."""
+        changes = body.model_dump(exclude_unset=True, exclude_none=True)
+        request.state.audit_details = {"fields": sorted(changes)}
+        try:
+            return ProjectView.of(await projects.update(scoped[0], **changes))
+        except ProjectExists as err:
+            raise Problem(409, str(err)) from err
+
+    @router.post("/admin/projects/{project}/secret", response_model=ProjectSecret)
+    async def rotate_secret(scoped: Scope) -> ProjectSecret:
+        """Give the project a new secret; the old one stops working at once on every
+        protocol. Shown this once."""
+        made = await projects.rotate_secret(str(scoped[0]))
+        return ProjectSecret(project=ProjectView.of(made.project), secret=made.secret)
+
+    @router.delete("/admin/projects/{project}", status_code=202)
+    async def delete_project(
+        scoped: Scope,
+        confirm: Annotated[
+            str, Query(max_length=200, description="The project's name, to confirm")
+        ],
+    ) -> dict[str, str]:
+        """Delete a project and all its data. Its clients are refused at once; every service
+        then deletes the project's rows (conversations, content, robots' telemetry, schedules,
+        media) — hence 202. The audit log keeps what was done to it."""
+        key, token = scoped
+        project = await _project(projects, key)
+        if confirm != project.name:
+            raise Problem(409, "confirm must be the project's name")
+        event = ProjectDeleted.first(
+            project_key=key, name=project.name, deleted_by=f"admin:{token.name}"
+        )
+        try:  # announced first: if the identity delete then fails, retrying is harmless
+            await bridge.publish(event, subjects.project_deleted(key), subjects.CONFIG_STREAM)
+        except BridgeError as err:
+            raise Problem(503, "the project could not be deleted now; try again") from err
+        await projects.delete(key)
+        return {"status": "deleting", "project": str(key)}
+
+    return router
+
+
+async def _project(projects: ProjectStore, key: UUID) -> Project:
+    project = await projects.get(key)
+    if project is None:  # deleted between the scope check and now
+        raise Problem(404, f"no project {key}")
+    return project

@@ -1,0 +1,17 @@
+"""A project's life: when one is deleted, every service forgets its rows."""
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from .base import Event
+
+
+class ProjectDeleted(Event):
+    """A project was deleted: its data goes from every service (its identity is gone already)."""
+
+    kind: Literal["project_deleted"] = "project_deleted"
+    project_key: UUID
+    name: str = Field(max_length=200, description="Its name, for the logs")
+    deleted_by: str = Field(max_length=220, description="admin:<token name>")
