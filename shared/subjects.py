@@ -139,6 +139,19 @@ def config_changed(project: UUID) -> str:
     return f"config.changed.{token(project)}"
 
 
+def project_activity(project: UUID) -> list[str]:
+    """Every subject of what happens in `project` (the admin live feed reads them, core NATS):
+    turns, replies, deleted sessions, handoffs, robot commands and events, telemetry, config."""
+    p = token(project)
+    return [
+        f"chat.*.{p}",
+        f"chat.reply.{p}.*",
+        f"robot.*.{p}.*",
+        f"telemetry.sample.{p}.*",
+        f"config.*.{p}",
+    ]
+
+
 def project_deleted(project: UUID) -> str:
     """Subject announcing that a project was deleted (every service forgets its rows)."""
     return f"config.deleted.{token(project)}"

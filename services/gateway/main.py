@@ -1,5 +1,6 @@
 """Wiring: the FastAPI app, its broker and database, health routes, protocol endpoints."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,13 +16,14 @@ from .admin import admin_router
 from .admin_chat import admin_chat_router
 from .admin_content import admin_content_router
 from .admin_projects import admin_projects_router
-from .audit import AuditMiddleware, audit_router
 from .aida_routes import aida_router
+from .audit import AuditMiddleware, audit_router
 from .besser_routes import BesserEndpoint, BesserMedia, besser_app, besser_port
 from .bridge import Bridge
 from .chat_page import chat_page_router
 from .config import GatewaySettings
 from .content_routes import content_app
+from .events import LiveFeeds, events_router
 from .phoenix.feed import BotFeeds
 from .robot_api import robot_router
 from .rsvp_routes import rsvp_router
@@ -48,6 +50,7 @@ def create_app(
     )
 
     sockets = connection.OpenSockets()
+    live = LiveFeeds(bridge)
     besser = besser_app(
         BesserEndpoint(
             projects=projects,
@@ -72,6 +75,7 @@ def create_app(
     app.add_middleware(AuditMiddleware, store=audit)
     app.include_router(admin_projects_router(projects, tokens, bridge))
     app.include_router(audit_router(projects, tokens, audit))
+    app.include_router(events_router(projects, tokens, live))
     app.include_router(admin_router(projects, tokens, bridge))
     app.include_router(admin_chat_router(projects, tokens, bridge))
     app.include_router(admin_content_router(projects, tokens, bridge))
@@ -90,7 +94,11 @@ def create_app(
         return {"status": "ready" if ok else "not ready"}
 
     app.include_router(xparo_router(projects, tokens, bridge, settings))
-    app.state.before_shutdown = sockets.close_all
+
+    async def before_shutdown() -> None:
+        await asyncio.gather(sockets.close_all(), live.close_all())
+
+    app.state.before_shutdown = before_shutdown
     app.include_router(aida_router(projects, bridge, feeds, settings, sockets))
     app.include_router(rsvp_router(projects, bridge, settings))
     app.include_router(chat_page_router(settings))

@@ -3,6 +3,7 @@ delete with every service forgetting the project's rows, and the audit log of al
 
 import asyncio
 import io
+import json
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
@@ -254,3 +255,52 @@ async def _until(read: Any, done: Any, timeout_s: float = 20.0) -> Any:
             assert done(value), value
             return value
         await asyncio.sleep(0.2)
+
+
+async def _read_events(
+    response: httpx.Response, kinds: set[str], found: list[dict[str, Any]]
+) -> None:
+    """Collect SSE events of `kinds` into `found` until one of each arrived."""
+    kind = ""
+    async for line in response.aiter_lines():
+        if line.startswith("event: "):
+            kind = line.removeprefix("event: ")
+        elif line.startswith("data: ") and kind in kinds:
+            found.append({"kind": kind, **json.loads(line.removeprefix("data: "))})
+            if {e["kind"] for e in found} >= kinds:
+                return
+
+
+async def test_live_feed_shows_this_projects_turns_replies_and_telemetry_only(
+    full_stack: Stack,
+    admin_token: str,
+    project: TestProject,
+    other_project: TestProject,
+    nc: NatsClient,
+) -> None:
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(base_url=full_stack.http_url(), headers=headers) as admin:
+        url = f"/admin/projects/{project.key}/events"
+        async with admin.stream("GET", url, timeout=30) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            found: list[dict[str, Any]] = []
+            reader = asyncio.create_task(
+                _read_events(response, {"turn", "reply", "telemetry"}, found)
+            )
+            await asyncio.sleep(0.5)  # the feed subscribes when the stream starts
+            other = other_project
+            await asyncio.to_thread(ask, full_stack, other.key, other.secret, "not mine", "x9")
+            await asyncio.to_thread(ask, full_stack, project.key, project.secret, "hello", "s7")
+            sample = TelemetrySampled.first(
+                project_key=project.key, robot_id="r2", received_at=utcnow(), metrics={"cpu": 3.0}
+            )
+            subject = subjects.telemetry_sample(project=project.key, robot="r2")
+            await nc.jetstream().publish(subject, sample.model_dump_json().encode())
+            await asyncio.wait_for(reader, 20)
+    turns = [e for e in found if e["kind"] == "turn"]
+    assert [(t["session_id"], t["text"], t["protocol"]) for t in turns] == [("s7", "hello", "rsvp")]
+    reply = next(e for e in found if e["kind"] == "reply")
+    assert reply["session_id"] == "s7" and reply["source"] == "bot" and reply["engine"]
+    telemetry = next(e for e in found if e["kind"] == "telemetry")
+    assert telemetry["robot_id"] == "r2" and telemetry["metrics"] == {"cpu": 3.0}
