@@ -93,6 +93,12 @@ def chat_deleted(project: UUID) -> str:
     return f"chat.deleted.{token(project)}"
 
 
+def chat_handoff(project: UUID) -> str:
+    """Core-NATS notice that an operator took over or handed back one of `project`'s sessions
+    (HandoffChanged; read by the admin live feed, kept by no stream)."""
+    return f"chat.handoff.{token(project)}"
+
+
 SESSION_REQUESTS = ("open", "update", "get", "delete", "say", "history")
 
 
@@ -111,6 +117,20 @@ def dialog_session(kind: str, project: UUID) -> str:
 def dialog_session_all(kind: str) -> str:
     """Every project's session requests of one kind (dialog.session.<kind>.*)."""
     return _dialog_request("session", SESSION_REQUESTS, kind, None)
+
+
+CONVERSATION_REQUESTS = ("find", "transcript", "export", "handoff")
+
+
+def dialog_conversation(kind: str, project: UUID) -> str:
+    """Request subject of the dialog's conversations as operators read them: find, transcript,
+    export (one page each) or handoff."""
+    return _dialog_request("conversation", CONVERSATION_REQUESTS, kind, project)
+
+
+def dialog_conversation_all(kind: str) -> str:
+    """Every project's conversation requests of one kind (dialog.conversation.<kind>.*)."""
+    return _dialog_request("conversation", CONVERSATION_REQUESTS, kind, None)
 
 
 def media_store(project: UUID) -> str:
@@ -162,12 +182,18 @@ def forget_durable(service: str) -> str:
     return f"forget_{token(service)}"
 
 
-CONTENT_KINDS = ("save", "get", "knowledge", "publish", "restore", "versions")
+CONTENT_KINDS = (
+    *("save", "get", "knowledge", "publish", "restore", "versions"),
+    *("aiml", "behavior", "export", "diff"),
+)
+# Object store bucket through which bot content too big for one message travels (both ways).
+CONTENT_BUCKET = "content"
 
 
 def dialog_content(kind: str, project: UUID) -> str:
-    """Request subject of the dialog's bot content: save (AIML), get, knowledge (FAQ, intents,
-    chain), publish, restore or versions."""
+    """Request subject of the dialog's bot content: save (AIML text), get, knowledge (FAQ,
+    intents, chain, maps, sets, properties), publish, restore, versions, aiml (staged files),
+    behavior, export (staged files out) or diff."""
     return _dialog_request("content", CONTENT_KINDS, kind, project)
 
 

@@ -27,7 +27,6 @@ from shared.contracts import (
 )
 from shared.contracts.chat import Protocol as WireProtocol
 from shared.contracts.content import (
-    BotContent,
     ContentMissing,
     ContentPublished,
     PublishContent,
@@ -37,9 +36,10 @@ from shared.contracts.content import (
 from shared.contracts.session import GetHistory, History, HistoryTurn
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
-from .chain import PENDING, Brain, Brains, Question, Said, build_brain, greet, respond
+from .chain import PENDING, Brain, Brains, Question, Said, greet, respond
+from .content_app import ContentFiles, build_version, saved_of
+from .conversations import said_row
 from .domain import (
-    CompiledAiml,
     InvalidAiml,
     SessionGone,
     compile_aiml,
@@ -49,11 +49,11 @@ from .domain import (
     reply_event_id,
     waits_for_predecessor,
 )
-from .models import BotContentRow, SessionRow, TurnRow
+from .models import SessionRow, TurnRow
 from .store import Sessions, TurnStore, TurnUnit
 from .versions import EMPTY, ContentStore, content_of
 
-DETAILS = {"faq", "intent", "url", "image", "action", "parts"}  # a transcript row's details
+DETAILS = {"faq", "intent", "url", "image", "action", "parts", "said_before"}  # a row's details
 USER_KEYS = ("user_id", "session_name")  # who a BESSER socket says the user is (session data)
 
 
@@ -109,10 +109,6 @@ def reply_of(row: TurnRow) -> TurnAnswered:
     )
 
 
-async def _build(content: BotContent, compiled: CompiledAiml | None = None) -> Brain:
-    return await asyncio.to_thread(build_brain, content, compiled)
-
-
 def history_turn(row: TurnRow) -> HistoryTurn:
     """A transcript row as a history replay shows it."""
     details = row.details or {}
@@ -131,17 +127,6 @@ def history_turn(row: TurnRow) -> HistoryTurn:
     )
 
 
-def saved_of(row: BotContentRow) -> BotContentSaved:
-    """The reply to a save: the new version and what it holds."""
-    return BotContentSaved(
-        version=row.version,
-        categories=row.categories,
-        faq_groups=row.faq_groups,
-        intents=row.intent_count,
-        machine_states=row.machine_states,
-    )
-
-
 class DialogApp:
     """Answers turns from each project's content (the chain of AIML, FAQ and NLU), with state in
     Postgres."""
@@ -154,6 +139,7 @@ class DialogApp:
         self.sessions = sessions
         self.projects = projects
         self.brains = Brains()
+        self.files = ContentFiles(content, self.brains)
 
     async def handle_turn(
         self, turn: TurnReceived, *, publish: Publish, force: bool = False
@@ -184,7 +170,14 @@ class DialogApp:
                 if early and not force:
                     return TurnOutcome("early")
                 reply, engine_ms = await self._answer(unit, session, turn)
-                unit.save(session, self._row(turn, reply, engine_ms))
+                if turn.protocol == "rsvp":  # no push: it hears what was said since with this
+                    earlier = await unit.said_since(turn.project_key, turn.session_id)
+                    reply = reply.model_copy(update={"said_before": earlier})
+                row = self._row(turn, reply, engine_ms)
+                if session.handoff is not None:
+                    row.details = {**(row.details or {}), "operator": session.handoff}
+                session.last_at = reply.occurred_at
+                unit.save(session, row)
                 await unit.flush()
                 await publish(reply)
         except SessionGone:
@@ -199,7 +192,9 @@ class DialogApp:
         version = await unit.content_version(turn.project_key, turn.stage)
         brain = await self._brain(turn.project_key, version)
         started = time.perf_counter()
-        if turn.event in ("start", "reset"):
+        if session.handoff is not None:  # an operator holds the session: the bot is silent
+            said = Said("", "none", session.state)
+        elif turn.event in ("start", "reset"):
             said = self._greeting(brain, session, turn)
         else:
             text, state = heard(
@@ -322,18 +317,19 @@ class DialogApp:
         return Deletion(reply, event)
 
     async def say(self, command: SayToSession) -> BotSpoke | SessionUnknown:
-        """What the bot says first in a live session (shown by the session's protocol)."""
-        row = await self.sessions.find(command.project_key, command.session_id)
-        if row is None:
-            return await self._unknown(command.project_key, command.session_id)
-        return BotSpoke(
+        """What the bot (an operator, a schedule) says first in a live session, kept in its
+        transcript; shown by the session's protocol."""
+        spoke = BotSpoke(
             correlation_id=command.correlation_id,
             project_key=command.project_key,
             session_id=command.session_id,
             text=command.text,
             source=command.source,
-            protocol=wire_protocol(row.protocol),
         )
+        row = await self.sessions.say(said_row(spoke, operator=command.operator))
+        if row is None:
+            return await self._unknown(command.project_key, command.session_id)
+        return spoke.model_copy(update={"protocol": wire_protocol(row.protocol)})
 
     async def _unknown(self, project: UUID, session_id: str) -> SessionUnknown:
         deleted = await self.sessions.deleted(project, session_id)
@@ -346,13 +342,15 @@ class DialogApp:
         except InvalidAiml as err:
             return BotContentRejected(problems=err.problems)
         row = await self.content.save(command, len(compiled.categories))
-        self.brains.put(command.project_key, await _build(content_of(row), compiled))
+        self.brains.put(command.project_key, await build_version(content_of(row), compiled))
         return saved_of(row)
 
     async def save_knowledge(self, command: SaveKnowledge) -> BotContentSaved:
-        """Store a new FAQ, intents and/or chain (checked by the contract) as the test stage."""
+        """Store a new FAQ, intents, chain, maps, sets and/or properties (checked by the
+        contract) as the test stage."""
         row = await self.content.save_knowledge(command)
-        self.brains.put(command.project_key, await _build(content_of(row)))
+        brain = await self.files.brain(command.project_key, content_of(row))
+        self.brains.put(command.project_key, brain)
         return saved_of(row)
 
     async def publish(self, command: PublishContent) -> ContentPublished | ContentMissing:
@@ -379,7 +377,7 @@ class DialogApp:
         brain = self.brains.get(project, version)
         if brain is None:
             content = await self.content.get(project, version=version) if version else EMPTY
-            brain = await _build(content)
+            brain = await self.files.brain(project, content)
             self.brains.put(project, brain)
         return brain
 

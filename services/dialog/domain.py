@@ -19,10 +19,13 @@ from defusedxml import DefusedXmlException
 
 from shared.contracts import IMAGE_INPUT, AimlProblem
 from shared.contracts.chat import FileRef
+from shared.contracts.content import AimlFile
 
 _WRAP_OPEN = '<aiml version="1.0.1">'
 _HAS_ROOT = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<aiml[\s>]", re.DOTALL)
 _LOCATION = re.compile(r"\(line (\d+), column (\d+)\)")
+_DECLARED = re.compile(r"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*["'])[^"']*(["'])""")
+MAX_PROBLEMS = 100
 # Elements that would let uploaded AIML touch the server: shell commands, files, disk writes.
 UNSAFE_ELEMENTS = ("system", "learn", "gossip")
 HISTORY_KEYS = ("_inputHistory", "_outputHistory")
@@ -113,7 +116,9 @@ class _CollectingHandler(AimlHandler):  # type: ignore[misc]
 def compile_aiml(text: str) -> CompiledAiml:
     """Parse AIML (a whole `<aiml>` document, or bare categories) or raise InvalidAiml."""
     wrapped = not _HAS_ROOT.match(text)
-    source = f"{_WRAP_OPEN}{text}</aiml>" if wrapped else text
+    # The text is decoded already: whatever encoding its declaration names, it is parsed as
+    # the UTF-8 it is encoded to here.
+    source = f"{_WRAP_OPEN}{text}</aiml>" if wrapped else _DECLARED.sub(r"\1UTF-8\2", text, count=1)
     handler = _CollectingHandler(0, len(_WRAP_OPEN) if wrapped else 0)
     parser = defusedxml.sax.make_parser()  # no DTDs or entity tricks in uploaded AIML
     parser.setContentHandler(handler)
@@ -127,6 +132,26 @@ def compile_aiml(text: str) -> CompiledAiml:
     if handler.problems:
         raise InvalidAiml(handler.problems)
     return CompiledAiml(categories=dict(handler.categories))
+
+
+def compile_files(files: list[AimlFile]) -> tuple[CompiledAiml, list[int]]:
+    """Parse AIML files in load order (a later file's category replaces an earlier one's, as
+    python-aiml's `learn` does), and each file's category count; InvalidAiml lists the
+    problems of every file, each with its file name."""
+    categories: dict[Any, Any] = {}
+    counts: list[int] = []
+    problems: list[AimlProblem] = []
+    for file in files:
+        try:
+            compiled = compile_aiml(file.text)
+        except InvalidAiml as err:
+            problems += [p.model_copy(update={"file": file.name}) for p in err.problems]
+            continue
+        counts.append(len(compiled.categories))
+        categories.update(compiled.categories)
+    if problems:
+        raise InvalidAiml(problems[:MAX_PROBLEMS])
+    return CompiledAiml(categories=categories), counts
 
 
 def parse_properties(text: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.nats.annotations import NatsMessage as Message
 from nats.errors import NotJSMessageError
 from nats.js.api import ConsumerConfig
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shared import subjects
 from shared.contracts import (
@@ -36,15 +36,23 @@ from shared.contracts import (
     UpdateSession,
 )
 from shared.contracts.content import (
+    AimlChecked,
+    AimlFiles,
     ContentMissing,
     ContentPublished,
+    ContentStaged,
+    DiffContent,
+    ExportContent,
     ListVersions,
     PublishContent,
     RestoreContent,
+    SaveAiml,
+    SaveBehavior,
     SaveKnowledge,
     VersionList,
 )
 from shared.contracts.session import GetHistory, History
+from shared.staging import ContentBucket, StagedMissing
 
 from .application import DialogApp
 from .config import DialogSettings
@@ -214,6 +222,57 @@ def _register_content(broker: NatsBroker, app: DialogApp) -> None:
     @broker.subscriber(subjects.dialog_content_all("versions"), queue=queue)
     async def on_versions(query: ListVersions) -> VersionList:
         return await app.content.versions(query.project_key, query.limit)
+
+    _register_files(broker, app, announce)
+
+
+def _register_files(
+    broker: NatsBroker, app: DialogApp, announce: Callable[[UUID, int], Awaitable[None]]
+) -> None:
+    """Request/reply subscribers of content files; what is too big for one message (AIML
+    uploads, exports, diffs) travels through the content bucket."""
+    queue = subjects.DIALOG_QUEUE
+    bucket = ContentBucket(lambda: broker.connection.jetstream())
+
+    @broker.subscriber(subjects.dialog_content_all("aiml"), queue=queue)
+    async def on_aiml(
+        command: SaveAiml,
+    ) -> BotContentSaved | BotContentRejected | AimlChecked | ContentMissing:
+        try:
+            files = AimlFiles.model_validate_json(await bucket.read(command.staged)).files
+        except (StagedMissing, ValidationError) as err:
+            log.warning("staged AIML %s unreadable: %r", command.staged, err)
+            return ContentMissing(reason="the upload was lost on its way; send it again")
+        result = await app.files.save_aiml(command, files)
+        if isinstance(result, BotContentSaved):
+            await announce(command.project_key, result.version)
+        return result
+
+    @broker.subscriber(subjects.dialog_content_all("behavior"), queue=queue)
+    async def on_behavior(command: SaveBehavior) -> BotContentSaved | ContentMissing:
+        result = await app.files.save_behavior(command)
+        if isinstance(result, BotContentSaved):
+            await announce(command.project_key, result.version)
+        return result
+
+    @broker.subscriber(subjects.dialog_content_all("export"), queue=queue)
+    async def on_export(query: ExportContent) -> ContentStaged | ContentMissing:
+        found = await app.files.export(query)
+        if isinstance(found, ContentMissing):
+            return found
+        version, files = found
+        return ContentStaged(version=version, object=await bucket.stage(_json(files)))
+
+    @broker.subscriber(subjects.dialog_content_all("diff"), queue=queue)
+    async def on_diff(query: DiffContent) -> ContentStaged | ContentMissing:
+        found = await app.files.diff(query)
+        if isinstance(found, ContentMissing):
+            return found
+        return ContentStaged(version=found.new, object=await bucket.stage(_json(found)))
+
+
+def _json(model: BaseModel) -> bytes:
+    return model.model_dump_json().encode()
 
 
 def _register_sessions(broker: NatsBroker, app: DialogApp, purge: PurgeReplies) -> None:

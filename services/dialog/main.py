@@ -11,6 +11,9 @@ from shared.settings import CommonSettings
 
 from .application import DialogApp
 from .config import DialogSettings
+from .conversation_handlers import register_conversations
+from .conversation_store import PgConversations
+from .conversations import ConversationApp
 from .handlers import register
 from .store import PgSessions, TurnStore
 from .versions import ContentStore
@@ -32,6 +35,8 @@ def create_app(
         projects=ProjectStore(sessions),
     )
     register(broker, app, settings)
+    conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)
+    register_conversations(broker, conversations)
 
     async def db_ready() -> bool:
         return await database_ready(engine)

@@ -12,15 +12,21 @@ SCHEMA = "dialog"
 
 
 class BotContentRow(SQLModel, table=True):
-    """One saved version of a project's content: AIML and companion files, FAQ, intents, state
-    machine and engine chain (None: not given yet). Versions are never changed once written."""
+    """One saved version of a project's content: AIML files and companion files, FAQ, intents,
+    state machine, engine chain and behaviour trees (None: not given yet). Versions are never
+    changed once written."""
 
     __tablename__ = "bot_content"
     __table_args__ = {"schema": SCHEMA}
 
     project_key: UUID = Field(primary_key=True)
     version: int = Field(primary_key=True)
-    aiml: str = ""
+    files: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default="{}"),
+        description="The version's files by kind: {aiml: [...], behaviors: [...]}; texts are"
+        " in content_blobs",
+    )
     maps: str = ""
     sets: str = ""
     properties: str = ""
@@ -37,6 +43,18 @@ class BotContentRow(SQLModel, table=True):
     created_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
     )
+
+
+class ContentBlobRow(SQLModel, table=True):
+    """The text of a content file (AIML file, behaviour tree), once per project and digest: the
+    versions that keep a file share its text."""
+
+    __tablename__ = "content_blobs"
+    __table_args__ = {"schema": SCHEMA}
+
+    project_key: UUID = Field(primary_key=True)
+    sha256: str = Field(primary_key=True, max_length=64)
+    text: str
 
 
 class ReleaseRow(SQLModel, table=True):
@@ -77,10 +95,20 @@ class SessionRow(SQLModel, table=True):
         default=None,
         sa_column=Column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now()),
     )
+    last_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+        description="When it last had a turn or a message (conversation lists sort by it)",
+    )
+    handoff: str | None = Field(
+        default=None, description="The operator who holds it (the bot is silent), or None"
+    )
 
 
 class TurnRow(SQLModel, table=True):
-    """One answered turn of the transcript, with the events that caused it."""
+    """One answered turn of the transcript, with the events that caused it; or (kind "said") a
+    message said first by an operator or a schedule (its answer; its turn id is the message's
+    event id)."""
 
     __tablename__ = "turns"
     __table_args__ = {"schema": SCHEMA}
@@ -103,6 +131,7 @@ class TurnRow(SQLModel, table=True):
     details: dict[str, Any] | None = Field(
         default=None, sa_column=Column(JSONB, nullable=True), description="faq, intent, url, ..."
     )
+    kind: str = Field(default="turn", description="turn (the user's) or said (said first)")
 
 
 class DeletedSessionRow(SQLModel, table=True):

@@ -20,6 +20,8 @@ from .domain import SessionGone
 from .models import DeletedSessionRow, SessionRow, TurnRow
 from .versions import stage_version
 
+MAX_SAID = 20  # what RSVP returns ahead of an answer: the newest messages said first
+
 
 class TurnUnit(Protocol):
     """What a turn handler needs inside its transaction."""
@@ -29,6 +31,7 @@ class TurnUnit(Protocol):
         self, project_key: UUID, session_id: str, *, protocol: str
     ) -> SessionRow: ...
     async def content_version(self, project_key: UUID, stage: Stage) -> int: ...
+    async def said_since(self, project_key: UUID, session_id: str) -> list[str]: ...
     def save(self, session: SessionRow, turn: TurnRow) -> None: ...
     async def flush(self) -> None: ...
 
@@ -70,6 +73,23 @@ class PgTurnUnit:
     async def content_version(self, project_key: UUID, stage: Stage) -> int:
         return await stage_version(self._s, project_key, stage)
 
+    async def said_since(self, project_key: UUID, session_id: str) -> list[str]:
+        """What was said first in the session since its last turn (the newest MAX_SAID),
+        oldest first."""
+        mine = (col(TurnRow.project_key) == project_key, col(TurnRow.session_id) == session_id)
+        last_turn = (
+            select(func.max(col(TurnRow.id))).where(*mine, col(TurnRow.kind) == "turn")
+        ).scalar_subquery()
+        rows = await self._s.exec(
+            select(col(TurnRow.answer))
+            .where(
+                *mine, col(TurnRow.kind) == "said", col(TurnRow.id) > func.coalesce(last_turn, 0)
+            )
+            .order_by(col(TurnRow.id).desc())
+            .limit(MAX_SAID)
+        )
+        return list(reversed(rows.all()))
+
     def save(self, session: SessionRow, turn: TurnRow) -> None:
         self._s.add(session)
         self._s.add(turn)
@@ -107,6 +127,7 @@ class Sessions(Protocol):
         create_as: str | None = None,
     ) -> SessionRow | None: ...
     async def delete(self, project_key: UUID, session_id: str) -> SessionRow | None: ...
+    async def say(self, said: TurnRow) -> SessionRow | None: ...
     async def history(
         self, project_key: UUID, session_id: str, *, until: datetime | None, limit: int
     ) -> list[TurnRow] | None: ...
@@ -188,6 +209,20 @@ class PgSessions:
             )
         return row
 
+    async def say(self, said: TurnRow) -> SessionRow | None:
+        """Keep a message said first in a live session (under its row lock, so it sits between
+        the turns it came between), or None when the session is not live."""
+        where = _key(said.project_key, said.session_id)
+        async with transaction(self._sessions) as session:
+            found = await session.exec(select(SessionRow).where(*where).with_for_update())
+            row = found.first()
+            if row is None:
+                return None
+            said.protocol, row.last_at = row.protocol, said.answered_at
+            session.add(row)
+            session.add(said)
+        return row
+
     async def history(
         self, project_key: UUID, session_id: str, *, until: datetime | None, limit: int
     ) -> list[TurnRow] | None:
@@ -201,7 +236,11 @@ class PgSessions:
             )
             if live.first() is None:
                 return None
-            mine = (col(TurnRow.project_key) == project_key, col(TurnRow.session_id) == session_id)
+            mine = (
+                col(TurnRow.project_key) == project_key,
+                col(TurnRow.session_id) == session_id,
+                col(TurnRow.kind) == "turn",  # a replay shows turns; HistoryTurn has no "said"
+            )
             last_reset = (
                 select(func.max(col(TurnRow.id)))
                 .where(*mine, col(TurnRow.details)["event"].astext == "reset")

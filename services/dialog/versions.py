@@ -9,21 +9,34 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.contracts import BotContent, SaveBotContent
-from shared.contracts.content import SaveKnowledge, VersionInfo, VersionList
+from shared.contracts.content import (
+    MAX_INLINE_AIML,
+    AimlFile,
+    ContentFile,
+    SaveBehavior,
+    SaveKnowledge,
+    VersionInfo,
+    VersionList,
+    VersionRef,
+)
 from shared.contracts.knowledge import DEFAULT_CHAIN, Chain, Faq, Intents, Stage
 from shared.contracts.machine import StateMachine
 from shared.db import transaction
 
+from .content_files import AIML, BEHAVIORS, described, keep_texts, listed, manifest, texts_of
 from .models import BotContentRow, ReleaseRow
 
 EMPTY = BotContent(version=0, aiml="", maps="", sets="", properties="")
+SINGLE_FILE = "bot.aiml"  # the name of AIML saved as one text (XPARO's save_aiml)
+MAX_CHANGE_CHARS = 64  # the `change` column's width
 
 
 class ContentStore:
     """Versions of each project's bot content, and the release stage's publications.
 
     A version is never changed: every save appends one (copying what it does not replace),
-    under a per-project advisory lock so concurrent saves get consecutive numbers.
+    under a per-project advisory lock so concurrent saves get consecutive numbers. Files
+    (AIML, behaviour trees) are listed per version and their texts kept once per digest.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -32,30 +45,81 @@ class ContentStore:
     async def get(
         self, project_key: UUID, *, stage: Stage = "test", version: int | None = None
     ) -> BotContent:
-        """A stage's content, or one version's; EMPTY when there is none."""
+        """A stage's content, or one version's; EMPTY when there is none. The AIML text is
+        included only for one small file (see BotContent)."""
         async with self._sessions() as session:
             if version is None:
                 version = await stage_version(session, project_key, stage)
             row = await session.get(BotContentRow, (project_key, version)) if version else None
-        return content_of(row) if row else EMPTY
+            if row is None:
+                return EMPTY
+            files = listed(row, AIML)
+            inline = len(files) == 1 and files[0].size <= MAX_INLINE_AIML
+            found = await texts_of(session, project_key, [files[0].sha256]) if inline else {}
+        return content_of(row, aiml=found.get(files[0].sha256, "") if inline else "")
+
+    async def row(self, project_key: UUID, ref: VersionRef) -> BotContentRow | None:
+        """The version a stage answers from, or a numbered one (None: none, or version 0)."""
+        async with self._sessions() as session:
+            version = (
+                ref if isinstance(ref, int) else await stage_version(session, project_key, ref)
+            )
+            return await session.get(BotContentRow, (project_key, version)) if version else None
+
+    async def texts(self, project_key: UUID, digests: list[str]) -> dict[str, str]:
+        """Stored file texts by digest."""
+        async with self._sessions() as session:
+            return await texts_of(session, project_key, digests)
+
+    async def aiml_files(self, project_key: UUID, version: int) -> list[AimlFile]:
+        """A version's AIML files with their texts, in load order."""
+        row = await self.row(project_key, version)
+        files = listed(row, AIML)
+        texts = await self.texts(project_key, [f.sha256 for f in files])
+        return [AimlFile(name=f.name, text=texts[f.sha256]) for f in files]
 
     async def save(self, command: SaveBotContent, categories: int) -> BotContentRow:
-        """Store `command` as the next version; None fields keep the current value."""
-        return await self._append(
+        """Store `command`'s AIML as the one file SINGLE_FILE of the next version; None fields
+        keep the current value."""
+        given = {
+            name: value
+            for name in ("maps", "sets", "properties")
+            if (value := getattr(command, name)) is not None
+        }
+        file = AimlFile(name=SINGLE_FILE, text=command.aiml)
+        return await self.save_aiml(
             command.project_key,
             command.correlation_id,
-            change="aiml",
-            aiml=command.aiml,
+            [(file, categories)],
             categories=categories,
-            **{
-                name: value
-                for name in ("maps", "sets", "properties")
-                if (value := getattr(command, name)) is not None
-            },
+            **given,
+        )
+
+    async def save_aiml(
+        self,
+        project_key: UUID,
+        correlation_id: UUID,
+        files: list[tuple[AimlFile, int]],
+        *,
+        categories: int,
+        **fields: Any,
+    ) -> BotContentRow:
+        """Store AIML files (each with its own category count) as every AIML file of the next
+        version, which answers from `categories` categories in all."""
+        entries = [described(file.name, file.text, count) for file, count in files]
+        return await self._append(
+            project_key,
+            correlation_id,
+            change=AIML,
+            texts=[file.text for file, _ in files],
+            file_changes={AIML: entries},
+            categories=categories,
+            **fields,
         )
 
     async def save_knowledge(self, command: SaveKnowledge) -> BotContentRow:
-        """Store a new FAQ, intents, state machine and/or chain as the next version."""
+        """Store a new FAQ, intents, state machine, chain, maps, sets and/or properties as the
+        next version."""
         changes: dict[str, Any] = {}
         if command.faq is not None:
             changes |= {"faq": _dump(command.faq), "faq_groups": len(command.faq.groups)}
@@ -67,19 +131,47 @@ class ContentStore:
             changes |= {"machine": _dump(machine), "machine_states": len(machine.states)}
         if command.chain is not None:
             changes["chain"] = _dump(command.chain)
+        for name in ("maps", "sets", "properties"):
+            if (text := getattr(command, name)) is not None:
+                changes[name] = text
         change = "+".join(
-            k for k in ("faq", "intents", "machine", "chain") if getattr(command, k) is not None
+            k
+            for k in ("faq", "intents", "machine", "chain", "maps", "sets", "properties")
+            if getattr(command, k) is not None
         )
         return await self._append(
             command.project_key, command.correlation_id, change=change, **changes
         )
 
+    async def save_behavior(self, command: SaveBehavior) -> BotContentRow | None:
+        """Store (or remove) one behaviour tree as the next version; None when a tree to
+        remove is not there."""
+        key, name = command.project_key, command.name
+        async with transaction(self._sessions) as session:
+            previous = await _locked_newest(session, key)
+            current = listed(previous, BEHAVIORS)
+            kept = [entry for entry in current if entry.name != name]
+            if command.xml is None and len(kept) == len(current):
+                return None
+            if command.xml is not None:
+                kept = sorted([*kept, described(name, command.xml)], key=lambda e: e.name)
+            change = f"behavior {name}" if command.xml else f"remove behavior {name}"
+            return await _add_version(
+                session,
+                previous,
+                key,
+                command.correlation_id,
+                change=change,
+                texts=[command.xml] if command.xml else [],
+                file_changes={BEHAVIORS: kept},
+                fields={},
+            )
+
     async def restore(
         self, project_key: UUID, version: int, correlation_id: UUID
     ) -> BotContentRow | None:
         """A new version with `version`'s content; None when that version does not exist."""
-        async with self._sessions() as session:
-            old = await session.get(BotContentRow, (project_key, version))
+        old = await self.row(project_key, version)
         if old is None:
             return None
         copied = {name: getattr(old, name) for name in _CONTENT_FIELDS}
@@ -90,7 +182,8 @@ class ContentStore:
     async def publish(
         self, project_key: UUID, version: int | None, correlation_id: UUID
     ) -> int | None:
-        """Point the release stage at `version` (the newest when None); None when missing."""
+        """Point the release stage at `version` (the newest when None); None when missing.
+        Publishing an older version than the release is how the release is rolled back."""
         async with transaction(self._sessions) as session:
             await _lock(session, project_key)
             if version is None:
@@ -136,26 +229,66 @@ class ContentStore:
         return VersionList(test=test, release=release, versions=versions)
 
     async def _append(
-        self, project_key: UUID, correlation_id: UUID, *, change: str, **fields: Any
+        self,
+        project_key: UUID,
+        correlation_id: UUID,
+        *,
+        change: str,
+        texts: list[str] | None = None,
+        file_changes: dict[str, list[ContentFile]] | None = None,
+        **fields: Any,
     ) -> BotContentRow:
         async with transaction(self._sessions) as session:
-            await _lock(session, project_key)
-            current = await stage_version(session, project_key, "test")
-            previous = await session.get(BotContentRow, (project_key, current)) if current else None
-            base = {name: getattr(previous, name) for name in _CONTENT_FIELDS} if previous else {}
-            row = BotContentRow(
-                **(base | fields),
-                project_key=project_key,
-                version=current + 1,
-                correlation_id=correlation_id,
+            previous = await _locked_newest(session, project_key)
+            return await _add_version(
+                session,
+                previous,
+                project_key,
+                correlation_id,
                 change=change,
+                texts=texts or [],
+                file_changes=file_changes,
+                fields=fields,
             )
-            session.add(row)
-        return row
+
+
+async def _locked_newest(session: AsyncSession, project_key: UUID) -> BotContentRow | None:
+    """The newest version, with the project's content locked until the transaction ends."""
+    await _lock(session, project_key)
+    current = await stage_version(session, project_key, "test")
+    return await session.get(BotContentRow, (project_key, current)) if current else None
+
+
+async def _add_version(
+    session: AsyncSession,
+    previous: BotContentRow | None,
+    project_key: UUID,
+    correlation_id: UUID,
+    *,
+    change: str,
+    texts: list[str],
+    fields: dict[str, Any],
+    file_changes: dict[str, list[ContentFile]] | None = None,
+) -> BotContentRow:
+    """The version after `previous`: its content with `fields` replaced and the file kinds of
+    `file_changes` replaced in its manifest, once `texts` are kept."""
+    base = {name: getattr(previous, name) for name in _CONTENT_FIELDS} if previous else {}
+    if file_changes:
+        fields = {**fields, "files": manifest(previous, **file_changes)}
+    await keep_texts(session, project_key, texts)
+    row = BotContentRow(
+        **(base | fields),
+        project_key=project_key,
+        version=(previous.version if previous else 0) + 1,
+        correlation_id=correlation_id,
+        change=change[:MAX_CHANGE_CHARS],
+    )
+    session.add(row)
+    return row
 
 
 _CONTENT_FIELDS = (
-    "aiml",
+    "files",
     "maps",
     "sets",
     "properties",
@@ -170,11 +303,13 @@ _CONTENT_FIELDS = (
 )
 
 
-def content_of(row: BotContentRow) -> BotContent:
-    """A stored version as the contract every reader gets."""
+def content_of(row: BotContentRow, *, aiml: str = "") -> BotContent:
+    """A stored version as the contract every reader gets (`aiml`: its one file's text)."""
     return BotContent(
         version=row.version,
-        aiml=row.aiml,
+        aiml=aiml,
+        aiml_files=listed(row, AIML),
+        behaviors=listed(row, BEHAVIORS),
         maps=row.maps,
         sets=row.sets,
         properties=row.properties,

@@ -29,11 +29,14 @@ from shared.contracts import (
     RobotList,
     TelemetryRange,
 )
+from shared.contracts.telemetry import MAX_BUCKET_S
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from .adapters import xparo_schedule as schedule
 from .admin_auth import admin_scope
+from .admin_content_files import release_tree
 from .bridge import Bridge, BridgeError
+from .dialog_content import DialogContent
 from .problems import Problem
 
 T = TypeVar("T")
@@ -53,7 +56,8 @@ class SendCommand(BaseModel):
     )
     data: dict[str, Any] = Field(
         default_factory=dict,
-        description="behavior_update {tree_name, xml}, remote_command "
+        description="behavior_update {tree_name, xml} (without xml: the release stage's tree"
+        " of that name), remote_command "
         "{command, parameters}, log_updated {session_id}, REST_API_TOKEN {}",
     )
     expires_in_s: float | None = Field(
@@ -76,6 +80,7 @@ def admin_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> 
     router = APIRouter(prefix="/admin/projects/{project}", tags=["robots"])
 
     Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
+    content = DialogContent(bridge)
 
     @router.get("/robots", response_model=RobotList)
     async def list_robots(scoped: Scope) -> RobotList:
@@ -89,8 +94,12 @@ def admin_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> 
     async def send_command(robot: RobotId, body: SendCommand, scoped: Scope) -> CommandQueued:
         """Queue a command for a robot; it is delivered now, or when the robot reconnects."""
         key, token = scoped
+        data = body.data
+        if body.type == "behavior_update" and "xml" not in data:  # the release stage's tree
+            name = str(data.get("tree_name", "MainTree"))
+            data = {**data, "xml": await release_tree(content, key, name)}
         try:
-            command = COMMAND.validate_python({**body.data, "type": body.type})
+            command = COMMAND.validate_python({**data, "type": body.type})
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(p) for p in ("data", *first["loc"]) if p != body.type)
@@ -145,7 +154,9 @@ def admin_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> 
         metric: Annotated[str, Query(description="Metric name, e.g. cpu_usage")],
         start: Annotated[datetime, Query(description="ISO 8601 with time zone")],
         end: Annotated[datetime, Query(description="ISO 8601 with time zone")],
-        bucket_s: Annotated[float, Query(ge=1, description="Bucket width in seconds")] = 60,
+        bucket_s: Annotated[
+            float, Query(ge=1, le=MAX_BUCKET_S, description="Bucket width in seconds")
+        ] = 60,
     ) -> TelemetryRange:
         """One metric over a time range, as min/avg/max per bucket."""
         try:

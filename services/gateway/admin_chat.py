@@ -1,7 +1,9 @@
 """Admin HTTP API for conversations: the bot (an operator) speaks first in a session.
 
 The message reaches the session on whatever protocol it speaks (AIDA `btu_msg`, the XPARO
-sockets' bot_response), and waits in the stream for an AIDA client that is not connected.
+sockets' bot_response, a BESSER reply frame), and waits in the stream for an AIDA client that is
+not connected; RSVP, which has no push, returns it with the user's next request. The transcript
+keeps it, with the admin token's name as the operator who said it.
 """
 
 from typing import Annotated, Any, Literal
@@ -12,6 +14,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from shared import subjects
 from shared.contracts import BotSpoke, SayToSession
+from shared.contracts.conversation import NO_NUL
 from shared.contracts.session import SessionUnknown
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
@@ -26,7 +29,7 @@ SessionPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description
 class SendMessage(BaseModel):
     """What the bot says."""
 
-    text: str = Field(min_length=1, max_length=65536)
+    text: str = Field(min_length=1, max_length=65536, pattern=NO_NUL)  # kept in Postgres
     source: Literal["operator", "schedule"] = "operator"
 
 
@@ -44,15 +47,17 @@ def admin_chat_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge
     Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
 
     @router.post("/sessions/{session}/messages", status_code=202, response_model=MessageSent)
+    @router.post("/conversations/{session}/messages", status_code=202, response_model=MessageSent)
     async def send_message(session: SessionPath, body: SendMessage, scoped: Scope) -> MessageSent:
         """Say `text` to a session as the bot (404 when the session is unknown or deleted)."""
-        key = scoped[0]
+        key, token = scoped
         command = SayToSession(
             project_key=key,
             session_id=session,
             text=body.text,
             source=body.source,
             correlation_id=uuid4(),
+            operator=token.name if body.source == "operator" else None,
         )
         try:
             said = await bridge.ask(subjects.dialog_session("say", key), command, SAID)

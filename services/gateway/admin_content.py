@@ -1,5 +1,6 @@
-"""Admin HTTP API for bot content: AIML, FAQ, intents, state machine and engine chain; versions,
-publishing test → release, and restoring an old version.
+"""Admin HTTP API for bot content: FAQ, intents, state machine and engine chain (AIML and the
+other files: admin_content_files.py); versions, publishing test → release (and rolling the
+release back by publishing an older version), and restoring an old version.
 
 Every change makes a new version that the `test` stage answers from at once; `release` answers
 only from what was published. Uploads are checked completely before anything is stored, and a
@@ -10,22 +11,18 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field, TypeAdapter
 
-from shared import subjects
-from shared.contracts import BotContent, GetBotContent, SaveBotContent, SaveReply
 from shared.contracts.content import (
-    BotContentRejected,
+    MAX_VERSION,
     BotContentSaved,
-    ContentMissing,
     ListVersions,
     PublishContent,
     PublishReply,
     RestoreContent,
     RestoreReply,
-    SaveKnowledge,
     VersionList,
 )
 from shared.contracts.knowledge import Chain, Faq, Intents, Stage
@@ -33,23 +30,21 @@ from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from . import knowledge_formats as formats
 from .admin_auth import admin_scope
-from .bridge import Bridge, BridgeError
+from .admin_content_files import files_router
+from .bridge import Bridge
+from .dialog_content import DialogContent, found
 from .problems import Problem
+from .uploads import body_of, upload_doc
 
 T = TypeVar("T")
-MAX_UPLOAD_BYTES = 16 * 1024 * 1024
-# A save answers once the new version's engines are built (a large AIML set, or the first
-# intents of a process, which load the gazetteer and jieba, take seconds).
-CONTENT_TIMEOUT_S = 60.0
-CONTENT: TypeAdapter[BotContent] = TypeAdapter(BotContent)
-SAVED: TypeAdapter[BotContentSaved] = TypeAdapter(BotContentSaved)
-SAVE_REPLY: TypeAdapter[Any] = TypeAdapter(SaveReply)
 PUBLISH_REPLY: TypeAdapter[Any] = TypeAdapter(PublishReply)
 RESTORE_REPLY: TypeAdapter[Any] = TypeAdapter(RestoreReply)
 VERSIONS: TypeAdapter[VersionList] = TypeAdapter(VersionList)
 DryRun = Annotated[bool, Query(description="Only check the upload; store nothing")]
 StageQuery = Annotated[Stage, Query(description="Which stage's content")]
-VersionQuery = Annotated[int | None, Query(ge=1, description="This version instead")]
+VersionQuery = Annotated[
+    int | None, Query(ge=1, le=MAX_VERSION, description="This version instead")
+]
 
 
 class Checked(BaseModel):
@@ -64,7 +59,7 @@ class Checked(BaseModel):
 class Publish(BaseModel):
     """What to publish (the newest version when empty)."""
 
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=MAX_VERSION)
 
 
 class Published(BaseModel):
@@ -73,41 +68,20 @@ class Published(BaseModel):
     version: int
 
 
-def _upload(description: str, *types: str) -> dict[str, Any]:
-    """OpenAPI text for a route whose body is a file in one of `types`."""
-    schema = {"type": "string", "description": description}
-    return {"requestBody": {"required": True, "content": {t: {"schema": schema} for t in types}}}
-
-
 def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:
     """The /admin routes for bot content."""
     router = APIRouter(prefix="/admin/projects/{project}", tags=["content"])
-    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
+    scope = admin_scope(projects, tokens)
+    Scope = Annotated[tuple[UUID, AdminToken], Depends(scope)]
 
-    async def ask(kind: str, key: UUID, message: BaseModel, answer: TypeAdapter[Any]) -> Any:
-        subject = subjects.dialog_content(kind, key)
-        try:
-            return await bridge.ask(subject, message, answer, timeout_s=CONTENT_TIMEOUT_S)
-        except BridgeError as err:
-            raise Problem(503, "the dialog service did not answer; try again") from err
-
-    async def content(key: UUID, stage: Stage, version: int | None) -> BotContent:
-        found: BotContent = await ask(
-            "get", key, GetBotContent(project_key=key, stage=stage, version=version), CONTENT
-        )
-        if version is not None and found.version != version:
-            raise Problem(404, f"there is no version {version}")
-        return found
-
-    async def save(key: UUID, **knowledge: Any) -> BotContentSaved:
-        command = SaveKnowledge(project_key=key, correlation_id=uuid4(), **knowledge)
-        saved: BotContentSaved = await ask("knowledge", key, command, SAVED)
-        return saved
+    dialog = DialogContent(bridge)
+    ask, content, save = dialog.ask, dialog.content, dialog.save
+    router.include_router(files_router(scope, dialog))
 
     @router.put(
         "/faq",
         response_model=BotContentSaved | Checked,
-        openapi_extra=_upload(
+        openapi_extra=upload_doc(
             'FAQ as JSON ({"groups": [...]}) or CSV (gid,question,answer,labels,...)',
             "application/json",
             "text/csv",
@@ -136,7 +110,7 @@ def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bri
     @router.put(
         "/intents",
         response_model=BotContentSaved | Checked,
-        openapi_extra=_upload(
+        openapi_extra=upload_doc(
             "Intents and entities as YAML or JSON", "application/yaml", "application/json"
         ),
     )
@@ -163,7 +137,7 @@ def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bri
     @router.put(
         "/machine",
         response_model=BotContentSaved | Checked,
-        openapi_extra=_upload(
+        openapi_extra=upload_doc(
             "A state machine (states, intents, transitions) as YAML or JSON",
             "application/yaml",
             "application/json",
@@ -204,36 +178,6 @@ def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bri
         """The engine chain of a stage or version."""
         return (await content(scoped[0], stage, version)).chain
 
-    @router.put(
-        "/aiml",
-        response_model=BotContentSaved,
-        openapi_extra=_upload("AIML (a document or bare categories)", "application/xml"),
-    )
-    async def put_aiml(request: Request, scoped: Scope) -> BotContentSaved:
-        """Replace the AIML (a new version on the test stage); maps, sets, properties stay."""
-        key = scoped[0]
-        try:
-            text = (await _body(request)).decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            raise Problem(422, "AIML must be UTF-8") from err
-        command = SaveBotContent(project_key=key, aiml=text, correlation_id=uuid4())
-        reply = await ask("save", key, command, SAVE_REPLY)
-        if isinstance(reply, BotContentRejected):
-            problems = [p.model_dump() for p in reply.problems]
-            first = reply.problems[0]
-            raise Problem(
-                422, f"line {first.line}, column {first.column}: {first.message}", problems=problems
-            )
-        return reply  # type: ignore[no-any-return]
-
-    @router.get("/aiml", responses={200: {"content": {"application/xml": {}}}})
-    async def get_aiml(
-        scoped: Scope, stage: StageQuery = "test", version: VersionQuery = None
-    ) -> Response:
-        """The AIML of a stage or version, as it was uploaded."""
-        aiml = (await content(scoped[0], stage, version)).aiml
-        return Response(aiml, media_type="application/xml; charset=utf-8")
-
     @router.get("/versions", response_model=VersionList)
     async def versions(
         scoped: Scope, limit: Annotated[int, Query(ge=1, le=1000)] = 100
@@ -246,43 +190,29 @@ def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bri
 
     @router.post("/publish", response_model=Published)
     async def publish(scoped: Scope, body: Publish | None = None) -> Published:
-        """Make a version (the newest by default) what the release stage answers from."""
+        """Make a version (the newest by default) what the release stage answers from;
+        publishing an older version than the release's rolls the release back."""
         key = scoped[0]
         version = body.version if body else None
         command = PublishContent(project_key=key, version=version, correlation_id=uuid4())
-        return Published(version=_found(await ask("publish", key, command, PUBLISH_REPLY)).version)
+        return Published(version=found(await ask("publish", key, command, PUBLISH_REPLY)).version)
 
     @router.post("/versions/{version}/restore", response_model=BotContentSaved)
-    async def restore(version: int, scoped: Scope) -> BotContentSaved:
+    async def restore(
+        version: Annotated[int, Path(ge=1, le=MAX_VERSION)], scoped: Scope
+    ) -> BotContentSaved:
         """Copy an old version into a new one, which the test stage answers from."""
         key = scoped[0]
         command = RestoreContent(project_key=key, version=version, correlation_id=uuid4())
-        saved: BotContentSaved = _found(await ask("restore", key, command, RESTORE_REPLY))
+        saved: BotContentSaved = found(await ask("restore", key, command, RESTORE_REPLY))
         return saved
 
     return router
 
 
-def _found(reply: Any) -> Any:
-    if isinstance(reply, ContentMissing):
-        raise Problem(404, reply.reason)
-    return reply
-
-
 async def _read(reader: Callable[[bytes, str], T], request: Request) -> T:
     """An uploaded file read by `reader`; its problems answer 422 with their lines/items."""
     try:
-        return reader(await _body(request), request.headers.get("content-type", ""))
+        return reader(await body_of(request), request.headers.get("content-type", ""))
     except formats.FormatError as err:
         raise Problem(422, str(err), problems=err.problems) from err
-
-
-async def _body(request: Request) -> bytes:
-    """The request body, refused past MAX_UPLOAD_BYTES without reading it all."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_UPLOAD_BYTES:
-            raise Problem(413, f"uploads are limited to {MAX_UPLOAD_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)

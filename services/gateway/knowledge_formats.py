@@ -119,7 +119,14 @@ def _json(body: bytes) -> Any:
 
 def _faq_rows(text: str) -> tuple[dict[str, Any], list[int]]:
     """CSV rows grouped by gid (in first-seen order), and each group's first line."""
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # csv splits the lines itself
+    try:
+        return _grouped(reader)
+    except csv.Error as err:
+        raise FormatError([{"line": reader.line_num, "message": f"not valid CSV: {err}"}]) from None
+
+
+def _grouped(reader: "csv.DictReader[str]") -> tuple[dict[str, Any], list[int]]:
     header = [name.strip().lower() for name in reader.fieldnames or []]
     missing = [name for name in ("gid", "question", "answer") if name not in header]
     if missing:

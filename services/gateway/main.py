@@ -15,6 +15,7 @@ from . import connection, problems
 from .admin import admin_router
 from .admin_chat import admin_chat_router
 from .admin_content import admin_content_router
+from .admin_conversations import admin_conversations_router
 from .admin_projects import admin_projects_router
 from .aida_routes import aida_router
 from .audit import AuditMiddleware, audit_router
@@ -24,6 +25,7 @@ from .chat_page import chat_page_router
 from .config import GatewaySettings
 from .content_routes import content_app
 from .events import LiveFeeds, events_router
+from .nul_guard import NulGuard
 from .phoenix.feed import BotFeeds
 from .robot_api import robot_router
 from .rsvp_routes import rsvp_router
@@ -73,11 +75,13 @@ def create_app(
     app = FastAPI(title="Switchboard gateway", lifespan=lifespan)
     problems.install(app)
     app.add_middleware(AuditMiddleware, store=audit)
+    app.add_middleware(NulGuard)  # outermost: nothing with a NUL reaches a route
     app.include_router(admin_projects_router(projects, tokens, bridge))
     app.include_router(audit_router(projects, tokens, audit))
     app.include_router(events_router(projects, tokens, live))
     app.include_router(admin_router(projects, tokens, bridge))
     app.include_router(admin_chat_router(projects, tokens, bridge))
+    app.include_router(admin_conversations_router(projects, tokens, bridge))
     app.include_router(admin_content_router(projects, tokens, bridge))
     app.include_router(robot_router(tokens, bridge))
 

@@ -3,6 +3,14 @@
 The turn goes through JetStream like every protocol's (so it is answered once, in order per
 `uid`, and kept in the transcript); the request waits on the session's reply subject for the
 answer to its own turn.
+
+RSVP has no push, so what an operator (or a schedule) says to a `uid`'s session reaches it with
+that uid's next request: every response's `stage` starts with one DialogStage per message said
+since the previous request (`{"message": ...}`, oldest first, at most the newest 20), then the
+bot's answer. While an operator holds the session (human handoff) the bot does not answer:
+`stage` holds only what the operator said since the previous request, or is empty when they
+have said nothing yet (`status` 0, `topic` "operator"); their answer to this question comes
+with the next request. The question is kept in the transcript all the same.
 """
 
 import asyncio
@@ -35,7 +43,9 @@ def rsvp_router(projects: ProjectStore, bridge: Bridge, settings: GatewaySetting
     router = APIRouter(tags=["rsvp"])
 
     async def chat(request: Request) -> Response:
-        """Ask the bot `q` as user `uid` (RSVP.ai's chat API; see the README for the shape)."""
+        """Ask the bot `q` as user `uid` (RSVP.ai's chat API; see the README for the shape).
+        During a human handoff the answer is what the operator said since the previous request
+        (see the module docstring)."""
         try:
             query = parse_query(request.query_params)
             project = await _project(projects, query)

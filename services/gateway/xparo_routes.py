@@ -142,9 +142,14 @@ def xparo_router(
     router.add_api_websocket_route("/chatbot_api/{secret}/{project}/", command_socket)
     router.add_api_websocket_route("/ws/chatbot_api/{secret}/{project}/", command_socket)
     router.add_api_websocket_route("/ws/chatbot/{secret}/{project}/", typed_socket)
-    router.add_api_route(
-        "/chatbot_api/{secret}/{project}/", rest_twin, methods=["GET", "POST"], status_code=201
-    )
+    for method in ("GET", "POST"):  # one route each: OpenAPI operation ids must be unique
+        router.add_api_route(
+            "/chatbot_api/{secret}/{project}/",
+            rest_twin,
+            methods=[method],
+            status_code=201,
+            operation_id=f"xparo_rest_{method.lower()}",
+        )
     return router
 
 

@@ -154,6 +154,11 @@ class TurnAnswered(Event):
     parts: list[Part] = Field(
         default_factory=list, description="The answer in pieces (a state machine's body)"
     )
+    said_before: list[str] = Field(
+        default_factory=list,
+        description="What an operator (or a schedule) said to the session since its previous "
+        "turn, oldest first: RSVP, which has no push, returns it ahead of this answer",
+    )
 
 
 class SayToSession(Contract):
@@ -164,6 +169,9 @@ class SayToSession(Contract):
     text: str = Field(min_length=1, max_length=65536)
     source: Literal["operator", "schedule"]
     correlation_id: UUID
+    operator: str | None = Field(
+        None, max_length=200, description="Who speaks (the admin token's name), for the transcript"
+    )
 
 
 class BotSpoke(Event):

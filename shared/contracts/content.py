@@ -12,10 +12,17 @@ from uuid import UUID
 from pydantic import Field, model_validator
 
 from .base import Contract, Event
+from .behavior import MAX_TREE_CHARS, check_behavior_tree
 from .knowledge import DEFAULT_CHAIN, Chain, Faq, Intents, Stage
 from .machine import StateMachine
 
 MAX_CONTENT_CHARS = 32 * 1024 * 1024
+# Maps, sets and properties ride inline in one NATS message (max_payload is 1 MB).
+MAX_TEXT_PART_CHARS = 256 * 1024
+MAX_INLINE_AIML = 256 * 1024
+MAX_VERSION = 2**31 - 1  # the version columns are Postgres integers
+FILE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_. /-]{0,199}$"
+BEHAVIOR_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 
 
 class SaveBotContent(Contract):
@@ -32,26 +39,33 @@ class SaveBotContent(Contract):
 class AimlProblem(Contract):
     """One reason AIML was refused, with where it is."""
 
+    file: str | None = Field(None, description="The file it is in (uploads of several files)")
     line: int = Field(description="1-based line in the text the user sent")
     column: int = Field(description="1-based column in that line")
     message: str = Field(description="What is wrong")
 
 
+KNOWLEDGE_PARTS = ("faq", "intents", "machine", "chain", "maps", "sets", "properties")
+
+
 class SaveKnowledge(Contract):
-    """Command: store a new version with a new FAQ, intents, state machine and/or chain (None
-    keeps the current one)."""
+    """Command: store a new version with a new FAQ, intents, state machine, chain, maps, sets
+    and/or properties (None keeps the current one)."""
 
     project_key: UUID
     faq: Faq | None = None
     intents: Intents | None = None
     machine: StateMachine | None = None
     chain: Chain | None = None
+    maps: str | None = Field(None, max_length=MAX_TEXT_PART_CHARS)
+    sets: str | None = Field(None, max_length=MAX_TEXT_PART_CHARS)
+    properties: str | None = Field(None, max_length=MAX_TEXT_PART_CHARS)
     correlation_id: UUID
 
     @model_validator(mode="after")
     def _something(self) -> "SaveKnowledge":
-        if all(x is None for x in (self.faq, self.intents, self.machine, self.chain)):
-            raise ValueError("nothing to save: give faq, intents, machine or chain")
+        if all(getattr(self, part) is None for part in KNOWLEDGE_PARTS):
+            raise ValueError(f"nothing to save: give one of {', '.join(KNOWLEDGE_PARTS)}")
         return self
 
 
@@ -81,14 +95,32 @@ class GetBotContent(Contract):
 
     project_key: UUID
     stage: Stage = "test"
-    version: int | None = Field(None, ge=1, description="This version instead of the stage's")
+    version: int | None = Field(
+        None, ge=1, le=MAX_VERSION, description="This version instead of the stage's"
+    )
+
+
+class ContentFile(Contract):
+    """One stored file of a version (an AIML file or a behaviour tree); its text is read
+    through ExportContent."""
+
+    name: str = Field(description="The file's name, as uploaded (a path inside a zip)")
+    sha256: str = Field(description="Digest of its UTF-8 text")
+    size: int = Field(description="Bytes of its UTF-8 text")
+    categories: int = Field(0, description="AIML categories in it (0 for a behaviour tree)")
 
 
 class BotContent(Contract):
-    """Bot content (version 0 and empty content when none was saved or published yet)."""
+    """Bot content (version 0 and empty content when none was saved or published yet).
+
+    `aiml` is the text only when the version has one AIML file of at most MAX_INLINE_AIML
+    characters (what XPARO's initialize_api shows); every file is listed in `aiml_files`.
+    """
 
     version: int
     aiml: str
+    aiml_files: list[ContentFile] = []
+    behaviors: list[ContentFile] = []
     maps: str
     sets: str
     properties: str
@@ -102,7 +134,7 @@ class PublishContent(Contract):
     """Command: point the release stage at a version (the newest by default)."""
 
     project_key: UUID
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=MAX_VERSION)
     correlation_id: UUID
 
 
@@ -110,7 +142,7 @@ class RestoreContent(Contract):
     """Command: make an old version the newest again (a new version with its content)."""
 
     project_key: UUID
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     correlation_id: UUID
 
 
@@ -158,6 +190,112 @@ class VersionList(Contract):
     test: int
     release: int
     versions: list[VersionInfo]
+
+
+class AimlFile(Contract):
+    """One AIML file's name and text (UTF-8; its XML declaration, if any, says UTF-8)."""
+
+    name: str = Field(pattern=FILE_NAME_PATTERN, description="Its name, a path inside a zip")
+    text: str
+
+
+class AimlFiles(Contract):
+    """AIML files in the order they load (a later file's category replaces an earlier one's).
+
+    Too big for one NATS message: it travels as an object of the content bucket
+    (shared.staging), uploads and downloads alike."""
+
+    files: list[AimlFile]
+
+
+class SaveAiml(Contract):
+    """Command: check, and unless `dry_run` store as the next version, the AIML files staged as
+    `staged` (AimlFiles JSON); they replace every AIML file of the current version."""
+
+    project_key: UUID
+    staged: str = Field(description="Object name in the content bucket")
+    dry_run: bool = Field(False, description="Only check; store nothing")
+    correlation_id: UUID
+
+
+class AimlChecked(Contract):
+    """Reply to a dry run: the files are valid AIML."""
+
+    kind: Literal["checked"] = "checked"
+    files: int
+    categories: int
+
+
+SaveAimlReply = Annotated[
+    BotContentSaved | BotContentRejected | AimlChecked | ContentMissing,
+    Field(discriminator="kind"),
+]
+
+
+class SaveBehavior(Contract):
+    """Command: store (or, with `xml` None, remove) one behaviour tree as the next version."""
+
+    project_key: UUID
+    name: str = Field(pattern=BEHAVIOR_NAME_PATTERN, description="The tree's name (tree_name)")
+    xml: str | None = Field(None, max_length=MAX_TREE_CHARS, description="None removes it")
+    correlation_id: UUID
+
+    @model_validator(mode="after")
+    def _valid(self) -> "SaveBehavior":
+        if self.xml is not None:
+            check_behavior_tree(self.xml, tree_name=self.name)
+        return self
+
+
+BehaviorReply = Annotated[BotContentSaved | ContentMissing, Field(discriminator="kind")]
+
+
+class ExportContent(Contract):
+    """Query: the AIML files (all, or the one named) or one behaviour tree of a stage or
+    version, staged in the content bucket."""
+
+    project_key: UUID
+    part: Literal["aiml", "behavior"]
+    file: str | None = Field(None, description="This file or tree only (required for behavior)")
+    stage: Stage = "test"
+    version: int | None = Field(None, ge=1, le=MAX_VERSION)
+
+
+class ContentStaged(Contract):
+    """Reply: what was asked is object `object` of the content bucket (AimlFiles or
+    ContentDiff JSON); the asker reads it and deletes it."""
+
+    kind: Literal["staged"] = "staged"
+    version: int = Field(description="The version it comes from (`to` for a diff)")
+    object: str
+
+
+StagedReply = Annotated[ContentStaged | ContentMissing, Field(discriminator="kind")]
+VersionRef = Stage | Annotated[int, Field(ge=0, le=MAX_VERSION)]
+
+
+class DiffContent(Contract):
+    """Query: what changed between two versions (or stages), part by part."""
+
+    project_key: UUID
+    old: VersionRef = Field("release", description="A version number, release or test")
+    new: VersionRef = Field("test", description="A version number, release or test")
+
+
+class PartDiff(Contract):
+    """One part that differs: a unified diff of its text form."""
+
+    part: str = Field(description="aiml/<file>, behavior/<name>, maps, sets, properties, ...")
+    change: Literal["added", "removed", "changed"]
+    diff: str
+
+
+class ContentDiff(Contract):
+    """The parts that differ between two versions (unchanged parts are not listed)."""
+
+    old: int = Field(description="The older side's version (0: empty)")
+    new: int = Field(description="The newer side's version (0: empty)")
+    parts: list[PartDiff]
 
 
 class ConfigChanged(Event):

@@ -55,6 +55,9 @@ class LatestTelemetry(Contract):
     samples: list[LatestSample] = Field(description="One entry per robot that sent anything")
 
 
+MAX_BUCKET_S = 366 * 24 * 3600.0  # wider would overflow a Postgres interval
+
+
 class GetTelemetryRange(Contract):
     """Query: one metric of one robot over [start, end), aggregated into fixed buckets."""
 
@@ -63,7 +66,9 @@ class GetTelemetryRange(Contract):
     metric: MetricName = Field(description="The metric, e.g. cpu_usage")
     start: datetime = Field(description="Start of the range (inclusive, timezone-aware)")
     end: datetime = Field(description="End of the range (exclusive, timezone-aware)")
-    bucket_s: float = Field(ge=1.0, description="Bucket width in seconds")
+    bucket_s: float = Field(
+        ge=1.0, le=MAX_BUCKET_S, description="Bucket width in seconds (at most a year)"
+    )
 
     @model_validator(mode="after")
     def _sane(self) -> Self:

@@ -22,6 +22,7 @@ from shared.contracts import (
     SessionDeleted,
     TurnReceived,
 )
+from shared.contracts.content import AimlFile
 
 HI = "<category><pattern>HI</pattern><template>hello</template></category>"
 REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReply)
@@ -30,6 +31,7 @@ REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReply)
 class MemoryContent:
     def __init__(self) -> None:
         self.versions: dict[UUID, list[BotContent]] = {}
+        self.aiml: dict[tuple[UUID, int], str] = {}
 
     async def current(self, project: UUID) -> BotContent:
         return (self.versions.get(project) or [EMPTY])[-1]
@@ -45,7 +47,6 @@ class MemoryContent:
         row = BotContentRow(
             project_key=command.project_key,
             version=len(history) + 1,
-            aiml=command.aiml,
             maps="",
             sets="",
             properties=command.properties or "",
@@ -53,7 +54,11 @@ class MemoryContent:
             correlation_id=command.correlation_id,
         )
         history.append(content_of(row))
+        self.aiml[(command.project_key, row.version)] = command.aiml
         return row
+
+    async def aiml_files(self, project: UUID, version: int) -> list[AimlFile]:
+        return [AimlFile(name="bot.aiml", text=self.aiml[(project, version)])]
 
 
 class MemoryTurns:
@@ -89,6 +94,11 @@ class MemoryTurns:
 
     async def content_version(self, project_key: UUID, stage: str) -> int:
         return (await self.content.current(project_key)).version
+
+    async def said_since(self, project_key: UUID, session_id: str) -> list[str]:
+        mine = [t for t in self.rows.values() if t.session_id == session_id]
+        turns = [i for i, t in enumerate(mine) if t.kind == "turn"]
+        return [t.answer for t in mine[turns[-1] + 1 if turns else 0 :] if t.kind == "said"]
 
     def save(self, session: SessionRow, turn: TurnRow) -> None:
         self.rows[turn.turn_event_id] = turn
@@ -130,12 +140,20 @@ class MemorySessions:
             row.data, row.state = {**row.data, **data}, {**row.state, **state}
         return row
 
+    async def say(self, said: TurnRow) -> SessionRow | None:
+        row = self.turns.sessions.get((said.project_key, said.session_id))
+        if row is not None:
+            said.protocol = row.protocol
+            self.turns.rows[said.turn_event_id] = said
+        return row
+
     async def history(
         self, project_key: UUID, session_id: str, *, until: datetime | None, limit: int
     ) -> list[TurnRow] | None:
         if (project_key, session_id) not in self.turns.sessions:
             return None
         mine = [t for t in self.turns.rows.values() if t.session_id == session_id]
+        mine = [t for t in mine if t.kind == "turn"]
         return [t for t in mine if until is None or t.answered_at <= until][-limit:]
 
     async def delete(self, project_key: UUID, session_id: str) -> SessionRow | None:

@@ -5,6 +5,7 @@ import asyncio
 import io
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -223,8 +224,10 @@ async def test_deleting_a_project_forgets_it_everywhere_and_keeps_the_audit(
         '"telemetry"."samples"',
         '"media"."images"',
         '"schedule"."entries"',
+        '"telemetry"."commands"',  # the schedule's push to the robot
     )
-    await _until(lambda: _rows(pg, project.key), lambda rows: all(rows[t] for t in filled))
+    for p in (project, other_project):  # settled: the schedule's command is recorded too
+        await _until(partial(_rows, pg, p.key), lambda rows: all(rows[t] for t in filled))
     before_other = await _rows(pg, other_project.key)
 
     wrong = await admin.delete(path, params={"confirm": "not its name"})

@@ -32,6 +32,7 @@ from shared.contracts import (
     OpenSession,
     SessionInfo,
     SessionReply,
+    TurnAnswered,
     UpdateSession,
 )
 from shared.identity import ProjectStore
@@ -208,7 +209,10 @@ class AidaSocket:
         await self._feeds.detach(join.project, join.listener)
 
     async def _push(self, join: Join, reply: ChatReply) -> bool:
-        """Send one bot message to this socket as `btu_msg` (the client filters by session)."""
+        """Send one bot message to this socket as `btu_msg` (the client filters by session);
+        an answer of no engine (an operator holds the session) says nothing."""
+        if isinstance(reply, TurnAnswered) and reply.engine == "none":
+            return True
         frame = wire.push(join.topic, "btu_msg", {"session": reply.session_id, "text": reply.text})
         return await self._out(frame)
 

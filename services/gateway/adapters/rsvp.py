@@ -83,20 +83,27 @@ def _required(params: QueryParams, name: str, limit: int) -> str:
 
 
 def answer_body(reply: TurnAnswered, *, skillid: str | None) -> dict[str, Any]:
-    """A reply in RSVP's success shape."""
+    """A reply in RSVP's success shape: what was said to the session since its previous turn
+    (an operator, a schedule), then the answer. An answer of no engine (an operator holds the
+    session) adds nothing: `stage` is what the operator said, or empty, under topic
+    "operator"."""
+    said = [{"message": text} for text in reply.said_before]
+    skill = skillid or ""
+    params: dict[str, Any] = {"skillId": skill, "tid": str(reply.turn_event_id)}
+    if reply.engine == "none":
+        return {"params": params, "stage": said, "status": 0, "topic": "operator"}
     element: dict[str, Any] = {"message": reply.text}
     for name in ("url", "image", "action"):
         if (value := getattr(reply, name)) is not None:
             element[name] = value
-    skill = skillid or ""
-    params: dict[str, Any] = {"skillId": skill, "tid": str(reply.turn_event_id)}
     if reply.faq is not None:
         element["props"] = {"faq_info": _faq_info(reply.faq)}
         params["skillId"] = skill or reply.faq.skillname
     if reply.intent is not None:
         params |= _intent_params(reply.intent)
         params["skillId"] = skill or reply.intent.skill
-    return {"params": params, "stage": [element], "status": 0, "topic": TOPICS[reply.engine]}
+    topic = TOPICS.get(reply.engine, reply.engine)  # machine: no RSVP name
+    return {"params": params, "stage": [*said, element], "status": 0, "topic": topic}
 
 
 def failure_body(message: str) -> dict[str, Any]:

@@ -296,10 +296,13 @@ class XparoAdapter:
             self._waiting.pop(turn.event_id, None)
 
     async def deliver(self, reply: ChatReply) -> None:
-        """Send a reply (once, see Conversations) and wake the command it answers."""
-        await self.out({"message": {"bot_response": reply.text}})
+        """Send a reply (once, see Conversations) and wake the command it answers; an answer
+        of no engine (an operator holds the session) only wakes it."""
         if not isinstance(reply, TurnAnswered):
+            await self.out({"message": {"bot_response": reply.text}})
             return
+        if reply.engine != "none":
+            await self.out({"message": {"bot_response": reply.text}})
         waiting = self._waiting.get(reply.turn_event_id)
         if waiting is not None and not waiting.done():
             waiting.set_result(None)

@@ -26,6 +26,7 @@ from shared.contracts import (
     RobotCommandAcknowledged,
     RobotCommandIssued,
     TelemetrySampled,
+    TurnAnswered,
     robot_id_or_none,
     utcnow,
 )
@@ -202,6 +203,8 @@ class XparoTypedAdapter:
         await self.link.acknowledged(event)
 
     async def _reply(self, reply: ChatReply) -> None:
+        if isinstance(reply, TurnAnswered) and reply.engine == "none":
+            return  # no engine answered: an operator holds the session
         await self.socket.send_json({"type": "chat_response", "data": {"response": reply.text}})
 
     async def _send_command(self, issued: RobotCommandIssued) -> bool:

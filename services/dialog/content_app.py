@@ -1,0 +1,120 @@
+"""The content use cases of files: AIML uploads of many files, behaviour trees, exports and
+diffs, and building a version's brain from its AIML files."""
+
+import asyncio
+from uuid import UUID
+
+from shared.contracts.content import (
+    AimlChecked,
+    AimlFile,
+    AimlFiles,
+    BotContent,
+    BotContentRejected,
+    BotContentSaved,
+    ContentDiff,
+    ContentMissing,
+    DiffContent,
+    ExportContent,
+    SaveAiml,
+    SaveBehavior,
+)
+
+from .chain import Brain, Brains, build_brain
+from .content_diff import changed_files, diff_parts, file_digests, text_forms
+from .content_files import AIML, BEHAVIORS, listed
+from .domain import NO_AIML, CompiledAiml, InvalidAiml, compile_files
+from .models import BotContentRow
+from .versions import EMPTY, ContentStore, content_of
+
+
+def saved_of(row: BotContentRow) -> BotContentSaved:
+    """The reply to a save: the new version and what it holds."""
+    return BotContentSaved(
+        version=row.version,
+        categories=row.categories,
+        faq_groups=row.faq_groups,
+        intents=row.intent_count,
+        machine_states=row.machine_states,
+    )
+
+
+class ContentFiles:
+    """Saves, exports and compares content files; keeps the brain of each new version."""
+
+    def __init__(self, store: ContentStore, brains: Brains) -> None:
+        self.store = store
+        self.brains = brains
+
+    async def brain(self, project: UUID, content: BotContent) -> Brain:
+        """The brain of a stored version, its AIML files compiled in load order."""
+        files = await self.store.aiml_files(project, content.version) if content.version else []
+        compiled = (await asyncio.to_thread(compile_files, files))[0] if files else NO_AIML
+        return await build_version(content, compiled)
+
+    async def save_aiml(
+        self, command: SaveAiml, files: list[AimlFile]
+    ) -> BotContentSaved | BotContentRejected | AimlChecked:
+        """Check AIML files and, unless it is a dry run, store them as every AIML file of the
+        next version (its brain ready before the reply)."""
+        try:
+            compiled, counts = await asyncio.to_thread(compile_files, files)
+        except InvalidAiml as err:
+            return BotContentRejected(problems=err.problems)
+        if command.dry_run:
+            return AimlChecked(files=len(files), categories=len(compiled.categories))
+        row = await self.store.save_aiml(
+            command.project_key,
+            command.correlation_id,
+            list(zip(files, counts, strict=True)),
+            categories=len(compiled.categories),  # what the brain has: later files replace
+        )
+        self.brains.put(command.project_key, await build_version(content_of(row), compiled))
+        return saved_of(row)
+
+    async def save_behavior(self, command: SaveBehavior) -> BotContentSaved | ContentMissing:
+        """Store or remove one behaviour tree (a new version; the brain is unchanged)."""
+        row = await self.store.save_behavior(command)
+        if row is None:
+            return ContentMissing(reason=f"there is no behaviour tree {command.name}")
+        return saved_of(row)
+
+    async def export(self, query: ExportContent) -> tuple[int, AimlFiles] | ContentMissing:
+        """A version's AIML files (all, or the one named) or one behaviour tree, with texts."""
+        key = query.project_key
+        row = await self.store.row(key, query.version or query.stage)
+        if row is None and query.version is not None:
+            return ContentMissing(reason=f"there is no version {query.version}")
+        entries = listed(row, AIML if query.part == "aiml" else BEHAVIORS)
+        if query.file is not None:
+            entries = [entry for entry in entries if entry.name == query.file]
+            if not entries:
+                what = "AIML file" if query.part == "aiml" else "behaviour tree"
+                return ContentMissing(reason=f"there is no {what} {query.file!r}")
+        texts = await self.store.texts(key, [entry.sha256 for entry in entries])
+        files = [AimlFile(name=entry.name, text=texts[entry.sha256]) for entry in entries]
+        return (row.version if row else 0), AimlFiles(files=files)
+
+    async def diff(self, query: DiffContent) -> ContentDiff | ContentMissing:
+        """What changed from `old` to `new`, part by part."""
+        sides: list[tuple[BotContent, dict[str, str]]] = []
+        for ref in (query.old, query.new):
+            row = await self.store.row(query.project_key, ref)
+            if row is None and isinstance(ref, int) and ref != 0:
+                return ContentMissing(reason=f"there is no version {ref}")
+            content = content_of(row) if row else EMPTY
+            sides.append((content, file_digests(content)))
+        (old, old_files), (new, new_files) = sides
+        texts = await self.store.texts(
+            query.project_key, sorted(changed_files(old_files, new_files))
+        )
+        parts = diff_parts(
+            {**text_forms(old), **{p: texts.get(d, "") for p, d in old_files.items()}},
+            {**text_forms(new), **{p: texts.get(d, "") for p, d in new_files.items()}},
+        )
+        return ContentDiff(old=old.version, new=new.version, parts=parts)
+
+
+async def build_version(content: BotContent, compiled: CompiledAiml) -> Brain:
+    """The brain of `content` whose AIML is `compiled` (built in a thread: it takes seconds
+    for a large AIML set)."""
+    return await asyncio.to_thread(build_brain, content, compiled)

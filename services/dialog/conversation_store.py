@@ -1,0 +1,216 @@
+"""Conversations as operators read them, in Postgres: lists, transcripts, the export, handoff.
+
+Reads only, except handoff, which changes the session row under its lock: a turn being
+answered holds that lock too, so every turn is answered either before the handoff (by the bot)
+or after it (by nobody: the operator holds the session).
+"""
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, tuple_
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
+
+from shared.contracts.conversation import SNIPPET_CHARS, ConversationFilter, ConversationPosition
+from shared.db import transaction
+
+from .models import SessionRow, TurnRow
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A session with what its list row shows besides the session itself."""
+
+    session: SessionRow
+    turns: int
+    last_text: str
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A session after a handoff request, and who held it before."""
+
+    session: SessionRow
+    before: str | None
+
+
+class Conversations(Protocol):
+    """What the conversation queries need from storage."""
+
+    async def find(
+        self,
+        project_key: UUID,
+        where: ConversationFilter,
+        *,
+        limit: int,
+        after: ConversationPosition | None,
+    ) -> list[Listed]: ...
+    async def listed(self, project_key: UUID, session_id: str) -> Listed | None: ...
+    async def turns(
+        self, project_key: UUID, session_id: str, *, limit: int, after: int | None
+    ) -> list[TurnRow]: ...
+    async def export(
+        self, project_key: UUID, where: ConversationFilter, *, limit: int, after: int | None
+    ) -> list[tuple[TurnRow, str]]: ...
+    async def hand_off(
+        self, project_key: UUID, session_id: str, operator: str | None
+    ) -> Handoff | None: ...
+
+
+def like_pattern(text: str) -> str:
+    """An ILIKE pattern finding `text` anywhere, its own % _ and \\ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _same_session(turn: Any = TurnRow) -> ColumnElement[bool]:
+    """A turn row (or an alias of the table) belongs to the session row."""
+    return and_(
+        turn.project_key == col(SessionRow.project_key),
+        turn.session_id == col(SessionRow.session_id),
+    )
+
+
+def _in_window(where: ConversationFilter, turn: Any = TurnRow) -> list[ColumnElement[bool]]:
+    """Conditions on a turn row: inside the filter's time window."""
+    found: list[ColumnElement[bool]] = []
+    if where.since is not None:
+        found.append(turn.answered_at >= where.since)
+    if where.until is not None:
+        found.append(turn.answered_at < where.until)
+    return found
+
+
+def _session_matches(project_key: UUID, where: ConversationFilter) -> list[ColumnElement[bool]]:
+    """Conditions on a session row: the project, the protocol, and (with a time window or a
+    text) a message inside the window that holds the text."""
+    found = [col(SessionRow.project_key) == project_key]
+    if where.protocol is not None:
+        found.append(col(SessionRow.protocol) == where.protocol)
+    hit = aliased(TurnRow)  # its own name: the export's outer query reads turns too
+    inside = _in_window(where, hit)
+    if where.q is not None:
+        pattern = like_pattern(where.q)
+        inside.append(
+            col(hit.question).ilike(pattern, escape="\\")
+            | col(hit.answer).ilike(pattern, escape="\\")
+        )
+    if inside:
+        found.append(exists().where(_same_session(hit), *inside))
+    return found
+
+
+def _listing() -> Select[SessionRow, Any, Any]:
+    """Sessions with their number of turns and their newest message (cut)."""
+    turns = (
+        select(func.count())
+        .where(_same_session(), col(TurnRow.kind) == "turn")
+        .correlate(SessionRow)
+        .scalar_subquery()
+    )
+    text = case((col(TurnRow.answer) != "", col(TurnRow.answer)), else_=col(TurnRow.question))
+    last_text = (
+        select(func.left(text, SNIPPET_CHARS))
+        .where(_same_session())
+        .order_by(col(TurnRow.id).desc())
+        .limit(1)
+        .correlate(SessionRow)
+        .scalar_subquery()
+    )
+    return select(SessionRow, turns, func.coalesce(last_text, ""))
+
+
+class PgConversations:
+    """Conversations over the dialog schema."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def find(
+        self,
+        project_key: UUID,
+        where: ConversationFilter,
+        *,
+        limit: int,
+        after: ConversationPosition | None,
+    ) -> list[Listed]:
+        """One page of sessions, newest activity first (session id breaks ties)."""
+        query = _listing().where(*_session_matches(project_key, where))
+        if after is not None:
+            position = tuple_(col(SessionRow.last_at), col(SessionRow.session_id))
+            query = query.where(position < tuple_(after.last_at, after.session_id))
+        query = query.order_by(
+            col(SessionRow.last_at).desc(), col(SessionRow.session_id).desc()
+        ).limit(limit)
+        async with self._sessions() as session:
+            rows = await session.exec(query)
+            return [Listed(row, count, text) for row, count, text in rows.all()]
+
+    async def listed(self, project_key: UUID, session_id: str) -> Listed | None:
+        """One live session as a list shows it."""
+        query = _listing().where(
+            col(SessionRow.project_key) == project_key, col(SessionRow.session_id) == session_id
+        )
+        async with self._sessions() as session:
+            found = (await session.exec(query)).first()
+        return None if found is None else Listed(*found)
+
+    async def turns(
+        self, project_key: UUID, session_id: str, *, limit: int, after: int | None
+    ) -> list[TurnRow]:
+        """A session's stored turns and messages after row `after`, oldest first."""
+        query = select(TurnRow).where(
+            col(TurnRow.project_key) == project_key,
+            col(TurnRow.session_id) == session_id,
+            col(TurnRow.id) > (after or 0),
+        )
+        async with self._sessions() as session:
+            rows = await session.exec(query.order_by(col(TurnRow.id)).limit(limit))
+            return list(rows.all())
+
+    async def export(
+        self, project_key: UUID, where: ConversationFilter, *, limit: int, after: int | None
+    ) -> list[tuple[TurnRow, str]]:
+        """The project's turns and messages after row `after` in the filter's window, of the
+        sessions the filter matches, oldest first, each with its session's protocol."""
+        query = (
+            select(TurnRow, col(SessionRow.protocol))
+            .join(SessionRow, _same_session())
+            .where(
+                *_session_matches(project_key, where),
+                *_in_window(where),
+                col(TurnRow.project_key) == project_key,
+                col(TurnRow.id) > (after or 0),
+            )
+        )
+        async with self._sessions() as session:
+            rows = await session.exec(query.order_by(col(TurnRow.id)).limit(limit))
+            return [(row, protocol) for row, protocol in rows.all()]
+
+    async def hand_off(
+        self, project_key: UUID, session_id: str, operator: str | None
+    ) -> Handoff | None:
+        """Give a live session to `operator` unless another one holds it; None (no operator)
+        gives it back to the bot. None when the session is not live."""
+        async with transaction(self._sessions) as session:
+            found = await session.exec(
+                select(SessionRow)
+                .where(
+                    col(SessionRow.project_key) == project_key,
+                    col(SessionRow.session_id) == session_id,
+                )
+                .with_for_update()
+            )
+            row = found.first()
+            if row is None:
+                return None
+            before = row.handoff
+            if operator is None or before in (None, operator):
+                row.handoff = operator
+                session.add(row)
+        return Handoff(row, before)

@@ -1,0 +1,217 @@
+"""The conversation use cases of operators: find conversations, read and export transcripts,
+take a session over from the bot and give it back.
+
+Every answer is one page that fits one NATS message: pages end early (with a `next`) when the
+next stored turn would take the answer past MAX_REPLY_BYTES.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from shared.contracts import BotSpoke
+from shared.contracts.conversation import (
+    MAX_REPLY_BYTES,
+    ConversationPage,
+    ConversationPosition,
+    ConversationSummary,
+    ExportEntry,
+    ExportPage,
+    ExportTurns,
+    FindConversations,
+    GetTranscript,
+    HandedOff,
+    HandOff,
+    HandoffChanged,
+    HandoffRefused,
+    Transcript,
+    TranscriptEntry,
+)
+from shared.contracts.session import SessionUnknown
+
+from .conversation_store import Conversations, Listed
+from .models import TurnRow
+from .store import Sessions
+
+ENVELOPE_BYTES = 4096  # a page's own fields (the conversation of a transcript, `next`)
+E = TypeVar("E", bound=BaseModel)
+
+
+def summary_of(listed: Listed) -> ConversationSummary:
+    """A session as a conversation list shows it."""
+    row = listed.session
+    assert row.created_at is not None and row.last_at is not None  # set by the database
+    return ConversationSummary(
+        session_id=row.session_id,
+        protocol=row.protocol,
+        created_at=row.created_at,
+        last_at=row.last_at,
+        turns=listed.turns,
+        handoff=row.handoff,
+        last_text=listed.last_text,
+    )
+
+
+def entries_of(row: TurnRow) -> list[TranscriptEntry]:
+    """The messages one stored row holds: what was said first (by an operator or a schedule),
+    or the user's side of a turn (a socket opening is none) and the bot's answer, unless no
+    engine answered (engine none: nothing to say, or an operator held the session)."""
+    assert row.id is not None
+    details = row.details or {}
+    event = str(details.get("event", "text"))
+    if row.kind == "said":
+        source = str(details.get("source", "operator"))
+        return [
+            TranscriptEntry(
+                turn=row.id,
+                at=row.answered_at,
+                author="operator" if source == "operator" else "bot",
+                text=row.answer,
+                event="say",
+                engine=source,
+                operator=details.get("operator"),
+                stage=None,
+                version=None,
+            )
+        ]
+    entries = []
+    if event != "start":
+        entries.append(
+            TranscriptEntry(
+                turn=row.id,
+                at=row.received_at,
+                author="user",
+                text=row.question,
+                event=event,
+                engine=None,
+                operator=details.get("operator"),
+                stage=None,
+                version=None,
+            )
+        )
+    if row.engine != "none":
+        entries.append(
+            TranscriptEntry(
+                turn=row.id,
+                at=row.answered_at,
+                author="bot",
+                text=row.answer,
+                event=event,
+                engine=row.engine,
+                operator=None,
+                stage=row.stage,
+                version=row.content_version,
+            )
+        )
+    return entries
+
+
+def fit(
+    rows: Sequence[TurnRow], limit: int, entries: Callable[[TurnRow], list[E]]
+) -> tuple[list[E], int | None]:
+    """The entries of the first rows (at most `limit`) that fit MAX_REPLY_BYTES as JSON, and
+    the row to continue after (None when every row fit). The first row always goes in: one
+    row's texts (2 x 64 K characters) stay far under the limit."""
+    page: list[E] = []
+    size = ENVELOPE_BYTES
+    for taken, row in enumerate(rows):
+        made = entries(row)
+        grown = size + sum(len(entry.model_dump_json()) + 1 for entry in made)
+        if taken == limit or (page and grown > MAX_REPLY_BYTES):
+            return page, rows[taken - 1].id
+        page, size = page + made, grown
+    return page, None
+
+
+class ConversationApp:
+    """Reads conversations for operators and moves sessions between the bot and operators."""
+
+    def __init__(self, *, conversations: Conversations, sessions: Sessions) -> None:
+        self.conversations = conversations
+        self.sessions = sessions
+
+    async def find(self, query: FindConversations) -> ConversationPage:
+        """A page of the project's conversations, newest activity first."""
+        found = await self.conversations.find(
+            query.project_key, query.filter, limit=query.limit + 1, after=query.after
+        )
+        items = [summary_of(listed) for listed in found[: query.limit]]
+        more = len(found) > query.limit
+        last = items[-1] if more else None
+        position = last and ConversationPosition(last_at=last.last_at, session_id=last.session_id)
+        return ConversationPage(items=items, next=position)
+
+    async def transcript(self, query: GetTranscript) -> Transcript | SessionUnknown:
+        """The session and a page of its messages, oldest first."""
+        listed = await self.conversations.listed(query.project_key, query.session_id)
+        if listed is None:
+            return await self._unknown(query)
+        rows = await self.conversations.turns(
+            query.project_key, query.session_id, limit=query.limit + 1, after=query.after
+        )
+        items, after = fit(rows, query.limit, entries_of)
+        return Transcript(session=summary_of(listed), items=items, next=after)
+
+    async def export(self, query: ExportTurns) -> ExportPage:
+        """A page of the messages of the project's conversations that the filter matches."""
+        found = await self.conversations.export(
+            query.project_key, query.filter, limit=query.limit + 1, after=query.after
+        )
+        protocols = {row.id: protocol for row, protocol in found}
+
+        def exported(row: TurnRow) -> list[ExportEntry]:
+            extra = {"session_id": row.session_id, "protocol": protocols[row.id]}
+            return [ExportEntry(**entry.model_dump(), **extra) for entry in entries_of(row)]
+
+        items, after = fit([row for row, _ in found], query.limit, exported)
+        return ExportPage(items=items, next=after)
+
+    async def hand_off(
+        self, command: HandOff
+    ) -> tuple[HandedOff | HandoffRefused | SessionUnknown, HandoffChanged | None]:
+        """Give the session to the operator (or back to the bot); the notice to publish when
+        that changed who holds it."""
+        done = await self.conversations.hand_off(
+            command.project_key, command.session_id, command.operator
+        )
+        if done is None:
+            return await self._unknown(command), None
+        holder = done.session.handoff
+        if holder != command.operator:
+            assert holder is not None  # only a take can be refused
+            return HandoffRefused(operator=holder), None
+        listed = await self.conversations.listed(command.project_key, command.session_id)
+        if listed is None:  # deleted right after the handoff
+            return await self._unknown(command), None
+        notice = None
+        if done.before != holder:
+            notice = HandoffChanged(
+                project_key=command.project_key, session_id=command.session_id, operator=holder
+            )
+        return HandedOff(session=summary_of(listed)), notice
+
+    async def _unknown(self, query: GetTranscript | HandOff) -> SessionUnknown:
+        deleted = await self.sessions.deleted(query.project_key, query.session_id)
+        return SessionUnknown(session_id=query.session_id, deleted=deleted)
+
+
+def said_row(spoke: BotSpoke, *, operator: str | None) -> TurnRow:
+    """The transcript row of a message said first (its protocol is the session's, filled in
+    when it is stored)."""
+    return TurnRow(
+        turn_event_id=spoke.event_id,
+        reply_event_id=spoke.event_id,
+        correlation_id=spoke.correlation_id,
+        project_key=spoke.project_key,
+        session_id=spoke.session_id,
+        protocol="",
+        question="",
+        answer=spoke.text,
+        engine=spoke.source,
+        received_at=spoke.occurred_at,
+        answered_at=spoke.occurred_at,
+        engine_ms=0.0,
+        details={"event": "say", "source": spoke.source, "operator": operator},
+        kind="said",
+    )

@@ -1,0 +1,217 @@
+"""Admin HTTP API for conversations: find them, read a transcript, export them, and let an
+operator take a session over from the bot and hand it back.
+
+The dialog service owns sessions and transcripts: each route asks it (request/reply), one page
+per request; the export walks the pages and streams them out, so no message between the
+services comes near NATS' size limit however big the export.
+"""
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, TypeAdapter
+
+from shared import subjects
+from shared.contracts.chat import Protocol
+from shared.contracts.conversation import (
+    NO_NUL,
+    ConversationFilter,
+    ConversationPage,
+    ConversationSummary,
+    ExportEntry,
+    ExportPage,
+    ExportTurns,
+    FindConversations,
+    GetTranscript,
+    HandedOff,
+    HandOff,
+    HandoffReply,
+    Transcript,
+    TranscriptEntry,
+    TranscriptReply,
+)
+from shared.contracts.paging import BadCursor
+from shared.contracts.session import SessionUnknown
+from shared.identity import AdminToken, ProjectStore, TokenStore
+
+from .admin_auth import admin_scope
+from .admin_chat import SessionPath
+from .bridge import Bridge, BridgeError
+from .conversation_formats import (
+    MEDIA_TYPES,
+    ExportFormat,
+    cursor_position,
+    cursor_row,
+    export_body,
+    position_cursor,
+    row_cursor,
+    utc,
+)
+from .paging import DEFAULT_LIMIT, Cursor, Limit, bad_cursor, link_next
+from .problems import Problem
+
+PAGE: TypeAdapter[ConversationPage] = TypeAdapter(ConversationPage)
+TRANSCRIPT: TypeAdapter[Any] = TypeAdapter(TranscriptReply)
+EXPORT: TypeAdapter[ExportPage] = TypeAdapter(ExportPage)
+HANDOFF: TypeAdapter[Any] = TypeAdapter(HandoffReply)
+EXPORT_PAGE_ROWS = 1000
+
+
+class ConversationList(BaseModel):
+    """A page of conversations, newest activity first."""
+
+    items: list[ConversationSummary]
+    next: str | None = Field(description="Cursor of the next page; null on the last")
+
+
+class TranscriptPage(BaseModel):
+    """A conversation and a page of its messages, oldest first."""
+
+    session: ConversationSummary
+    items: list[TranscriptEntry]
+    next: str | None = Field(description="Cursor of the next page; null on the last")
+
+
+def _filter(
+    protocol: Annotated[
+        Protocol | None, Query(description="Only sessions of this protocol")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="Messages at or after (UTC)")] = None,
+    until: Annotated[datetime | None, Query(description="Messages before (UTC)")] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, pattern=NO_NUL, description="Text said in it"),
+    ] = None,
+) -> ConversationFilter:
+    """The filters of the list and the export (a time without a zone is UTC)."""
+    try:
+        return ConversationFilter(protocol=protocol, since=utc(since), until=utc(until), q=q)
+    except ValueError as err:
+        raise Problem(422, f"since/until: {err}") from err
+
+
+Filter = Annotated[ConversationFilter, Depends(_filter)]
+
+
+def admin_conversations_router(
+    projects: ProjectStore, tokens: TokenStore, bridge: Bridge
+) -> APIRouter:
+    """The /admin routes for conversations and handoff."""
+    router = APIRouter(prefix="/admin/projects/{project}/conversations", tags=["conversations"])
+    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
+
+    async def ask(kind: str, project: UUID, request: BaseModel, answer: TypeAdapter[Any]) -> Any:
+        try:
+            return await bridge.ask(subjects.dialog_conversation(kind, project), request, answer)
+        except BridgeError as err:
+            raise Problem(503, "the dialog service did not answer; try again") from err
+
+    @router.get("", response_model=ConversationList)
+    async def list_conversations(
+        request: Request,
+        response: Response,
+        scoped: Scope,
+        where: Filter,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> ConversationList:
+        """Conversations, newest activity first; `q` finds a text in questions and answers
+        (case-insensitive), `since`/`until` keep those with messages in that time."""
+        try:
+            after = cursor_position(cursor) if cursor else None
+        except BadCursor as err:
+            raise bad_cursor(err) from err
+        query = FindConversations(project_key=scoped[0], filter=where, limit=limit, after=after)
+        page: ConversationPage = await ask("find", scoped[0], query, PAGE)
+        next_cursor = position_cursor(page.next) if page.next else None
+        link_next(request, response, next_cursor)
+        return ConversationList(items=page.items, next=next_cursor)
+
+    @router.get("/export", response_class=StreamingResponse)
+    async def export_conversations(
+        scoped: Scope,
+        where: Filter,
+        form: Annotated[ExportFormat, Query(alias="format", description="csv or json")] = "csv",
+    ) -> StreamingResponse:
+        """Every message of the conversations the filters match (within `since`/`until`), one
+        row each, oldest first: CSV (cells that a spreadsheet would run as formulas start with
+        ') or a JSON array."""
+        key = scoped[0]
+
+        def page_after(after: int | None) -> ExportTurns:
+            return ExportTurns(project_key=key, filter=where, limit=EXPORT_PAGE_ROWS, after=after)
+
+        first: ExportPage = await ask("export", key, page_after(None), EXPORT)
+
+        async def pages() -> AsyncIterator[list[ExportEntry]]:
+            page = first
+            yield page.items
+            while page.next is not None:
+                page = await ask("export", key, page_after(page.next), EXPORT)
+                yield page.items
+
+        name = f"conversations-{key}.{form}"
+        return StreamingResponse(
+            export_body(pages(), form),
+            media_type=MEDIA_TYPES[form],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @router.get("/{session}", response_model=TranscriptPage)
+    async def transcript(
+        request: Request,
+        response: Response,
+        session: SessionPath,
+        scoped: Scope,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> TranscriptPage:
+        """The conversation and its messages, oldest first: who said each (user, bot with its
+        engine, operator with their name), when, and which content stage and version answered
+        (a page holds the messages of at most `limit` turns)."""
+        try:
+            after = cursor_row(cursor) if cursor else None
+        except BadCursor as err:
+            raise bad_cursor(err) from err
+        query = GetTranscript(project_key=scoped[0], session_id=session, limit=limit, after=after)
+        found = await ask("transcript", scoped[0], query, TRANSCRIPT)
+        if not isinstance(found, Transcript):
+            raise _unknown(found)
+        next_cursor = row_cursor(found.next) if found.next is not None else None
+        link_next(request, response, next_cursor)
+        return TranscriptPage(session=found.session, items=found.items, next=next_cursor)
+
+    async def hand_off(key: UUID, session: str, operator: str | None) -> ConversationSummary:
+        command = HandOff(
+            project_key=key, session_id=session, operator=operator, correlation_id=uuid4()
+        )
+        done = await ask("handoff", key, command, HANDOFF)
+        if isinstance(done, SessionUnknown):
+            raise _unknown(done)
+        if not isinstance(done, HandedOff):
+            raise Problem(409, f"{done.operator} holds this session", operator=done.operator)
+        return done.session
+
+    @router.post("/{session}/handoff", response_model=ConversationSummary)
+    async def take_over(session: SessionPath, scoped: Scope) -> ConversationSummary:
+        """Take the session over (as the admin token's name): the bot stays silent in it, its
+        user's turns are still kept, and the operator answers with .../messages. 409 when
+        another operator holds it."""
+        key, token = scoped
+        return await hand_off(key, session, token.name)
+
+    @router.delete("/{session}/handoff", response_model=ConversationSummary)
+    async def hand_back(session: SessionPath, scoped: Scope) -> ConversationSummary:
+        """Give the session back to the bot (whoever held it)."""
+        return await hand_off(scoped[0], session, None)
+
+    return router
+
+
+def _unknown(found: SessionUnknown) -> Problem:
+    state = "was deleted" if found.deleted else "does not exist"
+    return Problem(404, f"session {found.session_id} {state}")
