@@ -59,6 +59,20 @@ def plotly_gzipped() -> bytes:
     return gzip.compress(plotly_bundle()[0].read_bytes(), compresslevel=6)
 
 
+async def plotly_response(request: Request) -> Response:
+    """Plotly's bundle, gzipped when the client takes it; pages ask for it with ?v=<version>,
+    so it may be cached for a year."""
+    headers = {
+        "Cache-Control": f"public, max-age={YEAR_S}, immutable",
+        "Vary": "Accept-Encoding",
+    }
+    if "gzip" not in request.headers.get("accept-encoding", ""):
+        return FileResponse(plotly_bundle()[0], media_type="text/javascript", headers=headers)
+    body = await run_in_threadpool(plotly_gzipped)
+    headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="text/javascript", headers=headers)
+
+
 def chat_page_router(settings: GatewaySettings) -> APIRouter:
     """`GET /chat/`: the page, its assets, its config and plotly's bundle."""
     router = APIRouter(prefix="/chat", tags=["chat page"], include_in_schema=False)
@@ -83,15 +97,7 @@ def chat_page_router(settings: GatewaySettings) -> APIRouter:
     @router.api_route("/vendor/plotly.min.js", methods=READ)
     async def plotly_js(request: Request) -> Response:
         """Plotly's bundle; the page adds ?v=<version>, so it may be cached for a year."""
-        headers = {
-            "Cache-Control": f"public, max-age={YEAR_S}, immutable",
-            "Vary": "Accept-Encoding",
-        }
-        if "gzip" not in request.headers.get("accept-encoding", ""):
-            return FileResponse(plotly_bundle()[0], media_type="text/javascript", headers=headers)
-        body = await run_in_threadpool(plotly_gzipped)
-        headers["Content-Encoding"] = "gzip"
-        return Response(body, media_type="text/javascript", headers=headers)
+        return await plotly_response(request)
 
     @router.api_route("/{asset:path}", methods=READ)
     async def chat_asset(asset: str, request: Request) -> Response:

@@ -23,6 +23,7 @@ from .besser_routes import BesserEndpoint, BesserMedia, besser_app, besser_port
 from .bridge import Bridge
 from .chat_page import chat_page_router
 from .config import GatewaySettings
+from .console_page import console_page_router
 from .content_routes import content_app
 from .events import LiveFeeds, events_router
 from .nul_guard import NulGuard
@@ -106,5 +107,6 @@ def create_app(
     app.include_router(aida_router(projects, bridge, feeds, settings, sockets))
     app.include_router(rsvp_router(projects, bridge, settings))
     app.include_router(chat_page_router(settings))
+    app.include_router(console_page_router(settings))
     app.mount("/content", content_app(bridge, settings))
     return app

@@ -217,6 +217,7 @@ Switchboard is ready ({time.monotonic() - started:.1f} s).
   RSVP.ai chat API     http://127.0.0.1:{port}/sandbox/chat?botid={demo.key}&token=<secret>&uid=1&q=hi
   BESSER WebSocket     ws://127.0.0.1:{settings.gateway_besser_port}/  (BESSER's own UIs, unchanged)
   Web chat page        http://127.0.0.1:{port}/chat/
+  Operator console     http://127.0.0.1:{port}/console/  (sign in with ADMIN_TOKEN, key file)
   Admin API            http://127.0.0.1:{port}/docs  (Bearer token: ADMIN_TOKEN in the key file)
   Key file for scripts {data / "demo-project.env"}
   Logs                 {data / "logs"}/<service>.log (and below, prefixed)

@@ -81,6 +81,10 @@ def test_make_run_twice_keeps_aiml_and_conversation(tmp_path: Path) -> None:
         timeout=10,
     )
     assert robots.status_code == 200 and robots.json() == {"robots": []}
+    console = f"http://127.0.0.1:{ports['GATEWAY_PORT']}/console/"
+    assert console in log.read_text()
+    page = httpx.get(console, timeout=10)
+    assert page.status_code == 200 and "Switchboard" in page.text
     rsvp = httpx.get(
         f"http://127.0.0.1:{ports['GATEWAY_PORT']}/sandbox/chat",
         params={

@@ -1,0 +1,162 @@
+/* Conversations: search the project's sessions, read a transcript (who answered each turn and
+   with which engine), and take a conversation over: while an operator holds it the bot stays
+   silent for that session and the operator's messages reach the user on their protocol. The
+   list and the open transcript refresh every few seconds. */
+
+import { api, errorBox } from "../api.js";
+import { h, fill, card, button, badge, ago, clock, empty, spinner, toast } from "../dom.js";
+
+const LIST_EVERY_MS = 5000;
+const TRANSCRIPT_EVERY_MS = 2500;
+const PROTOCOLS = ["", "xparo", "xparo-typed", "aida", "rsvp", "besser"];
+const MAX_TURNS = 2000; // longer transcripts: export them
+
+export function render(ctx) {
+  const { view, setTitle, project, args } = ctx;
+  const base = `/admin/projects/${project.key}`;
+  const selected = args[0] || null;
+  setTitle("Conversations", [{ text: project.title || project.name, href: `#/p/${project.key}/settings` }, { text: "Conversations" }]);
+  const search = h("input", { class: "input", type: "search", id: "conv-search", placeholder: "Search questions and answers…", "aria-label": "Search" });
+  const protocol = h("select", { class: "input input--inline", id: "conv-protocol", "aria-label": "Protocol" },
+    PROTOCOLS.map((p) => h("option", { value: p }, p ? p.toUpperCase() : "All protocols")));
+  const list = h("ul", { class: "sessions", id: "sessions" });
+  const more = button("Load more", () => loadList(true), "quiet", { hidden: true });
+  const transcript = h("div", { class: "transcript-box", id: "transcript" },
+    empty("No conversation open", "Choose one on the left to read it and take it over."));
+  let next = null;
+  let timers = [];
+  let shownCount = 0;
+
+  async function loadList(append = false) {
+    const query = { q: search.value.trim(), protocol: protocol.value };
+    try {
+      const found = await api(`${base}/conversations`, { query: { ...query, limit: 30, cursor: append ? next : undefined } });
+      const items = found.items || [];
+      next = found.next;
+      more.hidden = !next;
+      if (!append) { list.replaceChildren(); shownCount = 0; }
+      list.append(...items.map(sessionRow));
+      shownCount += items.length;
+      if (!shownCount) fill(list, empty(query.q || query.protocol ? "Nothing matches" : "No conversations yet",
+        query.q ? "Search looks in what users and the bot said." : "Chat on the Try it page, or connect a client."));
+    } catch (err) { fill(list, errorBox(err)); }
+  }
+
+  function sessionRow(s) {
+    return h("li", {},
+      h("a", { href: `#/p/${project.key}/conversations/${encodeURIComponent(s.session_id)}`, class: ["session", s.session_id === selected && "session--active"], dataset: { session: s.session_id } },
+        h("div", { class: "session__head" },
+          h("code", { class: "session__id" }, s.session_id), badge(s.protocol || "?", "muted"),
+          s.handoff ? badge(`with ${s.handoff}`, "bad", { title: "Taken over by an operator" }) : null,
+          h("span", { class: "muted small session__when" }, ago(s.last_at))),
+        h("p", { class: "session__text" }, s.last_text || "…"),
+        h("span", { class: "muted small" }, `${s.turns ?? "?"} turns`)));
+  }
+
+  async function loadTranscript() {
+    if (!selected) return;
+    try {
+      // Oldest first, a page at a time: follow `next` so the newest turns are shown too.
+      const path = `${base}/conversations/${encodeURIComponent(selected)}`;
+      const found = await api(path, { query: { limit: 200 } });
+      let { next } = found;
+      const items = [...(found.items || [])];
+      while (next && items.length < MAX_TURNS) {
+        const more = await api(path, { query: { limit: 200, cursor: next } });
+        items.push(...(more.items || []));
+        next = more.next;
+      }
+      showTranscript({ ...found, items });
+    } catch (err) { fill(transcript, errorBox(err)); }
+  }
+
+  // Built once per open conversation, so a refresh never loses what the operator is typing.
+  const head = h("header", { class: "transcript__head" });
+  const turnsBox = h("div", { class: "transcript" });
+  const input = h("input", { class: "input", id: "operator-text", autocomplete: "off", "aria-label": "Operator message" });
+  const sendButton = h("button", { type: "submit", class: "button button--primary", id: "operator-send" }, "Send");
+  const composer = h("form", { class: "composer-bar" }, input, sendButton);
+  composer.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    try {
+      await say(text);
+      input.value = "";
+      loadTranscript();
+    } catch (err) { toast(err.detail || String(err), "bad"); }
+  });
+
+  function showTranscript(found) {
+    const session = found.session || found;
+    const turns = found.turns || found.transcript || found.items || found.messages || [];
+    if (!transcript.contains(turnsBox)) fill(transcript, head, turnsBox, composer);
+    const pinned = turnsBox.scrollHeight - turnsBox.scrollTop - turnsBox.clientHeight < 40;
+    const operator = session.handoff ?? session.operator ?? null;
+    fill(head,
+      h("div", {}, h("code", {}, selected), " ", badge(session.protocol || "?", "muted"), " ",
+        operator ? badge(`taken over by ${operator}`, "bad", { id: "handoff-state" }) : badge("bot answering", "ok", { id: "handoff-state" })),
+      h("div", { class: "toolbar" },
+        operator ? button("Hand back to the bot", () => handoff("DELETE"), "", { id: "hand-back" })
+          : button("Take over", () => handoff("POST"), "warn", { id: "take-over" })));
+    fill(turnsBox, turns.length ? turns.map(turnRow) : h("p", { class: "muted" }, "No turns yet."));
+    input.disabled = sendButton.disabled = !operator;
+    input.placeholder = operator ? "Answer as the operator…" : "Take over to answer as a person";
+    if (pinned) turnsBox.scrollTop = turnsBox.scrollHeight;
+  }
+
+  function turnRow(t) {
+    const author = t.author || "bot";
+    return h("div", { class: `turn turn--${author}`, dataset: { author } },
+      h("div", { class: "turn__text" }, t.text ?? ""),
+      h("div", { class: "turn__meta" },
+        h("span", {}, author === "operator" ? t.operator || "operator" : author),
+        t.engine && author !== "user" ? badge(t.engine, t.engine === "operator" ? "bad" : "info") : null,
+        t.stage ? h("span", {}, t.stage + (t.version ? ` v${t.version}` : "")) : null,
+        clock(t.at)));
+  }
+
+  async function say(text) {
+    const path = `${base}/conversations/${encodeURIComponent(selected)}/messages`;
+    try {
+      await api(path, { method: "POST", json: { text } });
+    } catch (err) {
+      if (err.status !== 404 || err.detail !== "Not Found") throw err;
+      // a gateway without the conversations routes: the older alias
+      await api(`${base}/sessions/${encodeURIComponent(selected)}/messages`, { method: "POST", json: { text } });
+    }
+  }
+
+  async function handoff(method) {
+    try {
+      await api(`${base}/conversations/${encodeURIComponent(selected)}/handoff`, { method });
+      toast(method === "POST" ? "You have the conversation: the bot is silent." : "Handed back to the bot.");
+      await loadTranscript();
+      loadList();
+    } catch (err) { toast(err.detail || String(err), "bad"); }
+  }
+
+  async function exportAs(format) {
+    try {
+      const text = await api(`${base}/conversations/export`, { query: { format, q: search.value.trim(), protocol: protocol.value } });
+      const blob = new Blob([typeof text === "string" ? text : JSON.stringify(text, null, 2)], { type: format === "csv" ? "text/csv" : "application/json" });
+      const link = h("a", { href: URL.createObjectURL(blob), download: `conversations-${project.name}.${format}` });
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    } catch (err) { toast(err.detail || String(err), "bad"); }
+  }
+
+  let typing = 0;
+  search.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => loadList(), 300); });
+  protocol.addEventListener("change", () => loadList());
+  fill(view, h("div", { class: "columns columns--list" },
+    card("Sessions", h("div", { class: "toolbar" }, button("CSV", () => exportAs("csv"), "link", { title: "Export the matching turns as CSV" }), button("JSON", () => exportAs("json"), "link")),
+      h("div", { class: "filters" }, search, protocol), list, more),
+    card(null, null, transcript)));
+  if (selected) fill(transcript, spinner());
+  loadList();
+  loadTranscript();
+  timers.push(setInterval(() => { if (!next || shownCount <= 30) loadList(); }, LIST_EVERY_MS));
+  if (selected) timers.push(setInterval(loadTranscript, TRANSCRIPT_EVERY_MS));
+  return () => { timers.forEach(clearInterval); timers = []; };
+}

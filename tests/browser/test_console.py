@@ -1,0 +1,330 @@
+"""The operator console (/console/) in chromium against the real stack: gateway, a dialog and a
+telemetry replica, with a simulated robot on the XPARO typed API.
+
+Set CONSOLE_SCREENSHOTS=docs/screenshots to keep the README's console tour from a run.
+"""
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import pytest
+from nats.aio.client import Client as NatsClient
+from playwright.async_api import Browser, Page, expect
+
+from shared.db import make_engine, session_factory
+from shared.identity import TokenStore
+from shared.testing.backends import Backends
+from shared.testing.plugin import Stack, TestProject
+
+from .chat import ChatPage, PageOpener
+from .console import (
+    CONSOLE_VIEWPORT,
+    Robot,
+    backfill,
+    chart_values,
+    console_url,
+    create_project,
+    fill_editor,
+    screenshot,
+    sign_in,
+    until,
+)
+
+pytestmark = pytest.mark.integration
+
+WARD_AIML = """<?xml version="1.0" encoding="UTF-8"?>
+<aiml version="2.0">
+  <category>
+    <pattern>HELLO</pattern>
+    <template>Hello! I am the ward assistant. Ask me about visiting hours.</template>
+  </category>
+  <category>
+    <pattern>WHEN ARE VISITING HOURS</pattern>
+    <template>Visiting hours are 10:00 to 20:00, every day.</template>
+  </category>
+</aiml>
+"""
+BROKEN_AIML = """<aiml version="2.0">
+  <category>
+    <pattern>HELLO</pattern>
+    <template>Hi there</templat>
+  </category>
+</aiml>
+"""
+
+
+@pytest.fixture(scope="module")
+def console_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A gateway, a dialog and a telemetry replica (short online window), for one module."""
+    services = {"TELEMETRY_ONLINE_WINDOW_S": "10"}
+    running = Stack(backends, tmp_path_factory.mktemp("logs"), service_env=services)
+    yield running.start(dialogs=1, telemetry=1)
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def operator_token(backends: Backends) -> str:
+    """An admin token for every project, named like a person (the console shows the name)."""
+
+    async def create() -> str:
+        engine = make_engine(backends.database_url, pool_size=1)
+        try:
+            store = TokenStore(session_factory(engine))
+            return (await store.create_admin(f"dana-{uuid4().hex[:4]}", projects=None)).secret
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(create())
+
+
+@pytest.fixture
+async def console(browser: Browser, open_page: PageOpener) -> ChatPage:
+    """A desktop-sized page in a fresh browser context (fresh sessionStorage: signed out)."""
+    return await open_page(browser, viewport=CONSOLE_VIEWPORT)
+
+
+def test_console_assets_and_policy(console_stack: Stack) -> None:
+    """/console/ serves the page under a strict CSP, its config (where "try it" chats) and
+    plotly's bundle, and nothing outside its folder."""
+    http = console_stack.http_url()
+    page = httpx.get(f"{http}/console/")
+    assert page.status_code == 200 and "js/app.js" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "connect-src 'self'" in policy
+    config = httpx.get(f"{http}/console/config.json").json()
+    assert config["rsvp_endpoint"] == "sandbox" and config["plotly_version"]
+    plotly = httpx.get(f"{http}/console/vendor/plotly.min.js?v={config['plotly_version']}")
+    assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
+    for asset in ["console.css", "js/app.js", "js/api.js", "js/pages/robots.js"]:
+        assert httpx.get(f"{http}/console/{asset}").status_code == 200, asset
+    for escape in ["..%2fconfig.py", "%2e%2e%2fconsole_page.py", "js%2f..%2f..%2fmain.py"]:
+        assert httpx.get(f"{http}/console/{escape}").status_code == 404, escape
+
+
+async def test_wrong_token_shows_the_problem(console_stack: Stack, console: ChatPage) -> None:
+    """A token the gateway does not know is refused with the API's own words, and the operator
+    stays on the sign-in page."""
+    page = console.page
+    await page.goto(console_url(console_stack))
+    await page.get_by_label("Admin token").fill("sbadm_" + "0" * 64)
+    await page.get_by_role("button", name="Sign in").click()
+    alert = page.get_by_role("alert")
+    await expect(alert).to_contain_text("Authentication required (401)")
+    await expect(alert).to_contain_text("unknown admin token")
+    await expect(page.locator("#shell")).to_have_attribute("data-signed-in", "false")
+    assert not console.errors or all("401" in e for e in console.errors), console.errors
+
+
+@pytest.mark.timeout(300)
+async def test_operator_flow(
+    console_stack: Stack, operator_token: str, console: ChatPage, nc: NatsClient, tmp_path: Path
+) -> None:
+    """Sign in, create a project, upload AIML, chat on the test stage, publish, find the
+    conversation, watch a simulated robot's telemetry chart move and command it, and follow
+    the live event feed."""
+    page = console.page
+    await page.goto(console_url(console_stack))
+    await screenshot(page, tmp_path, "login")
+    await sign_in(page, console_url(console_stack), operator_token)
+
+    suffix = uuid4().hex[:4]
+    made = await create_project(page, f"st-marys-ward-{suffix}", "St Mary's ward assistant")
+    await upload_aiml(page, tmp_path)
+    await try_it(page, tmp_path)
+    uid = await page.locator("#try-session").inner_text()
+    await publish(page, made)
+    await conversation_appears(page, made, uid, tmp_path)
+    await more_projects(console_stack, operator_token, suffix)
+    await page.locator(".nav__link[data-page=projects]").click()
+    row = page.locator(f"#projects-table tr[data-project='{made.key}']")
+    await expect(row).to_be_visible()
+    await screenshot(page, tmp_path, "projects")
+
+    await backfill(nc.jetstream(), made.key, "ward-bot-1", minutes=4.5)
+    robot = Robot(console_stack.typed_url(made, robot="ward-bot-1"))
+    async with robot.running():
+        await row.get_by_role("link", name="Robots").click()
+        await telemetry_moves(page, made)
+        await command_is_acknowledged(page, robot)
+        await page.evaluate("() => window.scrollTo(0, 0)")
+        await screenshot(page, tmp_path, "robots")
+        await live_events(page, console_stack, operator_token, made, tmp_path)
+    assert not [e for e in console.errors if "404" not in e], console.errors
+
+
+async def more_projects(stack: Stack, token: str, suffix: str) -> None:
+    """Two more projects, so the projects page looks like a deployment's."""
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as client:
+        for name, title in [
+            ("childrens-reception", "Children's hospital reception"),
+            ("pharmacy-runners", "Pharmacy delivery robots"),
+        ]:
+            body = {"name": f"{name}-{suffix}", "title": title}
+            made = await client.post(f"{stack.http_url()}/admin/projects", json=body)
+            assert made.status_code == 201, made.text
+
+
+async def upload_aiml(page: Page, shots: Path) -> None:
+    await fill_editor(page, WARD_AIML)
+    await page.locator("#validate").click()
+    await expect(page.locator("#content-result .alert--ok")).to_be_visible()
+    await page.locator("#save").click()
+    saved = page.locator("#content-result .alert--ok[data-version]")
+    await expect(saved).to_contain_text("Saved as version")
+    await expect(page.locator("#stages [data-stage=test] .badge")).not_to_have_text("none")
+    await screenshot(page, shots, "content")
+
+
+async def try_it(page: Page, shots: Path) -> None:
+    await page.locator(".nav__link[data-page=try]").click()
+    for question, answer in [("hello", "ward assistant"), ("when are visiting hours", "10:00")]:
+        await page.locator("#try-input").fill(question)
+        await page.locator("#try-input").press("Enter")
+        await expect(page.locator(".bubble--bot").last).to_contain_text(answer)
+    await expect(page.locator(".bubble--bot .badge").last).to_have_text("aiml")
+    await screenshot(page, shots, "try-it")
+
+
+async def publish(page: Page, project: TestProject) -> None:
+    await page.locator(".nav__link[data-page=content]").click()
+    await page.locator("#publish").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Publish").click()
+    test_badge = await page.locator("#stages [data-stage=test] .badge").inner_text()
+    await expect(page.locator("#stages [data-stage=release] .badge")).to_have_text(test_badge)
+    await expect(page.locator("#publish")).to_be_disabled()
+
+
+async def conversation_appears(page: Page, project: TestProject, uid: str, shots: Path) -> None:
+    await page.locator(".nav__link[data-page=conversations]").click()
+    row = page.locator(f".session[data-session='{uid}']")
+    await expect(row).to_be_visible()
+    await row.click()
+    transcript = page.locator("#transcript .transcript")
+    await expect(transcript.locator(".turn--user .turn__text").first).to_have_text("hello")
+    await expect(transcript.locator(".turn--bot .turn__text").last).to_contain_text("10:00")
+    await screenshot(page, shots, "conversations")
+
+
+async def telemetry_moves(page: Page, project: TestProject) -> None:
+    card = page.locator(".robot-card[data-robot='ward-bot-1']")
+    await expect(card.locator(".badge")).to_have_text("online")
+    await card.click()
+    await expect(page.locator(".tile[data-metric=cpu_usage]")).to_be_visible()
+    await until(
+        page,
+        "() => document.getElementById('telemetry-chart').dataset.rendered",
+        lambda v: v == "true",
+        what="the chart rendered",
+    )
+    first = await chart_values(page)
+    assert first, "nothing plotted"
+    moved = await until(
+        page,
+        "() => { const el = document.getElementById('telemetry-chart');"
+        " return el.data ? el.data[2].y : null; }",
+        lambda y: y is not None and y != first,
+        within_s=30,
+        what="the plotted averages changed",
+    )
+    assert len(moved) >= len(first)
+
+
+async def command_is_acknowledged(page: Page, robot: Robot) -> None:
+    await page.locator("#command-type").select_option("remote_command")
+    await page.locator("#command-send").click()
+    followed = page.locator("#command-status .followed .badge")
+    await expect(followed).to_have_text("acknowledged")
+    assert robot.commands and robot.commands[-1]["type"] == "remote_command"
+    await expect(page.locator("#commands tbody tr").first.locator(".badge")).to_have_text(
+        "acknowledged"
+    )
+
+
+async def live_events(
+    page: Page, stack: Stack, token: str, project: TestProject, shots: Path
+) -> None:
+    await page.locator(".nav__link[data-page=events]").click()
+    await expect(page.locator("#live-state")).to_have_attribute("data-state", "open")
+    await page.locator(".chip[data-kind=telemetry]").click()
+    await expect(page.locator(".feed__item[data-kind=telemetry]").first).to_be_visible()
+    await page.locator(".chip[data-kind=telemetry]").click()  # hide the samples again
+    http = stack.http_url()
+    async with httpx.AsyncClient(timeout=30) as client:
+        for question in ["hello", "when are visiting hours"]:
+            query = {"botid": str(project.key), "token": project.secret, "uid": "visitor-7"}
+            answer = await client.get(f"{http}/sandbox/chat", params={**query, "q": question})
+            assert answer.json()["status"] == 0, answer.text
+        command = {"type": "remote_command", "data": {"command": "go_to", "parameters": {}}}
+        sent = await client.post(
+            f"{http}/admin/projects/{project.key}/robots/ward-bot-1/commands",
+            json=command,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert sent.status_code == 202, sent.text
+    await expect(page.locator(".feed__item[data-kind=reply]").first).to_contain_text("10:00")
+    commands = page.locator(".feed__item[data-kind=command]")
+    await expect(commands.filter(has_text="delivered").first).to_be_visible()
+    await screenshot(page, shots, "events")
+
+
+async def test_take_over_answer_and_hand_back(
+    console_stack: Stack, project: TestProject, operator_token: str, console: ChatPage
+) -> None:
+    """An operator takes a conversation over: the bot falls silent, what the operator says is
+    the user's next RSVP answer and is marked as the operator's in the transcript; handing
+    back lets the bot answer again."""
+    http = console_stack.http_url()
+    admin = {"Authorization": f"Bearer {operator_token}"}
+    query = {"botid": str(project.key), "token": project.secret, "uid": "bed-12"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        saved = await client.put(
+            f"{http}/admin/projects/{project.key}/aiml",
+            content=WARD_AIML,
+            headers={**admin, "Content-Type": "application/xml"},
+        )
+        assert saved.status_code == 200, saved.text
+        first = await client.get(f"{http}/sandbox/chat", params={**query, "q": "hello"})
+        assert "ward assistant" in first.text
+
+        page = console.page
+        route = f"#/p/{project.key}/conversations/bed-12"
+        await sign_in(page, console_url(console_stack, route), operator_token)
+        await expect(page.locator("#handoff-state")).to_have_text("bot answering")
+        await page.locator("#take-over").click()
+        await expect(page.locator("#handoff-state")).to_contain_text("taken over by dana-")
+        await page.locator("#operator-text").fill("A nurse is on her way to bed 12.")
+        await page.locator("#operator-send").click()
+        operator = page.locator("#transcript .turn--operator .turn__text")
+        await expect(operator.last).to_have_text("A nurse is on her way to bed 12.")
+
+        said = await client.get(f"{http}/sandbox/chat", params={**query, "q": "thank you"})
+        assert "A nurse is on her way" in said.text, said.text
+        await page.locator("#hand-back").click()
+        await expect(page.locator("#handoff-state")).to_have_text("bot answering")
+        again = await client.get(f"{http}/sandbox/chat", params={**query, "q": "hello"})
+        assert "ward assistant" in again.text, again.text
+
+
+async def test_content_problem_is_shown_at_its_line(
+    console_stack: Stack, project: TestProject, admin_token: str, console: ChatPage
+) -> None:
+    """Validating broken AIML shows the API's problem with its line, marks that line in the
+    editor's gutter, and a click on the problem selects the line."""
+    page = console.page
+    await sign_in(page, console_url(console_stack, f"#/p/{project.key}/content/aiml"), admin_token)
+    await fill_editor(page, BROKEN_AIML)
+    await page.locator("#validate").click()
+    alert = page.locator("#content-result .alert--error")
+    await expect(alert).to_contain_text("Invalid request (422)")
+    problem = alert.locator(".problems__item").first
+    await expect(problem.locator(".problems__where")).to_contain_text("line 4")
+    await expect(page.locator(".editor__line--bad")).to_have_text(["4"])
+    await page.locator("#content-text").evaluate("el => el.setSelectionRange(0, 0)")
+    await (alert.locator(".problems__item--link").first).click()
+    selected = await page.locator("#content-text").evaluate(
+        "el => el.value.slice(el.selectionStart, el.selectionEnd)"
+    )
+    assert "</templat>" in selected
