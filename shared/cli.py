@@ -1,13 +1,15 @@
 """`switchboard` (or `python -m shared.cli`): migrations and projects from the command line."""
 
 import asyncio
+import getpass
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
+from uuid import UUID
 
 import typer
 
 from .db import make_engine, session_factory
-from .identity import IdentityError, ProjectStore, TokenStore
+from .identity import AuditStore, IdentityError, NewProject, ProjectStore, TokenStore
 from .migrations import upgrade
 from .settings import CommonSettings
 
@@ -34,6 +36,18 @@ def _with_store(action: Callable[[ProjectStore], Awaitable[T]]) -> T:
         raise typer.Exit(1) from err
 
 
+async def _audit(store: ProjectStore, action: str, project: UUID | None, **details: str) -> None:
+    """Record a change made from the command line (the admin API records its own)."""
+    await AuditStore(store.sessions).record(
+        actor=f"cli:{getpass.getuser()}",
+        action=action,
+        target="switchboard " + action,
+        status=0,
+        project_key=project,
+        details=details,
+    )
+
+
 @app.command()
 def migrate() -> None:
     """Apply every pending database migration (DATABASE_URL)."""
@@ -46,7 +60,13 @@ def create(
     name: str, title: str = typer.Option("", help="Shown to clients as the bot's title")
 ) -> None:
     """Create a project; its secret is printed once and never stored in clear."""
-    made = _with_store(lambda store: store.create(name, title=title))
+
+    async def create(store: ProjectStore) -> NewProject:
+        made = await store.create(name, title=title)
+        await _audit(store, "project create", made.project.key)
+        return made
+
+    made = _with_store(create)
     typer.echo(f"PROJECT_KEY={made.project.key}\nPROJECT_SECRET={made.secret}")
 
 
@@ -60,7 +80,13 @@ def list_projects() -> None:
 @projects.command("rotate-secret")
 def rotate_secret(project: str = typer.Argument(help="Project key or name")) -> None:
     """Give a project a new secret; the old one stops working at once."""
-    made = _with_store(lambda store: store.rotate_secret(project))
+
+    async def rotate(store: ProjectStore) -> NewProject:
+        made = await store.rotate_secret(project)
+        await _audit(store, "project rotate-secret", made.project.key)
+        return made
+
+    made = _with_store(rotate)
     typer.echo(f"PROJECT_KEY={made.project.key}\nPROJECT_SECRET={made.secret}")
 
 
@@ -77,6 +103,8 @@ def create_admin_token(
     async def create(store: ProjectStore) -> str:
         keys = [(await store.find(ref)).key for ref in project or []] or None
         made = await TokenStore(store.sessions).create_admin(name, projects=keys)
+        scope = "every project" if keys is None else ", ".join(str(k) for k in keys)
+        await _audit(store, f"admin-token create {name}", None, scope=scope)
         return made.secret
 
     typer.echo(f"ADMIN_TOKEN={_with_store(create)}")

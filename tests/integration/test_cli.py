@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from shared.cli import app
 from shared.db import make_engine, session_factory
-from shared.identity import TokenStore
+from shared.identity import AuditEntry, AuditStore, TokenStore
 from shared.testing.backends import Backends
 
 
@@ -59,3 +59,34 @@ def test_admin_tokens_are_scoped(backends: Backends, monkeypatch: pytest.MonkeyP
             await engine.dispose()
 
     assert asyncio.run(check()) == (True, False, True)
+
+
+def test_command_line_changes_are_in_the_audit_log(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating and re-keying a project, and making an admin token, from the CLI are audited
+    (without the secrets) like the admin API's changes."""
+    monkeypatch.setenv("DATABASE_URL", backends.database_url)
+    runner = CliRunner()
+    created = _env(runner.invoke(app, ["project", "create", f"audited-{uuid4().hex}"]).output)
+    key = UUID(created["PROJECT_KEY"])
+    runner.invoke(app, ["project", "rotate-secret", str(key)])
+    made = _env(runner.invoke(app, ["admin-token", "create", f"a-{uuid4().hex}"]).output)
+
+    async def entries() -> tuple[list[AuditEntry], list[AuditEntry]]:
+        engine = make_engine(backends.database_url, pool_size=1)
+        try:
+            audit = AuditStore(session_factory(engine))
+            mine = (await audit.page(projects=[key], limit=10)).entries
+            recent = (await audit.page(projects=None, limit=50)).entries
+            return mine, recent
+        finally:
+            await engine.dispose()
+
+    mine, recent = asyncio.run(entries())
+    assert [e.action for e in mine] == ["project rotate-secret", "project create"]
+    assert all(e.actor.startswith("cli:") for e in mine)
+    token = next(e for e in recent if e.action.startswith("admin-token create"))
+    assert token.details == {"scope": "every project"}
+    everything = repr([(e.target, e.details) for e in recent])
+    assert created["PROJECT_SECRET"] not in everything and made["ADMIN_TOKEN"] not in everything
