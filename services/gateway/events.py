@@ -32,6 +32,7 @@ TEXT_CHARS = 500
 TELEMETRY_EVERY_S = 1.0
 PING_S = 15.0
 Summary = tuple[str, dict[str, Any]]
+STOP = "stop"  # not a feed event: the stream ends
 
 
 def _cut(value: Any) -> Any:
@@ -126,6 +127,13 @@ class Feed:
             if now - self._last_sample.get(robot, -TELEMETRY_EVERY_S) < TELEMETRY_EVERY_S:
                 return
             self._last_sample[robot] = now
+        self._put(summary)
+
+    def stop(self) -> None:
+        """Tell the reader's stream to end (it reads this after what is queued)."""
+        self._put((STOP, {}))
+
+    def _put(self, summary: Summary) -> None:
         if self.queue.full():
             self.queue.get_nowait()
             self.dropped += 1
@@ -142,10 +150,14 @@ class LiveFeeds:
 
     def __init__(self, bridge: Bridge) -> None:
         self._bridge = bridge
-        self._stopping = asyncio.Event()
+        self._open: set[Feed] = set()
+        self._stopping = False
 
     async def close_all(self) -> None:
-        self._stopping.set()
+        """End every open feed now (each reader's stream closes; browsers reconnect)."""
+        self._stopping = True
+        for feed in self._open:
+            feed.stop()
 
     async def stream(self, project: UUID) -> AsyncIterator[bytes]:
         """The SSE body for one reader of `project`, until it goes or the gateway stops."""
@@ -159,14 +171,17 @@ class LiveFeeds:
             await connection.subscribe(subject, cb=on_msg)
             for subject in subjects.project_activity(project)
         ]
+        self._open.add(feed)
         try:
             yield b": connected\n\n"
-            while not self._stopping.is_set():
+            while not self._stopping:
                 try:
                     kind, body = await asyncio.wait_for(feed.queue.get(), timeout=PING_S)
                 except TimeoutError:
                     yield b": ping\n\n"
                     continue
+                if kind == STOP:
+                    return
                 if feed.dropped:
                     yield frame("dropped", {"count": feed.dropped})
                     feed.dropped = 0
@@ -174,6 +189,7 @@ class LiveFeeds:
                 if kind == "project":  # deleted: nothing more will happen here
                     return
         finally:
+            self._open.discard(feed)
             for subscription in subscriptions:
                 try:
                     await subscription.unsubscribe()

@@ -1,5 +1,6 @@
 """The admin live feed's summaries and its bounded, thinned queue (services/gateway/events.py)."""
 
+import asyncio
 import json
 from uuid import uuid4
 
@@ -82,3 +83,29 @@ def test_telemetry_is_thinned_per_robot() -> None:
 def test_an_sse_frame_is_one_event_with_one_data_line() -> None:
     raw = frame("turn", {"text": "two\nlines"}).decode()
     assert raw.startswith("event: turn\ndata: ") and raw.endswith("\n\n") and raw.count("\n") == 3
+
+
+async def test_a_stopping_gateway_ends_open_feeds_at_once() -> None:
+    """close_all ends a stream waiting for events (no 15 s wait for the next ping)."""
+
+    class Connection:
+        async def subscribe(self, subject: str, cb: object) -> "Connection":
+            return self
+
+        async def unsubscribe(self) -> None:
+            pass
+
+    class Broker:
+        connection = Connection()
+
+    class FakeBridge:
+        broker = Broker()
+
+    feeds = events.LiveFeeds(FakeBridge())  # type: ignore[arg-type]
+    stream = feeds.stream(uuid4())
+    assert await anext(stream) == b": connected\n\n"
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.05)
+    await feeds.close_all()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(waiting, 1.0)
