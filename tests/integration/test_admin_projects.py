@@ -4,7 +4,7 @@ delete with every service forgetting the project's rows, and the audit log of al
 import asyncio
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
@@ -261,11 +261,11 @@ async def _until(read: Any, done: Any, timeout_s: float = 20.0) -> Any:
 
 
 async def _read_events(
-    response: httpx.Response, kinds: set[str], found: list[dict[str, Any]]
+    lines: AsyncIterator[str], kinds: set[str], found: list[dict[str, Any]]
 ) -> None:
     """Collect SSE events of `kinds` into `found` until one of each arrived."""
     kind = ""
-    async for line in response.aiter_lines():
+    async for line in lines:
         if line.startswith("event: "):
             kind = line.removeprefix("event: ")
         elif line.startswith("data: ") and kind in kinds:
@@ -287,11 +287,10 @@ async def test_live_feed_shows_this_projects_turns_replies_and_telemetry_only(
         async with admin.stream("GET", url, timeout=30) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
+            lines = response.aiter_lines()
+            assert await anext(lines) == ": connected"  # sent once its subscriptions are made
             found: list[dict[str, Any]] = []
-            reader = asyncio.create_task(
-                _read_events(response, {"turn", "reply", "telemetry"}, found)
-            )
-            await asyncio.sleep(0.5)  # the feed subscribes when the stream starts
+            reader = asyncio.create_task(_read_events(lines, {"turn", "reply", "telemetry"}, found))
             other = other_project
             await asyncio.to_thread(ask, full_stack, other.key, other.secret, "not mine", "x9")
             await asyncio.to_thread(ask, full_stack, project.key, project.secret, "hello", "s7")
