@@ -105,7 +105,7 @@ async def test_a_stopping_gateway_ends_open_feeds_at_once() -> None:
     stream = feeds.stream(uuid4())
     assert await anext(stream) == b": connected\n\n"
     waiting = asyncio.ensure_future(anext(stream))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # let it block waiting for an event: that wait must end
     await feeds.close_all()
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(waiting, 1.0)
