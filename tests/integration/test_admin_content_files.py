@@ -85,7 +85,17 @@ def test_the_full_alice_set_zipped_loads_answers_and_downloads(admin: Files, rsv
     print(f"ALICE: {len(sources)} files loaded in {time.perf_counter() - started:.2f} s")
     assert saved.status_code == 200, saved.text
     assert saved.json()["version"] == 1 and saved.json()["categories"] > 98_000
-    assert "Nameless" in said(rsvp, "What is your name?")  # ALICE picks one of several
+    # The replica that did not take the upload builds ALICE's brain on its first turn (about
+    # 5 s, more on a busy machine), which can outlast RSVP's 10 s wait: the caller gets RSVP's
+    # 504 "try again", and the next ask is answered. (Warming replicas on config.changed is
+    # left for the big-brain benchmark issue.)
+    query = {"botid": str(rsvp.project.key), "token": rsvp.project.secret, "uid": "alice"}
+    for _ in range(3):
+        answer = rsvp.raw(**query, q="What is your name?")
+        if answer.status_code != 504:
+            break
+    assert answer.status_code == 200, answer.text
+    assert "Nameless" in answer.json()["stage"][0]["message"]  # ALICE picks one of several
     back = admin.get("/aiml")
     assert back.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(back.content)).namelist()
