@@ -13,7 +13,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.contracts.paging import BadCursor
@@ -71,14 +70,10 @@ class AuditMiddleware:
 
 
 def _route_path(scope: Scope) -> str:
-    """The route template that matched (`/admin/projects/{project}/faq`), or the path."""
+    """The route template that matched (`/admin/projects/{project}/faq`). A token on the state
+    means a route's dependency ran, so FastAPI has put that route in the scope."""
     route = scope.get("route")
-    if route is not None:
-        return str(getattr(route, "path", scope["path"]))
-    for candidate in scope["app"].router.routes:
-        if candidate.matches(scope)[0] == Match.FULL:
-            return str(getattr(candidate, "path", scope["path"]))
-    return str(scope["path"])
+    return str(getattr(route, "path", scope["path"]))
 
 
 class AuditItem(BaseModel):

@@ -6,9 +6,11 @@ kept in the repository and its version is the locked one.
 """
 
 import gzip
+from collections.abc import Callable
 from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
@@ -73,26 +75,28 @@ async def plotly_response(request: Request) -> Response:
     return Response(body, media_type="text/javascript", headers=headers)
 
 
-def chat_page_router(settings: GatewaySettings) -> APIRouter:
-    """`GET /chat/`: the page, its assets, its config and plotly's bundle."""
-    router = APIRouter(prefix="/chat", tags=["chat page"], include_in_schema=False)
-    assets = StaticFiles(directory=STATIC_DIR)
+def static_page_router(
+    prefix: str, directory: Path, headers: dict[str, str], config: Callable[[], dict[str, Any]]
+) -> APIRouter:
+    """A page served from `directory` at `prefix`/: the page, its config (`config()` as
+    `config.json`, never cached), plotly's bundle and its other assets, each under `headers`."""
+    router = APIRouter(prefix=prefix, tags=[prefix.strip("/")], include_in_schema=False)
+    assets = StaticFiles(directory=directory)
 
     @router.get("")
-    async def chat_root() -> RedirectResponse:
-        """The page's assets are relative to /chat/, so the slash matters."""
-        return RedirectResponse("/chat/", status_code=308)
+    async def root() -> RedirectResponse:
+        """The page's assets are relative to its folder, so the slash matters."""
+        return RedirectResponse(f"{prefix}/", status_code=308)
 
     @router.api_route("/", methods=READ)
-    async def chat_page() -> FileResponse:
-        """The chat page."""
-        return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+    async def page() -> FileResponse:
+        """The page."""
+        return FileResponse(directory / "index.html", headers=headers)
 
     @router.get("/config.json")
-    async def chat_config() -> JSONResponse:
-        """Where the page finds the BESSER socket, and which plotly bundle to ask for."""
-        body = {"besser_port": settings.besser_port, "plotly_version": plotly_bundle()[1]}
-        return JSONResponse(body, headers={"Cache-Control": "no-cache"})
+    async def page_config() -> JSONResponse:
+        """What the page needs to know about this gateway."""
+        return JSONResponse(config(), headers={"Cache-Control": "no-cache"})
 
     @router.api_route("/vendor/plotly.min.js", methods=READ)
     async def plotly_js(request: Request) -> Response:
@@ -100,12 +104,22 @@ def chat_page_router(settings: GatewaySettings) -> APIRouter:
         return await plotly_response(request)
 
     @router.api_route("/{asset:path}", methods=READ)
-    async def chat_asset(asset: str, request: Request) -> Response:
-        """A file under static/chat/ (StaticFiles refuses paths that leave the folder)."""
+    async def asset(asset: str, request: Request) -> Response:
+        """A file under the page's folder (StaticFiles refuses paths that leave it)."""
         response = await assets.get_response(asset, request.scope)
         response.headers.setdefault("Cache-Control", "no-cache")
-        for name, value in PAGE_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         return response
 
     return router
+
+
+def chat_page_router(settings: GatewaySettings) -> APIRouter:
+    """`GET /chat/`: the page finds the BESSER socket and the plotly bundle in its config."""
+    return static_page_router(
+        "/chat",
+        STATIC_DIR,
+        PAGE_HEADERS,
+        lambda: {"besser_port": settings.besser_port, "plotly_version": plotly_bundle()[1]},
+    )

@@ -9,11 +9,9 @@ installed Python package.
 
 from pathlib import Path
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
-from starlette.staticfiles import StaticFiles
+from fastapi import APIRouter
 
-from .chat_page import READ, plotly_bundle, plotly_response
+from .chat_page import plotly_bundle, static_page_router
 from .config import GatewaySettings
 
 STATIC_DIR = Path(__file__).parent / "static" / "console"
@@ -43,42 +41,15 @@ PAGE_HEADERS = {
 
 
 def console_page_router(settings: GatewaySettings) -> APIRouter:
-    """`GET /console/`: the console, its assets, its config and plotly's bundle."""
-    router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
-    assets = StaticFiles(directory=STATIC_DIR)
-
-    @router.get("")
-    async def console_root() -> RedirectResponse:
-        """The console's assets are relative to /console/, so the slash matters."""
-        return RedirectResponse("/console/", status_code=308)
-
-    @router.api_route("/", methods=READ)
-    async def console_page() -> FileResponse:
-        """The console's one HTML page (its views are hash routes)."""
-        return FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
-
-    @router.get("/config.json")
-    async def console_config() -> JSONResponse:
-        """Where "try it" sends questions, and which plotly bundle to ask for."""
-        body = {
+    """`GET /console/`: its config says where "try it" sends questions and which plotly bundle
+    to load."""
+    return static_page_router(
+        "/console",
+        STATIC_DIR,
+        PAGE_HEADERS,
+        lambda: {
             "rsvp_endpoint": settings.rsvp_endpoint,
             "besser_port": settings.besser_port,
             "plotly_version": plotly_bundle()[1],
-        }
-        return JSONResponse(body, headers={"Cache-Control": "no-cache"})
-
-    @router.api_route("/vendor/plotly.min.js", methods=READ)
-    async def plotly_js(request: Request) -> Response:
-        """Plotly's bundle (the same file as /chat/'s)."""
-        return await plotly_response(request)
-
-    @router.api_route("/{asset:path}", methods=READ)
-    async def console_asset(asset: str, request: Request) -> Response:
-        """A file under static/console/ (StaticFiles refuses paths that leave the folder)."""
-        response = await assets.get_response(asset, request.scope)
-        response.headers.setdefault("Cache-Control", "no-cache")
-        for name, value in PAGE_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
-    return router
+        },
+    )
