@@ -13,6 +13,8 @@ from pydantic import BaseModel, TypeAdapter
 from shared import subjects
 from shared.contracts import ChatReply, Event, TurnReceived
 
+from .resume import Resume
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReply)
@@ -25,9 +27,12 @@ class BridgeError(Exception):
 class Bridge:
     """Everything the protocol adapters need from NATS, and nothing else."""
 
-    def __init__(self, broker: NatsBroker, *, request_timeout_s: float) -> None:
+    def __init__(
+        self, broker: NatsBroker, *, request_timeout_s: float, stream_replicas: int = 1
+    ) -> None:
         self._broker = broker
         self._timeout = request_timeout_s
+        self.resume = Resume(lambda: broker.connection.jetstream(), replicas=stream_replicas)
 
     @property
     def broker(self) -> NatsBroker:

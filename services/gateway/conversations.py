@@ -2,7 +2,8 @@
 
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,6 +13,7 @@ from shared.contracts import ChatReply, TurnReceived
 from shared.contracts.chat import Protocol
 from shared.identity import Project
 
+from . import resume
 from .bridge import Bridge
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,12 @@ class TurnNumbers:
 
 class Conversations:
     """Publishes a socket's turns in order (TurnNumbers) and hands it each reply once
-    (answers, and what the bot says first: an operator, a schedule)."""
+    (answers, and what the bot says first: an operator, a schedule).
+
+    When the gateway stops, it leaves a resume mark per session (resume.py); when a session is
+    followed again, on any replica, the replies the stopped gateway did not deliver are replayed
+    first and live replies wait behind them.
+    """
 
     def __init__(
         self, bridge: Bridge, *, project: Project, protocol: Protocol, on_reply: OnReply
@@ -59,14 +66,55 @@ class Conversations:
         self._numbers = TurnNumbers(project=project.key, protocol=protocol)
         self._on_reply = on_reply
         self._follows: dict[str, Subscription] = {}
+        self._followed_at: dict[str, datetime] = {}
         self._seen: OrderedDict[object, None] = OrderedDict()
+        self._waiting: dict[str, list[ChatReply]] = {}  # live replies held behind a replay
+        self._suspended = False
 
     async def follow(self, session: str) -> None:
-        """Take interest in `session`'s replies (before any turn, so none is missed)."""
-        if session not in self._follows:
+        """Take interest in `session`'s replies (before any turn, so none is missed), then
+        replay what a stopped gateway left undelivered in it."""
+        if session in self._follows:
+            return
+        self._bridge.resume.hold(self)
+        self._waiting[session] = []
+        self._followed_at[session] = datetime.now(UTC)
+        try:
             self._follows[session] = await self._bridge.follow_replies(
                 project=self._project.key, session=session, deliver=self._deliver
             )
+            await self._resume(session)
+        finally:
+            for reply in self._waiting.pop(session, []):
+                await self._deliver_once(reply)
+
+    async def _resume(self, session: str) -> None:
+        name = resume.key(project=self._project.key, session=session)
+        try:
+            mark = await self._bridge.resume.take(name)
+            if mark is not None:
+                count = await self._bridge.resume.replay(
+                    project=self._project.key,
+                    session=session,
+                    mark=mark,
+                    deliver=self._deliver_once,
+                )
+                log.info("session %s resumed: %d replies replayed", session, count)
+        except Exception as err:  # resuming is best effort: the session itself works
+            log.warning("session %s not resumed: %r", session, err)
+
+    def suspend(self) -> Iterable[tuple[str, resume.Mark]]:
+        """Stop delivering (the gateway is stopping) and say where each session stopped."""
+        self._suspended = True
+        stopped = datetime.now(UTC)
+        delivered = [e for e in self._seen if isinstance(e, UUID)]
+        return [
+            (
+                resume.key(project=self._project.key, session=session),
+                resume.mark_for(followed_at=at, stopped_at=stopped, delivered=delivered),
+            )
+            for session, at in self._followed_at.items()
+        ]
 
     def turn(self, session: str, text: str, **fields: Any) -> TurnReceived:
         """The next turn of `session` (not yet published: see `say`)."""
@@ -80,6 +128,7 @@ class Conversations:
 
     async def close(self) -> None:
         """Drop every reply interest of this socket."""
+        self._bridge.resume.release(self)
         follows, self._follows = self._follows, {}
         for subscription in follows.values():
             try:
@@ -88,7 +137,14 @@ class Conversations:
                 log.debug("unsubscribe failed: %r", err)
 
     async def _deliver(self, reply: ChatReply) -> None:
-        if reply.event_id in self._seen:
+        waiting = self._waiting.get(reply.session_id)
+        if waiting is not None:
+            waiting.append(reply)
+            return
+        await self._deliver_once(reply)
+
+    async def _deliver_once(self, reply: ChatReply) -> None:
+        if self._suspended or reply.event_id in self._seen:
             return
         self._seen[reply.event_id] = None
         if len(self._seen) > SEEN_REPLIES:

@@ -101,6 +101,8 @@ def create_app(
     app.include_router(xparo_router(projects, tokens, bridge, settings))
 
     async def before_shutdown() -> None:
+        # Marks first: a client told to reconnect must find where its session stopped.
+        await bridge.resume.suspend_all()
         await asyncio.gather(sockets.close_all(), live.close_all())
 
     app.state.before_shutdown = before_shutdown

@@ -139,7 +139,10 @@ class XparoTypedAdapter:
         return self.robot_id or DEFAULT_ROBOT
 
     async def start(self) -> None:
-        """Announce the robot, deliver what is queued for it, start the heartbeat."""
+        """Announce the robot, deliver what is queued for it and what it was told while away
+        (a named robot is its own chat session), start the heartbeat."""
+        if self.robot_id is not None:
+            await self._conversations.follow(self.robot_id)
         await self.link.start()
         self._heartbeat = asyncio.create_task(self._beat())
 

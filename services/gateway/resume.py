@@ -1,0 +1,177 @@
+"""Replies that a stopping gateway could not deliver, handed to the replica a client comes back to.
+
+A gateway that is told to stop (SIGTERM) closes its sockets with each protocol's "reconnect"
+code. Before it does, it stops writing replies and leaves, for every session it held, a resume
+mark in the JetStream key-value bucket `resume`: the time from which its delivery is no longer
+certain and the ids of the replies it did deliver since then. Whichever replica the client
+reconnects to reads the mark when it takes interest in that session again and replays, in
+order, the session's replies the CHAT stream holds from that time on, minus those ids. Live
+replies arriving meanwhile wait behind the replay, so the client sees every reply once and in
+order.
+
+Why a time and ids rather than a stream position: the gateway receives replies over core NATS
+(interest routing, no per-session consumer), which carries no stream sequence. The window
+bounds how long a reply may sit undelivered in a healthy gateway and still be replayed.
+"""
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+from pydantic import TypeAdapter, ValidationError
+
+from shared import subjects
+from shared.contracts import ChatReply
+
+log = logging.getLogger(__name__)
+REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReply)
+BUCKET = "resume"
+WINDOW_S = 30.0  # a healthy gateway writes a reply well within this after JetStream stored it
+KEEP_S = 3600.0  # a client that comes back later than this starts afresh
+FETCH_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where delivery of one session stopped: replay from `since`, skipping `delivered`."""
+
+    since: datetime
+    delivered: frozenset[UUID]
+
+    def dump(self) -> bytes:
+        body = {"since": self.since.isoformat(), "delivered": sorted(map(str, self.delivered))}
+        return json.dumps(body).encode()
+
+    @classmethod
+    def load(cls, raw: bytes) -> "Mark":
+        body = json.loads(raw)
+        return cls(
+            since=datetime.fromisoformat(body["since"]),
+            delivered=frozenset(UUID(e) for e in body["delivered"]),
+        )
+
+
+class Holder(Protocol):
+    """What a socket's conversations tell the resume ledger when the gateway stops."""
+
+    def suspend(self) -> Iterable[tuple[str, Mark]]:
+        """Stop delivering; the (key, mark) of every session held."""
+        ...
+
+
+def key(*, project: UUID, session: str) -> str:
+    """The bucket key of one session (both parts are subject tokens, valid in keys)."""
+    return f"{subjects.token(project)}.{subjects.token(session)}"
+
+
+def mark_for(*, followed_at: datetime, stopped_at: datetime, delivered: Iterable[UUID]) -> Mark:
+    """The mark of a session followed since `followed_at` whose delivery stopped now."""
+    since = max(followed_at, stopped_at - timedelta(seconds=WINDOW_S))
+    return Mark(since=since, delivered=frozenset(delivered))
+
+
+class Resume:
+    """The gateway's side of resuming sessions across replicas (one per gateway process)."""
+
+    def __init__(self, js: Callable[[], JetStreamContext], *, replicas: int = 1) -> None:
+        self._js = js
+        self._replicas = replicas
+        self._kv: KeyValue | None = None
+        self._holders: set[Holder] = set()
+
+    def hold(self, holder: Holder) -> None:
+        self._holders.add(holder)
+
+    def release(self, holder: Holder) -> None:
+        self._holders.discard(holder)
+
+    async def _bucket(self) -> KeyValue:
+        if self._kv is None:
+            js = self._js()
+            try:
+                self._kv = await js.key_value(BUCKET)
+            except BucketNotFoundError:
+                config = KeyValueConfig(
+                    bucket=BUCKET,
+                    description="Where stopped gateways left off delivering each session",
+                    ttl=KEEP_S,
+                    storage=StorageType.FILE,
+                    replicas=self._replicas,
+                )
+                self._kv = await js.create_key_value(config)
+        return self._kv
+
+    async def suspend_all(self) -> int:
+        """Stop every socket's reply delivery and leave a mark per session (before the sockets
+        close, so a client cannot reconnect before its mark exists). Returns the marks left."""
+        holders, self._holders = self._holders, set()
+        marks = [mark for holder in holders for mark in holder.suspend()]
+        if not marks:
+            return 0
+        kv = await self._bucket()
+        for name, mark in marks:
+            try:
+                await kv.put(name, mark.dump())
+            except Exception as err:  # stopping anyway; that session's client starts afresh
+                log.warning("resume mark for %s not kept: %r", name, err)
+        return len(marks)
+
+    async def take(self, name: str) -> Mark | None:
+        """The mark a stopped gateway left for this session, removed (None when none)."""
+        try:
+            kv = await self._bucket()
+            entry = await kv.get(name)
+        except (KeyNotFoundError, NotFoundError):
+            return None
+        if entry.value is None:
+            return None
+        try:
+            await kv.delete(name)
+            return Mark.load(entry.value)
+        except (ValueError, KeyError) as err:
+            log.warning("unreadable resume mark %s: %r", name, err)
+            return None
+
+    async def replay(
+        self,
+        *,
+        project: UUID,
+        session: str,
+        mark: Mark,
+        deliver: Callable[[ChatReply], Awaitable[None]],
+    ) -> int:
+        """Hand `deliver` every reply of the session stored since `mark.since` and not among
+        `mark.delivered`, in stream order. Returns how many were replayed."""
+        js = self._js()
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_TIME,
+            opt_start_time=mark.since.astimezone(UTC),
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=30.0,
+        )
+        subject = subjects.chat_reply(project=project, session=session)
+        sub = await js.pull_subscribe(subject, stream=subjects.CHAT_STREAM, config=config)
+        replayed = 0
+        try:
+            pending = (await sub.consumer_info()).num_pending or 0
+            while pending > 0:
+                for msg in await sub.fetch(min(pending, FETCH_BATCH), timeout=5.0):
+                    pending -= 1
+                    try:
+                        reply = REPLY.validate_json(msg.data)
+                    except ValidationError:
+                        continue
+                    if reply.event_id not in mark.delivered:
+                        await deliver(reply)
+                        replayed += 1
+        finally:
+            await sub.unsubscribe()
+        return replayed

@@ -1,0 +1,107 @@
+"""A stopped gateway's clients reconnect to another replica and get every reply once, in order."""
+
+import asyncio
+import signal
+from collections.abc import Iterator
+
+import nats
+import pytest
+import websocket
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from shared import subjects
+from shared.testing.backends import Backends
+from shared.testing.plugin import Stack, TestProject
+from shared.testing.telemetry import wait_until
+
+from . import typed, xparo
+
+ECHO_AIML = "<category><pattern>SAY *</pattern><template><star/></template></category>"
+
+
+@pytest.fixture
+def two_gateways(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Two gateways (commands answer without waiting for the bot) and one dialog replica."""
+    running = Stack(
+        backends, tmp_path_factory.mktemp("logs"), gateway_env={"GATEWAY_REPLY_WAIT_S": "0.2"}
+    )
+    yield running.start(dialogs=1, gateways=2)
+    running.stop()
+
+
+async def _stored(nats_url: str, subject: str) -> int:
+    """How many messages the CHAT stream holds on `subject`."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL, inactive_threshold=5.0)
+        sub = await js.pull_subscribe(subject, stream=subjects.CHAT_STREAM, config=config)
+        info = await sub.consumer_info()
+        await sub.unsubscribe()
+        return int(info.num_pending or 0)
+    finally:
+        await nc.close()
+
+
+def _wait_stored(stack: Stack, subject: str, count: int) -> None:
+    async def enough() -> bool:
+        return await _stored(stack.backends.nats_url, subject) >= count
+
+    asyncio.run(wait_until(enough, within_s=30, what=f"{count} messages on {subject}"))
+
+
+def _closed(ws: websocket.WebSocket) -> int | None:
+    """The close code the server ends the socket with (frames before it are skipped)."""
+    while True:
+        opcode, frame = ws.recv_data_frame(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return int.from_bytes(frame.data[:2], "big")
+
+
+def _nothing_more(ws: websocket.WebSocket) -> None:
+    ws.settimeout(1.0)
+    with pytest.raises(websocket.WebSocketTimeoutException):
+        ws.recv()
+
+
+def test_replies_published_while_clients_move_to_another_gateway_arrive_once_in_order(
+    two_gateways: Stack, project: TestProject
+) -> None:
+    """Turns accepted by a gateway that is then stopped are answered while its clients are away;
+    each client, reconnecting to the other replica with its session, gets those answers once and
+    in order, then talks on as before. XPARO's command API and its typed API."""
+    stack = two_gateways
+    setup = xparo.connect(stack.ws_url(project, replica=1))
+    assert xparo.save(setup, ECHO_AIML)["save_aiml"]["status"] is True
+    setup.close()
+    command = xparo.connect(stack.ws_url(project, query="session_id=resume-cmd"))
+    robot = typed.connect(stack.typed_url(project, robot="resume-bot"))
+    stack.dialogs[0].stop()  # the answers come only after the clients have gone
+
+    for n in ("one", "two", "three"):
+        xparo.send(command, {"ask_bot": f"say {n}"})
+        typed.send(robot, "chat", {"message": f"say {n}"})
+    _wait_stored(stack, subjects.chat_turn(project.key), 6)
+    stack.gateways[0].stop(signal.SIGTERM)
+    assert _closed(command) == _closed(robot) == 1012  # "service restart": reconnect
+
+    stack.dialogs[0].start()
+    for session in ("resume-cmd", "resume-bot"):
+        _wait_stored(stack, subjects.chat_reply(project=project.key, session=session), 3)
+
+    command = xparo.connect(stack.ws_url(project, query="session_id=resume-cmd", replica=1))
+    assert [xparo.recv(command)["message"]["bot_response"] for _ in range(3)] == [
+        "one",
+        "two",
+        "three",
+    ]
+    _nothing_more(command)
+    command.settimeout(xparo.TIMEOUT_S)
+    assert xparo.ask(command, "say four") == "four"
+
+    robot = typed.connect(stack.typed_url(project, robot="resume-bot", replica=1))
+    answers = [typed.recv(robot) for _ in range(3)]
+    assert [a["data"]["response"] for a in answers] == ["one", "two", "three"], answers
+    _nothing_more(robot)
+    robot.settimeout(typed.TIMEOUT_S)
+    assert typed.chat(robot, "say four") == "four"
