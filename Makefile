@@ -11,7 +11,7 @@ JS_STAMP := $(JS)/node_modules/.installed
 CHROMIUM := $(or $(shell command -v chromium 2>/dev/null),/usr/bin/chromium)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install run test lint fmt lock clean bench eval
+.PHONY: help install run test lint fmt lock clean bench eval replay
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -48,6 +48,18 @@ bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)
 
 eval: $(STAMP) ## FAQ/NLU quality on the held-out set (EVAL_ARGS="--faq F --intents I --heldout H")
 	@$(PY) -m services.dialog.knowledge.evaluate $(EVAL_ARGS)
+
+# SERVICE=all rebuilds each service into its own replay_<schema>; INTO names one service's target;
+# PROJECT=<key> rebuilds one project; COMPARE=1 compares with the live tables (exit 1: differ).
+SERVICE ?= all
+REPLAY_SERVICES := $(if $(filter all,$(SERVICE)),dialog telemetry,$(SERVICE))
+replay: $(STAMP) ## Rebuild projections from JetStream (SERVICE=dialog|telemetry|all, INTO=schema)
+	@$(if $(and $(INTO),$(filter all,$(SERVICE))),echo "INTO needs one SERVICE (dialog or telemetry)" >&2; exit 2;) \
+	for svc in $(REPLAY_SERVICES); do \
+	  echo "==> replay $$svc"; \
+	  $(PY) -m services.$$svc.replay $(if $(INTO),--into $(INTO)) $(if $(PROJECT),--project $(PROJECT)) \
+	    $(if $(COMPARE),--compare) $(REPLAY_ARGS) || exit $$?; \
+	done
 
 lint: $(STAMP) ## ruff + mypy --strict
 	@$(VENV)/bin/ruff check .
