@@ -4,14 +4,21 @@ import functools
 import logging
 from typing import Any
 
+import nats
+from faststream import BaseMiddleware
+from faststream.exceptions import NackMessage
 from faststream.message import StreamMessage
 from faststream.nats import NatsBroker
+from nats.errors import NotJSMessageError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import BadRequestError
 from nats.js.object_store import ObjectStore
 
+from .db import unreachable
+from .retry import Backoff, Dependency, reason, redact
+from .settings import CommonSettings
 from .subjects import MEDIA_BUCKET, stream_configs
 
 log = logging.getLogger(__name__)
@@ -48,34 +55,118 @@ async def undecoded(msg: StreamMessage[Any]) -> None:
     or dropped without a reply."""
 
 
+def servers_of(nats_url: str) -> list[str]:
+    """The server URLs of a comma-separated NATS_URL."""
+    return [s.strip() for s in nats_url.split(",") if s.strip()]
+
+
+def stream_replicas() -> int:
+    """Replicas of streams and buckets (NATS_STREAM_REPLICAS: 3 on a 3-node cluster)."""
+    return CommonSettings().nats_stream_replicas
+
+
+REDELIVERY = Backoff(first_s=0.5, factor=2.0, max_s=5.0, jitter_s=0.0)
+
+
+class RedeliverLater(BaseMiddleware):
+    """A JetStream message whose handler failed because Postgres (or NATS) was unreachable is
+    nacked with a growing delay (REDELIVERY, by delivery count) instead of at once: an immediate
+    nack spends the consumer's max_deliver within a second of a database restart, after which
+    the message is never delivered again. Other errors, and core NATS requests, pass through."""
+
+    async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
+        try:
+            return await call_next(msg)
+        except Exception as err:
+            delivered = _deliveries(msg)
+            if delivered is None or not unreachable(err):
+                raise
+            delay = REDELIVERY.delay(delivered)
+            log.warning(
+                "%s not handled, a dependency is unreachable (%s); delivery %d, again in %.1f s",
+                getattr(msg.raw_message, "subject", "?"),
+                reason(err),
+                delivered,
+                delay,
+            )
+            raise NackMessage(delay=delay) from err
+
+
+def _deliveries(msg: StreamMessage[Any]) -> int | None:
+    """How often JetStream delivered `msg`; None for a core NATS message (or a batch)."""
+    try:
+        return int(msg.raw_message.metadata.num_delivered or 1)
+    except (AttributeError, NotJSMessageError):
+        return None
+
+
 def make_broker(nats_url: str, *, name: str) -> NatsBroker:
-    """A broker that reconnects forever (a restarted NATS must not end the service)."""
-    servers = [s.strip() for s in nats_url.split(",") if s.strip()]
+    """A broker that reconnects forever (a restarted NATS must not end the service).
+
+    Its first connect also waits forever, silently: services wait for `nats_dependency` first.
+    """
     return NatsBroker(
-        servers,
+        servers_of(nats_url),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
+        middlewares=[RedeliverLater],
         logger=log,
         log_level=logging.DEBUG,  # one line per message is for debugging, not for INFO logs
     )
 
 
-async def ensure_streams(js: JetStreamContext, *, replicas: int = 1) -> None:
-    """Create the streams, or bring their config up to date; safe from any number of starters."""
-    for config in stream_configs(replicas):
+# nats-py's connect tries every server 60 times, 2 s apart, before it gives up (0 means forever):
+# a probe tries each server twice, 0.1 s apart, and the retry loop does the waiting.
+ONE_TRY: dict[str, Any] = {
+    "allow_reconnect": False,
+    "connect_timeout": 2,
+    "max_reconnect_attempts": 1,
+    "reconnect_time_wait": 0.1,
+}
+
+
+def nats_dependency(nats_url: str) -> Dependency:
+    """NATS as a startup dependency: reachable once a server accepts a connection and JetStream
+    answers (on a cluster: once it has a meta leader, so streams can be created)."""
+
+    async def probe() -> None:
+        errors: list[Exception] = []
+
+        async def remember(err: Exception) -> None:
+            errors.append(err)
+
+        try:
+            nc = await nats.connect(servers_of(nats_url), error_cb=remember, **ONE_TRY)
+        except Exception as err:
+            raise ConnectionError(repr(errors[-1]) if errors else repr(err)) from err
+        try:
+            await nc.jetstream(timeout=2).account_info()
+        finally:
+            await nc.close()
+
+    return Dependency(f"NATS ({redact(nats_url)})", probe)
+
+
+async def ensure_streams(js: JetStreamContext, *, replicas: int | None = None) -> None:
+    """Create the streams, or bring their config up to date; safe from any number of starters.
+
+    `replicas` defaults to NATS_STREAM_REPLICAS; every starter must agree, or they would
+    update the streams back and forth."""
+    for config in stream_configs(replicas or stream_replicas()):
         try:
             await js.add_stream(config)
         except BadRequestError:
             await js.update_stream(config)
 
 
-async def media_bucket(js: JetStreamContext, *, replicas: int = 1) -> ObjectStore:
-    """The object store holding uploaded media (created on first use; same config every time)."""
+async def media_bucket(js: JetStreamContext, *, replicas: int | None = None) -> ObjectStore:
+    """The object store holding uploaded media (created on first use; same config every time;
+    `replicas` defaults to NATS_STREAM_REPLICAS)."""
     config = ObjectStoreConfig(
         bucket=MEDIA_BUCKET,
         description="Uploaded images; the media service owns the metadata",
         storage=StorageType.FILE,
-        replicas=replicas,
+        replicas=replicas or stream_replicas(),
     )
     return await js.create_object_store(MEDIA_BUCKET, config=config)

@@ -4,10 +4,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import exc, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from .retry import Dependency
 from .settings import asyncpg_url
 
 
@@ -86,3 +87,50 @@ class Database:
             return bool(await self.pool.fetchval("SELECT 1", timeout=2.0))
         except Exception:
             return False
+
+
+def postgres_dependency(database_url: str) -> Dependency:
+    """Postgres as a startup dependency: reachable once it accepts a connection and answers."""
+    dsn = libpq_url(database_url)
+
+    async def probe() -> None:
+        connection = await asyncpg.connect(dsn, timeout=3.0)
+        try:
+            await connection.fetchval("SELECT 1", timeout=3.0)
+        finally:
+            await connection.close()
+
+    return Dependency(f"Postgres ({where(database_url)})", probe)
+
+
+def where(database_url: str) -> str:
+    """host:port/database of a database URL (or its socket folder): no user, no password."""
+    url = make_url(asyncpg_url(database_url))
+    host = url.host or str(url.query.get("host", "localhost"))
+    return f"{host}:{url.port or 5432}/{url.database or ''}"
+
+
+# What a database (or broker) that is down or restarting raises, as opposed to a bug or bad data.
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, socket file missing, timeouts (TimeoutError is an OSError)
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,  # the server was stopped under the session
+    exc.OperationalError,
+    exc.InterfaceError,
+)
+
+
+def unreachable(err: BaseException) -> bool:
+    """True when `err` (or what caused it) says a dependency could not be reached."""
+    seen: BaseException | None = err
+    for _ in range(5):  # SQLAlchemy wraps the driver's error, which may wrap the socket's
+        if seen is None:
+            return False
+        if isinstance(seen, UNREACHABLE):
+            return True
+        if isinstance(seen, exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

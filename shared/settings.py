@@ -14,6 +14,13 @@ class CommonSettings(BaseSettings):
         "postgresql://postgres@127.0.0.1:5432/switchboard",
         description="Postgres URL (postgresql://...); the asyncpg driver is added automatically",
     )
+    nats_stream_replicas: int = Field(
+        1,
+        ge=1,
+        le=5,
+        description="Replicas of every JetStream stream and object-store bucket (3 on a 3-node "
+        "cluster; at most the number of nodes)",
+    )
     log_level: str = Field("INFO", description="Python log level for every service")
     bind_host: str = Field(
         "127.0.0.1", description="Interface services listen on (0.0.0.0 in containers)"

@@ -13,6 +13,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.object_store import ObjectStore
 
+from .broker import stream_replicas
 from .subjects import CONTENT_BUCKET
 
 log = logging.getLogger(__name__)
@@ -24,12 +25,14 @@ class StagedMissing(Exception):
 
 
 async def content_bucket(js: JetStreamContext) -> ObjectStore:
-    """The content staging bucket (created on first use; same config every time)."""
+    """The content staging bucket (created on first use; same config every time; as many
+    replicas as the streams)."""
     config = ObjectStoreConfig(
         bucket=CONTENT_BUCKET,
         description="Bot content in transit between the gateway and the dialog",
         ttl=STAGED_TTL_S,
         storage=StorageType.FILE,
+        replicas=stream_replicas(),
     )
     return await js.create_object_store(CONTENT_BUCKET, config=config)
 

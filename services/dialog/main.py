@@ -41,7 +41,9 @@ def create_app(
     async def db_ready() -> bool:
         return await database_ready(engine)
 
-    service = make_service_app(broker, checks=[db_ready], on_shutdown=[engine.dispose])
+    service = make_service_app(
+        broker, common=common, checks=[db_ready], on_shutdown=[engine.dispose]
+    )
     forget_deleted_projects(
         service, broker, service="dialog", schema="dialog", database_url=common.database_url
     )

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Response
 from shared.broker import ensure_streams, make_broker
 from shared.db import database_ready, make_engine, session_factory
 from shared.identity import AuditStore, ProjectStore, TokenStore
+from shared.service import Startup, dependencies_of
 from shared.settings import CommonSettings
 
 from . import connection, problems
@@ -44,7 +45,11 @@ def create_app(
     projects = ProjectStore(session_factory(engine))
     tokens = TokenStore(session_factory(engine))
     audit = AuditStore(session_factory(engine))
-    bridge = Bridge(broker, request_timeout_s=settings.request_timeout_s)
+    bridge = Bridge(
+        broker,
+        request_timeout_s=settings.request_timeout_s,
+        stream_replicas=common.nats_stream_replicas,  # the resume bucket, like the streams
+    )
     feeds = BotFeeds(
         bridge,
         keep_s=settings.aida_backlog_keep_s,
@@ -64,11 +69,17 @@ def create_app(
         )
     )
 
+    startup = Startup(dependencies_of(common))  # NATS and Postgres, waited for with backoff
+
+    async def streams() -> None:
+        await ensure_streams(broker.connection.jetstream(), replicas=common.nats_stream_replicas)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await broker.start()
-        await ensure_streams(broker.connection.jetstream())
-        async with besser_port(besser, settings, host=common.bind_host):
+        async with (
+            startup.running(broker.start, streams),
+            besser_port(besser, settings, host=common.bind_host),
+        ):
             yield
         await broker.stop()
         await engine.dispose()
@@ -94,7 +105,7 @@ def create_app(
     @app.get("/ready")
     async def ready(response: Response) -> dict[str, str]:
         """Ready: NATS and Postgres both answer."""
-        ok = await broker.ping(timeout=1.0) and await database_ready(engine)
+        ok = startup.done and await broker.ping(timeout=1.0) and await database_ready(engine)
         response.status_code = 200 if ok else 503
         return {"status": "ready" if ok else "not ready"}
 

@@ -39,7 +39,7 @@ def create_app(
         clock=utcnow,
     )
     register(broker, app, settings)
-    service = make_service_app(broker, checks=[db.ready])
+    service = make_service_app(broker, common=common, checks=[db.ready])
     forget_deleted_projects(
         service, broker, service="media", schema="media", database_url=common.database_url
     )

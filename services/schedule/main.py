@@ -30,7 +30,7 @@ def create_app(
     publish = partial(publish_command, broker)
     register(broker, ScheduleApp(store, publish, clock=utcnow))
     firer = Firer(store, publish, settings, clock=utcnow)
-    app = make_service_app(broker, checks=[db.ready])
+    app = make_service_app(broker, common=common, checks=[db.ready])
     forget_deleted_projects(
         app, broker, service="schedule", schema="schedule", database_url=common.database_url
     )

@@ -71,7 +71,7 @@ def create_app(
     store = PgTelemetryStore(db)
     ingestor = register(broker, store, settings)
     retention = Retention(store, settings)
-    app = make_service_app(broker, checks=[db.ready])
+    app = make_service_app(broker, common=common, checks=[db.ready])
     forget_deleted_projects(
         app, broker, service="telemetry", schema="telemetry", database_url=common.database_url
     )

@@ -6,21 +6,20 @@ import os
 import shutil
 import signal
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from uuid import UUID, uuid4
 
 import nats
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ValidationError
 
 from shared import subjects
+from shared.broker import servers_of
 from shared.contracts import BotContent, GetBotContent, SaveBotContent
 from shared.contracts.content import PublishContent, SaveKnowledge
 from shared.db import make_engine, session_factory
 from shared.identity import ProjectStore, TokenStore
 from shared.migrations import upgrade_async
 
+from .banner import Demo, banner
 from .demo import (
     DEMO_AIML,
     demo_knowledge,
@@ -28,27 +27,11 @@ from .demo import (
     ensure_demo_admin_token,
     ensure_demo_project,
 )
-from .embedded import EmbeddedNats, EmbeddedPostgres, StackError, port_free
+from .embedded import EmbeddedNats, EmbeddedNatsCluster, EmbeddedPostgres, StackError, port_free
 from .processes import COLORS, ServiceProcess
+from .settings import Replica, StackSettings, replica_plan
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
-
-
-class StackSettings(BaseSettings):
-    """Settings of the local stack (environment variables without prefix)."""
-
-    model_config = SettingsConfigDict(extra="ignore")
-
-    data_dir: Path = Field(Path(".data"), alias="SWITCHBOARD_DATA")
-    nats_url: str | None = None
-    database_url: str | None = None
-    nats_port: int = 4222
-    gateway_port: int = 8003
-    dialog_port: int = 8101
-    schedule_port: int = 8102
-    telemetry_port: int = 8103
-    media_port: int = 8104
-    gateway_besser_port: int = 8765
 
 
 def step(text: str) -> None:
@@ -62,7 +45,8 @@ class Stack:
         self.s = settings
         self.data = settings.data_dir.resolve()
         self.logs = self.data / "logs"
-        self.nats: EmbeddedNats | None = None
+        self.nats: EmbeddedNats | EmbeddedNatsCluster | None = None
+        self.plan: list[Replica] = replica_plan(settings)
         self.pg: EmbeddedPostgres | None = None
         self.services: list[ServiceProcess] = []
         self.stopping = asyncio.Event()
@@ -74,24 +58,28 @@ class Stack:
             raise StackError(
                 f"only {free // 2**20} MiB free under {self.data}: free some disk space"
             )
-        ports = {
-            "GATEWAY_PORT": self.s.gateway_port,
-            "DIALOG_PORT": self.s.dialog_port,
-            "SCHEDULE_PORT": self.s.schedule_port,
-            "TELEMETRY_PORT": self.s.telemetry_port,
-            "MEDIA_PORT": self.s.media_port,
-            "GATEWAY_BESSER_PORT": self.s.gateway_besser_port,
-        }
-        for name, port in ports.items():
-            if not port_free("127.0.0.1", port):
-                raise StackError(
-                    f"port {port} is taken (another `make run`?): stop it or set {name}"
-                )
+        for replica in self.plan:
+            for name, port in replica.ports.items():
+                if not port_free("127.0.0.1", port):
+                    raise StackError(
+                        f"port {port} is taken (wanted by {replica.name}; another `make run`?): "
+                        f"stop it or set {name}"
+                    )
+
+    @property
+    def gateways(self) -> list[Replica]:
+        return [r for r in self.plan if r.module == "gateway"]
 
     def start_backends(self) -> tuple[str, str]:
         nats_url = self.s.nats_url
         if nats_url:
             step(f"Using NATS at {nats_url} (NATS_URL)")
+        elif self.s.nats_nodes > 1:
+            nodes = self.s.nats_nodes
+            ports = [self.s.nats_port + n for n in range(nodes)]
+            step(f"Starting a {nodes}-node NATS JetStream cluster on 127.0.0.1:{ports}")
+            self.nats = EmbeddedNatsCluster(self.data / "nats-cluster", nodes, ports=ports)
+            nats_url = self.nats.start(self.logs)
         else:
             step(f"Starting embedded NATS with JetStream on 127.0.0.1:{self.s.nats_port}")
             self.nats = EmbeddedNats(self.data / "nats" / "jetstream", port=self.s.nats_port)
@@ -106,21 +94,15 @@ class Stack:
         return nats_url, db_url
 
     async def start_services(self, env: dict[str, str]) -> None:
-        plan = [
-            ("dialog", self.s.dialog_port),
-            ("schedule", self.s.schedule_port),
-            ("telemetry", self.s.telemetry_port),
-            ("media", self.s.media_port),
-            ("gateway", self.s.gateway_port),
-        ]
-        for i, (name, port) in enumerate(plan):
+        """Start every replica of the plan (gateways last) and wait until all are ready."""
+        for replica in self.plan:
             proc = ServiceProcess(
-                name,
-                name,
-                port,
-                {**env, f"{name.upper()}_PORT": str(port)},
-                log_file=self.logs / f"{name}.log",
-                color=COLORS[i % len(COLORS)],
+                replica.name,
+                replica.module,
+                replica.port,
+                {**env, **replica.env},
+                log_file=self.logs / f"{replica.name}.log",
+                color=COLORS[len(self.services) % len(COLORS)],
             )
             self.services.append(proc)
             await proc.start()
@@ -161,7 +143,7 @@ async def seed_demo_content(nats_url: str, project: UUID) -> None:
     """Give the demo bot content the first time (never overwrite saved content): a few AIML
     categories, the evaluation set's FAQ and intents, the demo state machine, published to
     release."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(servers_of(nats_url))
 
     async def ask(kind: str, message: BaseModel) -> None:
         body = message.model_dump_json().encode()
@@ -193,46 +175,22 @@ async def seed_demo_content(nats_url: str, project: UUID) -> None:
         await nc.close()
 
 
-@dataclass(frozen=True)
-class Demo:
-    """What the banner shows about the demo project."""
-
-    key: UUID
-    secret: str
-
-
-def banner(settings: StackSettings, demo: Demo, data: Path, started: float) -> None:
-    port = settings.gateway_port
-    url = f"ws://127.0.0.1:{port}/chatbot_api/{demo.secret}/{demo.key}/"
-    print(
-        f"""
-Switchboard is ready ({time.monotonic() - started:.1f} s).
-
-  Demo project key     {demo.key}
-  Demo project secret  {demo.secret}
-  XPARO WebSocket URL  {url}
-  XPARO typed API URL  ws://127.0.0.1:{port}/ws/chatbot/{demo.secret}/{demo.key}/?robot_id=robot_1
-  AIDA (phoenix.js)    new Socket("ws://127.0.0.1:{port}/socket"), topic bot:{demo.key},
-                       access_token = the secret; images at http://127.0.0.1:{port}/content
-  RSVP.ai chat API     http://127.0.0.1:{port}/sandbox/chat?botid={demo.key}&token=<secret>&uid=1&q=hi
-  BESSER WebSocket     ws://127.0.0.1:{settings.gateway_besser_port}/  (BESSER's own UIs, unchanged)
-  Web chat page        http://127.0.0.1:{port}/chat/
-  Operator console     http://127.0.0.1:{port}/console/  (sign in with ADMIN_TOKEN, key file)
-  Admin API            http://127.0.0.1:{port}/docs  (Bearer token: ADMIN_TOKEN in the key file)
-  Key file for scripts {data / "demo-project.env"}
-  Logs                 {data / "logs"}/<service>.log (and below, prefixed)
-
-Try it:  python -c "import websocket; ws = websocket.create_connection('{url}'); \\
-  ws.send('{{\\"ask_bot\\": \\"hi\\"}}'); print(ws.recv())"
-Press Ctrl-C to stop everything.
-""",
-        flush=True,
-    )
+def stream_replicas(settings: StackSettings) -> str:
+    """NATS_STREAM_REPLICAS for the services: as set, else 3 on an embedded cluster (at most
+    its node count), else 1."""
+    if "NATS_STREAM_REPLICAS" in os.environ:
+        return os.environ["NATS_STREAM_REPLICAS"]
+    clustered = settings.nats_url is None and settings.nats_nodes > 1
+    return str(min(settings.nats_nodes, 3)) if clustered else "1"
 
 
 async def main() -> int:
     started = time.monotonic()
-    stack = Stack(StackSettings())
+    try:
+        stack = Stack(StackSettings())
+    except ValidationError as err:
+        print(f"\nmake run failed: {err}", flush=True)
+        return 1
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stack.stopping.set)
@@ -249,9 +207,10 @@ async def main() -> int:
         key, secret, _ = await ensure_demo_project(ProjectStore(sessions), key_file)
         await ensure_demo_admin_token(TokenStore(sessions), key_file)
         await engine.dispose()
-        step("Starting services: dialog, schedule, telemetry, media, gateway")
+        step("Starting services: " + ", ".join(r.name for r in stack.plan))
         env = {
             "NATS_URL": nats_url,
+            "NATS_STREAM_REPLICAS": stream_replicas(stack.s),
             "DATABASE_URL": db_url,
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
             # BESSER's own UIs name no project: the demo answers them unless told otherwise.
@@ -265,7 +224,7 @@ async def main() -> int:
         if not stack.stopping.is_set():
             await starting
             await seed_demo_content(nats_url, key)
-            banner(stack.s, Demo(key, secret), stack.data, started)
+            banner(stack.gateways, Demo(key, secret), stack.data, started, nats=nats_url)
             watcher = asyncio.create_task(stack.watch())
             await stack.stopping.wait()
             watcher.cancel()

@@ -9,7 +9,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.devstack.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from shared.devstack.embedded import (
+    EmbeddedNats,
+    EmbeddedNatsCluster,
+    EmbeddedPostgres,
+    free_port,
+)
 
 
 @dataclass(frozen=True)
@@ -20,9 +25,26 @@ class Backends:
     database_url: str
     kind: str
 
+    stream_replicas: int = 1
+
     def env(self, **settings: str) -> dict[str, str]:
         """The environment of a service process on these backends, plus its own `settings`."""
-        return {"NATS_URL": self.nats_url, "DATABASE_URL": self.database_url, **settings}
+        return {
+            "NATS_URL": self.nats_url,
+            "NATS_STREAM_REPLICAS": str(self.stream_replicas),
+            "DATABASE_URL": self.database_url,
+            **settings,
+        }
+
+
+@dataclass(frozen=True)
+class ClusterBackends:
+    """A NATS JetStream cluster of its own (`cluster`, to kill and restart nodes) and a
+    database; `backends` is what services run against (NATS_URL lists every node, streams
+    keep one replica per node, at most 3)."""
+
+    cluster: EmbeddedNatsCluster
+    backends: Backends
 
 
 def docker_answers() -> bool:
@@ -81,3 +103,23 @@ def test_backends(root: Path) -> Iterator[Backends]:
     else:
         with embedded_backends(root) as found:
             yield found
+
+
+@contextmanager
+def cluster_backends(
+    root: Path, nodes: int = 3, *, database_url: str | None = None
+) -> Iterator[ClusterBackends]:
+    """A `nodes`-node embedded NATS cluster under `root` (logs in root/logs), and Postgres:
+    `database_url` when given (e.g. the session's, already migrated), else an embedded one
+    under `root` (not migrated). Everything started here is stopped afterwards."""
+    cluster = EmbeddedNatsCluster(root / "nats", nodes)
+    pg = None if database_url else EmbeddedPostgres(root / "postgres")
+    try:
+        url = cluster.start(root / "logs")
+        database = database_url or (pg.start() if pg else "")
+        backends = Backends(url, database, "embedded-cluster", stream_replicas=min(nodes, 3))
+        yield ClusterBackends(cluster, backends)
+    finally:
+        cluster.stop()
+        if pg:
+            pg.stop()

@@ -16,7 +16,7 @@ from shared.devstack.embedded import free_port
 from shared.identity import ProjectStore, TokenStore
 from shared.migrations import upgrade
 
-from .backends import Backends, test_backends
+from .backends import Backends, ClusterBackends, cluster_backends, test_backends
 from .services import Service
 
 
@@ -25,6 +25,17 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
     """A real NATS (JetStream) and a real, migrated Postgres for the whole session."""
     with test_backends(tmp_path_factory.mktemp("backends")) as found:
         upgrade(found.database_url)
+        yield found
+
+
+@pytest.fixture(scope="module")
+def nats_cluster(
+    backends: Backends, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClusterBackends]:
+    """A 3-node NATS JetStream cluster of the module's own (streams with 3 replicas) on the
+    session's database: run services on `.backends`, kill and restart `.cluster.nodes`."""
+    root = tmp_path_factory.mktemp("nats-cluster")
+    with cluster_backends(root, 3, database_url=backends.database_url) as found:
         yield found
 
 

@@ -1,5 +1,6 @@
 """`make run` itself: ready with a URL, the XPARO flow works, Ctrl-C leaves nothing, data stays."""
 
+import asyncio
 import json
 import os
 import signal
@@ -9,11 +10,13 @@ import time
 from pathlib import Path
 
 import httpx
+import nats
 import psutil
 import pytest
 
+from shared import subjects
 from shared.devstack.demo import read_env_file
-from shared.devstack.embedded import free_port
+from shared.devstack.embedded import free_port, port_free
 
 from .xparo import ask, connect, recv, save, send
 
@@ -141,3 +144,56 @@ def test_make_run_says_what_to_do_when_a_port_is_taken(tmp_path: Path) -> None:
         )
     assert done.returncode == 1
     assert f"port {port} is taken" in done.stdout and "GATEWAY_PORT" in done.stdout
+
+
+def _free_ports(count: int, *, step: int = 1) -> int:
+    """A port p with p, p+step, ... (count of them) all free now."""
+    for _ in range(50):
+        base = free_port()
+        if base + step * count < 65000 and all(
+            port_free("127.0.0.1", base + n * step) for n in range(count)
+        ):
+            return base
+    raise AssertionError("no run of free ports found")
+
+
+def test_make_run_with_replicas_and_a_nats_cluster(tmp_path: Path) -> None:
+    """GATEWAYS=2 DIALOG=2 NATS_NODES=3: the banner lists both gateways, each replica logs to
+    its own file, the streams keep 3 replicas, the second gateway answers, and Ctrl-C stops
+    every process."""
+    data, log = tmp_path / "data", tmp_path / "run.log"
+    ports = {
+        "NATS_PORT": str(_free_ports(3)),
+        "GATEWAY_PORT": str(_free_ports(2)),
+        "GATEWAY_BESSER_PORT": str(_free_ports(2)),
+        "DIALOG_PORT": str(_free_ports(2, step=10)),
+        **{name: str(free_port()) for name in ("SCHEDULE_PORT", "TELEMETRY_PORT", "MEDIA_PORT")},
+    }
+    proc = _start(data, {**ports, "GATEWAYS": "2", "DIALOG": "2", "NATS_NODES": "3"}, log)
+    try:
+        demo = read_env_file(data / "demo-project.env")
+        second, besser = int(ports["GATEWAY_PORT"]) + 1, int(ports["GATEWAY_BESSER_PORT"]) + 1
+        banner = log.read_text()
+        assert f"http://127.0.0.1:{second}/" in banner and f"ws://127.0.0.1:{besser}/" in banner
+        logs = {p.name for p in (data / "logs").iterdir()}
+        assert {"dialog-1.log", "dialog-2.log", "gateway-1.log", "gateway-2.log"} <= logs
+        assert {"nats-1.log", "nats-2.log", "nats-3.log"} <= logs
+        assert _chat_replicas(ports["NATS_PORT"]) == 3
+        url = f"ws://127.0.0.1:{second}/chatbot_api/{demo['PROJECT_SECRET']}/{demo['PROJECT_KEY']}/"
+        ws = connect(url)
+        assert ask(ws, "hi") == "Hello! I am the Switchboard demo bot."
+        ws.close()
+    finally:
+        _stop(proc, data)
+
+
+def _chat_replicas(nats_port: str) -> int:
+    async def replicas() -> int:
+        nc = await nats.connect(f"nats://127.0.0.1:{nats_port}")
+        try:
+            info = await nc.jetstream().stream_info(subjects.CHAT_STREAM)
+        finally:
+            await nc.close()
+        return info.config.num_replicas or 1
+
+    return asyncio.run(replicas())
