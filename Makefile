@@ -11,7 +11,7 @@ JS_STAMP := $(JS)/node_modules/.installed
 CHROMIUM := $(or $(shell command -v chromium 2>/dev/null),/usr/bin/chromium)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install run test lint fmt lock clean bench eval replay
+.PHONY: help install run test lint fmt lock clean bench eval replay chaos
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,8 @@ $(CHROMIUM):
 
 install: $(STAMP) ## Create .venv and install the project (pinned)
 
+# Replica counts and the NATS cluster are plain variables, e.g. `make run GATEWAYS=2 DIALOG=3
+# NATS_NODES=3` (also SCHEDULE, TELEMETRY, MEDIA); make hands command-line variables to the recipe.
 run: $(STAMP) ## Start everything: embedded NATS + Postgres (unless NATS_URL/DATABASE_URL), all services
 	@$(PY) -m shared.devstack
 
@@ -45,6 +47,16 @@ test: $(STAMP) $(JS_STAMP) $(CHROMIUM) ## Run the whole test suite (unit, compon
 
 bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)
 	@for script in bench/*.py; do echo "==> $$script"; $(PY) $$script || exit 1; done
+
+# The full fault table (hundreds of users on every protocol, each fault for CHAOS_SECONDS) and the
+# full fuzz runs (FUZZ_SOCKET_FRAMES per protocol, FUZZ_FRAMES per adapter, deep schemathesis).
+chaos: $(STAMP) ## Faults under load (prints the lost/duplicated table) and the 100k-frame fuzz runs
+	@CHAOS_USERS=$${CHAOS_USERS:-250} CHAOS_SECONDS=$${CHAOS_SECONDS:-30} CHAOS_PACE_S=$${CHAOS_PACE_S:-1} \
+	  $(PY) -m pytest tests/chaos -s -p no:cacheprovider --timeout=1800 $(PYTEST_ARGS)
+	@FUZZ_SOCKET_FRAMES=$${FUZZ_SOCKET_FRAMES:-100000} FUZZ_FRAMES=$${FUZZ_FRAMES:-20000} \
+	  SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-100} \
+	  $(PY) -m pytest tests/fuzz tests/integration/test_admin_api_contract.py -s -p no:cacheprovider \
+	  --timeout=3600 $(PYTEST_ARGS)
 
 eval: $(STAMP) ## FAQ/NLU quality on the held-out set (EVAL_ARGS="--faq F --intents I --heldout H")
 	@$(PY) -m services.dialog.knowledge.evaluate $(EVAL_ARGS)

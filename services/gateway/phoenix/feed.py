@@ -57,6 +57,7 @@ class BotFeed:
         self._fetch_s = fetch_s
         self.listeners: set[Listener] = set()
         self._seen: OrderedDict[UUID, None] = OrderedDict()
+        self._flying: dict[UUID, asyncio.Future[bool]] = {}
         self._live: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -82,14 +83,32 @@ class BotFeed:
             await self._fan_out(reply)
 
     async def _fan_out(self, reply: ChatReply) -> bool:
-        """Hand `reply` to every listener once; True when some listener took it."""
+        """Hand `reply` to every listener once; True when some listener took it.
+
+        It counts as handed out only once a listener took it: a live copy that found every
+        socket closing must not make the backlog ack (and so drop) the stored one. While one
+        copy is being handed out, the other waits for its outcome instead of doubling it.
+        """
         if reply.protocol != "aida" or reply.event_id in self._seen:
             return True
-        self._seen[reply.event_id] = None
-        if len(self._seen) > SEEN:
-            self._seen.popitem(last=False)
-        results = await asyncio.gather(*(listen(reply) for listen in list(self.listeners)))
-        return any(results)
+        flying = self._flying.get(reply.event_id)
+        if flying is not None:
+            return await asyncio.shield(flying)
+        outcome = asyncio.get_running_loop().create_future()
+        self._flying[reply.event_id] = outcome
+        try:
+            results = await asyncio.gather(*(listen(reply) for listen in list(self.listeners)))
+            taken = any(results)
+            if taken:
+                self._seen[reply.event_id] = None
+                if len(self._seen) > SEEN:
+                    self._seen.popitem(last=False)
+            outcome.set_result(taken)
+            return taken
+        finally:
+            if not outcome.done():
+                outcome.set_result(False)
+            del self._flying[reply.event_id]
 
     async def _pull(self, js: JetStreamContext) -> None:
         assert self._config.durable_name is not None
