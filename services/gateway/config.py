@@ -69,3 +69,39 @@ class GatewaySettings(BaseSettings):
         gt=0,
         description="BESSER: larger frames close with 1009 (files and voice arrive as base64)",
     )
+    send_queue_frames: int = Field(
+        1024,
+        gt=0,
+        description="Frames a socket may have waiting to be written; one more closes it (1013)",
+    )
+    send_queue_bytes: int = Field(
+        4 * 1024 * 1024,
+        gt=0,
+        description="Bytes a socket may have waiting to be written (a single larger frame is "
+        "let through when nothing waits); more closes it (1013)",
+    )
+    send_close_wait_s: float = Field(
+        3.0, gt=0, description="How long a closing socket waits for its close frame to go out"
+    )
+    frame_rate: float = Field(
+        50.0, ge=0, description="Frames a second each socket may send, sustained (0: no limit)"
+    )
+    frame_burst: int = Field(200, gt=0, description="Frames a socket may send at once")
+    project_turn_rate: float = Field(
+        500.0,
+        ge=0,
+        description="Turns a second each project may send through this gateway replica, "
+        "sustained, all protocols together (0: no limit)",
+    )
+    project_turn_burst: int = Field(
+        1000, gt=0, description="Turns a project may send at once through this replica"
+    )
+    max_connections: int = Field(
+        10000, ge=0, description="WebSockets this gateway replica holds, both ports (0: no cap)"
+    )
+    max_project_connections: int = Field(
+        5000,
+        ge=0,
+        description="WebSockets one project may hold on this replica (AIDA: sockets joined to "
+        "its bot) (0: no cap)",
+    )

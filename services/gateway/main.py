@@ -21,12 +21,12 @@ from .admin_projects import admin_projects_router
 from .aida_routes import aida_router
 from .audit import AuditMiddleware, audit_router
 from .besser_routes import BesserEndpoint, BesserMedia, besser_app, besser_port
-from .bridge import Bridge
 from .chat_page import chat_page_router
 from .config import GatewaySettings
 from .console_page import console_page_router
 from .content_routes import content_app
 from .events import LiveFeeds, events_router
+from .limits import LimitedBridge, Limits
 from .nul_guard import NulGuard
 from .phoenix.feed import BotFeeds
 from .robot_api import robot_router
@@ -45,8 +45,10 @@ def create_app(
     projects = ProjectStore(session_factory(engine))
     tokens = TokenStore(session_factory(engine))
     audit = AuditStore(session_factory(engine))
-    bridge = Bridge(
+    limits = Limits(settings)  # rate limits and connection caps of this replica
+    bridge = LimitedBridge(
         broker,
+        limits=limits,
         request_timeout_s=settings.request_timeout_s,
         stream_replicas=common.nats_stream_replicas,  # the resume bucket, like the streams
     )
@@ -85,6 +87,7 @@ def create_app(
         await engine.dispose()
 
     app = FastAPI(title="Switchboard gateway", lifespan=lifespan)
+    app.state.limits = besser.state.limits = limits  # read by each socket (connection.py)
     problems.install(app)
     app.add_middleware(AuditMiddleware, store=audit)
     app.add_middleware(NulGuard)  # outermost: nothing with a NUL reaches a route

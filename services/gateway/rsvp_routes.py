@@ -15,6 +15,7 @@ with the next request. The question is kept in the transcript all the same.
 
 import asyncio
 import logging
+import math
 from uuid import uuid4
 
 from fastapi import APIRouter, Request
@@ -34,8 +35,17 @@ from .adapters.rsvp import (
 )
 from .bridge import Bridge, BridgeError
 from .config import GatewaySettings
+from .limits import RateLimited
 
 log = logging.getLogger(__name__)
+
+
+class Busy(RsvpError):
+    """Over the bot's turn rate: HTTP 429 with Retry-After (whole seconds, at least 1)."""
+
+    def __init__(self, err: RateLimited) -> None:
+        super().__init__(429, str(err))
+        self.retry_after = str(max(1, math.ceil(err.retry_after_s)))
 
 
 def rsvp_router(projects: ProjectStore, bridge: Bridge, settings: GatewaySettings) -> APIRouter:
@@ -51,7 +61,10 @@ def rsvp_router(projects: ProjectStore, bridge: Bridge, settings: GatewaySetting
             project = await _project(projects, query)
             reply = await _ask(bridge, project, query, settings.rsvp_wait_s)
         except RsvpError as err:
-            return respond(failure_body(str(err)), err.status)
+            refused = respond(failure_body(str(err)), err.status)
+            if isinstance(err, Busy):
+                refused.headers["Retry-After"] = err.retry_after
+            return refused
         return respond(answer_body(reply, skillid=query.skillid))
 
     router.add_api_route(f"/{settings.rsvp_endpoint}/chat", chat, methods=["GET"])
@@ -103,6 +116,8 @@ async def _ask(bridge: Bridge, project: Project, query: ChatQuery, wait_s: float
     try:
         await bridge.publish_turn(turn)
         return await asyncio.wait_for(answered, wait_s)
+    except RateLimited as err:
+        raise Busy(err) from None
     except BridgeError as err:
         raise RsvpError(503, "the question could not be accepted; try again") from err
     except TimeoutError:

@@ -104,7 +104,7 @@ def xparo_router(
             return JSONResponse(error_frame(None, message), 413)
         try:
             body = json.loads(raw) if raw.strip() else None
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             return JSONResponse(error_frame(None, f"invalid JSON: {err}"), 400)
         replies: dict[str, Any] = {}
 

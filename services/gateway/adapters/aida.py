@@ -39,6 +39,7 @@ from shared.identity import ProjectStore
 
 from ..bridge import Bridge, BridgeError
 from ..conversations import TurnNumbers
+from ..limits import RateLimited, join_project, leave_project, retry_hint
 from ..phoenix import wire
 from ..phoenix.feed import BotFeeds
 
@@ -130,6 +131,23 @@ class AidaSocket:
     async def on_binary_error(self) -> None:  # binary frames go to on_bytes
         return None
 
+    async def on_rate_limited(self, frame: str | bytes, retry_after_s: float) -> None:
+        """A message over the socket's rate is not run: an error reply (heartbeats still
+        answered, so the client does not take the socket for dead)."""
+        self._heard = time.monotonic()
+        try:
+            msg = (
+                self.serializer.decode(frame)
+                if isinstance(frame, str)
+                else self.serializer.decode_binary(frame)
+            )
+        except wire.FrameError:
+            return
+        if msg.topic == "phoenix" and msg.event == "heartbeat":
+            await self.handle(msg)
+            return
+        await self._out(wire.reply(msg, "error", _rate_limited(retry_after_s)))
+
     async def on_close(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
@@ -162,6 +180,8 @@ class AidaSocket:
             response = await handler(join, msg.payload)
         except Refused as err:
             await self._out(wire.reply(msg, "error", err.response))
+        except RateLimited as err:
+            await self._out(wire.reply(msg, "error", _rate_limited(err.retry_after_s)))
         except ValidationError as err:
             problem = err.errors()[0]
             where = ".".join(str(part) for part in problem["loc"][1:]) or "payload"
@@ -183,13 +203,17 @@ class AidaSocket:
             await self._out(wire.close(old.topic, old.join_ref))
         token = msg.payload.get("access_token") if isinstance(msg.payload, dict) else None
         project = None
-        if isinstance(token, str) and 0 < len(token) <= 256:
+        if isinstance(token, str) and 0 < len(token) <= 256 and token.isascii():
             project = await self._projects.authenticate(found["key"], token)
         if project is None:
             await self._out(wire.reply(msg, "error", {"reason": "unauthorized"}))
             return
         if len(self._joins) >= MAX_JOINS:
             await self._out(wire.reply(msg, "error", {"reason": "too many channels joined"}))
+            return
+        if not join_project(project.key):
+            reason = {"reason": "too many connections to this bot, try again later"}
+            await self._out(wire.reply(msg, "error", reason))
             return
         numbers = TurnNumbers(project=project.key, protocol="aida")
         join = Join(msg.topic, msg.join_ref, project.key, numbers)
@@ -198,6 +222,7 @@ class AidaSocket:
             await self._feeds.attach(project.key, join.listener)
         except Exception as err:
             log.warning("bot feed of %s not started: %r", project.key, err)
+            leave_project(project.key)
             await self._out(wire.reply(msg, "error", {"reason": "unavailable", "retry": True}))
             return
         self._joins[msg.topic] = join
@@ -206,6 +231,7 @@ class AidaSocket:
     async def _drop(self, join: Join) -> None:
         if self._joins.get(join.topic) is join:
             del self._joins[join.topic]
+            leave_project(join.project)
         await self._feeds.detach(join.project, join.listener)
 
     async def _push(self, join: Join, reply: ChatReply) -> bool:
@@ -308,6 +334,10 @@ class AidaSocket:
                 await self._close(CLOSE_GOING_AWAY, "idle")
                 return
             await asyncio.sleep(self._idle_s - silent)
+
+
+def _rate_limited(retry_after_s: float) -> dict[str, Any]:
+    return {"reason": "rate limited", "retry_after": retry_hint(retry_after_s)}
 
 
 def _session_id(payload: dict[str, Any]) -> str:

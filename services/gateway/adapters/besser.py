@@ -28,6 +28,7 @@ from shared.identity import Project
 
 from ..bridge import Bridge, BridgeError
 from ..conversations import Conversations
+from ..limits import frame_refusal
 from .besser_wire import (
     FrameError,
     decode_base64,
@@ -149,6 +150,10 @@ class BesserSocket:
     async def on_binary_error(self) -> None:
         await self._error("frames are JSON text")
 
+    async def on_rate_limited(self, frame: str | bytes, retry_after_s: float) -> None:
+        """A frame over the socket's rate is not run: an `error` frame says when to retry."""
+        await self._error(frame_refusal(retry_after_s))
+
     async def on_close(self) -> None:
         await self._talk.close()
 
@@ -178,7 +183,7 @@ class BesserSocket:
     async def _user_file(self, message: Any) -> None:
         try:
             name, declared, data = file_message(message)
-        except ValueError as err:  # the JSON string itself is broken
+        except (ValueError, RecursionError) as err:  # the JSON string itself is broken
             raise FrameError(f"user_file: the message is not JSON: {err}") from err
         kept = await self._media.store_file(
             project=self._project.key,

@@ -116,7 +116,7 @@ def parse_frame(text: str) -> tuple[str, Any]:
     """The action and message of a client frame; FrameError says what is wrong with it."""
     try:
         frame = json.loads(text)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise FrameError(f"a frame is a JSON object: {err}") from err
     if not isinstance(frame, dict) or not isinstance(frame.get("action"), str):
         raise FrameError('a frame is a JSON object with an "action"')
@@ -135,7 +135,7 @@ def json_object(message: Any) -> dict[str, Any] | None:
     if isinstance(message, str) and message.lstrip().startswith("{"):
         try:
             found = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         return found if isinstance(found, dict) else None
     return None

@@ -36,7 +36,9 @@ from shared.contracts import (
 from shared.identity import Project, TokenStore
 
 from ..bridge import Bridge, BridgeError
+from ..connection import send_written
 from ..conversations import Conversations
+from ..limits import frame_refusal, peek, retry_hint
 from ..robots import RobotLink
 from . import xparo_schedule as schedule
 from .xparo_robot import (
@@ -64,7 +66,12 @@ class CommandError(Exception):
 
 def error_frame(command: str | None, message: str, **detail: Any) -> dict[str, Any]:
     """The XPARO error shape (the real robot client reads `error.message`)."""
-    return {"error": {"command": command, "message": message, **detail}}
+    return {"error": {"command": _sendable(command), "message": _sendable(message), **detail}}
+
+
+def _sendable(text: str | None) -> str | None:
+    """`text` without lone surrogates (a client may send "\\ud800"; no UTF-8 frame holds it)."""
+    return text.encode("utf-8", "backslashreplace").decode() if text is not None else None
 
 
 class XparoAdapter:
@@ -130,11 +137,17 @@ class XparoAdapter:
     async def on_binary_error(self) -> None:
         await self.out(error_frame(None, "binary frames must be UTF-8 JSON"))
 
+    async def on_rate_limited(self, frame: str | bytes, retry_after_s: float) -> None:
+        """A frame over the socket's rate is not run; its first command gets the error."""
+        command = next(iter(peek(frame) or {}), None)
+        message = frame_refusal(retry_after_s)
+        await self.out(error_frame(command, message, retry_after=retry_hint(retry_after_s)))
+
     async def on_frame(self, text: str) -> None:
         """Run every command of one frame, in order."""
         try:
             frame = json.loads(text)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             await self.out(error_frame(None, f"invalid JSON: {err}"))
             return
         await self.run_frame(frame)
@@ -203,7 +216,7 @@ class XparoAdapter:
             token = await self.tokens.issue_robot_token(
                 project=self.project.key, robot_id=self.robot
             )
-        return await self.out(xparo_command_frame(issued, token=token))
+        return await send_written(self.out, xparo_command_frame(issued, token=token))
 
     async def robots_info(self, value: Any) -> dict[str, Any]:
         device, reply = await self.dialect.robots_info(value)

@@ -36,6 +36,7 @@ from shared.identity import Project, TokenStore
 from ..bridge import Bridge, BridgeError
 from ..connection import Socket
 from ..conversations import Conversations
+from ..limits import frame_refusal, peek, retry_hint
 from ..robots import RobotLink
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,14 @@ class FrameError(Exception):
 
 
 def error_frame(message: str, **detail: Any) -> dict[str, Any]:
-    """The typed API's error shape."""
-    return {"type": "error", "data": {"message": message, **detail}}
+    """The typed API's error shape (echoed strings without lone surrogates: a client may send
+    "\\ud800", and no UTF-8 frame can hold it)."""
+    echoed = {k: _sendable(v) if isinstance(v, str) else v for k, v in detail.items()}
+    return {"type": "error", "data": {"message": _sendable(message), **echoed}}
+
+
+def _sendable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode()
 
 
 def sample_metrics(data: dict[str, Any]) -> dict[str, float]:
@@ -155,6 +162,13 @@ class XparoTypedAdapter:
     async def on_binary_error(self) -> None:
         await self.socket.send_json(error_frame("binary frames must be UTF-8 JSON"))
 
+    async def on_rate_limited(self, frame: str | bytes, retry_after_s: float) -> None:
+        """A frame over the socket's rate is not run: an error frame names its type."""
+        kind = (peek(frame) or {}).get("type")
+        hint = retry_hint(retry_after_s)
+        refusal = error_frame(frame_refusal(retry_after_s), type=kind, retry_after=hint)
+        await self.socket.send_json(refusal)
+
     async def on_frame(self, text: str) -> None:
         """Decode one frame and run it; every problem becomes an error frame."""
         kind: Any = None
@@ -216,7 +230,8 @@ class XparoTypedAdapter:
             token = await self.tokens.issue_robot_token(
                 project=self.project.key, robot_id=self.robot
             )
-        return await self.socket.send_json(command_frame(issued, token=token))
+        # acknowledged only once written: a command dropped with a full queue is redelivered
+        return await self.socket.send_json(command_frame(issued, token=token), written=True)
 
     async def _beat(self) -> None:
         """App-level ping (answer optional) and a presence 'seen' every interval."""
@@ -231,7 +246,7 @@ class XparoTypedAdapter:
 def _decode(text: str) -> tuple[Any, dict[str, Any]]:
     try:
         frame = json.loads(text)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise FrameError(f"invalid JSON: {err}") from err
     if not isinstance(frame, dict) or "type" not in frame:
         raise FrameError('a frame is {"type": ..., "data": {...}}')

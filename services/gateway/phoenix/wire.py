@@ -55,13 +55,18 @@ class Serializer:
             frame: Any = [msg.join_ref, msg.ref, msg.topic, msg.event, msg.payload]
         else:
             frame = {"topic": msg.topic, "event": msg.event, "payload": msg.payload, "ref": msg.ref}
-        return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+        text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # a lone surrogate the client sent as "\ud800" (a ref, a
+            return json.dumps(frame, separators=(",", ":"))  # topic) goes back escaped as sent
+        return text
 
     def decode(self, text: str) -> Message:
         """Read a text frame or raise FrameError."""
         try:
             raw = json.loads(text)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             raise FrameError(f"not JSON: {err}") from err
         if self.version == 2:
             if not isinstance(raw, list) or len(raw) < 5:
