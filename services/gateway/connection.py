@@ -16,6 +16,7 @@ from .limits import SEAT, UNLIMITED, Seat, SendBounds, limits_of
 log = logging.getLogger(__name__)
 SOCKET_KEY = "gateway.socket"
 CLOSE_TOO_BIG = 1009
+CLOSE_RESTART = 1012  # "service restart": the client reconnects, to another replica
 CLOSE_TRY_AGAIN = 1013
 
 

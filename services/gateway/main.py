@@ -112,7 +112,7 @@ def create_app(
         response.status_code = 200 if ok else 503
         return {"status": "ready" if ok else "not ready"}
 
-    app.include_router(xparo_router(projects, tokens, bridge, settings))
+    app.include_router(xparo_router(projects, tokens, bridge, settings, sockets))
 
     async def before_shutdown() -> None:
         # Marks first: a client told to reconnect must find where its session stopped.

@@ -46,9 +46,17 @@ class XparoAuth:
 
 
 def xparo_router(
-    projects: ProjectStore, tokens: TokenStore, bridge: Bridge, settings: GatewaySettings
+    projects: ProjectStore,
+    tokens: TokenStore,
+    bridge: Bridge,
+    settings: GatewaySettings,
+    sockets: connection.OpenSockets,
 ) -> APIRouter:
-    """WebSocket and REST routes of both XPARO APIs."""
+    """WebSocket and REST routes of both XPARO APIs.
+
+    When the gateway stops, both sockets are closed with 1012 after the frames already queued
+    (their sessions' resume marks are left first, so the replica they reconnect to goes on).
+    """
     router = APIRouter(tags=["XPARO"])
     auth = XparoAuth(projects, tokens)
     link = {
@@ -62,8 +70,9 @@ def xparo_router(
             await ws.close(code=1008)  # before accept: the handshake is refused with HTTP 403
             return
         await ws.accept()
+        sock = connection.Socket(ws)
         adapter = XparoAdapter(
-            connection.Socket(ws).send_json,
+            sock.send_json,
             project=found[0],
             bridge=bridge,
             tokens=tokens,
@@ -72,7 +81,14 @@ def xparo_router(
             reply_wait_s=settings.reply_wait_s,
             link=link,
         )
-        await connection.serve(ws, adapter, max_bytes=settings.max_frame_bytes)
+        await _serve(sock, adapter)
+
+    async def _serve(sock: connection.Socket, adapter: connection.Adapter) -> None:
+        sockets.add(sock, connection.CLOSE_RESTART)
+        try:
+            await connection.serve(sock.ws, adapter, max_bytes=settings.max_frame_bytes)
+        finally:
+            sockets.discard(sock)
 
     async def typed_socket(ws: WebSocket, secret: str, project: str) -> None:
         found = await auth(project, secret)
@@ -81,8 +97,9 @@ def xparo_router(
             await ws.close(code=1008)
             return
         await ws.accept()
+        sock = connection.Socket(ws)
         adapter = XparoTypedAdapter(
-            connection.Socket(ws),
+            sock,
             project=found[0],
             bridge=bridge,
             tokens=tokens,
@@ -91,7 +108,7 @@ def xparo_router(
             ping_interval_s=settings.ping_interval_s,
             **link,
         )
-        await connection.serve(ws, adapter, max_bytes=settings.max_frame_bytes)
+        await _serve(sock, adapter)
 
     async def rest_twin(request: Request, secret: str, project: str) -> JSONResponse:
         """The same JSON objects as the socket; the replies merged into one object, HTTP 201."""
