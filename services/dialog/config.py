@@ -14,16 +14,17 @@ class DialogSettings(BaseSettings):
     batch_size: int = Field(16, ge=1, description="Turns fetched per pull")
     max_workers: int = Field(4, ge=1, description="Turns handled concurrently per replica")
     ack_wait_s: float = Field(
-        10.0,
+        4.0,
         gt=0,
         description="A turn not acknowledged this long after delivery (its replica died) is "
-        "delivered again; a replica still working on it says so every third of this",
+        "delivered again; a replica still working on it says so every third of this (short enough "
+        "that a turn caught in a crash is answered within RSVP.ai's 10 s wait)",
     )
     early_retry_s: float = Field(
         0.05, gt=0, description="First delay before retrying a turn that came early (doubles)"
     )
     early_wait_s: float = Field(
-        15.0,
+        8.0,
         description="A turn whose predecessor is still unanswered this long after it was "
         "accepted is answered anyway; longer than ack_wait_s, so a predecessor caught in a "
         "replica's crash is redelivered and answered first",

@@ -59,6 +59,11 @@ class Mark:
         )
 
 
+class Stopping(Exception):
+    """This gateway is stopping: a socket opened now is told to try another replica (1013)
+    rather than taking, and then losing, its session's mark."""
+
+
 class Holder(Protocol):
     """What a socket's conversations tell the resume ledger when the gateway stops."""
 
@@ -86,8 +91,13 @@ class Resume:
         self._replicas = replicas
         self._kv: KeyValue | None = None
         self._holders: set[Holder] = set()
+        self._stopping = False
 
     def hold(self, holder: Holder) -> None:
+        """Count `holder` among the sockets that leave marks (Stopping once marks were left:
+        a client reconnecting to a port that still listens must go elsewhere)."""
+        if self._stopping:
+            raise Stopping("this gateway is stopping; connect to another")
         self._holders.add(holder)
 
     def release(self, holder: Holder) -> None:
@@ -112,6 +122,7 @@ class Resume:
     async def suspend_all(self) -> int:
         """Stop every socket's reply delivery and leave a mark per session (before the sockets
         close, so a client cannot reconnect before its mark exists). Returns the marks left."""
+        self._stopping = True
         holders, self._holders = self._holders, set()
         marks = [mark for holder in holders for mark in holder.suspend()]
         if not marks:

@@ -26,10 +26,7 @@ from shared.testing.services import Service
 
 from .load import ECHO_AIML, Bot, Gateway
 
-# Redelivery of a turn caught in a dead dialog replica within RSVP's 10 s wait.
 SERVICE_ENV = {
-    "DIALOG_ACK_WAIT_S": "4",
-    "DIALOG_EARLY_WAIT_S": "8",
     "TELEMETRY_ONLINE_WINDOW_S": "3",
     "SCHEDULE_TICK_S": "0.5",
 }

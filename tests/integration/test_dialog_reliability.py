@@ -154,8 +154,8 @@ def test_a_turn_waits_for_a_predecessor_that_arrives_late(
     async def publish_out_of_order() -> None:
         nc = await nats.connect(backends.nats_url)
         for turn in (second, first):
-            if turn is first:  # late by most of DIALOG_ACK_WAIT_S: the scenario, not a wait
-                await asyncio.sleep(8)
+            if turn is first:  # late by more than DIALOG_ACK_WAIT_S (4 s), less than
+                await asyncio.sleep(5)  # DIALOG_EARLY_WAIT_S (8 s): the scenario, not a wait
             await nc.jetstream().publish(
                 subjects.chat_turn(project.key),
                 turn.model_dump_json().encode(),
