@@ -42,8 +42,11 @@ install: $(STAMP) ## Create .venv and install the project (pinned)
 run: $(STAMP) ## Start everything: embedded NATS + Postgres (unless NATS_URL/DATABASE_URL), all services
 	@$(PY) -m shared.devstack
 
+# Two workers (pytest-xdist), one test module each at a time: most of the suite waits on real
+# services and sockets, so two runs side by side take about 60% of one; TEST_WORKERS=0 for one.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(JS_STAMP) $(CHROMIUM) ## Run the whole test suite (unit, component, integration, browser)
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)
 	@for script in bench/*.py; do echo "==> $$script"; $(PY) $$script || exit 1; done
