@@ -55,6 +55,7 @@ bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)
 # full fuzz runs (FUZZ_SOCKET_FRAMES per protocol, FUZZ_FRAMES per adapter, deep schemathesis).
 chaos: $(STAMP) ## Faults under load (prints the lost/duplicated table) and the 100k-frame fuzz runs
 	@CHAOS_USERS=$${CHAOS_USERS:-250} CHAOS_SECONDS=$${CHAOS_SECONDS:-30} CHAOS_PACE_S=$${CHAOS_PACE_S:-1} \
+	  CHAOS_RESULTS=bench/results/chaos.json \
 	  $(PY) -m pytest tests/chaos -s -p no:cacheprovider --timeout=1800 $(PYTEST_ARGS)
 	@FUZZ_SOCKET_FRAMES=$${FUZZ_SOCKET_FRAMES:-100000} FUZZ_FRAMES=$${FUZZ_FRAMES:-20000} \
 	  SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-100} \
