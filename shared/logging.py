@@ -7,10 +7,18 @@ import sys
 # Paths that carry a secret (XPARO puts it in the URL): uvicorn logs them on every handshake.
 _SECRET_IN_PATH = re.compile(r"(/chatbot(?:_api)?/)[^/\s]+(/)")
 _SECRET_IN_QUERY = re.compile(r"((?:token|access_token|secret)=)[^&\s\"']+")
+# Headers that carry one (BESSER's X-Project-Token, bearer tokens): the WebSocket library prints
+# every handshake header at DEBUG, one per line.
+_SECRET_IN_HEADER = re.compile(
+    r"^([<>]?\s*(?:authorization|proxy-authorization|x-project-token|cookie|set-cookie)\s*:\s*)"
+    r"\S.*$",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def redact(text: str) -> str:
-    """`text` with secrets in URL paths and query strings replaced by ***."""
+    """`text` with secrets in URL paths, query strings and headers replaced by ***."""
+    text = _SECRET_IN_HEADER.sub(r"\1***", text)
     return _SECRET_IN_QUERY.sub(r"\1***", _SECRET_IN_PATH.sub(r"\1***\2", text))
 
 

@@ -69,3 +69,12 @@ def test_logs_never_show_secrets_from_urls() -> None:
     """Handshake paths and token query parameters are redacted before logging."""
     line = '"WebSocket /ws/chatbot_api/abcdef123/5a1c/" q?token=rsvpai&uid=1'
     assert redact(line) == '"WebSocket /ws/chatbot_api/***/5a1c/" q?token=***&uid=1'
+
+
+def test_secret_headers_are_redacted_from_logged_handshakes() -> None:
+    """The handshake headers a WebSocket library prints at DEBUG keep no token or cookie."""
+    logged = "> GET /?project=p HTTP/1.1\n> Host: x\n> X-Project-Token: s3cr3t\n> Cookie: a=b"
+    logged += "\n< authorization: Bearer t0k3n"
+    cleaned = redact(logged)
+    assert "s3cr3t" not in cleaned and "t0k3n" not in cleaned and "a=b" not in cleaned
+    assert "> Host: x" in cleaned and "> X-Project-Token: ***" in cleaned
