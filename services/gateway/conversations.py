@@ -14,7 +14,7 @@ from shared.contracts.chat import Protocol
 from shared.identity import Project
 
 from . import resume
-from .bridge import Bridge
+from .bridge import Bridge, BridgeError
 
 log = logging.getLogger(__name__)
 SEEN_REPLIES = 256
@@ -76,7 +76,10 @@ class Conversations:
         replay what a stopped gateway left undelivered in it."""
         if session in self._follows:
             return
-        self._bridge.resume.hold(self)
+        try:
+            self._bridge.resume.hold(self)
+        except resume.Stopping as err:  # answered like any broker trouble: try again
+            raise BridgeError(str(err)) from err
         self._waiting[session] = []
         self._followed_at[session] = datetime.now(UTC)
         try:
