@@ -29,7 +29,7 @@ from shared.contracts import (
 from .config import TelemetrySettings
 from .domain import MalformedMessage, UnknownKind, decode_fleet_event
 from .ingest import Ingestor, msg_ref
-from .store import DATABASE_TROUBLE, TelemetryStore
+from .store import DATA_REFUSED, DATABASE_TROUBLE, TelemetryStore
 
 log = logging.getLogger(__name__)
 NatsBatch = Annotated[NatsBatchMessage, Context("message")]
@@ -115,6 +115,9 @@ def register_fleet(broker: NatsBroker, store: TelemetryStore, settings: Telemetr
             raise RejectMessage from err
         try:
             await store.apply(event)
+        except DATA_REFUSED as err:
+            log.error("terminating robot event %s Postgres cannot hold: %r", event.event_id, err)
+            raise RejectMessage from err
         except DATABASE_TROUBLE as err:
             log.warning("robot event %s not stored, retrying: %r", event.event_id, err)
             raise NackMessage(delay=settings.retry_delay_s) from err

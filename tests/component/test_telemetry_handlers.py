@@ -6,8 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from asyncpg.exceptions import CharacterNotInRepertoireError
 from faststream.nats import NatsBroker, TestNatsBroker
-from faststream.nats.subscriber.usecases.stream_pull_subscriber import BatchPullStreamSubscriber
+from faststream.nats.subscriber.usecases.stream_pull_subscriber import (
+    BatchPullStreamSubscriber,
+    PullStreamSubscriber,
+)
 from faststream.nats.testing import PatchedMessage
 
 from services.telemetry.config import TelemetrySettings
@@ -41,6 +45,7 @@ class MemoryTelemetry:
         self.batches: list[list[TelemetrySampled]] = []
         self.events: list[FleetEvent] = []
         self.fail = False
+        self.refuse = False  # robot events hold what Postgres cannot store
         self.on_ingest: list[Any] = []
 
     async def ingest(self, samples: Sequence[TelemetrySampled]) -> None:
@@ -51,6 +56,8 @@ class MemoryTelemetry:
         self.batches.append(list(samples))
 
     async def apply(self, event: FleetEvent) -> None:
+        if self.refuse:
+            raise CharacterNotInRepertoireError('invalid byte sequence for encoding "UTF8": 0x00')
         self.events.append(event)
 
     async def latest(self, project: UUID, robot: str | None) -> list[LatestSample]:
@@ -231,3 +238,21 @@ async def test_reports_are_stored_and_answered_on_their_own_project_only() -> No
     [answered] = (await own.decode())["reports"]  # type: ignore[index]
     assert (answered["event_id"], answered["payload"]) == (str(report.event_id), {"ok": [1, "two"]})
     assert (await foreign.decode()) == {"reports": []}
+
+
+async def test_a_robot_event_postgres_cannot_hold_is_terminated_not_retried() -> None:
+    """A robot event holding what Postgres can never store (a NUL in its text) is terminated at
+    once with an error, not redelivered for minutes like a database outage."""
+    broker, store, _ingestor = _make()
+    store.refuse = True
+    project = uuid4()
+    presence = RobotPresence.first(
+        project_key=project, robot_id="r1", state="connected", connection="c1", protocol="xparo"
+    )
+    msg = _msg(
+        presence.model_dump_json().encode(), subjects.robot_event(project=project, robot="r1")
+    )
+    fleet = next(s for s in broker.subscribers if type(s) is PullStreamSubscriber)
+    async with TestNatsBroker(broker):
+        await fleet.process_message(msg)
+    assert msg.outcome == "term"
