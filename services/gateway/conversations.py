@@ -87,9 +87,11 @@ class Conversations:
                 project=self._project.key, session=session, deliver=self._deliver
             )
             await self._resume(session)
-        finally:
-            for reply in self._waiting.pop(session, []):
-                await self._deliver_once(reply)
+        finally:  # what came live meanwhile, in order (it may still grow while we send)
+            waiting = self._waiting[session]
+            while waiting:
+                await self._deliver_once(waiting.pop(0))
+            del self._waiting[session]
 
     async def _resume(self, session: str) -> None:
         name = resume.key(project=self._project.key, session=session)

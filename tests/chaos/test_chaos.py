@@ -27,8 +27,8 @@ from .harness import (
 from .ledger import Books, books
 from .load import Load
 
-USERS = int(os.environ.get("CHAOS_USERS", "20"))
-SECONDS = float(os.environ.get("CHAOS_SECONDS", "5"))
+USERS = int(os.environ.get("CHAOS_USERS", "15"))
+SECONDS = float(os.environ.get("CHAOS_SECONDS", "4"))
 PACE_S = float(os.environ.get("CHAOS_PACE_S", "0.5"))
 RESULTS = os.environ.get("CHAOS_RESULTS")  # make chaos keeps the table here
 REPLICAS = {"dialog": 2, "telemetry": 2, "schedule": 2, "media": 0, "gateway": 2}
