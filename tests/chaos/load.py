@@ -344,7 +344,10 @@ class Load:
                 await asyncio.gather(*users, return_exceptions=True)
 
     def _client(self, n: int, protocol: str, http: httpx.AsyncClient) -> Client:
-        bot = self.bots[n % len(self.bots)]
+        # AIDA user k (users n = k*5 + 2) gets bots[1 + k]: a bot of its own, wrapping only
+        # when there are fewer bots than AIDA users.
+        aida = 1 + (n // len(PROTOCOLS)) % max(1, len(self.bots) - 1)
+        bot = self.bots[min(aida, len(self.bots) - 1)]
         made: dict[str, Any] = {
             "xparo": lambda: Xparo(self.tally, self.bots[0], n),
             "typed": lambda: Typed(self.tally, self.bots[0], n),
