@@ -9,6 +9,11 @@ order, the session's replies the CHAT stream holds from that time on, minus thos
 replies arriving meanwhile wait behind the replay, so the client sees every reply once and in
 order.
 
+AIDA sends every message of a bot to every socket joined to it, and a client says nothing of
+who it is when it rejoins, so its marks are per bot: one per socket that was joined, stored
+together under the bot's key. Each join of that bot, on any replica, claims one and replays the
+bot's messages its predecessor had not written (phoenix/delivery.py).
+
 Why a time and ids rather than a stream position: the gateway receives replies over core NATS
 (interest routing, no per-session consumer), which carries no stream sequence. The window
 bounds how long a reply may sit undelivered in a healthy gateway and still be replayed.
@@ -19,12 +24,17 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NotFoundError
+from nats.js.errors import (
+    BucketNotFoundError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NotFoundError,
+)
 from nats.js.kv import KeyValue
 from pydantic import TypeAdapter, ValidationError
 
@@ -37,6 +47,8 @@ BUCKET = "resume"
 WINDOW_S = 30.0  # a healthy gateway writes a reply well within this after JetStream stored it
 KEEP_S = 3600.0  # a client that comes back later than this starts afresh
 FETCH_BATCH = 256
+BOT_PREFIX = "aida."
+CAS_TRIES = 20  # concurrent claims of one bot's marks retry on a changed revision
 
 
 @dataclass(frozen=True)
@@ -52,11 +64,23 @@ class Mark:
 
     @classmethod
     def load(cls, raw: bytes) -> "Mark":
-        body = json.loads(raw)
+        return cls.parse(json.loads(raw))
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> "Mark":
         return cls(
             since=datetime.fromisoformat(body["since"]),
             delivered=frozenset(UUID(e) for e in body["delivered"]),
         )
+
+
+def dump_marks(marks: list[Mark]) -> bytes:
+    """One bot's marks as stored under its key (a JSON list)."""
+    return b"[" + b",".join(m.dump() for m in marks) + b"]"
+
+
+def load_marks(raw: bytes) -> list[Mark]:
+    return [Mark.parse(body) for body in json.loads(raw)]
 
 
 class Stopping(Exception):
@@ -75,6 +99,19 @@ class Holder(Protocol):
 def key(*, project: UUID, session: str) -> str:
     """The bucket key of one session (both parts are subject tokens, valid in keys)."""
     return f"{subjects.token(project)}.{subjects.token(session)}"
+
+
+def _readable(name: str, raw: bytes) -> list[Mark]:
+    try:
+        return load_marks(raw)
+    except (ValueError, KeyError, TypeError) as err:  # written by a newer or broken gateway
+        log.warning("unreadable resume marks %s: %r", name, err)
+        return []
+
+
+def bot_key(project: UUID) -> str:
+    """The bucket key under which a bot's AIDA sockets leave their marks."""
+    return f"{BOT_PREFIX}{subjects.token(project)}"
 
 
 def mark_for(*, followed_at: datetime, stopped_at: datetime, delivered: Iterable[UUID]) -> Mark:
@@ -128,12 +165,60 @@ class Resume:
         if not marks:
             return 0
         kv = await self._bucket()
+        bots: dict[str, list[Mark]] = {}
         for name, mark in marks:
+            if name.startswith(BOT_PREFIX):
+                bots.setdefault(name, []).append(mark)
+                continue
             try:
                 await kv.put(name, mark.dump())
             except Exception as err:  # stopping anyway; that session's client starts afresh
                 log.warning("resume mark for %s not kept: %r", name, err)
+        for name, left in bots.items():
+            try:
+                await self.give_back(name, left)
+            except Exception as err:
+                log.warning("resume marks for %s not kept: %r", name, err)
         return len(marks)
+
+    async def give_back(self, name: str, marks: list[Mark]) -> None:
+        """Add `marks` to those stored under a bot's key (for its next joins to claim)."""
+        kv = await self._bucket()
+        for _ in range(CAS_TRIES):
+            try:
+                entry = await kv.get(name)
+            except (KeyNotFoundError, NotFoundError):
+                entry = None
+            try:
+                if entry is None or entry.value is None:
+                    await kv.create(name, dump_marks(marks))
+                else:
+                    kept = _readable(name, entry.value)
+                    await kv.update(name, dump_marks(kept + marks), last=entry.revision)
+                return
+            except KeyWrongLastSequenceError:
+                continue  # another replica changed them meanwhile: read again
+        raise RuntimeError(f"resume marks under {name} kept changing")
+
+    async def claim(self, name: str) -> Mark | None:
+        """One of the marks stored under a bot's key, removed from them (None when none)."""
+        kv = await self._bucket()
+        for _ in range(CAS_TRIES):
+            try:
+                entry = await kv.get(name)
+            except (KeyNotFoundError, NotFoundError):
+                return None
+            if entry.value is None:
+                return None
+            marks = _readable(name, entry.value)
+            if not marks:
+                return None
+            try:  # an emptied list stays until the bucket's TTL (a delete cannot be conditional)
+                await kv.update(name, dump_marks(marks[1:]), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue
+            return marks[0]
+        return None
 
     async def take(self, name: str) -> Mark | None:
         """The mark a stopped gateway left for this session, removed (None when none)."""
@@ -161,6 +246,13 @@ class Resume:
     ) -> int:
         """Hand `deliver` every reply of the session stored since `mark.since` and not among
         `mark.delivered`, in stream order. Returns how many were replayed."""
+        subject = subjects.chat_reply(project=project, session=session)
+        return await self.replay_subject(subject, mark=mark, deliver=deliver)
+
+    async def replay_subject(
+        self, subject: str, *, mark: Mark, deliver: Callable[[ChatReply], Awaitable[None]]
+    ) -> int:
+        """`replay` for any reply subject (a bot's: every session of it)."""
         js = self._js()
         config = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_TIME,
@@ -168,7 +260,6 @@ class Resume:
             ack_policy=AckPolicy.NONE,
             inactive_threshold=30.0,
         )
-        subject = subjects.chat_reply(project=project, session=session)
         sub = await js.pull_subscribe(subject, stream=subjects.CHAT_STREAM, config=config)
         replayed = 0
         try:

@@ -311,6 +311,7 @@ class Load:
     bots: Sequence[Bot]  # AIDA users get a bot each (AIDA broadcasts a bot's replies to all)
     users: int
     pace_s: float = 1.0
+    aida_per_bot: int = 1  # or share one, as the users of a chat widget on one site do
     answer_wait_s: float = 20.0
     tally: Tally = field(default_factory=Tally)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -344,9 +345,10 @@ class Load:
                 await asyncio.gather(*users, return_exceptions=True)
 
     def _client(self, n: int, protocol: str, http: httpx.AsyncClient) -> Client:
-        # AIDA user k (users n = k*5 + 2) gets bots[1 + k]: a bot of its own, wrapping only
-        # when there are fewer bots than AIDA users.
-        aida = 1 + (n // len(PROTOCOLS)) % max(1, len(self.bots) - 1)
+        # AIDA user k (users n = k*5 + 2) gets bots[1 + k // aida_per_bot]: with one per bot,
+        # a bot of its own, wrapping only when there are fewer bots than AIDA users.
+        shared = (n // len(PROTOCOLS)) // self.aida_per_bot
+        aida = 1 + shared % max(1, len(self.bots) - 1)
         bot = self.bots[min(aida, len(self.bots) - 1)]
         made: dict[str, Any] = {
             "xparo": lambda: Xparo(self.tally, self.bots[0], n),

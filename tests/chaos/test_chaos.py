@@ -7,6 +7,7 @@ bench/results/chaos.json (CHAOS_RESULTS).
 
 import asyncio
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,9 +85,10 @@ def format_table(rows: list[Books]) -> str:
     return "\n".join(lines)
 
 
-async def _run(env: Chaos, scenario: str, fault: Fault) -> Books:
-    bots = await env.bots(1 + -(-USERS // 5))  # the first for most users, one per AIDA user
-    load = Load(env.gateways(), bots, USERS, pace_s=PACE_S)
+async def _run(env: Chaos, scenario: str, fault: Fault, *, aida_per_bot: int = 1) -> Books:
+    aida_bots = math.ceil(math.ceil(USERS / 5) / aida_per_bot)
+    bots = await env.bots(1 + aida_bots)  # the first for most users, the rest for AIDA users
+    load = Load(env.gateways(), bots, USERS, pace_s=PACE_S, aida_per_bot=aida_per_bot)
     stop = asyncio.Event()
 
     async def count() -> Books:
@@ -126,6 +128,16 @@ def test_no_accepted_turn_is_lost_or_doubled(single: Chaos, scenario: str) -> No
     """Under steady load on every protocol, with this fault, every turn JetStream accepted is
     answered to its user exactly once, and every accepted telemetry sample is stored once."""
     _holds(asyncio.run(_run(single, scenario, SCENARIOS[scenario])))
+
+
+@pytest.mark.timeout(300)
+def test_aida_users_sharing_a_bot_lose_nothing_when_a_gateway_stops(single: Chaos) -> None:
+    """AIDA users three to a bot (AIDA sends a bot's messages to all its sockets): a gateway
+    SIGTERMed under load, each user, reconnecting, still gets every answer to its own session
+    exactly once, though the others' sockets took those answers while it was away."""
+    scenario = "SIGTERM a gateway, AIDA users 3 per bot"
+    fault = sigterm_gateway(SECONDS / 3)
+    _holds(asyncio.run(_run(single, scenario, fault, aida_per_bot=3)))
 
 
 @pytest.mark.timeout(300)

@@ -14,7 +14,7 @@ from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject
 from shared.testing.telemetry import wait_until
 
-from . import typed, xparo
+from . import phoenix, typed, xparo
 
 ECHO_AIML = "<category><pattern>SAY *</pattern><template><star/></template></category>"
 
@@ -105,3 +105,75 @@ def test_replies_published_while_clients_move_to_another_gateway_arrive_once_in_
     _nothing_more(robot)
     robot.settimeout(typed.TIMEOUT_S)
     assert typed.chat(robot, "say four") == "four"
+
+
+def _aida(stack: Stack, project: TestProject, *, replica: int) -> tuple[phoenix.Raw, str]:
+    """An AIDA socket joined to the project's bot on `replica` (and its join_ref)."""
+    client = phoenix.Raw(
+        f"ws://127.0.0.1:{stack.gateways[replica].port}/socket/websocket?vsn=2.0.0"
+    )
+    join_ref, reply = client.join(f"bot:{project.key}", project.secret)
+    assert reply[4]["status"] == "ok", reply
+    return client, join_ref
+
+
+def _aida_say(
+    client: phoenix.Raw, join_ref: str, project: TestProject, session: str, text: str
+) -> None:
+    client.send(
+        [
+            join_ref,
+            client.ref(),
+            f"bot:{project.key}",
+            "utb_msg",
+            {"session": session, "text": text},
+        ]
+    )
+
+
+def _nothing_more_for(client: phoenix.Raw, session: str) -> None:
+    """No further btu_msg of `session` within a second (other frames are skipped)."""
+    client.ws.settimeout(1.0)
+    with pytest.raises(websocket.WebSocketTimeoutException):
+        client.until(lambda f: f[3] == "btu_msg" and f[4]["session"] == session)
+    client.ws.settimeout(phoenix.TIMEOUT_S)
+
+
+def test_aida_users_of_one_bot_each_get_their_answers_after_their_gateway_stops(
+    two_gateways: Stack, project: TestProject
+) -> None:
+    """Two AIDA users share a bot on a gateway that is stopped while their questions wait for
+    the bot. One comes back to the other replica first and is sent the bot's answers as they
+    come (AIDA sends a bot's messages to every socket); the other, coming back later, still gets
+    its own answers once and in order, then both talk on."""
+    stack = two_gateways
+    setup = xparo.connect(stack.ws_url(project, replica=1))
+    assert xparo.save(setup, ECHO_AIML)["save_aiml"]["status"] is True
+    setup.close()
+    topic = f"bot:{project.key}"
+    (first, first_ref), (late, late_ref) = (
+        _aida(stack, project, replica=0),
+        _aida(stack, project, replica=0),
+    )
+    first_session = first.call(topic, "new_session", {}, first_ref)[4]["response"]["session"]
+    late_session = late.call(topic, "new_session", {}, late_ref)[4]["response"]["session"]
+    stack.dialogs[0].stop()  # the answers come only after the clients have gone
+    _aida_say(first, first_ref, project, first_session, "say b1")
+    for n in ("one", "two"):
+        _aida_say(late, late_ref, project, late_session, f"say {n}")
+    _wait_stored(stack, subjects.chat_turn(project.key), 3)
+    stack.gateways[0].stop(signal.SIGTERM)
+    assert first.close_code() == late.close_code() == 1001  # phoenix.js reconnects after it
+
+    first, first_ref = _aida(stack, project, replica=1)
+    stack.dialogs[0].start()
+    assert first.message(first_session) == "b1"
+    _wait_stored(stack, subjects.chat_reply(project=project.key, session=late_session), 2)
+    assert [first.message(late_session) for _ in range(2)] == ["one", "two"]  # broadcast
+
+    late, late_ref = _aida(stack, project, replica=1)
+    assert [late.message(late_session) for _ in range(2)] == ["one", "two"]
+    _nothing_more_for(late, late_session)
+    _aida_say(late, late_ref, project, late_session, "say three")
+    assert late.message(late_session) == "three"
+    _nothing_more_for(first, first_session)

@@ -13,9 +13,9 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from functools import partial
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -37,10 +37,12 @@ from shared.contracts import (
 )
 from shared.identity import ProjectStore
 
+from .. import resume
 from ..bridge import Bridge, BridgeError
 from ..conversations import TurnNumbers
 from ..limits import RateLimited, join_project, leave_project, retry_hint
 from ..phoenix import wire
+from ..phoenix.delivery import BotDelivery
 from ..phoenix.feed import BotFeeds
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,9 @@ class Join:
     join_ref: wire.Ref
     project: UUID
     numbers: TurnNumbers
+    delivery: BotDelivery
     sessions: set[str] = field(default_factory=set)
-    listener: Callable[[ChatReply], Awaitable[bool]] = field(init=False)
+    spoke: bool = False  # some event other than the join was handled
 
 
 class AidaSocket:
@@ -151,8 +154,14 @@ class AidaSocket:
     async def on_close(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        self._bridge.resume.release(self)
         for join in list(self._joins.values()):
             await self._drop(join)
+
+    def suspend(self) -> Iterable[tuple[str, resume.Mark]]:
+        """Stop writing bot messages (the gateway is stopping): one mark per joined bot."""
+        stopped = datetime.now(UTC)
+        return [(resume.bot_key(j.project), j.delivery.mark(stopped)) for j in self._joins.values()]
 
     async def handle(self, msg: wire.Message) -> None:
         """Answer one decoded message."""
@@ -172,6 +181,9 @@ class AidaSocket:
 
     async def _event(self, join: Join, msg: wire.Message) -> None:
         handler = self._events.get(msg.event)
+        first, join.spoke = not join.spoke, True
+        if first and msg.event == "new_session" and join.delivery.claimed is not None:
+            await self._give_back(join)  # a new client: the mark was meant for one coming back
         try:
             if not isinstance(msg.payload, dict):
                 raise Refused("binary payloads are not supported")
@@ -211,15 +223,22 @@ class AidaSocket:
         if len(self._joins) >= MAX_JOINS:
             await self._out(wire.reply(msg, "error", {"reason": "too many channels joined"}))
             return
+        try:
+            self._bridge.resume.hold(self)
+        except resume.Stopping:  # its marks are left: reconnect to another replica
+            await self._out(wire.reply(msg, "error", {"reason": "unavailable", "retry": True}))
+            await self._close(CLOSE_GOING_AWAY, "server restarting")
+            return
         if not join_project(project.key):
             reason = {"reason": "too many connections to this bot, try again later"}
             await self._out(wire.reply(msg, "error", reason))
             return
         numbers = TurnNumbers(project=project.key, protocol="aida")
-        join = Join(msg.topic, msg.join_ref, project.key, numbers)
-        join.listener = partial(self._push, join)
+        join = Join(
+            msg.topic, msg.join_ref, project.key, numbers, BotDelivery(self._pusher(msg.topic))
+        )
         try:
-            await self._feeds.attach(project.key, join.listener)
+            await self._feeds.attach(project.key, join.delivery.offer)
         except Exception as err:
             log.warning("bot feed of %s not started: %r", project.key, err)
             leave_project(project.key)
@@ -227,20 +246,33 @@ class AidaSocket:
             return
         self._joins[msg.topic] = join
         await self._out(wire.reply(msg, "ok", {}))
+        await join.delivery.resume(self._bridge.resume, project.key)
 
     async def _drop(self, join: Join) -> None:
         if self._joins.get(join.topic) is join:
             del self._joins[join.topic]
             leave_project(join.project)
-        await self._feeds.detach(join.project, join.listener)
+        await self._feeds.detach(join.project, join.delivery.offer)
 
-    async def _push(self, join: Join, reply: ChatReply) -> bool:
-        """Send one bot message to this socket as `btu_msg` (the client filters by session);
-        an answer of no engine (an operator holds the session) says nothing."""
-        if isinstance(reply, TurnAnswered) and reply.engine == "none":
-            return True
-        frame = wire.push(join.topic, "btu_msg", {"session": reply.session_id, "text": reply.text})
-        return await self._out(frame)
+    def _pusher(self, topic: str) -> Callable[[ChatReply], Awaitable[bool]]:
+        async def push(reply: ChatReply) -> bool:
+            """Send one bot message to this socket as `btu_msg` (the client filters by session);
+            an answer of no engine (an operator holds the session) says nothing."""
+            if isinstance(reply, TurnAnswered) and reply.engine == "none":
+                return True
+            body = {"session": reply.session_id, "text": reply.text}
+            return await self._out(wire.push(topic, "btu_msg", body))
+
+        return push
+
+    async def _give_back(self, join: Join) -> None:
+        claimed, join.delivery.claimed = join.delivery.claimed, None
+        if claimed is None:
+            return
+        try:
+            await self._bridge.resume.give_back(resume.bot_key(join.project), [claimed])
+        except Exception as err:
+            log.warning("resume mark of bot %s not handed back: %r", join.project, err)
 
     async def _new_session(self, join: Join, payload: dict[str, Any]) -> dict[str, Any]:
         data = payload.get("data") or {}
