@@ -53,6 +53,12 @@ class FakeResume:
     async def take(self, _name: str) -> None:
         return None
 
+    async def claim(self, _name: str) -> None:
+        return None
+
+    async def give_back(self, _name: str, _marks: object) -> None:
+        return None
+
 
 @dataclass
 class FakeBridge:
