@@ -42,6 +42,7 @@ from .conversations import said_row
 from .domain import (
     InvalidAiml,
     SessionGone,
+    answered_on,
     compile_aiml,
     data_predicates,
     deleted_event_id,
@@ -162,10 +163,7 @@ class DialogApp:
                 if previous is not None:
                     return TurnOutcome("duplicate", reply_of(previous))
                 early = waits_for_predecessor(
-                    channel=turn.channel,
-                    seq=turn.seq,
-                    last_channel=session.channel,
-                    last_seq=session.seq,
+                    channel=turn.channel, seq=turn.seq, answered=session.channels
                 )
                 if early and not force:
                     return TurnOutcome("early")
@@ -237,6 +235,7 @@ class DialogApp:
             **said.extras,
         )
         session.state, session.channel, session.seq = said.state, turn.channel, turn.seq
+        session.channels = answered_on(session.channels, channel=turn.channel, seq=turn.seq)
         return reply, engine_ms
 
     def _greeting(self, brain: Brain, session: SessionRow, turn: TurnReceived) -> Said:

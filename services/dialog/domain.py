@@ -207,13 +207,24 @@ def _restore(state: dict[str, Any]) -> dict[str, Any]:
     return restored
 
 
-def waits_for_predecessor(*, channel: str, seq: int, last_channel: str, last_seq: int) -> bool:
+CHANNELS_KEPT = 32  # connections of one session whose turn order is remembered
+
+
+def waits_for_predecessor(*, channel: str, seq: int, answered: list[list[Any]]) -> bool:
     """True when an earlier turn of the same channel (connection) has not been answered yet.
 
-    Turns are numbered per channel from 1; the session remembers the last one it answered.
+    Turns are numbered per channel from 1; the session remembers the last one it answered on
+    each of its latest channels (`answered`: [channel, seq] pairs, oldest first), so a user with
+    two tabs open on one session is answered in order on each without waiting on the other.
     """
-    expected = last_seq + 1 if channel == last_channel else 1
-    return seq > expected
+    last = next((int(s) for c, s in answered if c == channel), 0)
+    return seq > last + 1
+
+
+def answered_on(answered: list[list[Any]], *, channel: str, seq: int) -> list[list[Any]]:
+    """`answered` once turn `seq` of `channel` was answered (the latest CHANNELS_KEPT)."""
+    kept = [[c, s] for c, s in answered if c != channel]
+    return [*kept[-(CHANNELS_KEPT - 1) :], [channel, seq]]
 
 
 def early_retry_delay(deliveries: int, *, first: float, longest: float = 1.0) -> float:

@@ -88,6 +88,11 @@ class SessionRow(SQLModel, table=True):
     state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
     channel: str = ""
     seq: int = 0
+    channels: list[list[Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default="[]"),
+        description="[channel, last answered seq] of its latest connections, oldest first",
+    )
     created_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
     )

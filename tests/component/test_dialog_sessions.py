@@ -279,3 +279,22 @@ async def test_say_publishes_the_bots_message_on_the_sessions_reply_subject() ->
     assert (said.text, said.protocol, said.source) == ("Your order is ready", "aida", "operator")
     assert said.correlation_id == say.correlation_id
     assert nobody == SessionUnknown(session_id="nobody", deleted=False)
+
+
+async def test_two_connections_on_one_session_are_each_answered_in_turn() -> None:
+    """A user with two connections on one session (two tabs) speaks on each in turn: every
+    turn is answered at once, none held back as early because the other connection spoke."""
+    rig, project = make(), uuid4()
+    published: list[TurnAnswered] = []
+
+    async def publish(reply: TurnAnswered) -> None:
+        published.append(reply)
+
+    async with TestNatsBroker(rig.broker):
+        await save_greeting(rig, project)
+        outcomes = [
+            (await rig.app.handle_turn(turn(project, "s", channel=c, seq=n), publish=publish)).kind
+            for n, c in [(1, "tab-a"), (1, "tab-b"), (2, "tab-a"), (2, "tab-b"), (3, "tab-a")]
+        ]
+    assert outcomes == ["answered"] * 5
+    assert len(published) == 5

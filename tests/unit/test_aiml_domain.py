@@ -9,6 +9,7 @@ from services.dialog.config import DialogSettings
 from services.dialog.domain import (
     InvalidAiml,
     answer,
+    answered_on,
     build_kernel,
     compile_aiml,
     data_predicates,
@@ -97,11 +98,13 @@ def test_history_in_state_stays_bounded() -> None:
 
 def test_turn_waits_only_for_a_missing_predecessor() -> None:
     """Turn n+1 of a channel waits while turn n is unanswered; a new channel starts at 1."""
-    assert not waits_for_predecessor(channel="a", seq=3, last_channel="a", last_seq=2)
-    assert waits_for_predecessor(channel="a", seq=4, last_channel="a", last_seq=2)
-    assert not waits_for_predecessor(channel="b", seq=1, last_channel="a", last_seq=9)
-    assert waits_for_predecessor(channel="b", seq=2, last_channel="a", last_seq=9)
-    assert not waits_for_predecessor(channel="a", seq=2, last_channel="a", last_seq=5)
+    answered = [["a", 2], ["b", 9]]
+    assert not waits_for_predecessor(channel="a", seq=3, answered=answered)
+    assert waits_for_predecessor(channel="a", seq=4, answered=answered)
+    assert not waits_for_predecessor(channel="c", seq=1, answered=answered)
+    assert waits_for_predecessor(channel="c", seq=2, answered=answered)
+    assert not waits_for_predecessor(channel="a", seq=2, answered=answered)  # a redelivery
+    assert not waits_for_predecessor(channel="b", seq=10, answered=answered)
 
 
 def test_an_early_turn_retries_fast_first_then_once_a_second() -> None:
@@ -173,3 +176,13 @@ def test_brains_keep_the_last_two_versions_used_per_project() -> None:
     brains.put(project, built[3])
     assert brains.versions(project) == [1, 3]
     assert brains.get(project, 2) is None
+
+
+def test_answered_keeps_the_latest_channels_newest_last() -> None:
+    """Answering moves a channel to the end with its new number; only the latest 32 stay."""
+    answered: list[list[object]] = []
+    for n in range(40):
+        answered = answered_on(answered, channel=f"c{n}", seq=1)
+    answered = answered_on(answered, channel="c10", seq=2)
+    assert len(answered) == 32 and answered[-1] == ["c10", 2]
+    assert [c for c, _ in answered][:2] == ["c8", "c9"]
