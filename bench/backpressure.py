@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import numpy as np
 import websocket
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -57,6 +58,24 @@ class Phase:
             "p99_ms": cut[98] * 1000,
             "max_ms": ordered[-1] * 1000 if ordered else 0.0,
         }
+
+
+def p99_ratio_interval(a: list[float], b: list[float], *, draws: int = 2000) -> tuple[float, float]:
+    """A 90% bootstrap interval of p99(B) / p99(A): a p99 rests on the slowest 1% of turns
+    (a few dozen), so one ratio alone says little about whether B is really slower."""
+    rng = np.random.default_rng(9)
+    xa, xb = np.asarray(a), np.asarray(b)
+    pa = np.percentile(rng.choice(xa, (draws, len(xa))), 99, axis=1)
+    pb = np.percentile(rng.choice(xb, (draws, len(xb))), 99, axis=1)
+    low, high = np.percentile(pb / pa, [5, 95])
+    return float(low), float(high)
+
+
+def verdict(low: float, high: float, *, goal: float = 1.10) -> str:
+    """met when even the interval's top is within the goal; missed when even its bottom is not."""
+    if high <= goal:
+        return "met"
+    return "missed" if low > goal else "not shown either way (noise)"
 
 
 class Load:
@@ -161,7 +180,10 @@ async def measure(stack: Stack, project: TestProject, args: argparse.Namespace) 
     closes = await asyncio.gather(*(asyncio.to_thread(read_to_close, ws) for ws in stalled))
     await asyncio.gather(*clients, return_exceptions=True)
     found_a, found_b = a.figures(), b.figures()
+    low, high = p99_ratio_interval(a.latencies, b.latencies)
     return {
+        "p99_ratio_90ci": [low, high],
+        "goal_p99_within_10pct": verdict(low, high),
         "clients": args.clients,
         "turn_every_s": args.every,
         "run_s": args.seconds,
@@ -210,6 +232,11 @@ def print_table(found: dict[str, Any]) -> None:
             f"{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}{row['max_ms']:>10.1f}"
         )
     print(f"{'ratio B/A':<50}{found['p50_ratio_b_to_a']:>10.2f}{found['p99_ratio_b_to_a']:>10.2f}")
+    low, high = found["p99_ratio_90ci"]
+    print(
+        f"p99 ratio B/A, 90% bootstrap interval: {low:.2f} to {high:.2f}; goal (within 10%): "
+        f"{found['goal_p99_within_10pct']}"
+    )
     stalled = found["stalled"]
     print(
         f"\nstalled clients: {stalled['clients']} (one per B window), {stalled['pushed_mb']} MB "
@@ -224,8 +251,8 @@ def main() -> None:
     parser.add_argument(
         "--every", type=float, default=12.0, help="seconds between a client's turns"
     )
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of each run")
-    parser.add_argument("--rounds", type=int, default=4, help="windows each run is cut into")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each run")
+    parser.add_argument("--rounds", type=int, default=6, help="windows each run is cut into")
     parser.add_argument("--push-mb-s", type=float, default=2.0, help="MB/s said to the stalled one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-backpressure-") as tmp:
