@@ -15,16 +15,23 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import atheris
 
 with atheris.instrument_imports(include=["services.gateway"]):
-    from services.gateway.adapters.besser import BesserSocket, Handshake
-    from services.gateway.adapters.xparo_typed import XparoTypedAdapter
-
-    from .fakes import SECRET, FakeBridge, FakeMedia, FakeTokens
-    from .test_adapters import BESSER_KEYS, BOT, Wire, aida, check_phoenix, feed, xparo
+    from .fakes import SECRET
+    from .test_adapters import (
+        BESSER_KEYS,
+        BOT,
+        Wire,
+        aida,
+        besser,
+        check_phoenix,
+        feed,
+        typed,
+        xparo,
+    )
 
 LOOP = asyncio.new_event_loop()
 TOPIC = f"bot:{BOT.key}"
@@ -63,18 +70,7 @@ def _xparo(frame: str | bytes) -> None:
 
 def _typed(frame: str | bytes) -> None:
     out = Wire()
-    adapter = XparoTypedAdapter(
-        cast(Any, out),
-        project=BOT,
-        bridge=cast(Any, FakeBridge()),
-        tokens=cast(Any, FakeTokens()),
-        robot_id=None,
-        connection="fuzz",
-        ping_interval_s=60,
-        ack_wait_s=1,
-        fetch_wait_s=1,
-    )
-    _run(adapter, frame)
+    _run(typed(out), frame)
     for sent in out.frames:
         assert isinstance(sent["type"], str) and isinstance(sent["data"], dict), sent
 
@@ -96,15 +92,7 @@ def _aida(version: int) -> Callable[[str | bytes], None]:
 
 def _besser(frame: str | bytes) -> None:
     out = Wire()
-    adapter = BesserSocket(
-        out.send_json,
-        out.close,
-        project=BOT,
-        handshake=Handshake(session="fuzz", user_id=None, session_name=None, stage="test"),
-        bridge=cast(Any, FakeBridge()),
-        media=FakeMedia(),
-    )
-    _run(adapter, frame)
+    _run(besser(out), frame)
     assert not out.closes, out.closes
     for sent in out.frames:
         assert set(sent) == BESSER_KEYS and isinstance(sent["action"], str), sent

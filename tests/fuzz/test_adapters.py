@@ -123,6 +123,31 @@ def xparo(out: Wire, bot: Project) -> XparoAdapter:
     )
 
 
+def typed(out: Wire) -> XparoTypedAdapter:
+    return XparoTypedAdapter(
+        cast(Any, out),
+        project=BOT,
+        bridge=cast(Any, FakeBridge()),
+        tokens=cast(Any, FakeTokens()),
+        robot_id=None,
+        connection="fuzz",
+        ping_interval_s=60,
+        ack_wait_s=1,
+        fetch_wait_s=1,
+    )
+
+
+def besser(out: Wire) -> BesserSocket:
+    return BesserSocket(
+        out.send_json,
+        out.close,
+        project=BOT,
+        handshake=Handshake(session="fuzz", user_id=None, session_name=None, stage="test"),
+        bridge=cast(Any, FakeBridge()),
+        media=FakeMedia(),
+    )
+
+
 @FUZZ
 @given(fuzz.xparo_frames(OTHERS))
 def test_xparo_frames_are_answered_in_xparo_shape(
@@ -147,17 +172,7 @@ def test_typed_frames_are_answered_in_typed_shape(
 ) -> None:
     """Any frame gets `{"type", "data"}` frames back; one without a type, one error."""
     out = Wire()
-    adapter = XparoTypedAdapter(
-        cast(Any, out),
-        project=BOT,
-        bridge=cast(Any, FakeBridge()),
-        tokens=cast(Any, FakeTokens()),
-        robot_id=None,
-        connection="fuzz",
-        ping_interval_s=60,
-        ack_wait_s=1,
-        fetch_wait_s=1,
-    )
+    adapter = typed(out)
     fed(loop, adapter, frame)
     for sent in out.frames:
         assert isinstance(sent["type"], str) and isinstance(sent["data"], dict)
@@ -250,14 +265,7 @@ def test_besser_frames_are_answered_in_besser_shape(
 ) -> None:
     """Any frame gets BESSER envelopes back; one without an action, one `error` frame."""
     out = Wire()
-    adapter = BesserSocket(
-        out.send_json,
-        out.close,
-        project=BOT,
-        handshake=Handshake(session="fuzz", user_id=None, session_name=None, stage="test"),
-        bridge=cast(Any, FakeBridge()),
-        media=FakeMedia(),
-    )
+    adapter = besser(out)
     fed(loop, adapter, frame)
     assert not out.closes
     for sent in out.frames:
