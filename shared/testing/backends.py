@@ -15,6 +15,7 @@ from shared.devstack.embedded import (
     EmbeddedPostgres,
     free_port,
 )
+from shared.testing import images
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,10 @@ def docker_backends() -> Iterator[Backends]:
     from testcontainers.core.waiting_utils import wait_for_logs
     from testcontainers.postgres import PostgresContainer
 
-    with DockerContainer("nats:2.11-alpine").with_command("-js").with_exposed_ports(4222) as nats:
+    with DockerContainer(images.NATS).with_command("-js").with_exposed_ports(4222) as nats:
         wait_for_logs(nats, "Server is ready")
         nats_url = f"nats://{nats.get_container_host_ip()}:{nats.get_exposed_port(4222)}"
-        with PostgresContainer("postgres:17-alpine", driver=None) as pg:
+        with PostgresContainer(images.POSTGRES, driver=None) as pg:
             yield Backends(nats_url, pg.get_connection_url(), "docker")
 
 
@@ -98,6 +99,11 @@ def docker_backends() -> Iterator[Backends]:
 def test_backends(root: Path) -> Iterator[Backends]:
     """The backends the suite runs against (see module docstring)."""
     if chosen_backend() == "docker":
+        if not docker_answers():
+            raise RuntimeError(
+                "SWITCHBOARD_TEST_BACKEND=docker, but no Docker engine answers (is DOCKER_HOST "
+                "right?); unset it to use the embedded servers"
+            )
         with docker_backends() as found:
             yield found
     else:
