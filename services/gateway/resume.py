@@ -74,15 +74,6 @@ class Mark:
         )
 
 
-def dump_marks(marks: list[Mark]) -> bytes:
-    """One bot's marks as stored under its key (a JSON list)."""
-    return b"[" + b",".join(m.dump() for m in marks) + b"]"
-
-
-def load_marks(raw: bytes) -> list[Mark]:
-    return [Mark.parse(body) for body in json.loads(raw)]
-
-
 class Stopping(Exception):
     """This gateway is stopping: a socket opened now is told to try another replica (1013)
     rather than taking, and then losing, its session's mark."""
@@ -101,12 +92,13 @@ def key(*, project: UUID, session: str) -> str:
     return f"{subjects.token(project)}.{subjects.token(session)}"
 
 
-def _readable(name: str, raw: bytes) -> list[Mark]:
+def _readable(name: str, raw: bytes) -> list[Any]:
     try:
-        return load_marks(raw)
-    except (ValueError, KeyError, TypeError) as err:  # written by a newer or broken gateway
-        log.warning("unreadable resume marks %s: %r", name, err)
+        found = json.loads(raw)
+    except ValueError as err:  # written by a newer or broken gateway
+        log.warning("unreadable resume entry %s: %r", name, err)
         return []
+    return found if isinstance(found, list) else []
 
 
 def bot_key(project: UUID) -> str:
@@ -181,44 +173,41 @@ class Resume:
                 log.warning("resume marks for %s not kept: %r", name, err)
         return len(marks)
 
-    async def give_back(self, name: str, marks: list[Mark]) -> None:
-        """Add `marks` to those stored under a bot's key (for its next joins to claim)."""
+    async def change_list(self, name: str, change: Callable[[list[Any]], list[Any]]) -> list[Any]:
+        """Replace the JSON list stored under `name` by `change(it)` (compare-and-set, so
+        replicas changing it at once do not overwrite each other); returns the list before."""
         kv = await self._bucket()
         for _ in range(CAS_TRIES):
             try:
                 entry = await kv.get(name)
             except (KeyNotFoundError, NotFoundError):
                 entry = None
-            try:
+            old = _readable(name, entry.value) if entry is not None and entry.value else []
+            new = change(old)
+            if new == old:
+                return old
+            try:  # an emptied list stays until the bucket's TTL (a delete cannot be conditional)
                 if entry is None or entry.value is None:
-                    await kv.create(name, dump_marks(marks))
+                    await kv.create(name, json.dumps(new).encode())
                 else:
-                    kept = _readable(name, entry.value)
-                    await kv.update(name, dump_marks(kept + marks), last=entry.revision)
-                return
+                    await kv.update(name, json.dumps(new).encode(), last=entry.revision)
+                return old
             except KeyWrongLastSequenceError:
-                continue  # another replica changed them meanwhile: read again
-        raise RuntimeError(f"resume marks under {name} kept changing")
+                continue  # another replica changed it meanwhile: read again
+        raise RuntimeError(f"resume entry {name} kept changing")
+
+    async def give_back(self, name: str, marks: list[Mark]) -> None:
+        """Add `marks` to those stored under a bot's key (for its next joins to claim)."""
+        await self.change_list(name, lambda old: old + [json.loads(m.dump()) for m in marks])
 
     async def claim(self, name: str) -> Mark | None:
         """One of the marks stored under a bot's key, removed from them (None when none)."""
-        kv = await self._bucket()
-        for _ in range(CAS_TRIES):
-            try:
-                entry = await kv.get(name)
-            except (KeyNotFoundError, NotFoundError):
-                return None
-            if entry.value is None:
-                return None
-            marks = _readable(name, entry.value)
-            if not marks:
-                return None
-            try:  # an emptied list stays until the bucket's TTL (a delete cannot be conditional)
-                await kv.update(name, dump_marks(marks[1:]), last=entry.revision)
-            except KeyWrongLastSequenceError:
-                continue
-            return marks[0]
-        return None
+        old = await self.change_list(name, lambda marks: marks[1:])
+        try:
+            return Mark.parse(old[0]) if old else None
+        except (ValueError, KeyError, TypeError) as err:
+            log.warning("unreadable resume mark under %s: %r", name, err)
+            return None
 
     async def take(self, name: str) -> Mark | None:
         """The mark a stopped gateway left for this session, removed (None when none)."""

@@ -35,6 +35,7 @@ from .adapters.rsvp import (
 )
 from .bridge import Bridge, BridgeError
 from .config import GatewaySettings
+from .late_answers import LateAnswers
 from .limits import RateLimited
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Busy(RsvpError):
 def rsvp_router(projects: ProjectStore, bridge: Bridge, settings: GatewaySettings) -> APIRouter:
     """`GET /<GATEWAY_RSVP_ENDPOINT>/chat`."""
     router = APIRouter(tags=["rsvp"])
+    late = LateAnswers(bridge.resume)
 
     async def chat(request: Request) -> Response:
         """Ask the bot `q` as user `uid` (RSVP.ai's chat API; see the README for the shape).
@@ -59,12 +61,16 @@ def rsvp_router(projects: ProjectStore, bridge: Bridge, settings: GatewaySetting
         try:
             query = parse_query(request.query_params)
             project = await _project(projects, query)
-            reply = await _ask(bridge, project, query, settings.rsvp_wait_s)
+            reply = await _ask(bridge, project, query, settings.rsvp_wait_s, late)
         except RsvpError as err:
             refused = respond(failure_body(str(err)), err.status)
             if isinstance(err, Busy):
                 refused.headers["Retry-After"] = err.retry_after
             return refused
+        owed = await late.collect(project=project.key, session=query.session_id)
+        if owed:  # answers this caller was told 504 for: first, as what was said before
+            earlier = [a.text for a in owed if a.text] + list(reply.said_before)
+            reply = reply.model_copy(update={"said_before": earlier})
         return respond(answer_body(reply, skillid=query.skillid))
 
     router.add_api_route(f"/{settings.rsvp_endpoint}/chat", chat, methods=["GET"])
@@ -86,7 +92,9 @@ async def _project(projects: ProjectStore, query: ChatQuery) -> Project:
     return found
 
 
-async def _ask(bridge: Bridge, project: Project, query: ChatQuery, wait_s: float) -> TurnAnswered:
+async def _ask(
+    bridge: Bridge, project: Project, query: ChatQuery, wait_s: float, late: LateAnswers
+) -> TurnAnswered:
     """Publish the turn and wait for its own answer (the session's other replies pass by)."""
     turn = TurnReceived.first(
         project_key=project.key,
@@ -122,6 +130,9 @@ async def _ask(bridge: Bridge, project: Project, query: ChatQuery, wait_s: float
         raise RsvpError(503, "the question could not be accepted; try again") from err
     except TimeoutError:
         log.warning("turn %s got no answer within %.1f s", turn.event_id, wait_s)
+        await late.owe(
+            project=project.key, session=query.session_id, turn=turn.event_id, at=turn.occurred_at
+        )
         raise RsvpError(504, "the bot did not answer in time; try again") from None
     finally:
         await follow.unsubscribe()

@@ -59,6 +59,9 @@ class FakeResume:
     async def give_back(self, _name: str, _marks: object) -> None:
         return None
 
+    async def change_list(self, _name: str, _change: object) -> list[object]:
+        return []
+
 
 @dataclass
 class FakeBridge:

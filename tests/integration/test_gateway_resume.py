@@ -4,6 +4,7 @@ import asyncio
 import signal
 from collections.abc import Iterator
 
+import httpx
 import nats
 import pytest
 import websocket
@@ -21,10 +22,10 @@ ECHO_AIML = "<category><pattern>SAY *</pattern><template><star/></template></cat
 
 @pytest.fixture
 def two_gateways(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Two gateways (commands answer without waiting for the bot) and one dialog replica."""
-    running = Stack(
-        backends, tmp_path_factory.mktemp("logs"), gateway_env={"GATEWAY_REPLY_WAIT_S": "0.2"}
-    )
+    """Two gateways (commands answer without waiting for the bot, RSVP.ai callers wait 2 s)
+    and one dialog replica."""
+    gateway = {"GATEWAY_REPLY_WAIT_S": "0.2", "GATEWAY_RSVP_WAIT_S": "2"}
+    running = Stack(backends, tmp_path_factory.mktemp("logs"), gateway_env=gateway)
     yield running.start(dialogs=1, gateways=2)
     running.stop()
 
@@ -177,3 +178,31 @@ def test_aida_users_of_one_bot_each_get_their_answers_after_their_gateway_stops(
     _aida_say(late, late_ref, project, late_session, "say three")
     assert late.message(late_session) == "three"
     _nothing_more_for(first, first_session)
+
+
+def _rsvp(stack: Stack, project: TestProject, question: str, *, replica: int) -> httpx.Response:
+    params = {"botid": str(project.key), "token": project.secret, "uid": "late-caller"}
+    url = f"{stack.http_url(replica)}/sandbox/chat"
+    return httpx.get(url, params={**params, "q": question}, timeout=30)
+
+
+def test_an_rsvp_answer_that_came_too_late_is_given_with_the_next_one(
+    two_gateways: Stack, project: TestProject
+) -> None:
+    """An RSVP.ai caller told 504 because the bot answered after its wait still gets that
+    answer: first in the stage of its next request, on any replica, and only once."""
+    stack = two_gateways
+    setup = xparo.connect(stack.ws_url(project, replica=1))
+    assert xparo.save(setup, ECHO_AIML)["save_aiml"]["status"] is True
+    setup.close()
+    stack.dialogs[0].stop()
+    timed_out = _rsvp(stack, project, "say one", replica=0)
+    assert timed_out.status_code == 504 and timed_out.json()["status"] == -1
+    stack.dialogs[0].start()
+    _wait_stored(stack, subjects.chat_reply(project=project.key, session="late-caller"), 1)
+
+    answered = _rsvp(stack, project, "say two", replica=1)
+    assert answered.status_code == 200, answered.text
+    assert [e["message"] for e in answered.json()["stage"]] == ["one", "two"]
+    again = _rsvp(stack, project, "say three", replica=0)
+    assert [e["message"] for e in again.json()["stage"]] == ["three"]
