@@ -31,7 +31,7 @@ SETTINGS = {
     "telemetry": "services.telemetry.config:TelemetrySettings",
     "media": "services.media.config:MediaSettings",
 }
-NATS_NODES = sorted(name for name in SERVICES if name.startswith("nats-"))
+NATS_NODES = sorted(name for name in SERVICES if re.fullmatch(r"nats-\d+", name))
 HEALTH_URL = re.compile(r"http://127\.0\.0\.1:(\d+)(/[^'\" ]*)")
 
 
@@ -206,11 +206,17 @@ def test_every_image_is_pinned_to_an_exact_version() -> None:
 
 
 def test_observability_is_an_opt_in_profile() -> None:
-    """Prometheus and Grafana start only under `--profile observability`, everything else
-    always; they use the files in deploy/prometheus and deploy/grafana."""
-    profiled = {name for name, service in SERVICES.items() if "profiles" in service}
-    assert profiled == {"prometheus", "grafana"}
-    assert all(SERVICES[name]["profiles"] == ["observability"] for name in profiled)
+    """Prometheus and Grafana start only under `--profile observability`, the NATS CLI only
+    when run, everything else always; they use the files in deploy/prometheus and
+    deploy/grafana."""
+    profiles = {name: s["profiles"] for name, s in SERVICES.items() if "profiles" in s}
+    assert profiles == {
+        "prometheus": ["observability"],
+        "grafana": ["observability"],
+        "nats-box": ["tools"],
+    }
+    assert SERVICES["nats-box"]["environment"]["NATS_URL"] == environment("dialog")["NATS_URL"]
+    profiled = {"prometheus", "grafana"}
     mounts = [v.split(":")[0] for name in profiled for v in SERVICES[name]["volumes"]]
     assert "./deploy/prometheus/prometheus.yml" in mounts
     assert {"./deploy/grafana/provisioning", "./deploy/grafana/dashboards"} <= set(mounts)
