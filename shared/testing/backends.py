@@ -1,10 +1,11 @@
 """Real NATS and Postgres for integration tests: testcontainers when Docker answers, else embedded.
 
-`SWITCHBOARD_TEST_BACKEND=embedded|docker|auto` (default auto) forces one or the other.
+`SWITCHBOARD_TEST_BACKEND=embedded|docker|auto` (default auto) forces one or the other; `docker`
+without an engine that answers fails at once, saying so.
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,10 @@ from shared.devstack.embedded import (
     EmbeddedPostgres,
     free_port,
 )
-from shared.testing import images
+
+# The images docker-compose.yml runs (tests/unit/test_compose.py keeps them equal).
+NATS_IMAGE = "nats:2.15.1-alpine"
+POSTGRES_IMAGE = "postgres:18.6-alpine"
 
 
 @dataclass(frozen=True)
@@ -59,13 +63,30 @@ def docker_answers() -> bool:
     return True
 
 
-def chosen_backend() -> str:
-    wanted = os.environ.get("SWITCHBOARD_TEST_BACKEND", "auto")
+class BackendUnavailable(RuntimeError):
+    """The backend SWITCHBOARD_TEST_BACKEND asks for cannot run here."""
+
+
+def chosen_backend(
+    environ: Mapping[str, str] = os.environ, ping: Callable[[], bool] = docker_answers
+) -> str:
+    """`docker` or `embedded`, from SWITCHBOARD_TEST_BACKEND (auto: docker when `ping` says a
+    Docker engine answers)."""
+    wanted = environ.get("SWITCHBOARD_TEST_BACKEND", "").strip().lower() or "auto"
     if wanted not in {"auto", "embedded", "docker"}:
-        raise ValueError("SWITCHBOARD_TEST_BACKEND must be auto, embedded or docker")
-    if wanted == "auto":
-        return "docker" if docker_answers() else "embedded"
-    return wanted
+        raise ValueError(
+            f"SWITCHBOARD_TEST_BACKEND={wanted!r}: use auto (the default), embedded or docker"
+        )
+    if wanted == "embedded":
+        return "embedded"
+    if ping():
+        return "docker"
+    if wanted == "docker":
+        raise BackendUnavailable(
+            "SWITCHBOARD_TEST_BACKEND=docker, but no Docker engine answers (DOCKER_HOST or "
+            "/var/run/docker.sock): start one, or run with SWITCHBOARD_TEST_BACKEND=embedded"
+        )
+    return "embedded"
 
 
 @contextmanager
@@ -88,10 +109,10 @@ def docker_backends() -> Iterator[Backends]:
     from testcontainers.core.waiting_utils import wait_for_logs
     from testcontainers.postgres import PostgresContainer
 
-    with DockerContainer(images.NATS).with_command("-js").with_exposed_ports(4222) as nats:
+    with DockerContainer(NATS_IMAGE).with_command("-js").with_exposed_ports(4222) as nats:
         wait_for_logs(nats, "Server is ready")
         nats_url = f"nats://{nats.get_container_host_ip()}:{nats.get_exposed_port(4222)}"
-        with PostgresContainer(images.POSTGRES, driver=None) as pg:
+        with PostgresContainer(POSTGRES_IMAGE, driver=None) as pg:
             yield Backends(nats_url, pg.get_connection_url(), "docker")
 
 
@@ -99,11 +120,6 @@ def docker_backends() -> Iterator[Backends]:
 def test_backends(root: Path) -> Iterator[Backends]:
     """The backends the suite runs against (see module docstring)."""
     if chosen_backend() == "docker":
-        if not docker_answers():
-            raise RuntimeError(
-                "SWITCHBOARD_TEST_BACKEND=docker, but no Docker engine answers (is DOCKER_HOST "
-                "right?); unset it to use the embedded servers"
-            )
         with docker_backends() as found:
             yield found
     else:
