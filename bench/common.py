@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -136,10 +137,48 @@ def running_stack(
     with embedded_backends(root) as backends:
         upgrade(backends.database_url)
         stack = Stack(backends, root, gateway_env=dict(gateway_env))
+        profilers: list[subprocess.Popen[bytes]] = []
         try:
-            yield stack.start(dialogs=dialogs, gateways=gateways, telemetry=telemetry)
+            stack.start(dialogs=dialogs, gateways=gateways, telemetry=telemetry)
+            profilers = profile(stack)
+            yield stack
         finally:
+            for profiler in profilers:
+                profiler.send_signal(signal.SIGINT)  # py-spy writes its stacks on SIGINT
+                profiler.wait(60)
             stack.stop()
+
+
+def profile(stack: Stack) -> list[subprocess.Popen[bytes]]:
+    """With BENCH_PYSPY=<dir>, a py-spy recorder on every service process, each writing
+    <dir>/<service>.txt (collapsed stacks: flamegraph.pl, speedscope) as the stack stops."""
+    into = os.environ.get("BENCH_PYSPY")
+    if not into:
+        return []
+    Path(into).mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    services = [*stack.gateways, *stack.dialogs, *stack.telemetry]
+    return [
+        subprocess.Popen(
+            [
+                str(spy),
+                "record",
+                "--pid",
+                str(s.process.pid),
+                "--rate",
+                "250",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--output",
+                f"{into}/{s.name}.txt",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for s in services
+        if s.process is not None
+    ]
 
 
 def echo_project(stack: Stack, aiml: str = ECHO_AIML) -> TestProject:
