@@ -3,6 +3,7 @@
     baselines.py ws-echo PORT          a bare `websockets` server echoing every frame
     baselines.py nats-echo URL SUBJECT a bare nats-py responder answering every request with it
     baselines.py ws-hold PORT          a bare `websockets` server holding connections open
+    baselines.py ws-clients URL N      N idle client sockets to URL (prints "ready" once open)
 
 Each prints "ready" once it listens, then serves until killed.
 """
@@ -11,6 +12,7 @@ import asyncio
 import sys
 
 import nats
+from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 
@@ -44,12 +46,34 @@ async def nats_echo(url: str, subject: str) -> None:
     await asyncio.Future()
 
 
+async def ws_clients(url: str, count: int) -> None:
+    """Open `count` sockets (200 at a time), say "ready", hold them until stdin closes."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    gate = asyncio.Semaphore(200)
+    opened: list[object] = []
+
+    async def one() -> None:
+        async with gate:
+            opened.append(
+                await connect(url, ping_interval=None, compression=None, open_timeout=120)
+            )
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    print("ready", len(opened), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
 def main() -> None:
     kind, *args = sys.argv[1:]
     if kind == "ws-echo":
         asyncio.run(ws_server(int(args[0]), echo))
     elif kind == "ws-hold":
         asyncio.run(ws_server(int(args[0]), hold))
+    elif kind == "ws-clients":
+        asyncio.run(ws_clients(args[0], int(args[1])))
     elif kind == "nats-echo":
         asyncio.run(nats_echo(args[0], args[1]))
     else:

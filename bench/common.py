@@ -87,7 +87,8 @@ def write(name: str, found: dict[str, Any], goals: list[Goal]) -> Path:
     found = {**found, "machine": machine(), "goals": [asdict(g) for g in goals]}
     path.write_text(json.dumps(found, indent=2) + "\n")
     print_goals(goals)
-    print(f"\nwritten to {path} (and {path.with_suffix('.png').name})")
+    drawn = path.with_suffix(".png")
+    print(f"\nwritten to {path}" + (f" and {drawn.name}" if drawn.exists() else ""))
     return path
 
 
@@ -221,6 +222,7 @@ def helper(*args: str) -> subprocess.Popen[bytes]:
     """Start `bench/baselines.py <args>` (a baseline server) and wait for its "ready" line."""
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).parent / "baselines.py"), *args],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
     assert process.stdout is not None
