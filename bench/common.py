@@ -130,6 +130,29 @@ def plot(name: str, series: dict[str, list[float]], title: str) -> Path:
     return path
 
 
+def bars(name: str, found: dict[str, float], ours: list[str], per: int) -> Path:
+    """A bar chart of throughputs (samples/s): `ours` keys, then the COPY baselines (rows/s
+    divided by `per` rows a sample), in bench/results/<name>.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [*ours, "baseline_copy_indexed_rows_per_s", "baseline_copy_rows_per_s"]
+    values = [found[k] if k in ours else found[k] / per for k in labels]
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    ax.barh([k.replace("_", " ") for k in labels], values)
+    ax.set_xlabel("samples per second")
+    ax.axvline(20_000, color="red", linestyle="--", label="goal 20,000/s")
+    ax.legend()
+    fig.tight_layout()
+    path = RESULTS / f"{name}.png"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 @contextmanager
 def running_stack(
     root: Path, *, dialogs: int = 1, gateways: int = 1, telemetry: int = 0, **gateway_env: str

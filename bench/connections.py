@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import psutil
-
 from common import Goal, echo_project, helper, running_stack, write
+
 from shared.devstack.embedded import free_port
 
 NAME = "connections"
