@@ -49,7 +49,7 @@ test: $(STAMP) $(JS_STAMP) $(CHROMIUM) ## Run the whole test suite (unit, compon
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)
-	@for script in bench/*.py; do echo "==> $$script"; $(PY) $$script || exit 1; done
+	@PYTHONPATH=$(CURDIR) $(PY) bench/run.py $(BENCH_ARGS)
 
 # The full fault table (hundreds of users on every protocol, each fault for CHAOS_SECONDS) and the
 # full fuzz runs (FUZZ_SOCKET_FRAMES per protocol, FUZZ_FRAMES per adapter, ATHERIS_RUNS

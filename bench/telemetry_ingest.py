@@ -13,7 +13,6 @@ telemetry.samples with its key and indexes.
 
 import argparse
 import asyncio
-import json
 import os
 import tempfile
 import time
@@ -23,6 +22,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import nats
+from common import Goal, bars, write
 
 from services.telemetry.domain import MetricRow, metric_rows
 from shared.contracts import TelemetrySampled, utcnow
@@ -31,7 +31,7 @@ from shared.testing.backends import Backends, embedded_backends
 from shared.testing.services import Service
 from shared.testing.telemetry import METRICS, publish_samples, simulated_samples, wait_until
 
-RESULTS = Path(__file__).parent / "results" / "telemetry_ingest.json"
+NAME = "telemetry_ingest"
 COUNT = "SELECT count(*) FROM telemetry.samples WHERE project_key = $1"
 
 
@@ -164,9 +164,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-telemetry-") as tmp:
         found = measure(args.samples, args.robots, Path(tmp))
     print_table(found)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(found, indent=2) + "\n")
-    print(f"\nwritten to {RESULTS}")
+    rate = found["stored_samples_per_s"]
+    goal = Goal(
+        goal="5 telemetry stored, ack after commit",
+        figure=f"{rate:,.0f} samples/s",
+        baseline=f"raw COPY {found['baseline_copy_indexed_rows_per_s'] / len(METRICS):,.0f}/s",
+        ratio=found["ratio_ours_to_indexed_copy"],
+        target=">= 20,000 samples/s",
+        met=rate >= 20_000,
+    )
+    bars(NAME, found, ["stored_samples_per_s", "backlog_drain_samples_per_s"], len(METRICS))
+    write(NAME, found, [goal])
 
 
 if __name__ == "__main__":

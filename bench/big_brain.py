@@ -1,0 +1,195 @@
+"""Big brain: the full ALICE AIML set (~98,000 categories, shipped inside python-aiml) in a
+project, against python-aiml in-process in the same run.
+
+python-aiml: `Kernel.learn` of every ALICE file (load time), then `respond` of `--questions`
+questions (time per answer). Switchboard: the same files zipped and uploaded through the admin
+API (`PUT /admin/projects/<key>/aiml`, published), until the first answer over XPARO's socket
+(load time: parse, check, store, build the brain); then the same questions over the socket,
+with the dialog's own time in the engine per turn (`dialog.turns.engine_ms`) as its respond time
+(end-to-end latencies are reported too). Then `--projects` more projects get the same files,
+and the dialog's resident memory after each says whether a replica loads the same brain twice.
+Goals: respond overhead <= 1.1x, load time <= python-aiml's, 100 such projects on one replica
+without loading a brain twice.
+
+    .venv/bin/python bench/big_brain.py [--questions 300] [--projects 2]
+"""
+
+import argparse
+import asyncio
+import io
+import json
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import aiml
+import asyncpg
+import httpx
+import psutil
+import websocket
+from common import Goal, percentiles, plot, running_stack, write
+from cross_gateway import admin_token
+
+from shared.testing.plugin import Stack, TestProject, new_project
+
+NAME = "big_brain"
+ALICE = Path(aiml.__file__).parent / "botdata" / "alice"
+QUESTIONS = [
+    "hello", "what is your name", "who are you", "do you like movies", "what is ai",
+    "tell me a joke", "how old are you", "where are you", "what is the meaning of life",
+    "are you a robot", "what can you do", "i like pizza",
+]  # fmt: skip
+MIB = 2**20
+
+
+def python_aiml(questions: int) -> dict:
+    kernel = aiml.Kernel()
+    kernel.verbose(False)
+    started = time.perf_counter()
+    for path in sorted(ALICE.glob("*.aiml")):
+        kernel.learn(str(path))
+    load_s = time.perf_counter() - started
+    took = []
+    for n in range(questions):
+        started = time.perf_counter()
+        kernel.respond(QUESTIONS[n % len(QUESTIONS)], "bench")
+        took.append(time.perf_counter() - started)
+    return {"load_s": load_s, "categories": kernel.numCategories(), "respond": took}
+
+
+def alice_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(ALICE.glob("*.aiml")):
+            archive.write(path, path.name)
+    return buffer.getvalue()
+
+
+def load(stack: Stack, http: httpx.Client, project: TestProject, body: bytes) -> float:
+    """Seconds from the upload to the first answer over the socket."""
+    started = time.perf_counter()
+    put = http.put(f"/admin/projects/{project.key}/aiml", content=body,
+                   headers={"content-type": "application/zip"})  # fmt: skip
+    assert put.status_code == 200, put.text[:300]
+    assert http.post(f"/admin/projects/{project.key}/publish").status_code == 200
+    ws = websocket.create_connection(stack.ws_url(project), timeout=300)
+    ws.send(json.dumps({"ask_bot": "hello"}))
+    json.loads(ws.recv())
+    ws.close()
+    return time.perf_counter() - started
+
+
+def ask(stack: Stack, project: TestProject, questions: int) -> list[float]:
+    ws = websocket.create_connection(stack.ws_url(project, query="session_id=big"), timeout=60)
+    took = []
+    for n in range(questions):
+        started = time.perf_counter()
+        ws.send(json.dumps({"ask_bot": QUESTIONS[n % len(QUESTIONS)]}))
+        assert "message" in json.loads(ws.recv())
+        took.append(time.perf_counter() - started)
+    ws.close()
+    return took
+
+
+def engine_ms(stack: Stack, project: TestProject) -> list[float]:
+    async def fetch() -> list[float]:
+        pg = await asyncpg.connect(stack.backends.database_url)
+        try:
+            sql = "SELECT engine_ms FROM dialog.turns WHERE project_key = $1 AND session_id = 'big'"
+            return [float(r[0]) for r in await pg.fetch(sql, project.key)]
+        finally:
+            await pg.close()
+
+    return asyncio.run(fetch())
+
+
+def switchboard(stack: Stack, args: argparse.Namespace) -> dict:
+    body = alice_zip()
+    dialog = psutil.Process(stack.dialogs[0].process.pid)  # type: ignore[union-attr]
+    headers = {"Authorization": f"Bearer {admin_token(stack)}"}
+    with httpx.Client(base_url=stack.http_url(), headers=headers, timeout=600) as http:
+        rss = [dialog.memory_info().rss]
+        project = new_project(stack.backends)
+        load_s = load(stack, http, project, body)
+        rss.append(dialog.memory_info().rss)
+        turns = ask(stack, project, args.questions)
+        engine = [ms / 1000 for ms in engine_ms(stack, project)]
+        more = []
+        for _ in range(args.projects):
+            more.append(load(stack, http, new_project(stack.backends), body))
+            rss.append(dialog.memory_info().rss)
+    return {"load_s": load_s, "turns": turns, "engine": engine, "more_load_s": more, "rss": rss}
+
+
+def figures(ours: dict, theirs: dict) -> tuple[dict, list[Goal]]:
+    engine, respond = percentiles(ours["engine"]), percentiles(theirs["respond"])
+    overhead = engine["p50_ms"] / respond["p50_ms"]
+    growth = [(b - a) / MIB for a, b in zip(ours["rss"], ours["rss"][1:], strict=False)]
+    twice = any(g > 0.5 * growth[0] for g in growth[1:]) if len(growth) > 1 else None
+    result = {
+        "python_aiml": {"load_s": theirs["load_s"], "categories": theirs["categories"], "respond": respond},
+        "switchboard": {
+            "load_s": ours["load_s"], "more_projects_load_s": ours["more_load_s"],
+            "engine": engine, "end_to_end": percentiles(ours["turns"]),
+            "dialog_rss_growth_mib_per_project": growth,
+        },
+        "respond_overhead": overhead,
+        "load_ratio": ours["load_s"] / theirs["load_s"],
+        "loads_same_brain_again": twice,
+    }  # fmt: skip
+    per = growth[1] if len(growth) > 1 else 0.0
+    goals = [
+        Goal("4a big brain respond overhead", f"{engine['p50_ms']:.3f} ms in engine",
+             f"python-aiml {respond['p50_ms']:.3f} ms", overhead, "<= 1.1x", overhead <= 1.1),
+        Goal("4b big brain load time", f"{ours['load_s']:.1f} s to first answer",
+             f"python-aiml learn {theirs['load_s']:.1f} s", result["load_ratio"], "<= 1.0x",
+             result["load_ratio"] <= 1.0),
+        Goal("4c same brain in 100 projects", f"+{per:.0f} MiB per extra project",
+             f"first brain +{growth[0]:.0f} MiB", per / growth[0] if growth[0] else None,
+             "loaded once", None if twice is None else not twice),
+    ]  # fmt: skip
+    return result, goals
+
+
+def print_table(result: dict) -> None:
+    theirs, ours = result["python_aiml"], result["switchboard"]
+    print(f"\nbig brain: ALICE, {theirs['categories']:,} categories")
+    print(f"{'':<34}{'load s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    print(
+        f"{'python-aiml in process':<34}{theirs['load_s']:>10.2f}{theirs['respond']['p50_ms']:>10.3f}{theirs['respond']['p99_ms']:>10.3f}"
+    )
+    print(
+        f"{'switchboard: time in engine':<34}{ours['load_s']:>10.2f}{ours['engine']['p50_ms']:>10.3f}{ours['engine']['p99_ms']:>10.3f}"
+    )
+    print(
+        f"{'switchboard: end to end (socket)':<34}{'':>10}{ours['end_to_end']['p50_ms']:>10.3f}{ours['end_to_end']['p99_ms']:>10.3f}"
+    )
+    print(
+        f"more projects, same files: load s {[round(s, 1) for s in ours['more_projects_load_s']]}"
+    )
+    print(
+        f"dialog RSS growth per project (MiB): {[round(g) for g in ours['dialog_rss_growth_mib_per_project']]}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--questions", type=int, default=300, help="questions asked")
+    parser.add_argument("--projects", type=int, default=2, help="more projects, same files")
+    args = parser.parse_args()
+    theirs = python_aiml(args.questions)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-brain-") as tmp,
+        running_stack(Path(tmp)) as stack,
+    ):
+        ours = switchboard(stack, args)
+    result, goals = figures(ours, theirs)
+    print_table(result)
+    plot(NAME, {"switchboard (time in engine)": ours["engine"], "python-aiml respond": theirs["respond"],
+                "switchboard end to end": ours["turns"]}, "ALICE: respond time")  # fmt: skip
+    write(NAME, result, goals)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Throughput: concurrent sessions spread over the five protocols, every turn persisted.
+
+Starts embedded NATS and Postgres, `--dialogs` dialog replicas and one gateway (per-socket and
+per-project rate limits off: they are there to stop abuse, and this is one client process
+asking as fast as it can), and echo bots. `--users` users (the chaos suite's load generator,
+tests/chaos/load.py: XPARO command API, XPARO typed API with a telemetry sample per turn, AIDA
+Phoenix channels with a bot each, BESSER, RSVP.ai over HTTP) each ask, wait for the answer and
+ask again at once (closed loop). After `--warm` seconds, turns answered in `--seconds` are
+counted; afterwards the transcript must hold every answered turn.
+
+The load generator runs in this process on the same CPUs. Goal: >= 5,000 turns/s with p99 <=
+50 ms (an absolute goal: there is no baseline of the whole stack to divide by; the ratio
+printed is turns/s over 5,000).
+
+    .venv/bin/python bench/throughput.py [--users 200] [--seconds 15] [--dialogs 2]
+"""
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import asyncpg
+import uvloop
+from common import Goal, echo_project, percentiles, plot, running_stack, write
+
+from shared.testing.plugin import Stack
+from tests.chaos.load import PROTOCOLS, Bot, Gateway, Load
+
+NAME = "throughput"
+UNLIMITED = {"GATEWAY_FRAME_RATE": "0", "GATEWAY_PROJECT_TURN_RATE": "0"}
+
+
+async def run_load(gateway: Gateway, bots: list[Bot], args: argparse.Namespace) -> dict:
+    """Closed-loop load for warm + seconds; answers and latencies of the measured window."""
+    load = Load([gateway], bots, args.users, pace_s=0.0, answer_wait_s=30)
+
+    async def settled() -> bool:
+        return len(load.tally.answers) >= len(load.tally.sent)
+
+    async with load.running(settled, drain_s=15):
+        await asyncio.sleep(args.warm)
+        first, started = len(load.tally.latencies), time.perf_counter()
+        await asyncio.sleep(args.seconds)
+        last, took = len(load.tally.latencies), time.perf_counter() - started
+    tally = load.tally
+    return {
+        "latencies": tally.latencies[first:last],
+        "seconds": took,
+        "sent": len(tally.sent),
+        "answered": len(tally.answers),
+        "duplicated": sum(1 for n in tally.answers.values() if n > 1),
+        "refused": dict(tally.refused),
+        "reconnects": dict(tally.reconnects),
+        "sent_per_protocol": dict(Counter(tally.sent.values())),
+    }
+
+
+async def stored(database_url: str, bots: list[Bot]) -> int:
+    pg = await asyncpg.connect(database_url)
+    try:
+        keys = [b.key for b in bots]
+        sql = "SELECT count(*) FROM dialog.turns WHERE project_key = ANY($1::uuid[])"
+        return int(await pg.fetchval(sql, keys))
+    finally:
+        await pg.close()
+
+
+def measure(stack: Stack, args: argparse.Namespace) -> dict:
+    bots_needed = 1 + -(-args.users // len(PROTOCOLS))  # AIDA users get a bot each
+    projects = [echo_project(stack) for _ in range(bots_needed)]
+    bots = [Bot(p.key, p.secret) for p in projects]
+    gateway = Gateway(stack.http_url(), stack.besser_url().rstrip("/"))
+    found = uvloop.run(run_load(gateway, bots, args))
+    found["stored"] = asyncio.run(stored(stack.backends.database_url, bots))
+    return found
+
+
+def figures(found: dict, args: argparse.Namespace) -> tuple[dict, list[Goal]]:
+    latency = percentiles(found["latencies"])
+    rate = latency["n"] / found["seconds"]
+    result = {
+        "users": args.users,
+        "dialogs": args.dialogs,
+        "turns_per_s": rate,
+        "latency": latency,
+        **{k: v for k, v in found.items() if k != "latencies"},
+    }
+    ok = found["stored"] >= found["answered"] and found["duplicated"] == 0
+    goals = [
+        Goal(
+            goal="2 throughput (200 sessions)",
+            figure=f"{rate:,.0f} turns/s, p99 {latency['p99_ms']:.0f} ms",
+            baseline="goal 5,000 turns/s",
+            ratio=rate / 5000,
+            target=">= 5000/s, p99 <= 50 ms",
+            met=rate >= 5000 and latency["p99_ms"] <= 50 and ok,
+        )
+    ]
+    return result, goals
+
+
+def print_table(result: dict) -> None:
+    lat = result["latency"]
+    print(
+        f"\nthroughput: {result['users']} users over {', '.join(PROTOCOLS)}; "
+        f"{result['dialogs']} dialog replicas, 1 gateway"
+    )
+    print(f"{'turns/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    print(
+        f"{result['turns_per_s']:>10,.0f}{lat['p50_ms']:>10.1f}{lat['p90_ms']:>10.1f}"
+        f"{lat['p99_ms']:>10.1f}{lat['max_ms']:>10.1f}"
+    )
+    print(
+        f"sent {result['sent']:,}, answered {result['answered']:,}, stored {result['stored']:,}, "
+        f"duplicated {result['duplicated']}, refused {result['refused']}, "
+        f"reconnects {result['reconnects']}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--users", type=int, default=200, help="concurrent sessions")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured window")
+    parser.add_argument("--warm", type=float, default=4.0, help="seconds before it")
+    parser.add_argument("--dialogs", type=int, default=2, help="dialog replicas")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
+        with running_stack(Path(tmp), dialogs=args.dialogs, **UNLIMITED) as stack:
+            found = measure(stack, args)
+    result, goals = figures(found, args)
+    print_table(result)
+    plot(NAME, {"switchboard": found["latencies"]}, f"Turn latency under load ({args.users} users)")
+    write(NAME, result, goals)
+
+
+if __name__ == "__main__":
+    main()
