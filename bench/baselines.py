@@ -50,7 +50,7 @@ async def ws_clients(url: str, count: int) -> None:
     """Open `count` sockets (200 at a time), say "ready", hold them until stdin closes."""
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     gate = asyncio.Semaphore(200)
     opened: list[object] = []

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (tables and plot calls read better on one line)
 """Big brain: the full ALICE AIML set (~98,000 categories, shipped inside python-aiml) in a
 project, against python-aiml in-process in the same run.
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (tables and plot calls read better on one line)
 """Cross-gateway delivery: a message for a socket on another gateway replica vs on this one.
 
 Starts embedded NATS and Postgres, a dialog replica and two gateways. Two XPARO sockets of one
@@ -110,10 +111,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--messages", type=int, default=400, help="messages per socket")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-cross-") as tmp:
-        with running_stack(Path(tmp), gateways=2) as stack:
-            project = echo_project(stack)
-            series = measure(stack, project, args.messages)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-cross-") as tmp,
+        running_stack(Path(tmp), gateways=2) as stack,
+    ):
+        project = echo_project(stack)
+        series = measure(stack, project, args.messages)
     result, goals = figures(series)
     print_table(result)
     plot(NAME, {"socket on the same gateway": series["here"], "socket on another gateway": series["there"]},

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (tables and plot calls read better on one line)
 """Peer: the BESSER Agentic Framework's own WebSocket platform vs Switchboard's BESSER adapter.
 
 Installs `besser-agentic-framework` (pinned) into its own virtualenv, bench/.peer-venv (made
@@ -53,7 +54,7 @@ def peer(python: Path, args: argparse.Namespace, root: Path) -> dict:
                 break
             except httpx.HTTPError:
                 time.sleep(0.5)
-        bot = Bot(key=__import__("uuid").uuid4(), secret="unused")
+        bot = Bot(key=__import__("uuid").uuid4(), secret="unused")  # noqa: S106 (the peer has no secrets)
         gateway = Gateway(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
         return uvloop.run(run_load(gateway, [bot], args))
     finally:

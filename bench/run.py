@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (tables and plot calls read better on one line)
 """`make bench`: every benchmark in turn, then one summary row per goal of issue 10.
 
 Each benchmark is its own process (its own NATS, Postgres and services); sizes are chosen so
@@ -28,14 +29,15 @@ SUITE: dict[str, list[str]] = {
 }
 
 
-def summary(names: list[str], took: dict[str, float]) -> None:
+def summary(names: list[str], since: dict[str, float]) -> None:
+    """The goal rows of each benchmark's JSON written after `since[name]` (0: any)."""
     info = machine()
     print(f"\n== summary ({info['cpus']} CPUs, {info['cpu_model']}, {info['ram_gib']} GiB RAM)")
     print(f"{'goal':<36}{'figure':<34}{'baseline':<32}{'ratio':>8}  {'target':<24}{'met'}")
     print("-" * 142)
     for name in names:
         path = RESULTS / f"{name}.json"
-        if not path.exists() or path.stat().st_mtime < time.time() - took.get(name, 0) - 5:
+        if not path.exists() or path.stat().st_mtime < since.get(name, 0):
             print(f"{name:<36}{'(no result: it failed, see above)':<34}")
             continue
         for g in json.loads(path.read_text()).get("goals", []):
@@ -49,18 +51,22 @@ def summary(names: list[str], took: dict[str, float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=list(SUITE), help="benchmarks to run")
+    parser.add_argument("--summary", action="store_true", help="only print the last results")
     args = parser.parse_args()
     names = args.only or list(SUITE)
-    started, took, failed = time.monotonic(), {}, []
+    if args.summary:
+        summary(names, {})
+        return
+    started, took, since, failed = time.monotonic(), {}, {}, []
     for name in names:
         print(f"\n==> bench/{name}.py {' '.join(SUITE[name])}", flush=True)
-        began = time.monotonic()
+        began, since[name] = time.monotonic(), time.time()
         code = subprocess.call([sys.executable, str(BENCH / f"{name}.py"), *SUITE[name]])
         took[name] = time.monotonic() - began
         print(f"<== {name}: {took[name]:.0f} s" + (f", exit {code}" if code else ""), flush=True)
         if code:
             failed.append(name)
-    summary(names, took)
+    summary(names, since)
     print(
         f"\nmake bench: {time.monotonic() - started:.0f} s in all"
         + (f"; failed: {failed}" if failed else "")

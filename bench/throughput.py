@@ -127,9 +127,11 @@ def main() -> None:
     parser.add_argument("--warm", type=float, default=4.0, help="seconds before it")
     parser.add_argument("--dialogs", type=int, default=2, help="dialog replicas")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
-        with running_stack(Path(tmp), dialogs=args.dialogs, **UNLIMITED) as stack:
-            found = measure(stack, args)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp,
+        running_stack(Path(tmp), dialogs=args.dialogs, **UNLIMITED) as stack,
+    ):
+        found = measure(stack, args)
     result, goals = figures(found, args)
     print_table(result)
     plot(NAME, {"switchboard": found["latencies"]}, f"Turn latency under load ({args.users} users)")
