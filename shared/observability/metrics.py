@@ -87,7 +87,10 @@ class _Pools(Collector):
         )
         totals: dict[str, list[int]] = {}
         for pool, (kind, read) in list(self.pools.items()):
-            used, most = read(pool)
+            found = _read(read, pool)
+            if found is None:
+                continue
+            used, most = found
             total = totals.setdefault(kind, [0, 0])
             total[0] += used
             total[1] += most
@@ -95,6 +98,15 @@ class _Pools(Collector):
             in_use.add_metric([kind], used)
             size.add_metric([kind], most)
         return [in_use, size]
+
+
+def _read(read: Callable[[Any], Any], pool: Any) -> tuple[int, int] | None:
+    """(in use, max) of `pool`; None for a pool not opened yet (or closed)."""
+    try:
+        used, most = read(pool)
+    except Exception:
+        return None
+    return int(used), int(most)
 
 
 POOLS = _Pools()

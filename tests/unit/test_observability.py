@@ -168,3 +168,20 @@ def test_a_failing_refresh_still_answers() -> None:
 
     body, _ = asyncio.run(render([broken]))
     assert b"switchboard_turn_seconds" in body
+
+
+def test_a_pool_not_open_is_left_out() -> None:
+    """A watched database whose pool is not open yet does not break the scrape."""
+
+    class Closed:
+        @property
+        def pool(self) -> Any:
+            raise RuntimeError("database pool used before the service started")
+
+    owner = Closed()
+    POOLS.pools[owner] = ("closed", lambda o: o.pool)
+    try:
+        body, _ = asyncio.run(render())
+    finally:
+        POOLS.pools.pop(owner, None)
+    assert b'pool="closed"' not in body and b"switchboard_db_pool_max" in body
