@@ -17,6 +17,7 @@ from nats.js.errors import BadRequestError
 from nats.js.object_store import ObjectStore
 
 from .db import unreachable
+from .observability.messages import Observed
 from .retry import Backoff, Dependency, reason, redact
 from .settings import CommonSettings
 from .subjects import MEDIA_BUCKET, stream_configs
@@ -110,7 +111,7 @@ def make_broker(nats_url: str, *, name: str) -> NatsBroker:
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
-        middlewares=[RedeliverLater],
+        middlewares=[Observed, RedeliverLater],  # ids bound before a redelivery is logged
         logger=log,
         log_level=logging.DEBUG,  # one line per message is for debugging, not for INFO logs
     )

@@ -8,15 +8,18 @@ from sqlalchemy import exc, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from .observability.metrics import watch_asyncpg_pool, watch_sqlalchemy_pool
 from .retry import Dependency
 from .settings import asyncpg_url
 
 
 def make_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
     """Create the process's engine; `pool_pre_ping` survives a database restart."""
-    return create_async_engine(
+    engine = create_async_engine(
         asyncpg_url(database_url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+    watch_sqlalchemy_pool(engine.pool)  # switchboard_db_pool_* on /metrics
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -76,6 +79,7 @@ class Database:
         self._pool = await asyncpg.create_pool(
             self._dsn, min_size=0, max_size=self._max_size, init=self._init
         )
+        watch_asyncpg_pool(self, lambda db: db.pool)
 
     async def close(self) -> None:
         if self._pool is not None:

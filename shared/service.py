@@ -19,6 +19,8 @@ from faststream.nats import NatsBroker
 
 from .broker import ensure_streams, nats_dependency
 from .db import postgres_dependency
+from .observability.lag import ConsumerLag
+from .observability.metrics import render
 from .retry import Dependency, reason, wait_for, with_backoff
 from .settings import CommonSettings
 
@@ -72,7 +74,7 @@ def health_routes(
     broker: NatsBroker, checks: Sequence[ReadyCheck], startup: Startup | None = None
 ) -> list[tuple[str, Any]]:
     """`/health` answers while the process runs; `/ready` only once started and when broker and
-    checks pass."""
+    checks pass; `/metrics` in Prometheus' text format (with the broker's consumer lag)."""
 
     @get(include_in_schema=False)
     async def health(scope: Scope) -> AsgiResponse:
@@ -88,7 +90,12 @@ def health_routes(
         body = b'{"status":"ready"}' if ok else b'{"status":"not ready"}'
         return AsgiResponse(body, 200 if ok else 503, headers={"content-type": "application/json"})
 
-    return [("/health", health), ("/ready", ready)]
+    @get(include_in_schema=False)
+    async def metrics(scope: Scope) -> AsgiResponse:
+        body, content_type = await render([ConsumerLag(broker).refresh])
+        return AsgiResponse(body, 200, headers={"content-type": content_type})
+
+    return [("/health", health), ("/ready", ready), ("/metrics", metrics)]
 
 
 class ServiceApp(AsgiFastStream):

@@ -1,5 +1,7 @@
 """Settings every process shares: where the broker and the database are, and how to log."""
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,6 +24,14 @@ class CommonSettings(BaseSettings):
         "cluster; at most the number of nodes)",
     )
     log_level: str = Field("INFO", description="Python log level for every service")
+    log_format: Literal["console", "json"] = Field(
+        "console", description="console: readable lines (make run); json: one object per line"
+    )
+    otel_traces_exporter: Literal["none", "console", "otlp"] = Field(
+        "none",
+        description="Where spans go: none (trace context still propagates), console, or otlp "
+        "(OTEL_EXPORTER_OTLP_ENDPOINT; needs the otlp extra)",
+    )
     bind_host: str = Field(
         "127.0.0.1", description="Interface services listen on (0.0.0.0 in containers)"
     )

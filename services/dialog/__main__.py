@@ -1,12 +1,11 @@
 """`python -m services.dialog`: run one dialog replica."""
 
-from shared.logging import setup_logging
+from shared.observability.setup import setup_process
 from shared.service import serve
-from shared.settings import CommonSettings
 
 from .config import DialogSettings
 from .main import create_app
 
 if __name__ == "__main__":
-    setup_logging("dialog", CommonSettings().log_level)
+    setup_process("dialog")
     serve(create_app(), port=DialogSettings().port)

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -57,6 +58,7 @@ from shared.staging import ContentBucket, StagedMissing
 from .application import DialogApp
 from .config import DialogSettings
 from .domain import early_retry_delay
+from .metrics import handled
 
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100
@@ -156,12 +158,14 @@ def register(
         except ValidationError as err:
             log.error("dropping malformed turn %s: %s", msg.message_id, err)
             raise RejectMessage from err
+        started = time.perf_counter()
         async with _working_on(msg, settings.ack_wait_s / 3):
             outcome = await app.handle_turn(
                 turn,
                 publish=lambda reply: publish_reply(broker, reply),
                 force=_waited_s(msg, turn) >= settings.early_wait_s,
             )
+        handled(outcome.reply if outcome.kind == "answered" else None, started)
         if outcome.kind == "early":
             raise NackMessage(
                 delay=early_retry_delay(_deliveries(msg), first=settings.early_retry_s)

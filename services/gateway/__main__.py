@@ -1,8 +1,7 @@
 """`python -m services.gateway`: run one gateway replica."""
 
-from shared.logging import setup_logging
+from shared.observability.setup import setup_process
 from shared.service import serve
-from shared.settings import CommonSettings
 
 from .config import GatewaySettings
 from .main import create_app
@@ -11,7 +10,7 @@ from .main import create_app
 HARD_CAP_FACTOR = 4
 
 if __name__ == "__main__":
-    setup_logging("gateway", CommonSettings().log_level)
+    setup_process("gateway")
     settings = GatewaySettings()
     app = create_app(settings=settings)
     serve(

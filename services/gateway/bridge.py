@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from shared import subjects
 from shared.contracts import ChatReply, Event, TurnReceived
 
+from .metrics import TURNS, deliver_reply
 from .resume import Resume
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Bridge:
     async def publish_turn(self, turn: TurnReceived) -> None:
         """Store the turn durably in CHAT (acknowledged by JetStream) or raise BridgeError."""
         await self.publish(turn, subjects.chat_turn(turn.project_key), subjects.CHAT_STREAM)
+        TURNS.started(turn)  # switchboard_turn_seconds runs until its answer is delivered
 
     async def publish(
         self, event: Event, subject: str, stream: str, *, ttl_s: int | None = None
@@ -93,7 +95,7 @@ class Bridge:
             except ValueError:
                 log.error("malformed reply on %s", msg.subject)
                 return
-            await deliver(reply)
+            await deliver_reply(reply, deliver, subject=msg.subject, headers=msg.headers)
 
         subject = subjects.chat_reply(project=project, session=session)
         return await self._broker.connection.subscribe(subject, cb=on_msg)

@@ -12,6 +12,7 @@ from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from .limits import SEAT, UNLIMITED, Seat, SendBounds, limits_of
+from .metrics import SocketMeter, meter_of
 
 log = logging.getLogger(__name__)
 SOCKET_KEY = "gateway.socket"
@@ -68,6 +69,7 @@ class Socket:
         self._closing = False
         self.ended = asyncio.Event()  # no more frames will be written: the read loop stops
         self.close_code: int | None = None
+        self.meter = meter_of(ws.scope)  # connections and frames of its protocol
         ws.scope[SOCKET_KEY] = self
 
     async def send_json(self, frame: Any, *, written: bool = False) -> bool:
@@ -145,6 +147,7 @@ class Socket:
             await self.ws.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError):
             return False
+        self.meter.frame_out()
         return True
 
     async def _close_now(self, code: int, reason: str) -> None:
@@ -165,6 +168,7 @@ class Socket:
             self._bytes,
         )
         self._closing = True
+        self.meter.error("overflow")
         self._drop()
         if self._writer is not None:
             self._writer.cancel()  # it waits on the network: nothing of its frame went out
@@ -182,6 +186,7 @@ class Socket:
 
     def _end(self) -> None:
         self.ended.set()
+        self.meter.closed()
         self._closing = True
         self._drop()
         if self._writer is not None and self._writer is not asyncio.current_task():
@@ -280,15 +285,20 @@ async def run(
         await _refuse(ws, adapter, "too many connections, try again later")
         return
     sock = socket_of(ws)
+    meter = sock.meter if sock is not None else None
     seated = SEAT.set(seat)
     try:
         while (message := await _receive(ws, sock)) is not None:
+            if meter is not None:
+                meter.frame_in()
             size = len(message.get("bytes") or b"") or len((message.get("text") or "").encode())
             if size > max_bytes:
+                _count(meter, "too_big")
                 await _close(ws, CLOSE_TOO_BIG, f"frame over {max_bytes} bytes")
                 return
             text, data = message.get("text"), message.get("bytes")
             if seat.frames is not None and (wait := seat.frames.take()):
+                _count(meter, "rate_limited")
                 await adapter.on_rate_limited(text if text is not None else data or b"", wait)
                 continue
             if text is None and on_bytes is not None and data is not None:
@@ -298,6 +308,7 @@ async def run(
                 try:
                     text = data.decode("utf-8")
                 except UnicodeDecodeError:
+                    _count(meter, "binary")
                     await on_binary_error()
                     continue
             if text is not None:
@@ -310,6 +321,11 @@ async def run(
         await adapter.on_close()
         if sock is not None:
             await sock.finish()
+
+
+def _count(meter: SocketMeter | None, kind: str) -> None:
+    if meter is not None:
+        meter.error(kind)
 
 
 def _seat(ws: WebSocket, *, project: bool) -> Seat | None:

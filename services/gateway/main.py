@@ -9,6 +9,7 @@ from fastapi import FastAPI, Response
 from shared.broker import ensure_streams, make_broker
 from shared.db import database_ready, make_engine, session_factory
 from shared.identity import AuditStore, ProjectStore, TokenStore
+from shared.observability.metrics import render
 from shared.service import Startup, dependencies_of
 from shared.settings import CommonSettings
 
@@ -111,6 +112,12 @@ def create_app(
         ok = startup.done and await broker.ping(timeout=1.0) and await database_ready(engine)
         response.status_code = 200 if ok else 503
         return {"status": "ready" if ok else "not ready"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics of this replica (text format)."""
+        body, content_type = await render()
+        return Response(body, media_type=content_type)
 
     app.include_router(xparo_router(projects, tokens, bridge, settings, sockets))
 

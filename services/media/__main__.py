@@ -1,12 +1,11 @@
 """`python -m services.media`: run one media replica."""
 
-from shared.logging import setup_logging
+from shared.observability.setup import setup_process
 from shared.service import serve
-from shared.settings import CommonSettings
 
 from .config import MediaSettings
 from .main import create_app
 
 if __name__ == "__main__":
-    setup_logging("media", CommonSettings().log_level)
+    setup_process("media")
     serve(create_app(), port=MediaSettings().port)

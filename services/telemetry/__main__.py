@@ -1,12 +1,11 @@
 """`python -m services.telemetry`: run one telemetry replica."""
 
-from shared.logging import setup_logging
+from shared.observability.setup import setup_process
 from shared.service import serve
-from shared.settings import CommonSettings
 
 from .config import TelemetrySettings
 from .main import create_app
 
 if __name__ == "__main__":
-    setup_logging("telemetry", CommonSettings().log_level)
+    setup_process("telemetry")
     serve(create_app(), port=TelemetrySettings().port)

@@ -12,6 +12,7 @@ from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
 
 from shared.contracts import TelemetrySampled
+from shared.observability.metrics import TELEMETRY_SAMPLES as SAMPLES_STORED
 
 from .domain import MalformedMessage, decode_sample
 from .store import DATABASE_TROUBLE, TelemetryStore
@@ -90,5 +91,6 @@ class Ingestor:
             for raw in msgs:
                 await raw.nak(delay=self._retry_delay_s)
             return
+        SAMPLES_STORED.inc(len(samples))
         for raw in msgs:
             await raw.ack()

@@ -213,6 +213,7 @@ async def main() -> int:
             "NATS_STREAM_REPLICAS": stream_replicas(stack.s),
             "DATABASE_URL": db_url,
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"),  # readable; compose: json
             # BESSER's own UIs name no project: the demo answers them unless told otherwise.
             "GATEWAY_BESSER_PROJECT": os.environ.get("GATEWAY_BESSER_PROJECT", str(key)),
         }

@@ -26,6 +26,7 @@ from shared import subjects
 from shared.contracts import ChatReply
 
 from ..bridge import Bridge
+from ..metrics import TURNS, delivering
 
 log = logging.getLogger(__name__)
 Listener = Callable[[ChatReply], Awaitable[bool]]
@@ -80,7 +81,9 @@ class BotFeed:
     async def _on_live(self, msg: Msg) -> None:
         reply = self._parse(msg)
         if reply is not None:
-            await self._fan_out(reply)
+            with delivering(msg.subject, msg.headers):
+                if await self._fan_out(reply):
+                    TURNS.answered(reply)  # switchboard_turn_seconds{protocol="aida"}
 
     async def _fan_out(self, reply: ChatReply) -> bool:
         """Hand `reply` to every listener once; True when some listener took it.

@@ -1,0 +1,1 @@
+"""Metrics, log correlation and trace propagation shared by every service."""

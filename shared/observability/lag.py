@@ -1,0 +1,36 @@
+"""JetStream consumer lag of the durable consumers a service's broker subscribes with."""
+
+from typing import Any
+
+from faststream.nats import NatsBroker
+
+from .metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING
+
+
+def durables_of(broker: NatsBroker) -> list[tuple[str, str]]:
+    """(stream, durable consumer) of every JetStream subscriber of `broker`."""
+    found: set[tuple[str, str]] = set()
+    for subscriber in broker.subscribers:
+        stream: Any = getattr(subscriber, "stream", None)
+        durable = getattr(getattr(subscriber, "config", None), "durable_name", None)
+        if stream is not None and durable:
+            found.add((str(stream.name), str(durable)))
+    return sorted(found)
+
+
+class ConsumerLag:
+    """Reads num_pending / num_ack_pending of the broker's durables into gauges (on scrape)."""
+
+    def __init__(self, broker: NatsBroker) -> None:
+        self._broker = broker
+
+    async def refresh(self) -> None:
+        """Ask JetStream once per durable consumer; skipped while the broker is not connected."""
+        connection = getattr(self._broker, "_connection", None)
+        if connection is None or not connection.is_connected:
+            return
+        js = connection.jetstream()
+        for stream, durable in durables_of(self._broker):
+            info = await js.consumer_info(stream, durable, timeout=1.0)
+            CONSUMER_PENDING.labels(stream, durable).set(info.num_pending or 0)
+            CONSUMER_ACK_PENDING.labels(stream, durable).set(info.num_ack_pending or 0)

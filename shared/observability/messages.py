@@ -1,0 +1,78 @@
+"""The ids of a turn, carried across services in NATS headers, and bound into every log line.
+
+Every event's `correlation_id` travels as FastStream's `correlation_id` header and its
+`event_id` as JetStream's `Nats-Msg-Id`; `traceparent` carries the OpenTelemetry context. A
+consumer binds them into structlog's contextvars for as long as it handles the message, so each
+line it logs (and each event it publishes) names the turn.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from faststream import BaseMiddleware
+from faststream.message import StreamMessage
+from faststream.response import PublishCommand
+from opentelemetry.trace import SpanKind
+from structlog.contextvars import bound_contextvars
+
+from .tracing import extract, inject, operation, tracer
+
+log = logging.getLogger("switchboard.messages")
+EVENT_ID = "Nats-Msg-Id"
+CORRELATION_ID = "correlation_id"
+
+
+def ids_of(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """The correlation id and event id `headers` carry (only those present)."""
+    if not headers:
+        return {}
+    found = {"correlation_id": headers.get(CORRELATION_ID), "event_id": headers.get(EVENT_ID)}
+    return {key: str(value) for key, value in found.items() if value}
+
+
+@contextmanager
+def handling(subject: str, headers: Mapping[str, Any] | None, *, hop: str) -> Iterator[None]:
+    """While a message is handled: its ids bound for logging, inside a consumer span `hop`
+    that continues the trace its headers carry."""
+    ids = ids_of(headers)
+    with (
+        bound_contextvars(**ids),
+        tracer.start_as_current_span(
+            f"{hop} {operation(subject)}", context=extract(headers), kind=SpanKind.CONSUMER
+        ),
+    ):
+        yield
+
+
+class Observed(BaseMiddleware):
+    """FastStream middleware: consuming binds the ids and continues the trace; publishing
+    starts a producer span and writes its `traceparent` into the headers."""
+
+    async def consume_scope(
+        self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        raw = msg.raw_message
+        if isinstance(raw, list):  # a batch: its messages belong to many turns
+            return await call_next(msg)
+        headers = dict(msg.headers or {})
+        headers.setdefault(CORRELATION_ID, msg.correlation_id)
+        subject = str(getattr(raw, "subject", ""))
+        with handling(subject, headers, hop="handle"):
+            log.debug("handling %s", subject)
+            return await call_next(msg)
+
+    async def publish_scope(
+        self, call_next: Callable[[Any], Awaitable[Any]], cmd: PublishCommand
+    ) -> Any:
+        ids = ids_of({**cmd.headers, CORRELATION_ID: cmd.correlation_id})
+        with (
+            bound_contextvars(**ids),
+            tracer.start_as_current_span(
+                f"publish {operation(cmd.destination)}", kind=SpanKind.PRODUCER
+            ),
+        ):
+            inject(cmd.headers)
+            log.debug("publishing %s", cmd.destination)
+            return await call_next(cmd)

@@ -1,0 +1,187 @@
+"""Log lines, message ids, trace context and the gateway's meters, each on its own."""
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY
+from starlette.applications import Starlette
+from structlog.contextvars import bound_contextvars, get_contextvars
+
+from services.gateway.main import create_app
+from services.gateway.metrics import SocketMeter, TurnClock, protocol_of
+from shared.contracts import TurnAnswered, TurnReceived
+from shared.logging import formatter
+from shared.observability.messages import handling, ids_of
+from shared.observability.metrics import POOLS, render
+from shared.observability.tracing import inject, setup_tracing, trace_ids, tracer
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tracing() -> None:
+    """The SDK's tracer provider, as every service installs it (once per process)."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        setup_tracing("unit")
+
+
+def _format(fmt: Any, message: str) -> str:
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, message, None, None)
+    return formatter("gateway", fmt).format(record)
+
+
+def test_json_lines_carry_bound_ids_and_no_secret() -> None:
+    """A library's line rendered as JSON names the service and the bound correlation id, and
+    the secret in its path and query is replaced by ***."""
+    with bound_contextvars(correlation_id="c-1", event_id="e-1"):
+        line = json.loads(_format("json", "GET /chatbot_api/s3cret/p1/?token=t0ken HTTP/1.1"))
+    assert line["event"] == "GET /chatbot_api/***/p1/?token=*** HTTP/1.1"
+    assert (line["correlation_id"], line["event_id"], line["service"]) == ("c-1", "e-1", "gateway")
+    assert line["level"] == "INFO" and line["logger"] == "uvicorn.error"
+
+
+def test_console_lines_redact_header_secrets() -> None:
+    """A console line keeps the message readable and redacts a secret header on its own line."""
+    text = _format("console", "handshake\n> X-Project-Token: s3cret\n> Host: a")
+    assert "s3cret" not in text and "X-Project-Token: ***" in text and "handshake" in text
+
+
+def test_handling_binds_ids_and_continues_the_trace() -> None:
+    """A handled message's ids are bound only while it is handled, in the trace its
+    traceparent names."""
+    headers: dict[str, Any] = {"correlation_id": "c-2", "Nats-Msg-Id": "e-2"}
+    with tracer.start_as_current_span("gateway publish"):
+        inject(headers)
+        sent = trace_ids()
+    assert sent is not None and headers["traceparent"].split("-")[1] == sent[0]
+    with handling("chat.turn.p", headers, hop="handle"):
+        received = trace_ids()
+        assert get_contextvars() == {"correlation_id": "c-2", "event_id": "e-2"}
+    assert received is not None and received[0] == sent[0] and received[1] != sent[1]
+    assert get_contextvars() == {}
+
+
+def test_ids_of_ignores_missing_headers() -> None:
+    """Headers without ids bind nothing."""
+    assert ids_of(None) == {} and ids_of({"other": "x"}) == {}
+
+
+def _value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_socket_meter_counts_a_connection_once() -> None:
+    """A socket counts as open until closed, however often it is closed; frames and errors
+    are counted under its protocol."""
+    before = _value("switchboard_connections", protocol="besser")
+    frames = _value("switchboard_frames_in_total", protocol="besser")
+    meter = SocketMeter("besser")
+    assert _value("switchboard_connections", protocol="besser") == before + 1
+    meter.frame_in()
+    meter.error("binary")
+    meter.closed()
+    meter.closed()
+    assert _value("switchboard_connections", protocol="besser") == before
+    assert _value("switchboard_frames_in_total", protocol="besser") == frames + 1
+    assert _value("switchboard_frame_errors_total", protocol="besser", kind="binary") >= 1
+
+
+def _turn() -> TurnReceived:
+    return TurnReceived.first(
+        project_key=uuid4(), session_id="s", protocol="rsvp", text="hi", channel="c", seq=1
+    )
+
+
+def _answer(turn: TurnReceived) -> TurnAnswered:
+    return TurnAnswered(
+        **turn.caused(),
+        project_key=turn.project_key,
+        session_id="s",
+        turn_event_id=turn.event_id,
+        text="hello",
+        engine="aiml",
+    )
+
+
+def test_turn_clock_observes_each_answer_once_and_forgets_the_oldest() -> None:
+    """An answered turn is observed once under its protocol; past `keep` turns the oldest is
+    forgotten, and its answer observes nothing."""
+    clock = TurnClock(keep=1)
+    count = "switchboard_turn_seconds_count"
+    before = _value(count, protocol="rsvp")
+    first, second = _turn(), _turn()
+    clock.started(first)
+    clock.started(second)
+    clock.answered(_answer(first))
+    assert _value(count, protocol="rsvp") == before
+    clock.answered(_answer(second))
+    clock.answered(_answer(second))
+    assert _value(count, protocol="rsvp") == before + 1
+
+
+def test_protocol_of_a_socket_follows_its_route() -> None:
+    """Paths of the gateway app name their protocol; any path on the BESSER port is BESSER."""
+    app = create_app()
+    assert protocol_of({"app": app, "path": "/socket/websocket"}) == "aida"
+    assert protocol_of({"app": app, "path": "/ws/chatbot/s/p/"}) == "xparo-typed"
+    assert protocol_of({"app": app, "path": "/ws/chatbot_api/s/p/"}) == "xparo"
+    assert protocol_of({"app": app, "path": "/chatbot_api/s/p/"}) == "xparo"
+    assert protocol_of({"app": Starlette(), "path": "/socket/websocket"}) == "besser"
+
+
+class _FakePool:
+    def checkedout(self) -> int:
+        return 3
+
+    def size(self) -> int:
+        return 5
+
+    _max_overflow = 5
+
+
+@pytest.fixture
+def fake_pool() -> Iterator[_FakePool]:
+    pool = _FakePool()
+    POOLS.pools[pool] = ("fake", lambda p: (p.checkedout(), p.size() + p._max_overflow))
+    yield pool
+    POOLS.pools.pop(pool, None)
+
+
+def test_pool_use_is_read_when_scraped(fake_pool: _FakePool) -> None:
+    """A watched pool's checked-out connections and limit appear on /metrics."""
+    body, content_type = asyncio.run(render())
+    assert content_type.startswith("text/plain; version=0.0.4")
+    assert 'switchboard_db_pool_in_use{pool="fake"} 3.0' in body.decode()
+    assert 'switchboard_db_pool_max{pool="fake"} 10.0' in body.decode()
+
+
+def test_a_failing_refresh_still_answers() -> None:
+    """A refresh that fails (JetStream away) is logged; /metrics still answers."""
+
+    async def broken() -> None:
+        raise ConnectionError("nats down")
+
+    body, _ = asyncio.run(render([broken]))
+    assert b"switchboard_turn_seconds" in body
+
+
+def test_a_pool_not_open_is_left_out() -> None:
+    """A watched database whose pool is not open yet does not break the scrape."""
+
+    class Closed:
+        @property
+        def pool(self) -> Any:
+            raise RuntimeError("database pool used before the service started")
+
+    owner = Closed()
+    POOLS.pools[owner] = ("closed", lambda o: o.pool)
+    try:
+        body, _ = asyncio.run(render())
+    finally:
+        POOLS.pools.pop(owner, None)
+    assert b'pool="closed"' not in body and b"switchboard_db_pool_max" in body
