@@ -35,7 +35,7 @@ from shared.replay import (
 
 from .application import DialogApp
 from .conversations import said_row
-from .domain import SessionGone
+from .domain import SessionGone, answered_on
 from .models import SCHEMA
 from .store import PgSessions, TurnStore
 
@@ -102,6 +102,7 @@ class Transcripts:
                 row = DialogApp._row(turn, reply, engine_ms=0.0)
                 session.protocol = session.protocol or turn.protocol
                 session.channel, session.seq = turn.channel, turn.seq
+                session.channels = answered_on(session.channels, channel=turn.channel, seq=turn.seq)
                 session.last_at = reply.occurred_at
                 unit.save(session, row)
         except SessionGone:
