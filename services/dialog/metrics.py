@@ -2,12 +2,13 @@
 
 import logging
 import time
+from typing import get_args
 
 from shared.contracts import TurnAnswered
 from shared.observability.metrics import DIALOG_TURN_SECONDS
 
 log = logging.getLogger(__name__)
-ENGINES = ("aiml", "faq", "nlu", "machine", "fallback", "none")
+ENGINES: tuple[str, ...] = get_args(TurnAnswered.model_fields["engine"].annotation)
 _BY_ENGINE = {engine: DIALOG_TURN_SECONDS.labels(engine) for engine in ENGINES}
 
 

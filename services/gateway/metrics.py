@@ -10,12 +10,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI
 from prometheus_client import Histogram
 
 from shared.contracts import ChatReply, TurnAnswered, TurnReceived
+from shared.contracts.chat import Protocol
 from shared.observability.messages import handling
 from shared.observability.metrics import (
     CONNECTIONS,
@@ -26,7 +27,7 @@ from shared.observability.metrics import (
 )
 
 log = logging.getLogger(__name__)
-PROTOCOLS = ("xparo", "xparo-typed", "aida", "rsvp", "besser")
+PROTOCOLS: tuple[str, ...] = get_args(Protocol)  # every wire protocol a turn can name
 
 
 def protocol_of(scope: Mapping[str, Any]) -> str:

@@ -58,9 +58,11 @@ class Mark:
     since: datetime
     delivered: frozenset[UUID]
 
+    def body(self) -> dict[str, Any]:
+        return {"since": self.since.isoformat(), "delivered": sorted(map(str, self.delivered))}
+
     def dump(self) -> bytes:
-        body = {"since": self.since.isoformat(), "delivered": sorted(map(str, self.delivered))}
-        return json.dumps(body).encode()
+        return json.dumps(self.body()).encode()
 
     @classmethod
     def load(cls, raw: bytes) -> "Mark":
@@ -198,7 +200,7 @@ class Resume:
 
     async def give_back(self, name: str, marks: list[Mark]) -> None:
         """Add `marks` to those stored under a bot's key (for its next joins to claim)."""
-        await self.change_list(name, lambda old: old + [json.loads(m.dump()) for m in marks])
+        await self.change_list(name, lambda old: old + [m.body() for m in marks])
 
     async def claim(self, name: str) -> Mark | None:
         """One of the marks stored under a bot's key, removed from them (None when none)."""

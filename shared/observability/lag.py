@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from faststream.exceptions import IncorrectState
 from faststream.nats import NatsBroker
 
 from .metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING
@@ -26,8 +27,11 @@ class ConsumerLag:
 
     async def refresh(self) -> None:
         """Ask JetStream once per durable consumer; skipped while the broker is not connected."""
-        connection = getattr(self._broker, "_connection", None)
-        if connection is None or not connection.is_connected:
+        try:
+            connection = self._broker.connection
+        except IncorrectState:  # not connected yet
+            return
+        if not connection.is_connected:
             return
         js = connection.jetstream()
         for stream, durable in durables_of(self._broker):

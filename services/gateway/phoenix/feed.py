@@ -5,7 +5,9 @@ session; so does this feed. Live messages come from a core NATS subscription on 
 subjects. A durable JetStream consumer per bot keeps what was published while no socket anywhere
 had joined the bot: a gateway with joined sockets pulls it, hands out what it had not already
 delivered live, and acks; with nobody joined the messages wait, and the next join gets them.
-A message counts as delivered once any socket joined to its bot was sent it.
+A message counts as delivered once any socket joined to its bot was sent it; what the sockets
+of a stopping gateway had not written is replayed to the joins that take their place
+(delivery.py).
 """
 
 import asyncio
