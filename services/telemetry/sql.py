@@ -75,18 +75,22 @@ SET last_seen = greatest(r.last_seen, excluded.last_seen)
 # heartbeats come as one connection, "rest", which takes over from a socket the same way).
 PRESENCE_TAKE_OVER = """
 UPDATE telemetry.robots
-SET connected = true, connection = $3, protocol = $4, connected_at = $5
+SET connected = NOT ($3 = ANY(closed)), connection = $3, protocol = $4, connected_at = $5
 WHERE project_key = $1 AND robot_id = $2
   AND connection IS DISTINCT FROM $3 AND (connected_at IS NULL OR connected_at <= $5)
 """
 # Only the closing of the current socket disconnects: a robot that reconnected stays connected.
+# The closed socket is remembered (the newest 16 of them), because the events of one
+# fetch are applied concurrently: a socket's close may be stored before its open, and that
+# open must not take over as connected.
 PRESENCE_DISCONNECTED = """
 INSERT INTO telemetry.robots AS r
-    (project_key, robot_id, connected, connection, protocol, last_seen)
-VALUES ($1, $2, false, $3, $4, $5)
+    (project_key, robot_id, connected, connection, protocol, last_seen, closed)
+VALUES ($1, $2, false, $3, $4, $5, ARRAY[$3::text])
 ON CONFLICT (project_key, robot_id) DO UPDATE
 SET connected = r.connected AND r.connection IS DISTINCT FROM excluded.connection,
-    last_seen = greatest(r.last_seen, excluded.last_seen)
+    last_seen = greatest(r.last_seen, excluded.last_seen),
+    closed = (excluded.connection || array_remove(r.closed, excluded.connection))[1:16]
 """
 
 # Each command event fills only its own columns, so any order and any repeat give one result.

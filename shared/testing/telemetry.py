@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from shared import subjects
 from shared.contracts import Event, TelemetrySampled
@@ -66,9 +67,32 @@ async def publish_event(js: JetStreamContext, subject: str, event: Event) -> Non
 
 
 async def consumer_drained(js: JetStreamContext, stream: str, durable: str) -> bool:
-    """True when the consumer has nothing left to deliver and nothing delivered unacked."""
+    """True when the consumer has been delivered the newest message of the stream it takes, and
+    has nothing delivered unacked.
+
+    Compares sequences rather than trusting `num_pending` alone: the server counts a new message
+    into its consumers' pending a moment after it acks the publish, so right after a publish
+    `num_pending == 0` can mean "not counted yet" (seen in CI: a presence event read before the
+    fleet consumer had it)."""
+    newest = await newest_taken(js, stream, durable)
     info = await js.consumer_info(stream, durable)
-    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+    delivered = info.delivered.stream_seq if info.delivered else 0
+    return bool(
+        info.num_pending == 0 and info.num_ack_pending == 0 and (delivered or 0) >= newest
+    )
+
+
+async def newest_taken(js: JetStreamContext, stream: str, durable: str) -> int:
+    """The stream sequence of the newest message matching the consumer's filters (0: none)."""
+    config = (await js.consumer_info(stream, durable)).config
+    filters = config.filter_subjects or [config.filter_subject or ">"]
+    newest = 0
+    for subject in filters:
+        try:
+            newest = max(newest, (await js.get_last_msg(stream, subject)).seq or 0)
+        except NotFoundError:
+            continue
+    return newest
 
 
 async def wait_until(

@@ -2,6 +2,7 @@
 crash, range buckets, latest samples, presence and command status, all asked by request/reply."""
 
 import asyncio
+import itertools
 import signal
 from collections import defaultdict
 from collections.abc import Iterator
@@ -222,6 +223,55 @@ async def test_presence_follows_the_current_connection(telemetry: Service, nc: N
     assert await state() == (True, True)
     await publish_event(js, subject, presence("disconnected", "c2"))
     assert await state() == (False, False)
+
+
+# Two lives of one robot: (event, connection, seconds after start) and whether it is connected
+# once every event is in.
+_LIVES = {
+    "reconnected, then both sockets closed": (
+        [("connected", "c1", 0), ("connected", "c2", 1), ("disconnected", "c1", 2),
+         ("disconnected", "c2", 3)],
+        False,
+    ),
+    "closed, then reconnected": (
+        [("connected", "c1", 0), ("seen", "c1", 1), ("disconnected", "c1", 2),
+         ("connected", "c2", 3)],
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("life", list(_LIVES))
+async def test_presence_is_right_in_whatever_order_the_events_are_stored(
+    backends: Backends, life: str
+) -> None:
+    """The fleet consumer applies one fetch's events concurrently (and replicas share it), so a
+    socket's close can be stored before its open: every order must end in the same state."""
+    history, connected = _LIVES[life]
+    db = Database(backends.database_url, max_size=2, init=prepare_connection)
+    await db.open()
+    store, project, start = PgTelemetryStore(db), uuid4(), utcnow()
+    events = [
+        RobotPresence.first(
+            occurred_at=start + timedelta(seconds=s),
+            project_key=project,
+            robot_id=f"r{n}",
+            state=state,
+            connection=connection,
+            protocol="xparo",
+        )
+        for state, connection, s in history
+        for n in range(24)
+    ]
+    try:
+        for n, order in enumerate(itertools.permutations(range(len(history)))):
+            for i in order:
+                await store.apply(events[i * 24 + n])
+        robots = await store.robots(project, now=utcnow(), window_s=60)
+    finally:
+        await db.close()
+    assert len(robots) == 24
+    assert {r.robot_id: r.connected for r in robots} == {f"r{n}": connected for n in range(24)}
 
 
 def _issued(project: UUID, n: int, expires_in_s: float | None = None) -> RobotCommandIssued:
