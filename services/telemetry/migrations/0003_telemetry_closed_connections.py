@@ -17,8 +17,8 @@ SCHEMA = "telemetry"
 
 def upgrade() -> None:
     # The fleet consumer applies the events of one fetch concurrently (and replicas share it),
-    # so a socket's close can be stored before its open. The newest closed connection ids
-    # (the 16 newest, sql.PRESENCE_DISCONNECTED) let a late open see that its socket is already gone.
+    # so a socket's close can be stored before its open. The 16 newest closed connection ids
+    # (sql.PRESENCE_DISCONNECTED) let a late open see that its socket is already gone.
     op.add_column(
         "robots",
         sa.Column(
