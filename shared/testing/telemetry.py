@@ -77,9 +77,7 @@ async def consumer_drained(js: JetStreamContext, stream: str, durable: str) -> b
     newest = await newest_taken(js, stream, durable)
     info = await js.consumer_info(stream, durable)
     delivered = info.delivered.stream_seq if info.delivered else 0
-    return bool(
-        info.num_pending == 0 and info.num_ack_pending == 0 and (delivered or 0) >= newest
-    )
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0 and (delivered or 0) >= newest)
 
 
 async def newest_taken(js: JetStreamContext, stream: str, durable: str) -> int:

@@ -229,13 +229,21 @@ async def test_presence_follows_the_current_connection(telemetry: Service, nc: N
 # once every event is in.
 _LIVES = {
     "reconnected, then both sockets closed": (
-        [("connected", "c1", 0), ("connected", "c2", 1), ("disconnected", "c1", 2),
-         ("disconnected", "c2", 3)],
+        [
+            ("connected", "c1", 0),
+            ("connected", "c2", 1),
+            ("disconnected", "c1", 2),
+            ("disconnected", "c2", 3),
+        ],
         False,
     ),
     "closed, then reconnected": (
-        [("connected", "c1", 0), ("seen", "c1", 1), ("disconnected", "c1", 2),
-         ("connected", "c2", 3)],
+        [
+            ("connected", "c1", 0),
+            ("seen", "c1", 1),
+            ("disconnected", "c1", 2),
+            ("connected", "c2", 3),
+        ],
         True,
     ),
 }
