@@ -12,7 +12,7 @@ from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from .limits import SEAT, UNLIMITED, Seat, SendBounds, limits_of
-from .metrics import SocketMeter, meter_of
+from .metrics import SOCKET_METER, SocketMeter, meter_of
 
 log = logging.getLogger(__name__)
 SOCKET_KEY = "gateway.socket"
@@ -70,6 +70,7 @@ class Socket:
         self.ended = asyncio.Event()  # no more frames will be written: the read loop stops
         self.close_code: int | None = None
         self.meter = meter_of(ws.scope)  # connections and frames of its protocol
+        SOCKET_METER.set(self.meter)  # in the socket's own task: its adapter's refusals count
         ws.scope[SOCKET_KEY] = self
 
     async def send_json(self, frame: Any, *, written: bool = False) -> bool:

@@ -10,7 +10,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, get_args
+from contextvars import ContextVar
+from typing import Any, Literal, get_args
 
 from fastapi import FastAPI
 from prometheus_client import Histogram
@@ -56,7 +57,7 @@ class SocketMeter:
 
     def error(self, kind: str) -> None:
         """A frame refused or the socket closed for `kind` (too_big, rate_limited, binary,
-        overflow)."""
+        overflow, or a `Refusal`)."""
         FRAME_ERRORS.labels(self.protocol, kind).inc()
 
     def closed(self) -> None:
@@ -64,6 +65,38 @@ class SocketMeter:
         if self._open:
             self._open = False
             CONNECTIONS.labels(self.protocol).dec()
+
+
+# The meter of the socket whose frame is being handled (set by the gateway's read loop; tasks
+# a socket starts inherit it). None in an HTTP request: those count no frames.
+SOCKET_METER: ContextVar[SocketMeter | None] = ContextVar("socket_meter", default=None)
+
+# What a frame answered with its protocol's error shape was: not the protocol (bad JSON, a
+# wrong shape, unknown type, a field out of range), understood but not done (unauthorized,
+# a limit, a deleted session), or not done for now (the backend is unavailable, retry).
+Refusal = Literal["invalid", "refused", "unavailable"]
+
+
+def frame_refused(kind: Refusal) -> None:
+    """The frame being handled got its protocol's error answer: count it on its socket."""
+    meter = SOCKET_METER.get()
+    if meter is not None:
+        meter.error(kind)
+
+
+class HttpMeter:
+    """The frame counters of a protocol spoken over HTTP (RSVP.ai): a request is a frame in,
+    its answer a frame out; no connection is counted."""
+
+    __slots__ = ("frame_in", "frame_out", "protocol")
+
+    def __init__(self, protocol: str) -> None:
+        self.protocol = protocol
+        self.frame_in = FRAMES_IN.labels(protocol).inc
+        self.frame_out = FRAMES_OUT.labels(protocol).inc
+
+    def error(self, kind: str) -> None:
+        FRAME_ERRORS.labels(self.protocol, kind).inc()
 
 
 def meter_of(scope: Mapping[str, Any]) -> SocketMeter:

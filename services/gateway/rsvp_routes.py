@@ -37,8 +37,11 @@ from .bridge import Bridge, BridgeError
 from .config import GatewaySettings
 from .late_answers import LateAnswers
 from .limits import RateLimited
+from .metrics import HttpMeter
 
 log = logging.getLogger(__name__)
+# Each request is a frame in and its answer a frame out; a refused one is counted by status.
+REFUSALS = {400: "invalid", 401: "refused", 404: "refused", 429: "rate_limited"}
 
 
 class Busy(RsvpError):
@@ -53,16 +56,20 @@ def rsvp_router(projects: ProjectStore, bridge: Bridge, settings: GatewaySetting
     """`GET /<GATEWAY_RSVP_ENDPOINT>/chat`."""
     router = APIRouter(tags=["rsvp"])
     late = LateAnswers(bridge.resume)
+    meter = HttpMeter("rsvp")
 
     async def chat(request: Request) -> Response:
         """Ask the bot `q` as user `uid` (RSVP.ai's chat API; see the README for the shape).
         During a human handoff the answer is what the operator said since the previous request
         (see the module docstring)."""
+        meter.frame_in()
+        meter.frame_out()  # every request is answered: with its reply or an error
         try:
             query = parse_query(request.query_params)
             project = await _project(projects, query)
             reply = await _ask(bridge, project, query, settings.rsvp_wait_s, late)
         except RsvpError as err:
+            meter.error(REFUSALS.get(err.status, "unavailable"))  # 503, 504
             refused = respond(failure_body(str(err)), err.status)
             if isinstance(err, Busy):
                 refused.headers["Retry-After"] = err.retry_after

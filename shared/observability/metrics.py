@@ -44,8 +44,9 @@ FRAMES_OUT = Counter(
 )
 FRAME_ERRORS = Counter(
     "switchboard_frame_errors",
-    "Gateway: frames refused (too big, rate limited, undecodable) and sockets closed for being "
-    "too slow, by protocol and kind",
+    "Gateway: frames answered with the protocol's error (invalid, refused, unavailable, "
+    "rate_limited, binary, too_big) and sockets closed for being too slow (overflow), by "
+    "protocol and kind",
     ["protocol", "kind"],
 )
 TELEMETRY_SAMPLES = Counter(

@@ -12,12 +12,13 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 import pytest
+import websocket
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject, new_project
 
-from . import typed, xparo
+from . import besser, typed, xparo
 
 T = TypeVar("T")
 WAIT_S = 20.0
@@ -184,3 +185,53 @@ def test_telemetry_counts_the_samples_it_stores(observed: Stack, backends: Backe
         "the sample counted",
     )
     robot.close()
+
+
+def _refused_once_each(stack: Stack, project: TestProject) -> dict[str, Any]:
+    """One frame no protocol can read, on each protocol; what each answered."""
+    answers: dict[str, Any] = {}
+    ws = xparo.connect(stack.ws_url(project))
+    ws.send("not json")
+    answers["xparo"] = xparo.recv(ws)
+    ws.close()
+    ws = typed.connect(stack.typed_url(project))
+    ws.send(json.dumps({"type": "no_such_type"}))
+    answers["xparo-typed"] = typed.recv(ws)
+    ws.close()
+    ws = websocket.create_connection(stack.phoenix_url(), timeout=WAIT_S)
+    ws.send(json.dumps(["1", "1", "not-a-bot-topic", "phx_join", {}]))
+    answers["aida"] = json.loads(ws.recv())
+    ws.close()
+    ws = besser.connect(stack.besser_url(project))
+    ws.send("not json")
+    while (frame := besser.recv(ws))["action"] != "error":
+        pass  # the greeting of a new session comes first
+    answers["besser"] = frame
+    ws.close()
+    rsvp = httpx.get(f"{stack.http_url()}/sandbox/chat", timeout=WAIT_S)
+    answers["rsvp"] = (rsvp.status_code, rsvp.json())
+    return answers
+
+
+def test_frames_answered_with_an_error_are_counted_per_protocol(
+    observed: Stack, backends: Backends
+) -> None:
+    """A frame each protocol answers with its own error shape moves
+    switchboard_frame_errors_total{protocol, kind="invalid"} for that protocol."""
+    project = new_project(backends)
+    port = observed.gateway.port
+    before = _metrics(port)
+    answers = _refused_once_each(observed, project)
+    assert "error" in answers["xparo"]
+    assert answers["xparo-typed"]["type"] == "error"
+    assert answers["aida"][3] == "phx_reply" and answers["aida"][4]["status"] == "error"
+    assert answers["besser"]["action"] == "error"
+    assert answers["rsvp"][0] == 400
+    after = _metrics(port)
+    for protocol in answers:
+        counted = _value(after, "switchboard_frame_errors_total", protocol=protocol, kind="invalid")
+        was = _value(before, "switchboard_frame_errors_total", protocol=protocol, kind="invalid")
+        assert counted == was + 1, protocol
+    assert _value(after, "switchboard_frames_in_total", protocol="rsvp") > _value(
+        before, "switchboard_frames_in_total", protocol="rsvp"
+    )

@@ -41,6 +41,7 @@ from .. import resume
 from ..bridge import Bridge, BridgeError
 from ..conversations import TurnNumbers
 from ..limits import RateLimited, join_project, leave_project, retry_hint
+from ..metrics import frame_refused
 from ..phoenix import wire
 from ..phoenix.delivery import BotDelivery
 from ..phoenix.feed import BotFeeds
@@ -127,6 +128,7 @@ class AidaSocket:
         try:
             msg = self.serializer.decode_binary(data)
         except wire.FrameError as err:
+            frame_refused("invalid")
             await self._close(1003, str(err))
             return
         await self.handle(msg)
@@ -170,6 +172,7 @@ class AidaSocket:
         elif msg.event == "phx_join":
             await self._join(msg)
         elif msg.topic not in self._joins:
+            frame_refused("invalid")
             await self._out(wire.unmatched(msg))
         elif msg.event == "phx_leave":
             join = self._joins[msg.topic]
@@ -191,14 +194,18 @@ class AidaSocket:
                 raise Refused(f"unknown event {msg.event[:64]!r}")
             response = await handler(join, msg.payload)
         except Refused as err:
+            frame_refused("invalid")
             await self._out(wire.reply(msg, "error", err.response))
         except RateLimited as err:
+            frame_refused("refused")
             await self._out(wire.reply(msg, "error", _rate_limited(err.retry_after_s)))
         except ValidationError as err:
+            frame_refused("invalid")
             problem = err.errors()[0]
             where = ".".join(str(part) for part in problem["loc"][1:]) or "payload"
             await self._out(wire.reply(msg, "error", {"reason": f"{where}: {problem['msg']}"}))
         except BridgeError:
+            frame_refused("unavailable")
             await self._out(wire.reply(msg, "error", {"reason": "unavailable", "retry": True}))
         else:
             if response is not None:
@@ -207,6 +214,7 @@ class AidaSocket:
     async def _join(self, msg: wire.Message) -> None:
         found = TOPIC.match(msg.topic)
         if found is None:
+            frame_refused("invalid")
             await self._out(wire.unmatched(msg))
             return
         old = self._joins.get(msg.topic)
@@ -218,18 +226,22 @@ class AidaSocket:
         if isinstance(token, str) and 0 < len(token) <= 256 and token.isascii():
             project = await self._projects.authenticate(found["key"], token)
         if project is None:
+            frame_refused("refused")
             await self._out(wire.reply(msg, "error", {"reason": "unauthorized"}))
             return
         if len(self._joins) >= MAX_JOINS:
+            frame_refused("refused")
             await self._out(wire.reply(msg, "error", {"reason": "too many channels joined"}))
             return
         try:
             self._bridge.resume.hold(self)
         except resume.Stopping:  # its marks are left: reconnect to another replica
+            frame_refused("unavailable")
             await self._out(wire.reply(msg, "error", {"reason": "unavailable", "retry": True}))
             await self._close(CLOSE_GOING_AWAY, "server restarting")
             return
         if not join_project(project.key):
+            frame_refused("refused")
             reason = {"reason": "too many connections to this bot, try again later"}
             await self._out(wire.reply(msg, "error", reason))
             return
@@ -242,6 +254,7 @@ class AidaSocket:
         except Exception as err:
             log.warning("bot feed of %s not started: %r", project.key, err)
             leave_project(project.key)
+            frame_refused("unavailable")
             await self._out(wire.reply(msg, "error", {"reason": "unavailable", "retry": True}))
             return
         self._joins[msg.topic] = join
@@ -354,6 +367,7 @@ class AidaSocket:
         return await self._send(self.serializer.encode(msg))
 
     async def _refuse_frame(self, err: wire.FrameError) -> None:
+        frame_refused("invalid")
         if err.ref is None and err.topic is None:  # nothing to answer to
             await self._close(1007, f"malformed frame: {err.reason}"[:120])
         else:

@@ -29,6 +29,7 @@ from shared.identity import Project
 from ..bridge import Bridge, BridgeError
 from ..conversations import Conversations
 from ..limits import frame_refusal
+from ..metrics import frame_refused
 from .besser_wire import (
     FrameError,
     decode_base64,
@@ -133,6 +134,7 @@ class BesserSocket:
             if value
         }
         if isinstance(found, SessionUnknown) and found.deleted:
+            frame_refused("refused")
             await self._error("this session was deleted; connect without its session_id")
             await self._close(CLOSE_POLICY, "session deleted")
         elif isinstance(found, SessionUnknown):
@@ -144,7 +146,11 @@ class BesserSocket:
         try:
             action, message = parse_frame(text)
             await self._actions[action](message)
-        except (FrameError, BridgeError) as err:
+        except FrameError as err:
+            frame_refused("invalid")
+            await self._error(str(err))
+        except BridgeError as err:
+            frame_refused("unavailable")
             await self._error(str(err))
 
     async def on_binary_error(self) -> None:

@@ -39,6 +39,7 @@ from ..bridge import Bridge, BridgeError
 from ..connection import send_written
 from ..conversations import Conversations
 from ..limits import frame_refusal, peek, retry_hint
+from ..metrics import frame_refused
 from ..robots import RobotLink
 from . import xparo_schedule as schedule
 from .xparo_robot import (
@@ -148,6 +149,7 @@ class XparoAdapter:
         try:
             frame = json.loads(text)
         except (ValueError, RecursionError) as err:
+            frame_refused("invalid")
             await self.out(error_frame(None, f"invalid JSON: {err}"))
             return
         await self.run_frame(frame)
@@ -155,6 +157,7 @@ class XparoAdapter:
     async def run_frame(self, frame: Any) -> None:
         """Run a decoded frame: each key is a command."""
         if not isinstance(frame, dict) or not frame:
+            frame_refused("invalid")
             await self.out(
                 error_frame(
                     None, 'a frame must be a JSON object of commands, e.g. {"ask_bot": "hi"}'
@@ -174,12 +177,19 @@ class XparoAdapter:
             else:
                 reply = await self.dialect.other(self.robot, command, value)
         except CommandError as err:
+            frame_refused("refused")
             await self.out(error_frame(command, str(err), **err.detail))
         except schedule.ScheduleRefused as err:
+            frame_refused("invalid")
             await self.out(error_frame(command, str(err), problems=err.problems))
-        except (BridgeError, DialectError) as err:
+        except DialectError as err:
+            frame_refused("invalid")
+            await self.out(error_frame(command, str(err)))
+        except BridgeError as err:
+            frame_refused("unavailable")
             await self.out(error_frame(command, str(err)))
         except ValidationError as err:
+            frame_refused("invalid")
             problem = err.errors()[0]
             where = problem["loc"][-1] if problem["loc"] else command
             await self.out(error_frame(command, f"{where}: {problem['msg']}"))

@@ -37,6 +37,7 @@ from ..bridge import Bridge, BridgeError
 from ..connection import Socket
 from ..conversations import Conversations
 from ..limits import frame_refusal, peek, retry_hint
+from ..metrics import frame_refused
 from ..robots import RobotLink
 
 log = logging.getLogger(__name__)
@@ -180,8 +181,10 @@ class XparoTypedAdapter:
                 raise FrameError(f"unknown type {str(kind)[:64]!r}; known: {known}")
             await handler(data)
         except FrameError as err:
+            frame_refused("invalid")
             await self.socket.send_json(error_frame(str(err), type=kind, **err.detail))
         except BridgeError as err:
+            frame_refused("unavailable")
             await self.socket.send_json(error_frame(str(err), type=kind))
 
     async def chat(self, data: dict[str, Any]) -> None:
