@@ -9,7 +9,14 @@ from uuid import UUID
 import typer
 
 from .db import make_engine, session_factory
-from .identity import AuditStore, IdentityError, NewProject, ProjectStore, TokenStore
+from .identity import (
+    AdminToken,
+    AuditStore,
+    IdentityError,
+    NewProject,
+    ProjectStore,
+    TokenStore,
+)
 from .migrations import upgrade
 from .settings import CommonSettings
 
@@ -108,6 +115,34 @@ def create_admin_token(
         return made.secret
 
     typer.echo(f"ADMIN_TOKEN={_with_store(create)}")
+
+
+@admin_tokens.command("list")
+def list_admin_tokens() -> None:
+    """Admin tokens by name, with the start of each (never the token) and their scope."""
+
+    async def listed(store: ProjectStore) -> list[AdminToken]:
+        return await TokenStore(store.sessions).admins()
+
+    for token in _with_store(listed):
+        scope = "every project" if token.projects is None else ", ".join(token.projects)
+        typer.echo(f"{token.name:<30} {token.token_prefix}…  {scope}")
+
+
+@admin_tokens.command("revoke")
+def revoke_admin_token(name: str) -> None:
+    """Delete the admin token `name`: it stops working on the next request."""
+
+    async def revoke(store: ProjectStore) -> bool:
+        gone = await TokenStore(store.sessions).revoke_admin(name)
+        if gone:
+            await _audit(store, f"admin-token revoke {name}", None)
+        return gone
+
+    if not _with_store(revoke):
+        typer.echo(f"error: no admin token named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {name}")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,22 @@ class TokenStore:
             session.add(token)
         return NewAdminToken(token, secret)
 
+    async def admins(self) -> list[AdminToken]:
+        """Every admin token (hashes and prefixes only), oldest first."""
+        async with self._sessions() as session:
+            rows = await session.exec(select(AdminToken).order_by(AdminToken.created_at))  # type: ignore[arg-type]
+            return list(rows.all())
+
+    async def revoke_admin(self, name: str) -> bool:
+        """Delete the admin token called `name`; it stops working on the next request (tokens
+        are looked up per request, never cached). False when there is none of that name."""
+        async with transaction(self._sessions) as session:
+            found = (await session.exec(select(AdminToken).where(AdminToken.name == name))).first()
+            if found is None:
+                return False
+            await session.delete(found)
+        return True
+
     async def admin(self, secret: str) -> AdminToken | None:
         """The admin token whose secret is `secret`, or None."""
         async with self._sessions() as session:

@@ -61,6 +61,35 @@ def test_admin_tokens_are_scoped(backends: Backends, monkeypatch: pytest.MonkeyP
     assert asyncio.run(check()) == (True, False, True)
 
 
+def test_an_admin_token_is_listed_by_its_start_and_revoked_by_name(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """list shows the token's name and start, never the token; after revoke it opens nothing,
+    and revoking it again says there is no such token."""
+    monkeypatch.setenv("DATABASE_URL", backends.database_url)
+    runner = CliRunner()
+    name = f"ops-{uuid4().hex}"
+    secret = _env(runner.invoke(app, ["admin-token", "create", name]).output)["ADMIN_TOKEN"]
+    listed = runner.invoke(app, ["admin-token", "list"]).output
+    [line] = [line for line in listed.splitlines() if line.startswith(name)]
+    assert f"{secret[:8]}…" in line and secret not in listed and "every project" in line
+
+    async def opens() -> bool:
+        engine = make_engine(backends.database_url, pool_size=1)
+        try:
+            return await TokenStore(session_factory(engine)).admin(secret) is not None
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(opens())
+    revoked = runner.invoke(app, ["admin-token", "revoke", name])
+    assert revoked.exit_code == 0, revoked.output
+    assert not asyncio.run(opens())
+    assert name not in runner.invoke(app, ["admin-token", "list"]).output
+    again = runner.invoke(app, ["admin-token", "revoke", name])
+    assert again.exit_code == 1 and "no admin token" in again.output
+
+
 def test_command_line_changes_are_in_the_audit_log(
     backends: Backends, monkeypatch: pytest.MonkeyPatch
 ) -> None:
