@@ -2,6 +2,7 @@
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats
@@ -101,14 +102,23 @@ def _deliveries(msg: StreamMessage[Any]) -> int | None:
         return None
 
 
-def make_broker(nats_url: str, *, name: str) -> NatsBroker:
-    """A broker that reconnects forever (a restarted NATS must not end the service).
+def make_broker(
+    nats_url: str,
+    *,
+    name: str,
+    disconnected_cb: Callable[[], Awaitable[None]] | None = None,
+    reconnected_cb: Callable[[], Awaitable[None]] | None = None,
+) -> NatsBroker:
+    """A broker that reconnects forever (a restarted NATS must not end the service), telling
+    `disconnected_cb` and `reconnected_cb` when its connection goes and comes back.
 
     Its first connect also waits forever, silently: services wait for `nats_dependency` first.
     """
     return NatsBroker(
         servers_of(nats_url),
         name=name,
+        disconnected_cb=disconnected_cb,
+        reconnected_cb=reconnected_cb,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         middlewares=[Observed, RedeliverLater],  # ids bound before a redelivery is logged

@@ -1,8 +1,10 @@
 """The gateway's bridge to NATS: publish turns, ask services, hold reply interest per session."""
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 from uuid import UUID
 
 from faststream.nats import NatsBroker
@@ -12,13 +14,21 @@ from pydantic import BaseModel, TypeAdapter
 
 from shared import subjects
 from shared.contracts import ChatReply, Event, TurnReceived
+from shared.retry import Backoff
 
 from .metrics import TURNS, deliver_reply
-from .resume import Resume
+from .resume import Resume, stored_replies
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReply)
+Deliver = Callable[[ChatReply], Awaitable[None]]
+# How long a broken pull (robot commands, an AIDA bot's backlog) waits before binding again.
+RETRY = Backoff(first_s=0.25, max_s=5.0)
+# After a reconnect, replies are fetched from this much before the loss was noticed (a node
+# killed is noticed at once; the margin covers clocks and replies already on their way).
+RECOVER_MARGIN = timedelta(seconds=5)
+RECOVER_ATTEMPTS = 8
 
 
 class BridgeError(Exception):
@@ -33,6 +43,7 @@ class Bridge:
     ) -> None:
         self._broker = broker
         self._timeout = request_timeout_s
+        self._following: dict[str, set[Follow]] = {}  # reply subject -> its followers here
         self.resume = Resume(lambda: broker.connection.jetstream(), replicas=stream_replicas)
 
     @property
@@ -84,9 +95,7 @@ class Bridge:
             raise BridgeError("the service did not answer, try again") from err
         return answer.validate_json(msg.body)
 
-    async def follow_replies(
-        self, *, project: UUID, session: str, deliver: Callable[[ChatReply], Awaitable[None]]
-    ) -> Subscription:
+    async def follow_replies(self, *, project: UUID, session: str, deliver: Deliver) -> "Follow":
         """Receive the replies of one session (NATS interest routes them to this replica)."""
 
         async def on_msg(msg: Msg) -> None:
@@ -98,4 +107,101 @@ class Bridge:
             await deliver_reply(reply, deliver, subject=msg.subject, headers=msg.headers)
 
         subject = subjects.chat_reply(project=project, session=session)
-        return await self._broker.connection.subscribe(subject, cb=on_msg)
+        follow = Follow(
+            subject, deliver, await self._broker.connection.subscribe(subject, cb=on_msg)
+        )
+        self._following.setdefault(subject, set()).add(follow)
+        follow.on_end(lambda: self._forget(follow))
+        return follow
+
+    def _forget(self, follow: "Follow") -> None:
+        followers = self._following.get(follow.subject)
+        if followers is not None:
+            followers.discard(follow)
+            if not followers:
+                del self._following[follow.subject]
+
+    async def recover(self, lost_at: datetime) -> int:
+        """The NATS connection is back after being lost at `lost_at`: replies published
+        meanwhile reached no socket of this replica (interest is core NATS), so hand each
+        follower those stored on its subject since then (less RECOVER_MARGIN). Followers
+        deduplicate by event id. Tried again with a backoff while JetStream is not answering
+        (a cluster electing leaders); returns how many replies were handed over."""
+        since = lost_at - RECOVER_MARGIN
+        for attempt in range(1, RECOVER_ATTEMPTS + 1):
+            if not self._following:
+                return 0
+            try:
+                return await self._hand_over(since)
+            except Exception as err:
+                wait = RETRY.delay(attempt)
+                log.warning(
+                    "replies since %s not recovered yet (%r), again in %.1f s",
+                    since.isoformat(),
+                    err,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+        log.error("replies published since %s were not recovered", since.isoformat())
+        return 0
+
+    async def _hand_over(self, since: datetime) -> int:
+        js = self._broker.connection.jetstream()
+        handed = 0
+        async for msg, reply in stored_replies(js, subjects.CHAT_REPLY_ALL, since=since):
+            for follow in list(self._following.get(msg.subject, ())):
+                await deliver_reply(reply, follow.deliver, subject=msg.subject, headers=msg.headers)
+                handed += 1
+        log.info(
+            "replies since %s handed over again after a reconnect: %d", since.isoformat(), handed
+        )
+        return handed
+
+
+class Follow:
+    """Interest in one session's replies on this replica (until `unsubscribe`)."""
+
+    def __init__(self, subject: str, deliver: Deliver, subscription: Subscription) -> None:
+        self.subject = subject
+        self.deliver = deliver
+        self._subscription = subscription
+        self._ended: list[Callable[[], None]] = []
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        self._ended.append(callback)
+
+    async def unsubscribe(self) -> None:
+        for callback in self._ended:
+            callback()
+        await self._subscription.unsubscribe()
+
+
+class ConnectionWatch:
+    """When the gateway's NATS connection went, and what to run once it is back.
+
+    nats-py reconnects on its own (to another node of a cluster), but core NATS messages
+    published while it was away are gone for it: the listeners (Bridge.recover) fetch them
+    from the stream. They run as tasks, so nats-py's reconnect is not held up."""
+
+    def __init__(self) -> None:
+        self.lost_at: datetime | None = None
+        self._listeners: list[Callable[[datetime], Coroutine[Any, Any, Any]]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def on_reconnected(self, listener: Callable[[datetime], Coroutine[Any, Any, Any]]) -> None:
+        self._listeners.append(listener)
+
+    async def disconnected(self) -> None:
+        if self.lost_at is None:  # the first of several tries counts
+            self.lost_at = datetime.now(UTC)
+            log.warning("NATS connection lost")
+
+    async def reconnected(self) -> None:
+        lost_at, self.lost_at = self.lost_at or datetime.now(UTC), None
+        log.warning(
+            "NATS connection back after %.1f s", (datetime.now(UTC) - lost_at).total_seconds()
+        )
+        for listener in self._listeners:
+            task = asyncio.create_task(listener(lost_at))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)

@@ -7,14 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from nats.aio.subscription import Subscription
-
 from shared.contracts import ChatReply, TurnReceived
 from shared.contracts.chat import Protocol
 from shared.identity import Project
 
 from . import resume
-from .bridge import Bridge, BridgeError
+from .bridge import Bridge, BridgeError, Follow
 
 log = logging.getLogger(__name__)
 SEEN_REPLIES = 256
@@ -65,7 +63,7 @@ class Conversations:
         self._project = project
         self._numbers = TurnNumbers(project=project.key, protocol=protocol)
         self._on_reply = on_reply
-        self._follows: dict[str, Subscription] = {}
+        self._follows: dict[str, Follow] = {}
         self._followed_at: dict[str, datetime] = {}
         self._seen: OrderedDict[object, None] = OrderedDict()
         self._waiting: dict[str, list[ChatReply]] = {}  # live replies held behind a replay

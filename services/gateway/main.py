@@ -22,6 +22,7 @@ from .admin_projects import admin_projects_router
 from .aida_routes import aida_router
 from .audit import AuditMiddleware, audit_router
 from .besser_routes import BesserEndpoint, BesserMedia, besser_app, besser_port
+from .bridge import ConnectionWatch
 from .chat_page import chat_page_router
 from .config import GatewaySettings
 from .console_page import console_page_router
@@ -41,7 +42,13 @@ def create_app(
     """The gateway: every wire protocol's endpoint on one ASGI app."""
     common = common or CommonSettings()
     settings = settings or GatewaySettings()
-    broker = make_broker(common.nats_url, name="gateway")
+    watch = ConnectionWatch()  # replies published while NATS was away are fetched again
+    broker = make_broker(
+        common.nats_url,
+        name="gateway",
+        disconnected_cb=watch.disconnected,
+        reconnected_cb=watch.reconnected,
+    )
     engine = make_engine(common.database_url)
     projects = ProjectStore(session_factory(engine))
     tokens = TokenStore(session_factory(engine))
@@ -53,6 +60,7 @@ def create_app(
         request_timeout_s=settings.request_timeout_s,
         stream_replicas=common.nats_stream_replicas,  # the resume bucket, like the streams
     )
+    watch.on_reconnected(bridge.recover)
     feeds = BotFeeds(
         bridge,
         keep_s=settings.aida_backlog_keep_s,

@@ -21,12 +21,13 @@ bounds how long a reply may sit undelivered in a healthy gateway and still be re
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
 from nats.js.errors import (
@@ -244,27 +245,35 @@ class Resume:
         self, subject: str, *, mark: Mark, deliver: Callable[[ChatReply], Awaitable[None]]
     ) -> int:
         """`replay` for any reply subject (a bot's: every session of it)."""
-        js = self._js()
-        config = ConsumerConfig(
-            deliver_policy=DeliverPolicy.BY_START_TIME,
-            opt_start_time=mark.since.astimezone(UTC),
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=30.0,
-        )
-        sub = await js.pull_subscribe(subject, stream=subjects.CHAT_STREAM, config=config)
         replayed = 0
-        try:
-            pending = (await sub.consumer_info()).num_pending or 0
-            while pending > 0:
-                for msg in await sub.fetch(min(pending, FETCH_BATCH), timeout=5.0):
-                    pending -= 1
-                    try:
-                        reply = REPLY.validate_json(msg.data)
-                    except ValidationError:
-                        continue
-                    if reply.event_id not in mark.delivered:
-                        await deliver(reply)
-                        replayed += 1
-        finally:
-            await sub.unsubscribe()
+        async for _msg, reply in stored_replies(self._js(), subject, since=mark.since):
+            if reply.event_id not in mark.delivered:
+                await deliver(reply)
+                replayed += 1
         return replayed
+
+
+async def stored_replies(
+    js: JetStreamContext, subject: str, *, since: datetime
+) -> AsyncIterator[tuple[Msg, ChatReply]]:
+    """The replies on `subject` (wildcards allowed) stored in CHAT since `since`, in stream
+    order, as far as the stream went when asked; unreadable ones are skipped."""
+    config = ConsumerConfig(
+        deliver_policy=DeliverPolicy.BY_START_TIME,
+        opt_start_time=since.astimezone(UTC),
+        ack_policy=AckPolicy.NONE,
+        inactive_threshold=30.0,
+    )
+    sub = await js.pull_subscribe(subject, stream=subjects.CHAT_STREAM, config=config)
+    try:
+        pending = (await sub.consumer_info()).num_pending or 0
+        while pending > 0:
+            for msg in await sub.fetch(min(pending, FETCH_BATCH), timeout=5.0):
+                pending -= 1
+                try:
+                    reply = REPLY.validate_json(msg.data)
+                except ValidationError:
+                    continue
+                yield msg, reply
+    finally:
+        await sub.unsubscribe()

@@ -28,7 +28,7 @@ from shared.contracts import (
 )
 from shared.contracts.base import Event
 
-from .bridge import Bridge
+from .bridge import RETRY, Bridge
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[RobotCommandIssued], Awaitable[bool]]
@@ -132,6 +132,28 @@ class RobotLink:
         )
 
     async def _run(self, js: JetStreamContext, config: ConsumerConfig) -> None:
+        """Deliver commands while the socket is open. A broken pull (a NATS node lost, a
+        consumer leader being elected) is bound again after a backoff: the durable consumer
+        kept every unacknowledged command, so the robot goes on where it was."""
+        failures = 0
+        while self._open:
+            try:
+                await self._pull(js, config)
+            except Exception as err:
+                failures += 1
+                wait = RETRY.delay(failures)
+                log.warning(
+                    "command feed of robot %s/%s interrupted, again in %.1f s: %r",
+                    self.project,
+                    self.robot,
+                    wait,
+                    err,
+                )
+                await asyncio.sleep(wait)
+                with contextlib.suppress(Exception):  # a lost consumer is made again
+                    await js.add_consumer(subjects.ROBOT_STREAM, config)
+
+    async def _pull(self, js: JetStreamContext, config: ConsumerConfig) -> None:
         assert config.durable_name is not None
         feed = await js.pull_subscribe_bind(config.durable_name, subjects.ROBOT_STREAM)
         try:
@@ -142,8 +164,6 @@ class RobotLink:
                     continue
                 for msg in msgs:
                     await self._handle(msg)
-        except Exception as err:
-            log.warning("command feed of robot %s/%s ended: %r", self.project, self.robot, err)
         finally:
             with contextlib.suppress(Exception):
                 await feed.unsubscribe()

@@ -2,15 +2,20 @@
 the node leading the CHAT stream is killed."""
 
 import asyncio
+import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 
 import nats
+import psutil
 import pytest
 import websocket
 
 from shared import subjects
 from shared.broker import servers_of
+from shared.devstack.embedded import EmbeddedNats
 from shared.testing.backends import ClusterBackends
 from shared.testing.plugin import Stack, TestProject
 from shared.testing.telemetry import wait_until
@@ -105,3 +110,77 @@ async def _all_current(url: str) -> bool:
     return bool(cluster and cluster.leader and len(followers) == 2) and all(
         f.current and not f.offline for f in followers
     )
+
+
+def _node_of(pid: int, nodes: list[EmbeddedNats]) -> EmbeddedNats:
+    """The cluster node process `pid` has its NATS connection to."""
+    ports = {c.raddr.port for c in psutil.Process(pid).net_connections("tcp") if c.raddr}
+    [node] = [n for n in nodes if n.port in ports]
+    return node
+
+
+def test_a_reply_published_while_the_gateway_reconnects_still_reaches_its_socket(
+    nats_cluster: ClusterBackends, cluster_stack: Stack, project: TestProject
+) -> None:
+    """The node a gateway is connected to dies, and the dialog answers a waiting question
+    before the gateway is connected again: the answer went out while no node knew the
+    gateway's interest, so only the stream has it. Once reconnected, the gateway fetches it
+    and the socket gets its answer, once.
+
+    (Made certain by pausing the gateway with SIGSTOP across the node's death and the answer.)
+    """
+    url = cluster_stack.ws_url(project)
+    ws = connect(url)
+    save(ws, ECHO_AIML)
+    assert ask(ws, "say warm") == "warm"
+    gateway, dialog = cluster_stack.gateway, cluster_stack.dialogs[0]
+    assert gateway.process is not None
+    dialog.stop()  # the question waits in the stream
+    ws.send(json.dumps({"ask_bot": "say missed"}))
+    time.sleep(1.0)  # the gateway published it
+    node = _node_of(gateway.process.pid, nats_cluster.cluster.nodes)
+    os.kill(gateway.process.pid, signal.SIGSTOP)
+    try:
+        node.kill()
+        dialog.start()
+        asyncio.run(
+            wait_until(
+                lambda: _answer_stored(nats_cluster.backends.nats_url, project),
+                within_s=FAILOVER_S,
+                what="the dialog answered while the gateway was away",
+                every=0.2,
+            )
+        )
+    finally:
+        os.kill(gateway.process.pid, signal.SIGCONT)
+    try:
+        ws.settimeout(FAILOVER_S)
+        frame = json.loads(ws.recv())
+        assert frame["message"]["bot_response"] == "missed", frame
+        ws.settimeout(2)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            print("a second frame:", ws.recv())  # the answer comes once
+    finally:
+        ws.close()
+        node.restart()
+        asyncio.run(
+            wait_until(
+                lambda: _all_current(nats_cluster.backends.nats_url),
+                within_s=FAILOVER_S,
+                what="the restarted node caught up",
+                every=0.2,
+            )
+        )
+
+
+async def _answer_stored(url: str, project: TestProject) -> bool:
+    """True when the CHAT stream holds a reply of `project` saying "missed"."""
+    nc = await nats.connect(servers_of(url))
+    replies = subjects.chat_project_replies(project.key)
+    try:
+        msg = await nc.jetstream().get_last_msg(subjects.CHAT_STREAM, replies)
+    except nats.errors.Error:
+        return False  # none yet, or no stream leader yet
+    finally:
+        await nc.close()
+    return b"missed" in (msg.data or b"")

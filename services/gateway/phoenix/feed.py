@@ -27,7 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 from shared import subjects
 from shared.contracts import ChatReply
 
-from ..bridge import Bridge
+from ..bridge import RETRY, Bridge
 from ..metrics import TURNS, delivering
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,27 @@ class BotFeed:
             del self._flying[reply.event_id]
 
     async def _pull(self, js: JetStreamContext) -> None:
+        """Take the backlog while sockets listen. A broken pull (a NATS node lost, a consumer
+        leader being elected) is bound again after a backoff: what the live subscription
+        missed meanwhile is still unacknowledged in the durable consumer."""
+        failures = 0
+        while self.listeners:
+            try:
+                await self._pull_once(js)
+            except Exception as err:
+                failures += 1
+                wait = RETRY.delay(failures)
+                log.warning(
+                    "AIDA backlog of bot %s interrupted, again in %.1f s: %r",
+                    self.project,
+                    wait,
+                    err,
+                )
+                await asyncio.sleep(wait)
+                with contextlib.suppress(Exception):  # a lost consumer is made again
+                    await js.add_consumer(subjects.CHAT_STREAM, self._config)
+
+    async def _pull_once(self, js: JetStreamContext) -> None:
         assert self._config.durable_name is not None
         feed = await js.pull_subscribe_bind(self._config.durable_name, subjects.CHAT_STREAM)
         try:
@@ -126,8 +147,6 @@ class BotFeed:
                     continue
                 for msg in msgs:
                     await self._settle(msg)
-        except Exception as err:
-            log.warning("AIDA backlog of bot %s ended: %r", self.project, err)
         finally:
             with contextlib.suppress(Exception):
                 await feed.unsubscribe()
