@@ -192,9 +192,8 @@ class ConnectionWatch:
         self._listeners.append(listener)
 
     async def disconnected(self) -> None:
-        if self.lost_at is None:  # the first of several tries counts
-            self.lost_at = datetime.now(UTC)
-            log.warning("NATS connection lost")
+        if self.lost_at is None:  # the first of several tries counts (and a normal close
+            self.lost_at = datetime.now(UTC)  # comes here too: said only once it is back)
 
     async def reconnected(self) -> None:
         lost_at, self.lost_at = self.lost_at or datetime.now(UTC), None

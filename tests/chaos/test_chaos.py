@@ -9,9 +9,11 @@ import asyncio
 import json
 import math
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import nats.errors
 import pytest
 
 from .harness import (
@@ -110,9 +112,22 @@ async def _run(env: Chaos, scenario: str, fault: Fault, *, aida_per_bot: int = 1
         await asyncio.sleep(SECONDS)
         stop.set()
         await faults  # every fault leaves the system whole again
-    result = await count()
+    result = await _when_readable(count)
     TABLE.append(result)
     return result
+
+
+async def _when_readable(count: Callable[[], Awaitable[Books]], within_s: float = 30) -> Books:
+    """The final books, asked again while JetStream cannot answer yet (a restarted cluster node
+    rejoining may leave a stream without a leader for a moment: that is no loss)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return await count()
+        except nats.errors.Error:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 def _holds(result: Books) -> None:
