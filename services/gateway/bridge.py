@@ -1,6 +1,7 @@
 """The gateway's bridge to NATS: publish turns, ask services, hold reply interest per session."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -156,6 +157,29 @@ class Bridge:
             "replies since %s handed over again after a reconnect: %d", since.isoformat(), handed
         )
         return handed
+
+
+async def keep_pulling(
+    pull: Callable[[], Awaitable[None]],
+    *,
+    going: Callable[[], bool],
+    again: Callable[[], Awaitable[Any]],
+    what: str,
+) -> None:
+    """Run `pull` while `going()`. When it breaks (a NATS node lost, a consumer leader being
+    elected), wait RETRY's backoff, run `again` (make its durable consumer again, in case it
+    was lost) and pull anew: the durable consumer kept what was not acknowledged."""
+    failures = 0
+    while going():
+        try:
+            await pull()
+        except Exception as err:
+            failures += 1
+            wait = RETRY.delay(failures)
+            log.warning("%s interrupted, again in %.1f s: %r", what, wait, err)
+            await asyncio.sleep(wait)
+            with contextlib.suppress(Exception):
+                await again()
 
 
 class Follow:

@@ -28,7 +28,7 @@ from shared.contracts import (
 )
 from shared.contracts.base import Event
 
-from .bridge import RETRY, Bridge
+from .bridge import Bridge, keep_pulling
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[RobotCommandIssued], Awaitable[bool]]
@@ -135,23 +135,12 @@ class RobotLink:
         """Deliver commands while the socket is open. A broken pull (a NATS node lost, a
         consumer leader being elected) is bound again after a backoff: the durable consumer
         kept every unacknowledged command, so the robot goes on where it was."""
-        failures = 0
-        while self._open:
-            try:
-                await self._pull(js, config)
-            except Exception as err:
-                failures += 1
-                wait = RETRY.delay(failures)
-                log.warning(
-                    "command feed of robot %s/%s interrupted, again in %.1f s: %r",
-                    self.project,
-                    self.robot,
-                    wait,
-                    err,
-                )
-                await asyncio.sleep(wait)
-                with contextlib.suppress(Exception):  # a lost consumer is made again
-                    await js.add_consumer(subjects.ROBOT_STREAM, config)
+        await keep_pulling(
+            lambda: self._pull(js, config),
+            going=lambda: self._open,
+            again=lambda: js.add_consumer(subjects.ROBOT_STREAM, config),
+            what=f"command feed of robot {self.project}/{self.robot}",
+        )
 
     async def _pull(self, js: JetStreamContext, config: ConsumerConfig) -> None:
         assert config.durable_name is not None

@@ -87,6 +87,11 @@ def test_streams_keep_three_replicas_and_survive_their_leader_being_killed(
     _, new_leader = asyncio.run(_chat_stream(nats_cluster.backends.nats_url))
     assert new_leader != leader
 
+    _restart_and_catch_up(nats_cluster, node)
+    assert _answered(url, "say again", "again", FAILOVER_S) >= 0
+
+
+def _restart_and_catch_up(nats_cluster: ClusterBackends, node: EmbeddedNats) -> None:
     node.restart()
     asyncio.run(
         wait_until(
@@ -96,7 +101,6 @@ def test_streams_keep_three_replicas_and_survive_their_leader_being_killed(
             every=0.2,
         )
     )
-    assert _answered(url, "say again", "again", FAILOVER_S) >= 0
 
 
 async def _all_current(url: str) -> bool:
@@ -142,6 +146,14 @@ def test_a_reply_published_while_the_gateway_reconnects_still_reaches_its_socket
     os.kill(gateway.process.pid, signal.SIGSTOP)
     try:
         node.kill()
+        asyncio.run(  # a dialog replica starting during the election would give up and exit
+            wait_until(
+                lambda: _led(nats_cluster.backends.nats_url),
+                within_s=FAILOVER_S,
+                what="every stream and the dialog's consumer led again",
+                every=0.2,
+            )
+        )
         dialog.start()
         asyncio.run(
             wait_until(
@@ -162,15 +174,22 @@ def test_a_reply_published_while_the_gateway_reconnects_still_reaches_its_socket
             print("a second frame:", ws.recv())  # the answer comes once
     finally:
         ws.close()
-        node.restart()
-        asyncio.run(
-            wait_until(
-                lambda: _all_current(nats_cluster.backends.nats_url),
-                within_s=FAILOVER_S,
-                what="the restarted node caught up",
-                every=0.2,
-            )
-        )
+        _restart_and_catch_up(nats_cluster, node)
+
+
+async def _led(url: str) -> bool:
+    """True when every stream, and the dialog's consumer, has a leader."""
+    nc = await nats.connect(servers_of(url))
+    try:
+        js = nc.jetstream()
+        streams = await js.streams_info()
+        consumer = await js.consumer_info(subjects.CHAT_STREAM, subjects.DIALOG_DURABLE)
+    except nats.errors.Error:
+        return False
+    finally:
+        await nc.close()
+    led = [s.cluster.leader if s.cluster else None for s in streams]
+    return bool(led) and all(led) and bool(consumer.cluster and consumer.cluster.leader)
 
 
 async def _answer_stored(url: str, project: TestProject) -> bool:

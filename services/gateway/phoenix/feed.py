@@ -27,7 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 from shared import subjects
 from shared.contracts import ChatReply
 
-from ..bridge import RETRY, Bridge
+from ..bridge import Bridge, keep_pulling
 from ..metrics import TURNS, delivering
 
 log = logging.getLogger(__name__)
@@ -119,22 +119,12 @@ class BotFeed:
         """Take the backlog while sockets listen. A broken pull (a NATS node lost, a consumer
         leader being elected) is bound again after a backoff: what the live subscription
         missed meanwhile is still unacknowledged in the durable consumer."""
-        failures = 0
-        while self.listeners:
-            try:
-                await self._pull_once(js)
-            except Exception as err:
-                failures += 1
-                wait = RETRY.delay(failures)
-                log.warning(
-                    "AIDA backlog of bot %s interrupted, again in %.1f s: %r",
-                    self.project,
-                    wait,
-                    err,
-                )
-                await asyncio.sleep(wait)
-                with contextlib.suppress(Exception):  # a lost consumer is made again
-                    await js.add_consumer(subjects.CHAT_STREAM, self._config)
+        await keep_pulling(
+            lambda: self._pull_once(js),
+            going=lambda: bool(self.listeners),
+            again=lambda: js.add_consumer(subjects.CHAT_STREAM, self._config),
+            what=f"AIDA backlog of bot {self.project}",
+        )
 
     async def _pull_once(self, js: JetStreamContext) -> None:
         assert self._config.durable_name is not None
