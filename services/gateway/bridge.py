@@ -151,7 +151,13 @@ class Bridge:
         handed = 0
         async for msg, reply in stored_replies(js, subjects.CHAT_REPLY_ALL, since=since):
             for follow in list(self._following.get(msg.subject, ())):
-                await deliver_reply(reply, follow.deliver, subject=msg.subject, headers=msg.headers)
+                try:
+                    await deliver_reply(
+                        reply, follow.deliver, subject=msg.subject, headers=msg.headers
+                    )
+                except Exception as err:  # one socket's trouble is not everyone's
+                    log.warning("reply %s not handed over again: %r", reply.event_id, err)
+                    continue
                 handed += 1
         log.info(
             "replies since %s handed over again after a reconnect: %d", since.isoformat(), handed
