@@ -67,8 +67,8 @@ class SocketMeter:
             CONNECTIONS.labels(self.protocol).dec()
 
 
-# The meter of the socket whose frame is being handled (set by the gateway's read loop; tasks
-# a socket starts inherit it). None in an HTTP request: those count no frames.
+# The meter of the socket whose frame is being handled (set when its Socket is made, in the
+# socket's own task; tasks it starts inherit it). None in an HTTP request: none is counted.
 SOCKET_METER: ContextVar[SocketMeter | None] = ContextVar("socket_meter", default=None)
 
 # What a frame answered with its protocol's error shape was: not the protocol (bad JSON, a
