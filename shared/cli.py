@@ -21,6 +21,7 @@ from sqlalchemy import exc
 from .db import make_engine, session_factory
 from .devstack.running import NoRunningStack, database_url
 from .identity import (
+    AdminRole,
     AdminToken,
     AuditStore,
     IdentityError,
@@ -155,14 +156,21 @@ def create_admin_token(
         list[str] | None,
         typer.Option(help="Limit the token to this project (key or name); repeat for several"),
     ] = None,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only", help="A viewer's token: it reads everything it covers, changes nothing"
+        ),
+    ] = False,
 ) -> None:
     """Create an admin token (all projects unless --project is given); printed once."""
+    role: AdminRole = "viewer" if read_only else "admin"
 
     async def create(store: ProjectStore) -> str:
         keys = [(await store.find(ref)).key for ref in project or []] or None
-        made = await TokenStore(store.sessions).create_admin(name, projects=keys)
+        made = await TokenStore(store.sessions).create_admin(name, projects=keys, role=role)
         scope = "every project" if keys is None else ", ".join(str(k) for k in keys)
-        await _audit(store, f"admin-token create {name}", None, scope=scope)
+        await _audit(store, f"admin-token create {name}", None, scope=scope, role=role)
         return made.secret
 
     typer.echo(f"ADMIN_TOKEN={_with_store(create)}")
@@ -170,14 +178,15 @@ def create_admin_token(
 
 @admin_tokens.command("list")
 def list_admin_tokens() -> None:
-    """Admin tokens by name, with the start of each (never the token) and their scope."""
+    """Admin tokens by name, with the start of each (never the token), their role (admin, or
+    viewer: read-only) and the projects they cover."""
 
     async def listed(store: ProjectStore) -> list[AdminToken]:
         return await TokenStore(store.sessions).admins()
 
     for token in _with_store(listed):
         scope = "every project" if token.projects is None else ", ".join(token.projects)
-        typer.echo(f"{token.name:<30} {token.token_prefix}…  {scope}")
+        typer.echo(f"{token.name:<30} {token.token_prefix}…  {token.role:<6}  {scope}")
 
 
 @admin_tokens.command("revoke")

@@ -97,6 +97,34 @@ def test_an_admin_token_is_listed_by_its_start_and_revoked_by_name(
     assert again.exit_code == 1 and "no admin token" in again.output
 
 
+def test_a_read_only_admin_token_is_made_and_listed_as_a_viewer(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`admin-token create --read-only` makes a viewer's token (stored hashed, with its role);
+    list shows each token's role."""
+    monkeypatch.setenv("DATABASE_URL", backends.database_url)
+    runner = CliRunner()
+    viewer, admin = f"look-{uuid4().hex}", f"ops-{uuid4().hex}"
+    made = runner.invoke(app, ["admin-token", "create", viewer, "--read-only"])
+    secret = _env(made.output)["ADMIN_TOKEN"]
+    runner.invoke(app, ["admin-token", "create", admin])
+    listed = runner.invoke(app, ["admin-token", "list"]).output.splitlines()
+    assert " viewer " in next(line for line in listed if line.startswith(viewer))
+    assert " admin " in next(line for line in listed if line.startswith(admin))
+
+    async def stored() -> tuple[bool, str]:
+        engine = make_engine(backends.database_url, pool_size=1)
+        try:
+            token = await TokenStore(session_factory(engine)).admin(secret)
+            assert token is not None
+            return token.read_only, token.token_hash
+        finally:
+            await engine.dispose()
+
+    read_only, token_hash = asyncio.run(stored())
+    assert read_only and token_hash != secret
+
+
 def test_command_line_changes_are_in_the_audit_log(
     backends: Backends, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -123,7 +151,7 @@ def test_command_line_changes_are_in_the_audit_log(
     assert [e.action for e in mine] == ["project rotate-secret", "project create"]
     assert all(e.actor.startswith("cli:") for e in mine)
     token = next(e for e in recent if e.action.startswith("admin-token create"))
-    assert token.details == {"scope": "every project"}
+    assert token.details == {"scope": "every project", "role": "admin"}
     everything = repr([(e.target, e.details) for e in recent])
     assert created["PROJECT_SECRET"] not in everything and made["ADMIN_TOKEN"] not in everything
 
