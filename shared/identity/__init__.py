@@ -2,7 +2,6 @@
 
 from .audit import AuditPage, AuditStore
 from .models import (
-    ADMIN_ROLES,
     DEFAULT_FALLBACK,
     AdminRole,
     AdminToken,
@@ -15,7 +14,6 @@ from .store import IdentityError, NewProject, ProjectExists, ProjectStore, Unkno
 from .tokens import NewAdminToken, TokenExists, TokenStore
 
 __all__ = [
-    "ADMIN_ROLES",
     "DEFAULT_FALLBACK",
     "AdminRole",
     "AdminToken",

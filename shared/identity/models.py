@@ -10,7 +10,6 @@ from sqlmodel import Field, SQLModel
 
 SCHEMA = "identity"
 AdminRole = Literal["admin", "viewer"]
-ADMIN_ROLES: tuple[AdminRole, ...] = ("admin", "viewer")
 DEFAULT_FALLBACK = "let's check this thing on internet"
 
 
