@@ -19,7 +19,7 @@ from shared.identity import DEFAULT_FALLBACK
 from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject, new_project
 
-from .besser import connect, recv, recv_n, said, send
+from .besser import connect, recv, recv_n, refusal, said, send
 
 MACHINE = (Path(__file__).parents[2] / "eval" / "weather_machine.yaml").read_text()
 GREETING = [
@@ -190,18 +190,20 @@ def test_two_sockets_on_one_session_both_get_every_reply(stack: Stack, bot: Test
 
 
 def test_bad_frames_get_an_error_and_the_socket_stays_open(stack: Stack, bot: TestProject) -> None:
+    """Bad frames are answered with errors BAF's UIs show (agent_reply_str "Error: ..."),
+    and the socket keeps answering."""
     ws = open_session(stack, bot)
     recv_n(ws, 2)
     ws.send(json.dumps({"action": "user_message"}))
-    assert said([recv(ws)]) == [("error", 'user_message needs a "message" (null is fine)')]
+    assert refusal(recv(ws)) == 'user_message needs a "message" (null is fine)'
     send(ws, "bogus", "x")
-    assert recv(ws)["message"].startswith("unknown action 'bogus'")
+    assert refusal(recv(ws)).startswith("unknown action 'bogus'")
     ws.send("{not json")
-    assert recv(ws)["action"] == "error"
+    assert refusal(recv(ws)).startswith("a frame is a JSON object")
     send(ws, "user_set_variable", ["not", "a", "dict"])
-    assert recv(ws)["action"] == "error"
+    assert refusal(recv(ws)) == "user_set_variable needs a non-empty JSON object"
     send(ws, "user_set_variable", {"_hidden": 1})
-    assert recv(ws)["message"].startswith("variables refused")
+    assert refusal(recv(ws)).startswith("variables refused")
     send(ws, "user_message", "hello")
     assert recv(ws)["message"] == "Hi ! Ask me about the weather."
 
@@ -222,7 +224,7 @@ def test_a_file_is_sniffed_and_moves_the_machine(stack: Stack, bot: TestProject)
     send(ws, "user_file", json.dumps(text))  # says PDF, is text: no file transition for it
     assert recv(ws)["message"] == "Sorry, I didn't get it"
     send(ws, "user_file", json.dumps({"name": "x", "type": "text/plain", "base64": "%%%"}))
-    assert said([recv(ws)]) == [("error", "the file's base64 is not valid base64")]
+    assert refusal(recv(ws)) == "the file's base64 is not valid base64"
 
 
 def test_a_voice_message_is_transcribed_echoed_and_answered(stack: Stack, bot: TestProject) -> None:
@@ -241,7 +243,7 @@ def test_a_voice_message_is_transcribed_echoed_and_answered(stack: Stack, bot: T
         out.setframerate(16000)
         out.writeframes(b"\0\0" * 1600)  # a tenth of a second: a click on record, no words
     send(ws, "user_voice", base64.b64encode(silence.getvalue()).decode())
-    assert said([recv(ws)]) == [("error", "no speech was recognised in the voice message")]
+    assert refusal(recv(ws)) == "no speech was recognised in the voice message"
 
 
 def test_an_aiml_bot_answers_in_str_frames_and_sees_who_the_user_is(
