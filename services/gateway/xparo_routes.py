@@ -6,6 +6,7 @@ The `{secret}` path segment is the project secret or a robot credential the serv
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -66,7 +67,10 @@ def xparo_router(
 
     async def command_socket(ws: WebSocket, secret: str, project: str) -> None:
         found = await auth(project, secret)
-        if found is None:
+        bad = _bad_ids(ws.query_params)
+        if found is None or bad is not None:
+            if found is not None:
+                log.info("XPARO socket of project %s refused: %s", found[0].key, bad)
             await ws.close(code=1008)  # before accept: the handshake is refused with HTTP 403
             return
         await ws.accept()
@@ -115,6 +119,9 @@ def xparo_router(
         found = await auth(project, secret)
         if found is None:
             return JSONResponse(error_frame(None, "wrong secret or unknown project"), 403)
+        bad = _bad_ids(request.query_params)
+        if bad is not None:
+            return JSONResponse(error_frame(None, bad), 400)
         raw = await request.body()
         if len(raw) > settings.max_frame_bytes:
             message = f"body over {settings.max_frame_bytes} bytes"
@@ -168,6 +175,16 @@ def xparo_router(
             operation_id=f"xparo_rest_{method.lower()}",
         )
     return router
+
+
+def _bad_ids(query: Mapping[str, str]) -> str | None:
+    """Why `?session_id=` or `?robot_id=` cannot be used (None: absent or usable). A bad one is
+    refused rather than ignored: ignoring it started a fresh conversation without a word."""
+    for name in ("session_id", "robot_id"):
+        value = query.get(name)
+        if value is not None and robot_id_or_none(value) is None:
+            return f"{name} must be 1-64 of A-Z a-z 0-9 _ - (got {value[:80]!r})"
+    return None
 
 
 def _device(body: Any) -> str | None:
