@@ -18,6 +18,7 @@ from shared.identity import Project, ProjectStore, TokenStore
 
 from . import connection
 from .adapters.xparo import XparoAdapter, error_frame
+from .adapters.xparo_robot import robot_named
 from .adapters.xparo_typed import XparoTypedAdapter
 from .bridge import Bridge
 from .config import GatewaySettings
@@ -188,9 +189,11 @@ def _bad_ids(query: Mapping[str, str]) -> str | None:
 
 
 def _device(body: Any) -> str | None:
-    """The device_id of a robot message (ADD_robots_info, ROBOT_HEARTBEAT, ...), if any."""
+    """The robot a request's messages name (a device_id, the unique_id of its own records, the
+    owner of a log session: xparo_robot.robot_named), if any."""
     if isinstance(body, dict):
-        for value in body.values():
-            if isinstance(value, dict) and "device_id" in value:
-                return robot_id_or_none(value["device_id"])
+        for key, value in body.items():
+            robot = robot_named(str(key), value)
+            if robot is not None:
+                return robot
     return None
