@@ -124,6 +124,52 @@ def test_slots_across_turns_and_the_fallbacks(stack: Stack, bot: TestProject) ->
     assert said([recv(ws)]) == [("agent_reply_str", "Sorry, I didn't get it")]
 
 
+# Keys in an order JSONB would not keep: it sorts them by length, then bytewise
+# (at, line, destination; x, y, type; title, yaxis).
+BOARD = """
+initial: board
+states:
+  board:
+    body:
+      - text: Next departures
+      - dataframe: {line: [S1, S7], destination: [Airport, Harbour], at: ["10:02", "10:09"]}
+      - plotly:
+          data: [{type: bar, y: [2, 7], x: [S1, S7]}]
+          layout: {yaxis: {title: {text: min}}, title: {text: Waits}}
+"""
+
+
+def test_tables_and_charts_keep_their_authors_key_order_live_and_in_history(
+    stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """A machine's `dataframe: {line, destination, at}` reaches BESSER's UI with its columns in
+    that order (and a chart's fields as written), both live and in a history replay: nothing
+    on the way (stored content, transcript, NATS) sorts the keys as JSONB would."""
+    upload(stack, project, admin_token, "machine", BOARD)
+    session = uuid4().hex
+    live = said(recv_n(open_session(stack, project, session), 3))
+    replay = said(recv_n(_fetched(stack, project, session), 3))
+    for frames in (live, replay):
+        assert [action for action, _ in frames] == [
+            "agent_reply_str",
+            "agent_reply_dataframe",
+            "agent_reply_plotly",
+        ]
+        table = json.loads(frames[1][1])
+        assert list(table) == ["line", "destination", "at"]
+        assert table["at"] == {"0": "10:02", "1": "10:09"}
+        figure = json.loads(frames[2][1])
+        assert list(figure["data"][0]) == ["type", "y", "x"]
+        assert list(figure["layout"]) == ["yaxis", "title"]
+
+
+def _fetched(stack: Stack, project: TestProject, session: str) -> websocket.WebSocket:
+    """A second socket on `session` that asked for its history (BESSER's UIs on reconnect)."""
+    again = open_session(stack, project, session)
+    send(again, "fetch_user_messages")
+    return again
+
+
 def test_a_known_session_is_not_greeted_again_and_keeps_its_variables(
     stack: Stack, bot: TestProject
 ) -> None:
