@@ -20,6 +20,7 @@ from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject, new_project
 
 from .besser import connect, recv, recv_n, refusal, said, send
+from .typed import Admin
 
 MACHINE = (Path(__file__).parents[2] / "eval" / "weather_machine.yaml").read_text()
 GREETING = [
@@ -198,6 +199,25 @@ def test_reset_starts_over_with_a_greeting_and_no_variables(stack: Stack, bot: T
     assert recv(ws)["message"] == "Sorry, I didn't get it"
     send(ws, "user_message", "hello")
     assert recv(ws)["message"] == "Hi ! Ask me about the weather."
+
+
+def test_a_reset_sent_in_a_loop_is_answered_and_kept_once(
+    stack: Stack, bot: TestProject, admin_token: str
+) -> None:
+    """BESSER's UI re-sending `reset` in a loop (10 times, quickly) gets one greeting, and the
+    transcript one reset, not ten; the next message is answered right after that greeting."""
+    session = uuid4().hex
+    ws = open_session(stack, bot, session)
+    assert said(recv_n(ws, 2)) == GREETING
+    send(ws, "user_message", "weather please")
+    assert recv(ws)["message"] == "Which city?"
+    for _ in range(10):
+        send(ws, "reset")
+    send(ws, "user_message", "weather please")
+    assert said(recv_n(ws, 3)) == [*GREETING, ("agent_reply_str", "Which city?")]
+    admin = Admin(stack.http_url(), admin_token, bot.key)
+    stored = admin.wait_for(f"/conversations/{session}", lambda b: b["session"]["turns"] >= 4)
+    assert stored["session"]["turns"] == 4  # start, weather please, one reset, weather please
 
 
 def test_history_is_replayed_with_history_true(stack: Stack, bot: TestProject) -> None:
