@@ -205,7 +205,8 @@ def test_a_reset_sent_in_a_loop_is_answered_and_kept_once(
     stack: Stack, bot: TestProject, admin_token: str
 ) -> None:
     """BESSER's UI re-sending `reset` in a loop (10 times, quickly) gets one greeting, and the
-    transcript one reset, not ten; the next message is answered right after that greeting."""
+    transcript one reset, not ten; the next message is answered right after that greeting, and
+    the dialog's log says why each repeat went unanswered."""
     session = uuid4().hex
     ws = open_session(stack, bot, session)
     assert said(recv_n(ws, 2)) == GREETING
@@ -218,6 +219,9 @@ def test_a_reset_sent_in_a_loop_is_answered_and_kept_once(
     admin = Admin(stack.http_url(), admin_token, bot.key)
     stored = admin.wait_for(f"/conversations/{session}", lambda b: b["session"]["turns"] >= 4)
     assert stored["session"]["turns"] == 4  # start, weather please, one reset, weather please
+    dialog = stack.dialogs[0]
+    logged = (dialog.log_dir / f"{dialog.name}.log").read_text(errors="replace")
+    assert logged.count(f"of session {session} not answered: the session was reset") == 9
 
 
 def test_history_is_replayed_with_history_true(stack: Stack, bot: TestProject) -> None:
