@@ -177,7 +177,7 @@ class DialogApp:
                 )
                 if early and not force:
                     return TurnOutcome("early")
-                if await self._repeated_reset(unit, session, turn):
+                if await self._skip_repeated_reset(unit, session, turn):
                     return TurnOutcome("repeat")
                 reply, engine_ms = await self._answer(unit, session, turn)
                 if turn.protocol == "rsvp":  # no push: it hears what was said since with this
@@ -250,13 +250,13 @@ class DialogApp:
         session.channels = answered_on(session.channels, channel=turn.channel, seq=turn.seq)
         return reply, engine_ms
 
-    async def _repeated_reset(
+    async def _skip_repeated_reset(
         self, unit: TurnUnit, session: SessionRow, turn: TurnReceived
     ) -> bool:
-        """True for a reset within DIALOG_RESET_REPEAT_S of the session's previous reset with
-        nothing said since (a client re-sending it in a loop): it is taken in order, but its
-        greeting is neither written nor sent again. The session's last activity moves on, so a
-        loop stays quiet for as long as it lasts."""
+        """True (and `session` updated) for a reset within DIALOG_RESET_REPEAT_S of the
+        session's previous reset with nothing said since (a client re-sending it in a loop): it
+        is taken in order, but its greeting is neither written nor sent again. The session's
+        last activity moves on, so a loop stays quiet for as long as it lasts."""
         if turn.event != "reset" or session.last_at is None or self.reset_repeat_s <= 0:
             return False
         since = (turn.occurred_at - session.last_at).total_seconds()
