@@ -2,6 +2,7 @@
 sessions the protocols open and delete, and let the bot speak first."""
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ from .models import SessionRow, TurnRow
 from .store import Sessions, TurnStore, TurnUnit
 from .versions import EMPTY, ContentStore, content_of
 
+log = logging.getLogger(__name__)
 DETAILS = {"faq", "intent", "url", "image", "action", "parts", "said_before"}  # a row's details
 USER_KEYS = ("user_id", "session_name")  # who a BESSER socket says the user is (session data)
 
@@ -63,10 +65,11 @@ Publish = Callable[[TurnAnswered], Awaitable[None]]
 
 @dataclass(frozen=True)
 class TurnOutcome:
-    """What became of a turn: answered now, answered before, early (retry later), or gone
-    (its session was deleted: dropped unanswered)."""
+    """What became of a turn: answered now, answered before, early (retry later), gone (its
+    session was deleted: dropped unanswered), or a repeat (a reset right after a reset: its
+    greeting stands, nothing is sent or kept)."""
 
-    kind: Literal["answered", "duplicate", "early", "gone"]
+    kind: Literal["answered", "duplicate", "early", "gone", "repeat"]
     reply: TurnAnswered | None = None
 
 
@@ -133,8 +136,15 @@ class DialogApp:
     Postgres."""
 
     def __init__(
-        self, *, content: ContentStore, turns: TurnStore, sessions: Sessions, projects: ProjectStore
+        self,
+        *,
+        content: ContentStore,
+        turns: TurnStore,
+        sessions: Sessions,
+        projects: ProjectStore,
+        reset_repeat_s: float = 3.0,
     ) -> None:
+        self.reset_repeat_s = reset_repeat_s
         self.content = content
         self.turns = turns
         self.sessions = sessions
@@ -167,6 +177,8 @@ class DialogApp:
                 )
                 if early and not force:
                     return TurnOutcome("early")
+                if await self._skip_repeated_reset(unit, session, turn):
+                    return TurnOutcome("repeat")
                 reply, engine_ms = await self._answer(unit, session, turn)
                 if turn.protocol == "rsvp":  # no push: it hears what was said since with this
                     earlier = await unit.said_since(turn.project_key, turn.session_id)
@@ -237,6 +249,35 @@ class DialogApp:
         session.state, session.channel, session.seq = said.state, turn.channel, turn.seq
         session.channels = answered_on(session.channels, channel=turn.channel, seq=turn.seq)
         return reply, engine_ms
+
+    async def _skip_repeated_reset(
+        self, unit: TurnUnit, session: SessionRow, turn: TurnReceived
+    ) -> bool:
+        """True (and `session` updated) for a reset within DIALOG_RESET_REPEAT_S of the
+        session's previous reset with nothing said since (a client re-sending it in a loop): it
+        is taken in order, but its greeting is neither written nor sent again. The session's
+        last activity moves on, so a loop stays quiet for as long as it lasts."""
+        if turn.event != "reset" or session.last_at is None or self.reset_repeat_s <= 0:
+            return False
+        since = (turn.occurred_at - session.last_at).total_seconds()
+        if since > self.reset_repeat_s:
+            return False
+        last = await unit.last_row(turn.project_key, turn.session_id)
+        if last is None or last.kind != "turn" or (last.details or {}).get("event") != "reset":
+            return False
+        log.info(
+            "reset %s of session %s not answered: the session was reset %.1f s before with "
+            "nothing said since (DIALOG_RESET_REPEAT_S=%s); its greeting stands",
+            turn.event_id,
+            turn.session_id,
+            max(since, 0.0),
+            self.reset_repeat_s,
+        )
+        session.last_at = max(session.last_at, turn.occurred_at)
+        session.channel, session.seq = turn.channel, turn.seq
+        session.channels = answered_on(session.channels, channel=turn.channel, seq=turn.seq)
+        unit.save(session, None)
+        return True
 
     def _greeting(self, brain: Brain, session: SessionRow, turn: TurnReceived) -> Said:
         """A socket opened a new session (start) or starts it over (reset, which forgets its

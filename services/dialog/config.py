@@ -30,6 +30,14 @@ class DialogSettings(BaseSettings):
         "replica's crash is redelivered and answered first",
     )
 
+    reset_repeat_s: float = Field(
+        3.0,
+        ge=0,
+        description="A reset of a session that was reset less than this before (its previous "
+        "reset, answered or not), with nothing said since, is not answered again: BESSER's "
+        "Streamlit UI can re-send reset every second. 0: answer every reset",
+    )
+
     @model_validator(mode="after")
     def _predecessors_get_redelivered(self) -> "DialogSettings":
         if self.early_wait_s <= self.ack_wait_s:

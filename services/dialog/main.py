@@ -33,6 +33,7 @@ def create_app(
         turns=TurnStore(sessions),
         sessions=PgSessions(sessions),
         projects=ProjectStore(sessions),
+        reset_repeat_s=settings.reset_repeat_s,
     )
     register(broker, app, settings)
     conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)

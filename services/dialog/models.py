@@ -5,7 +5,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import BigInteger, Column, DateTime, Identity, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlmodel import Field, SQLModel
 
 SCHEMA = "dialog"
@@ -32,10 +32,12 @@ class BotContentRow(SQLModel, table=True):
     properties: str = ""
     categories: int = 0
     correlation_id: UUID
-    faq: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
-    intents: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
-    chain: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
-    machine: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    # json, not jsonb: jsonb sorts an object's keys, and a table's columns (a machine's
+    # `dataframe`) or a chart's fields must come out in the order their author wrote them.
+    faq: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    intents: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    chain: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    machine: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     faq_groups: int = 0
     intent_count: int = 0
     machine_states: int = 0
@@ -134,7 +136,9 @@ class TurnRow(SQLModel, table=True):
     engine_ms: float
     stage: str = "test"
     details: dict[str, Any] | None = Field(
-        default=None, sa_column=Column(JSONB, nullable=True), description="faq, intent, url, ..."
+        default=None,
+        sa_column=Column(JSON, nullable=True),  # json: reply parts keep their key order
+        description="faq, intent, url, ...",
     )
     kind: str = Field(default="turn", description="turn (the user's) or said (said first)")
 

@@ -171,7 +171,8 @@ CHECKS = (
             "engine_ms": "how long the engine took; no event holds it",
         },
         # details.operator: who held the session (handoff) or spoke; in no CHAT event.
-        expressions={"details": "x.details - 'operator'", "position": POSITION},
+        # jsonb for the comparison: json has no equality (EXCEPT ALL needs one).
+        expressions={"details": "x.details::jsonb - 'operator'", "position": POSITION},
     ),
     TableCheck(
         "sessions",

@@ -32,7 +32,8 @@ class TurnUnit(Protocol):
     ) -> SessionRow: ...
     async def content_version(self, project_key: UUID, stage: Stage) -> int: ...
     async def said_since(self, project_key: UUID, session_id: str) -> list[str]: ...
-    def save(self, session: SessionRow, turn: TurnRow) -> None: ...
+    async def last_row(self, project_key: UUID, session_id: str) -> TurnRow | None: ...
+    def save(self, session: SessionRow, turn: TurnRow | None) -> None: ...
     async def flush(self) -> None: ...
 
 
@@ -90,9 +91,21 @@ class PgTurnUnit:
         )
         return list(reversed(rows.all()))
 
-    def save(self, session: SessionRow, turn: TurnRow) -> None:
+    async def last_row(self, project_key: UUID, session_id: str) -> TurnRow | None:
+        """The session's newest transcript row (a turn or a message said first), if any."""
+        rows = await self._s.exec(
+            select(TurnRow)
+            .where(col(TurnRow.project_key) == project_key, col(TurnRow.session_id) == session_id)
+            .order_by(col(TurnRow.id).desc())
+            .limit(1)
+        )
+        return rows.first()
+
+    def save(self, session: SessionRow, turn: TurnRow | None) -> None:
+        """Keep the session's new state and, unless None, the turn's transcript row."""
         self._s.add(session)
-        self._s.add(turn)
+        if turn is not None:
+            self._s.add(turn)
 
     async def flush(self) -> None:
         """Write what was saved (constraint errors show now), still uncommitted."""

@@ -6,6 +6,7 @@ The `{secret}` path segment is the project secret or a robot credential the serv
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -17,6 +18,7 @@ from shared.identity import Project, ProjectStore, TokenStore
 
 from . import connection
 from .adapters.xparo import XparoAdapter, error_frame
+from .adapters.xparo_robot import robot_named
 from .adapters.xparo_typed import XparoTypedAdapter
 from .bridge import Bridge
 from .config import GatewaySettings
@@ -66,7 +68,10 @@ def xparo_router(
 
     async def command_socket(ws: WebSocket, secret: str, project: str) -> None:
         found = await auth(project, secret)
-        if found is None:
+        bad = _bad_ids(ws.query_params)
+        if found is None or bad is not None:
+            if found is not None:
+                log.info("XPARO socket of project %s refused: %s", found[0].key, bad)
             await ws.close(code=1008)  # before accept: the handshake is refused with HTTP 403
             return
         await ws.accept()
@@ -115,6 +120,9 @@ def xparo_router(
         found = await auth(project, secret)
         if found is None:
             return JSONResponse(error_frame(None, "wrong secret or unknown project"), 403)
+        bad = _bad_ids(request.query_params)
+        if bad is not None:
+            return JSONResponse(error_frame(None, bad), 400)
         raw = await request.body()
         if len(raw) > settings.max_frame_bytes:
             message = f"body over {settings.max_frame_bytes} bytes"
@@ -170,10 +178,22 @@ def xparo_router(
     return router
 
 
+def _bad_ids(query: Mapping[str, str]) -> str | None:
+    """Why `?session_id=` or `?robot_id=` cannot be used (None: absent or usable). A bad one is
+    refused rather than ignored: ignoring it started a fresh conversation without a word."""
+    for name in ("session_id", "robot_id"):
+        value = query.get(name)
+        if value is not None and robot_id_or_none(value) is None:
+            return f"{name} must be 1-64 of A-Z a-z 0-9 _ - (got {value[:80]!r})"
+    return None
+
+
 def _device(body: Any) -> str | None:
-    """The device_id of a robot message (ADD_robots_info, ROBOT_HEARTBEAT, ...), if any."""
+    """The robot a request's messages name (a device_id, the unique_id of its own records, the
+    owner of a log session: xparo_robot.robot_named), if any."""
     if isinstance(body, dict):
-        for value in body.values():
-            if isinstance(value, dict) and "device_id" in value:
-                return robot_id_or_none(value["device_id"])
+        for key, value in body.items():
+            robot = robot_named(str(key), value)
+            if robot is not None:
+                return robot
     return None

@@ -199,10 +199,10 @@ class Besser(_Socket):
         await self.send({"action": "user_message", "message": text})
 
     def on_frame(self, frame: Any) -> None:
-        if frame.get("action") == "agent_reply_str":
-            self.tally.answered(frame["message"])
-        elif frame.get("action") == "error":
+        if "error" in frame:  # an agent_reply_str "Error: ..." with the reason under `error`
             self.tally.refused["besser"] += 1
+        elif frame.get("action") == "agent_reply_str":
+            self.tally.answered(frame["message"])
 
 
 class Aida(_Socket):

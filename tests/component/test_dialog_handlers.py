@@ -1,7 +1,7 @@
 """Dialog handlers on FastStream's TestNatsBroker, with in-memory stores."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -20,6 +20,7 @@ from shared.contracts import (
     ChatReply,
     SaveBotContent,
     SessionDeleted,
+    TurnAnswered,
     TurnReceived,
 )
 from shared.contracts.content import AimlFile
@@ -100,8 +101,13 @@ class MemoryTurns:
         turns = [i for i, t in enumerate(mine) if t.kind == "turn"]
         return [t.answer for t in mine[turns[-1] + 1 if turns else 0 :] if t.kind == "said"]
 
-    def save(self, session: SessionRow, turn: TurnRow) -> None:
-        self.rows[turn.turn_event_id] = turn
+    async def last_row(self, project_key: UUID, session_id: str) -> TurnRow | None:
+        mine = [t for t in self.rows.values() if t.session_id == session_id]
+        return mine[-1] if mine else None
+
+    def save(self, session: SessionRow, turn: TurnRow | None) -> None:
+        if turn is not None:
+            self.rows[turn.turn_event_id] = turn
 
     async def flush(self) -> None:
         return None
@@ -262,3 +268,41 @@ async def test_save_request_answers_saved_or_rejected() -> None:
     assert (await ok.decode())["version"] == 1  # type: ignore[index]
     assert (await bad.decode())["kind"] == "rejected"  # type: ignore[index]
     assert rig.app.brains.versions(project) == [1]  # built before the reply
+
+
+async def test_a_reset_right_after_a_reset_is_taken_in_order_but_not_answered_again() -> None:
+    """Resets within DIALOG_RESET_REPEAT_S (3 s) of the previous reset, nothing said between,
+    are neither answered nor kept (the window slides with them) and do not hold the next turn
+    back as early; a reset after a message, or after a quiet window, is answered."""
+    rig = make()
+    project, start = uuid4(), datetime.now(UTC)
+    await rig.app.content.save(
+        SaveBotContent(project_key=project, aiml=HI, correlation_id=uuid4()), 1
+    )
+    published: list[TurnAnswered] = []
+
+    async def publish(reply: TurnAnswered) -> None:
+        published.append(reply)
+
+    async def turn(seq: int, after_s: float, event: str = "reset", text: str = "") -> str:
+        received = TurnReceived.first(
+            project_key=project,
+            session_id="s",
+            protocol="besser",
+            text=text,
+            event=event,
+            channel="c",
+            seq=seq,
+            occurred_at=start + timedelta(seconds=after_s),
+        )
+        return (await rig.app.handle_turn(received, publish=publish)).kind
+
+    assert [await turn(1, 0), await turn(2, 2), await turn(3, 4)] == [
+        "answered",
+        "repeat",
+        "repeat",  # 4 s after the answered reset, 2 s after the last one: the loop stays quiet
+    ]
+    assert await turn(4, 5, event="text", text="hi") == "answered"  # not held back as early
+    assert await turn(5, 5) == "answered"  # something was said since the last reset
+    assert await turn(6, 9) == "answered"  # 4 s after the previous reset
+    assert len(rig.turns.rows) == len(published) == 4

@@ -31,3 +31,11 @@ def recv_n(ws: websocket.WebSocket, n: int) -> list[dict[str, Any]]:
 def said(frames: list[dict[str, Any]]) -> list[tuple[str, Any]]:
     """(action, message) of each frame."""
     return [(f["action"], f["message"]) for f in frames]
+
+
+def refusal(frame: dict[str, Any]) -> str:
+    """The reason of an error frame, checked to be one BAF's UIs render (agent_reply_str)."""
+    assert frame["action"] == "agent_reply_str", frame
+    reason = frame["error"]
+    assert isinstance(reason, str) and frame["message"] == f"Error: {reason}", frame
+    return reason

@@ -156,15 +156,16 @@ def test_typed_frames_over_the_rate_get_typed_errors(limited: Stack, project: Te
 def test_besser_frames_over_the_rate_get_besser_errors(
     limited: Stack, project: TestProject
 ) -> None:
-    """BESSER: refused frames get BESSER's `error` frames; unknown actions still get theirs."""
+    """BESSER: refused frames get error frames BAF's UIs show; unknown actions still get
+    theirs."""
     ws = besser.connect(limited.besser_url(project))
     for _ in range(FLOOD):
         besser.send(ws, "no_such_action", "x")
     errors: list[str] = []
     while len(errors) < FLOOD:
         frame = besser.recv(ws)
-        if frame["action"] == "error":
-            errors.append(frame["message"])
+        if "error" in frame:
+            errors.append(besser.refusal(frame))
     limited_ones = [e for e in errors if e.startswith("rate limit: too many frames")]
     assert len(limited_ones) >= FLOOD - 40
     assert len(errors) - len(limited_ones) >= 30  # the burst ran and was told what was wrong

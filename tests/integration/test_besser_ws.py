@@ -19,7 +19,8 @@ from shared.identity import DEFAULT_FALLBACK
 from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject, new_project
 
-from .besser import connect, recv, recv_n, said, send
+from .besser import connect, recv, recv_n, refusal, said, send
+from .typed import Admin
 
 MACHINE = (Path(__file__).parents[2] / "eval" / "weather_machine.yaml").read_text()
 GREETING = [
@@ -124,6 +125,52 @@ def test_slots_across_turns_and_the_fallbacks(stack: Stack, bot: TestProject) ->
     assert said([recv(ws)]) == [("agent_reply_str", "Sorry, I didn't get it")]
 
 
+# Keys in an order JSONB would not keep: it sorts them by length, then bytewise
+# (at, line, destination; x, y, type; title, yaxis).
+BOARD = """
+initial: board
+states:
+  board:
+    body:
+      - text: Next departures
+      - dataframe: {line: [S1, S7], destination: [Airport, Harbour], at: ["10:02", "10:09"]}
+      - plotly:
+          data: [{type: bar, y: [2, 7], x: [S1, S7]}]
+          layout: {yaxis: {title: {text: min}}, title: {text: Waits}}
+"""
+
+
+def test_tables_and_charts_keep_their_authors_key_order_live_and_in_history(
+    stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """A machine's `dataframe: {line, destination, at}` reaches BESSER's UI with its columns in
+    that order (and a chart's fields as written), both live and in a history replay: nothing
+    on the way (stored content, transcript, NATS) sorts the keys as JSONB would."""
+    upload(stack, project, admin_token, "machine", BOARD)
+    session = uuid4().hex
+    live = said(recv_n(open_session(stack, project, session), 3))
+    replay = said(recv_n(_fetched(stack, project, session), 3))
+    for frames in (live, replay):
+        assert [action for action, _ in frames] == [
+            "agent_reply_str",
+            "agent_reply_dataframe",
+            "agent_reply_plotly",
+        ]
+        table = json.loads(frames[1][1])
+        assert list(table) == ["line", "destination", "at"]
+        assert table["at"] == {"0": "10:02", "1": "10:09"}
+        figure = json.loads(frames[2][1])
+        assert list(figure["data"][0]) == ["type", "y", "x"]
+        assert list(figure["layout"]) == ["yaxis", "title"]
+
+
+def _fetched(stack: Stack, project: TestProject, session: str) -> websocket.WebSocket:
+    """A second socket on `session` that asked for its history (BESSER's UIs on reconnect)."""
+    again = open_session(stack, project, session)
+    send(again, "fetch_user_messages")
+    return again
+
+
 def test_a_known_session_is_not_greeted_again_and_keeps_its_variables(
     stack: Stack, bot: TestProject
 ) -> None:
@@ -152,6 +199,29 @@ def test_reset_starts_over_with_a_greeting_and_no_variables(stack: Stack, bot: T
     assert recv(ws)["message"] == "Sorry, I didn't get it"
     send(ws, "user_message", "hello")
     assert recv(ws)["message"] == "Hi ! Ask me about the weather."
+
+
+def test_a_reset_sent_in_a_loop_is_answered_and_kept_once(
+    stack: Stack, bot: TestProject, admin_token: str
+) -> None:
+    """BESSER's UI re-sending `reset` in a loop (10 times, quickly) gets one greeting, and the
+    transcript one reset, not ten; the next message is answered right after that greeting, and
+    the dialog's log says why each repeat went unanswered."""
+    session = uuid4().hex
+    ws = open_session(stack, bot, session)
+    assert said(recv_n(ws, 2)) == GREETING
+    send(ws, "user_message", "weather please")
+    assert recv(ws)["message"] == "Which city?"
+    for _ in range(10):
+        send(ws, "reset")
+    send(ws, "user_message", "weather please")
+    assert said(recv_n(ws, 3)) == [*GREETING, ("agent_reply_str", "Which city?")]
+    admin = Admin(stack.http_url(), admin_token, bot.key)
+    stored = admin.wait_for(f"/conversations/{session}", lambda b: b["session"]["turns"] >= 4)
+    assert stored["session"]["turns"] == 4  # start, weather please, one reset, weather please
+    dialog = stack.dialogs[0]
+    logged = (dialog.log_dir / f"{dialog.name}.log").read_text(errors="replace")
+    assert logged.count(f"of session {session} not answered: the session was reset") == 9
 
 
 def test_history_is_replayed_with_history_true(stack: Stack, bot: TestProject) -> None:
@@ -190,18 +260,20 @@ def test_two_sockets_on_one_session_both_get_every_reply(stack: Stack, bot: Test
 
 
 def test_bad_frames_get_an_error_and_the_socket_stays_open(stack: Stack, bot: TestProject) -> None:
+    """Bad frames are answered with errors BAF's UIs show (agent_reply_str "Error: ..."),
+    and the socket keeps answering."""
     ws = open_session(stack, bot)
     recv_n(ws, 2)
     ws.send(json.dumps({"action": "user_message"}))
-    assert said([recv(ws)]) == [("error", 'user_message needs a "message" (null is fine)')]
+    assert refusal(recv(ws)) == 'user_message needs a "message" (null is fine)'
     send(ws, "bogus", "x")
-    assert recv(ws)["message"].startswith("unknown action 'bogus'")
+    assert refusal(recv(ws)).startswith("unknown action 'bogus'")
     ws.send("{not json")
-    assert recv(ws)["action"] == "error"
+    assert refusal(recv(ws)).startswith("a frame is a JSON object")
     send(ws, "user_set_variable", ["not", "a", "dict"])
-    assert recv(ws)["action"] == "error"
+    assert refusal(recv(ws)) == "user_set_variable needs a non-empty JSON object"
     send(ws, "user_set_variable", {"_hidden": 1})
-    assert recv(ws)["message"].startswith("variables refused")
+    assert refusal(recv(ws)).startswith("variables refused")
     send(ws, "user_message", "hello")
     assert recv(ws)["message"] == "Hi ! Ask me about the weather."
 
@@ -222,7 +294,7 @@ def test_a_file_is_sniffed_and_moves_the_machine(stack: Stack, bot: TestProject)
     send(ws, "user_file", json.dumps(text))  # says PDF, is text: no file transition for it
     assert recv(ws)["message"] == "Sorry, I didn't get it"
     send(ws, "user_file", json.dumps({"name": "x", "type": "text/plain", "base64": "%%%"}))
-    assert said([recv(ws)]) == [("error", "the file's base64 is not valid base64")]
+    assert refusal(recv(ws)) == "the file's base64 is not valid base64"
 
 
 def test_a_voice_message_is_transcribed_echoed_and_answered(stack: Stack, bot: TestProject) -> None:
@@ -241,7 +313,7 @@ def test_a_voice_message_is_transcribed_echoed_and_answered(stack: Stack, bot: T
         out.setframerate(16000)
         out.writeframes(b"\0\0" * 1600)  # a tenth of a second: a click on record, no words
     send(ws, "user_voice", base64.b64encode(silence.getvalue()).decode())
-    assert said([recv(ws)]) == [("error", "no speech was recognised in the voice message")]
+    assert refusal(recv(ws)) == "no speech was recognised in the voice message"
 
 
 def test_an_aiml_bot_answers_in_str_frames_and_sees_who_the_user_is(

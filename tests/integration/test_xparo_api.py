@@ -72,6 +72,28 @@ def test_wrong_secret_or_unknown_project_is_refused_with_403(
     assert ask(ws, "anything")
 
 
+@pytest.mark.parametrize("prefix", ["", "/ws"])
+def test_a_session_or_robot_id_outside_the_documented_characters_is_refused_at_the_handshake(
+    stack: Stack, project: TestProject, prefix: str
+) -> None:
+    """`?session_id=` (or `?robot_id=`) that is not 1-64 of A-Z a-z 0-9 _ - gets HTTP 403 at
+    the handshake, like the other bad parameters, instead of a fresh conversation without a
+    word; the REST twin answers 400 in XPARO's error shape."""
+    for query in ("session_id=x%27%3B--", f"session_id={'a' * 65}", "session_id=", "robot_id=r.1"):
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            connect(stack.ws_url(project, prefix=prefix, query=query))
+        assert refused.value.status_code == 403, query
+    kept = connect(stack.ws_url(project, prefix=prefix, query="session_id=front_desk-2"))
+    assert ask(kept, "anything")
+    rest = httpx.post(
+        f"{stack.http_url()}/chatbot_api/{project.secret}/{project.key}/?session_id=a%20b",
+        json={"ask_bot": "hi"},
+        timeout=20,
+    )
+    assert rest.status_code == 400
+    assert rest.json()["error"]["message"].startswith("session_id must be 1-64 of")
+
+
 def test_bad_frames_get_error_frames_and_the_socket_keeps_answering(
     stack: Stack, project: TestProject
 ) -> None:

@@ -29,8 +29,10 @@ def _device() -> str:
     return str(uuid4())
 
 
-def _rest(stack: Stack, project: TestProject, *, secret: str | None = None) -> str:
-    return f"{stack.http_url(0)}/chatbot_api/{secret or project.secret}/{project.key}/"
+def _rest(
+    stack: Stack, project: TestProject, *, secret: str | None = None, replica: int = 0
+) -> str:
+    return f"{stack.http_url(replica)}/chatbot_api/{secret or project.secret}/{project.key}/"
 
 
 def _post(url: str, body: Any) -> dict[str, Any]:
@@ -176,6 +178,54 @@ def test_log_sessions_are_numbered_and_their_figures_become_telemetry(
     }
     latest = admin.wait_for("/telemetry/latest", lambda b: b["samples"], robot_id=device)
     assert latest["samples"][0]["metrics"] == {"cpu_avg_percent": 37.5, "ram_used_percent": 61}
+
+
+def test_log_sessions_posted_with_the_project_secret_are_filed_under_the_robot(
+    robot_stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """The robot client's log session over REST with the project secret and no robot_id (as
+    xparo_ros2's XP_Database sends it: ADD_ with its device id as `unique_id`, then UPDATE_s
+    with only the log id, to any replica) is filed under that robot, not under `default`."""
+    device = _device()
+    started = _post(
+        _rest(robot_stack, project),
+        {
+            "ADD_Logs_history_database": {
+                "log_files": {"log_directory": "/root/.ros/log/x", "new_entries": []},
+                "resources_consuption": {"cpu_avg_percent": 12.5, "ram_used_percent": 40},
+                "extra_info": {"event": "session_start", "session_start_time": "2026-12-06"},
+                "created_at": "2026-12-06T13:00:00",
+                "unique_id": device,
+            }
+        },
+    )
+    log_id = started["log_updated"]
+    other_replica = _rest(robot_stack, project, replica=1)
+    update = {
+        "id": log_id,
+        "log_files": {"log_directory": "/root/.ros/log/x", "new_entries": ["up\n"]},
+        "resources_consuption": {"cpu_avg_percent": 37.5, "ram_used_percent": 61},
+        "extra_info": {"last_update": "2026-12-06T13:02:00"},
+    }
+    assert _post(other_replica, {"UPDATE_Logs_history_database": update}) == {}
+    end = {"id": log_id, "extra_info": {"event": "session_end", "total_runtime_seconds": 120}}
+    assert _post(other_replica, {"UPDATE_Logs_history_database": end}) == {}
+    admin = Admin(robot_stack.http_url(0), admin_token, project.key)
+    kept = admin.wait_for(
+        f"/robots/{device}/reports", lambda b: len(b["reports"]) == 3, record_id=log_id
+    )
+    assert sorted(r["key"] for r in kept["reports"]) == [
+        "ADD_Logs_history_database",
+        "UPDATE_Logs_history_database",
+        "UPDATE_Logs_history_database",
+    ]
+    assert admin.get("/robots/default/reports", record_id=log_id)["reports"] == []
+    latest = admin.wait_for(
+        "/telemetry/latest",
+        lambda b: b["samples"] and b["samples"][0]["metrics"]["cpu_avg_percent"] == 37.5,
+        robot_id=device,
+    )
+    assert latest["samples"][0]["robot_id"] == device
 
 
 def test_task_reports_are_kept_and_acknowledged(

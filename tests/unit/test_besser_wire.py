@@ -12,11 +12,13 @@ from services.gateway.adapters.besser_wire import (
     FrameError,
     decode_base64,
     encode_part,
+    error_frame,
     file_message,
     history_frames,
     json_object,
     parse_frame,
     reply_frames,
+    timestamp,
 )
 from shared.contracts.chat import (
     ChartPart,
@@ -31,6 +33,22 @@ from shared.contracts.chat import (
 from shared.contracts.session import HistoryTurn
 
 AT = datetime(2026, 11, 22, 1, 45, 40, tzinfo=UTC)
+# What BAF 4.5.3's Streamlit UI renders (websocket_callbacks.on_message, reference/besser.md §3);
+# any other action makes its Payload.decode return None and the user sees nothing.
+BAF_UI_RENDERS = {
+    "agent_reply_str",
+    "agent_reply_markdown",
+    "agent_reply_html",
+    "agent_reply_file",
+    "agent_reply_audio",
+    "agent_reply_image",
+    "agent_reply_dataframe",
+    "agent_reply_plotly",
+    "agent_reply_location",
+    "agent_reply_options",
+    "agent_reply_rag",
+    "user_message",
+}
 
 
 @pytest.mark.parametrize(
@@ -112,6 +130,21 @@ def test_history_replays_the_user_side_then_the_bot_side_marked_history() -> Non
     assert all(f["history"] is True for f in frames)
     start = turn.model_copy(update={"event": "start", "question": "", "file": None})
     assert [f["action"] for f in history_frames(start)] == ["agent_reply_str"]
+
+
+def test_an_error_is_a_str_reply_baf_uis_render_with_the_reason_under_error() -> None:
+    """A refusal reaches BAF's UIs as an agent_reply_str they render ("Error: ..."), its five
+    keys as BAF sends them, and the bare reason under `error` for programs (BAF ignores it)."""
+    frame = error_frame("unknown action 'bogus'", at=AT)
+    assert frame == {
+        "action": "agent_reply_str",
+        "message": "Error: unknown action 'bogus'",
+        "history": False,
+        "timestamp": timestamp(AT),
+        "message_id": None,
+        "error": "unknown action 'bogus'",
+    }
+    assert frame["action"] in BAF_UI_RENDERS
 
 
 @pytest.mark.parametrize(

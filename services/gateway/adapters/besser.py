@@ -6,8 +6,9 @@ is not. Client actions become turns (text, JSON, files, voice transcripts, reset
 requests (variables, history); every reply part goes out as BESSER encodes it: options, tables
 and charts as JSON *strings*, files and locations as objects, images as bare base64 JPEG.
 
-Unlike BESSER, a frame without `message` or with an unknown action gets an `error` frame and the
-socket stays open.
+Unlike BESSER, a frame without `message` or with an unknown action is answered and the socket
+stays open: every refusal is an `agent_reply_str` starting "Error: " (what BAF's UIs render) with
+the reason again under an `error` key.
 """
 
 import logging
@@ -34,6 +35,7 @@ from .besser_wire import (
     FrameError,
     decode_base64,
     envelope,
+    error_frame,
     file_message,
     history_frames,
     json_object,
@@ -157,7 +159,7 @@ class BesserSocket:
         await self._error("frames are JSON text")
 
     async def on_rate_limited(self, frame: str | bytes, retry_after_s: float) -> None:
-        """A frame over the socket's rate is not run: an `error` frame says when to retry."""
+        """A frame over the socket's rate is not run: an error frame says when to retry."""
         await self._error(frame_refusal(retry_after_s))
 
     async def on_close(self) -> None:
@@ -245,7 +247,7 @@ class BesserSocket:
         )
 
     async def _error(self, message: str) -> None:
-        await self._send(envelope("error", message, at=datetime.now(UTC), message_id=None))
+        await self._send(error_frame(message, at=datetime.now(UTC)))
 
     async def _on_reply(self, reply: ChatReply) -> None:
         if isinstance(reply, TurnAnswered):

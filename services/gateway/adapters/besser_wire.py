@@ -32,7 +32,7 @@ ACTIONS = (
 
 
 class FrameError(Exception):
-    """A client frame that is answered with an `error` frame (the socket stays open)."""
+    """A client frame that is answered with an error frame (the socket stays open)."""
 
 
 def timestamp(at: datetime) -> str:
@@ -51,6 +51,15 @@ def envelope(
         "timestamp": timestamp(at),
         "message_id": message_id,
     }
+
+
+def error_frame(reason: str, *, at: datetime) -> dict[str, Any]:
+    """A refusal as BAF's UIs show it: an `agent_reply_str` saying what went wrong (an unknown
+    action such as `error` would be dropped by their decoder and the user would see nothing),
+    with the reason again under `error`, a key BAF's clients ignore, for programs to test."""
+    frame = envelope("agent_reply_str", f"Error: {reason}", at=at, message_id=None)
+    frame["error"] = reason
+    return frame
 
 
 def _compact(value: Any) -> str:

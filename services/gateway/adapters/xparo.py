@@ -47,6 +47,7 @@ from .xparo_robot import (
     RobotDialect,
     check_names,
     content_fields,
+    robot_named,
     xparo_command_frame,
 )
 
@@ -124,6 +125,11 @@ class XparoAdapter:
         """The robot this socket speaks for (`default` until it says)."""
         return self.robot_id or DEFAULT_ROBOT
 
+    def _from(self, command: str, value: Any) -> str:
+        """The robot a report is filed under: the connection's, else the one the message names
+        (xparo_robot.robot_named), else `default`."""
+        return self.robot_id or robot_named(command, value) or DEFAULT_ROBOT
+
     async def start(self) -> None:
         """Take interest in this session's replies; a named robot gets its commands."""
         await self._conversations.follow(self.session_id)
@@ -173,9 +179,9 @@ class XparoAdapter:
             if handler is not None:
                 reply = await handler(value)
             elif command in LOG_KEYS:
-                reply = await self.dialect.log_session(self.robot, command, value)
+                reply = await self.dialect.log_session(self._from(command, value), command, value)
             else:
-                reply = await self.dialect.other(self.robot, command, value)
+                reply = await self.dialect.other(self._from(command, value), command, value)
         except CommandError as err:
             frame_refused("refused")
             await self.out(error_frame(command, str(err), **err.detail))

@@ -5,6 +5,12 @@ answers: `ADD_robots_info` → `{"ROBOT_CREDENTIAL": ...}` the first time a devi
 `ADD_Logs_history_database` → `{"log_updated": "<id>"}`; `ADD_*_database` and any message with a
 `task_id`/`unique_id` → `{"task_updated": "<that id>"}`; `ROBOT_HEARTBEAT` keeps the robot online.
 Resource figures of log sessions also become telemetry samples.
+
+Which robot a message is from, when the connection does not say (the robot posts its records
+over REST with the project secret): its `device_id`; else, in its own records (`ADD_*_database`),
+its `unique_id`, which the client sets to its device id; else, for `UPDATE_Logs_history_database`,
+the robot that started that log session, whose id the log id carries (`<robot>.<random>`), so any
+gateway replica files the update under it without a lookup.
 """
 
 import json
@@ -15,6 +21,7 @@ from uuid import UUID, uuid4
 
 from shared import subjects
 from shared.contracts import (
+    DEFAULT_ROBOT,
     BehaviorUpdate,
     LogUpdated,
     RemoteCommand,
@@ -41,6 +48,7 @@ ROBOT_CONTENT_KEYS = {
     "properties": "properties",
 }
 RESOURCE_FIELDS = ("resources_consuption", "resources_consumption")
+LOG_UPDATE = "UPDATE_Logs_history_database"
 
 
 class DialectError(Exception):
@@ -76,6 +84,31 @@ def record_id(payload: Any) -> str | None:
         if isinstance(value, str | int) and not isinstance(value, bool):
             return str(value)[:128]
     return None
+
+
+def robot_named(key: str, payload: Any) -> str | None:
+    """The robot a message says it is from (see the module docstring), or None."""
+    if not isinstance(payload, dict):
+        return None
+    device = robot_id_or_none(payload.get("device_id"))
+    if device is None and key.startswith("ADD_") and key.endswith("_database"):
+        device = robot_id_or_none(payload.get("unique_id"))
+    if device is None and key == LOG_UPDATE:
+        device = log_owner(payload.get("id"))
+    return device
+
+
+def new_log_id(robot: str) -> str:
+    """A log session id that says which robot started the session (none for `default`: an
+    unnamed robot's updates must not reach the robot of that name's command queue)."""
+    return uuid4().hex if robot == DEFAULT_ROBOT else f"{robot}.{uuid4().hex}"
+
+
+def log_owner(log_id: Any) -> str | None:
+    """The robot that started the log session `log_id` (None: not one of our log ids)."""
+    if not isinstance(log_id, str) or "." not in log_id:
+        return None
+    return robot_id_or_none(log_id.split(".", 1)[0])
 
 
 def resource_metrics(payload: Any) -> dict[str, float]:
@@ -159,7 +192,7 @@ class RobotDialect:
     async def log_session(self, robot: str, key: str, payload: Any) -> dict[str, Any]:
         """ADD_ starts a log session (its id is returned); UPDATE_ adds to one."""
         if key.startswith("ADD_"):
-            session = uuid4().hex
+            session = new_log_id(robot)
             await self.report(robot, key, payload, record=session)
             reply: dict[str, Any] = {"log_updated": session}
         else:

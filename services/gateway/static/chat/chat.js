@@ -175,7 +175,9 @@
     if (!frame || typeof frame.action !== "string") return;
     const action = frame.action.replace(/^bot_reply_/, "agent_reply_"); // BESSER Bot Framework 1.x
     const history = frame.history === true;
-    if (action === "error") { notice(String(frame.message ?? "Something went wrong."), "error"); return; }
+    // A refusal is an agent_reply_str "Error: ..." (what BESSER's own UIs show) with its reason
+    // under `error`: shown here as a notice, not as something the bot said.
+    if (typeof frame.error === "string") { notice(frame.message || frame.error, "error"); return; }
     const render = AGENT[action] || USER[action];
     if (!render) { console.info("switchboard chat: ignored frame", action, frame); return; }
     if (AGENT[action] && !history) stopTyping();
