@@ -29,6 +29,7 @@ from .console_page import console_page_router
 from .content_routes import content_app
 from .docs_page import docs_router
 from .events import LiveFeeds, events_router
+from .home_page import home_page_router
 from .limits import LimitedBridge, Limits
 from .nul_guard import NulGuard
 from .phoenix.feed import BotFeeds
@@ -142,5 +143,6 @@ def create_app(
     app.include_router(chat_page_router(settings))
     app.include_router(console_page_router(settings))
     app.include_router(docs_router())
+    app.include_router(home_page_router(settings))
     app.mount("/content", content_app(bridge, settings))
     return app

@@ -1,4 +1,4 @@
-"""The gateway's API documentation (/docs), in chromium against the real
+"""The gateway's front page (/) and its API documentation (/docs), in chromium against the real
 stack, with every request that would leave the gateway's origin refused (as offline)."""
 
 from html.parser import HTMLParser
@@ -90,5 +90,49 @@ async def test_docs_render_the_api_offline(chat_stack: Stack, chat_page: ChatPag
     assert await page.locator(".opblock").count() > 20
     await me.click()
     await expect(page.get_by_role("button", name="Try it out")).to_be_visible()
+    assert left == []
+    assert not chat_page.errors, chat_page.errors
+
+
+def test_front_page(chat_stack: Stack) -> None:
+    """GET / answers a page (no script, under a CSP) naming the console, the chat page, the
+    docs and each protocol's endpoint on this gateway, the BESSER port included."""
+    http = chat_stack.http_url()
+    page = httpx.get(f"{http}/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    found = references(page.text)
+    assert found.inline_scripts == 0 and "<script" not in page.text
+    assert {"console/", "chat/", "docs"} <= set(found.urls)
+    ws = http.replace("http://", "ws://")
+    besser = chat_stack.gateway.env["GATEWAY_BESSER_PORT"]
+    for endpoint in [
+        f"{ws}/chatbot_api/{{secret}}/{{project}}/",
+        f"{ws}/ws/chatbot/{{secret}}/{{project}}/",
+        f"{ws}/socket",
+        f"{http}/sandbox/chat?botid={{project}}",
+        f"ws://127.0.0.1:{besser}/?project={{project}}",
+        f"{http}/api/telemetry/",
+    ]:
+        assert endpoint.replace("&", "&amp;") in page.text, endpoint
+    for url in found.urls:
+        assert httpx.get(urljoin(f"{http}/", url), follow_redirects=True).status_code == 200, url
+
+
+async def test_front_page_leads_to_each_page(chat_stack: Stack, chat_page: ChatPage) -> None:
+    """From the front page, a click reaches the console, the chat page and the docs, with no
+    console error on the way."""
+    page = chat_page.page
+    http = chat_stack.http_url()
+    left = await offline(page, http)
+    for name, title in [
+        ("Operator console", "Switchboard console"),
+        ("Web chat", "Switchboard chat"),
+        ("API documentation", "Switchboard gateway API"),
+    ]:
+        await page.goto(f"{http}/")
+        await expect(page.get_by_role("heading", name="Protocol endpoints")).to_be_visible()
+        await page.get_by_role("link", name=name).click()
+        await expect(page).to_have_title(title)
     assert left == []
     assert not chat_page.errors, chat_page.errors
