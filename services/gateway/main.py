@@ -27,7 +27,9 @@ from .chat_page import chat_page_router
 from .config import GatewaySettings
 from .console_page import console_page_router
 from .content_routes import content_app
+from .docs_page import docs_router
 from .events import LiveFeeds, events_router
+from .home_page import home_page_router
 from .limits import LimitedBridge, Limits
 from .nul_guard import NulGuard
 from .phoenix.feed import BotFeeds
@@ -95,7 +97,8 @@ def create_app(
         await broker.stop()
         await engine.dispose()
 
-    app = FastAPI(title="Switchboard gateway", lifespan=lifespan)
+    # /docs is served from local files (docs_page.py): FastAPI's own loads Swagger UI from a CDN.
+    app = FastAPI(title="Switchboard gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.limits = besser.state.limits = limits  # read by each socket (connection.py)
     problems.install(app)
     app.add_middleware(AuditMiddleware, store=audit)
@@ -139,5 +142,7 @@ def create_app(
     app.include_router(rsvp_router(projects, bridge, settings))
     app.include_router(chat_page_router(settings))
     app.include_router(console_page_router(settings))
+    app.include_router(docs_router())
+    app.include_router(home_page_router(settings))
     app.mount("/content", content_app(bridge, settings))
     return app

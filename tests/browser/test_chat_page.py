@@ -250,6 +250,53 @@ async def test_html_image_and_file_parts(
     assert not chat_page.errors, chat_page.errors
 
 
+HOSTILE_HTML = [
+    '<p id="plain">Lights on/off, <a href="/online" title="turn on">online</a>, \'on\' "on"</p>',
+    '<img src=data:, onerror="window.pwned=1">',
+    '<IMG SRC="data:,"ONERROR="window.pwned=2">',
+    "<svg/onload=window.pwned=3>",
+    '<img src="data:,"\nonerror=window.pwned=4>',
+    "<details open ontoggle=window.pwned=5><summary>s</summary></details>",
+    '<svg><animate onbegin="window.pwned=6" attributeName="x" dur="1s"></animate></svg>',
+]
+LIST_VIOLATIONS = """
+window.violations = [];
+document.addEventListener("securitypolicyviolation", (e) => window.violations.push(e.violatedDirective));
+"""
+HANDLER_ATTRIBUTES = """
+[...document.querySelectorAll("#log *")]
+  .flatMap((e) => [...e.attributes].map((a) => a.name))
+  .filter((name) => /^on/i.test(name))
+"""
+
+
+async def test_hostile_html_never_reaches_a_parser(
+    chat_stack: Stack, project: TestProject, admin_token: str, chat_page: ChatPage
+) -> None:
+    """A reply whose HTML or markdown carries inline handlers shows its text as written, runs
+    nothing, and causes no CSP violation: no parser of the page ever sees the handlers."""
+    body = [{"html": html} for html in HOSTILE_HTML]
+    body.append({"markdown": "**turn on** <img src=data:, onerror=window.pwned=7>"})
+    machine = {"initial": "start", "states": {"start": {"body": body}}}
+    upload_machine(
+        chat_stack, project, admin_token, json.dumps(machine).encode(), "application/json"
+    )
+    page = chat_page.page
+    await page.add_init_script(LIST_VIOLATIONS)
+    await page.goto(chat_url(chat_stack, project))
+
+    await expect(bot(page, "agent_reply_markdown").locator("strong")).to_have_text("turn on")
+    plain = page.locator("#log #plain")
+    await expect(plain).to_have_text("""Lights on/off, online, 'on' "on\"""")
+    await expect(plain.get_by_role("link")).to_have_attribute("href", "/online")
+    await expect(plain.get_by_role("link")).to_have_attribute("title", "turn on")
+    await expect(bot(page, "agent_reply_html")).to_have_count(len(HOSTILE_HTML))
+    assert await page.evaluate(HANDLER_ATTRIBUTES) == []
+    assert await page.evaluate("window.pwned") is None
+    assert await page.evaluate("window.violations") == []
+    assert not chat_page.errors, chat_page.errors
+
+
 @pytest.fixture
 async def voice_browser() -> AsyncIterator[Browser]:
     """A chromium whose microphone plays tests/fixtures/voice/weather.wav once."""

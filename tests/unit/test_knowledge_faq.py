@@ -1,12 +1,16 @@
 """FAQ retrieval: paraphrase groups ranked by a 0..1 score (an exact paraphrase scores 1), one
 candidate per group, Chinese understood whatever lang says, skills, and no input that raises."""
 
+import logging
 import time
+from collections.abc import Iterator
 
 import pytest
 
+from services.dialog.chain import build_brain
 from services.dialog.knowledge import FaqIndex
-from shared.contracts.knowledge import Faq, FaqGroup, Lang
+from shared.contracts.content import BotContent
+from shared.contracts.knowledge import Faq, FaqGroup, Intent, Intents, Lang
 
 pytestmark = pytest.mark.unit
 
@@ -186,3 +190,44 @@ def test_a_thousand_groups_index_and_search_quickly() -> None:
     searched = (time.perf_counter() - started) / 20
     assert built < 1.0
     assert searched < 0.05
+
+
+class Kept(logging.Handler):
+    """Every record that reaches the root's handlers, as a service's log handler gets them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def service_log() -> Iterator[Kept]:
+    """A log at INFO set up as setup_logging does it (the root's level, a handler taking all
+    that reaches it), put back as it was afterwards."""
+    root, kept = logging.getLogger(), Kept()
+    level = root.level
+    root.setLevel(logging.INFO)
+    root.addHandler(kept)
+    yield kept
+    root.removeHandler(kept)
+    root.setLevel(level)
+
+
+def test_loading_content_logs_nothing_from_bm25s(service_log: Kept) -> None:
+    """Loading content with an FAQ and intents writes no bm25s lines to a log at INFO (it
+    wrote "Building index from tokens" once per index)."""
+    greet = Intent(name="greet", sentences=["hello there", "good morning"], response="Hi!")
+    content = BotContent(
+        version=1,
+        aiml="",
+        maps="",
+        sets="",
+        properties="",
+        faq=FAQ,
+        intents=Intents(intents=[greet]),
+    )
+    build_brain(content)
+    assert [r.getMessage() for r in service_log.records if r.name.startswith("bm25s")] == []

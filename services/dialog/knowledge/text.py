@@ -23,6 +23,9 @@ from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
 
 jieba.setLogLevel(logging.WARNING)
+# bm25s sets its own logger to DEBUG when imported, so each index built (three per content load
+# with an FAQ and intents) printed "Building index from tokens" in logs running at INFO.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 MAX_CHARS = 1000
 """Only the first this many characters of a question are read (sentences have at most 1,000)."""

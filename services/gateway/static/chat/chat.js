@@ -417,10 +417,27 @@
   // A bot's HTML may not restyle the page nor pose as the page's own inputs.
   const UNSAFE_TAGS = ["style", "form", "input", "button", "textarea", "select"];
 
+  // Chromium (156) checks the CSP when an on* attribute is *parsed*, in any document of this
+  // window, inert ones too (DOMParser, <template>, the Sanitizer API), and reports a violation
+  // each time. So no parser here ever sees one: wherever an attribute name can start (after
+  // whitespace, a quote, or a "/" that does not open an end tag), an "o" before an "n" becomes
+  // "&#111;". References are not decoded in attribute names, so onerror becomes an unknown
+  // attribute that DOMPurify drops; in text and attribute values they are, so "turn on" and
+  // href="/online" read as they were written.
+  const HANDLER_NAME_START = /(?<=[\t\n\f\r "']|[^<]\/)o(?=n)/gi;
+
+  function withoutHandlerNames(html) {
+    return html.replace(HANDLER_NAME_START, (o) => `&#${o.charCodeAt(0)};`);
+  }
+
+  // DOMPurify parses in an inert document and hands back a fragment: the page's live elements
+  // never parse the bot's markup, not even DOMPurify's clean copy of it.
   function setSafeHtml(body, html) {
     if (html === null || !window.DOMPurify) { body.textContent = html ?? ""; return; }
     body.classList.add("rich");
-    body.innerHTML = window.DOMPurify.sanitize(html, { FORBID_TAGS: UNSAFE_TAGS });
+    body.replaceChildren(window.DOMPurify.sanitize(withoutHandlerNames(html), {
+      FORBID_TAGS: UNSAFE_TAGS, RETURN_DOM_FRAGMENT: true,
+    }));
   }
 
   // Dicts replayed from history may arrive as Python reprs ({'a': 1}), as BESSER stores them.
