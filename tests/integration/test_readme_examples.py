@@ -113,13 +113,14 @@ class Shell:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self.lines: queue.Queue[str] = queue.Queue()
+        self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.put(line)
+        self.lines.put(None)  # bash ended (a syntax error ends a non-interactive shell)
 
     def run(self, command: str) -> tuple[int, str]:
         """Exit status and output (stdout and stderr) of one command."""
@@ -133,6 +134,8 @@ class Shell:
                 line = self.lines.get(timeout=WAIT_S)
             except queue.Empty:
                 pytest.fail(f"no end after {WAIT_S} s of:\n{command}\noutput:\n{''.join(out)}")
+            if line is None:
+                pytest.fail(f"the shell ended at:\n{command}\noutput:\n{''.join(out)}")
             if line.startswith(mark):
                 return int(line.split()[1]), "".join(out).rstrip("\n")
             out.append(line)
