@@ -221,6 +221,7 @@ def test_the_readme_example_files_are_what_it_says() -> None:
     assert zipped == {p.name: p.read_bytes() for p in (EXAMPLES / "aiml").glob("*.aiml")}
 
 
+@pytest.mark.timeout(240)  # about 30 s alone, about 65 s beside a busy suite on 2 CPUs
 def test_the_readme_examples_run_as_written_against_make_run(tmp_path: Path) -> None:
     """On a fresh `make run`, the banner's "Try it" line and then every README block marked to
     run, in order, succeed and print what their comments say."""
