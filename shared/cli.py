@@ -1,15 +1,27 @@
-"""`switchboard` (or `python -m shared.cli`): migrations and projects from the command line."""
+"""`switchboard` (or `python -m shared.cli`): migrations and projects from the command line.
+
+The database is DATABASE_URL, else the embedded Postgres of a running `make run`. When there is
+no database to talk to, a command says so in one line and exits 1: never a traceback.
+"""
 
 import asyncio
 import getpass
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, TypeVar
 from uuid import UUID
 
+import asyncpg
 import typer
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import exc
 
 from .db import make_engine, session_factory
+from .devstack.running import NoRunningStack, database_url
 from .identity import (
+    AdminRole,
     AdminToken,
     AuditStore,
     IdentityError,
@@ -18,7 +30,6 @@ from .identity import (
     TokenStore,
 )
 from .migrations import upgrade
-from .settings import CommonSettings
 
 app = typer.Typer(help="Switchboard administration", no_args_is_help=True)
 projects = typer.Typer(help="Create, list and re-key projects", no_args_is_help=True)
@@ -28,19 +39,59 @@ app.add_typer(admin_tokens, name="admin-token")
 T = TypeVar("T")
 
 
+class CliSettings(BaseSettings):
+    """Where the database is: DATABASE_URL, else the running `make run` of SWITCHBOARD_DATA."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(None, description="Postgres URL; unset: `make run`'s")
+    data_dir: Path | None = Field(
+        None, alias="SWITCHBOARD_DATA", description="Data folder of `make run` (default .data)"
+    )
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def _short(err: BaseException) -> str:
+    """The first line of an error, without the driver's class names."""
+    text = str(getattr(err, "orig", None) or err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+@contextmanager
+def _database(action: str) -> Iterator[str]:
+    """The database URL, and every way of not reaching it turned into one line and exit 1."""
+    settings = CliSettings()
+    try:
+        url = database_url(settings.database_url, settings.data_dir)
+    except NoRunningStack as err:
+        raise _fail(str(err)) from None
+    where = "DATABASE_URL" if settings.database_url else "the `make run` database"
+    try:
+        yield url
+    except IdentityError as err:
+        raise _fail(str(err)) from None
+    except (exc.ProgrammingError, asyncpg.UndefinedTableError) as err:
+        if "does not exist" not in str(err):
+            raise _fail(f"{action} failed: {_short(err)}") from None
+        raise _fail(f"{where} has no Switchboard tables yet: run `switchboard migrate`") from None
+    except (OSError, ValueError, exc.DBAPIError, asyncpg.PostgresError) as err:
+        raise _fail(f"cannot reach {where}: {_short(err)}") from None
+
+
 def _with_store(action: Callable[[ProjectStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = make_engine(CommonSettings().database_url, pool_size=1)
+    async def run(url: str) -> T:
+        engine = make_engine(url, pool_size=1)
         try:
             return await action(ProjectStore(session_factory(engine)))
         finally:
             await engine.dispose()
 
-    try:
-        return asyncio.run(run())
-    except IdentityError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from err
+    with _database("the command") as url:
+        return asyncio.run(run(url))
 
 
 async def _audit(store: ProjectStore, action: str, project: UUID | None, **details: str) -> None:
@@ -57,8 +108,9 @@ async def _audit(store: ProjectStore, action: str, project: UUID | None, **detai
 
 @app.command()
 def migrate() -> None:
-    """Apply every pending database migration (DATABASE_URL)."""
-    upgrade(CommonSettings().database_url)
+    """Apply every pending database migration (DATABASE_URL, or `make run`'s database)."""
+    with _database("migrate") as url:
+        upgrade(url)
     typer.echo("database is up to date")
 
 
@@ -104,14 +156,21 @@ def create_admin_token(
         list[str] | None,
         typer.Option(help="Limit the token to this project (key or name); repeat for several"),
     ] = None,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only", help="A viewer's token: it reads everything it covers, changes nothing"
+        ),
+    ] = False,
 ) -> None:
     """Create an admin token (all projects unless --project is given); printed once."""
+    role: AdminRole = "viewer" if read_only else "admin"
 
     async def create(store: ProjectStore) -> str:
         keys = [(await store.find(ref)).key for ref in project or []] or None
-        made = await TokenStore(store.sessions).create_admin(name, projects=keys)
+        made = await TokenStore(store.sessions).create_admin(name, projects=keys, role=role)
         scope = "every project" if keys is None else ", ".join(str(k) for k in keys)
-        await _audit(store, f"admin-token create {name}", None, scope=scope)
+        await _audit(store, f"admin-token create {name}", None, scope=scope, role=role)
         return made.secret
 
     typer.echo(f"ADMIN_TOKEN={_with_store(create)}")
@@ -119,14 +178,15 @@ def create_admin_token(
 
 @admin_tokens.command("list")
 def list_admin_tokens() -> None:
-    """Admin tokens by name, with the start of each (never the token) and their scope."""
+    """Admin tokens by name, with the start of each (never the token), their role (admin, or
+    viewer: read-only) and the projects they cover."""
 
     async def listed(store: ProjectStore) -> list[AdminToken]:
         return await TokenStore(store.sessions).admins()
 
     for token in _with_store(listed):
         scope = "every project" if token.projects is None else ", ".join(token.projects)
-        typer.echo(f"{token.name:<30} {token.token_prefix}…  {scope}")
+        typer.echo(f"{token.name:<30} {token.token_prefix}…  {token.role:<6}  {scope}")
 
 
 @admin_tokens.command("revoke")

@@ -1,7 +1,9 @@
 """Admin API authentication: `Authorization: Bearer <admin token>`, scoped to projects.
 
 Both dependencies leave the token (and the project) on the request's state, which is where the
-audit log (audit.py) reads who made a change.
+audit log (audit.py) reads who made a change. Both refuse a viewer's (read-only) token on any
+request but a read, here and only here: every admin route depends on one of them, and
+tests/integration/test_admin_roles.py walks the app's routes so a new one cannot forget it.
 """
 
 from collections.abc import Awaitable, Callable
@@ -14,6 +16,7 @@ from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from .problems import Problem
 
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 AdminScope = Callable[..., Awaitable[tuple[UUID, AdminToken]]]
 AdminAuth = Callable[..., Awaitable[AdminToken]]
 
@@ -32,6 +35,8 @@ def admin_token(tokens: TokenStore) -> AdminAuth:
         token = await tokens.admin(secret.strip())
         if token is None:
             raise Problem(401, "unknown admin token")
+        if token.read_only and request.method not in READS:
+            raise Problem(403, "this admin token is read-only (viewer): it may look, not change")
         request.state.admin_token = token
         return token
 

@@ -6,7 +6,7 @@ at once (no protocol accepts it any more) and every service forgets its rows on 
 """
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -58,6 +58,9 @@ class Me(BaseModel):
 
     name: str
     projects: list[UUID] | None = Field(description="The projects it covers; null: all")
+    role: Literal["admin", "viewer"] = Field(
+        description="admin: reads and changes; viewer: reads only (every change is a 403)"
+    )
 
 
 class NewProject(BaseModel):
@@ -104,9 +107,10 @@ def admin_projects_router(projects: ProjectStore, tokens: TokenStore, bridge: Br
 
     @router.get("/admin/me", response_model=Me)
     async def me(token: Token) -> Me:
-        """The token's name and the projects it covers (to check a token, as a login does)."""
+        """The token's name, its role and the projects it covers (to check a token, as a login
+        does)."""
         keys = None if token.projects is None else [UUID(p) for p in token.projects]
-        return Me(name=token.name, projects=keys)
+        return Me(name=token.name, projects=keys, role="viewer" if token.read_only else "admin")
 
     @router.get("/admin/projects", response_model=ProjectPage)
     async def list_projects(

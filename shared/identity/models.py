@@ -1,7 +1,7 @@
 """The identity schema: projects (one project is one bot on every protocol)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from sqlalchemy import BigInteger, Column, DateTime, Identity, func
@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 SCHEMA = "identity"
+AdminRole = Literal["admin", "viewer"]
 DEFAULT_FALLBACK = "let's check this thing on internet"
 
 
@@ -35,7 +36,8 @@ class Project(SQLModel, table=True):
 
 
 class AdminToken(SQLModel, table=True):
-    """An operator's token for the admin API, for every project or for a list of them."""
+    """An operator's token for the admin API, for every project or for a list of them; a
+    `viewer` token may read everything those cover and change nothing."""
 
     __tablename__ = "admin_tokens"
     __table_args__ = {"schema": SCHEMA}
@@ -47,6 +49,9 @@ class AdminToken(SQLModel, table=True):
     projects: list[str] | None = Field(
         default=None, sa_column=Column(JSONB, nullable=True), description="None: every project"
     )
+    role: str = Field(
+        default="admin", max_length=16, description="admin: reads and changes; viewer: reads"
+    )
     created_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
     )
@@ -54,6 +59,11 @@ class AdminToken(SQLModel, table=True):
     def allows(self, project: UUID) -> bool:
         """Whether this token may read and change `project`."""
         return self.projects is None or str(project) in self.projects
+
+    @property
+    def read_only(self) -> bool:
+        """A viewer's token: every read of the projects it covers, no change."""
+        return self.role != "admin"
 
 
 class RobotToken(SQLModel, table=True):

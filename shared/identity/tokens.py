@@ -10,7 +10,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import transaction
-from .models import AdminToken, RobotCredential, RobotToken
+from .models import AdminRole, AdminToken, RobotCredential, RobotToken
 from .secrets import hash_secret, secret_matches, secret_prefix
 from .store import IdentityError
 
@@ -40,9 +40,15 @@ class TokenStore:
         self._sessions = sessions
 
     async def create_admin(
-        self, name: str, *, projects: list[UUID] | None, replace: bool = False
+        self,
+        name: str,
+        *,
+        projects: list[UUID] | None,
+        replace: bool = False,
+        role: AdminRole = "admin",
     ) -> NewAdminToken:
-        """A new admin token for every project (None) or for `projects` only.
+        """A new admin token for every project (None) or for `projects` only; `role` viewer
+        makes it read-only.
 
         With `replace`, an existing token of that name is revoked instead of refusing.
         """
@@ -60,6 +66,7 @@ class TokenStore:
                 token_hash=hash_secret(secret),
                 token_prefix=secret_prefix(secret),
                 projects=scope,
+                role=role,
             )
             session.add(token)
         return NewAdminToken(token, secret)

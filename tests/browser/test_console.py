@@ -5,6 +5,7 @@ Set CONSOLE_SCREENSHOTS=docs/screenshots to keep the README's console tour from 
 """
 
 import asyncio
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
@@ -328,3 +329,91 @@ async def test_content_problem_is_shown_at_its_line(
         "el => el.value.slice(el.selectionStart, el.selectionEnd)"
     )
     assert "</templat>" in selected
+
+
+@pytest.fixture(scope="module")
+def viewer_token(backends: Backends) -> str:
+    """A read-only admin token (role viewer) for every project."""
+
+    async def create() -> str:
+        engine = make_engine(backends.database_url, pool_size=1)
+        try:
+            store = TokenStore(session_factory(engine))
+            name = f"auditor-{uuid4().hex[:4]}"
+            return (await store.create_admin(name, projects=None, role="viewer")).secret
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(create())
+
+
+async def test_a_viewer_sees_every_page_without_write_controls(
+    console_stack: Stack,
+    project: TestProject,
+    admin_token: str,
+    viewer_token: str,
+    console: ChatPage,
+) -> None:
+    """Signed in with a read-only token, the console says so, shows the projects, content,
+    versions, conversations, robots and settings, and offers no control that would change
+    anything; a change sent anyway is refused by the server (403)."""
+    http = console_stack.http_url()
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        saved = await client.put(
+            f"{http}/admin/projects/{project.key}/aiml",
+            content=WARD_AIML,
+            headers={**admin, "Content-Type": "application/xml"},
+        )
+        assert saved.status_code == 200, saved.text
+        query = {"botid": str(project.key), "token": project.secret, "uid": "bed-7", "q": "hello"}
+        assert "ward assistant" in (await client.get(f"{http}/sandbox/chat", params=query)).text
+
+    page = console.page
+    await sign_in(page, console_url(console_stack, "#/projects"), viewer_token)
+    await expect(page.locator("#readonly-note")).to_be_visible()
+    await expect(page.locator("#readonly-note")).to_contain_text("Read-only token")
+    await expect(page.locator("#role")).to_have_text("Read-only (viewer)")
+    await expect(page.locator(f"#projects-table tr[data-project='{project.key}']")).to_be_visible()
+    await expect(page.locator("#new-project")).to_have_count(0)
+
+    base = f"#/p/{project.key}"
+    await page.goto(console_url(console_stack, f"{base}/content/aiml"))
+    await expect(page.locator(".editor")).to_have_attribute("data-ready", "true")
+    await expect(page.locator("#content-text")).to_have_value(re.compile("ward assistant"))
+    await expect(page.locator("#content-text")).not_to_be_editable()
+    await expect(page.locator(".version[data-version='1']")).to_be_visible()
+    for write in ["#save", "#validate", "#publish", "label[for=content-file]"]:
+        await expect(page.locator(write)).to_be_hidden()
+    await expect(page.get_by_role("button", name="Restore to test")).to_have_count(0)
+
+    await page.goto(console_url(console_stack, f"{base}/conversations/bed-7"))
+    transcript = page.locator("#transcript .transcript")
+    await expect(transcript.locator(".turn--user .turn__text").first).to_have_text("hello")
+    await expect(page.locator("#handoff-state")).to_have_text("bot answering")
+    for write in ["#take-over", "#operator-text", "#operator-send"]:
+        await expect(page.locator(write)).to_be_hidden()
+
+    await page.goto(console_url(console_stack, f"{base}/robots/ward-bot-9"))
+    await expect(page.locator("#commands")).to_be_visible()
+    await expect(page.locator("#command-send")).to_be_hidden()
+
+    await page.goto(console_url(console_stack, f"{base}/settings"))
+    name = page.locator("#settings-form [name=name]")
+    await expect(name).to_have_value(re.compile("test-"))
+    await expect(name).not_to_be_editable()
+    for write in ["#settings-save", "#rotate", "#delete"]:
+        await expect(page.locator(write)).to_be_hidden()
+
+    refused = await page.evaluate(
+        """async (key) => {
+          const token = sessionStorage.getItem("switchboard.console.token");
+          const answer = await fetch(`/admin/projects/${key}`, {
+            method: "PATCH", body: JSON.stringify({title: "changed"}),
+            headers: {Authorization: `Bearer ${token}`, "Content-Type": "application/json"}});
+          return answer.status;
+        }""",
+        str(project.key),
+    )
+    assert refused == 403
+    assert all("403" in e or "404" in e for e in console.errors), console.errors

@@ -1,6 +1,10 @@
 """The `switchboard` CLI against the real database."""
 
 import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
@@ -8,6 +12,9 @@ from typer.testing import CliRunner
 
 from shared.cli import app
 from shared.db import make_engine, session_factory
+from shared.devstack.embedded import free_port
+from shared.devstack.run import Stack
+from shared.devstack.settings import StackSettings
 from shared.identity import AuditEntry, AuditStore, TokenStore
 from shared.testing.backends import Backends
 
@@ -90,6 +97,34 @@ def test_an_admin_token_is_listed_by_its_start_and_revoked_by_name(
     assert again.exit_code == 1 and "no admin token" in again.output
 
 
+def test_a_read_only_admin_token_is_made_and_listed_as_a_viewer(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`admin-token create --read-only` makes a viewer's token (stored hashed, with its role);
+    list shows each token's role."""
+    monkeypatch.setenv("DATABASE_URL", backends.database_url)
+    runner = CliRunner()
+    viewer, admin = f"look-{uuid4().hex}", f"ops-{uuid4().hex}"
+    made = runner.invoke(app, ["admin-token", "create", viewer, "--read-only"])
+    secret = _env(made.output)["ADMIN_TOKEN"]
+    runner.invoke(app, ["admin-token", "create", admin])
+    listed = runner.invoke(app, ["admin-token", "list"]).output.splitlines()
+    assert " viewer " in next(line for line in listed if line.startswith(viewer))
+    assert " admin " in next(line for line in listed if line.startswith(admin))
+
+    async def stored() -> tuple[bool, str]:
+        engine = make_engine(backends.database_url, pool_size=1)
+        try:
+            token = await TokenStore(session_factory(engine)).admin(secret)
+            assert token is not None
+            return token.read_only, token.token_hash
+        finally:
+            await engine.dispose()
+
+    read_only, token_hash = asyncio.run(stored())
+    assert read_only and token_hash != secret
+
+
 def test_command_line_changes_are_in_the_audit_log(
     backends: Backends, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,6 +151,71 @@ def test_command_line_changes_are_in_the_audit_log(
     assert [e.action for e in mine] == ["project rotate-secret", "project create"]
     assert all(e.actor.startswith("cli:") for e in mine)
     token = next(e for e in recent if e.action.startswith("admin-token create"))
-    assert token.details == {"scope": "every project"}
+    assert token.details == {"scope": "every project", "role": "admin"}
     everything = repr([(e.target, e.details) for e in recent])
     assert created["PROJECT_SECRET"] not in everything and made["ADMIN_TOKEN"] not in everything
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m shared.cli …` from the checkout, as a user types it: no DATABASE_URL."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "NATS_URL"}}
+    env["SWITCHBOARD_DATA"] = str(data)
+    return subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode != 0, done.stdout
+    assert done.stdout == "" and len(done.stderr.splitlines()) == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    return done.stderr
+
+
+def test_the_cli_finds_the_database_of_a_running_make_run(tmp_path: Path) -> None:
+    """With `make run`'s embedded Postgres up (Unix socket only) and no DATABASE_URL, the CLI
+    finds it by itself; before migrations and after the stack stops it says so in one line."""
+    data = tmp_path / "data"
+    stack = Stack(StackSettings(SWITCHBOARD_DATA=data, NATS_PORT=free_port()))
+    stack.prepare()
+    try:
+        stack.start_backends()
+        assert "switchboard migrate" in _one_line_error(_cli("project", "list", data=data))
+        migrated = _cli("migrate", data=data)
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
+        made = _cli("project", "create", "found-it", data=data)
+        assert made.returncode == 0, made.stderr[-3000:]
+        key = _env(made.stdout)["PROJECT_KEY"]
+        token = _cli("admin-token", "create", "ops", data=data)
+        assert _env(token.stdout)["ADMIN_TOKEN"].startswith("sbadm_"), token.stderr[-3000:]
+        assert key in _cli("project", "list", data=data).stdout
+    finally:
+        asyncio.run(stack.stop())
+    error = _one_line_error(_cli("project", "list", data=data))
+    assert "make run" in error and "DATABASE_URL" in error
+
+
+def test_the_cli_says_in_one_line_when_there_is_no_database(tmp_path: Path) -> None:
+    """Nothing running and no DATABASE_URL, or a DATABASE_URL nothing answers: one line on
+    stderr and a non-zero exit, never a traceback."""
+    for args in (["project", "create", "x"], ["admin-token", "create", "ops"], ["migrate"]):
+        assert "no database" in _one_line_error(_cli(*args, data=tmp_path))
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/switchboard"
+    env = {**os.environ, "DATABASE_URL": nowhere}
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "admin-token", "list"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "cannot reach DATABASE_URL" in _one_line_error(done)

@@ -84,7 +84,8 @@ async function route() {
     return;
   }
   $("shell").dataset.signedIn = "true";
-  let ctx = { view, setTitle, go, me: state.me, config: state.config, reloadProjects: loadProjects };
+  const readOnly = state.me.role === "viewer";
+  let ctx = { view, setTitle, go, me: state.me, readOnly, config: state.config, reloadProjects: loadProjects };
   if (parts[0] === "p" && parts[1]) {
     const project = state.projects.find((p) => p.key === parts[1]);
     const found = PROJECT_PAGES.find(([slug]) => slug === parts[2]);
@@ -114,9 +115,13 @@ async function signIn(token) {
   store.token = token;
   state.me = me;
   await loadProjects();
+  const readOnly = me.role === "viewer"; // the server is the guard; this hides what it refuses
+  $("shell").dataset.readOnly = String(readOnly);
+  $("readonly-note").hidden = !readOnly;
   $("whoami").hidden = false;
   fill($("whoami"), h("span", { class: "muted" }, "Signed in as "), h("strong", {}, me.name),
-    h("br"), h("span", { class: "muted" }, me.projects === null ? "All projects" : `${me.projects.length} project(s)`));
+    h("br"), h("span", { class: "muted" }, me.projects === null ? "All projects" : `${me.projects.length} project(s)`),
+    readOnly ? [h("br"), h("span", { class: "muted", id: "role" }, "Read-only (viewer)")] : null);
   $("signout").hidden = false;
   const last = store.lastProject;
   const target = location.hash && !location.hash.startsWith("#/login") ? location.hash
@@ -128,6 +133,8 @@ function signOut(message) {
   store.clear();
   state.me = null;
   state.projects = [];
+  delete $("shell").dataset.readOnly;
+  $("readonly-note").hidden = true;
   $("whoami").hidden = true;
   $("signout").hidden = true;
   $("switcher-wrap").hidden = true;

@@ -66,6 +66,12 @@ export function button(text, onclick, tone = "", attrs = {}) {
   return h("button", { type: "button", class: `button ${tone ? `button--${tone}` : ""}`, onclick, ...attrs }, text);
 }
 
+/** Mark `el` as a control that changes something: a read-only (viewer) token never sees it. */
+export function writes(el) {
+  el.dataset.write = "";
+  return el;
+}
+
 /** A labelled form field around `control`. */
 export function field(label, control, hint) {
   return h("label", { class: "field" },

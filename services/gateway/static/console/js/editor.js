@@ -46,6 +46,8 @@ export function createEditor({ placeholder = "", id } = {}) {
     /** Set by the page once the stored content is in (tests and operators wait for it). */
     set ready(flag) { root.dataset.ready = String(flag); },
     set disabled(flag) { area.disabled = flag; root.classList.toggle("editor--disabled", flag); },
+    /** Shown, selectable and scrollable, but not editable (a viewer's token). */
+    set readOnly(flag) { area.readOnly = flag; },
     /** Mark these 1-based lines as having problems (an empty list clears the marks). */
     mark(lineNumbers) { marked = new Set(lineNumbers); gutter.dataset.dirty = "1"; renderGutter(); },
     /** Select a whole line (the column alone is easy to miss) and scroll it into view. */

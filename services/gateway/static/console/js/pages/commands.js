@@ -3,7 +3,7 @@
    expired — beside the robot's recent commands. */
 
 import { api, errorBox } from "../api.js";
-import { h, fill, card, badge, ago, field, empty, toast } from "../dom.js";
+import { h, fill, card, badge, ago, field, empty, toast, writes } from "../dom.js";
 
 const FOLLOW_EVERY_MS = 1000;
 const FOLLOW_FOR_MS = 120000;
@@ -94,7 +94,7 @@ export function commandConsole(ctx, robotId) {
   refreshHistory();
   const historyTimer = setInterval(refreshHistory, HISTORY_EVERY_MS);
   return {
-    form: card("Send a command", null, form),
+    form: writes(card("Send a command", null, form)),
     history,
     stop() { stopped = true; clearInterval(historyTimer); timers.forEach(clearInterval); },
   };

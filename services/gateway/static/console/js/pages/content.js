@@ -3,7 +3,7 @@
    a new version the test stage answers from at once. Versions, diff and publish are beside it. */
 
 import { api, errorBox } from "../api.js";
-import { h, fill, card, button, badge, size, toast } from "../dom.js";
+import { h, fill, card, button, badge, size, toast, writes } from "../dom.js";
 import { createEditor } from "../editor.js";
 import { versionsPanel } from "./versions.js";
 
@@ -38,6 +38,7 @@ export async function render(ctx) {
   setTitle("Content", [{ text: project.title || project.name, href: `#/p/${project.key}/settings` }, { text: "Content" }]);
   const base = `/admin/projects/${project.key}`;
   const editor = createEditor({ id: "content-text", placeholder: kind.sample || "" });
+  editor.readOnly = ctx.readOnly;
   const result = h("div", { class: "result", id: "content-result", "aria-live": "polite" });
   const fileChip = h("div", { class: "file-chip", hidden: true });
   const fileInput = h("input", { type: "file", accept: kind.accept, class: "visually-hidden", id: "content-file" });
@@ -157,11 +158,12 @@ export async function render(ctx) {
   const tabs = h("nav", { class: "tabs", "aria-label": "Kind of content" }, KINDS.map((k) =>
     h("a", { href: `#/p/${project.key}/content/${k.id}`, class: ["tabs__tab", k === kind && "tabs__tab--active"], "aria-current": k === kind ? "page" : null, dataset: { kind: k.id } }, k.label)));
   const tools = h("div", { class: "toolbar" },
-    h("label", { class: "button button--quiet", for: "content-file" }, "Open file…"), fileInput,
+    writes(h("label", { class: "button button--quiet", for: "content-file" }, "Open file…")), fileInput,
     button("Reload", () => load({ force: true }), "quiet", { title: "Load what the test stage answers from" }),
-    kind.dryRun ? button("Validate", () => send(true), "", { id: "validate" }) : null,
-    button(kind.named ? "Save tree" : "Save to test", () => send(false), "primary", { id: "save" }),
-    kind.named ? button("Delete tree", removeTree, "danger quiet") : null);
+    // A dry run is a PUT too: a viewer's token may not validate either.
+    kind.dryRun ? writes(button("Validate", () => send(true), "", { id: "validate" })) : null,
+    writes(button(kind.named ? "Save tree" : "Save to test", () => send(false), "primary", { id: "save" })),
+    kind.named ? writes(button("Delete tree", removeTree, "danger quiet")) : null);
   fill(view, h("div", { class: "columns columns--wide-left" },
     h("div", { class: "stack" },
       card(null, null, tabs,

@@ -4,7 +4,7 @@
    list and the open transcript refresh every few seconds. */
 
 import { api, errorBox } from "../api.js";
-import { h, fill, card, button, badge, ago, clock, empty, spinner, toast } from "../dom.js";
+import { h, fill, card, button, badge, ago, clock, empty, spinner, toast, writes } from "../dom.js";
 
 const LIST_EVERY_MS = 5000;
 const TRANSCRIPT_EVERY_MS = 2500;
@@ -75,7 +75,7 @@ export function render(ctx) {
   const turnsBox = h("div", { class: "transcript" });
   const input = h("input", { class: "input", id: "operator-text", autocomplete: "off", "aria-label": "Operator message" });
   const sendButton = h("button", { type: "submit", class: "button button--primary", id: "operator-send" }, "Send");
-  const composer = h("form", { class: "composer-bar" }, input, sendButton);
+  const composer = writes(h("form", { class: "composer-bar" }, input, sendButton));
   composer.addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = input.value.trim();
@@ -97,8 +97,8 @@ export function render(ctx) {
       h("div", {}, h("code", {}, selected), " ", badge(session.protocol || "?", "muted"), " ",
         operator ? badge(`taken over by ${operator}`, "bad", { id: "handoff-state" }) : badge("bot answering", "ok", { id: "handoff-state" })),
       h("div", { class: "toolbar" },
-        operator ? button("Hand back to the bot", () => handoff("DELETE"), "", { id: "hand-back" })
-          : button("Take over", () => handoff("POST"), "warn", { id: "take-over" })));
+        writes(operator ? button("Hand back to the bot", () => handoff("DELETE"), "", { id: "hand-back" })
+          : button("Take over", () => handoff("POST"), "warn", { id: "take-over" }))));
     fill(turnsBox, turns.length ? turns.map(turnRow) : h("p", { class: "muted" }, "No turns yet."));
     input.disabled = sendButton.disabled = !operator;
     input.placeholder = operator ? "Answer as the operator…" : "Take over to answer as a person";

@@ -18,7 +18,8 @@ export function render({ view, setTitle, signIn }) {
   const form = h("form", { class: "login__form", novalidate: true },
     h("label", { class: "field" }, h("span", { class: "field__label" }, "Admin token"), input,
       h("span", { class: "field__hint" }, "Create one on the server with ",
-        h("code", {}, "switchboard admin-token create <name>"), ".")),
+        h("code", {}, "switchboard admin-token create <name>"),
+        " (add ", h("code", {}, "--read-only"), " for a token that can only look).")),
     status, submit);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -10,18 +10,19 @@ export async function render(ctx) {
   let projects = ctx.projects;
   try { projects = await ctx.reloadProjects(); } // other operators may have changed them
   catch (err) { fill(view, errorBox(err)); return; }
-  const canCreate = me.projects === null;
+  const canCreate = me.projects === null && !ctx.readOnly;
   const create = canCreate ? button("New project", () => createProject(ctx), "primary", { id: "new-project" }) : null;
   const list = projects.length ? projectTable(projects) : empty(
     "No projects yet",
-    canCreate ? "A project is one bot: its content, its conversations and its robots."
+    canCreate || (ctx.readOnly && me.projects === null) ? "A project is one bot: its content, its conversations and its robots."
       : "This token covers no project. Ask for a token that covers one.",
     create ? button("Create the first project", () => createProject(ctx), "primary") : null);
   fill(view, h("div", { class: "stack" },
     h("div", { class: "stats" },
       stat("Projects", projects.length),
       stat("Signed in as", me.name),
-      stat("Scope", me.projects === null ? "All projects" : `${me.projects.length} project(s)`)),
+      stat("Scope", me.projects === null ? "All projects" : `${me.projects.length} project(s)`),
+      ctx.readOnly ? stat("Role", "Viewer (read-only)") : null),
     card(`Projects (${projects.length})`, create, list)));
 }
 

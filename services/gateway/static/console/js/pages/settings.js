@@ -2,7 +2,7 @@
    (shown once), and deleting the project (its name typed as confirmation). */
 
 import { api, errorBox } from "../api.js";
-import { h, fill, card, button, field, modal, confirmBox, toast } from "../dom.js";
+import { h, fill, card, button, field, modal, confirmBox, toast, writes } from "../dom.js";
 import { store } from "../store.js";
 import { showSecret } from "./projects.js";
 
@@ -25,11 +25,11 @@ export async function render(ctx) {
   const status = h("div");
   const form = h("form", { class: "form form--grid", id: "settings-form" },
     FIELDS.map(([name, label, kind, hint]) => {
-      controls[name] = h(kind, { class: kind === "input" ? "input" : "input textarea", name, rows: 3, value: current[name] ?? "" });
+      controls[name] = h(kind, { class: kind === "input" ? "input" : "input textarea", name, rows: 3, value: current[name] ?? "", readonly: ctx.readOnly });
       return field(label, controls[name], hint);
     }),
     status,
-    h("div", { class: "form__actions" }, h("button", { type: "submit", class: "button button--primary" }, "Save changes")));
+    writes(h("div", { class: "form__actions" }, h("button", { type: "submit", class: "button button--primary", id: "settings-save" }, "Save changes"))));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const changes = {};
@@ -49,12 +49,12 @@ export async function render(ctx) {
         h("dt", {}, "Project key"), h("dd", {}, h("code", {}, project.key)),
         h("dt", {}, "Secret"), h("dd", {}, h("code", {}, `${current.secret_prefix}…`)),
         h("dt", {}, "Secret in this tab"), h("dd", {}, store.secret(project.key) ? "yes" : "no"))),
-      card("Rotate the secret", null,
+      writes(card("Rotate the secret", null,
         h("p", { class: "muted" }, "Every client and robot using the old secret is refused at once."),
-        button("Rotate secret…", () => rotate(ctx, current), "warn", { id: "rotate" })),
-      card("Delete the project", null,
+        button("Rotate secret…", () => rotate(ctx, current), "warn", { id: "rotate" }))),
+      writes(card("Delete the project", null,
         h("p", { class: "muted" }, "Deletes its content, conversations, robots' telemetry, schedules and media. This cannot be undone."),
-        button("Delete project…", () => remove(ctx, current), "danger", { id: "delete" })))));
+        button("Delete project…", () => remove(ctx, current), "danger", { id: "delete" }))))));
 }
 
 async function rotate(ctx, project) {

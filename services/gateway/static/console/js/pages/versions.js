@@ -3,13 +3,13 @@
    between any two (per part: each AIML file, FAQ, intents, machine, chain, each tree). */
 
 import { api, errorBox } from "../api.js";
-import { h, fill, card, button, badge, ago, confirmBox, modal, toast, empty } from "../dom.js";
+import { h, fill, card, button, badge, ago, confirmBox, modal, toast, empty, writes } from "../dom.js";
 
 export function versionsPanel(ctx) {
   const base = `/admin/projects/${ctx.project.key}`;
   const summary = h("div", { class: "stages", id: "stages" });
   const list = h("ol", { class: "versions", id: "versions" });
-  const publish = button("Publish test → release", () => publishVersion(), "primary", { id: "publish", disabled: true });
+  const publish = writes(button("Publish test → release", () => publishVersion(), "primary", { id: "publish", disabled: true }));
   const compare = button("Compare", () => showDiff("release", "test"), "quiet", { id: "compare", disabled: true });
   const root = card("Versions", h("div", { class: "toolbar" }, compare, publish), summary, list);
   let state = null;
@@ -47,8 +47,8 @@ export function versionsPanel(ctx) {
       counts ? h("div", { class: "muted small" }, counts) : null,
       h("div", { class: "version__actions" },
         button("Diff vs release", () => showDiff("release", String(v.version)), "link"),
-        v.version !== state.release ? button(v.version < state.release ? "Roll back release to this" : "Publish this", () => publishVersion(v.version), "link") : null,
-        v.version !== state.test ? button("Restore to test", () => restore(v.version), "link") : null));
+        v.version !== state.release ? writes(button(v.version < state.release ? "Roll back release to this" : "Publish this", () => publishVersion(v.version), "link")) : null,
+        v.version !== state.test ? writes(button("Restore to test", () => restore(v.version), "link")) : null));
   }
 
   async function publishVersion(version = state?.test) {
@@ -82,7 +82,7 @@ export function versionsPanel(ctx) {
       h("div", { class: "modal__actions" },
         button("Close", () => close(), "quiet"),
         to === "test" && from === "release" && state && state.test !== state.release
-          ? button(`Publish v${state.test}`, () => { close(); publishVersion(); }, "primary") : null)));
+          ? writes(button(`Publish v${state.test}`, () => { close(); publishVersion(); }, "primary")) : null)));
   }
 
   return { root, refresh, stop() { stopped = true; } };
