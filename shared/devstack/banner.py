@@ -1,5 +1,6 @@
 """What `make run` prints once everything is ready: where to connect, and how to sign in."""
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,7 @@ Switchboard is ready ({time.monotonic() - started:.1f} s).
   Logs                 {data / "logs"}/<replica>.log (dialog.log, or dialog-1.log, ... with
                        several replicas), and below, prefixed
 
-Try it:  python -c "import websocket; ws = websocket.create_connection('{url}'); \\
+Try it:  {sys.executable} -c "import websocket; ws = websocket.create_connection('{url}'); \\
   ws.send('{{\\"ask_bot\\": \\"hi\\"}}'); print(ws.recv())"
 Press Ctrl-C to stop everything.
 """,
