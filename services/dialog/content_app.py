@@ -74,13 +74,24 @@ class ContentFiles:
         categories = held.categories if held is not None and held.counts else compiled.size
         if command.dry_run:
             return AimlChecked(files=len(files), categories=categories)
-        row = await self.store.save_aiml(
-            command.project_key,
-            command.correlation_id,
-            list(zip(files, counts, strict=True)),
-            categories=categories,  # what the brain has: later files replace
-        )
-        brain = await build_version(content_of(row), compiled, key=texts_key(files))
+        key = texts_key(files)
+        # a new kernel is built in a thread while the files are stored (the database's I/O)
+        building = None
+        if held is None:
+            building = asyncio.create_task(
+                asyncio.to_thread(KERNELS.get_or_build, key, lambda: compiled)
+            )
+        try:
+            row = await self.store.save_aiml(
+                command.project_key,
+                command.correlation_id,
+                list(zip(files, counts, strict=True)),
+                categories=categories,  # what the brain has: later files replace
+            )
+        finally:
+            if building is not None:
+                held = await building
+        brain = await build_version(content_of(row), compiled, key=key)
         self.brains.put(command.project_key, brain)
         del held
         return saved_of(row)

@@ -277,16 +277,18 @@ def _answer(
     if properties is not None:
         kernel._botPredicates = properties.values
         kernel._brain._botName = properties.name
-    kernel._sessions[session_id] = _restore(state)
+    session = kernel._sessions[session_id] = _restore(state)
     try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            reply = kernel.respond(text, session_id) if text.strip() else ""
-        new_state = kernel.getSessionData(session_id)
+        # not verbose, python-aiml writes nothing to stderr
+        reply = kernel.respond(text, session_id) if text.strip() else ""
     finally:
-        kernel._deleteSession(session_id)
-    new_state.pop("_inputStack", None)
-    for key in HISTORY_KEYS:
-        new_state[key] = new_state.get(key, [])[-MAX_HISTORY:]
+        kernel._sessions.pop(session_id, None)
+    # the session left the kernel: its values are handed back as they are (no deep copy)
+    new_state = {
+        k: (v[-MAX_HISTORY:] if k in HISTORY_KEYS else v)
+        for k, v in session.items()
+        if k != "_inputStack"
+    }
     return Answer(text=reply, matched=bool(reply), state=new_state)
 
 
