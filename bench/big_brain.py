@@ -33,6 +33,7 @@ import psutil
 import websocket
 from common import Goal, percentiles, plot, running_stack, write
 from cross_gateway import admin_token
+from throughput import UNLIMITED
 
 from shared.testing.plugin import Stack, TestProject, new_project
 
@@ -217,7 +218,8 @@ def main() -> None:
     theirs = python_aiml(args.questions)
     with (
         tempfile.TemporaryDirectory(prefix="bench-brain-") as tmp,
-        running_stack(Path(tmp)) as stack,
+        running_stack(Path(tmp), **UNLIMITED) as stack,  # 300 questions on one socket: past
+        # the frame rate's burst (200, then 50/s) a fast stack got rate-limit errors, not replies
     ):
         ours = switchboard(stack, args)
     result, goals = figures(ours, theirs)
