@@ -27,7 +27,9 @@ from .domain import (
     answer,
     build_kernel,
     compile_aiml,
+    keep_out_of_gc,
     parse_properties,
+    release_kernel,
 )
 from .knowledge import FaqIndex, NluModel, Understood, warm_up
 from .machine import MachineEvent, MachineModel, Step
@@ -104,6 +106,9 @@ class Kernels:
                     categories=compiled.size,
                     counts=compiled.counts,
                 )
+                del compiled
+                weakref.finalize(found, release_kernel, found.kernel)
+                keep_out_of_gc()
                 with self._lock:
                     self._kernels[key] = found
             with self._lock:
