@@ -383,6 +383,7 @@ class DialogApp:
             brain = await self.files.brain(project, content)
             self.brains.put(project, brain)
             await self.fallbacks.get(project)  # read with the brain, not while answering
+        self.fallbacks.touch(project)  # re-read in the background every few seconds of use
         return brain
 
     async def _fallback(self, project: UUID) -> str:

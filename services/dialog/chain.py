@@ -209,11 +209,15 @@ class Fallbacks:
         kept = self._texts.get(project)
         if kept is None:
             return await self._read(project)
-        text, at = kept
-        if self._clock() - at > self._ttl_s and project not in self._refreshing:
-            task = asyncio.create_task(self._refresh(project))
-            self._refreshing[project] = task
-        return text
+        self.touch(project)
+        return kept[0]
+
+    def touch(self, project: UUID) -> None:
+        """The project is in use: re-read its fallback in the background if it is stale."""
+        kept = self._texts.get(project)
+        stale = kept is not None and self._clock() - kept[1] > self._ttl_s
+        if stale and project not in self._refreshing:
+            self._refreshing[project] = asyncio.create_task(self._refresh(project))
 
     async def _read(self, project: UUID) -> str:
         text = await self._load(project)
