@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,11 +53,14 @@ def gone_within(pids: list[int], seconds: float) -> list[int]:
 
 
 @pytest.fixture
-def bench_root(tmp_path: Path) -> Iterator[Path]:
-    """The bench's folder; anything it started that is still running afterwards is killed."""
-    yield tmp_path
-    for process in servers_under(tmp_path):
-        process.kill()
+def bench_root() -> Iterator[Path]:
+    """The bench's folder, in /tmp as a benchmark's is (pytest's own tmp_path is under a 0700
+    folder that every pytest start resets, which the embedded Postgres's own user then cannot
+    reach); anything it started that is still running afterwards is killed."""
+    with tempfile.TemporaryDirectory(prefix="bench-cleanup-") as root:
+        yield Path(root)
+        for process in servers_under(Path(root)):
+            process.kill()
 
 
 @pytest.mark.timeout(300)
