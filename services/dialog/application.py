@@ -382,8 +382,7 @@ class DialogApp:
             content = await self.content.get(project, version=version) if version else EMPTY
             brain = await self.files.brain(project, content)
             self.brains.put(project, brain)
-            await self.fallbacks.get(project)  # read with the brain, not while answering
-        self.fallbacks.touch(project)  # re-read in the background every few seconds of use
+        await self.fallbacks.warm(project)  # read before answering, not while
         return brain
 
     async def _fallback(self, project: UUID) -> str:

@@ -212,6 +212,14 @@ class Fallbacks:
         self.touch(project)
         return kept[0]
 
+    async def warm(self, project: UUID) -> None:
+        """The project is in use: read its fallback now if it was never read (before the
+        engine's timed part of a turn), else re-read it in the background if it is stale."""
+        if project not in self._texts:
+            await self._read(project)
+        else:
+            self.touch(project)
+
     def touch(self, project: UUID) -> None:
         """The project is in use: re-read its fallback in the background if it is stale."""
         kept = self._texts.get(project)

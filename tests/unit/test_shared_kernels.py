@@ -222,3 +222,24 @@ def test_a_kernel_no_brain_uses_any_more_is_freed() -> None:
     assert ask(build_brain(content(BOT), kernels=kernels), "what is your name", {}) == (
         "I am Nameless"
     )
+
+
+def test_a_projects_fallback_is_read_when_it_is_first_used_not_when_it_falls_back() -> None:
+    """warm() (a turn's start) reads a project's fallback the first time; the fallback said
+    later in that turn is taken from memory, with no read."""
+    reads: list[UUID] = []
+
+    async def load(project: UUID) -> str:
+        reads.append(project)
+        return "ask the desk"
+
+    async def scenario() -> str:
+        fallbacks, project = Fallbacks(load), uuid4()
+        await fallbacks.warm(project)
+        assert len(reads) == 1
+        await fallbacks.warm(project)
+        said = await fallbacks.get(project)
+        assert len(reads) == 1
+        return said
+
+    assert asyncio.run(scenario()) == "ask the desk"
