@@ -79,9 +79,13 @@ def test_a_benchmark_stopped_by_a_signal_stops_its_nats_postgres_and_services(
     line = bench.stdout.readline()
     assert line, "the benchmark's stack did not start"
     services = json.loads(line)
-    servers = [p.pid for p in servers_under(bench_root) if p.pid != bench.pid]
-    assert len(servers) >= 2, "expected the bench's NATS and Postgres"
-    assert alive([*services, *servers]) == [*services, *servers]
-    bench.send_signal(sig)
-    assert bench.wait(120) == 128 + sig
-    assert gone_within([*services, *servers], 30) == []
+    try:
+        servers = [p.pid for p in servers_under(bench_root) if p.pid != bench.pid]
+        assert len(servers) >= 2, "expected the bench's NATS and Postgres"
+        assert alive([*services, *servers]) == [*services, *servers]
+        bench.send_signal(sig)
+        assert bench.wait(120) == 128 + sig
+        assert gone_within([*services, *servers], 30) == []
+    finally:
+        for pid in alive(services):  # left behind by a failure: the test started them
+            psutil.Process(pid).kill()
