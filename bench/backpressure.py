@@ -28,17 +28,18 @@ from typing import Any
 import nats
 import numpy as np
 import websocket
+from common import running_stack
 from websockets.asyncio.client import ClientConnection, connect
 
 from shared import subjects
 from shared.contracts import BotSpoke
-from shared.migrations import upgrade
-from shared.testing.backends import embedded_backends
 from shared.testing.plugin import Stack, TestProject, new_project
 
 RESULTS = Path(__file__).parent / "results" / "backpressure.json"
 PUSH = "word " * 13_000  # ~64 KB
 STALLED_SESSION = "stalled"  # one session per B window: stalled-0, stalled-1, ...
+REPLY_WAIT_S = 30.0  # a turn not answered by then counts as an error, and its client stops
+CLOSE_WAIT_S = 90.0  # how long a stalled client reading again waits for the gateway's close
 
 
 @dataclass
@@ -98,7 +99,12 @@ class Load:
         phase = self.phase
         started = time.perf_counter()
         await ws.send(json.dumps({"ask_bot": f"hello from client {n}"}))
-        frame = json.loads(await ws.recv())
+        try:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), REPLY_WAIT_S))
+        except TimeoutError:
+            if phase is not None and phase is self.phase:
+                phase.errors += 1
+            raise  # a late reply would be taken for the next turn's: this client stops
         took = time.perf_counter() - started
         if phase is not None and phase is self.phase:
             if "message" in frame:
@@ -128,18 +134,29 @@ async def push(
     return said
 
 
-def read_to_close(ws: websocket.WebSocket) -> tuple[int | None, str, int]:
+def read_to_close(
+    ws: websocket.WebSocket, within_s: float = CLOSE_WAIT_S
+) -> tuple[int | None, str, int]:
     """The stalled client reads again: the close code and reason it finds, after how many
-    frames (code None: the connection ended without a close frame)."""
+    frames (code None: the connection ended without a close frame, reason "open": no close
+    within `within_s` — its queue never overflowed, so it is an ordinary client again, kept
+    alive by the gateway's pings, which it now answers)."""
     frames = 0
+    deadline = time.monotonic() + within_s
     try:
-        while True:
+        while (left := deadline - time.monotonic()) > 0:
+            ws.settimeout(left)
             opcode, frame = ws.recv_data_frame(control_frame=True)
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 return int.from_bytes(frame.data[:2], "big"), frame.data[2:].decode(), frames
             frames += opcode == websocket.ABNF.OPCODE_TEXT
+    except websocket.WebSocketTimeoutException:
+        pass
     except (websocket.WebSocketException, OSError):
         return None, "", frames
+    finally:
+        ws.shutdown()  # type: ignore[no-untyped-call]
+    return None, "open", frames
 
 
 async def stall(stack: Stack, project: TestProject, session: str) -> websocket.WebSocket:
@@ -178,7 +195,9 @@ async def measure(stack: Stack, project: TestProject, args: argparse.Namespace) 
         pushes += await pushing
     load.running = False
     closes = await asyncio.gather(*(asyncio.to_thread(read_to_close, ws) for ws in stalled))
-    await asyncio.gather(*clients, return_exceptions=True)
+    await asyncio.wait_for(
+        asyncio.gather(*clients, return_exceptions=True), REPLY_WAIT_S + args.every + 10
+    )
     found_a, found_b = a.figures(), b.figures()
     low, high = p99_ratio_interval(a.latencies, b.latencies)
     return {
@@ -198,20 +217,16 @@ async def measure(stack: Stack, project: TestProject, args: argparse.Namespace) 
             "pushed_mb": round(pushes * len(PUSH) / 1e6, 1),
             "frames_they_got": [got for _code, _reason, got in closes],
             "close_codes": [code for code, _reason, _got in closes],
+            "close_reasons": [reason for _code, reason, _got in closes],
             "close_reason": closes[0][1],
         },
     }
 
 
 def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
-    with embedded_backends(root) as backends:
-        upgrade(backends.database_url)
-        stack = Stack(backends, root).start(dialogs=1)
-        try:
-            project = new_project(backends)
-            return asyncio.run(measure(stack, project, args))
-        finally:
-            stack.stop()
+    with running_stack(root) as stack:
+        project = new_project(stack.backends)
+        return asyncio.run(measure(stack, project, args))
 
 
 def print_table(found: dict[str, Any]) -> None:
@@ -241,7 +256,8 @@ def print_table(found: dict[str, Any]) -> None:
     print(
         f"\nstalled clients: {stalled['clients']} (one per B window), {stalled['pushed_mb']} MB "
         f"pushed to them; reading again they got {stalled['frames_they_got']} frames, then "
-        f"close codes {stalled['close_codes']} ({stalled['close_reason']!r})"
+        f"close codes {stalled['close_codes']} ({stalled['close_reasons']!r}; None: dropped, "
+        f"'open': never closed, its queue did not overflow)"
     )
 
 

@@ -28,8 +28,29 @@ from shared.testing.backends import Backends, embedded_backends
 from shared.testing.plugin import Stack, TestProject, new_project
 
 RESULTS = Path(__file__).parent / "results"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 ECHO_AIML = "<category><pattern>SAY *</pattern><template><star/></template></category>"
 STORED = "SELECT count(*) FROM dialog.turns WHERE project_key = $1"
+
+
+def stop_on_signals() -> None:
+    """SIGTERM, SIGINT and SIGHUP end a benchmark through its `finally`s and `with`s, so its
+    services, NATS and Postgres are stopped (by default SIGTERM ends the process at once, and
+    the servers, in sessions of their own, kept running). A second signal does not interrupt
+    the cleanup, whose every step is bounded (bench/run.py kills what is left after a grace).
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        print(f"\n{signal.Signals(signum).name}: stopping the servers", file=sys.stderr, flush=True)
+        raise SystemExit(128 + signum)
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, stop)
+
+
+stop_on_signals()  # every benchmark imports this module first
 
 
 @dataclass(frozen=True)

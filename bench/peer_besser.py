@@ -12,6 +12,7 @@ Switchboard >= 5x the peer's turns/s at a lower p99.
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,20 +33,37 @@ NAME = "peer_besser"
 PEER = "besser-agentic-framework==4.5.3"
 
 
+def isolated() -> dict[str, str]:
+    """The environment of the peer's processes: none of this project's Python settings. `make
+    bench` puts the repo on PYTHONPATH, and with it switchboard.egg-info, so the peer's pip saw
+    this project and warned about each of its requirements missing from the peer's venv."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "PIP_")) and k not in ("VIRTUAL_ENV", "CONDA_PREFIX")
+    }
+
+
 def peer_venv(path: Path) -> Path:
+    """The peer's own venv: no system site packages, made and used in isolated mode (`-I`: no
+    PYTHON* variables, no script or current directory on the path) from outside the repo."""
     python = path / "bin" / "python"
     if not python.exists():
         print(f"installing {PEER} into {path} (once)", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", PEER], check=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="bench-peer-venv-") as outside:
+            subprocess.run([sys.executable, "-I", "-m", "venv", str(path.resolve())],
+                           check=True, env=isolated(), cwd=outside)  # fmt: skip
+            subprocess.run([str(python.resolve()), "-I", "-m", "pip", "install", "--quiet", PEER],
+                           check=True, env=isolated(), cwd=outside, timeout=1800)  # fmt: skip
     return python
 
 
 def peer(python: Path, args: argparse.Namespace, root: Path) -> dict:
     port = free_port()
     log = (root / "peer.log").open("wb")
-    agent = subprocess.Popen([str(python), str(Path(__file__).with_name("peer_agent.py")), str(port)],
-                             stdout=log, stderr=log, cwd=root)  # fmt: skip
+    agent = subprocess.Popen([str(python.resolve()), "-I", str(Path(__file__).with_name("peer_agent.py").resolve()), str(port)],
+                             stdout=log, stderr=log, cwd=root, env=isolated())  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

@@ -9,6 +9,8 @@ the whole suite fits in about 15 minutes on a 2-CPU machine. `--only NAME ...` r
 
 import argparse
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -25,8 +27,39 @@ SUITE: dict[str, list[str]] = {
     "telemetry_ingest": ["--samples", "20000", "--robots", "50"],
     "cross_gateway": ["--messages", "400"],
     "peer_besser": ["--users", "50", "--seconds", "15"],
-    "backpressure": ["--clients", "300", "--seconds", "20"],
+    "backpressure": ["--clients", "300", "--seconds", "20", "--rounds", "2"],
 }
+LIMIT_S = 1200.0  # a benchmark still running after this is stopped (and counted failed)
+GRACE_S = 90.0  # after SIGTERM, time a benchmark has to stop its servers before SIGKILL
+
+
+def run_one(command: list[str], *, limit_s: float) -> int:
+    """Run one benchmark in a session of its own, within `limit_s`; on a timeout, or when
+    this process is told to stop, it gets SIGTERM (it stops its servers) and, after GRACE_S,
+    SIGKILL for everything left in its session. Its exit code (124: timed out)."""
+    child = subprocess.Popen(command, start_new_session=True)
+    try:
+        return child.wait(limit_s)
+    except subprocess.TimeoutExpired:
+        print(f"timed out after {limit_s:.0f} s: stopping it", flush=True)
+        stop(child)
+        return 124
+    except BaseException:
+        stop(child)
+        raise
+
+
+def stop(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL to the child's whole session after GRACE_S."""
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(GRACE_S)
+    except subprocess.TimeoutExpired:
+        print(f"still running {GRACE_S:.0f} s after SIGTERM: killed", flush=True)
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
 
 
 def summary(names: list[str], since: dict[str, float]) -> None:
@@ -52,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=list(SUITE), help="benchmarks to run")
     parser.add_argument("--summary", action="store_true", help="only print the last results")
+    parser.add_argument("--limit", type=float, default=LIMIT_S, help="seconds per benchmark")
     args = parser.parse_args()
     names = args.only or list(SUITE)
     if args.summary:
@@ -61,7 +95,8 @@ def main() -> None:
     for name in names:
         print(f"\n==> bench/{name}.py {' '.join(SUITE[name])}", flush=True)
         began, since[name] = time.monotonic(), time.time()
-        code = subprocess.call([sys.executable, str(BENCH / f"{name}.py"), *SUITE[name]])
+        command = [sys.executable, str(BENCH / f"{name}.py"), *SUITE[name]]
+        code = run_one(command, limit_s=args.limit)
         took[name] = time.monotonic() - began
         print(f"<== {name}: {took[name]:.0f} s" + (f", exit {code}" if code else ""), flush=True)
         if code:

@@ -28,6 +28,7 @@ from shared.contracts import (
 )
 from shared.contracts.chat import Protocol as WireProtocol
 from shared.contracts.content import (
+    AimlFile,
     ContentMissing,
     ContentPublished,
     PublishContent,
@@ -37,8 +38,8 @@ from shared.contracts.content import (
 from shared.contracts.session import GetHistory, History, HistoryTurn
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
-from .chain import PENDING, Brain, Brains, Question, Said, greet, respond
-from .content_app import ContentFiles, build_version, saved_of
+from .chain import PENDING, Brain, Brains, Fallbacks, Question, Said, greet, respond
+from .content_app import ContentFiles, build_version, saved_of, texts_key
 from .conversations import said_row
 from .domain import (
     InvalidAiml,
@@ -53,7 +54,7 @@ from .domain import (
 )
 from .models import SessionRow, TurnRow
 from .store import Sessions, TurnStore, TurnUnit
-from .versions import EMPTY, ContentStore, content_of
+from .versions import EMPTY, SINGLE_FILE, ContentStore, content_of
 
 log = logging.getLogger(__name__)
 DETAILS = {"faq", "intent", "url", "image", "action", "parts", "said_before"}  # a row's details
@@ -151,6 +152,7 @@ class DialogApp:
         self.projects = projects
         self.brains = Brains()
         self.files = ContentFiles(content, self.brains)
+        self.fallbacks = Fallbacks(self._read_fallback)
 
     async def handle_turn(
         self, turn: TurnReceived, *, publish: Publish, force: bool = False
@@ -382,7 +384,9 @@ class DialogApp:
         except InvalidAiml as err:
             return BotContentRejected(problems=err.problems)
         row = await self.content.save(command, len(compiled.categories))
-        self.brains.put(command.project_key, await build_version(content_of(row), compiled))
+        key = texts_key([AimlFile(name=SINGLE_FILE, text=command.aiml)])
+        brain = await build_version(content_of(row), compiled, key=key)
+        self.brains.put(command.project_key, brain)
         return saved_of(row)
 
     async def save_knowledge(self, command: SaveKnowledge) -> BotContentSaved:
@@ -419,9 +423,13 @@ class DialogApp:
             content = await self.content.get(project, version=version) if version else EMPTY
             brain = await self.files.brain(project, content)
             self.brains.put(project, brain)
+        await self.fallbacks.warm(project)  # read before answering, not while
         return brain
 
     async def _fallback(self, project: UUID) -> str:
+        return await self.fallbacks.get(project)
+
+    async def _read_fallback(self, project: UUID) -> str:
         found = await self.projects.get(project)
         return found.fallback if found and found.fallback else DEFAULT_FALLBACK
 

@@ -3,22 +3,38 @@ its engines (AIML, FAQ, NLU) asked in its order, each answering only above its t
 intent that waits for slots taking the next turn first."""
 
 import asyncio
+import hashlib
+import logging
+import threading
+import time
+import weakref
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from aiml import Kernel
-
 from shared.contracts import BotContent
 from shared.contracts.chat import FileRef, Part, TurnEvent, plain_text
 from shared.contracts.knowledge import Chain, FaqGroup, FaqMatch, IntentMatch, Lang
 
-from .domain import NO_AIML, CompiledAiml, answer, build_kernel, compile_aiml, parse_properties
+from .domain import (
+    NO_AIML,
+    BotProperties,
+    CompiledAiml,
+    SharedKernel,
+    answer,
+    build_kernel,
+    compile_aiml,
+    keep_out_of_gc,
+    parse_properties,
+    release_kernel,
+)
 from .knowledge import FaqIndex, NluModel, Understood, warm_up
 from .machine import MachineEvent, MachineModel, Step
 
+log = logging.getLogger(__name__)
 PENDING = "_nlu"  # session state key of an intent waiting for slots
 MACHINE = "_machine"  # session state key of the state machine's own state
 VERSIONS_KEPT = 2  # per project: typically the test and the release stage
@@ -27,10 +43,12 @@ Engine = Literal["aiml", "faq", "nlu", "machine", "fallback", "none"]
 
 @dataclass(frozen=True)
 class Brain:
-    """Everything that answers from one content version."""
+    """Everything that answers from one content version: the AIML kernel is shared with every
+    project and stage whose AIML is the same (see Kernels), `properties` are this one's."""
 
     version: int
-    kernel: Kernel
+    kernel: SharedKernel
+    properties: BotProperties
     faq: FaqIndex | None
     groups: dict[str, FaqGroup]
     nlu: NluModel | None
@@ -38,20 +56,103 @@ class Brain:
     chain: Chain
 
 
-def build_brain(content: BotContent, compiled: CompiledAiml | None = None) -> Brain:
-    """Compile a version's AIML, FAQ and intents (blocking: run it in a thread).
+def files_key(digests: list[str]) -> str:
+    """What a kernel is keyed by: the digest of its AIML files' digests, in load order (a
+    later file's category replaces an earlier one's)."""
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+def aiml_key(content: BotContent) -> str:
+    """The key of a version's AIML kernel (its inline text counts as its one file)."""
+    digests = [file.sha256 for file in content.aiml_files]
+    if not digests and content.aiml:
+        digests = [hashlib.sha256(content.aiml.encode()).hexdigest()]
+    return files_key(digests)
+
+
+class Kernels:
+    """The AIML kernels of this process, one per distinct content (`aiml_key`), each built
+    once however many projects and stages ask for it at the same time, and forgotten when no
+    kept brain uses it any more."""
+
+    def __init__(self) -> None:
+        self._kernels: weakref.WeakValueDictionary[str, SharedKernel] = (
+            weakref.WeakValueDictionary()
+        )
+        self._building: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> SharedKernel | None:
+        """The kernel of `key`, if one is alive in this process."""
+        with self._lock:
+            return self._kernels.get(key)
+
+    def get_or_build(self, key: str, compile: Callable[[], CompiledAiml]) -> SharedKernel:
+        """The kernel of `key`, built from `compile()` unless it exists (blocking: run it in
+        a thread); concurrent callers of one key wait for the one build."""
+        with self._lock:
+            found = self._kernels.get(key)
+            if found is not None:
+                return found
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            with self._lock:
+                found = self._kernels.get(key)
+            if found is None:
+                compiled = compile()
+                found = SharedKernel(
+                    kernel=build_kernel(compiled, {}),
+                    key=key,
+                    categories=compiled.size,
+                    counts=compiled.counts,
+                )
+                del compiled
+                weakref.finalize(found, release_kernel, found.kernel)
+                keep_out_of_gc()
+                with self._lock:
+                    self._kernels[key] = found
+            with self._lock:
+                self._building.pop(key, None)
+        return found
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._kernels)
+
+
+KERNELS = Kernels()  # one per process: every project's brains share it
+
+
+def build_brain(
+    content: BotContent,
+    compiled: CompiledAiml | Callable[[], CompiledAiml] | None = None,
+    *,
+    key: str | None = None,
+    kernels: Kernels = KERNELS,
+) -> Brain:
+    """Build a version's brain: its AIML kernel (unless one with the same AIML exists), FAQ and
+    intents (blocking: run it in a thread).
 
     Content with intents also loads the gazetteer, dates and jieba here (about 1.5 s, once per
     process) rather than on its first question; AIML-only projects never pay for them.
-    `compiled` is the version's AIML when the caller has just compiled it to check it.
+    `compiled` is the version's AIML when the caller has just compiled it to check it, or how
+    to compile it (called only when no kernel of that AIML exists yet); `key` is the kernel's
+    key when the caller knows the AIML's texts (else the content's manifest gives it).
     """
     if compiled is None:
-        compiled = compile_aiml(content.aiml) if content.aiml else NO_AIML
+        made: Callable[[], CompiledAiml] = lambda: (  # noqa: E731
+            compile_aiml(content.aiml) if content.aiml else NO_AIML
+        )
+    elif isinstance(compiled, CompiledAiml):
+        made = lambda: compiled  # noqa: E731
+    else:
+        made = compiled
     if content.intents.intents or (content.machine and content.machine.intents):
         warm_up()
     return Brain(
         version=content.version,
-        kernel=build_kernel(compiled, parse_properties(content.properties)),
+        kernel=kernels.get_or_build(key or aiml_key(content), made),
+        properties=BotProperties.of(parse_properties(content.properties)),
         faq=FaqIndex(content.faq) if content.faq.groups else None,
         groups={group.gid: group for group in content.faq.groups},
         nlu=NluModel(content.intents) if content.intents.intents else None,
@@ -83,6 +184,61 @@ class Brains:
     def versions(self, project: UUID) -> list[int]:
         """The versions kept for `project`."""
         return list(self._brains.get(project, {}))
+
+
+class Fallbacks:
+    """Each project's fallback text, kept beside its brains: read once, then re-read in the
+    background when older than `ttl_s`, so a turn that falls back never waits on a query and a
+    changed fallback is heard within seconds."""
+
+    def __init__(
+        self,
+        load: Callable[[UUID], Awaitable[str]],
+        *,
+        ttl_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._texts: dict[UUID, tuple[str, float]] = {}
+        self._refreshing: dict[UUID, asyncio.Task[None]] = {}
+
+    async def get(self, project: UUID) -> str:
+        """The project's fallback (read now only the first time)."""
+        kept = self._texts.get(project)
+        if kept is None:
+            return await self._read(project)
+        self.touch(project)
+        return kept[0]
+
+    async def warm(self, project: UUID) -> None:
+        """The project is in use: read its fallback now if it was never read (before the
+        engine's timed part of a turn), else re-read it in the background if it is stale."""
+        if project not in self._texts:
+            await self._read(project)
+        else:
+            self.touch(project)
+
+    def touch(self, project: UUID) -> None:
+        """The project is in use: re-read its fallback in the background if it is stale."""
+        kept = self._texts.get(project)
+        stale = kept is not None and self._clock() - kept[1] > self._ttl_s
+        if stale and project not in self._refreshing:
+            self._refreshing[project] = asyncio.create_task(self._refresh(project))
+
+    async def _read(self, project: UUID) -> str:
+        text = await self._load(project)
+        self._texts[project] = (text, self._clock())
+        return text
+
+    async def _refresh(self, project: UUID) -> None:
+        try:
+            await self._read(project)
+        except Exception as err:  # the one we have stays; the next turn tries again
+            log.warning("fallback of %s not re-read: %r", project, err)
+        finally:
+            self._refreshing.pop(project, None)
 
 
 @dataclass(frozen=True)
@@ -184,7 +340,13 @@ async def _ask(
             return None
         return _from_nlu(understood, state)
     if engine == "aiml":
-        said = answer(brain.kernel, text=question.text, state=state, session_id=question.session_id)
+        said = answer(
+            brain.kernel,
+            text=question.text,
+            state=state,
+            session_id=question.session_id,
+            properties=brain.properties,
+        )
         if said.matched:
             return Said(said.text, "aiml", said.state)
     return None

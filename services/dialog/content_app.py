@@ -2,6 +2,7 @@
 diffs, and building a version's brain from its AIML files."""
 
 import asyncio
+from collections.abc import Callable
 from uuid import UUID
 
 from shared.contracts.content import (
@@ -19,9 +20,9 @@ from shared.contracts.content import (
     SaveBehavior,
 )
 
-from .chain import Brain, Brains, build_brain
+from .chain import KERNELS, Brain, Brains, aiml_key, build_brain, files_key
 from .content_diff import changed_files, diff_parts, file_digests, text_forms
-from .content_files import AIML, BEHAVIORS, listed
+from .content_files import AIML, BEHAVIORS, digest, listed
 from .domain import NO_AIML, CompiledAiml, InvalidAiml, compile_files
 from .models import BotContentRow
 from .versions import EMPTY, ContentStore, content_of
@@ -46,29 +47,53 @@ class ContentFiles:
         self.brains = brains
 
     async def brain(self, project: UUID, content: BotContent) -> Brain:
-        """The brain of a stored version, its AIML files compiled in load order."""
-        files = await self.store.aiml_files(project, content.version) if content.version else []
-        compiled = (await asyncio.to_thread(compile_files, files))[0] if files else NO_AIML
-        return await build_version(content, compiled)
+        """The brain of a stored version, its AIML files compiled in load order, unless a
+        kernel of the same AIML is in this process already (then its texts are not read)."""
+        held = KERNELS.get(aiml_key(content)) if content.aiml_files else None
+        if held is not None or not content.version:
+            return await build_version(content, None)
+        files = await self.store.aiml_files(project, content.version)
+        return await build_version(
+            content, lambda: compile_files(files)[0] if files else NO_AIML, key=texts_key(files)
+        )
 
     async def save_aiml(
         self, command: SaveAiml, files: list[AimlFile]
     ) -> BotContentSaved | BotContentRejected | AimlChecked:
         """Check AIML files and, unless it is a dry run, store them as every AIML file of the
         next version (its brain ready before the reply)."""
-        try:
-            compiled, counts = await asyncio.to_thread(compile_files, files)
-        except InvalidAiml as err:
-            return BotContentRejected(problems=err.problems)
+        # the same files were checked and built already: their kernel knows their counts
+        held = KERNELS.get(texts_key(files))
+        if held is not None and held.counts:
+            compiled, counts = NO_AIML, list(held.counts)
+        else:
+            try:
+                compiled, counts = await asyncio.to_thread(compile_files, files)
+            except InvalidAiml as err:
+                return BotContentRejected(problems=err.problems)
+        categories = held.categories if held is not None and held.counts else compiled.size
         if command.dry_run:
-            return AimlChecked(files=len(files), categories=len(compiled.categories))
-        row = await self.store.save_aiml(
-            command.project_key,
-            command.correlation_id,
-            list(zip(files, counts, strict=True)),
-            categories=len(compiled.categories),  # what the brain has: later files replace
-        )
-        self.brains.put(command.project_key, await build_version(content_of(row), compiled))
+            return AimlChecked(files=len(files), categories=categories)
+        key = texts_key(files)
+        # a new kernel is built in a thread while the files are stored (the database's I/O)
+        building = None
+        if held is None:
+            building = asyncio.create_task(
+                asyncio.to_thread(KERNELS.get_or_build, key, lambda: compiled)
+            )
+        try:
+            row = await self.store.save_aiml(
+                command.project_key,
+                command.correlation_id,
+                list(zip(files, counts, strict=True)),
+                categories=categories,  # what the brain has: later files replace
+            )
+        finally:
+            if building is not None:
+                held = await building
+        brain = await build_version(content_of(row), compiled, key=key)
+        self.brains.put(command.project_key, brain)
+        del held
         return saved_of(row)
 
     async def save_behavior(self, command: SaveBehavior) -> BotContentSaved | ContentMissing:
@@ -114,7 +139,18 @@ class ContentFiles:
         return ContentDiff(old=old.version, new=new.version, parts=parts)
 
 
-async def build_version(content: BotContent, compiled: CompiledAiml) -> Brain:
-    """The brain of `content` whose AIML is `compiled` (built in a thread: it takes seconds
-    for a large AIML set)."""
-    return await asyncio.to_thread(build_brain, content, compiled)
+async def build_version(
+    content: BotContent,
+    compiled: CompiledAiml | Callable[[], CompiledAiml] | None,
+    *,
+    key: str | None = None,
+) -> Brain:
+    """The brain of `content` whose AIML is `compiled` (or made by it; None: its inline text),
+    built in a thread: a kernel not built yet takes seconds for a large AIML set. `key`: the
+    kernel's (see build_brain)."""
+    return await asyncio.to_thread(build_brain, content, compiled, key=key)
+
+
+def texts_key(files: list[AimlFile]) -> str:
+    """The kernel key of AIML files, from their texts."""
+    return files_key([digest(file.text) for file in files])

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -27,6 +28,7 @@ from .adapters.besser import BesserSocket, Handshake, Media, UploadedFile
 from .adapters.besser_wire import FrameError
 from .bridge import Bridge
 from .config import GatewaySettings
+from .connection import KeepTransport
 from .media_files import MediaStore, store_file, transcribe
 
 log = logging.getLogger(__name__)
@@ -113,7 +115,10 @@ def _handshake(ws: WebSocket) -> Handshake | None:
 
 def besser_app(endpoint: BesserEndpoint) -> Starlette:
     """The ASGI app of the BESSER port: a WebSocket on every path."""
-    return Starlette(routes=[WebSocketRoute("/{path:path}", endpoint.serve)])
+    return Starlette(
+        routes=[WebSocketRoute("/{path:path}", endpoint.serve)],
+        middleware=[Middleware(KeepTransport)],
+    )
 
 
 class _SideServer(uvicorn.Server):

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from starlette.types import Message
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from .limits import SEAT, UNLIMITED, Seat, SendBounds, limits_of
@@ -16,6 +16,7 @@ from .metrics import SOCKET_METER, SocketMeter, meter_of
 
 log = logging.getLogger(__name__)
 SOCKET_KEY = "gateway.socket"
+TRANSPORT_KEY = "gateway.transport"  # the server's transport of a WebSocket (KeepTransport)
 CLOSE_TOO_BIG = 1009
 CLOSE_RESTART = 1012  # "service restart": the client reconnects, to another replica
 CLOSE_TRY_AGAIN = 1013
@@ -177,13 +178,18 @@ class Socket:
         self._closer = asyncio.create_task(self._close_after_overflow())
 
     async def _close_after_overflow(self) -> None:
+        """Write the 1013; when the client has not read enough to take it within
+        `overflow_close_wait_s`, drop the connection. Closing it the polite way would not end
+        it: the server's transport flushes what it holds before closing, and a client that
+        never reads again would keep the connection (and megabytes of buffers) for good."""
         reason = "too slow: send queue full, try again later"
         try:
             await asyncio.wait_for(
                 self._close_now(CLOSE_TRY_AGAIN, reason), self._bounds.overflow_close_wait_s
             )
         except TimeoutError:
-            log.info("close of overflowed socket %s not written in time", _peer(self.ws))
+            log.info("close of overflowed socket %s not written in time: dropped", _peer(self.ws))
+            abort(self.ws.scope)
 
     def _end(self) -> None:
         self.ended.set()
@@ -200,6 +206,34 @@ class Socket:
             _settle(out, False)
         self._queue.clear()
         self._bytes = 0
+
+
+def abort(scope: Scope) -> None:
+    """Drop the TCP connection of a WebSocket at once, unsent data and all (no-op when the
+    server's transport is unknown or already gone)."""
+    transport = scope.get(TRANSPORT_KEY)
+    if transport is None:
+        return
+    # closing with data unsent: waiting to flush to a client that does not read
+    if not transport.is_closing() or transport.get_write_buffer_size():
+        transport.abort()
+
+
+class KeepTransport:
+    """Pure ASGI middleware (outermost): remembers each WebSocket's server transport in its
+    scope, so a socket closed for being too slow can be dropped (`abort`). ASGI has no way to
+    abort a connection; uvicorn's protocol object, whose bound `send` the outermost app gets,
+    holds the transport."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            if transport is not None:
+                scope[TRANSPORT_KEY] = transport
+        await self.app(scope, receive, send)
 
 
 def _settle(out: _Out, ok: bool) -> None:

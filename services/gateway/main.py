@@ -102,7 +102,8 @@ def create_app(
     app.state.limits = besser.state.limits = limits  # read by each socket (connection.py)
     problems.install(app)
     app.add_middleware(AuditMiddleware, store=audit)
-    app.add_middleware(NulGuard)  # outermost: nothing with a NUL reaches a route
+    app.add_middleware(NulGuard)  # nothing with a NUL reaches a route
+    app.add_middleware(connection.KeepTransport)  # outermost: it needs the server's own send
     app.include_router(admin_projects_router(projects, tokens, bridge))
     app.include_router(audit_router(projects, tokens, audit))
     app.include_router(events_router(projects, tokens, live))

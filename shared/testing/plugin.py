@@ -64,26 +64,26 @@ class Stack:
 
     def start_dialog(self) -> Service:
         service = Service("dialog", self.env, self.log_dir, name=f"dialog-{len(self.dialogs) + 1}")
-        self.dialogs.append(service.start())
-        return service
+        self.dialogs.append(service)  # listed before it is ready: stop() ends a start cut short
+        return service.start()
 
     def start_telemetry(self) -> Service:
         name = f"telemetry-{len(self.telemetry) + 1}"
         service = Service("telemetry", {**self.env, **self.service_env}, self.log_dir, name=name)
-        self.telemetry.append(service.start())
-        return service
+        self.telemetry.append(service)
+        return service.start()
 
     def start_schedule(self) -> Service:
         name = f"schedule-{len(self.schedules) + 1}"
         service = Service("schedule", {**self.env, **self.service_env}, self.log_dir, name=name)
-        self.schedules.append(service.start())
-        return service
+        self.schedules.append(service)
+        return service.start()
 
     def start_media(self) -> Service:
         name = f"media-{len(self.media) + 1}"
         service = Service("media", {**self.env, **self.service_env}, self.log_dir, name=name)
-        self.media.append(service.start())
-        return service
+        self.media.append(service)
+        return service.start()
 
     def start(
         self,

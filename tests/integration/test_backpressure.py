@@ -9,10 +9,12 @@ join is refused).
 import asyncio
 import json
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import websocket
 from nats.aio.client import Client as NatsClient
@@ -46,6 +48,20 @@ SMALL_RCVBUF = ((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),)
 def limited(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A gateway with small limits and one dialog replica."""
     running = Stack(backends, tmp_path_factory.mktemp("logs"), gateway_env=LIMITS)
+    yield running.start(dialogs=1)
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def stalling(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A gateway with a small send queue and a 2 s WebSocket keepalive (ping every 1 s, 1 s to
+    answer): a socket closed for being too slow gets 2 s to write its close frame."""
+    env = {
+        "GATEWAY_SEND_QUEUE_BYTES": str(256 * 1024),
+        "GATEWAY_WS_PING_INTERVAL_S": "1",
+        "GATEWAY_WS_PING_TIMEOUT_S": "1",
+    }
+    running = Stack(backends, tmp_path_factory.mktemp("logs"), gateway_env=env)
     yield running.start(dialogs=1)
     running.stop()
 
@@ -121,6 +137,44 @@ async def test_a_stalled_client_is_closed_with_1013_and_the_other_gets_every_rep
     assert (code, reason) == (1013, "too slow: send queue full, try again later")
     assert got < PUSHES - 1  # the rest was dropped with its queue
     assert ask(healthy, "still there?") == "let's check this thing on internet"
+
+
+async def test_a_client_that_never_reads_again_is_dropped_once_its_close_cannot_be_written(
+    stalling: Stack, project: TestProject, nc: NatsClient
+) -> None:
+    """A client stops reading for good while an operator says 5 MB to it: once its queue
+    overflowed and its 1013 could not be written within overflow_close_wait_s (2 s here), the
+    gateway drops the TCP connection instead of holding it (and megabytes of buffers) open."""
+    stalled = websocket.create_connection(
+        stalling.ws_url(project, query="session_id=gone"), timeout=20, sockopt=SMALL_RCVBUF
+    )
+    send(stalled, {"xparo_sync_config": {}})
+    assert "change_config" in recv(stalled)
+    assert stalled.sock is not None
+    port = stalled.sock.getsockname()[1]
+    gateway = psutil.Process(stalling.gateway.process.pid)  # type: ignore[union-attr]
+
+    def held() -> bool:
+        return any(c.raddr and c.raddr.port == port for c in gateway.net_connections("tcp"))
+
+    def dropped(within_s: float) -> bool:
+        deadline = time.monotonic() + within_s
+        while held():  # polling the gateway's sockets: there is no event to wait on
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    assert held()
+    subject = subjects.chat_reply(project=project.key, session="gone")
+    for n in range(PUSHES):
+        said = BotSpoke.first(
+            project_key=project.key, session_id="gone", text=f"{n} {LONG}", source="operator"
+        )
+        await nc.publish(subject, said.model_dump_json().encode())
+    await nc.flush()
+    assert await asyncio.to_thread(dropped, 30), "the gateway still holds the connection"
+    stalled.close()
 
 
 def test_xparo_frames_over_the_rate_get_xparo_errors(limited: Stack, project: TestProject) -> None:

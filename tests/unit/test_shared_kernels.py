@@ -1,0 +1,245 @@
+"""One AIML kernel per distinct content: shared by projects, with each project's bot
+properties and session state its own; the fallback text kept beside the brains."""
+
+import asyncio
+import gc
+import threading
+import weakref
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import pytest
+
+from services.dialog.chain import Brain, Fallbacks, Kernels, Question, build_brain, respond
+from services.dialog.domain import NO_AIML, CompiledAiml, answer, build_kernel, compile_aiml
+from shared.contracts import BotContent
+
+BOT = (
+    '<category><pattern>WHAT IS YOUR NAME</pattern><template>I am <bot name="name"/></template>'
+    "</category>"
+    '<category><pattern>HELLO <bot name="name"/></pattern><template>That is me</template>'
+    "</category>"
+    '<category><pattern>MY COLOR IS *</pattern><template><think><set name="color"><star/>'
+    "</set></think>noted</template></category>"
+    '<category><pattern>WHAT IS MY COLOR</pattern><template><get name="color"/></template>'
+    "</category>"
+)
+# ALICE's "where are you" with the bot's city and state unset answers ", ." (punctuation
+# only); python-aiml then matched nothing at all for the next question.
+LOST = (
+    '<category><pattern>WHERE ARE YOU</pattern><template><bot name="city"/>, <bot name="state"/>.'
+    "</template></category>"
+    "<category><pattern>HELLO</pattern><template>Hi there!</template></category>"
+    "<category><pattern>*</pattern><that>I ASKED *</that><template>you answered</template>"
+    "</category>"
+)
+
+
+def content(aiml: str, properties: str = "", version: int = 1) -> BotContent:
+    return BotContent(version=version, aiml=aiml, maps="", sets="", properties=properties)
+
+
+def ask(brain: Brain, text: str, state: dict[str, object], session: str = "s") -> str:
+    question = Question(text=text, lang="en", skill=None, now=datetime.now(UTC), session_id=session)
+    said = asyncio.run(respond(brain, question, state))
+    if said is None:
+        return ""
+    state.clear()
+    state.update(said.state)
+    return said.text
+
+
+def test_projects_with_the_same_aiml_share_one_kernel_and_other_aiml_gets_its_own() -> None:
+    """Two projects (or stages) with identical AIML get the very same kernel object, whatever
+    their properties; different AIML gets another."""
+    kernels = Kernels()
+    ada = build_brain(content(BOT, "name:Ada"), kernels=kernels)
+    bob = build_brain(content(BOT, "name=Bob", version=7), kernels=kernels)
+    other = build_brain(content(LOST), kernels=kernels)
+    assert ada.kernel is bob.kernel
+    assert other.kernel is not ada.kernel
+    assert len(kernels) == 2
+
+
+def test_a_kernel_is_compiled_once_however_many_ask_at_once() -> None:
+    """Eight builders of the same AIML at the same moment: one compile, one kernel."""
+    kernels, compiled, started = Kernels(), [], threading.Barrier(8)
+
+    def compile_once() -> CompiledAiml:
+        compiled.append(1)
+        return compile_aiml(BOT)
+
+    def build() -> None:
+        started.wait()
+        found.append(build_brain(content(BOT), compile_once, kernels=kernels).kernel)
+
+    found: list[object] = []
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(compiled) == 1
+    assert all(kernel is found[0] for kernel in found)
+
+
+def test_each_project_answers_with_its_own_bot_name_on_a_shared_kernel() -> None:
+    """Ada and Bob share a kernel; each says its own name, in turn, and each matches patterns
+    naming it (<bot name="name"/> in a pattern) but not the other's name."""
+    kernels = Kernels()
+    ada = build_brain(content(BOT, "name:Ada"), kernels=kernels)
+    bob = build_brain(content(BOT, "name:Bob"), kernels=kernels)
+    nameless = build_brain(content(BOT), kernels=kernels)
+    for _ in range(3):
+        assert ask(ada, "what is your name", {}) == "I am Ada"
+        assert ask(bob, "what is your name", {}) == "I am Bob"
+    assert ask(nameless, "what is your name", {}) == "I am Nameless"
+    assert ask(ada, "hello ada", {}) == "That is me"
+    assert ask(bob, "hello ada", {}) == ""
+    assert ask(bob, "hello bob", {}) == "That is me"
+
+
+def test_a_projects_predicates_never_show_up_in_anothers_answer() -> None:
+    """Ada's user says their color in session "s"; Bob's user of a session also named "s"
+    on the same kernel does not hear it, and Ada's still does."""
+    kernels = Kernels()
+    ada = build_brain(content(BOT, "name:Ada"), kernels=kernels)
+    bob = build_brain(content(BOT, "name:Bob"), kernels=kernels)
+    ada_state: dict[str, object] = {}
+    assert ask(ada, "my color is red", ada_state) == "noted"
+    assert ask(bob, "what is my color", {}) == ""
+    assert ask(ada, "what is my color", ada_state) == "red"
+    assert ada.kernel.kernel._sessions.keys() == {"_global"}
+    assert "color" not in ada.kernel.kernel.getSessionData("_global")
+
+
+def test_answers_from_many_threads_keep_each_projects_name() -> None:
+    """Two projects' answers run at the same time from several threads on one kernel: every
+    answer carries its own project's name (properties are applied under the kernel's lock)."""
+    kernels = Kernels()
+    brains = [build_brain(content(BOT, f"name:N{n}"), kernels=kernels) for n in range(4)]
+    wrong: list[str] = []
+
+    def talk(n: int) -> None:
+        brain = brains[n]
+        for _ in range(300):
+            said = answer(
+                brain.kernel,
+                text="what is your name",
+                state={},
+                session_id="s",
+                properties=brain.properties,
+            )
+            if said.text != f"I am N{n}":
+                wrong.append(said.text)
+
+    threads = [threading.Thread(target=talk, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+
+
+def test_after_a_punctuation_only_answer_the_next_question_is_still_answered() -> None:
+    """ "where are you" answers ", ." (the bot's city and state unset); "hello" right after it
+    is answered (python-aiml's own matcher found nothing for any input after such an answer),
+    and a project that sets city and state gets them."""
+    state: dict[str, object] = {}
+    brain = build_brain(content(LOST), kernels=Kernels())
+    assert ask(brain, "where are you", state) == ", ."
+    assert ask(brain, "hello", state) == "Hi there!"
+    placed = build_brain(content(LOST, "city:Oslo\nstate:Norway"), kernels=Kernels())
+    assert ask(placed, "where are you", {}) == "Oslo, Norway."
+
+
+def test_a_that_pattern_still_matches_after_the_fix() -> None:
+    """<that> still works: an answer starting "I asked" makes the next input match the
+    category waiting for it."""
+    kernel = build_kernel(
+        compile_aiml(
+            "<category><pattern>GO</pattern><template>I asked you</template></category>"
+            "<category><pattern>*</pattern><that>I ASKED *</that><template>you answered"
+            "</template></category>"
+        ),
+        {},
+    )
+    went = answer(kernel, text="go", state={}, session_id="s")
+    assert answer(kernel, text="blue", state=went.state, session_id="s").text == "you answered"
+
+
+def test_an_empty_brain_answers_nothing() -> None:
+    """Content without AIML shares the one empty kernel, which matches nothing."""
+    kernels = Kernels()
+    brain = build_brain(content(""), NO_AIML, kernels=kernels)
+    assert ask(brain, "hello", {}) == ""
+
+
+def test_the_fallback_is_read_once_and_refreshed_in_the_background() -> None:
+    """The first fallback of a project is read; later ones come from memory, even when stale
+    (a re-read is started, not waited for), and the re-read text is used after it."""
+    reads: list[UUID] = []
+    texts = iter(["ask the desk", "call us"])
+    now = [0.0]
+
+    async def load(project: UUID) -> str:
+        reads.append(project)
+        return next(texts)
+
+    async def scenario() -> list[str]:
+        fallbacks = Fallbacks(load, ttl_s=5, clock=lambda: now[0])
+        project = uuid4()
+        heard = [await fallbacks.get(project), await fallbacks.get(project)]
+        now[0] = 10.0
+        heard.append(await fallbacks.get(project))  # stale: answered from memory
+        assert len(reads) == 1
+        await asyncio.gather(*fallbacks._refreshing.values())
+        heard.append(await fallbacks.get(project))
+        return heard
+
+    assert asyncio.run(scenario()) == ["ask the desk", "ask the desk", "ask the desk", "call us"]
+    assert len(reads) == 2
+
+
+@pytest.fixture(autouse=True)
+def collector_back() -> Iterator[None]:
+    """Building a kernel keeps every live object out of the collector: give them back."""
+    yield
+    gc.unfreeze()
+
+
+def test_a_kernel_no_brain_uses_any_more_is_freed() -> None:
+    """Kernels are kept out of the garbage collector's sight (its full passes over ALICE took
+    over a second); one that no brain uses any more is still freed, and a later brain with the
+    same AIML gets a new one."""
+    kernels = Kernels()
+    brain = build_brain(content(BOT), kernels=kernels)
+    kernel = weakref.ref(brain.kernel.kernel)
+    del brain
+    assert kernel() is None
+    assert len(kernels) == 0
+    assert ask(build_brain(content(BOT), kernels=kernels), "what is your name", {}) == (
+        "I am Nameless"
+    )
+
+
+def test_a_projects_fallback_is_read_when_it_is_first_used_not_when_it_falls_back() -> None:
+    """warm() (a turn's start) reads a project's fallback the first time; the fallback said
+    later in that turn is taken from memory, with no read."""
+    reads: list[UUID] = []
+
+    async def load(project: UUID) -> str:
+        reads.append(project)
+        return "ask the desk"
+
+    async def scenario() -> str:
+        fallbacks, project = Fallbacks(load), uuid4()
+        await fallbacks.warm(project)
+        assert len(reads) == 1
+        await fallbacks.warm(project)
+        said = await fallbacks.get(project)
+        assert len(reads) == 1
+        return said
+
+    assert asyncio.run(scenario()) == "ask the desk"
