@@ -33,6 +33,7 @@ from .nul_guard import NulGuard
 from .phoenix.feed import BotFeeds
 from .robot_api import robot_router
 from .rsvp_routes import rsvp_router
+from .shapes import ShapedRefusals, Shapes
 from .xparo_routes import xparo_router
 
 
@@ -99,7 +100,8 @@ def create_app(
     app.state.limits = besser.state.limits = limits  # read by each socket (connection.py)
     problems.install(app)
     app.add_middleware(AuditMiddleware, store=audit)
-    app.add_middleware(NulGuard)  # outermost: nothing with a NUL reaches a route
+    app.add_middleware(NulGuard)  # nothing with a NUL reaches a route
+    app.add_middleware(ShapedRefusals, shapes=Shapes(settings))  # outermost: every refusal
     app.include_router(admin_projects_router(projects, tokens, bridge))
     app.include_router(audit_router(projects, tokens, audit))
     app.include_router(events_router(projects, tokens, live))
