@@ -19,7 +19,7 @@ class GatewaySettings(BaseSettings):
     )
     http_max_headers: int = Field(100, gt=0, description="Most request headers (more → 431)")
     http_max_target_bytes: int = Field(
-        32 * 1024,
+        60 * 1024,  # RSVP.ai asks its question in the query string
         gt=0,
         le=60 * 1024,  # under httptools' own URL limit (65,535), which answers a plain 400
         description="Longest request target, path and query (longer → 414)",

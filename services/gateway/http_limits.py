@@ -46,7 +46,7 @@ class HeadLimits:
     max_header_bytes: int = 16 * 1024
     max_head_bytes: int = 64 * 1024
     max_headers: int = 100
-    max_target_bytes: int = 32 * 1024
+    max_target_bytes: int = 60 * 1024
 
     @classmethod
     def of(cls, settings: GatewaySettings) -> "HeadLimits":

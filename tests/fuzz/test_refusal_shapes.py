@@ -38,6 +38,7 @@ pytestmark = pytest.mark.integration
 EXAMPLES = int(os.environ.get("FUZZ_SHAPE_EXAMPLES", "300"))
 MiB = 1024 * 1024
 TIMEOUT_S = 30
+TARGET_LIMIT = 32 * 1024  # lower than the default, so that httpx can send targets over it
 CONTENT_TYPES = (
     None,
     "application/json",
@@ -129,8 +130,10 @@ class Target:
 
 @pytest.fixture(scope="module")
 def target(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    """A gateway (services it asks give up after 1 s) with one project and its tokens."""
+    """A gateway (services it asks give up after 1 s, request targets over TARGET_LIMIT
+    refused) with one project and its tokens."""
     env = {**FUZZ_GATEWAY_ENV, "GATEWAY_REQUEST_TIMEOUT_S": "1", "GATEWAY_RSVP_WAIT_S": "2"}
+    env["GATEWAY_HTTP_MAX_TARGET_BYTES"] = str(TARGET_LIMIT)
     running = Stack(backends, tmp_path_factory.mktemp("logs"), gateway_env=env).start(dialogs=1)
     project = new_project(backends)
 
