@@ -12,7 +12,6 @@ a body over the frame limit (413). Refusals the HTTP server makes before any rou
 """
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -27,7 +26,6 @@ from .config import GatewaySettings
 from .problems import MEDIA_TYPE as PROBLEM
 from .problems import problem
 
-log = logging.getLogger(__name__)
 Render = Callable[[int, str], Response]
 MAX_MESSAGE = 500  # characters of a framework's refusal text carried into the shape
 
@@ -171,8 +169,7 @@ class ShapedRefusals:
         try:
             await self.app(scope, receive, shaping_send)
         except Exception:
-            if not started:
-                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:  # the server logs the error (re-raised), the client gets its shape
                 await family.render(500, "internal error")(scope, receive, send)
             raise
 
