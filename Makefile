@@ -53,13 +53,14 @@ bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)
 
 # The full fault table (hundreds of users on every protocol, each fault for CHAOS_SECONDS) and the
 # full fuzz runs (FUZZ_SOCKET_FRAMES per protocol, FUZZ_FRAMES per adapter, ATHERIS_RUNS
-# coverage-guided inputs per adapter, deep schemathesis).
+# coverage-guided inputs per adapter, FUZZ_SHAPE_EXAMPLES hostile HTTP requests, deep schemathesis).
 chaos: $(STAMP) ## Faults under load (prints the lost/duplicated table) and the 100k-frame fuzz runs
 	@CHAOS_USERS=$${CHAOS_USERS:-250} CHAOS_SECONDS=$${CHAOS_SECONDS:-30} CHAOS_PACE_S=$${CHAOS_PACE_S:-1} \
 	  CHAOS_RESULTS=bench/results/chaos.json \
 	  $(PY) -m pytest tests/chaos -s -p no:cacheprovider --timeout=1800 $(PYTEST_ARGS)
 	@FUZZ_SOCKET_FRAMES=$${FUZZ_SOCKET_FRAMES:-100000} FUZZ_FRAMES=$${FUZZ_FRAMES:-20000} \
 	  ATHERIS_RUNS=$${ATHERIS_RUNS:-100000} SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-100} \
+	  FUZZ_SHAPE_EXAMPLES=$${FUZZ_SHAPE_EXAMPLES:-5000} \
 	  $(PY) -m pytest tests/fuzz tests/integration/test_admin_api_contract.py -s -p no:cacheprovider \
 	  --timeout=3600 $(PYTEST_ARGS)
 

@@ -4,7 +4,9 @@ from shared.observability.setup import setup_process
 from shared.service import serve
 
 from .config import GatewaySettings
+from .http_limits import HeadLimits, limited_http
 from .main import create_app
+from .shapes import Shapes
 
 # uvicorn drops frames above this at once; frames between the limit and this get a clean 1009.
 HARD_CAP_FACTOR = 4
@@ -16,6 +18,7 @@ if __name__ == "__main__":
     serve(
         app,
         port=settings.port,
+        http=limited_http(HeadLimits.of(settings), Shapes(settings).refusal),
         before_shutdown=app.state.before_shutdown,
         ws_max_size=settings.max_frame_bytes * HARD_CAP_FACTOR,
         ws="websockets-sansio",

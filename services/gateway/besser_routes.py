@@ -29,7 +29,9 @@ from .adapters.besser_wire import FrameError
 from .bridge import Bridge
 from .config import GatewaySettings
 from .connection import KeepTransport
+from .http_limits import HeadLimits, limited_http
 from .media_files import MediaStore, store_file, transcribe
+from .shapes import problem_refusal
 
 log = logging.getLogger(__name__)
 CLOSE_RESTART = 1012  # "service restart": BESSER's clients and our page reconnect
@@ -138,6 +140,7 @@ async def besser_port(
         yield
         return
     options: dict[str, Any] = {
+        "http": limited_http(HeadLimits.of(settings), problem_refusal),  # 431 before the upgrade
         "ws": "websockets-sansio",
         "ws_max_size": settings.besser_max_frame_bytes * HARD_CAP_FACTOR,
         "ws_ping_interval": settings.ws_ping_interval_s,

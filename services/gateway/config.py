@@ -11,6 +11,19 @@ class GatewaySettings(BaseSettings):
 
     port: int = Field(8003, description="HTTP and WebSocket port (8003 as in the XPARO document)")
     max_frame_bytes: int = Field(1024 * 1024, description="Larger WebSocket frames close with 1009")
+    http_max_header_bytes: int = Field(
+        16 * 1024, gt=0, description="Largest request header line, name and value (larger → 431)"
+    )
+    http_max_head_bytes: int = Field(
+        64 * 1024, gt=0, description="Largest request headers in all (larger → 431)"
+    )
+    http_max_headers: int = Field(100, gt=0, description="Most request headers (more → 431)")
+    http_max_target_bytes: int = Field(
+        60 * 1024,  # RSVP.ai asks its question in the query string
+        gt=0,
+        le=60 * 1024,  # under httptools' own URL limit (65,535), which answers a plain 400
+        description="Longest request target, path and query (longer → 414)",
+    )
     reply_wait_s: float = Field(
         10.0, description="How long a socket's next command waits for the previous answer"
     )

@@ -71,6 +71,8 @@ def _read_document(model: type[M], body: bytes, content_type: str) -> M:
         if mark is not None:
             problem["line"] = mark.line + 1
         raise FormatError([problem]) from None
+    except (ValueError, RecursionError) as err:  # int() past 4,300 digits; nesting past the stack
+        raise FormatError([{"message": f"not valid YAML: {_unreadable(err)}"}]) from None
     return _checked(model, data, lambda loc: _yaml_line(root, loc))
 
 
@@ -115,6 +117,14 @@ def _json(body: bytes) -> Any:
         return json.loads(_text(body))
     except json.JSONDecodeError as err:
         raise FormatError([{"line": err.lineno, "message": f"not valid JSON: {err.msg}"}]) from None
+    except (ValueError, RecursionError) as err:  # int() past 4,300 digits; nesting past the stack
+        raise FormatError([{"message": f"not valid JSON: {_unreadable(err)}"}]) from None
+
+
+def _unreadable(err: Exception) -> str:
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    return "a number too long to read" if "digits" in str(err) else str(err)[:200]
 
 
 def _faq_rows(text: str) -> tuple[dict[str, Any], list[int]]:

@@ -35,6 +35,7 @@ from .nul_guard import NulGuard
 from .phoenix.feed import BotFeeds
 from .robot_api import robot_router
 from .rsvp_routes import rsvp_router
+from .shapes import ShapedRefusals, Shapes
 from .xparo_routes import xparo_router
 
 
@@ -103,7 +104,10 @@ def create_app(
     problems.install(app)
     app.add_middleware(AuditMiddleware, store=audit)
     app.add_middleware(NulGuard)  # nothing with a NUL reaches a route
-    app.add_middleware(connection.KeepTransport)  # outermost: it needs the server's own send
+    # KeepTransport needs the server's own send on WebSockets; ShapedRefusals (outermost) hands
+    # WebSocket scopes through untouched, so both hold.
+    app.add_middleware(connection.KeepTransport)
+    app.add_middleware(ShapedRefusals, shapes=Shapes(settings))  # outermost: every refusal
     app.include_router(admin_projects_router(projects, tokens, bridge))
     app.include_router(audit_router(projects, tokens, audit))
     app.include_router(events_router(projects, tokens, live))

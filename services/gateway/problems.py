@@ -12,9 +12,13 @@ TITLES = {
     401: "Authentication required",
     403: "Forbidden",
     404: "Not found",
+    405: "Method not allowed",
     409: "Conflict",
     413: "Content too large",
+    414: "URI too long",
     422: "Invalid request",
+    431: "Request header fields too large",
+    500: "Internal error",
     503: "Service unavailable",
 }
 

@@ -308,11 +308,9 @@ def _rsvp_problem(response: httpx.Response) -> str | None:
         body = response.json()
     except ValueError:
         return f"{status}: not JSON: {response.text[:100]!r}"
-    if status == 422 and "NUL" in str(body.get("detail")):
-        return None
     if status == 200 and body.get("status") == 0:
         return None
-    if status in (400, 401, 404, 503, 504) and body.get("status") == -1:
+    if status in (400, 401, 404, 414, 422, 503, 504) and body.get("status") == -1:
         return None
     return f"{status}: {str(body)[:200]}"
 

@@ -98,3 +98,23 @@ def test_yaml_aliases_are_refused_before_they_expand() -> None:
     bomb = b"a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n"
     with pytest.raises(FormatError, match="aliases"):
         read_intents(bomb, "application/yaml")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "why"),
+    [
+        ("[" * 100_000, "application/json", "nested too deeply"),
+        ("[" * 100_000, "application/yaml", "nested too deeply"),
+        ('{"intents": ' + "9" * 5000 + "}", "application/json", "a number too long"),
+        ("intents: " + "9" * 5000, "application/yaml", "a number too long"),
+    ],
+    ids=["deep JSON", "deep YAML", "JSON 5,000 digits", "YAML 5,000 digits"],
+)
+def test_unreadable_documents_are_problems_not_crashes(
+    body: str, content_type: str, why: str
+) -> None:
+    """A document nested past the stack or holding a 5,000-digit number is a format problem
+    (the admin API's 422), not an unhandled error (it was a 500)."""
+    with pytest.raises(FormatError) as refused:
+        read_intents(body.encode(), content_type)
+    assert why in str(refused.value.problems)
