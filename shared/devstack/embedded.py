@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import secrets
 import shutil
 import socket
 import subprocess
@@ -32,8 +33,30 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+LISTEN_PORTS_FROM = 20000
+"""free_port's ports start here and end below the kernel's ephemeral range."""
+
+
+def ephemeral_ports_start() -> int:
+    """Where the ports that outgoing connections take for themselves begin (Linux: 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on now (for tests and extra replicas)."""
+    """A port nothing listens on now (for tests and extra replicas).
+
+    Not one of the kernel's ephemeral ports (what binding port 0 gives): when a server on one
+    of those stops, any client connection may take it as its local port, and a server restarted
+    there fails with "address already in use" for as long as that connection lives.
+    """
+    ports = range(LISTEN_PORTS_FROM, min(ephemeral_ports_start(), 32768))
+    for _ in range(100 if ports else 0):
+        port = secrets.choice(ports)
+        if port_free(host, port):
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])

@@ -1,6 +1,7 @@
 """The gateway's front page (/) and its API documentation (/docs), in chromium against the real
 stack, with every request that would leave the gateway's origin refused (as offline)."""
 
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -8,11 +9,23 @@ import httpx
 import pytest
 from playwright.async_api import Page, Route, expect
 
-from shared.testing.plugin import Stack
+from shared.testing.backends import Backends
+from shared.testing.plugin import Stack, new_project
 
 from .chat import ChatPage
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def chat_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A gateway and a dialog replica; its BESSER port answers a project of its own by default,
+    as under make run, so that the front page's chat link (no project named) gets a bot."""
+    default = new_project(backends)
+    env = {"GATEWAY_BESSER_PROJECT": str(default.key)}
+    running = Stack(backends, tmp_path_factory.mktemp("logs"), gateway_env=env).start(dialogs=1)
+    yield running
+    running.stop()
 
 
 class References(HTMLParser):
@@ -117,6 +130,8 @@ def test_front_page(chat_stack: Stack) -> None:
         assert endpoint.replace("&", "&amp;") in page.text, endpoint
     for url in found.urls:
         assert httpx.get(urljoin(f"{http}/", url), follow_redirects=True).status_code == 200, url
+    hostile = httpx.get(f"{http}/", headers={"Host": 'x"><script>alert(1)</script>'})
+    assert hostile.status_code == 200 and "<script" not in hostile.text
 
 
 async def test_front_page_leads_to_each_page(chat_stack: Stack, chat_page: ChatPage) -> None:
@@ -134,5 +149,7 @@ async def test_front_page_leads_to_each_page(chat_stack: Stack, chat_page: ChatP
         await expect(page.get_by_role("heading", name="Protocol endpoints")).to_be_visible()
         await page.get_by_role("link", name=name).click()
         await expect(page).to_have_title(title)
+        if name == "Web chat":
+            await expect(page.locator("#status")).to_have_attribute("data-state", "connected")
     assert left == []
     assert not chat_page.errors, chat_page.errors
