@@ -67,11 +67,39 @@ class Socket:
         self._closer: asyncio.Task[None] | None = None
         self._inflight: _Out | None = None
         self._closing = False
+        self._reader: asyncio.Task[Any] | None = None  # the task waiting in `receive`, if any
+        self._interrupted = False
         self.ended = asyncio.Event()  # no more frames will be written: the read loop stops
         self.close_code: int | None = None
         self.meter = meter_of(ws.scope)  # connections and frames of its protocol
         SOCKET_METER.set(self.meter)  # in the socket's own task: its adapter's refusals count
         ws.scope[SOCKET_KEY] = self
+
+    async def receive(self) -> Message | None:
+        """The client's next message, read in the calling task (no task per frame); None when
+        the socket ended meanwhile (closed, or overflowed): ending interrupts the read."""
+        if self.ended.is_set():
+            return None
+        task = asyncio.current_task()
+        self._reader = task
+        try:
+            return await self.ws.receive()
+        except asyncio.CancelledError:
+            if not self._interrupted or task is None:
+                raise
+            self._interrupted = False
+            if task.uncancel() > 0:  # cancelled from outside as well (the server stops)
+                raise
+            return None
+        finally:
+            self._reader = None
+
+    def _stop_reading(self) -> None:
+        """The socket ended: wake its reader (once) if it waits for the client."""
+        reader = self._reader
+        if reader is not None and not self._interrupted and reader is not asyncio.current_task():
+            self._interrupted = True
+            reader.cancel()
 
     async def send_json(self, frame: Any, *, written: bool = False) -> bool:
         """Queue `frame` as JSON text (see send_text)."""
@@ -174,6 +202,7 @@ class Socket:
         if self._writer is not None:
             self._writer.cancel()  # it waits on the network: nothing of its frame went out
         self.ended.set()
+        self._stop_reading()
         self._closer = asyncio.create_task(self._close_after_overflow())
 
     async def _close_after_overflow(self) -> None:
@@ -187,6 +216,7 @@ class Socket:
 
     def _end(self) -> None:
         self.ended.set()
+        self._stop_reading()
         self.meter.closed()
         self._closing = True
         self._drop()
@@ -344,20 +374,11 @@ async def _receive(ws: WebSocket, sock: "Socket | None") -> Message | None:
     """The next message from the client; None when it left or its socket ended first."""
     if sock is None:
         message = await ws.receive()
-    elif sock.ended.is_set():
-        return None
     else:
-        receiving = asyncio.ensure_future(ws.receive())
-        ending = asyncio.ensure_future(sock.ended.wait())
-        try:
-            await asyncio.wait((receiving, ending), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ending.cancel()
-            if not receiving.done():
-                receiving.cancel()
-        if receiving.cancelled() or not receiving.done():
+        found = await sock.receive()
+        if found is None:
             return None
-        message = receiving.result()
+        message = found
     return None if message["type"] == "websocket.disconnect" else message
 
 
