@@ -137,6 +137,7 @@ async def besser_port(
         "ws_max_size": settings.besser_max_frame_bytes * HARD_CAP_FACTOR,
         "ws_ping_interval": settings.ws_ping_interval_s,
         "ws_ping_timeout": settings.ws_ping_timeout_s,
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
     }
     config = uvicorn.Config(
         app,
