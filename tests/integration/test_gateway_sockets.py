@@ -13,7 +13,6 @@ from shared.testing.plugin import Stack, TestProject
 from shared.testing.services import Service
 
 
-
 @pytest.fixture(scope="module")
 def gateways(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A dialog, a gateway with the defaults and one with GATEWAY_WS_PER_MESSAGE_DEFLATE=true."""
