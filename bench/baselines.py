@@ -3,7 +3,8 @@
     baselines.py ws-echo PORT          a bare `websockets` server echoing every frame
     baselines.py nats-echo URL SUBJECT a bare nats-py responder answering every request with it
     baselines.py ws-hold PORT          a bare `websockets` server holding connections open
-    baselines.py ws-clients URL N      N idle client sockets to URL (prints "ready" once open)
+    baselines.py ws-clients URL N [deflate]   N idle client sockets to URL (prints "ready" once
+                                              open), offering permessage-deflate as browsers do
 
 Each prints "ready" once it listens, then serves until killed.
 """
@@ -46,8 +47,9 @@ async def nats_echo(url: str, subject: str) -> None:
     await asyncio.Future()
 
 
-async def ws_clients(url: str, count: int) -> None:
-    """Open `count` sockets (200 at a time), say "ready", hold them until stdin closes."""
+async def ws_clients(url: str, count: int, offer: str = "none") -> None:
+    """Open `count` sockets (200 at a time), say "ready", hold them until stdin closes; with
+    `offer` "deflate" they offer permessage-deflate, as every browser does."""
     import resource
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -58,7 +60,12 @@ async def ws_clients(url: str, count: int) -> None:
     async def one() -> None:
         async with gate:
             opened.append(
-                await connect(url, ping_interval=None, compression=None, open_timeout=120)
+                await connect(
+                    url,
+                    ping_interval=None,
+                    compression="deflate" if offer == "deflate" else None,
+                    open_timeout=120,
+                )
             )
 
     await asyncio.gather(*(one() for _ in range(count)))
@@ -73,7 +80,7 @@ def main() -> None:
     elif kind == "ws-hold":
         asyncio.run(ws_server(int(args[0]), hold))
     elif kind == "ws-clients":
-        asyncio.run(ws_clients(args[0], int(args[1])))
+        asyncio.run(ws_clients(args[0], int(args[1]), *args[2:3]))
     elif kind == "nats-echo":
         asyncio.run(nats_echo(args[0], args[1]))
     else:

@@ -3,7 +3,8 @@
 Starts embedded NATS and Postgres, a dialog replica and one gateway (connection caps raised
 above the count, the process's open-file limit raised to its hard limit), measures the
 gateway's resident memory, opens `--connections` idle XPARO sockets (each its own session, so
-each has its reply subscription) from `--clients` client processes, waits for the gateway to
+each is followed for its replies) from `--clients` client processes, offering permessage-deflate
+as browsers do (`--offer none`: as websocket-client), waits for the gateway to
 settle and measures again: (after - before) / connections. Baseline in the same run: a bare
 `websockets` server process holding the same number of connections from the same clients.
 Goal: <= 16 KiB per connection.
@@ -46,12 +47,12 @@ def settled_rss(pid: int, within_s: float = 20) -> int:
     return last
 
 
-def hold(pid: int, url: str, connections: int, clients: int) -> dict[str, float]:
+def hold(pid: int, url: str, connections: int, clients: int, offer: str) -> dict[str, float]:
     """RSS of `pid` before and after `connections` idle sockets to `url`, in KiB."""
     before = settled_rss(pid)
     started = time.monotonic()
     per = [connections // clients + (1 if n < connections % clients else 0) for n in range(clients)]
-    holders = [helper("ws-clients", url, str(count)) for count in per]
+    holders = [helper("ws-clients", url, str(count), offer) for count in per]
     opened_s = time.monotonic() - started
     after = settled_rss(pid)
     for holder in holders:
@@ -66,12 +67,16 @@ def hold(pid: int, url: str, connections: int, clients: int) -> dict[str, float]
 
 
 def measure(args: argparse.Namespace, root: Path) -> dict:
-    found: dict = {"connections": args.connections, "open_files_limit": raise_open_files()}
+    found: dict = {
+        "connections": args.connections,
+        "offer": args.offer,
+        "open_files_limit": raise_open_files(),
+    }
     port = free_port()
     bare = helper("ws-hold", str(port))
     try:
         found["bare_websockets"] = hold(
-            bare.pid, f"ws://127.0.0.1:{port}/", args.connections, args.clients
+            bare.pid, f"ws://127.0.0.1:{port}/", args.connections, args.clients, args.offer
         )
     finally:
         bare.kill()
@@ -83,7 +88,9 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
         project = echo_project(stack)
         gateway = stack.gateway.process
         assert gateway is not None
-        found["gateway"] = hold(gateway.pid, stack.ws_url(project), args.connections, args.clients)
+        found["gateway"] = hold(
+            gateway.pid, stack.ws_url(project), args.connections, args.clients, args.offer
+        )
     return found
 
 
@@ -105,7 +112,8 @@ def figures(found: dict) -> list[Goal]:
 
 
 def print_table(found: dict) -> None:
-    print(f"\nconnections: {found['connections']:,} idle sockets on one process")
+    offer = found.get("offer", "none")
+    print(f"\nconnections: {found['connections']:,} idle sockets on one process (offer: {offer})")
     print(f"{'server':<18}{'RSS before MiB':>16}{'RSS after MiB':>16}{'KiB/conn':>10}{'open s':>8}")
     for name in ("gateway", "bare_websockets"):
         row = found[name]
@@ -119,6 +127,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--connections", type=int, default=10_000, help="idle sockets")
     parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument(
+        "--offer",
+        choices=("deflate", "none"),
+        default="deflate",
+        help="what the clients offer: permessage-deflate, as every browser does (the goal "
+        "counts it), or nothing, as websocket-client",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-connections-") as tmp:
         found = measure(args, Path(tmp))

@@ -14,10 +14,14 @@ from uuid import UUID
 
 import asyncpg
 import typer
+from nats.aio.client import Client as NatsClient
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import exc
 
+from . import subjects
+from .broker import ONE_TRY, servers_of
+from .contracts.project import ProjectChanged
 from .db import make_engine, session_factory
 from .devstack.running import NoRunningStack, database_url
 from .identity import (
@@ -30,6 +34,7 @@ from .identity import (
     TokenStore,
 )
 from .migrations import upgrade
+from .settings import CommonSettings
 
 app = typer.Typer(help="Switchboard administration", no_args_is_help=True)
 projects = typer.Typer(help="Create, list and re-key projects", no_args_is_help=True)
@@ -37,6 +42,7 @@ app.add_typer(projects, name="project")
 admin_tokens = typer.Typer(help="Tokens for the admin HTTP API", no_args_is_help=True)
 app.add_typer(admin_tokens, name="admin-token")
 T = TypeVar("T")
+ANNOUNCE_WAIT_S = 5.0
 
 
 class CliSettings(BaseSettings):
@@ -143,10 +149,44 @@ def rotate_secret(project: str = typer.Argument(help="Project key or name")) -> 
     async def rotate(store: ProjectStore) -> NewProject:
         made = await store.rotate_secret(project)
         await _audit(store, "project rotate-secret", made.project.key)
+        if not await _announce(ProjectChanged.first(project_key=made.project.key, change="secret")):
+            typer.echo(
+                "warning: NATS did not take the announcement; running gateways refuse the old "
+                "secret once GATEWAY_IDENTITY_CACHE_S (60 s) has passed",
+                err=True,
+            )
         return made
 
     made = _with_store(rotate)
     typer.echo(f"PROJECT_KEY={made.project.key}\nPROJECT_SECRET={made.secret}")
+
+
+async def _announce(change: ProjectChanged) -> bool:
+    """Tell the running gateways (core NATS) to forget what they cached of the project; False
+    when NATS did not take it within a few seconds."""
+    client = NatsClient()
+
+    async def quiet(_err: Exception) -> None:
+        return None
+
+    async def publish() -> None:
+        await client.connect(
+            servers=servers_of(CommonSettings().nats_url),
+            error_cb=quiet,
+            **ONE_TRY,  # a probe's: two tries, not nats-py's sixty
+        )
+        subject = subjects.project_changed(change.project_key)
+        await client.publish(subject, change.model_dump_json().encode())
+        await client.flush(timeout=2)
+
+    try:
+        await asyncio.wait_for(publish(), ANNOUNCE_WAIT_S)
+        return True
+    except Exception:  # NATS unreachable: the gateways' cache expires on its own
+        return False
+    finally:
+        if client.is_connected:
+            await client.close()
 
 
 @admin_tokens.command("create")

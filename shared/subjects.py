@@ -28,6 +28,7 @@ MEDIA_QUEUE = "media"
 MEDIA_DURABLE = "media"
 CONFIG_CHANGED_ALL = "config.changed.*"
 PROJECT_DELETED_ALL = "config.deleted.*"
+CONFIG_ALL = "config.*.*"  # content changed, project deleted, project secret/settings changed
 
 ROBOT_COMMAND_ALL = "robot.command.*.*"
 ROBOT_EVENT_ALL = "robot.event.*.*"
@@ -157,6 +158,12 @@ def media_stored(project: UUID) -> str:
 def config_changed(project: UUID) -> str:
     """Subject announcing that a project's bot content changed."""
     return f"config.changed.{token(project)}"
+
+
+def project_changed(project: UUID) -> str:
+    """Subject announcing that a project's secret or settings changed (ProjectChanged; core
+    NATS: only the gateways' identity caches listen)."""
+    return f"config.project.{token(project)}"
 
 
 def project_activity(project: UUID) -> list[str]:

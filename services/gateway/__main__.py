@@ -24,4 +24,5 @@ if __name__ == "__main__":
         ws="websockets-sansio",
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
+        ws_per_message_deflate=settings.ws_per_message_deflate,  # uvicorn's default: on
     )

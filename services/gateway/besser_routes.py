@@ -103,7 +103,8 @@ class BesserEndpoint:
 
 def _handshake(ws: WebSocket) -> Handshake | None:
     """Session key, user and session name as BAF 4.5 reads them (headers before query)."""
-    raw = ws.headers.get("x-session-id") or ws.query_params.get("session_id") or uuid4().hex
+    named = ws.headers.get("x-session-id") or ws.query_params.get("session_id")
+    raw = named or uuid4().hex
     stage = ws.query_params.get("stage", "test")
     if stage not in ("test", "release"):
         return None
@@ -112,6 +113,7 @@ def _handshake(ws: WebSocket) -> Handshake | None:
         user_id=(ws.headers.get("x-user-id") or ws.query_params.get("user_id") or "")[:200] or None,
         session_name=(ws.query_params.get("session_name") or "")[:200] or None,
         stage="release" if stage == "release" else "test",
+        named=bool(named),
     )
 
 
@@ -145,6 +147,7 @@ async def besser_port(
         "ws_max_size": settings.besser_max_frame_bytes * HARD_CAP_FACTOR,
         "ws_ping_interval": settings.ws_ping_interval_s,
         "ws_ping_timeout": settings.ws_ping_timeout_s,
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
     }
     config = uvicorn.Config(
         app,

@@ -1,4 +1,11 @@
-"""The gateway's bridge to NATS: publish turns, ask services, hold reply interest per session."""
+"""The gateway's bridge to NATS: publish turns, ask services, route each session's replies.
+
+Replies reach the gateway through one wildcard subscription (`chat.reply.*.*`) and a dict from
+reply subject to the sockets following that session here, rather than a subscription per
+socket (~5 KiB each, and a SUB/UNSUB round with the server per connect). With several gateway
+replicas every reply reaches every gateway; one followed elsewhere is dropped after a dict
+lookup, undecoded (README, "Replicas and the NATS cluster": about 6 µs each).
+"""
 
 import asyncio
 import contextlib
@@ -17,7 +24,7 @@ from shared import subjects
 from shared.contracts import ChatReply, Event, TurnReceived
 from shared.retry import Backoff
 
-from .metrics import TURNS, deliver_reply
+from .metrics import TURNS, deliver_reply, delivering
 from .resume import Resume, stored_replies
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,9 @@ class Bridge:
         self._broker = broker
         self._timeout = request_timeout_s
         self._following: dict[str, set[Follow]] = {}  # reply subject -> its followers here
+        self._bots: dict[str, set[Follow]] = {}  # chat.reply.<project>.* -> AIDA bot feeds
+        self._routing: Subscription | None = None  # chat.reply.*.*, routed by the two dicts
+        self._routing_lock = asyncio.Lock()
         self.resume = Resume(lambda: broker.connection.jetstream(), replicas=stream_replicas)
 
     @property
@@ -97,30 +107,61 @@ class Bridge:
         return answer.validate_json(msg.body)
 
     async def follow_replies(self, *, project: UUID, session: str, deliver: Deliver) -> "Follow":
-        """Receive the replies of one session (NATS interest routes them to this replica)."""
-
-        async def on_msg(msg: Msg) -> None:
-            try:
-                reply = REPLY.validate_json(msg.data)
-            except ValueError:
-                log.error("malformed reply on %s", msg.subject)
-                return
-            await deliver_reply(reply, deliver, subject=msg.subject, headers=msg.headers)
-
+        """Receive the replies of one session: an entry in this gateway's routing table (one
+        wildcard subscription serves every session followed here). `deliver` runs in the
+        routing task, so it must only queue (connection.Socket does): it never waits on a
+        client's network."""
+        await self._route()
         subject = subjects.chat_reply(project=project, session=session)
-        follow = Follow(
-            subject, deliver, await self._broker.connection.subscribe(subject, cb=on_msg)
-        )
+        follow = Follow(subject, deliver)
         self._following.setdefault(subject, set()).add(follow)
-        follow.on_end(lambda: self._forget(follow))
+        follow.on_end(lambda: _drop(self._following, follow))
         return follow
 
-    def _forget(self, follow: "Follow") -> None:
-        followers = self._following.get(follow.subject)
-        if followers is not None:
-            followers.discard(follow)
-            if not followers:
-                del self._following[follow.subject]
+    async def follow_project(self, project: UUID, deliver: Deliver) -> "Follow":
+        """Receive every reply of every session of `project` (an AIDA bot's live feed; its
+        backlog consumer, not `recover`, covers what a reconnect missed). `deliver` observes
+        its turns' latency itself, and must only queue, like `follow_replies`'s."""
+        await self._route()
+        follow = Follow(subjects.chat_project_replies(project), deliver)
+        self._bots.setdefault(follow.subject, set()).add(follow)
+        follow.on_end(lambda: _drop(self._bots, follow))
+        return follow
+
+    async def _route(self) -> None:
+        """Subscribe to every session's replies once (nats-py subscribes again after a
+        reconnect; the replies published meanwhile are fetched by `recover`)."""
+        if self._routing is not None:
+            return
+        async with self._routing_lock:
+            if self._routing is None:
+                self._routing = await self._broker.connection.subscribe(
+                    subjects.CHAT_REPLY_ALL, cb=self._on_reply
+                )
+
+    async def _on_reply(self, msg: Msg) -> None:
+        """Hand a reply to the followers of its session here (every gateway receives every
+        reply: one not followed here costs a dict miss, it is not even decoded)."""
+        followers = self._following.get(msg.subject)
+        bots = self._bots.get(msg.subject.rpartition(".")[0] + ".*") if self._bots else None
+        if not followers and not bots:
+            return
+        try:
+            reply = REPLY.validate_json(msg.data)
+        except ValueError:
+            log.error("malformed reply on %s", msg.subject)
+            return
+        for follow in list(followers or ()):
+            try:
+                await deliver_reply(reply, follow.deliver, subject=msg.subject, headers=msg.headers)
+            except Exception as err:  # one socket's trouble is not everyone's
+                log.warning("reply %s not delivered to a follower: %r", reply.event_id, err)
+        for follow in list(bots or ()):
+            try:
+                with delivering(msg.subject, msg.headers):
+                    await follow.deliver(reply)
+            except Exception as err:
+                log.warning("reply %s not delivered to a bot feed: %r", reply.event_id, err)
 
     async def recover(self, lost_at: datetime) -> int:
         """The NATS connection is back after being lost at `lost_at`: replies published
@@ -165,6 +206,14 @@ class Bridge:
         return handed
 
 
+def _drop(table: dict[str, set["Follow"]], follow: "Follow") -> None:
+    followers = table.get(follow.subject)
+    if followers is not None:
+        followers.discard(follow)
+        if not followers:
+            del table[follow.subject]
+
+
 async def keep_pulling(
     pull: Callable[[], Awaitable[None]],
     *,
@@ -191,19 +240,18 @@ async def keep_pulling(
 class Follow:
     """Interest in one session's replies on this replica (until `unsubscribe`)."""
 
-    def __init__(self, subject: str, deliver: Deliver, subscription: Subscription) -> None:
+    def __init__(self, subject: str, deliver: Deliver) -> None:
         self.subject = subject
         self.deliver = deliver
-        self._subscription = subscription
         self._ended: list[Callable[[], None]] = []
 
     def on_end(self, callback: Callable[[], None]) -> None:
         self._ended.append(callback)
 
     async def unsubscribe(self) -> None:
-        for callback in self._ended:
+        ended, self._ended = self._ended, []
+        for callback in ended:
             callback()
-        await self._subscription.unsubscribe()
 
 
 class ConnectionWatch:

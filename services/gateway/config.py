@@ -37,6 +37,17 @@ class GatewaySettings(BaseSettings):
     ws_ping_timeout_s: float = Field(
         20.0, gt=0, description="A socket that answers no WebSocket ping for this long is closed"
     )
+    ws_per_message_deflate: bool = Field(
+        False,
+        description="Accept a client's permessage-deflate offer (browsers always offer it): "
+        "compressed frames, but ~33 KiB more memory per socket; off: frames go uncompressed",
+    )
+    identity_cache_s: float = Field(
+        60.0,
+        ge=0,
+        description="How long a project's record (key, secret hash, settings) stays cached "
+        "at most; a rotation or deletion announced on NATS drops it at once (0: no cache)",
+    )
     command_ack_wait_s: float = Field(
         10.0, gt=0, description="A command taken by a gateway that died is redelivered after this"
     )

@@ -36,6 +36,21 @@ class Adapter(Protocol):
     async def on_rate_limited(self, frame: str | bytes, retry_after_s: float) -> None: ...
 
 
+class Flag:
+    """Set once, never waited on (an asyncio.Event's waiter deque costs ~600 bytes a socket)."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
 @dataclass
 class _Out:
     """A frame waiting to be written (`text` None: the close frame)."""
@@ -61,18 +76,46 @@ class Socket:
     def __init__(self, ws: WebSocket, bounds: SendBounds | None = None) -> None:
         self.ws = ws
         self._bounds = bounds or (limits_of(ws) or UNLIMITED).send
-        self._queue: deque[_Out] = deque()
+        self._queue: deque[_Out] | None = None  # made with the first frame (idle: none)
         self._bytes = 0
-        self._ready = asyncio.Event()
+        self._wake: asyncio.Future[None] | None = None  # the writer waits for a frame
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self._inflight: _Out | None = None
         self._closing = False
-        self.ended = asyncio.Event()  # no more frames will be written: the read loop stops
+        self._reader: asyncio.Task[Any] | None = None  # the task waiting in `receive`, if any
+        self._interrupted = False
+        self.ended = Flag()  # no more frames will be written: the read loop stops
         self.close_code: int | None = None
         self.meter = meter_of(ws.scope)  # connections and frames of its protocol
         SOCKET_METER.set(self.meter)  # in the socket's own task: its adapter's refusals count
         ws.scope[SOCKET_KEY] = self
+
+    async def receive(self) -> Message | None:
+        """The client's next message, read in the calling task (no task per frame); None when
+        the socket ended meanwhile (closed, or overflowed): ending interrupts the read."""
+        if self.ended.is_set():
+            return None
+        task = asyncio.current_task()
+        self._reader = task
+        try:
+            return await self.ws.receive()
+        except asyncio.CancelledError:
+            if not self._interrupted or task is None:
+                raise
+            self._interrupted = False
+            if task.uncancel() > 0:  # cancelled from outside as well (the server stops)
+                raise
+            return None
+        finally:
+            self._reader = None
+
+    def _stop_reading(self) -> None:
+        """The socket ended: wake its reader (once) if it waits for the client."""
+        reader = self._reader
+        if reader is not None and not self._interrupted and reader is not asyncio.current_task():
+            self._interrupted = True
+            reader.cancel()
 
     async def send_json(self, frame: Any, *, written: bool = False) -> bool:
         """Queue `frame` as JSON text (see send_text)."""
@@ -87,7 +130,8 @@ class Socket:
             return False
         size = len(text.encode())
         bounds = self._bounds
-        if self._queue and (len(self._queue) >= bounds.frames or self._bytes + size > bounds.bytes):
+        queued = len(self._queue) if self._queue is not None else 0
+        if queued and (queued >= bounds.frames or self._bytes + size > bounds.bytes):
             self._overflow()
             return False
         out = _Out(text, size, asyncio.get_running_loop().create_future() if written else None)
@@ -115,17 +159,21 @@ class Socket:
         self._end()
 
     def _push(self, out: _Out) -> None:
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(out)
         self._bytes += out.size
-        self._ready.set()
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
         if self._writer is None:
             self._writer = asyncio.create_task(self._write())
 
     async def _write(self) -> None:
         while True:
             if not self._queue:
-                self._ready.clear()
-                await self._ready.wait()
+                self._wake = asyncio.get_running_loop().create_future()
+                await self._wake
+                self._wake = None
                 continue
             out = self._queue.popleft()
             self._bytes -= out.size
@@ -166,7 +214,7 @@ class Socket:
         log.warning(
             "socket %s closed: %d frames (%d bytes) waiting to be written",
             _peer(self.ws),
-            len(self._queue),
+            len(self._queue or ()),
             self._bytes,
         )
         self._closing = True
@@ -175,6 +223,7 @@ class Socket:
         if self._writer is not None:
             self._writer.cancel()  # it waits on the network: nothing of its frame went out
         self.ended.set()
+        self._stop_reading()
         self._closer = asyncio.create_task(self._close_after_overflow())
 
     async def _close_after_overflow(self) -> None:
@@ -193,6 +242,7 @@ class Socket:
 
     def _end(self) -> None:
         self.ended.set()
+        self._stop_reading()
         self.meter.closed()
         self._closing = True
         self._drop()
@@ -202,9 +252,9 @@ class Socket:
     def _drop(self) -> None:
         if self._inflight is not None:
             _settle(self._inflight, False)
-        for out in self._queue:
+        for out in self._queue or ():
             _settle(out, False)
-        self._queue.clear()
+        self._queue = None
         self._bytes = 0
 
 
@@ -378,20 +428,11 @@ async def _receive(ws: WebSocket, sock: "Socket | None") -> Message | None:
     """The next message from the client; None when it left or its socket ended first."""
     if sock is None:
         message = await ws.receive()
-    elif sock.ended.is_set():
-        return None
     else:
-        receiving = asyncio.ensure_future(ws.receive())
-        ending = asyncio.ensure_future(sock.ended.wait())
-        try:
-            await asyncio.wait((receiving, ending), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ending.cancel()
-            if not receiving.done():
-                receiving.cancel()
-        if receiving.cancelled() or not receiving.done():
+        found = await sock.receive()
+        if found is None:
             return None
-        message = receiving.result()
+        message = found
     return None if message["type"] == "websocket.disconnect" else message
 
 

@@ -6,9 +6,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
+from shared import subjects
 from shared.broker import ensure_streams, make_broker
 from shared.db import database_ready, make_engine, session_factory
-from shared.identity import AuditStore, ProjectStore, TokenStore
+from shared.identity import AuditStore, TokenStore
 from shared.observability.metrics import render
 from shared.service import Startup, dependencies_of
 from shared.settings import CommonSettings
@@ -30,6 +31,7 @@ from .content_routes import content_app
 from .docs_page import docs_router
 from .events import LiveFeeds, events_router
 from .home_page import home_page_router
+from .identity_cache import CachedProjects
 from .limits import LimitedBridge, Limits
 from .nul_guard import NulGuard
 from .phoenix.feed import BotFeeds
@@ -53,7 +55,13 @@ def create_app(
         reconnected_cb=watch.reconnected,
     )
     engine = make_engine(common.database_url)
-    projects = ProjectStore(session_factory(engine))
+    projects = CachedProjects(  # looked up once, dropped when a change is announced
+        session_factory(engine),
+        keep_s=settings.identity_cache_s,
+        announce=lambda change: broker.publish(
+            change, subjects.project_changed(change.project_key)
+        ),
+    )
     tokens = TokenStore(session_factory(engine))
     audit = AuditStore(session_factory(engine))
     limits = Limits(settings)  # rate limits and connection caps of this replica
@@ -88,10 +96,13 @@ def create_app(
     async def streams() -> None:
         await ensure_streams(broker.connection.jetstream(), replicas=common.nats_stream_replicas)
 
+    async def identity_cache() -> None:
+        await projects.listen(broker.connection)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with (
-            startup.running(broker.start, streams),
+            startup.running(broker.start, streams, identity_cache),
             besser_port(besser, settings, host=common.bind_host),
         ):
             yield

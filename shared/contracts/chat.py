@@ -159,6 +159,11 @@ class TurnAnswered(Event):
         description="What an operator (or a schedule) said to the session since its previous "
         "turn, oldest first: RSVP, which has no push, returns it ahead of this answer",
     )
+    refused: Literal["session_deleted"] | None = Field(
+        None,
+        description="The turn was not answered, and why (engine none): session_deleted: the "
+        "session was deleted (a BESSER socket is then closed with 1008)",
+    )
 
 
 class SayToSession(Contract):

@@ -1,4 +1,5 @@
-"""A project's life: when one is deleted, every service forgets its rows."""
+"""A project's life: when one is deleted, every service forgets its rows; when its secret or
+settings change, every gateway forgets what it cached of it."""
 
 from typing import Literal
 from uuid import UUID
@@ -15,3 +16,12 @@ class ProjectDeleted(Event):
     project_key: UUID
     name: str = Field(max_length=200, description="Its name, for the logs")
     deleted_by: str = Field(max_length=220, description="admin:<token name>")
+
+
+class ProjectChanged(Event):
+    """A project's secret was rotated or its settings changed (core NATS, not stored): every
+    gateway drops what it cached of the project, so an old secret stops working at once."""
+
+    kind: Literal["project_changed"] = "project_changed"
+    project_key: UUID
+    change: Literal["secret", "settings"] = Field(description="What changed")

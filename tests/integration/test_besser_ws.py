@@ -2,6 +2,7 @@
 BESSER port → JetStream → dialog (the state machine of eval/weather_machine.yaml, or AIML) → the
 replies encoded as BESSER's own clients read them."""
 
+import asyncio
 import base64
 import io
 import json
@@ -12,9 +13,14 @@ from pathlib import Path
 from uuid import uuid4
 
 import httpx
+import nats
 import pytest
 import websocket
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 
+from shared import subjects
+from shared.contracts import TurnAnswered
 from shared.identity import DEFAULT_FALLBACK
 from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject, new_project
@@ -398,3 +404,57 @@ def test_the_origin_allow_list_refuses_other_sites(guarded: Stack, project: Test
     opcode, data = ws.recv_data(control_frame=True)
     assert opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(data[:2], "big") == 1012
+
+
+async def test_a_socket_naming_no_session_is_greeted_without_asking_the_dialog(
+    stack: Stack, bot: TestProject, nc: NatsClient
+) -> None:
+    """A socket that names no session has a new one: it is greeted without the session lookup
+    (a dialog busy with turns cannot time the connect out into a reconnect loop)."""
+    asked: list[str] = []
+
+    async def seen(msg: Msg) -> None:
+        asked.append(msg.subject)
+
+    await nc.subscribe(subjects.dialog_session("get", bot.key), cb=seen)
+    await nc.flush()
+    ws = open_session(stack, bot)
+    assert said(recv_n(ws, 2)) == GREETING
+    await nc.flush()  # anything the gateway had asked before the greeting has arrived
+    assert asked == []
+    named = open_session(stack, bot, f"named-{uuid4().hex}")
+    assert said(recv_n(named, 2)) == GREETING
+    await nc.flush()
+    assert asked == [subjects.dialog_session("get", bot.key)]  # a named one is looked up
+
+
+def test_a_refusal_given_with_the_dialogs_answer_closes_the_socket_with_1008(
+    stack: Stack, bot: TestProject, backends: Backends
+) -> None:
+    """When the dialog answers a turn of a deleted session with a refusal (instead of the
+    session lookup at connect), the socket gets BESSER's error frame and is closed with 1008."""
+    session = f"gone-{uuid4().hex}"
+    ws = open_session(stack, bot, session)
+    assert said(recv_n(ws, 2)) == GREETING
+    key = subjects.session_key(session, prefix="besser-")
+    refusal = TurnAnswered.first(
+        project_key=bot.key,
+        session_id=key,
+        turn_event_id=uuid4(),
+        text="",
+        engine="none",
+        refused="session_deleted",
+    )
+
+    async def publish() -> None:
+        client = await nats.connect(backends.nats_url)
+        subject = subjects.chat_reply(project=bot.key, session=key)
+        await client.publish(subject, refusal.model_dump_json().encode())
+        await client.close()
+
+    asyncio.run(publish())
+    error = recv(ws)
+    assert error["action"] == "error" and "deleted" in error["message"]
+    opcode, data = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(data[:2], "big") == 1008

@@ -83,6 +83,7 @@ class Handshake:
     user_id: str | None
     session_name: str | None
     stage: Stage
+    named: bool = True  # the client named its session (else its key was made here: it is new)
 
 
 class BesserSocket:
@@ -120,13 +121,13 @@ class BesserSocket:
         }
 
     async def start(self) -> None:
-        """Follow the session's replies, then greet it if it is new (BridgeError: try later)."""
+        """Follow the session's replies, then greet it if it is new (BridgeError: try later).
+
+        A session the client did not name is new (its key was made here): its `start` turn goes
+        out at once, without asking the dialog anything. A named one is looked up first (known:
+        not greeted; deleted: refused). A refusal the dialog gives with its answer to a turn
+        (`TurnAnswered.refused`) closes the socket the same way (`_on_reply`)."""
         await self._talk.follow(self._session)
-        found = await self._bridge.ask(
-            subjects.dialog_session("get", self._project.key),
-            GetSession(project_key=self._project.key, session_id=self._session),
-            SESSION,
-        )
         user = {
             key: value
             for key, value in (
@@ -135,14 +136,25 @@ class BesserSocket:
             )
             if value
         }
+        if not self._hello.named:
+            await self._turn("", event="start", payload=user or None)
+            return
+        found = await self._bridge.ask(
+            subjects.dialog_session("get", self._project.key),
+            GetSession(project_key=self._project.key, session_id=self._session),
+            SESSION,
+        )
         if isinstance(found, SessionUnknown) and found.deleted:
-            frame_refused("refused")
-            await self._error("this session was deleted; connect without its session_id")
-            await self._close(CLOSE_POLICY, "session deleted")
+            await self._refuse_deleted()
         elif isinstance(found, SessionUnknown):
             await self._turn("", event="start", payload=user or None)
         elif user:
             await self._update(user)
+
+    async def _refuse_deleted(self) -> None:
+        frame_refused("refused")
+        await self._error("this session was deleted; connect without its session_id")
+        await self._close(CLOSE_POLICY, "session deleted")
 
     async def on_frame(self, text: str) -> None:
         try:
@@ -251,6 +263,9 @@ class BesserSocket:
 
     async def _on_reply(self, reply: ChatReply) -> None:
         if isinstance(reply, TurnAnswered):
+            if reply.refused == "session_deleted":
+                await self._refuse_deleted()
+                return
             if reply.engine == "none":
                 return
             frames = reply_frames(

@@ -1,13 +1,13 @@
 """Every AIDA reply of a bot, to every socket on this gateway that joined it.
 
 AIDA broadcasts a bot's messages to every client joined to `bot:<id>` and clients filter them by
-session; so does this feed. Live messages come from a core NATS subscription on the bot's reply
-subjects. A durable JetStream consumer per bot keeps what was published while no socket anywhere
-had joined the bot: a gateway with joined sockets pulls it, hands out what it had not already
-delivered live, and acks; with nobody joined the messages wait, and the next join gets them.
-A message counts as delivered once any socket joined to its bot was sent it; what the sockets
-of a stopping gateway had not written is replayed to the joins that take their place
-(delivery.py).
+session; so does this feed. Live messages come from the gateway's reply routing (bridge.py: one
+wildcard subscription for every session and bot). A durable JetStream consumer per bot keeps what
+was published while no socket anywhere had joined the bot: a gateway with joined sockets pulls it,
+hands out what it had not already delivered live, and acks; with nobody joined the messages wait,
+and the next join gets them. A message counts as delivered once any socket joined to its bot was
+sent it; what the sockets of a stopping gateway had not written is replayed to the joins that take
+their place (delivery.py).
 """
 
 import asyncio
@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -27,8 +26,8 @@ from pydantic import TypeAdapter, ValidationError
 from shared import subjects
 from shared.contracts import ChatReply
 
-from ..bridge import Bridge, keep_pulling
-from ..metrics import TURNS, delivering
+from ..bridge import Bridge, Follow, keep_pulling
+from ..metrics import TURNS
 
 log = logging.getLogger(__name__)
 Listener = Callable[[ChatReply], Awaitable[bool]]
@@ -61,15 +60,12 @@ class BotFeed:
         self.listeners: set[Listener] = set()
         self._seen: OrderedDict[UUID, None] = OrderedDict()
         self._flying: dict[UUID, asyncio.Future[bool]] = {}
-        self._live: Subscription | None = None
+        self._live: Follow | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        nc = self._bridge.broker.connection
-        self._live = await nc.subscribe(
-            subjects.chat_project_replies(self.project), cb=self._on_live
-        )
-        js = nc.jetstream()
+        self._live = await self._bridge.follow_project(self.project, self._on_live)
+        js = self._bridge.broker.connection.jetstream()
         await js.add_consumer(subjects.CHAT_STREAM, self._config)
         self._task = asyncio.create_task(self._pull(js))
 
@@ -80,12 +76,9 @@ class BotFeed:
             with contextlib.suppress(Exception):
                 await self._live.unsubscribe()
 
-    async def _on_live(self, msg: Msg) -> None:
-        reply = self._parse(msg)
-        if reply is not None:
-            with delivering(msg.subject, msg.headers):
-                if await self._fan_out(reply):
-                    TURNS.answered(reply)  # switchboard_turn_seconds{protocol="aida"}
+    async def _on_live(self, reply: ChatReply) -> None:
+        if await self._fan_out(reply):
+            TURNS.answered(reply)  # switchboard_turn_seconds{protocol="aida"}
 
     async def _fan_out(self, reply: ChatReply) -> bool:
         """Hand `reply` to every listener once; True when some listener took it.

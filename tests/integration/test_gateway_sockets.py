@@ -1,0 +1,58 @@
+"""What a socket costs: permessage-deflate, which browsers always offer, is refused unless the
+gateway is configured to accept it (~33 KiB more per socket)."""
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from websockets.asyncio.client import connect
+
+from shared.devstack.embedded import free_port
+from shared.testing.backends import Backends
+from shared.testing.plugin import Stack, TestProject
+from shared.testing.services import Service
+
+
+@pytest.fixture(scope="module")
+def gateways(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A dialog, a gateway with the defaults and one with GATEWAY_WS_PER_MESSAGE_DEFLATE=true."""
+    running = Stack(backends, tmp_path_factory.mktemp("socket-logs")).start(dialogs=1)
+    env = {
+        **running.env,
+        "GATEWAY_BESSER_PORT": str(free_port()),
+        "GATEWAY_WS_PER_MESSAGE_DEFLATE": "true",
+    }
+    running.gateways.append(Service("gateway", env, running.log_dir, name="gateway-deflate"))
+    running.gateways[-1].start()
+    yield running
+    running.stop()
+
+
+async def extensions(url: str) -> str | None:
+    """The extensions the server accepted from a browser-like offer (None: none)."""
+    async with connect(url, compression="deflate", open_timeout=20) as ws:
+        assert ws.response is not None
+        return ws.response.headers.get("Sec-WebSocket-Extensions")
+
+
+async def test_a_browser_offering_deflate_gets_uncompressed_sockets_by_default(
+    gateways: Stack, project: TestProject
+) -> None:
+    """On both WebSocket ports of a default gateway, a client offering permessage-deflate is
+    answered without it, and talks as usual."""
+    assert await extensions(gateways.ws_url(project)) is None
+    assert await extensions(gateways.besser_url(project)) is None
+    async with connect(gateways.ws_url(project), compression="deflate", open_timeout=20) as ws:
+        await ws.send(json.dumps({"ask_bot": "hello"}))
+        frame = json.loads(await ws.recv(decode=True))
+        assert "bot_response" in frame["message"]
+
+
+async def test_deflate_is_accepted_when_the_gateway_is_configured_for_it(
+    gateways: Stack, project: TestProject
+) -> None:
+    """GATEWAY_WS_PER_MESSAGE_DEFLATE=true accepts the offer on both ports."""
+    xparo = await extensions(gateways.ws_url(project, replica=1))
+    besser = await extensions(gateways.besser_url(project, replica=1))
+    assert xparo is not None and xparo.startswith("permessage-deflate")
+    assert besser is not None and besser.startswith("permessage-deflate")
