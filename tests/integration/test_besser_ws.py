@@ -453,8 +453,7 @@ def test_a_refusal_given_with_the_dialogs_answer_closes_the_socket_with_1008(
         await client.close()
 
     asyncio.run(publish())
-    error = recv(ws)
-    assert error["action"] == "error" and "deleted" in error["message"]
+    assert "deleted" in refusal(recv(ws))
     opcode, data = ws.recv_data(control_frame=True)
     assert opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(data[:2], "big") == 1008
