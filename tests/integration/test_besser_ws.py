@@ -437,7 +437,7 @@ def test_a_refusal_given_with_the_dialogs_answer_closes_the_socket_with_1008(
     ws = open_session(stack, bot, session)
     assert said(recv_n(ws, 2)) == GREETING
     key = subjects.session_key(session, prefix="besser-")
-    refusal = TurnAnswered.first(
+    answer = TurnAnswered.first(
         project_key=bot.key,
         session_id=key,
         turn_event_id=uuid4(),
@@ -449,7 +449,7 @@ def test_a_refusal_given_with_the_dialogs_answer_closes_the_socket_with_1008(
     async def publish() -> None:
         client = await nats.connect(backends.nats_url)
         subject = subjects.chat_reply(project=bot.key, session=key)
-        await client.publish(subject, refusal.model_dump_json().encode())
+        await client.publish(subject, answer.model_dump_json().encode())
         await client.close()
 
     asyncio.run(publish())
