@@ -209,6 +209,21 @@ async def test_file_and_start_over(
     assert not chat_page.errors, chat_page.errors
 
 
+async def test_start_over_twice_in_a_row_still_ends_greeted(
+    chat_stack: Stack, weather_bot: TestProject, chat_page: ChatPage
+) -> None:
+    """"Start over" clicked again right after the bot greeted still ends greeted: the button
+    rests while the dialog would take a second reset as a repeat and say nothing."""
+    page = await open_and_greet(chat_page, chat_url(chat_stack, weather_bot))
+    start_over = page.get_by_role("button", name="Start over")
+    for _ in range(2):
+        await start_over.click()  # waits until the button is enabled again
+        await expect(page.locator(".notice")).to_have_text("Started over.")
+        await expect(bot(page, "agent_reply_str")).to_contain_text(GREETING)
+        await expect(bot(page, "agent_reply_options")).to_have_count(1)
+    assert not chat_page.errors, chat_page.errors
+
+
 def showcase_machine() -> dict[str, object]:
     """A bot whose greeting uses the part kinds the weather bot does not: hostile HTML, an
     image, a file."""

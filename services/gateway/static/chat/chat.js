@@ -117,6 +117,7 @@
     });
   }
 
+  const RESET_REST_MS = 3500;
   const STATE_TEXT = {
     connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…",
   };
@@ -609,6 +610,11 @@
   ui.record.addEventListener("click", toggleRecording);
   ui.reset.addEventListener("click", () => {
     if (!send({ action: "reset", message: null })) return;
+    // The dialog answers a reset repeated within DIALOG_RESET_REPEAT_S (3 s by default) with
+    // silence, so that a UI looping on reset does not store a greeting a second: a second click
+    // that soon would leave an empty page, so the button rests for a little longer than that.
+    ui.reset.disabled = true;
+    setTimeout(() => { ui.reset.disabled = ui.status.dataset.state !== "connected"; }, RESET_REST_MS);
     clearLog();
     notice("Started over.");
   });
