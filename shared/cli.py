@@ -23,7 +23,7 @@ from . import subjects
 from .broker import ONE_TRY, servers_of
 from .contracts.project import ProjectChanged
 from .db import make_engine, session_factory
-from .devstack.running import NoRunningStack, database_url
+from .devstack.running import NoRunningStack, database_url, nats_url
 from .identity import (
     AdminRole,
     AdminToken,
@@ -34,7 +34,6 @@ from .identity import (
     TokenStore,
 )
 from .migrations import upgrade
-from .settings import CommonSettings
 
 app = typer.Typer(help="Switchboard administration", no_args_is_help=True)
 projects = typer.Typer(help="Create, list and re-key projects", no_args_is_help=True)
@@ -46,11 +45,13 @@ ANNOUNCE_WAIT_S = 5.0
 
 
 class CliSettings(BaseSettings):
-    """Where the database is: DATABASE_URL, else the running `make run` of SWITCHBOARD_DATA."""
+    """Where the database and NATS are: DATABASE_URL / NATS_URL, else the running `make run`'s
+    (of SWITCHBOARD_DATA)."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str | None = Field(None, description="Postgres URL; unset: `make run`'s")
+    nats_url: str | None = Field(None, description="NATS URL; unset: `make run`'s")
     data_dir: Path | None = Field(
         None, alias="SWITCHBOARD_DATA", description="Data folder of `make run` (default .data)"
     )
@@ -165,13 +166,14 @@ async def _announce(change: ProjectChanged) -> bool:
     """Tell the running gateways (core NATS) to forget what they cached of the project; False
     when NATS did not take it within a few seconds."""
     client = NatsClient()
+    settings = CliSettings()
 
     async def quiet(_err: Exception) -> None:
         return None
 
     async def publish() -> None:
         await client.connect(
-            servers=servers_of(CommonSettings().nats_url),
+            servers=servers_of(nats_url(settings.nats_url, settings.data_dir)),
             error_cb=quiet,
             **ONE_TRY,  # a probe's: two tries, not nats-py's sixty
         )
