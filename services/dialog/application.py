@@ -3,7 +3,7 @@ sessions the protocols open and delete, and let the bot speak first."""
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 from uuid import UUID, uuid4
@@ -33,6 +33,7 @@ from shared.contracts.content import (
     RestoreContent,
     SaveKnowledge,
 )
+from shared.contracts.knowledge import Stage
 from shared.contracts.session import GetHistory, History, HistoryTurn
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
@@ -41,7 +42,6 @@ from .content_app import ContentFiles, build_version, saved_of
 from .conversations import said_row
 from .domain import (
     InvalidAiml,
-    SessionGone,
     answered_on,
     compile_aiml,
     data_predicates,
@@ -51,23 +51,63 @@ from .domain import (
     waits_for_predecessor,
 )
 from .models import SessionRow, TurnRow
-from .store import Sessions, TurnStore, TurnUnit
+from .store import Sessions
+from .turn_store import Changed, SessionKey, TurnBatches
 from .versions import EMPTY, ContentStore, content_of
 
 DETAILS = {"faq", "intent", "url", "image", "action", "parts", "said_before"}  # a row's details
 USER_KEYS = ("user_id", "session_name")  # who a BESSER socket says the user is (session data)
 
 
-Publish = Callable[[TurnAnswered], Awaitable[None]]
+PublishAll = Callable[[list[TurnAnswered]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """A turn as a batch holds it; `force`: answer it even if an earlier one is missing (it
+    has waited long enough)."""
+
+    turn: TurnReceived
+    force: bool = False
 
 
 @dataclass(frozen=True)
 class TurnOutcome:
-    """What became of a turn: answered now, answered before, early (retry later), or gone
-    (its session was deleted: dropped unanswered)."""
+    """What became of a turn: answered now, answered before, early (retry later), gone (its
+    session was deleted: dropped unanswered), or refused (its session changed while it was
+    answered: answer it again)."""
 
-    kind: Literal["answered", "duplicate", "early", "gone"]
+    kind: Literal["answered", "duplicate", "early", "gone", "refused"]
     reply: TurnAnswered | None = None
+
+
+def _refuse(
+    arrived: Sequence[Arrived], outcomes: list[TurnOutcome], refused: set[SessionKey]
+) -> None:
+    """The turns answered in sessions whose write was refused are to be answered again."""
+    if not refused:
+        return
+    for n, a in enumerate(arrived):
+        if outcomes[n].kind == "answered" and (a.turn.project_key, a.turn.session_id) in refused:
+            outcomes[n] = TurnOutcome("refused")
+
+
+def _replies(
+    arrived: Sequence[Arrived], outcomes: list[TurnOutcome], first: dict[UUID, int]
+) -> list[TurnAnswered]:
+    """The replies to publish, in the order of the turns; a turn that came twice in the batch
+    takes the outcome of its first copy (a duplicate once that was answered)."""
+    replies: list[TurnAnswered] = []
+    for n, a in enumerate(arrived):
+        was = first.get(a.turn.event_id, n)
+        if was != n:
+            earlier = outcomes[was]
+            kind = "duplicate" if earlier.kind == "answered" else earlier.kind
+            outcomes[n] = TurnOutcome(kind, earlier.reply)
+            continue
+        if outcomes[n].reply is not None and outcomes[n].kind in ("answered", "duplicate"):
+            replies.append(outcomes[n].reply)  # type: ignore[arg-type]
+    return replies
 
 
 @dataclass(frozen=True)
@@ -133,7 +173,12 @@ class DialogApp:
     Postgres."""
 
     def __init__(
-        self, *, content: ContentStore, turns: TurnStore, sessions: Sessions, projects: ProjectStore
+        self,
+        *,
+        content: ContentStore,
+        turns: TurnBatches,
+        sessions: Sessions,
+        projects: ProjectStore,
     ) -> None:
         self.content = content
         self.turns = turns
@@ -142,52 +187,101 @@ class DialogApp:
         self.brains = Brains()
         self.files = ContentFiles(content, self.brains)
 
-    async def handle_turn(
-        self, turn: TurnReceived, *, publish: Publish, force: bool = False
-    ) -> TurnOutcome:
-        """Answer `turn` unless it was answered already, an earlier turn is still pending, or
-        its session was deleted.
+    async def answer_turns(
+        self, arrived: Sequence[Arrived], *, publish: PublishAll
+    ) -> list[TurnOutcome]:
+        """Answer a batch of turns (in stream order) in order per session, and write them in one
+        transaction; the outcomes line up with `arrived`.
 
-        The answer is published before the transaction commits, while the session row is
-        locked: the session's next turn, on any replica, can only be answered after this one
-        is both stored and published, so replies come out in the order of the turns. A crash
-        between publish and commit answers the turn again under the same reply id
-        (reply_event_id), which JetStream and the gateways drop as a duplicate.
+        A turn answered before is a duplicate (its stored reply goes out again); an earlier turn
+        of its connection still unanswered makes it early (unless forced); a deleted session's
+        turns are gone. Each session is written back only if no one changed it since it was
+        read (the fence): otherwise its turns are refused and answered again later. The replies
+        are published before the transaction commits, while it holds the rows it changed: a
+        session's next turn, on any replica, is answered from this one's state, and its reply
+        follows this one's. A crash between publish and commit answers the turn again under
+        the same reply id (reply_event_id), which JetStream and the gateways drop.
         """
-        try:
-            async with self.turns.unit() as unit:
-                session = await unit.lock_session(
-                    turn.project_key, turn.session_id, protocol=turn.protocol
+        outcomes: list[TurnOutcome] = [TurnOutcome("early")] * len(arrived)
+        stored = await self.turns.stored([a.turn.event_id for a in arrived])
+        first: dict[UUID, int] = {}  # where a turn that came twice in one batch came first
+        fresh: dict[SessionKey, list[int]] = {}
+        for n, a in enumerate(arrived):
+            row = stored.get(a.turn.event_id)
+            if row is not None:
+                outcomes[n] = TurnOutcome("duplicate", reply_of(row))
+            elif a.turn.event_id not in first:
+                first[a.turn.event_id] = n
+                fresh.setdefault((a.turn.project_key, a.turn.session_id), []).append(n)
+        found = await self.turns.read_sessions(list(fresh)) if fresh else {}
+        changed: list[Changed] = []
+        rows: list[TurnRow] = []
+        versions: dict[tuple[UUID, Stage], int] = {}
+        for key, indexes in fresh.items():
+            if key in found and found[key] is None:
+                for n in indexes:
+                    outcomes[n] = TurnOutcome("gone")
+                continue
+            session = found.get(key) or SessionRow(
+                project_key=key[0], session_id=key[1], protocol=arrived[indexes[0]].turn.protocol
+            )
+            read = session.version if key in found else None
+            answered = await self._answer_session(session, arrived, indexes, versions, outcomes)
+            if answered:
+                rows.extend(answered)
+                changed.append(Changed(session, read))
+        if changed:
+            async with self.turns.write() as write:
+                refused = await write.save(changed, rows)
+                _refuse(arrived, outcomes, refused)
+                await publish(_replies(arrived, outcomes, first))
+        else:
+            await publish(_replies(arrived, outcomes, first))
+        return outcomes
+
+    async def _answer_session(
+        self,
+        session: SessionRow,
+        arrived: Sequence[Arrived],
+        indexes: list[int],
+        versions: dict[tuple[UUID, Stage], int],
+        outcomes: list[TurnOutcome],
+    ) -> list[TurnRow]:
+        """Answer one session's turns of a batch in order (`session` takes the new state);
+        the transcript rows of those answered."""
+        rows: list[TurnRow] = []
+        said_asked = False
+        for n in indexes:
+            turn = arrived[n].turn
+            early = waits_for_predecessor(
+                channel=turn.channel, seq=turn.seq, answered=session.channels
+            )
+            if early and not arrived[n].force:
+                continue  # outcome stays early
+            stage = (turn.project_key, turn.stage)
+            if stage not in versions:
+                versions[stage] = await self.turns.content_version(*stage)
+            reply, engine_ms = await self._answer(versions[stage], session, turn)
+            if turn.protocol == "rsvp":  # no push: it hears what was said since with this
+                earlier = (
+                    []
+                    if said_asked
+                    else (await self.turns.said_since(turn.project_key, turn.session_id))
                 )
-                previous = await unit.previous_turn(turn.event_id)
-                if previous is not None:
-                    return TurnOutcome("duplicate", reply_of(previous))
-                early = waits_for_predecessor(
-                    channel=turn.channel, seq=turn.seq, answered=session.channels
-                )
-                if early and not force:
-                    return TurnOutcome("early")
-                reply, engine_ms = await self._answer(unit, session, turn)
-                if turn.protocol == "rsvp":  # no push: it hears what was said since with this
-                    earlier = await unit.said_since(turn.project_key, turn.session_id)
-                    reply = reply.model_copy(update={"said_before": earlier})
-                row = self._row(turn, reply, engine_ms)
-                if session.handoff is not None:
-                    row.details = {**(row.details or {}), "operator": session.handoff}
-                session.last_at = reply.occurred_at
-                unit.save(session, row)
-                await unit.flush()
-                await publish(reply)
-        except SessionGone:
-            return TurnOutcome("gone")
-        return TurnOutcome("answered", reply)
+                said_asked = True
+                reply = reply.model_copy(update={"said_before": earlier})
+            row = self._row(turn, reply, engine_ms)
+            if session.handoff is not None:
+                row.details = {**(row.details or {}), "operator": session.handoff}
+            session.last_at = reply.occurred_at
+            rows.append(row)
+            outcomes[n] = TurnOutcome("answered", reply)
+        return rows
 
     async def _answer(
-        self, unit: TurnUnit, session: SessionRow, turn: TurnReceived
+        self, version: int, session: SessionRow, turn: TurnReceived
     ) -> tuple[TurnAnswered, float]:
-        """Answer from the turn's stage of the project's content; `session` takes the new
-        state."""
-        version = await unit.content_version(turn.project_key, turn.stage)
+        """Answer from content `version` (the turn's stage's); `session` takes the new state."""
         brain = await self._brain(turn.project_key, version)
         started = time.perf_counter()
         if session.handoff is not None:  # an operator holds the session: the bot is silent

@@ -11,8 +11,22 @@ class DialogSettings(BaseSettings):
 
     port: int = Field(8101, description="Port of /health and /ready")
     durable: str = Field("dialog", description="Durable consumer shared by all replicas")
-    batch_size: int = Field(16, ge=1, description="Turns fetched per pull")
-    max_workers: int = Field(4, ge=1, description="Turns handled concurrently per replica")
+    batch_size: int = Field(
+        256, ge=1, description="Turns fetched per pull, answered and written in one transaction"
+    )
+    fetch_s: float = Field(
+        1.0, gt=0, description="How long one pull waits for a first turn when CHAT has none"
+    )
+    max_ack_pending: int = Field(
+        4096, ge=1, description="Turns delivered and not yet acked, across replicas (consumer)"
+    )
+    publish_s: float = Field(
+        5.0,
+        gt=0,
+        description="A batch whose replies are not all stored in CHAT within this "
+        "fails (and is delivered again): a NATS restart can lose a publish's ack",
+    )
+    pool_size: int = Field(4, ge=1, description="asyncpg connections of the turn path")
     ack_wait_s: float = Field(
         4.0,
         gt=0,

@@ -2,10 +2,12 @@
 
 from faststream.asgi import AsgiFastStream
 
+from shared import subjects
 from shared.broker import make_broker
-from shared.db import database_ready, make_engine, session_factory
+from shared.db import Database, make_engine, session_factory
 from shared.forget import forget_deleted_projects
 from shared.identity import ProjectStore
+from shared.observability.lag import watch_consumer
 from shared.service import make_service_app
 from shared.settings import CommonSettings
 
@@ -15,7 +17,9 @@ from .conversation_handlers import register_conversations
 from .conversation_store import PgConversations
 from .conversations import ConversationApp
 from .handlers import register
-from .store import PgSessions, TurnStore
+from .store import PgSessions
+from .turn_loop import TurnLoop
+from .turn_store import PgTurnBatches, prepare_connection
 from .versions import ContentStore
 
 
@@ -28,9 +32,10 @@ def create_app(
     broker = make_broker(common.nats_url, name="dialog")
     engine = make_engine(common.database_url)
     sessions = session_factory(engine)
+    db = Database(common.database_url, max_size=settings.pool_size, init=prepare_connection)
     app = DialogApp(
         content=ContentStore(sessions),
-        turns=TurnStore(sessions),
+        turns=PgTurnBatches(db),
         sessions=PgSessions(sessions),
         projects=ProjectStore(sessions),
     )
@@ -38,12 +43,21 @@ def create_app(
     conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)
     register_conversations(broker, conversations)
 
-    async def db_ready() -> bool:
-        return await database_ready(engine)
+    turns = TurnLoop(app, settings)
+    service = make_service_app(broker, common=common, checks=[db.ready])
+    watch_consumer(broker, subjects.CHAT_STREAM, settings.durable)
 
-    service = make_service_app(
-        broker, common=common, checks=[db_ready], on_shutdown=[engine.dispose]
-    )
+    @service.on_startup  # after the streams exist
+    async def open_database() -> None:
+        await db.open()
+
+    @service.after_startup
+    async def start_turns() -> None:
+        await turns.start(broker.connection)
+
+    service.on_shutdown(turns.stop)  # the batch being answered is settled first
+    service.after_shutdown(db.close)
+    service.after_shutdown(engine.dispose)
     forget_deleted_projects(
         service, broker, service="dialog", schema="dialog", database_url=common.database_url
     )

@@ -91,6 +91,7 @@ class PgTurnUnit:
         return list(reversed(rows.all()))
 
     def save(self, session: SessionRow, turn: TurnRow) -> None:
+        session.version += 1
         self._s.add(session)
         self._s.add(turn)
 
@@ -182,6 +183,7 @@ class PgSessions:
                 .values(
                     data=col(SessionRow.data).op("||")(literal(data, JSONB)),
                     state=col(SessionRow.state).op("||")(literal(state, JSONB)),
+                    version=col(SessionRow.version) + 1,  # a batch that read it answers again
                 )
                 .returning(SessionRow)
             )
