@@ -142,15 +142,20 @@ class TurnBatch:
     async def _failed(msgs: Sequence[Msg], err: Exception) -> None:
         """The batch failed as a whole (database down, a deadlock, a bug): nothing of it was
         acked; every turn comes back after a back-off growing with its deliveries."""
-        level = logging.WARNING if unreachable(err) else logging.ERROR
-        log.log(
-            level, "a batch of %d turns failed, delivered again later: %s", len(msgs), reason(err)
-        )
-        if level == logging.ERROR:
+        delays = [REDELIVERY.delay(_deliveries(msg)) for msg in msgs]
+        if unreachable(err):
+            log.warning(
+                "%d turns not handled, a dependency is unreachable (%s); again in %.1f s",
+                len(msgs),
+                reason(err),
+                min(delays),
+            )
+        else:
+            log.error("a batch of %d turns failed, delivered again later: %r", len(msgs), err)
             log.debug("batch failure", exc_info=err)
-        for msg in msgs:
+        for msg, delay in zip(msgs, delays, strict=True):
             with contextlib.suppress(Exception):
-                await msg.nak(delay=REDELIVERY.delay(_deliveries(msg)))
+                await msg.nak(delay=delay)
 
 
 class TurnLoop:
