@@ -51,6 +51,7 @@ from .domain import (
     waits_for_predecessor,
 )
 from .models import SessionRow, TurnRow
+from .partitions import Claim
 from .store import Sessions
 from .turn_store import Changed, SessionKey, TurnBatches
 from .versions import EMPTY, ContentStore, content_of
@@ -188,7 +189,7 @@ class DialogApp:
         self.files = ContentFiles(content, self.brains)
 
     async def answer_turns(
-        self, arrived: Sequence[Arrived], *, publish: PublishAll
+        self, arrived: Sequence[Arrived], *, publish: PublishAll, claim: Claim | None = None
     ) -> list[TurnOutcome]:
         """Answer a batch of turns (in stream order) in order per session, and write them in one
         transaction; the outcomes line up with `arrived`.
@@ -231,7 +232,7 @@ class DialogApp:
                 rows.extend(answered)
                 changed.append(Changed(session, read))
         if changed:
-            async with self.turns.write() as write:
+            async with self.turns.write(claim) as write:
                 refused = await write.save(changed, rows)
                 _refuse(arrived, outcomes, refused)
                 await publish(_replies(arrived, outcomes, first))

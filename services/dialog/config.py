@@ -26,6 +26,12 @@ class DialogSettings(BaseSettings):
         description="A batch whose replies are not all stored in CHAT within this "
         "fails (and is delivered again): a NATS restart can lose a publish's ack",
     )
+    lease_s: float = Field(
+        6.0,
+        gt=0,
+        description="A turn partition whose owner stopped renewing its lease this "
+        "long is taken over by another replica (renewed every third of it)",
+    )
     pool_size: int = Field(4, ge=1, description="asyncpg connections of the turn path")
     ack_wait_s: float = Field(
         4.0,

@@ -17,8 +17,8 @@ from .conversation_handlers import register_conversations
 from .conversation_store import PgConversations
 from .conversations import ConversationApp
 from .handlers import register
+from .owners import PartitionedTurns
 from .store import PgSessions
-from .turn_loop import TurnLoop
 from .turn_store import PgTurnBatches, prepare_connection
 from .versions import ContentStore
 
@@ -43,9 +43,13 @@ def create_app(
     conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)
     register_conversations(broker, conversations)
 
-    turns = TurnLoop(app, settings)
+    turns = PartitionedTurns(app, settings, db, partitions=common.chat_partitions)
+    turns.started = lambda claim: watch_consumer(
+        broker,
+        subjects.CHAT_STREAM,
+        subjects.dialog_partition_durable(claim.partition, claim.consumer),
+    )
     service = make_service_app(broker, common=common, checks=[db.ready])
-    watch_consumer(broker, subjects.CHAT_STREAM, settings.durable)
 
     @service.on_startup  # after the streams exist
     async def open_database() -> None:
@@ -53,7 +57,7 @@ def create_app(
 
     @service.after_startup
     async def start_turns() -> None:
-        await turns.start(broker.connection)
+        await turns.start(broker.connection, replicas=common.nats_stream_replicas)
 
     service.on_shutdown(turns.stop)  # the batch being answered is settled first
     service.after_shutdown(db.close)

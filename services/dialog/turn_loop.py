@@ -37,6 +37,7 @@ from .application import Arrived, DialogApp, TurnOutcome
 from .config import DialogSettings
 from .domain import early_retry_delay
 from .metrics import handled
+from .partitions import Claim, Fenced
 
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100
@@ -78,10 +79,15 @@ class TurnBatch:
         app: DialogApp,
         settings: DialogSettings,
         publish: Callable[[list[tuple[TurnAnswered, dict[str, str]]]], Awaitable[None]],
+        *,
+        claim: Claim | None = None,
+        fenced: Callable[[Claim], None] | None = None,
     ) -> None:
         self._app = app
         self._settings = settings
         self._publish = publish
+        self._claim = claim
+        self._fenced = fenced
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
         started = time.perf_counter()
@@ -108,7 +114,12 @@ class TurnBatch:
             await self._publish([(r, traces.get(r.turn_event_id, {})) for r in replies])
 
         try:
-            outcomes = await self._app.answer_turns(arrived, publish=publish)
+            outcomes = await self._app.answer_turns(arrived, publish=publish, claim=self._claim)
+        except Fenced as err:  # another replica owns the partition now: it answers them
+            log.warning("%s: %d turns left to the new owner", err, len(kept))
+            if self._fenced is not None:
+                self._fenced(err.claim)
+            return
         except Exception as err:
             await self._failed(kept, err)
             return
@@ -159,13 +170,23 @@ class TurnBatch:
 
 
 class TurnLoop:
-    """Pulls CHAT's turns for this replica until stopped (the durable is shared by the
-    replicas: JetStream hands each batch to one of them)."""
+    """Pulls one partition's turns from CHAT while this replica owns it (`claim`), or, without
+    a claim, the turns of every partition through one durable shared by the replicas."""
 
-    def __init__(self, app: DialogApp, settings: DialogSettings) -> None:
+    def __init__(
+        self,
+        app: DialogApp,
+        settings: DialogSettings,
+        *,
+        claim: Claim | None = None,
+        fenced: Callable[[Claim], None] | None = None,
+    ) -> None:
         self._app = app
         self._settings = settings
+        self._claim = claim
+        self._fenced = fenced
         self._task: asyncio.Task[None] | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
         self._stopping = False
         self._busy = False
 
@@ -176,18 +197,22 @@ class TurnLoop:
             ack_wait=self._settings.ack_wait_s,
             max_ack_pending=self._settings.max_ack_pending,
         )
-        sub = await js.pull_subscribe(
-            subjects.CHAT_TURN_ALL,
-            durable=self._settings.durable,
-            stream=subjects.CHAT_STREAM,
-            config=config,
+        if self._claim is None:
+            subject, durable = subjects.CHAT_TURN_ALL, self._settings.durable
+        else:
+            subject = subjects.chat_partition_turns(self._claim.partition)
+            durable = subjects.dialog_partition_durable(self._claim.partition, self._claim.consumer)
+        self._sub = await js.pull_subscribe(
+            subject, durable=durable, stream=subjects.CHAT_STREAM, config=config
         )
         batch = TurnBatch(
             self._app,
             self._settings,
             lambda replies: _publish(js, replies, self._settings.publish_s),
+            claim=self._claim,
+            fenced=self._fenced,
         )
-        self._task = asyncio.create_task(self._pull(sub, batch), name="dialog turns")
+        self._task = asyncio.create_task(self._pull(self._sub, batch), name=f"turns {durable}")
 
     async def stop(self) -> None:
         """Stop pulling; a batch being answered is finished and settled first."""
@@ -198,6 +223,9 @@ class TurnLoop:
             self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
 
     async def _pull(self, sub: JetStreamContext.PullSubscription, batch: TurnBatch) -> None:
         failures = 0

@@ -21,6 +21,7 @@ from shared.contracts.knowledge import Stage
 from shared.db import Database
 
 from .models import SessionRow, TurnRow
+from .partitions import Claim, check_claim
 from .store import MAX_SAID
 
 SessionKey = tuple[UUID, str]
@@ -132,7 +133,10 @@ class TurnBatches(Protocol):
 
     async def content_version(self, project_key: UUID, stage: Stage) -> int: ...
     async def said_since(self, project_key: UUID, session_id: str) -> list[str]: ...
-    def write(self) -> AbstractAsyncContextManager[TurnWrite]: ...
+    def write(self, claim: Claim | None = None) -> AbstractAsyncContextManager[TurnWrite]:
+        """One transaction; with `claim`, refused as a whole (Fenced) unless the claim still
+        owns its partition."""
+        ...
 
 
 def _jsonb_out(value: Any) -> bytes:
@@ -234,6 +238,8 @@ class PgTurnBatches:
         return [r["answer"] for r in reversed(rows)]
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[PgTurnWrite]:
+    async def write(self, claim: Claim | None = None) -> AsyncIterator[PgTurnWrite]:
         async with self._db.pool.acquire() as conn, conn.transaction():
+            if claim is not None:
+                await check_claim(conn, claim)
             yield PgTurnWrite(conn)

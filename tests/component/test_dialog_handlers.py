@@ -97,7 +97,7 @@ class MemoryTurns:
         return [t.answer for t in mine[turns[-1] + 1 if turns else 0 :] if t.kind == "said"]
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator["MemoryTurns"]:
+    async def write(self, claim: object = None) -> AsyncIterator["MemoryTurns"]:
         yield self
 
     async def save(
