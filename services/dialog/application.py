@@ -53,7 +53,7 @@ from .domain import (
 from .models import SessionRow, TurnRow
 from .partitions import Claim
 from .store import Sessions
-from .turn_store import Changed, SessionKey, TurnBatches
+from .turn_store import Changed, KnownSessions, SessionKey, TurnBatches
 from .versions import EMPTY, ContentStore, content_of
 
 DETAILS = {"faq", "intent", "url", "image", "action", "parts", "said_before"}  # a row's details
@@ -189,7 +189,12 @@ class DialogApp:
         self.files = ContentFiles(content, self.brains)
 
     async def answer_turns(
-        self, arrived: Sequence[Arrived], *, publish: PublishAll, claim: Claim | None = None
+        self,
+        arrived: Sequence[Arrived],
+        *,
+        publish: PublishAll,
+        claim: Claim | None = None,
+        known: KnownSessions | None = None,
     ) -> list[TurnOutcome]:
         """Answer a batch of turns (in stream order) in order per session, and write them in one
         transaction; the outcomes line up with `arrived`.
@@ -202,7 +207,25 @@ class DialogApp:
         session's next turn, on any replica, is answered from this one's state, and its reply
         follows this one's. A crash between publish and commit answers the turn again under
         the same reply id (reply_event_id), which JetStream and the gateways drop.
+
+        With `claim` (this replica owns the turns' partition) the write is refused as a whole
+        once another replica took the partition over; `known` holds the sessions as this owner
+        last wrote them, so they are not read again.
         """
+        try:
+            return await self._answer_batch(arrived, publish, claim, known or KnownSessions(0))
+        except BaseException:
+            if known is not None:
+                known.forget()
+            raise
+
+    async def _answer_batch(
+        self,
+        arrived: Sequence[Arrived],
+        publish: PublishAll,
+        claim: Claim | None,
+        known: KnownSessions,
+    ) -> list[TurnOutcome]:
         outcomes: list[TurnOutcome] = [TurnOutcome("early")] * len(arrived)
         stored = await self.turns.stored([a.turn.event_id for a in arrived])
         first: dict[UUID, int] = {}  # where a turn that came twice in one batch came first
@@ -214,7 +237,7 @@ class DialogApp:
             elif a.turn.event_id not in first:
                 first[a.turn.event_id] = n
                 fresh.setdefault((a.turn.project_key, a.turn.session_id), []).append(n)
-        found = await self.turns.read_sessions(list(fresh)) if fresh else {}
+        found = await known.read(self.turns, list(fresh)) if fresh else {}
         changed: list[Changed] = []
         rows: list[TurnRow] = []
         versions: dict[tuple[UUID, Stage], int] = {}
@@ -236,6 +259,7 @@ class DialogApp:
                 refused = await write.save(changed, rows)
                 _refuse(arrived, outcomes, refused)
                 await publish(_replies(arrived, outcomes, first))
+            known.written(changed, refused)
         else:
             await publish(_replies(arrived, outcomes, first))
         return outcomes

@@ -38,6 +38,7 @@ from .config import DialogSettings
 from .domain import early_retry_delay
 from .metrics import handled
 from .partitions import Claim, Fenced
+from .turn_store import KnownSessions
 
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100
@@ -88,6 +89,7 @@ class TurnBatch:
         self._publish = publish
         self._claim = claim
         self._fenced = fenced
+        self._known = KnownSessions() if claim is not None else None
 
     async def handle(self, msgs: Sequence[Msg]) -> None:
         started = time.perf_counter()
@@ -114,7 +116,9 @@ class TurnBatch:
             await self._publish([(r, traces.get(r.turn_event_id, {})) for r in replies])
 
         try:
-            outcomes = await self._app.answer_turns(arrived, publish=publish, claim=self._claim)
+            outcomes = await self._app.answer_turns(
+                arrived, publish=publish, claim=self._claim, known=self._known
+            )
         except Fenced as err:  # another replica owns the partition now: it answers them
             log.warning("%s: %d turns left to the new owner", err, len(kept))
             if self._fenced is not None:

@@ -175,6 +175,43 @@ def _changes(changed: Sequence[Changed]) -> list[list[Any]]:
     ]
 
 
+class KnownSessions:
+    """The sessions of a partition as its owner last wrote them (no read before their next
+    batch). Whatever else changes a session bumps its version, so a stale one here only costs
+    a refused write, after which it is read again; a new owner starts empty."""
+
+    def __init__(self, most: int = 50_000) -> None:
+        self._rows: dict[SessionKey, SessionRow] = {}
+        self._most = most
+
+    async def read(
+        self, store: "TurnBatches", keys: Sequence[SessionKey]
+    ) -> dict[SessionKey, SessionRow | None]:
+        """The sessions of `keys`: those known from here, the others read from `store`."""
+        found: dict[SessionKey, SessionRow | None] = {
+            k: self._rows[k] for k in keys if k in self._rows
+        }
+        missing = [k for k in keys if k not in found]
+        if missing:
+            found.update(await store.read_sessions(missing))
+        return found
+
+    def written(self, changed: Sequence[Changed], refused: set[SessionKey]) -> None:
+        """Keep what a batch wrote (at the version the write gave it); forget the refused."""
+        for c in changed:
+            key = (c.row.project_key, c.row.session_id)
+            self._rows.pop(key, None)
+            if key not in refused:
+                c.row.version = 1 if c.read is None else c.read + 1
+                self._rows[key] = c.row
+        while len(self._rows) > self._most:
+            self._rows.pop(next(iter(self._rows)))
+
+    def forget(self) -> None:
+        """A batch failed half way: its sessions may hold answers that were not written."""
+        self._rows.clear()
+
+
 class PgTurnWrite:
     """TurnWrite over one asyncpg connection inside a transaction."""
 

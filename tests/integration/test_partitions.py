@@ -16,11 +16,17 @@ from services.dialog.config import DialogSettings
 from services.dialog.owners import PartitionedTurns
 from services.dialog.partitions import Claim, Fenced, take_over
 from services.dialog.store import PgSessions
-from services.dialog.turn_store import PgTurnBatches, prepare_connection
+from services.dialog.turn_store import KnownSessions, PgTurnBatches, prepare_connection
 from services.dialog.versions import ContentStore
 from shared import subjects
 from shared.broker import ensure_streams
-from shared.contracts import TurnAnswered, TurnReceived
+from shared.contracts import (
+    BotContentRejected,
+    SaveBotContent,
+    TurnAnswered,
+    TurnReceived,
+    UpdateSession,
+)
 from shared.db import Database, make_engine, session_factory
 from shared.identity import ProjectStore
 from shared.testing.backends import Backends
@@ -149,3 +155,44 @@ async def test_a_dead_owners_partitions_are_taken_over_and_their_turns_answered_
         "turn 4",
     ]
     await nc.close()
+
+
+GREET = '<category><pattern>HI</pattern><template>Hi <get name="first_name"/></template></category>'
+
+
+async def test_an_owner_answers_from_data_merged_after_it_last_wrote_the_session(
+    replicas: list[Replica], backends: Backends
+) -> None:
+    """The owner keeps the sessions it wrote; data merged into one afterwards (by any replica)
+    is what its next turn is answered with (the kept row is refused and read again)."""
+    project, replica = uuid4(), replicas[0]
+    saved = await replica.app.save_content(
+        SaveBotContent(project_key=project, aiml=GREET, correlation_id=uuid4())
+    )
+    assert not isinstance(saved, BotContentRejected)
+    claim = Claim(f"known{uuid4().hex[:8]}", 0, 1)
+    assert await take_over(replica.db, claim)
+    known = KnownSessions()
+    said: list[str] = []
+
+    async def publish(replies: list[TurnAnswered]) -> None:
+        said.extend(r.text for r in replies)
+
+    async def turn(seq: int) -> str:
+        arrived = [Arrived(_turn(project, "s", "hi", seq))]
+        outcomes = await replica.app.answer_turns(
+            arrived, publish=publish, claim=claim, known=known
+        )
+        while outcomes[0].kind == "refused":  # as the loop does: again, from the new row
+            outcomes = await replica.app.answer_turns(
+                arrived, publish=publish, claim=claim, known=known
+            )
+        return said[-1]
+
+    assert await turn(1) == "Hi"
+    await replicas[1].app.update_session(
+        UpdateSession(
+            project_key=project, session_id="s", data={"first_name": "Ada"}, correlation_id=uuid4()
+        )
+    )
+    assert await turn(2) == "Hi Ada"
