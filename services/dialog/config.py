@@ -10,7 +10,11 @@ class DialogSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DIALOG_", extra="ignore")
 
     port: int = Field(8101, description="Port of /health and /ready")
-    durable: str = Field("dialog", description="Durable consumer shared by all replicas")
+    durable: str = Field(
+        "dialog",
+        description="Names the turn partitions' durable consumers (<durable>-p<n>), their "
+        "leases' KV bucket (<durable>-owners) and their owner generations",
+    )
     batch_size: int = Field(
         256, ge=1, description="Turns fetched per pull, answered and written in one transaction"
     )

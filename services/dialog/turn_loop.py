@@ -174,15 +174,14 @@ class TurnBatch:
 
 
 class TurnLoop:
-    """Pulls one partition's turns from CHAT while this replica owns it (`claim`), or, without
-    a claim, the turns of every partition through one durable shared by the replicas."""
+    """Pulls one partition's turns from CHAT while this replica owns it (`claim`)."""
 
     def __init__(
         self,
         app: DialogApp,
         settings: DialogSettings,
         *,
-        claim: Claim | None = None,
+        claim: Claim,
         fenced: Callable[[Claim], None] | None = None,
     ) -> None:
         self._app = app
@@ -201,11 +200,8 @@ class TurnLoop:
             ack_wait=self._settings.ack_wait_s,
             max_ack_pending=self._settings.max_ack_pending,
         )
-        if self._claim is None:
-            subject, durable = subjects.CHAT_TURN_ALL, self._settings.durable
-        else:
-            subject = subjects.chat_partition_turns(self._claim.partition)
-            durable = subjects.dialog_partition_durable(self._claim.partition, self._claim.consumer)
+        subject = subjects.chat_partition_turns(self._claim.partition)
+        durable = subjects.dialog_partition_durable(self._claim.partition, self._claim.consumer)
         self._sub = await js.pull_subscribe(
             subject, durable=durable, stream=subjects.CHAT_STREAM, config=config
         )
