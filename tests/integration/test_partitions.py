@@ -110,9 +110,9 @@ async def _replies(nc: NatsClient, project: UUID) -> asyncio.Queue[TurnAnswered]
 async def test_a_dead_owners_partitions_are_taken_over_and_their_turns_answered_in_order(
     replicas: list[Replica], backends: Backends
 ) -> None:
-    """Two replicas share two partitions, one each; the owner of session s's partition dies
-    without giving it up: after its lease ends the other replica owns both partitions and
-    answers s's turns, the ones sent while nobody answered included, in order."""
+    """A second replica gets one of the first one's two partitions; then the owner of session
+    s's partition dies without giving it up: after its lease ends the other replica owns both
+    partitions and answers s's turns, the ones sent while nobody answered included, in order."""
     settings = DialogSettings(durable=f"own{uuid4().hex[:8]}", lease_s=1.0, ack_wait_s=1.5)
     nc = await nats.connect(backends.nats_url)
     await ensure_streams(nc.jetstream())
@@ -120,7 +120,14 @@ async def test_a_dead_owners_partitions_are_taken_over_and_their_turns_answered_
     got = await _replies(nc, project)
     for replica in replicas:
         replica.turns = PartitionedTurns(replica.app, settings, replica.db, partitions=PARTITIONS)
-        await replica.turns.start(nc)
+
+    async def first_owns_all() -> bool:
+        return replicas[0].turns is not None and replicas[0].turns.owned == [0, 1]
+
+    assert replicas[0].turns is not None and replicas[1].turns is not None
+    await replicas[0].turns.start(nc)
+    await wait_until(first_owns_all, within_s=20, what="the first replica owning both")
+    await replicas[1].turns.start(nc)
 
     async def shared() -> bool:
         owned = [r.turns.owned for r in replicas if r.turns is not None]
