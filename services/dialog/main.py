@@ -19,7 +19,7 @@ from .conversations import ConversationApp
 from .handlers import register
 from .owners import PartitionedTurns
 from .store import PgSessions
-from .turn_store import PgTurnBatches, prepare_connection
+from .turn_store import PgTurnBatches, keep_connection, prepare_connection
 from .versions import ContentStore
 
 
@@ -32,7 +32,12 @@ def create_app(
     broker = make_broker(common.nats_url, name="dialog")
     engine = make_engine(common.database_url)
     sessions = session_factory(engine)
-    db = Database(common.database_url, max_size=settings.pool_size, init=prepare_connection)
+    db = Database(
+        common.database_url,
+        max_size=settings.pool_size,
+        init=prepare_connection,
+        reset=keep_connection,
+    )
     app = DialogApp(
         content=ContentStore(sessions),
         turns=PgTurnBatches(db),
