@@ -54,7 +54,9 @@ def libpq_url(database_url: str) -> str:
 class Database:
     """A plain asyncpg pool for hot paths (binary COPY, row locks), opened in the lifespan.
 
-    `init` runs on every new connection (e.g. to create a per-connection staging table).
+    `init` runs on every new connection (e.g. to create a per-connection staging table);
+    `reset` replaces asyncpg's reset on release (a round trip: RESET ALL, UNLISTEN, ...) for
+    users that change no session state (an open transaction is still rolled back).
     """
 
     def __init__(
@@ -63,10 +65,12 @@ class Database:
         *,
         max_size: int = 4,
         init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+        reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
     ) -> None:
         self._dsn = libpq_url(database_url)
         self._max_size = max_size
         self._init = init
+        self._reset = reset
         self._pool: asyncpg.Pool | None = None
 
     @property
@@ -77,7 +81,7 @@ class Database:
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
-            self._dsn, min_size=0, max_size=self._max_size, init=self._init
+            self._dsn, min_size=0, max_size=self._max_size, init=self._init, reset=self._reset
         )
         watch_asyncpg_pool(self, lambda db: db.pool)
 

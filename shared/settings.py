@@ -23,6 +23,13 @@ class CommonSettings(BaseSettings):
         description="Replicas of every JetStream stream and object-store bucket (3 on a 3-node "
         "cluster; at most the number of nodes)",
     )
+    chat_partitions: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description="Partitions of the users' turns (each answered by one dialog replica at a "
+        "time); every gateway and dialog replica must agree",
+    )
     log_level: str = Field("INFO", description="Python log level for every service")
     log_format: Literal["console", "json"] = Field(
         "console", description="console: readable lines (make run); json: one object per line"

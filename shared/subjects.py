@@ -2,6 +2,7 @@
 
 import hashlib
 import re
+import zlib
 from uuid import UUID
 
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
@@ -13,7 +14,7 @@ CONFIG_STREAM = "CONFIG"
 ROBOT_STREAM = "ROBOT"
 TELEMETRY_STREAM = "TELEMETRY"
 
-CHAT_TURN_ALL = "chat.turn.*"
+CHAT_TURN_ALL = "chat.turn.*.*"  # chat.turn.<project>.<partition>
 CHAT_REPLY_ALL = "chat.reply.*.*"
 CHAT_DELETED_ALL = "chat.deleted.*"
 MEDIA_STREAM = "MEDIA"
@@ -74,9 +75,35 @@ def session_key(raw: str, *, prefix: str) -> str:
         return prefix + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
-def chat_turn(project: UUID) -> str:
-    """Subject of a user's turn for `project` (gateway → dialog)."""
-    return f"chat.turn.{token(project)}"
+def partition_of(session: str, partitions: int) -> int:
+    """The turn partition of a session: one of `partitions`, always the same for the session."""
+    return zlib.crc32(session.encode()) % partitions
+
+
+def chat_turn(project: UUID, session: str, *, partitions: int) -> str:
+    """Subject of a user's turn for `project` (gateway → dialog): its session's partition last,
+    so each dialog consumer takes one partition of every project."""
+    return f"chat.turn.{token(project)}.{partition_of(session, partitions)}"
+
+
+def chat_project_turns(project: UUID) -> str:
+    """Every turn of `project`, whatever its partition."""
+    return f"chat.turn.{token(project)}.*"
+
+
+def chat_partition_turns(partition: int) -> str:
+    """Every project's turns of one partition (a dialog partition consumer's filter)."""
+    return f"chat.turn.*.{partition}"
+
+
+def dialog_partition_durable(partition: int, durable: str = DIALOG_DURABLE) -> str:
+    """The durable consumer of one turn partition (pulled by its owner only)."""
+    return f"{durable}-p{partition}"
+
+
+def dialog_owners_bucket(durable: str = DIALOG_DURABLE) -> str:
+    """The KV bucket of the partition leases and the replicas' presence."""
+    return f"{durable}-owners"
 
 
 def chat_reply(*, project: UUID, session: str) -> str:

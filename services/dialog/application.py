@@ -4,7 +4,7 @@ sessions the protocols open and delete, and let the bot speak first."""
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 from uuid import UUID, uuid4
@@ -35,6 +35,7 @@ from shared.contracts.content import (
     RestoreContent,
     SaveKnowledge,
 )
+from shared.contracts.knowledge import Stage
 from shared.contracts.session import GetHistory, History, HistoryTurn
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
@@ -43,7 +44,6 @@ from .content_app import ContentFiles, build_version, saved_of, texts_key
 from .conversations import said_row
 from .domain import (
     InvalidAiml,
-    SessionGone,
     answered_on,
     compile_aiml,
     data_predicates,
@@ -53,7 +53,9 @@ from .domain import (
     waits_for_predecessor,
 )
 from .models import SessionRow, TurnRow
-from .store import Sessions, TurnStore, TurnUnit
+from .partitions import Claim
+from .store import Sessions
+from .turn_store import Changed, KnownSessions, SessionKey, TurnBatches
 from .versions import EMPTY, SINGLE_FILE, ContentStore, content_of
 
 log = logging.getLogger(__name__)
@@ -61,17 +63,57 @@ DETAILS = {"faq", "intent", "url", "image", "action", "parts", "said_before"}  #
 USER_KEYS = ("user_id", "session_name")  # who a BESSER socket says the user is (session data)
 
 
-Publish = Callable[[TurnAnswered], Awaitable[None]]
+PublishAll = Callable[[list[TurnAnswered]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """A turn as a batch holds it; `force`: answer it even if an earlier one is missing (it
+    has waited long enough)."""
+
+    turn: TurnReceived
+    force: bool = False
 
 
 @dataclass(frozen=True)
 class TurnOutcome:
     """What became of a turn: answered now, answered before, early (retry later), gone (its
-    session was deleted: dropped unanswered), or a repeat (a reset right after a reset: its
-    greeting stands, nothing is sent or kept)."""
+    session was deleted: dropped unanswered), refused (its session changed while it was
+    answered: answer it again), or a repeat (a reset right after a reset: its greeting stands,
+    nothing is sent or kept)."""
 
-    kind: Literal["answered", "duplicate", "early", "gone", "repeat"]
+    kind: Literal["answered", "duplicate", "early", "gone", "refused", "repeat"]
     reply: TurnAnswered | None = None
+
+
+def _refuse(
+    arrived: Sequence[Arrived], outcomes: list[TurnOutcome], refused: set[SessionKey]
+) -> None:
+    """The turns answered in sessions whose write was refused are to be answered again."""
+    if not refused:
+        return
+    for n, a in enumerate(arrived):
+        kind = outcomes[n].kind
+        if kind in ("answered", "repeat") and (a.turn.project_key, a.turn.session_id) in refused:
+            outcomes[n] = TurnOutcome("refused")
+
+
+def _replies(
+    arrived: Sequence[Arrived], outcomes: list[TurnOutcome], first: dict[UUID, int]
+) -> list[TurnAnswered]:
+    """The replies to publish, in the order of the turns; a turn that came twice in the batch
+    takes the outcome of its first copy (a duplicate once that was answered)."""
+    replies: list[TurnAnswered] = []
+    for n, a in enumerate(arrived):
+        was = first.get(a.turn.event_id, n)
+        if was != n:
+            earlier = outcomes[was]
+            kind = "duplicate" if earlier.kind == "answered" else earlier.kind
+            outcomes[n] = TurnOutcome(kind, earlier.reply)
+            continue
+        if outcomes[n].reply is not None and outcomes[n].kind in ("answered", "duplicate"):
+            replies.append(outcomes[n].reply)  # type: ignore[arg-type]
+    return replies
 
 
 @dataclass(frozen=True)
@@ -140,7 +182,7 @@ class DialogApp:
         self,
         *,
         content: ContentStore,
-        turns: TurnStore,
+        turns: TurnBatches,
         sessions: Sessions,
         projects: ProjectStore,
         reset_repeat_s: float = 3.0,
@@ -154,54 +196,128 @@ class DialogApp:
         self.files = ContentFiles(content, self.brains)
         self.fallbacks = Fallbacks(self._read_fallback)
 
-    async def handle_turn(
-        self, turn: TurnReceived, *, publish: Publish, force: bool = False
-    ) -> TurnOutcome:
-        """Answer `turn` unless it was answered already, an earlier turn is still pending, or
-        its session was deleted.
+    async def answer_turns(
+        self,
+        arrived: Sequence[Arrived],
+        *,
+        publish: PublishAll,
+        claim: Claim | None = None,
+        known: KnownSessions | None = None,
+    ) -> list[TurnOutcome]:
+        """Answer a batch of turns (in stream order) in order per session, and write them in one
+        transaction; the outcomes line up with `arrived`.
 
-        The answer is published before the transaction commits, while the session row is
-        locked: the session's next turn, on any replica, can only be answered after this one
-        is both stored and published, so replies come out in the order of the turns. A crash
-        between publish and commit answers the turn again under the same reply id
-        (reply_event_id), which JetStream and the gateways drop as a duplicate.
+        A turn answered before is a duplicate (its stored reply goes out again); an earlier turn
+        of its connection still unanswered makes it early (unless forced); a deleted session's
+        turns are gone. Each session is written back only if no one changed it since it was
+        read (the fence): otherwise its turns are refused and answered again later. The replies
+        are published before the transaction commits, while it holds the rows it changed: a
+        session's next turn, on any replica, is answered from this one's state, and its reply
+        follows this one's. A crash between publish and commit answers the turn again under
+        the same reply id (reply_event_id), which JetStream and the gateways drop.
+
+        With `claim` (this replica owns the turns' partition) the write is refused as a whole
+        once another replica took the partition over; `known` holds the sessions as this owner
+        last wrote them, so they are not read again.
         """
         try:
-            async with self.turns.unit() as unit:
-                session = await unit.lock_session(
-                    turn.project_key, turn.session_id, protocol=turn.protocol
+            return await self._answer_batch(arrived, publish, claim, known or KnownSessions(0))
+        except BaseException:
+            if known is not None:
+                known.forget()
+            raise
+
+    async def _answer_batch(
+        self,
+        arrived: Sequence[Arrived],
+        publish: PublishAll,
+        claim: Claim | None,
+        known: KnownSessions,
+    ) -> list[TurnOutcome]:
+        outcomes: list[TurnOutcome] = [TurnOutcome("early")] * len(arrived)
+        stored = await self.turns.stored([a.turn.event_id for a in arrived])
+        first: dict[UUID, int] = {}  # where a turn that came twice in one batch came first
+        fresh: dict[SessionKey, list[int]] = {}
+        for n, a in enumerate(arrived):
+            row = stored.get(a.turn.event_id)
+            if row is not None:
+                outcomes[n] = TurnOutcome("duplicate", reply_of(row))
+            elif a.turn.event_id not in first:
+                first[a.turn.event_id] = n
+                fresh.setdefault((a.turn.project_key, a.turn.session_id), []).append(n)
+        found = await known.read(self.turns, list(fresh)) if fresh else {}
+        changed: list[Changed] = []
+        rows: list[TurnRow] = []
+        versions: dict[tuple[UUID, Stage], int] = {}
+        for key, indexes in fresh.items():
+            if key in found and found[key] is None:
+                for n in indexes:
+                    outcomes[n] = TurnOutcome("gone")
+                continue
+            session = found.get(key) or SessionRow(
+                project_key=key[0], session_id=key[1], protocol=arrived[indexes[0]].turn.protocol
+            )
+            read = session.version if key in found else None
+            answered = await self._answer_session(session, arrived, indexes, versions, outcomes)
+            if answered or any(outcomes[n].kind == "repeat" for n in indexes):
+                rows.extend(answered)
+                changed.append(Changed(session, read))
+        if changed:
+            async with self.turns.write(claim) as write:
+                refused = await write.save(changed, rows)
+                _refuse(arrived, outcomes, refused)
+                await publish(_replies(arrived, outcomes, first))
+            known.written(changed, refused)
+        else:
+            await publish(_replies(arrived, outcomes, first))
+        return outcomes
+
+    async def _answer_session(
+        self,
+        session: SessionRow,
+        arrived: Sequence[Arrived],
+        indexes: list[int],
+        versions: dict[tuple[UUID, Stage], int],
+        outcomes: list[TurnOutcome],
+    ) -> list[TurnRow]:
+        """Answer one session's turns of a batch in order (`session` takes the new state);
+        the transcript rows of those answered."""
+        rows: list[TurnRow] = []
+        said_asked = False
+        for n in indexes:
+            turn = arrived[n].turn
+            early = waits_for_predecessor(
+                channel=turn.channel, seq=turn.seq, answered=session.channels
+            )
+            if early and not arrived[n].force:
+                continue  # outcome stays early
+            if await self._skip_repeated_reset(session, turn, rows):
+                outcomes[n] = TurnOutcome("repeat")
+                continue
+            stage = (turn.project_key, turn.stage)
+            if stage not in versions:
+                versions[stage] = await self.turns.content_version(*stage)
+            reply, engine_ms = await self._answer(versions[stage], session, turn)
+            if turn.protocol == "rsvp":  # no push: it hears what was said since with this
+                earlier = (
+                    []
+                    if said_asked
+                    else (await self.turns.said_since(turn.project_key, turn.session_id))
                 )
-                previous = await unit.previous_turn(turn.event_id)
-                if previous is not None:
-                    return TurnOutcome("duplicate", reply_of(previous))
-                early = waits_for_predecessor(
-                    channel=turn.channel, seq=turn.seq, answered=session.channels
-                )
-                if early and not force:
-                    return TurnOutcome("early")
-                if await self._skip_repeated_reset(unit, session, turn):
-                    return TurnOutcome("repeat")
-                reply, engine_ms = await self._answer(unit, session, turn)
-                if turn.protocol == "rsvp":  # no push: it hears what was said since with this
-                    earlier = await unit.said_since(turn.project_key, turn.session_id)
-                    reply = reply.model_copy(update={"said_before": earlier})
-                row = self._row(turn, reply, engine_ms)
-                if session.handoff is not None:
-                    row.details = {**(row.details or {}), "operator": session.handoff}
-                session.last_at = reply.occurred_at
-                unit.save(session, row)
-                await unit.flush()
-                await publish(reply)
-        except SessionGone:
-            return TurnOutcome("gone")
-        return TurnOutcome("answered", reply)
+                said_asked = True
+                reply = reply.model_copy(update={"said_before": earlier})
+            row = self._row(turn, reply, engine_ms)
+            if session.handoff is not None:
+                row.details = {**(row.details or {}), "operator": session.handoff}
+            session.last_at = reply.occurred_at
+            rows.append(row)
+            outcomes[n] = TurnOutcome("answered", reply)
+        return rows
 
     async def _answer(
-        self, unit: TurnUnit, session: SessionRow, turn: TurnReceived
+        self, version: int, session: SessionRow, turn: TurnReceived
     ) -> tuple[TurnAnswered, float]:
-        """Answer from the turn's stage of the project's content; `session` takes the new
-        state."""
-        version = await unit.content_version(turn.project_key, turn.stage)
+        """Answer from content `version` (the turn's stage's); `session` takes the new state."""
         brain = await self._brain(turn.project_key, version)
         started = time.perf_counter()
         if session.handoff is not None:  # an operator holds the session: the bot is silent
@@ -253,18 +369,21 @@ class DialogApp:
         return reply, engine_ms
 
     async def _skip_repeated_reset(
-        self, unit: TurnUnit, session: SessionRow, turn: TurnReceived
+        self, session: SessionRow, turn: TurnReceived, written: Sequence[TurnRow]
     ) -> bool:
         """True (and `session` updated) for a reset within DIALOG_RESET_REPEAT_S of the
         session's previous reset with nothing said since (a client re-sending it in a loop): it
         is taken in order, but its greeting is neither written nor sent again. The session's
-        last activity moves on, so a loop stays quiet for as long as it lasts."""
+        last activity moves on, so a loop stays quiet for as long as it lasts. `written`: the
+        session's rows this batch answered so far (the newest row, when there are any)."""
         if turn.event != "reset" or session.last_at is None or self.reset_repeat_s <= 0:
             return False
         since = (turn.occurred_at - session.last_at).total_seconds()
         if since > self.reset_repeat_s:
             return False
-        last = await unit.last_row(turn.project_key, turn.session_id)
+        last = (
+            written[-1] if written else await self.turns.last_row(turn.project_key, turn.session_id)
+        )
         if last is None or last.kind != "turn" or (last.details or {}).get("event") != "reset":
             return False
         log.info(
@@ -278,7 +397,6 @@ class DialogApp:
         session.last_at = max(session.last_at, turn.occurred_at)
         session.channel, session.seq = turn.channel, turn.seq
         session.channels = answered_on(session.channels, channel=turn.channel, seq=turn.seq)
-        unit.save(session, None)
         return True
 
     def _greeting(self, brain: Brain, session: SessionRow, turn: TurnReceived) -> Said:

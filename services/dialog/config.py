@@ -10,9 +10,33 @@ class DialogSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DIALOG_", extra="ignore")
 
     port: int = Field(8101, description="Port of /health and /ready")
-    durable: str = Field("dialog", description="Durable consumer shared by all replicas")
-    batch_size: int = Field(16, ge=1, description="Turns fetched per pull")
-    max_workers: int = Field(4, ge=1, description="Turns handled concurrently per replica")
+    durable: str = Field(
+        "dialog",
+        description="Names the turn partitions' durable consumers (<durable>-p<n>), their "
+        "leases' KV bucket (<durable>-owners) and their owner generations",
+    )
+    batch_size: int = Field(
+        256, ge=1, description="Turns fetched per pull, answered and written in one transaction"
+    )
+    fetch_s: float = Field(
+        1.0, gt=0, description="How long one pull waits for a first turn when CHAT has none"
+    )
+    max_ack_pending: int = Field(
+        4096, ge=1, description="Turns delivered and not yet acked, across replicas (consumer)"
+    )
+    publish_s: float = Field(
+        5.0,
+        gt=0,
+        description="A batch whose replies are not all stored in CHAT within this "
+        "fails (and is delivered again): a NATS restart can lose a publish's ack",
+    )
+    lease_s: float = Field(
+        6.0,
+        gt=0,
+        description="A turn partition whose owner stopped renewing its lease this "
+        "long is taken over by another replica (renewed every third of it)",
+    )
+    pool_size: int = Field(4, ge=1, description="asyncpg connections of the turn path")
     ack_wait_s: float = Field(
         4.0,
         gt=0,

@@ -212,5 +212,6 @@ class PgConversations:
             before = row.handoff
             if operator is None or before in (None, operator):
                 row.handoff = operator
+                row.version += 1  # a batch of turns that read the row answers them again
                 session.add(row)
         return Handoff(row, before)

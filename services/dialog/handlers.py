@@ -1,19 +1,11 @@
 """Thin subscribers: decode → application → publish."""
 
-import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
-from faststream import AckPolicy
-from faststream.exceptions import NackMessage, RejectMessage
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats import NatsBroker, NatsMessage
 from faststream.nats.annotations import NatsMessage as Message
-from nats.errors import NotJSMessageError
-from nats.js.api import ConsumerConfig
 from pydantic import BaseModel, ValidationError
 
 from shared import subjects
@@ -33,7 +25,6 @@ from shared.contracts import (
     SessionReply,
     SessionUnknown,
     TurnAnswered,
-    TurnReceived,
     UpdateSession,
 )
 from shared.contracts.content import (
@@ -57,8 +48,6 @@ from shared.staging import ContentBucket, StagedMissing
 
 from .application import DialogApp
 from .config import DialogSettings
-from .domain import early_retry_delay
-from .metrics import handled
 
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100
@@ -95,41 +84,6 @@ def _misaddressed(msg: NatsMessage, kind: str, project: UUID) -> bool:
     return True
 
 
-def _deliveries(msg: NatsMessage) -> int:
-    """How often JetStream delivered this message (1 when it carries no JetStream metadata)."""
-    try:
-        return int(msg.raw_message.metadata.num_delivered or 1)
-    except NotJSMessageError:
-        return 1
-
-
-def _waited_s(msg: NatsMessage, turn: TurnReceived) -> float:
-    """Seconds since the turn entered the stream (since the gateway stamped it, without
-    JetStream metadata)."""
-    try:
-        accepted = msg.raw_message.metadata.timestamp
-    except NotJSMessageError:
-        accepted = turn.occurred_at
-    return (datetime.now(UTC) - accepted).total_seconds()
-
-
-@asynccontextmanager
-async def _working_on(msg: NatsMessage, every_s: float) -> AsyncIterator[None]:
-    """Tell JetStream every `every_s` that `msg` is still being handled, so a slow turn (a big
-    brain being built) is not redelivered to another worker meanwhile."""
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(every_s)
-            await msg.in_progress()
-
-    heartbeat = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        heartbeat.cancel()
-
-
 def register(
     broker: NatsBroker,
     app: DialogApp,
@@ -137,44 +91,10 @@ def register(
     *,
     purge: PurgeReplies | None = None,
 ) -> None:
-    """Attach the dialog subscribers to `broker` (`purge` empties a session's replies from CHAT;
-    JetStream's own by default)."""
+    """Attach the dialog's request/reply subscribers to `broker` (`purge` empties a session's
+    replies from CHAT; JetStream's own by default). Turns have their own pull loop
+    (turn_loop.py)."""
     _register_sessions(broker, app, purge or jetstream_purge(broker))
-    chat = JStream(name=subjects.CHAT_STREAM, declare=False)
-
-    @broker.subscriber(
-        subjects.CHAT_TURN_ALL,
-        stream=chat,
-        durable=settings.durable,
-        pull_sub=PullSub(batch_size=settings.batch_size, timeout=1.0),
-        config=ConsumerConfig(max_deliver=MAX_DELIVER, ack_wait=settings.ack_wait_s),
-        max_workers=settings.max_workers,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        description="Answer each user turn once, in order per session",
-    )
-    async def on_turn(msg: NatsMessage) -> None:
-        try:
-            turn = TurnReceived.model_validate_json(msg.body)
-        except ValidationError as err:
-            log.error("dropping malformed turn %s: %s", msg.message_id, err)
-            raise RejectMessage from err
-        started = time.perf_counter()
-        async with _working_on(msg, settings.ack_wait_s / 3):
-            outcome = await app.handle_turn(
-                turn,
-                publish=lambda reply: publish_reply(broker, reply),
-                force=_waited_s(msg, turn) >= settings.early_wait_s,
-            )
-        handled(outcome.reply if outcome.kind == "answered" else None, started)
-        if outcome.kind == "early":
-            raise NackMessage(
-                delay=early_retry_delay(_deliveries(msg), first=settings.early_retry_s)
-            )
-        if outcome.kind == "gone":
-            log.info("dropping turn %s of deleted session %s", turn.event_id, turn.session_id)
-        elif outcome.kind == "duplicate" and outcome.reply is not None:
-            await publish_reply(broker, outcome.reply)  # it may not have reached the stream
-
     _register_content(broker, app)
 
 

@@ -2,10 +2,12 @@
 
 from faststream.asgi import AsgiFastStream
 
+from shared import subjects
 from shared.broker import make_broker
-from shared.db import database_ready, make_engine, session_factory
+from shared.db import Database, make_engine, session_factory
 from shared.forget import forget_deleted_projects
 from shared.identity import ProjectStore
+from shared.observability.lag import watch_consumer
 from shared.service import make_service_app
 from shared.settings import CommonSettings
 
@@ -15,7 +17,9 @@ from .conversation_handlers import register_conversations
 from .conversation_store import PgConversations
 from .conversations import ConversationApp
 from .handlers import register
-from .store import PgSessions, TurnStore
+from .owners import PartitionedTurns
+from .store import PgSessions
+from .turn_store import PgTurnBatches, keep_connection, prepare_connection
 from .versions import ContentStore
 
 
@@ -28,9 +32,15 @@ def create_app(
     broker = make_broker(common.nats_url, name="dialog")
     engine = make_engine(common.database_url)
     sessions = session_factory(engine)
+    db = Database(
+        common.database_url,
+        max_size=settings.pool_size,
+        init=prepare_connection,
+        reset=keep_connection,
+    )
     app = DialogApp(
         content=ContentStore(sessions),
-        turns=TurnStore(sessions),
+        turns=PgTurnBatches(db),
         sessions=PgSessions(sessions),
         projects=ProjectStore(sessions),
         reset_repeat_s=settings.reset_repeat_s,
@@ -39,12 +49,25 @@ def create_app(
     conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)
     register_conversations(broker, conversations)
 
-    async def db_ready() -> bool:
-        return await database_ready(engine)
-
-    service = make_service_app(
-        broker, common=common, checks=[db_ready], on_shutdown=[engine.dispose]
+    turns = PartitionedTurns(app, settings, db, partitions=common.chat_partitions)
+    turns.started = lambda claim: watch_consumer(
+        broker,
+        subjects.CHAT_STREAM,
+        subjects.dialog_partition_durable(claim.partition, claim.consumer),
     )
+    service = make_service_app(broker, common=common, checks=[db.ready])
+
+    @service.on_startup  # after the streams exist
+    async def open_database() -> None:
+        await db.open()
+
+    @service.after_startup
+    async def start_turns() -> None:
+        await turns.start(broker.connection, replicas=common.nats_stream_replicas)
+
+    service.on_shutdown(turns.stop)  # the batch being answered is settled first
+    service.after_shutdown(db.close)
+    service.after_shutdown(engine.dispose)
     forget_deleted_projects(
         service, broker, service="dialog", schema="dialog", database_url=common.database_url
     )

@@ -110,6 +110,12 @@ class SessionRow(SQLModel, table=True):
     handoff: str | None = Field(
         default=None, description="The operator who holds it (the bot is silent), or None"
     )
+    version: int = Field(
+        default=0,
+        sa_column=Column(BigInteger, nullable=False, server_default="0"),
+        description="Bumped by every change of the row: a batch of turns writes a session back "
+        "only if it still has the version the batch read",
+    )
 
 
 class TurnRow(SQLModel, table=True):

@@ -183,6 +183,7 @@ CHECKS = (
             "created_at": "insert time",
             "updated_at": "update time",
             "handoff": "HandoffChanged is a core NATS notice, kept in no stream",
+            "version": "the write fence's counter: merges and handoffs (in no stream) bump it",
         },
         where=HAS_TRANSCRIPT,
     ),

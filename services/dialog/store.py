@@ -32,7 +32,6 @@ class TurnUnit(Protocol):
     ) -> SessionRow: ...
     async def content_version(self, project_key: UUID, stage: Stage) -> int: ...
     async def said_since(self, project_key: UUID, session_id: str) -> list[str]: ...
-    async def last_row(self, project_key: UUID, session_id: str) -> TurnRow | None: ...
     def save(self, session: SessionRow, turn: TurnRow | None) -> None: ...
     async def flush(self) -> None: ...
 
@@ -91,18 +90,10 @@ class PgTurnUnit:
         )
         return list(reversed(rows.all()))
 
-    async def last_row(self, project_key: UUID, session_id: str) -> TurnRow | None:
-        """The session's newest transcript row (a turn or a message said first), if any."""
-        rows = await self._s.exec(
-            select(TurnRow)
-            .where(col(TurnRow.project_key) == project_key, col(TurnRow.session_id) == session_id)
-            .order_by(col(TurnRow.id).desc())
-            .limit(1)
-        )
-        return rows.first()
-
     def save(self, session: SessionRow, turn: TurnRow | None) -> None:
-        """Keep the session's new state and, unless None, the turn's transcript row."""
+        """Keep the session's new state (its version moves on: the fence of batched turn
+        writes) and, unless None, the turn's transcript row."""
+        session.version += 1
         self._s.add(session)
         if turn is not None:
             self._s.add(turn)
@@ -195,6 +186,7 @@ class PgSessions:
                 .values(
                     data=col(SessionRow.data).op("||")(literal(data, JSONB)),
                     state=col(SessionRow.state).op("||")(literal(state, JSONB)),
+                    version=col(SessionRow.version) + 1,  # a batch that read it answers again
                 )
                 .returning(SessionRow)
             )

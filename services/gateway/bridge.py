@@ -23,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter
 from shared import subjects
 from shared.contracts import ChatReply, Event, TurnReceived
 from shared.retry import Backoff
+from shared.settings import CommonSettings
 
 from .metrics import TURNS, deliver_reply, delivering
 from .resume import Resume, stored_replies
@@ -55,6 +56,7 @@ class Bridge:
         self._bots: dict[str, set[Follow]] = {}  # chat.reply.<project>.* -> AIDA bot feeds
         self._routing: Subscription | None = None  # chat.reply.*.*, routed by the two dicts
         self._routing_lock = asyncio.Lock()
+        self._partitions = CommonSettings().chat_partitions
         self.resume = Resume(lambda: broker.connection.jetstream(), replicas=stream_replicas)
 
     @property
@@ -64,7 +66,8 @@ class Bridge:
 
     async def publish_turn(self, turn: TurnReceived) -> None:
         """Store the turn durably in CHAT (acknowledged by JetStream) or raise BridgeError."""
-        await self.publish(turn, subjects.chat_turn(turn.project_key), subjects.CHAT_STREAM)
+        subject = subjects.chat_turn(turn.project_key, turn.session_id, partitions=self._partitions)
+        await self.publish(turn, subject, subjects.CHAT_STREAM)
         TURNS.started(turn)  # switchboard_turn_seconds runs until its answer is delivered
 
     async def publish(

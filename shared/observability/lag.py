@@ -1,16 +1,25 @@
 """JetStream consumer lag of the durable consumers a service's broker subscribes with."""
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from faststream.exceptions import IncorrectState
 from faststream.nats import NatsBroker
 
 from .metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING
 
+_WATCHED: "WeakKeyDictionary[NatsBroker, set[tuple[str, str]]]" = WeakKeyDictionary()
+
+
+def watch_consumer(broker: NatsBroker, stream: str, durable: str) -> None:
+    """Report the lag of a durable consumer that `broker` has no subscriber for (a raw nats-py
+    pull loop on the broker's connection)."""
+    _WATCHED.setdefault(broker, set()).add((stream, durable))
+
 
 def durables_of(broker: NatsBroker) -> list[tuple[str, str]]:
-    """(stream, durable consumer) of every JetStream subscriber of `broker`."""
-    found: set[tuple[str, str]] = set()
+    """(stream, durable consumer) of every JetStream subscriber of `broker`, and those watched."""
+    found: set[tuple[str, str]] = set(_WATCHED.get(broker, ()))
     for subscriber in broker.subscribers:
         stream: Any = getattr(subscriber, "stream", None)
         durable = getattr(getattr(subscriber, "config", None), "durable_name", None)

@@ -60,7 +60,7 @@ async def _stream(
     try:
         js = nc.jetstream()
         turns: dict[UUID, str] = {}
-        filters = [subjects.chat_turn(b) for b in bots]
+        filters = [subjects.chat_project_turns(b) for b in bots]
         async for msg in stream_messages(js, subjects.CHAT_STREAM, filters, StreamRead("CHAT")):
             body = json.loads(msg.data)
             token = _token(body.get("text", ""))

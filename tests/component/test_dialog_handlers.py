@@ -1,18 +1,22 @@
 """Dialog handlers on FastStream's TestNatsBroker, with in-memory stores."""
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 from faststream.nats import NatsBroker, NatsMessage, TestNatsBroker
+from nats.errors import NotJSMessageError
 from pydantic import TypeAdapter
 
-from services.dialog.application import DialogApp
+from services.dialog.application import Arrived, DialogApp
 from services.dialog.config import DialogSettings
-from services.dialog.domain import SessionGone
-from services.dialog.handlers import register
+from services.dialog.handlers import publish_reply, register
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
+from services.dialog.turn_loop import TurnBatch
+from services.dialog.turn_store import Changed
 from services.dialog.versions import EMPTY, content_of
 from shared import subjects
 from shared.contracts import (
@@ -63,7 +67,7 @@ class MemoryContent:
 
 
 class MemoryTurns:
-    """One 'transaction' at a time; enough for handlers called one by one."""
+    """The turn path's store in memory: a batch's write refuses a session changed since read."""
 
     def __init__(self, content: MemoryContent) -> None:
         self.content = content
@@ -71,27 +75,19 @@ class MemoryTurns:
         self.deleted: set[tuple[UUID, str]] = set()
         self.rows: dict[UUID, TurnRow] = {}
 
-    def unit(self) -> "MemoryTurns":
-        return self
+    async def stored(self, turn_event_ids: Sequence[UUID]) -> dict[UUID, TurnRow]:
+        return {i: self.rows[i] for i in turn_event_ids if i in self.rows}
 
-    async def __aenter__(self) -> "MemoryTurns":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def previous_turn(self, turn_event_id: UUID) -> TurnRow | None:
-        return self.rows.get(turn_event_id)
-
-    async def lock_session(
-        self, project_key: UUID, session_id: str, *, protocol: str
-    ) -> SessionRow:
-        key = (project_key, session_id)
-        if key in self.deleted:
-            raise SessionGone(project_key=project_key, session_id=session_id)
-        return self.sessions.setdefault(
-            key, SessionRow(project_key=project_key, session_id=session_id, protocol=protocol)
-        )
+    async def read_sessions(
+        self, keys: Sequence[tuple[UUID, str]]
+    ) -> dict[tuple[UUID, str], SessionRow | None]:
+        found: dict[tuple[UUID, str], SessionRow | None] = {}
+        for key in keys:
+            if key in self.deleted:
+                found[key] = None
+            elif key in self.sessions:
+                found[key] = SessionRow(**self.sessions[key].model_dump())  # a copy, as read
+        return found
 
     async def content_version(self, project_key: UUID, stage: str) -> int:
         return (await self.content.current(project_key)).version
@@ -105,12 +101,26 @@ class MemoryTurns:
         mine = [t for t in self.rows.values() if t.session_id == session_id]
         return mine[-1] if mine else None
 
-    def save(self, session: SessionRow, turn: TurnRow | None) -> None:
-        if turn is not None:
-            self.rows[turn.turn_event_id] = turn
+    @asynccontextmanager
+    async def write(self, claim: object = None) -> AsyncIterator["MemoryTurns"]:
+        yield self
 
-    async def flush(self) -> None:
-        return None
+    async def save(
+        self, sessions: Sequence[Changed], turns: Sequence[TurnRow]
+    ) -> set[tuple[UUID, str]]:
+        refused: set[tuple[UUID, str]] = set()
+        for changed in sessions:
+            key = (changed.row.project_key, changed.row.session_id)
+            now = self.sessions.get(key)
+            if key in self.deleted or (now.version if now else None) != changed.read:
+                refused.add(key)
+            else:
+                changed.row.version = (changed.read or 0) + 1
+                self.sessions[key] = changed.row
+        for row in turns:
+            if (row.project_key, row.session_id) not in refused:
+                self.rows.setdefault(row.turn_event_id, row)
+        return refused
 
 
 class MemorySessions:
@@ -144,6 +154,7 @@ class MemorySessions:
         row = self.turns.sessions.get(key)
         if row is not None:
             row.data, row.state = {**row.data, **data}, {**row.state, **state}
+            row.version += 1
         return row
 
     async def say(self, said: TurnRow) -> SessionRow | None:
@@ -177,6 +188,29 @@ class NoProjects:
         return None
 
 
+class DeliveredTurn:
+    """A turn as the pull loop receives it (no JetStream metadata), and how it was settled."""
+
+    def __init__(self, turn: TurnReceived | bytes) -> None:
+        self.subject = "chat.turn.x"
+        self.data = turn if isinstance(turn, bytes) else turn.model_dump_json().encode()
+        self.headers: dict[str, str] = {}
+        self.settled: list[str] = []
+
+    @property
+    def metadata(self) -> Any:
+        raise NotJSMessageError
+
+    async def ack(self) -> None:
+        self.settled.append("ack")
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.settled.append("nak")
+
+    async def term(self) -> None:
+        self.settled.append("term")
+
+
 @dataclass
 class Rig:
     """A dialog on TestNatsBroker with in-memory stores, and what it published."""
@@ -188,6 +222,18 @@ class Rig:
     deleted: list[SessionDeleted] = field(default_factory=list)
     purged: list[tuple[UUID, str]] = field(default_factory=list)
 
+    async def send(self, *turns: TurnReceived | bytes) -> list[DeliveredTurn]:
+        """Deliver `turns` to the dialog's turn path as one batch (on a started test broker,
+        which carries the replies to the collectors)."""
+
+        async def publish(replies: list[tuple[Any, dict[str, str]]]) -> None:
+            for reply, _ in replies:
+                await publish_reply(self.broker, reply)
+
+        delivered = [DeliveredTurn(t) for t in turns]
+        await TurnBatch(self.app, DialogSettings(), publish).handle(delivered)  # type: ignore[arg-type]
+        return delivered
+
 
 def make() -> Rig:
     broker = NatsBroker()
@@ -195,7 +241,7 @@ def make() -> Rig:
     turns = MemoryTurns(content)
     app = DialogApp(
         content=content,  # type: ignore[arg-type]
-        turns=turns,  # type: ignore[arg-type]
+        turns=turns,
         sessions=MemorySessions(turns),
         projects=NoProjects(),  # type: ignore[arg-type]
     )
@@ -227,9 +273,9 @@ async def test_a_turn_is_answered_and_a_redelivery_repeats_the_same_reply() -> N
     turn = TurnReceived.first(
         project_key=project, session_id="s", protocol="xparo", text="hi", channel="c", seq=1
     )
-    async with TestNatsBroker(rig.broker) as test:
+    async with TestNatsBroker(rig.broker):
         for _ in range(2):
-            await test.publish(turn, subjects.chat_turn(project), stream=subjects.CHAT_STREAM)
+            await rig.send(turn)
     replies = rig.replies
     assert [r.text for r in replies] == ["hello", "hello"]
     assert replies[0] == replies[1] and replies[0].protocol == "xparo"
@@ -243,8 +289,8 @@ async def test_unmatched_turn_gets_the_default_fallback() -> None:
     turn = TurnReceived.first(
         project_key=project, session_id="s", protocol="xparo", text="??", channel="c", seq=1
     )
-    async with TestNatsBroker(rig.broker) as test:
-        await test.publish(turn, subjects.chat_turn(project), stream=subjects.CHAT_STREAM)
+    async with TestNatsBroker(rig.broker):
+        await rig.send(turn)
     replies = rig.replies
     assert (replies[0].text, replies[0].engine) == (
         "let's check this thing on internet",
@@ -281,28 +327,41 @@ async def test_a_reset_right_after_a_reset_is_taken_in_order_but_not_answered_ag
     )
     published: list[TurnAnswered] = []
 
-    async def publish(reply: TurnAnswered) -> None:
-        published.append(reply)
+    async def publish(replies: list[TurnAnswered]) -> None:
+        published.extend(replies)
 
-    async def turn(seq: int, after_s: float, event: str = "reset", text: str = "") -> str:
-        received = TurnReceived.first(
-            project_key=project,
-            session_id="s",
-            protocol="besser",
-            text=text,
-            event=event,
-            channel="c",
-            seq=seq,
-            occurred_at=start + timedelta(seconds=after_s),
+    def received(
+        seq: int, after_s: float, event: str = "reset", text: str = "", session: str = "s"
+    ) -> Arrived:
+        return Arrived(
+            TurnReceived.first(
+                project_key=project,
+                session_id=session,
+                protocol="besser",
+                text=text,
+                event=event,
+                channel="c",
+                seq=seq,
+                occurred_at=start + timedelta(seconds=after_s),
+            )
         )
-        return (await rig.app.handle_turn(received, publish=publish)).kind
 
-    assert [await turn(1, 0), await turn(2, 2), await turn(3, 4)] == [
+    async def batch(*turns: Arrived) -> list[str]:
+        return [o.kind for o in await rig.app.answer_turns(list(turns), publish=publish)]
+
+    assert await batch(received(1, 0)) + await batch(received(2, 2), received(3, 4)) == [
         "answered",
         "repeat",
         "repeat",  # 4 s after the answered reset, 2 s after the last one: the loop stays quiet
     ]
-    assert await turn(4, 5, event="text", text="hi") == "answered"  # not held back as early
-    assert await turn(5, 5) == "answered"  # something was said since the last reset
-    assert await turn(6, 9) == "answered"  # 4 s after the previous reset
-    assert len(rig.turns.rows) == len(published) == 4
+    assert await batch(received(4, 5, event="text", text="hi")) == ["answered"]  # not early
+    assert await batch(received(5, 5)) == ["answered"]  # something was said since the last reset
+    assert await batch(received(6, 9)) == ["answered"]  # 4 s after the previous reset
+    # A loop arriving in one batch: the first reset is answered, its repeats are not.
+    loop = [received(n, n - 1, session="looping") for n in (1, 2, 3)]
+    assert await batch(*loop) == [
+        "answered",
+        "repeat",
+        "repeat",
+    ]
+    assert len(rig.turns.rows) == len(published) == 5

@@ -6,6 +6,7 @@ from uuid import UUID, uuid4
 from faststream.nats import TestNatsBroker
 from pydantic import BaseModel, TypeAdapter
 
+from services.dialog.application import Arrived
 from shared import subjects
 from shared.contracts import (
     BotSpoke,
@@ -143,11 +144,7 @@ async def test_session_data_is_said_by_the_aiml_and_replies_carry_the_sessions_p
             correlation_id=uuid4(),
         )
         await ask(test, "update", update, project)
-        await test.publish(
-            turn(project, opened.session_id, protocol="xparo"),
-            subjects.chat_turn(project),
-            stream=subjects.CHAT_STREAM,
-        )
+        await rig.send(turn(project, opened.session_id, protocol="xparo"))
     assert [(r.text, r.protocol) for r in rig.replies] == [("Hi Ada", "aida")]
 
 
@@ -155,11 +152,7 @@ async def test_a_session_a_turn_creates_records_the_turns_protocol() -> None:
     """XPARO's sessions start with their first turn: it records the protocol that spoke."""
     rig, project = make(), uuid4()
     async with TestNatsBroker(rig.broker) as test:
-        await test.publish(
-            turn(project, "robot-1", protocol="xparo-typed"),
-            subjects.chat_turn(project),
-            stream=subjects.CHAT_STREAM,
-        )
+        await rig.send(turn(project, "robot-1", protocol="xparo-typed"))
         found = await ask(
             test, "get", GetSession(project_key=project, session_id="robot-1"), project
         )
@@ -174,11 +167,7 @@ async def test_an_image_turn_is_heard_as_ximage_with_the_image_predicate() -> No
     await save_greeting(rig, project)
     async with TestNatsBroker(rig.broker) as test:
         opened = await open_session(test, project)
-        await test.publish(
-            turn(project, opened.session_id, text="", image=image),
-            subjects.chat_turn(project),
-            stream=subjects.CHAT_STREAM,
-        )
+        await rig.send(turn(project, opened.session_id, text="", image=image))
     assert rig.replies[0].text == f"got {image}"
 
 
@@ -189,9 +178,7 @@ async def test_delete_forgets_the_session_for_good_and_announces_it() -> None:
     async with TestNatsBroker(rig.broker) as test:
         opened = await open_session(test, project, first_name="Ada")
         session = opened.session_id
-        await test.publish(
-            turn(project, session), subjects.chat_turn(project), stream=subjects.CHAT_STREAM
-        )
+        await rig.send(turn(project, session))
         delete = DeleteSession(project_key=project, session_id=session, correlation_id=uuid4())
         deleted = await ask(test, "delete", delete, project)
         gone = SessionUnknown(session_id=session, deleted=True)
@@ -227,18 +214,17 @@ async def test_a_turn_for_a_deleted_session_is_dropped_without_recreating_it() -
             project_key=project, session_id=opened.session_id, correlation_id=uuid4()
         )
         await ask(test, "delete", delete, project)
-        await test.publish(
-            turn(project, opened.session_id),
-            subjects.chat_turn(project),
-            stream=subjects.CHAT_STREAM,
-        )
+        [delivered] = await rig.send(turn(project, opened.session_id))
         published: list[TurnAnswered] = []
 
-        async def publish(reply: TurnAnswered) -> None:
-            published.append(reply)
+        async def publish(replies: list[TurnAnswered]) -> None:
+            published.extend(replies)
 
-        outcome = await rig.app.handle_turn(turn(project, opened.session_id), publish=publish)
+        [outcome] = await rig.app.answer_turns(
+            [Arrived(turn(project, opened.session_id))], publish=publish
+        )
     assert outcome.kind == "gone" and rig.replies == [] and published == []
+    assert delivered.settled == ["ack"]
     assert rig.turns.sessions == {} and rig.turns.rows == {}
 
 
@@ -287,14 +273,17 @@ async def test_two_connections_on_one_session_are_each_answered_in_turn() -> Non
     rig, project = make(), uuid4()
     published: list[TurnAnswered] = []
 
-    async def publish(reply: TurnAnswered) -> None:
-        published.append(reply)
+    async def publish(replies: list[TurnAnswered]) -> None:
+        published.extend(replies)
 
     async with TestNatsBroker(rig.broker):
         await save_greeting(rig, project)
         outcomes = [
-            (await rig.app.handle_turn(turn(project, "s", channel=c, seq=n), publish=publish)).kind
+            outcome.kind
             for n, c in [(1, "tab-a"), (1, "tab-b"), (2, "tab-a"), (2, "tab-b"), (3, "tab-a")]
+            for outcome in await rig.app.answer_turns(
+                [Arrived(turn(project, "s", channel=c, seq=n))], publish=publish
+            )
         ]
     assert outcomes == ["answered"] * 5
     assert len(published) == 5

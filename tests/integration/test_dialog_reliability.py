@@ -14,6 +14,7 @@ from sqlalchemy import text
 from shared import subjects
 from shared.contracts import TurnAnswered, TurnReceived
 from shared.db import make_engine
+from shared.settings import CommonSettings
 from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject
 from shared.testing.telemetry import wait_until
@@ -67,7 +68,9 @@ async def _publish_turns(
                 seq=n,
             )
             await js.publish(
-                subjects.chat_turn(project.key),
+                subjects.chat_turn(
+                    project.key, turn.session_id, partitions=CommonSettings().chat_partitions
+                ),
                 turn.model_dump_json().encode(),
                 headers={"Nats-Msg-Id": str(turn.event_id)},
             )
@@ -109,7 +112,9 @@ def test_redelivered_turn_is_answered_and_stored_once(
         nc = await nats.connect(backends.nats_url)
         for _ in range(2):  # distinct msg ids: JetStream's own dedupe cannot hide the repeat
             await nc.jetstream().publish(
-                subjects.chat_turn(project.key),
+                subjects.chat_turn(
+                    project.key, turn.session_id, partitions=CommonSettings().chat_partitions
+                ),
                 turn.model_dump_json().encode(),
                 headers={"Nats-Msg-Id": str(uuid4())},
             )
@@ -157,7 +162,9 @@ def test_a_turn_waits_for_a_predecessor_that_arrives_late(
             if turn is first:  # late by more than DIALOG_ACK_WAIT_S (4 s), less than
                 await asyncio.sleep(5)  # DIALOG_EARLY_WAIT_S (8 s): the scenario, not a wait
             await nc.jetstream().publish(
-                subjects.chat_turn(project.key),
+                subjects.chat_turn(
+                    project.key, turn.session_id, partitions=CommonSettings().chat_partitions
+                ),
                 turn.model_dump_json().encode(),
                 headers={"Nats-Msg-Id": str(turn.event_id)},
             )

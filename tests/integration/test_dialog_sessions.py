@@ -27,6 +27,7 @@ from shared.contracts import (
     TurnReceived,
     UpdateSession,
 )
+from shared.settings import CommonSettings
 from shared.testing.plugin import Stack, TestProject
 from shared.testing.telemetry import wait_until
 
@@ -88,7 +89,9 @@ def new_turn(project: UUID, session: str, text: str, image: UUID | None = None) 
 async def publish_turn(nc: NatsClient, turn: TurnReceived) -> int:
     """Put a turn into CHAT as a gateway does; its stream sequence."""
     ack = await nc.jetstream().publish(
-        subjects.chat_turn(turn.project_key),
+        subjects.chat_turn(
+            turn.project_key, turn.session_id, partitions=CommonSettings().chat_partitions
+        ),
         turn.model_dump_json().encode(),
         headers={"Nats-Msg-Id": str(turn.event_id)},
     )
@@ -111,16 +114,19 @@ async def answered(nc: NatsClient, turn: TurnReceived) -> TurnAnswered:
         reply = await asyncio.wait_for(got, TIMEOUT_S)
     finally:
         await sub.unsubscribe()
-    await handled(nc, seq)
+    await handled(nc, seq, turn.session_id)
     return reply
 
 
-async def handled(nc: NatsClient, seq: int) -> None:
-    """Wait until the dialog replicas have acked every turn up to stream sequence `seq`."""
+async def handled(nc: NatsClient, seq: int, session: str) -> None:
+    """Wait until the owner of `session`'s partition has acked every turn of it up to stream
+    sequence `seq`."""
     js = nc.jetstream()
+    partition = subjects.partition_of(session, CommonSettings().chat_partitions)
 
     async def acked() -> bool:
-        info = await js.consumer_info(subjects.CHAT_STREAM, subjects.DIALOG_DURABLE)
+        durable = subjects.dialog_partition_durable(partition)
+        info = await js.consumer_info(subjects.CHAT_STREAM, durable)
         return info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= seq
 
     await wait_until(acked, within_s=TIMEOUT_S, what=f"the dialog to ack turn {seq}")
@@ -238,7 +244,7 @@ async def test_delete_forgets_the_session_and_its_transcript_for_good(
     assert await put_data(nc, key, session, first_name="Bob") == gone
     assert await ask(nc, "get", GetSession(project_key=key, session_id=session), key) == gone
     assert await ask(nc, "say", say, key) == gone
-    await handled(nc, await publish_turn(nc, new_turn(key, session, "hi")))
+    await handled(nc, await publish_turn(nc, new_turn(key, session, "hi")), session)
     assert await last_in_chat(nc, replies) is None
     assert await rows(pg, "sessions", key, session) == 0
     assert await rows(pg, "turns", key, session) == 0

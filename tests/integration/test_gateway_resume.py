@@ -82,7 +82,7 @@ def test_replies_published_while_clients_move_to_another_gateway_arrive_once_in_
     for n in ("one", "two", "three"):
         xparo.send(command, {"ask_bot": f"say {n}"})
         typed.send(robot, "chat", {"message": f"say {n}"})
-    _wait_stored(stack, subjects.chat_turn(project.key), 6)
+    _wait_stored(stack, subjects.chat_project_turns(project.key), 6)
     stack.gateways[0].stop(signal.SIGTERM)
     assert _closed(command) == _closed(robot) == 1012  # "service restart": reconnect
 
@@ -171,7 +171,7 @@ def test_aida_users_of_one_bot_each_get_their_answers_after_their_gateway_stops(
     _aida_say(first, first_ref, project, first_session, "say b1")
     for n in ("one", "two"):
         _aida_say(late, late_ref, project, late_session, f"say {n}")
-    _wait_stored(stack, subjects.chat_turn(project.key), 3)
+    _wait_stored(stack, subjects.chat_project_turns(project.key), 3)
     stack.gateways[0].stop(signal.SIGTERM)
     assert first.close_code() == late.close_code() == 1001  # phoenix.js reconnects after it
 

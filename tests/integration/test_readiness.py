@@ -19,6 +19,7 @@ from shared.db import make_engine, session_factory
 from shared.devstack.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from shared.identity import ProjectStore
 from shared.migrations import upgrade
+from shared.settings import CommonSettings
 from shared.testing.services import Service
 
 
@@ -85,7 +86,7 @@ async def _turn_answered(nats_url: str, project: UUID, session: str, *, seq: int
             seq=seq,
         )
         await nc.jetstream().publish(
-            subjects.chat_turn(project),
+            subjects.chat_turn(project, session, partitions=CommonSettings().chat_partitions),
             turn.model_dump_json().encode(),
             headers={"Nats-Msg-Id": str(turn.event_id)},
         )

@@ -29,6 +29,7 @@ from shared.contracts import (
     utcnow,
 )
 from shared.replay import TableCheck, compare_schemas
+from shared.settings import CommonSettings
 from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject
 from shared.testing.telemetry import (
@@ -156,9 +157,13 @@ async def test_replayed_transcripts_equal_the_live_ones(
     await asyncio.to_thread(converse, replay_stack, project, sessions)
     await say(nc, key, sessions[0], "An operator here")
     await delete(nc, key, sessions[1])
-    await repeat_last(js, subjects.chat_turn(key))
+    await repeat_last(
+        js, subjects.chat_turn(key, sessions[2], partitions=CommonSettings().chat_partitions)
+    )
     await repeat_last(js, subjects.chat_reply(project=key, session=sessions[2]))
-    await drained(js, subjects.CHAT_STREAM, subjects.DIALOG_DURABLE)
+    for partition in range(CommonSettings().chat_partitions):
+        durable = subjects.dialog_partition_durable(partition)
+        await drained(js, subjects.CHAT_STREAM, durable)
     assert await rows(pg, "dialog", "turns", key) == 2 * 3 + 1  # s1 deleted; the said message
     into = f"replay_test_{uuid4().hex[:12]}"
     try:

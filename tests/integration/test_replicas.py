@@ -18,6 +18,7 @@ from PIL import Image
 
 from shared import subjects
 from shared.contracts import TurnAnswered, TurnReceived, utcnow
+from shared.settings import CommonSettings
 from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject
 from shared.testing.telemetry import (
@@ -73,7 +74,9 @@ async def _converse(nats_url: str, project: UUID, session: str) -> tuple[list[st
             seq=1,
         )
         await nc.jetstream().publish(
-            subjects.chat_turn(project),
+            subjects.chat_turn(
+                project, event.session_id, partitions=CommonSettings().chat_partitions
+            ),
             event.model_dump_json().encode(),
             headers={"Nats-Msg-Id": str(event.event_id)},
         )

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from shared.testing.plugin import Stack, TestProject
+from shared.testing.telemetry import wait_until
 
 FAQ = {
     "groups": [
@@ -326,12 +327,16 @@ async def test_transcript_records_the_engine_and_stage(
         for q in ("When are you open?", "can I order a tea", "my name is Bo"):
             params = {"botid": str(project.key), "token": project.secret, "uid": uid, "q": q}
             assert (await client.get(rsvp.url, params=params)).status_code == 200
-    rows = await pg.fetch(
+    query = (
         "SELECT engine, stage, protocol FROM dialog.turns WHERE project_key = $1"
-        " AND session_id = $2 ORDER BY id",
-        project.key,
-        uid,
+        " AND session_id = $2 ORDER BY id"
     )
+
+    async def all_stored() -> bool:  # an answer leaves before its batch commits
+        return len(await pg.fetch(query, project.key, uid)) == 3
+
+    await wait_until(all_stored, within_s=10, what="the three turns stored")
+    rows = await pg.fetch(query, project.key, uid)
     assert [tuple(r) for r in rows] == [
         ("faq", "test", "rsvp"),
         ("nlu", "test", "rsvp"),
