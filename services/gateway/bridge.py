@@ -138,9 +138,13 @@ class Bridge:
             return
         async with self._routing_lock:
             if self._routing is None:
-                self._routing = await self._broker.connection.subscribe(
+                routing = await self._broker.connection.subscribe(
                     subjects.CHAT_REPLY_ALL, cb=self._on_reply
                 )
+                # The server has the interest once flushed: a reply another connection
+                # publishes right after the first socket follows its session is not missed.
+                await self._broker.connection.flush()
+                self._routing = routing
 
     async def _on_reply(self, msg: Msg) -> None:
         """Hand a reply to the followers of its session here (every gateway receives every
