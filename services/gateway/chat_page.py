@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
 from .config import GatewaySettings
+from .page_headers import page_headers
 
 STATIC_DIR = Path(__file__).parent / "static" / "chat"
 YEAR_S = 365 * 24 * 3600
@@ -25,27 +26,19 @@ READ = ["GET", "HEAD"]
 
 # Plotly injects <style> elements, and DOMPurify keeps style attributes: styles stay inline.
 # The socket is on another port than the page, hence ws:/wss: in connect-src.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' data: blob:",
-        "connect-src 'self' ws: wss:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'self'",
-        "form-action 'none'",
-    ]
+PAGE_HEADERS = page_headers(
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' data: blob:",
+    "connect-src 'self' ws: wss:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'self'",
+    "form-action 'none'",
+    framed=True,
 )
-PAGE_HEADERS = {
-    "Cache-Control": "no-cache",
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    # The page URL carries the project token: never hand it to the sites a reply links to.
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 @cache

@@ -13,31 +13,23 @@ from fastapi import APIRouter
 
 from .chat_page import plotly_bundle, static_page_router
 from .config import GatewaySettings
+from .page_headers import page_headers
 
 STATIC_DIR = Path(__file__).parent / "static" / "console"
 
 # Plotly injects <style> elements, hence 'unsafe-inline' for styles only. Every call (the admin
 # API, the RSVP chat route, the event stream) goes to this origin: connect-src 'self'.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-        "form-action 'none'",
-    ]
+PAGE_HEADERS = page_headers(
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'none'",
 )
-PAGE_HEADERS = {
-    "Cache-Control": "no-cache",
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-}
 
 
 def console_page_router(settings: GatewaySettings) -> APIRouter:

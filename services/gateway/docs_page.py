@@ -14,32 +14,24 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from .chat_page import READ, bundle_response
+from .page_headers import page_headers
 
 STATIC_DIR = Path(__file__).parent / "static" / "docs"
 BUNDLES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 """The large vendored files: gzipped, cached for a year (the page names their version)."""
 
 # Swagger UI sets inline styles; "Try it out" calls this origin only.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-        "form-action 'none'",
-    ]
+PAGE_HEADERS = page_headers(
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'none'",
 )
-PAGE_HEADERS = {
-    "Cache-Control": "no-cache",
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-}
 
 
 def docs_router() -> APIRouter:
