@@ -198,7 +198,8 @@ def project_activity(project: UUID) -> list[str]:
     turns, replies, deleted sessions, handoffs, robot commands and events, telemetry, config."""
     p = token(project)
     return [
-        f"chat.*.{p}",
+        f"chat.*.{p}",  # deleted sessions, handoffs
+        f"chat.turn.{p}.*",  # turns, whatever their partition
         f"chat.reply.{p}.*",
         f"robot.*.{p}.*",
         f"telemetry.sample.{p}.*",
