@@ -124,6 +124,7 @@ def _node_of(pid: int, nodes: list[EmbeddedNats]) -> EmbeddedNats:
     return node
 
 
+@pytest.mark.timeout(240)
 def test_a_reply_published_while_the_gateway_reconnects_still_reaches_its_socket(
     nats_cluster: ClusterBackends, cluster_stack: Stack, project: TestProject
 ) -> None:
@@ -150,8 +151,8 @@ def test_a_reply_published_while_the_gateway_reconnects_still_reaches_its_socket
         asyncio.run(  # a dialog replica starting during the election would give up and exit
             wait_until(
                 lambda: _led(nats_cluster.backends.nats_url),
-                within_s=FAILOVER_S,
-                what="every stream and the dialog's consumer led again",
+                within_s=2 * FAILOVER_S,  # 7 streams and 8 partition consumers elect anew
+                what="every stream and the dialog's partition consumers led again",
                 every=0.2,
             )
         )
