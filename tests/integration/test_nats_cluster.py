@@ -16,7 +16,6 @@ import websocket
 from shared import subjects
 from shared.broker import servers_of
 from shared.devstack.embedded import EmbeddedNats
-from shared.settings import CommonSettings
 from shared.testing.backends import ClusterBackends
 from shared.testing.plugin import Stack, TestProject
 from shared.testing.telemetry import wait_until
@@ -181,21 +180,23 @@ def test_a_reply_published_while_the_gateway_reconnects_still_reaches_its_socket
 
 async def _led(url: str) -> bool:
     """True when every stream (the dialog's owner leases' KV bucket among them), and every
-    partition consumer of the dialog's, has a leader."""
+    consumer of CHAT (the dialog's partition consumers made so far), has a leader."""
     nc = await nats.connect(servers_of(url))
     try:
         js = nc.jetstream()
         streams = await js.streams_info()
-        consumers = [
-            await js.consumer_info(subjects.CHAT_STREAM, subjects.dialog_partition_durable(p))
-            for p in range(CommonSettings().chat_partitions)
-        ]
+        consumers = await js.consumers_info(subjects.CHAT_STREAM)
     except nats.errors.Error:
         return False
     finally:
         await nc.close()
     led = [s.cluster.leader if s.cluster else None for s in streams]
-    return bool(led) and all(led) and all(c.cluster and c.cluster.leader for c in consumers)
+    return (
+        bool(led)
+        and all(led)
+        and bool(consumers)
+        and all(c.cluster and c.cluster.leader for c in consumers)
+    )
 
 
 async def _answer_stored(url: str, project: TestProject) -> bool:
