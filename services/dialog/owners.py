@@ -12,7 +12,7 @@ from nats.js.api import KeyValueConfig
 
 from shared import subjects
 from shared.db import Database
-from shared.retry import reason
+from shared.retry import reason, with_backoff
 
 from .application import DialogApp
 from .config import DialogSettings
@@ -137,12 +137,16 @@ class PartitionedTurns:
     async def start(self, nc: Client, *, replicas: int = 1) -> None:
         """Start claiming partitions (the leases' bucket is made if missing)."""
         self._nc = nc
-        kv = await nc.jetstream().create_key_value(
-            KeyValueConfig(
-                bucket=subjects.dialog_owners_bucket(self._settings.durable),
-                history=1,
-                replicas=replicas,
-            )
+        config = KeyValueConfig(
+            bucket=subjects.dialog_owners_bucket(self._settings.durable),
+            history=1,
+            replicas=replicas,
+        )
+        # A cluster still electing (or busy making the other replicas' bucket) times the
+        # creation out: try again instead of exiting, as the turns can wait.
+        kv = await with_backoff(
+            "making the partition leases' bucket",
+            lambda: nc.jetstream().create_key_value(config),
         )
         leases = Leases(
             kv, consumer=self._settings.durable, me=self._me, lease_s=self._settings.lease_s

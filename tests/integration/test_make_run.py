@@ -23,6 +23,9 @@ from .xparo import ask, connect, recv, save, send
 READY = "Switchboard is ready"
 
 
+WHY = ("ERROR", "WARNING", "Traceback", "Error", "exited", "exit code")  # what a failed start says
+
+
 def _start(data: Path, ports: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
     env.update(ports, SWITCHBOARD_DATA=str(data))
@@ -39,7 +42,11 @@ def _start(data: Path, ports: dict[str, str], log: Path) -> subprocess.Popen[byt
     while READY.encode() not in log.read_bytes()[seen:]:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"make run did not become ready:\n{log.read_text()[-3000:]}")
+            text = log.read_text()
+            why = [line for line in text.splitlines() if any(w in line for w in WHY)]
+            pytest.fail(
+                "make run did not become ready:\n" + "\n".join(why[-40:]) + "\n…\n" + text[-3000:]
+            )
         time.sleep(0.2)
     return proc
 
