@@ -212,7 +212,7 @@ async def test_file_and_start_over(
 async def test_start_over_twice_in_a_row_still_ends_greeted(
     chat_stack: Stack, weather_bot: TestProject, chat_page: ChatPage
 ) -> None:
-    """"Start over" clicked again right after the bot greeted still ends greeted: the button
+    """The "Start over" button clicked again right after the bot greeted still ends greeted: it
     rests while the dialog would take a second reset as a repeat and say nothing."""
     page = await open_and_greet(chat_page, chat_url(chat_stack, weather_bot))
     start_over = page.get_by_role("button", name="Start over")
