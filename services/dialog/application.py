@@ -89,7 +89,8 @@ class TurnOutcome:
 def _refuse(
     arrived: Sequence[Arrived], outcomes: list[TurnOutcome], refused: set[SessionKey]
 ) -> None:
-    """The turns answered in sessions whose write was refused are to be answered again."""
+    """The turns answered (or skipped as repeated resets) in sessions whose write was refused
+    are to be taken again."""
     if not refused:
         return
     for n, a in enumerate(arrived):

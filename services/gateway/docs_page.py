@@ -9,12 +9,12 @@ people to `/docs`.
 
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from .chat_page import READ, bundle_response
-from .page_headers import page_headers
+from .page_headers import page_headers, static_asset
 
 STATIC_DIR = Path(__file__).parent / "static" / "docs"
 BUNDLES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
@@ -64,11 +64,6 @@ def docs_router() -> APIRouter:
     @router.api_route("/docs/{path:path}", methods=READ)
     async def asset(path: str, request: Request) -> Response:
         """A file under static/docs/ (StaticFiles refuses paths that leave it)."""
-        if path == "index.html":
-            raise HTTPException(404)
-        response = await assets.get_response(path, request.scope)
-        response.headers.setdefault("Cache-Control", "no-cache")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+        return await static_asset(assets, path, request)
 
     return router

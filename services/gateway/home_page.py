@@ -10,13 +10,13 @@ from html import escape
 from pathlib import Path
 from string import Template
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 from .chat_page import READ
 from .config import GatewaySettings
-from .page_headers import page_headers
+from .page_headers import page_headers, static_asset
 
 STATIC_DIR = Path(__file__).parent / "static" / "home"
 
@@ -70,11 +70,6 @@ def home_page_router(settings: GatewaySettings) -> APIRouter:
     @router.api_route("/home/{path:path}", methods=READ)
     async def asset(path: str, request: Request) -> Response:
         """The page's stylesheet and icon (not its template)."""
-        if path == "index.html":
-            raise HTTPException(404)
-        response = await assets.get_response(path, request.scope)
-        response.headers.setdefault("Cache-Control", "no-cache")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+        return await static_asset(assets, path, request)
 
     return router

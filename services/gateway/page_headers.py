@@ -1,6 +1,9 @@
 """The headers every built-in page (front page, docs, console, chat) is served with: its own
 Content-Security-Policy, never cached stale, no referrer, no sniffing, and no framing unless the
-page is meant to be embedded."""
+page is meant to be embedded; and how their static files are served."""
+
+from fastapi import HTTPException, Request, Response
+from starlette.staticfiles import StaticFiles
 
 
 def page_headers(*directives: str, framed: bool = False) -> dict[str, str]:
@@ -16,3 +19,14 @@ def page_headers(*directives: str, framed: bool = False) -> dict[str, str]:
     if not framed:
         headers["X-Frame-Options"] = "DENY"
     return headers
+
+
+async def static_asset(assets: StaticFiles, path: str, request: Request) -> Response:
+    """A page's file under its static folder, never its template (index.html): StaticFiles
+    refuses paths that leave the folder; not cached stale, never sniffed."""
+    if path == "index.html":
+        raise HTTPException(404)
+    response = await assets.get_response(path, request.scope)
+    response.headers.setdefault("Cache-Control", "no-cache")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
