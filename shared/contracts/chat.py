@@ -107,7 +107,7 @@ class FileRef(Contract):
     size: int = Field(ge=0)
 
 
-TurnEvent = Literal["text", "start", "reset", "json", "file"]
+TurnEvent = Literal["text", "start", "reset", "json", "file", "gui", "tick"]
 
 
 class TurnReceived(Event):
@@ -127,10 +127,14 @@ class TurnReceived(Event):
         "text",
         description="text: a message; start: a socket opened a new session (the bot greets); "
         "reset: start the session over; json: a JSON object was sent (`payload`); file: a file "
-        "was sent (`file`)",
+        "was sent (`file`); gui: a button or form of a custom UI was used (`payload`: BESSER's "
+        "user_gui_event); tick: the dialog's clock found a state machine's condition true (no "
+        "user sent it)",
     )
     file: FileRef | None = Field(None, description="The file sent (event file)")
-    payload: dict[str, Any] | None = Field(None, description="The JSON object sent (event json)")
+    payload: dict[str, Any] | None = Field(
+        None, description="The JSON object sent (event json), the GUI event (event gui)"
+    )
 
 
 class TurnAnswered(Event):
