@@ -160,9 +160,17 @@ class MachineModel:
 
     def watching(self, state: dict[str, Any] | None) -> bool:
         """Whether a session in `state` waits on conditions the clock checks (variables, time)."""
+        return bool(self._watched(state))
+
+    def due(self, state: dict[str, Any] | None, variables: dict[str, Any], now: datetime) -> bool:
+        """Whether one of the conditions a session in `state` waits on holds `now`."""
+        context = Context(MachineEvent("tick"), variables, now, self.machine.timezone)
+        return any(_eventless(t, context) for t in self._watched(state))
+
+    def _watched(self, state: dict[str, Any] | None) -> list[Transition]:
         current, _, _ = _restore(self.machine, state)
         transitions = self.machine.states[_settled(self.machine, current)].transitions
-        return any(isinstance(t, Condition | VariableMatches) for t in transitions)
+        return [t for t in transitions if isinstance(t, Condition | VariableMatches)]
 
     def _predict(self, current: str, event: MachineEvent, lang: Lang, now: datetime) -> Prediction:
         nlu = self._nlu.get(current)
