@@ -38,6 +38,7 @@ _TICKS = UUID("7f0c0f5e-3d1b-4a8e-9d0c-6b1f4f5f2a11")
 WATCHED = (
     "SELECT project_key, session_id, protocol, data, state, version FROM dialog.sessions"
     " WHERE (state -> '_machine') ? 'watch' AND handoff IS NULL"
+    " AND last_at > now() - make_interval(secs => $1)"
 )
 Publish = Callable[[str, TurnReceived], Awaitable[None]]
 
@@ -49,7 +50,8 @@ def tick_id(*, project: UUID, session: str, version: int) -> UUID:
 
 class MachineClock:
     """Publishes a tick turn for each waiting session (of the partitions `owned()` names) whose
-    machine's condition holds, every `every_s`."""
+    machine's condition holds, every `every_s`; sessions silent for longer than `idle_s` are
+    left to their next message."""
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class MachineClock:
         partitions: int,
         every_s: float,
         publish: Publish,
+        idle_s: float = 86_400.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._app = app
@@ -68,6 +71,7 @@ class MachineClock:
         self._partitions = partitions
         self._every_s = every_s
         self._publish = publish
+        self._idle_s = idle_s
         self._now = now
         self._task: asyncio.Task[None] | None = None
 
@@ -93,27 +97,37 @@ class MachineClock:
         owned = set(self._owned())
         if not owned:
             return 0
-        rows = await self._db.pool.fetch(WATCHED)
+        rows = await self._db.pool.fetch(WATCHED, self._idle_s)
         now, sent = self._now(), 0
         versions: dict[tuple[UUID, Stage], int] = {}
         for row in rows:
-            session = row["session_id"]
-            if subjects.partition_of(session, self._partitions) not in owned:
+            if subjects.partition_of(row["session_id"], self._partitions) not in owned:
                 continue
-            machine = (row["state"] or {}).get(MACHINE) or {}
-            stage = machine.get(WATCH)
-            protocol = row["protocol"]
-            if stage not in get_args(Stage) or protocol not in get_args(Protocol):
-                continue
-            key = (row["project_key"], cast("Stage", stage))
-            if key not in versions:
-                versions[key] = await self._app.turns.content_version(*key)
-            brain = await self._brain(row["project_key"], versions[key])
-            if brain.machine is None or not brain.machine.due(machine, row["data"], now):
-                continue
-            await self._send(row, key[1], cast("Protocol", protocol))
-            sent += 1
+            try:
+                sent += await self._check(row, now, versions)
+            except Exception as err:  # one project's content must not stop the others' checks
+                log.warning(
+                    "conditions of session %s (project %s) not checked: %s",
+                    row["session_id"],
+                    row["project_key"],
+                    reason(err),
+                )
         return sent
+
+    async def _check(self, row: Any, now: datetime, versions: dict[tuple[UUID, Stage], int]) -> int:
+        """Tick `row`'s session if its condition holds `now` (1), else nothing (0)."""
+        machine = (row["state"] or {}).get(MACHINE) or {}
+        stage, protocol = machine.get(WATCH), row["protocol"]
+        if stage not in get_args(Stage) or protocol not in get_args(Protocol):
+            return 0
+        key = (row["project_key"], cast("Stage", stage))
+        if key not in versions:
+            versions[key] = await self._app.turns.content_version(*key)
+        brain = await self._brain(row["project_key"], versions[key])
+        if brain.machine is None or not brain.machine.due(machine, row["data"], now):
+            return 0
+        await self._send(row, key[1], cast("Protocol", protocol))
+        return 1
 
     async def _send(self, row: Any, stage: Stage, protocol: Protocol) -> None:
         project, session = row["project_key"], row["session_id"]

@@ -73,6 +73,7 @@ def create_app(
         partitions=common.chat_partitions,
         every_s=settings.machine_tick_s,
         publish=publish_tick,
+        idle_s=settings.machine_idle_s,
     )
 
     @service.on_startup  # after the streams exist
