@@ -24,6 +24,7 @@ from shared.contracts.chat import (
     MAX_PART_BYTES,
     ChartPart,
     FilePart,
+    FormPart,
     ImagePart,
     LocationPart,
     OptionsPart,
@@ -41,6 +42,7 @@ from shared.contracts.machine import (
     EventReceived,
     FileItem,
     FileReceived,
+    FormItem,
     HtmlItem,
     ImageItem,
     IntentMatched,
@@ -444,6 +446,12 @@ def _part(item: BodyItem, turn: _Turn) -> Part:
             name=fill(item.file.name)[:255] or "file",
             type=fill(item.file.type)[:255] or "application/octet-stream",
             base64=fill(item.file.base64)[:MAX_PART_BYTES],
+        )
+    if isinstance(item, FormItem):
+        form = item.form
+        fields = [f.model_copy(update={"label": fill(f.label)[:200]}) for f in form.fields]
+        return FormPart(
+            id=form.id, title=fill(form.title)[:1000], fields=fields, submit=form.submit
         )
     assert isinstance(item, LocationItem)
     return LocationPart(latitude=item.location.latitude, longitude=item.location.longitude)

@@ -24,7 +24,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from shared.expression import Invalid, parse
 
 from .base import Contract
-from .chat import MAX_PART_BYTES, ChartPart, FilePart, LocationPart, TablePart
+from .chat import MAX_PART_BYTES, ChartPart, FilePart, FormPart, LocationPart, TablePart
 from .knowledge import PLACEHOLDER, SYSTEM_ENTITIES, Entity
 
 FALLBACK_INTENT = "fallback_intent"
@@ -118,6 +118,13 @@ class LocationItem(Contract):
     location: LocationPart
 
 
+class FormItem(Contract):
+    """`form: {id, title, fields: [{name, label, type, options}], submit}`: a form whose
+    submission is a GUI event (`when: event, event: gui`)."""
+
+    form: FormPart
+
+
 _ITEMS: dict[str, type[Contract]] = {
     "text": TextItem,
     "markdown": MarkdownItem,
@@ -128,6 +135,7 @@ _ITEMS: dict[str, type[Contract]] = {
     "image": ImageItem,
     "file": FileItem,
     "location": LocationItem,
+    "form": FormItem,
 }
 _KIND_OF = {model: kind for kind, model in _ITEMS.items()}
 
@@ -157,7 +165,8 @@ BodyItem = Annotated[
     | Annotated[PlotlyItem, Tag("plotly")]
     | Annotated[ImageItem, Tag("image")]
     | Annotated[FileItem, Tag("file")]
-    | Annotated[LocationItem, Tag("location")],
+    | Annotated[LocationItem, Tag("location")]
+    | Annotated[FormItem, Tag("form")],
     Discriminator(
         _item_kind,
         custom_error_type="body_item",

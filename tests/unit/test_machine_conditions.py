@@ -2,6 +2,7 @@
 transitions taken on conditions, GUI and JSON events, the clock's ticks, global states that go
 back where the user was, and machines refused with where the problem is."""
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 
 from services.dialog.machine import MachineModel, Step
 from services.dialog.machine_context import MachineEvent
+from services.gateway.adapters.besser_wire import reply_frames
 from services.gateway.knowledge_formats import FormatError, read_machine
 from shared.contracts.chat import TextPart
 from shared.contracts.machine import StateMachine
@@ -282,3 +284,54 @@ def test_a_bad_condition_in_yaml_names_its_line_column_and_character() -> None:
     assert first["item"] == "states.ask.transitions[0].condition.if"
     assert (second["line"], second["column"], second["position"]) == (8, 44, 32)
     assert "unknown name 'evnt'" in second["message"]
+
+
+# --- Forms: what the page sends back as GUI events ---------------------------------------------
+
+
+def test_a_form_body_item_goes_out_as_an_agent_reply_form_object() -> None:
+    """A form says its id, title (filled), fields and button, as one JSON object frame."""
+    bot = model(
+        {
+            "initial": "ask",
+            "states": {
+                "ask": {
+                    "body": [
+                        {
+                            "form": {
+                                "id": "order",
+                                "title": "Order for {user}",
+                                "fields": [
+                                    {"name": "qty", "label": "How many?", "type": "number"},
+                                    {"name": "size", "type": "choice", "options": ["S", "L"]},
+                                ],
+                            }
+                        }
+                    ]
+                }
+            },
+        }
+    )
+    [part] = step(bot, MachineEvent("start"), None, {"user": "Ada"}).parts
+    [frame] = reply_frames([part], "", at=NOON, reply_id=uuid.UUID(int=1))
+    assert frame["action"] == "agent_reply_form"
+    assert frame["message"] == {
+        "id": "order",
+        "title": "Order for Ada",
+        "fields": [
+            {"name": "qty", "label": "How many?", "type": "number"},
+            {"name": "size", "label": "", "type": "choice", "options": ["S", "L"]},
+        ],
+        "submit": "Send",
+    }
+
+
+def test_a_choice_field_needs_options_and_only_a_choice_has_them() -> None:
+    """A form field of type choice without options (or a text field with some) is refused."""
+    for field in ({"name": "a", "type": "choice"}, {"name": "a", "options": ["x"]}):
+        doc = {
+            "initial": "s",
+            "states": {"s": {"body": [{"form": {"id": "f", "fields": [field]}}]}},
+        }
+        with pytest.raises(ValidationError, match="only a choice has them"):
+            StateMachine.parse(doc)

@@ -11,6 +11,7 @@ from uuid import UUID
 from shared.contracts.chat import (
     ChartPart,
     FilePart,
+    FormPart,
     ImagePart,
     LocationPart,
     OptionsPart,
@@ -87,6 +88,8 @@ def encode_part(part: Part) -> tuple[str, Any]:
         return "agent_reply_file", {"name": part.name, "type": part.type, "base64": part.base64}
     if isinstance(part, LocationPart):
         return "agent_reply_location", {"latitude": part.latitude, "longitude": part.longitude}
+    if isinstance(part, FormPart):  # ours: BESSER's UIs drop it; its submission is a GUI event
+        return "agent_reply_form", part.model_dump(exclude={"kind"}, exclude_none=True)
     raise TypeError(f"no BESSER encoding for {part!r}")
 
 
