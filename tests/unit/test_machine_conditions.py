@@ -4,6 +4,7 @@ back where the user was, and machines refused with where the problem is."""
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 from services.dialog.machine import MachineModel, Step
 from services.dialog.machine_context import MachineEvent
 from services.gateway.adapters.besser_wire import reply_frames
-from services.gateway.knowledge_formats import FormatError, read_machine
+from services.gateway.knowledge_formats import FormatError, as_yaml, read_machine
 from shared.contracts.chat import TextPart
 from shared.contracts.machine import StateMachine
 from shared.expression import Invalid, parse, satisfied
@@ -335,3 +336,14 @@ def test_a_choice_field_needs_options_and_only_a_choice_has_them() -> None:
         }
         with pytest.raises(ValidationError, match="only a choice has them"):
             StateMachine.parse(doc)
+
+
+def test_a_machine_with_conditions_and_globals_reads_back_as_written() -> None:
+    """Exported as YAML (`if`, `global` under their own names), the example machine reads back
+    the same."""
+    text = (Path(__file__).parents[2] / "examples" / "pizza_machine.yaml").read_bytes()
+    machine = read_machine(text, "application/yaml")
+    exported = as_yaml(machine)
+    assert "if: " in exported and "global: help" in exported and "if_" not in exported
+    assert read_machine(exported.encode(), "application/yaml") == machine
+    assert StateMachine.model_validate_json(machine.model_dump_json()) == machine
