@@ -147,10 +147,9 @@ class MachineModel:
                 turn = _Turn(self, event, dict(variables), params, context=context, back=back)
                 turn.leave(current, transition.to)
                 return turn.follow(prediction=prediction)
-        head = self.globals.get(prediction.intent) if prediction is not None else None
-        if head is not None and current in self.main:
-            turn = _Turn(self, event, dict(variables), prediction.params, context=context)  # type: ignore[union-attr]
-            turn.leave(current, head)
+        if prediction is not None and prediction.intent in self.globals and current in self.main:
+            turn = _Turn(self, event, dict(variables), prediction.params, context=context)
+            turn.leave(current, self.globals[prediction.intent])
             return turn.follow(prediction=prediction)
         # Nothing matched: the session stays, with the params that led it here.
         turn = _Turn(self, event, dict(variables), kept, at=current, context=context, back=back)
