@@ -257,6 +257,7 @@ class _Turn:
                 "file_type": file.type,
                 "file_id": str(file.media_id),
             }
+        self.said |= _fields(event)
 
     def leave(self, current: str, to: str) -> None:
         """Go from `current` to `to`; entering a global state from the main flow remembers
@@ -311,6 +312,21 @@ class _Turn:
             if name in values:
                 return values[name]
         return _text(self.variables.get(name))
+
+
+def _fields(event: MachineEvent) -> dict[str, str]:
+    """What a JSON object's fields, or a GUI event's value (a form's fields), fill in."""
+    payload = event.payload or {}
+    if event.kind == "gui":
+        value = payload.get("value")
+        found = value if isinstance(value, Mapping) else {"value": value}
+    else:
+        found = payload if event.kind == "json" else {}
+    return {
+        key: _text(item)
+        for key, item in found.items()
+        if isinstance(key, str) and item is not None and not isinstance(item, dict | list)
+    }
 
 
 def _matches(

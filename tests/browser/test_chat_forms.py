@@ -30,7 +30,7 @@ states:
         to: party
       - {when: event, event: gui, if: "event.action == 'onSubmit'", to: ordered}
   party:
-    body: [{text: "A party! Five large ones or more."}]
+    body: [{text: "A party: {qty} {size} pizzas!"}]
   ordered:
     body: [{text: "Order received."}]
 """
@@ -46,7 +46,8 @@ async def test_a_form_sent_from_the_page_is_a_gui_event_the_machine_matches(
     chat_stack: Stack, form_bot: TestProject, chat_page: ChatPage
 ) -> None:
     """Filling in 6 large pizzas and pressing Order sends the form's values; the machine takes
-    the transition whose condition they meet, and the form cannot be sent again."""
+    the transition whose condition they meet, its answer filled with them, and the form cannot
+    be sent again."""
     page = chat_page.page
     await page.goto(f"{chat_stack.http_url()}/chat/?project={form_bot.key}&token={form_bot.secret}")
     form = page.locator(".msg--bot[data-action=agent_reply_form] form")
@@ -56,6 +57,6 @@ async def test_a_form_sent_from_the_page_is_a_gui_event_the_machine_matches(
     await form.get_by_role("button", name="Order").click()
     await expect(page.locator(".msg--user .msg__body").last).to_have_text("qty: 6, size: large")
     reply = page.locator(".msg--bot[data-action=agent_reply_str]").last
-    await expect(reply).to_contain_text("A party! Five large ones or more.")
+    await expect(reply).to_contain_text("A party: 6 large pizzas!")
     await expect(form.get_by_role("button", name="Order")).to_be_disabled()
     assert chat_page.errors == []

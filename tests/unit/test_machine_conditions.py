@@ -116,7 +116,7 @@ ORDER: dict[str, Any] = {
             ],
         },
         "ordered": {
-            "body": [said("Ordered {message}")],
+            "body": [said("Ordered {qty}{sku}")],
             "transitions": [{"when": "auto", "to": "ask"}],
         },
         "paid": {"body": [said("Thanks for paying")]},
@@ -126,11 +126,12 @@ ORDER: dict[str, Any] = {
 
 
 def test_a_gui_event_takes_a_transition_whose_condition_its_payload_meets() -> None:
-    """A submitted form with a quantity moves on; a click, or an empty form, says the fallback."""
+    """A submitted form with a quantity moves on (its values fill the reply); a click, or an
+    empty form, is not taken."""
     bot = model(ORDER)
     submit = {"elementId": "order", "action": "onSubmit", "value": {"qty": 2}}
     found = step(bot, MachineEvent("gui", payload=submit), {"state": "ask"})
-    assert texts(found) == ["Ordered ", "Fill in the form"]
+    assert texts(found) == ["Ordered 2", "Fill in the form"]
     for payload in ({**submit, "action": "onClick"}, {**submit, "value": {"qty": 0}}):
         stayed = step(bot, MachineEvent("gui", payload=payload), {"state": "ask"})
         assert stayed.state["state"] == "ask"
@@ -138,9 +139,9 @@ def test_a_gui_event_takes_a_transition_whose_condition_its_payload_meets() -> N
 
 
 def test_a_json_event_is_matched_on_its_fields() -> None:
-    """A JSON object sent by a client reaches conditions as `event.*`."""
+    """A JSON object sent by a client reaches conditions as `event.*`, its fields the reply."""
     found = step(model(ORDER), MachineEvent("json", payload={"sku": "A1"}), {"state": "ask"})
-    assert texts(found)[0] == "Ordered "
+    assert texts(found)[0] == "Ordered A1"
 
 
 def test_the_clock_takes_a_condition_that_became_true_and_says_nothing_otherwise() -> None:
