@@ -348,3 +348,29 @@ def test_a_machine_with_conditions_and_globals_reads_back_as_written() -> None:
     assert "if: " in exported and "global: help" in exported and "if_" not in exported
     assert read_machine(exported.encode(), "application/yaml") == machine
     assert StateMachine.model_validate_json(machine.model_dump_json()) == machine
+
+
+def test_a_variable_transition_is_watched_by_the_clock_too() -> None:
+    """A state waiting on `variable_matches` is checked every second: due once it matches."""
+    bot = model(
+        {
+            "initial": "wait",
+            "states": {
+                "wait": {
+                    "transitions": [
+                        {
+                            "when": "variable_matches",
+                            "variable": "age",
+                            "op": ">=",
+                            "value": 18,
+                            "to": "adult",
+                        }
+                    ]
+                },
+                "adult": {"body": [said("Welcome")]},
+            },
+        }
+    )
+    assert bot.watching({"state": "wait"}) and not bot.watching({"state": "adult"})
+    assert not bot.due({"state": "wait"}, {"age": 12}, NOON)
+    assert bot.due({"state": "wait"}, {"age": "21"}, NOON)
