@@ -80,8 +80,34 @@ class LocationPart(Contract):
     longitude: float = Field(ge=-180, le=180)
 
 
+class FormField(Contract):
+    """One input of a form: text, a number, or a choice among `options`."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    label: str = Field("", max_length=200)
+    type: Literal["text", "number", "choice"] = "text"
+    options: list[str] | None = Field(None, min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _choices(self) -> "FormField":
+        if (self.type == "choice") != (self.options is not None):
+            raise ValueError("a choice has options, and only a choice has them")
+        return self
+
+
+class FormPart(Contract):
+    """A form the user fills in and sends: it comes back as a GUI event (BESSER's
+    user_gui_event, action onSubmit, elementId `id`, value {field: answer})."""
+
+    kind: Literal["form"] = "form"
+    id: str = Field(min_length=1, max_length=64, description="The form's elementId")
+    title: str = Field("", max_length=1000)
+    fields: list[FormField] = Field(min_length=1, max_length=20)
+    submit: str = Field("Send", min_length=1, max_length=100, description="The button's label")
+
+
 Part = Annotated[
-    TextPart | OptionsPart | TablePart | ChartPart | ImagePart | FilePart | LocationPart,
+    TextPart | OptionsPart | TablePart | ChartPart | ImagePart | FilePart | LocationPart | FormPart,
     Field(discriminator="kind"),
 ]
 """One reply of a bot that answers in several pieces (a state machine's body)."""
@@ -95,6 +121,8 @@ def plain_text(parts: list[Part]) -> str:
             lines.append(part.text)
         elif isinstance(part, OptionsPart):
             lines.append(" / ".join(part.options))
+        elif isinstance(part, FormPart) and part.title:
+            lines.append(part.title)
     return "\n".join(lines)
 
 
@@ -107,7 +135,7 @@ class FileRef(Contract):
     size: int = Field(ge=0)
 
 
-TurnEvent = Literal["text", "start", "reset", "json", "file"]
+TurnEvent = Literal["text", "start", "reset", "json", "file", "gui", "tick"]
 
 
 class TurnReceived(Event):
@@ -127,10 +155,14 @@ class TurnReceived(Event):
         "text",
         description="text: a message; start: a socket opened a new session (the bot greets); "
         "reset: start the session over; json: a JSON object was sent (`payload`); file: a file "
-        "was sent (`file`)",
+        "was sent (`file`); gui: a button or form of a custom UI was used (`payload`: BESSER's "
+        "user_gui_event); tick: the dialog's clock found a state machine's condition true (no "
+        "user sent it)",
     )
     file: FileRef | None = Field(None, description="The file sent (event file)")
-    payload: dict[str, Any] | None = Field(None, description="The JSON object sent (event json)")
+    payload: dict[str, Any] | None = Field(
+        None, description="The JSON object sent (event json), the GUI event (event gui)"
+    )
 
 
 class TurnAnswered(Event):

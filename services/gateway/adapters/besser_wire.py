@@ -11,6 +11,7 @@ from uuid import UUID
 from shared.contracts.chat import (
     ChartPart,
     FilePart,
+    FormPart,
     ImagePart,
     LocationPart,
     OptionsPart,
@@ -28,7 +29,11 @@ ACTIONS = (
     "fetch_user_messages",
     "user_set_variable",
     "agent_reply_str",
+    "user_gui_event",
 )
+GUI_ACTIONS = ("onClick", "onChange", "onSubmit")
+GUI_KEYS = ("elementId", "action", "messageId", "name", "value")
+MAX_GUI_EVENT = 65536
 
 
 class FrameError(Exception):
@@ -83,6 +88,8 @@ def encode_part(part: Part) -> tuple[str, Any]:
         return "agent_reply_file", {"name": part.name, "type": part.type, "base64": part.base64}
     if isinstance(part, LocationPart):
         return "agent_reply_location", {"latitude": part.latitude, "longitude": part.longitude}
+    if isinstance(part, FormPart):  # ours: BESSER's UIs drop it; its submission is a GUI event
+        return "agent_reply_form", part.model_dump(exclude={"kind"}, exclude_none=True)
     raise TypeError(f"no BESSER encoding for {part!r}")
 
 
@@ -148,6 +155,23 @@ def json_object(message: Any) -> dict[str, Any] | None:
             return None
         return found if isinstance(found, dict) else None
     return None
+
+
+def gui_event(message: Any) -> dict[str, Any]:
+    """A user_gui_event's payload (BAF 4.5's GUIEvent: an object, or a JSON string of one):
+    `elementId`, `action` (onClick, onChange, onSubmit), `messageId`, `name`, `value`."""
+    found = json_object(message)
+    if found is None:
+        raise FrameError('user_gui_event needs {"elementId", "action", ...} (a JSON object)')
+    element, action = found.get("elementId"), found.get("action")
+    if not isinstance(element, str) or not element or len(element) > 256:
+        raise FrameError("user_gui_event needs an elementId (1 to 256 characters)")
+    if action not in GUI_ACTIONS:
+        raise FrameError(f"user_gui_event's action is one of {', '.join(GUI_ACTIONS)}")
+    payload = {key: found[key] for key in GUI_KEYS if key in found}
+    if len(_compact(payload)) > MAX_GUI_EVENT:
+        raise FrameError(f"user_gui_event is at most {MAX_GUI_EVENT} characters of JSON")
+    return payload
 
 
 def decode_base64(value: Any, what: str) -> bytes:
