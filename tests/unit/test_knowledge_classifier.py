@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.dialog.knowledge import FaqIndex, NluModel, faq_index, nlu_model
+from services.dialog.knowledge import FaqIndex, NluModel, classifier, faq_index, nlu_model
 from services.dialog.knowledge.classifier import TextClassifier, chars, words
 from services.dialog.knowledge.public_eval import evaluate, table
 from services.dialog.knowledge.trained import Trained
@@ -215,3 +215,19 @@ def test_the_public_comparison_prints_engine_and_baseline(tmp_path: Path) -> Non
         assert ours.n == 1 and ours.oos_n == 1 and baseline.n == 1
         assert ours.top1 == 1.0
     assert len(table(result).splitlines()) == 5
+
+
+def test_past_the_trained_size_classes_score_as_their_closest_example_calibrated_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An FAQ too large for the kernel form scores a group as its closest paraphrase, with a
+    threshold calibrated on a sample of its own paraphrases all the same."""
+    monkeypatch.setattr(classifier, "MAX_KERNEL", 10)
+    faq = banking_faq()
+    texts = [q for g in faq.groups for q in g.questions]
+    labels = [n for n, g in enumerate(faq.groups) for _ in g.questions]
+    model = TextClassifier(texts, labels)
+    assert model.calibration.threshold != classifier.DEFAULT_THRESHOLD
+    assert 0 < model.calibration.answered <= 1 and 0 < model.calibration.refused <= 1
+    raw = model.decisions(model.similarities(texts[7]))
+    assert raw.argmax() == labels[7] and raw.max() == pytest.approx(1.0)

@@ -43,7 +43,7 @@ ALPHA = 1.0
 """Ridge regularisation (scikit-learn's default)."""
 MAX_KERNEL = 3000
 """Above this many examples the Gram matrix (n by n) grows too large: classes score as their
-closest example instead (no training)."""
+closest example instead (no training; the threshold is still calibrated, on a sample)."""
 DEFAULT_THRESHOLD = 0.15
 """The raw threshold when there is nothing to calibrate on (one class, or a huge FAQ): about the
 lowest the calibration chose on the public sets (0.14 to 0.25), so that a one-group FAQ answers
@@ -100,6 +100,10 @@ def chars(text: str) -> list[str]:
     return grams + [c for c in padded if _RUNS.match(c)]
 
 
+SAMPLED = 500
+"""How many examples calibrate a model too large to train."""
+
+
 @dataclass(frozen=True)
 class Calibration:
     """What cross-validation on the project's own examples found.
@@ -113,6 +117,24 @@ class Calibration:
     threshold: float
     answered: float
     refused: float
+
+
+def _choose(answered_scores: Floats, right: NDArray[np.bool_], unanswerable: Floats) -> Calibration:
+    """The threshold maximising the share of answerable questions answered right plus
+    REFUSAL_WEIGHT times the share of unanswerable ones refused."""
+    if not unanswerable.size:
+        return Calibration(DEFAULT_THRESHOLD, float(right.mean()), 0.0)
+    outside = np.sort(unanswerable)
+    seen = np.unique(np.r_[answered_scores, outside])
+    best, best_value = DEFAULT_THRESHOLD, -1.0
+    for t in np.unique(np.clip(seen, MIN_THRESHOLD, MAX_THRESHOLD)):
+        answered = float(np.mean(right & (answered_scores >= t)))
+        refused = float(np.searchsorted(outside, t, side="left") / outside.size)
+        if answered + REFUSAL_WEIGHT * refused > best_value:
+            best, best_value = float(t), answered + REFUSAL_WEIGHT * refused
+    answered = float(np.mean(right & (answered_scores >= best)))
+    refused = float(np.searchsorted(outside, best, side="left") / outside.size)
+    return Calibration(best, answered, refused)
 
 
 def _vectorizer(analyzer: Callable[[str], list[str]]) -> TfidfVectorizer:
@@ -165,6 +187,8 @@ class TextClassifier:
         self._offsets = (0, int(w.shape[1]))
         if self.size <= MAX_KERNEL:
             self._train(x)
+        elif self.classes >= 2:
+            self.calibration = self._calibrate_nearest(x)
 
     @staticmethod
     def _stack(w: sparse.spmatrix, c: sparse.spmatrix) -> sparse.csr_matrix:
@@ -210,21 +234,25 @@ class TextClassifier:
             )
             left_out[:, c] = -np.inf
             unanswerable.extend(left_out.max(axis=1).tolist())
-        if not unanswerable:
-            return Calibration(DEFAULT_THRESHOLD, float(right.mean()), 0.0)
-        outside = np.sort(np.asarray(unanswerable))
-        candidates = np.clip(
-            np.unique(np.r_[answered_scores, outside]), MIN_THRESHOLD, MAX_THRESHOLD
-        )
-        best, best_value = DEFAULT_THRESHOLD, -1.0
-        for t in np.unique(candidates):
-            answered = float(np.mean(right & (answered_scores >= t)))
-            refused = float(np.searchsorted(outside, t, side="left") / outside.size)
-            if answered + REFUSAL_WEIGHT * refused > best_value:
-                best, best_value = float(t), answered + REFUSAL_WEIGHT * refused
-        answered = float(np.mean(right & (answered_scores >= best)))
-        refused = float(np.searchsorted(outside, best, side="left") / outside.size)
-        return Calibration(best, answered, refused)
+        return _choose(answered_scores, right, np.asarray(unanswerable))
+
+    def _calibrate_nearest(self, x: sparse.csr_matrix) -> Calibration:
+        """The threshold for a model too large to train (classes score as their closest
+        example), from up to SAMPLED examples: the closest other example of their class
+        (answerable), and the closest example of another class (as if theirs were left out)."""
+        rows = np.linspace(0, self.size - 1, min(SAMPLED, self.size)).astype(np.int64)
+        answered, right, outside = [], [], []
+        for chunk in np.array_split(rows, max(1, rows.size // 100)):
+            similar = (x[chunk] @ x.T).toarray()
+            similar[np.arange(chunk.size), chunk] = -1.0  # not itself
+            for i, n in enumerate(chunk):
+                mine = self._labels == self._labels[n]
+                own = similar[i][mine].max()
+                other = similar[i][~mine].max() if (~mine).any() else 0.0
+                answered.append(own)
+                right.append(own > other)
+                outside.append(other)
+        return _choose(np.asarray(answered), np.asarray(right), np.asarray(outside))
 
     def similarities(self, text: str) -> Floats:
         """The cosine similarity of `text` with every example (0..1)."""
