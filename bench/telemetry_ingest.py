@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import nats
-from common import Goal, bars, write
+from common import Goal, bars, spy_on, stop_spies, write
 
 from services.telemetry.domain import MetricRow, metric_rows
 from shared.contracts import TelemetrySampled, utcnow
@@ -110,9 +110,11 @@ def measure(n: int, robots: int, root: Path) -> dict[str, float]:
         upgrade(backends.database_url)
         env = {"NATS_URL": backends.nats_url, "DATABASE_URL": backends.database_url}
         service = Service("telemetry", env, root).start()
+        spies = spy_on([service], "-live")
         try:
             publish_s, store_s = asyncio.run(live(backends, first))
         finally:
+            stop_spies(spies)
             service.stop()
         asyncio.run(_publish(backends, second))
         try:
