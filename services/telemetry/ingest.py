@@ -1,8 +1,9 @@
 """The hot consumer: samples pulled from TELEMETRY in large batches with nats-py, each batch
 written in one transaction, its messages acked only after the commit.
 
-FastStream's batch subscriber costs more per message than the write itself; a raw `fetch` loop
-hands whole batches over (reference/perf/FINDINGS.md §3). Queries and robot events stay on
+FastStream's batch subscriber, and nats-py's own `fetch` under it, cost more per message than
+the write itself; `shared.pull.BatchPull` hands whole batches over (reference/perf/FINDINGS.md
+§3). Queries and robot events stay on
 FastStream (handlers.py). Writing one batch while the next one is fetched and decoded roughly
 doubles what one replica ingests (bench/telemetry_ingest.py).
 
@@ -21,13 +22,12 @@ from collections.abc import Sequence
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js import JetStreamContext
 
 from shared import subjects
 from shared.contracts import TelemetrySampled
 from shared.db import unreachable
 from shared.observability.metrics import TELEMETRY_SAMPLES as SAMPLES_STORED
+from shared.pull import BatchPull
 from shared.retry import Backoff, reason
 
 from .config import TelemetrySettings
@@ -159,19 +159,19 @@ class SampleLoop:
         self._settings = settings
         self._backoff = Backoff(first_s=0.5, factor=2.0, max_s=5.0, jitter_s=0.0)
         self._task: asyncio.Task[None] | None = None
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._pull: BatchPull | None = None
         self._stopping = False
         self._busy = False
 
     async def start(self, nc: Client) -> None:
-        """Bind to the durable consumer (made by `ensure_consumers`) and start pulling."""
-        self._sub = await nc.jetstream().pull_subscribe_bind(
-            durable=subjects.TELEMETRY_DURABLE, stream=subjects.TELEMETRY_STREAM
-        )
-        self._task = asyncio.create_task(self._pull(self._sub), name="telemetry samples")
+        """Pull from the durable consumer (made by `ensure_consumers`)."""
+        self._pull = BatchPull(nc, subjects.TELEMETRY_STREAM, subjects.TELEMETRY_DURABLE)
+        await self._pull.start()
+        self._task = asyncio.create_task(self._loop(self._pull), name="telemetry samples")
 
     async def stop(self) -> None:
-        """Stop pulling; a fetched batch is handed to the ingestor first (drain it next)."""
+        """Stop pulling; a fetched batch is handed to the ingestor first (drain it next), what
+        was delivered but not fetched goes back to the consumer."""
         self._stopping = True
         if self._task is None:
             return
@@ -179,26 +179,25 @@ class SampleLoop:
             self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
+        if self._pull is not None:
+            await self._pull.close()
 
-    async def _pull(self, sub: JetStreamContext.PullSubscription) -> None:
+    async def _loop(self, pull: BatchPull) -> None:
         failures = 0
         size, wait = self._settings.batch_size, self._settings.batch_wait_s
         while not self._stopping:
             try:
-                msgs = await sub.fetch(size, timeout=wait)
-            except NatsTimeout:
-                continue
+                msgs = await pull.fetch(size, wait)
             except asyncio.CancelledError:
                 raise
-            except Exception as err:  # NATS reconnecting: pull again after a back-off
+            except Exception as err:  # the connection closed: pull again after a back-off
                 failures += 1
                 log.warning("pulling samples failed: %s", reason(err))
                 await asyncio.sleep(self._backoff.delay(failures))
                 continue
             failures = 0
+            if not msgs:
+                continue
             self._busy = True
             try:
                 await self._ingestor.submit(msgs)
