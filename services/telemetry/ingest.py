@@ -71,14 +71,25 @@ class Ingestor:
     async def submit(self, batch: Sequence[Msg]) -> None:
         """Start writing `batch`; waits while every writer is busy, so fetching never runs
         more than `writers` batches ahead of the database."""
+        await self.writer_free()
+        self.write(batch)
+
+    async def writer_free(self) -> None:
+        """Wait for a free writer and hold it for the next `write`: the pull loop fetches only
+        then, so a batch takes everything that arrived while the writers were busy (batches
+        grow with the load instead of staying as small as the gaps between fetches)."""
         await self._slots.acquire()
+
+    def write(self, batch: Sequence[Msg]) -> None:
+        """Write `batch` with the writer `writer_free` held (an empty batch just frees it)."""
+        if not batch:
+            self._slots.release()
+            return
         if self._closing:  # shutting down: hand the batch back at once for another replica
             self._slots.release()
-            for raw in batch:
-                with contextlib.suppress(Exception):
-                    await raw.nak()
-            return
-        task = asyncio.create_task(self._write(batch))
+            task = asyncio.create_task(_nak_all(batch))
+        else:
+            task = asyncio.create_task(self._write(batch))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -151,6 +162,12 @@ class Ingestor:
                 await raw.nak(delay=delay)
 
 
+async def _nak_all(batch: Sequence[Msg]) -> None:
+    for raw in batch:
+        with contextlib.suppress(Exception):
+            await raw.nak()
+
+
 class SampleLoop:
     """Pulls batches from the samples consumer (shared by every replica) into the ingestor."""
 
@@ -160,8 +177,6 @@ class SampleLoop:
         self._backoff = Backoff(first_s=0.5, factor=2.0, max_s=5.0, jitter_s=0.0)
         self._task: asyncio.Task[None] | None = None
         self._pull: BatchPull | None = None
-        self._stopping = False
-        self._busy = False
 
     async def start(self, nc: Client) -> None:
         """Pull from the durable consumer (made by `ensure_consumers`)."""
@@ -170,13 +185,11 @@ class SampleLoop:
         self._task = asyncio.create_task(self._loop(self._pull), name="telemetry samples")
 
     async def stop(self) -> None:
-        """Stop pulling; a fetched batch is handed to the ingestor first (drain it next), what
-        was delivered but not fetched goes back to the consumer."""
-        self._stopping = True
+        """Stop pulling (a fetched batch is with a writer already: drain the ingestor next);
+        what was delivered but not fetched goes back to the consumer."""
         if self._task is None:
             return
-        if not self._busy:
-            self._task.cancel()
+        self._task.cancel()  # fetch and write have no await between them: no batch is cut
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         if self._pull is not None:
@@ -185,21 +198,18 @@ class SampleLoop:
     async def _loop(self, pull: BatchPull) -> None:
         failures = 0
         size, wait = self._settings.batch_size, self._settings.batch_wait_s
-        while not self._stopping:
+        while True:
+            await self._ingestor.writer_free()
             try:
                 msgs = await pull.fetch(size, wait)
             except asyncio.CancelledError:
+                self._ingestor.write([])
                 raise
             except Exception as err:  # the connection closed: pull again after a back-off
+                self._ingestor.write([])
                 failures += 1
                 log.warning("pulling samples failed: %s", reason(err))
                 await asyncio.sleep(self._backoff.delay(failures))
                 continue
             failures = 0
-            if not msgs:
-                continue
-            self._busy = True
-            try:
-                await self._ingestor.submit(msgs)
-            finally:
-                self._busy = False
+            self._ingestor.write(msgs)
