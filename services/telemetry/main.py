@@ -3,6 +3,7 @@ health routes."""
 
 import asyncio
 import contextlib
+import gc
 import logging
 from datetime import timedelta
 
@@ -87,6 +88,11 @@ def create_app(
 
     @app.after_startup
     async def pull_samples() -> None:
+        # Every object alive now (modules, the app, the broker) lives as long as the process:
+        # out of the collector's sight, its collections stop walking them at each batch of
+        # samples (half of the CPU of decoding a sample, measured with the service's heap).
+        gc.collect()
+        gc.freeze()
         await samples.start(broker.connection)
 
     app.after_startup(retention.start)
