@@ -93,6 +93,7 @@ def create_app(
         # samples (half of the CPU of decoding a sample, measured with the service's heap).
         gc.collect()
         gc.freeze()
+        gc.set_threshold(20_000, 20, 20)  # a batch allocates thousands: not every 700
         await samples.start(broker.connection)
 
     app.after_startup(retention.start)
