@@ -20,7 +20,16 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 log = logging.getLogger(__name__)
-STATUS = "Status"  # the header of JetStream's status messages (404, 408, 409)
+STATUS = "Status"  # the header of JetStream's status messages (404, 408, 409, 503)
+DESCRIPTION = "Description"
+EMPTY = ("404", "408")  # nothing there now / the wait is over: ask again, all is well
+
+
+class PullRefused(Exception):
+    """The pull was answered with neither messages nor "none yet" (503: JetStream not up, a
+    409: the consumer changed or is gone): worth a back-off before asking again."""
+
+
 SAFETY_S = 1.0  # a request whose answer was lost (NATS restarting) ends this much later
 
 
@@ -35,6 +44,7 @@ class BatchPull:
         self._arrived: list[Msg] = []
         self._want = 0
         self._waiter: asyncio.Future[None] | None = None
+        self._status: tuple[str, str] | None = None
 
     async def start(self) -> None:
         """Subscribe the inbox the consumer delivers to (bounded by the batches asked for)."""
@@ -44,11 +54,14 @@ class BatchPull:
 
     async def fetch(self, batch: int, wait_s: float) -> list[Msg]:
         """Up to `batch` messages: those already delivered, else those there now, else the
-        first to come within `wait_s` (none if nothing came)."""
+        first to come within `wait_s` (none if nothing came); PullRefused if JetStream
+        answered with an error instead."""
         if not self._arrived:
             await self._request({"batch": batch, "no_wait": True}, batch, wait_s)
         if not self._arrived:
             await self._request({"batch": batch, "expires": int(wait_s * 1e9)}, 1, wait_s)
+        if not self._arrived and self._status is not None and self._status[0] not in EMPTY:
+            raise PullRefused(" ".join(self._status))
         taken, self._arrived = self._arrived[:batch], self._arrived[batch:]
         return taken
 
@@ -66,7 +79,7 @@ class BatchPull:
     async def _request(self, body: dict[str, object], want: int, wait_s: float) -> None:
         """Ask for messages and wait until `want` arrived, a status answered (none left, the
         request expired) or the request is taken as lost."""
-        self._want = want
+        self._want, self._status = want, None
         self._waiter = waiter = asyncio.get_running_loop().create_future()
         await self._nc.publish(self._api, json.dumps(body).encode(), reply=self._inbox)
         with contextlib.suppress(TimeoutError):
@@ -75,6 +88,7 @@ class BatchPull:
 
     async def _on_msg(self, msg: Msg) -> None:
         if not msg.data and msg.headers and STATUS in msg.headers:
+            self._status = (msg.headers[STATUS], msg.headers.get(DESCRIPTION, ""))
             self._wake()  # 404 none left, 408 expired, 409 the consumer changed: ask again
             return
         self._arrived.append(msg)
