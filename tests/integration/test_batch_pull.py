@@ -6,6 +6,7 @@ from uuid import uuid4
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import api
 
 from shared.pull import BatchPull, PullRefused
@@ -54,8 +55,14 @@ async def test_a_fetch_ends_at_the_first_arrival_and_a_stop_hands_back_the_rest(
         await first.close()
     second = BatchPull(nc, stream, "c")
     await second.start()
+    again: list[Msg] = []
+
+    async def the_rest() -> None:
+        while len(got) + len(again) < 20:
+            again.extend(await second.fetch(50, wait_s=5))
+
     try:
-        again = await second.fetch(50, wait_s=5)
+        await asyncio.wait_for(the_rest(), 15)
     finally:
         await second.close()
         await js.delete_stream(stream)
