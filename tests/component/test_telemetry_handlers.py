@@ -1,4 +1,4 @@
-"""Telemetry handlers on FastStream's TestNatsBroker, with an in-memory store."""
+"""Telemetry handlers on FastStream's TestNatsBroker and the samples ingestor, with an in-memory store."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
