@@ -26,6 +26,7 @@ import websocket
 from shared.migrations import upgrade
 from shared.testing.backends import Backends, embedded_backends
 from shared.testing.plugin import Stack, TestProject, new_project
+from shared.testing.services import Service
 
 RESULTS = Path(__file__).parent / "results"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -188,21 +189,25 @@ def running_stack(
             profilers = profile(stack)
             yield stack
         finally:
-            for profiler in profilers:
-                profiler.send_signal(signal.SIGINT)  # py-spy writes its stacks on SIGINT
-                profiler.wait(60)
+            stop_spies(profilers)
             stack.stop()
 
 
 def profile(stack: Stack) -> list[subprocess.Popen[bytes]]:
     """With BENCH_PYSPY=<dir>, a py-spy recorder on every service process, each writing
     <dir>/<service>.txt (collapsed stacks: flamegraph.pl, speedscope) as the stack stops."""
+    return spy_on([*stack.gateways, *stack.dialogs, *stack.telemetry])
+
+
+def spy_on(services: list[Service], suffix: str = "") -> list[subprocess.Popen[bytes]]:
+    """With BENCH_PYSPY=<dir>, a py-spy recorder on each of `services` (for benchmarks that
+    start their services themselves), writing <dir>/<service><suffix>.txt when stopped with
+    `stop_spies`."""
     into = os.environ.get("BENCH_PYSPY")
     if not into:
         return []
     Path(into).mkdir(parents=True, exist_ok=True)
     spy = Path(sys.executable).with_name("py-spy")
-    services = [*stack.gateways, *stack.dialogs, *stack.telemetry]
     return [
         subprocess.Popen(
             [
@@ -216,7 +221,7 @@ def profile(stack: Stack) -> list[subprocess.Popen[bytes]]:
                 "--format",
                 "raw",
                 "--output",
-                f"{into}/{s.name}.txt",
+                f"{into}/{s.name}{suffix}.txt",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -224,6 +229,13 @@ def profile(stack: Stack) -> list[subprocess.Popen[bytes]]:
         for s in services
         if s.process is not None
     ]
+
+
+def stop_spies(profilers: list[subprocess.Popen[bytes]]) -> None:
+    """Stop py-spy recorders; each writes its stacks on SIGINT."""
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(60)
 
 
 def echo_project(stack: Stack, aiml: str = ECHO_AIML) -> TestProject:

@@ -6,7 +6,8 @@ row is in Postgres. Then, with the service stopped, N more samples wait in the s
 time a freshly started service takes to drain them is measured (no publisher competing for CPU).
 Baselines, measured in the same run on the same database: one asyncpg `copy_records_to_table`
 of the same rows into an index-free scratch table (the ceiling), and into a copy of
-telemetry.samples with its key and indexes.
+telemetry.samples with its key and indexes. The service's CPU per sample is printed too: the
+machine is shared, and that figure moves least with its load.
 
     .venv/bin/python bench/telemetry_ingest.py [--samples 20000] [--robots 50]
 """
@@ -22,14 +23,22 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import nats
-from common import Goal, bars, write
+import psutil
+from common import Goal, bars, spy_on, stop_spies, write
 
 from services.telemetry.domain import MetricRow, metric_rows
+from shared import subjects
 from shared.contracts import TelemetrySampled, utcnow
 from shared.migrations import upgrade
 from shared.testing.backends import Backends, embedded_backends
 from shared.testing.services import Service
-from shared.testing.telemetry import METRICS, publish_samples, simulated_samples, wait_until
+from shared.testing.telemetry import (
+    METRICS,
+    consumer_drained,
+    publish_samples,
+    simulated_samples,
+    wait_until,
+)
 
 NAME = "telemetry_ingest"
 COUNT = "SELECT count(*) FROM telemetry.samples WHERE project_key = $1"
@@ -62,14 +71,44 @@ async def _until_stored(pg: asyncpg.Connection, project: UUID, rows: int) -> Non
     await wait_until(done, within_s=600, what=f"{rows} rows", every=0.01)
 
 
-async def live(backends: Backends, samples: list[TelemetrySampled]) -> tuple[float, float]:
-    """(publish seconds, seconds until the last row is stored), both from the first publish."""
+async def _until_acked(
+    backends: Backends, pg: asyncpg.Connection, project: UUID, rows: int
+) -> None:
+    """Until the service acked every sample in the stream (it acks only after the commit), then
+    one count to be sure the rows are there. Cheap to ask every 10 ms, where a count(*) of the
+    growing table every 10 ms took Postgres CPU from the service being measured."""
+    nc = await nats.connect(backends.nats_url)
+    js = nc.jetstream()
+
+    async def acked() -> bool:
+        return await consumer_drained(js, subjects.TELEMETRY_STREAM, subjects.TELEMETRY_DURABLE)
+
+    try:
+        await wait_until(acked, within_s=600, what="every sample acked", every=0.01)
+    finally:
+        await nc.close()
+    await _until_stored(pg, project, rows)
+
+
+def cpu_s(service: Service) -> float:
+    """CPU seconds (user + system) the service's process has used so far."""
+    assert service.process is not None
+    times = psutil.Process(service.process.pid).cpu_times()
+    return float(times.user + times.system)
+
+
+async def live(
+    service: Service, backends: Backends, samples: list[TelemetrySampled]
+) -> tuple[float, float, float]:
+    """(publish seconds, seconds until the last row is stored, both from the first publish;
+    the service's CPU seconds meanwhile: what a sample costs whatever the machine's load)."""
     pg = await asyncpg.connect(backends.database_url)
     try:
-        started = time.perf_counter()
-        publishing = asyncio.create_task(_publish(backends, samples))
-        await _until_stored(pg, samples[0].project_key, len(samples) * len(METRICS))
-        return await publishing, time.perf_counter() - started
+        cpu, started = cpu_s(service), time.perf_counter()
+        publish_s = await _publish(backends, samples)
+        await _until_acked(backends, pg, samples[0].project_key, len(samples) * len(METRICS))
+        stored_s, used = time.perf_counter() - started, cpu_s(service) - cpu
+        return publish_s, stored_s, used
     finally:
         await pg.close()
 
@@ -82,7 +121,7 @@ async def drain(service: Service, backends: Backends, samples: list[TelemetrySam
         service.start(wait=False)
         await _until_stored(pg, project, 1)
         started, first = time.perf_counter(), await _stored(pg, project)
-        await _until_stored(pg, project, rows)
+        await _until_acked(backends, pg, project, rows)
         return (rows - first) / len(METRICS) / (time.perf_counter() - started)
     finally:
         await pg.close()
@@ -110,9 +149,11 @@ def measure(n: int, robots: int, root: Path) -> dict[str, float]:
         upgrade(backends.database_url)
         env = {"NATS_URL": backends.nats_url, "DATABASE_URL": backends.database_url}
         service = Service("telemetry", env, root).start()
+        spies = spy_on([service], "-live")
         try:
-            publish_s, store_s = asyncio.run(live(backends, first))
+            publish_s, store_s, cpu = asyncio.run(live(service, backends, first))
         finally:
+            stop_spies(spies)
             service.stop()
         asyncio.run(_publish(backends, second))
         try:
@@ -122,11 +163,17 @@ def measure(n: int, robots: int, root: Path) -> dict[str, float]:
         rows = metric_rows(first)
         bare = asyncio.run(baseline(backends, rows, indexed=False))
         indexed = asyncio.run(baseline(backends, rows, indexed=True))
-    return figures(len(first), publish_s, store_s, drained, bare, indexed)
+    return figures(len(first), publish_s, store_s, cpu, drained, bare, indexed)
 
 
 def figures(
-    n: int, publish_s: float, store_s: float, drained: float, bare: float, indexed: float
+    n: int,
+    publish_s: float,
+    store_s: float,
+    cpu_s: float,
+    drained: float,
+    bare: float,
+    indexed: float,
 ) -> dict[str, float]:
     rows = n * len(METRICS)
     return {
@@ -136,6 +183,7 @@ def figures(
         "published_samples_per_s": n / publish_s,
         "stored_samples_per_s": n / store_s,
         "stored_metric_rows_per_s": rows / store_s,
+        "service_cpu_us_per_sample": cpu_s / n * 1e6,
         "backlog_drain_samples_per_s": drained,
         "baseline_copy_rows_per_s": bare,
         "baseline_copy_indexed_rows_per_s": indexed,

@@ -7,7 +7,7 @@ No I/O here: the clock is passed in.
 import json
 import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, NamedTuple
 from uuid import UUID
 
@@ -77,11 +77,18 @@ def _short(err: ValidationError) -> str:
 
 
 def decode_sample(data: bytes) -> TelemetrySampled:
-    """A `TelemetrySampled` from its JSON, or MalformedMessage."""
+    """A `TelemetrySampled` from its JSON, or MalformedMessage. Its time must exist in UTC:
+    the first day of year 1 at a positive offset is valid JSON that no write could store (the
+    conversion overflows), which would hold back every good sample fetched with it."""
     try:
-        return TelemetrySampled.model_validate_json(data)
+        sample = TelemetrySampled.model_validate_json(data)
     except ValidationError as err:
         raise MalformedMessage(_short(err)) from err
+    try:
+        sample.received_at.astimezone(UTC)
+    except (OverflowError, ValueError) as err:
+        raise MalformedMessage(f"received_at: {err}") from err
+    return sample
 
 
 def decode_fleet_event(data: bytes) -> FleetEvent:

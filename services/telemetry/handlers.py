@@ -1,13 +1,11 @@
-"""Thin subscribers: samples in batches, robot events one by one, queries by request/reply."""
+"""Thin subscribers: robot events one by one, queries by request/reply (samples: ingest.py)."""
 
 import logging
-from typing import Annotated
 from uuid import UUID
 
-from faststream import AckPolicy, Context
+from faststream import AckPolicy
 from faststream.exceptions import NackMessage, RejectMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
-from faststream.nats.message import NatsBatchMessage
 from nats.js import JetStreamContext, api
 
 from shared import subjects
@@ -28,11 +26,10 @@ from shared.contracts import (
 
 from .config import TelemetrySettings
 from .domain import MalformedMessage, UnknownKind, decode_fleet_event
-from .ingest import Ingestor, msg_ref
+from .ingest import msg_ref
 from .store import DATA_REFUSED, DATABASE_TROUBLE, TelemetryStore
 
 log = logging.getLogger(__name__)
-NatsBatch = Annotated[NatsBatchMessage, Context("message")]
 
 
 def ingest_consumer(settings: TelemetrySettings) -> api.ConsumerConfig:
@@ -65,30 +62,11 @@ async def ensure_consumers(js: JetStreamContext, settings: TelemetrySettings) ->
     await js.add_consumer(subjects.ROBOT_STREAM, config=fleet_consumer(settings))
 
 
-def register(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> Ingestor:
-    """Attach the telemetry subscribers to `broker`; the ingestor is drained at shutdown."""
-    ingestor = Ingestor(store, writers=settings.writers, retry_delay_s=settings.retry_delay_s)
-    register_ingest(broker, ingestor, settings)
+def register(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> None:
+    """Attach the FastStream subscribers to `broker`: robot events and queries. Samples take
+    the raw pull loop of ingest.py."""
     register_fleet(broker, store, settings)
     register_queries(broker, store, settings)
-    return ingestor
-
-
-def register_ingest(broker: NatsBroker, ingestor: Ingestor, settings: TelemetrySettings) -> None:
-    """Samples: the subscriber fetches batches, the ingestor writes and acks them."""
-
-    @broker.subscriber(
-        subjects.TELEMETRY_SAMPLE_ALL,
-        stream=JStream(name=subjects.TELEMETRY_STREAM, declare=False),
-        durable=subjects.TELEMETRY_DURABLE,
-        pull_sub=PullSub(batch_size=settings.batch_size, timeout=settings.batch_wait_s, batch=True),
-        config=ingest_consumer(settings),
-        ack_policy=AckPolicy.MANUAL,
-        decoder=undecoded,
-        description="Store robot telemetry samples, in batches, once each",
-    )
-    async def on_samples(batch: NatsBatch) -> None:
-        await ingestor.submit(batch.raw_message)
 
 
 def register_fleet(broker: NatsBroker, store: TelemetryStore, settings: TelemetrySettings) -> None:

@@ -1,4 +1,4 @@
-"""Telemetry handlers on FastStream's TestNatsBroker, with an in-memory store."""
+"""Telemetry handlers on FastStream's TestNatsBroker and the samples ingestor, with an in-memory store."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -6,12 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from asyncpg.exceptions import CharacterNotInRepertoireError
+from asyncpg.exceptions import CharacterNotInRepertoireError, NumericValueOutOfRangeError
 from faststream.nats import NatsBroker, TestNatsBroker
-from faststream.nats.subscriber.usecases.stream_pull_subscriber import (
-    BatchPullStreamSubscriber,
-    PullStreamSubscriber,
-)
+from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStreamSubscriber
 from faststream.nats.testing import PatchedMessage
 
 from services.telemetry.config import TelemetrySettings
@@ -46,13 +43,18 @@ class MemoryTelemetry:
         self.events: list[FleetEvent] = []
         self.fail = False
         self.refuse = False  # robot events hold what Postgres cannot store
+        self.refused: set[UUID] = set()  # samples Postgres cannot store
+        self.writes = 0
         self.on_ingest: list[Any] = []
 
     async def ingest(self, samples: Sequence[TelemetrySampled]) -> None:
+        self.writes += 1
         for check in self.on_ingest:
             check()
         if self.fail:
             raise ConnectionRefusedError("database down")
+        if any(s.event_id in self.refused for s in samples):  # the whole transaction fails
+            raise NumericValueOutOfRangeError("value out of range for type double precision")
         self.batches.append(list(samples))
 
     async def apply(self, event: FleetEvent) -> None:
@@ -113,8 +115,8 @@ class Recorded(PatchedMessage):
 
 def _make() -> tuple[NatsBroker, MemoryTelemetry, Ingestor]:
     broker, store = NatsBroker(), MemoryTelemetry()
-    ingestor = register(broker, store, TelemetrySettings(retry_delay_s=2.0))
-    return broker, store, ingestor
+    register(broker, store, TelemetrySettings())
+    return broker, store, Ingestor(store, writers=2, retry_delay_s=2.0)
 
 
 def _sample(project: UUID, robot: str = "r1") -> TelemetrySampled:
@@ -127,27 +129,41 @@ def _msg(data: bytes, subject: str) -> Recorded:
     return Recorded(_client=None, subject=subject, data=data, headers={"Nats-Msg-Id": "x"})  # type: ignore[arg-type]
 
 
-async def _deliver_batch(broker: NatsBroker, ingestor: Ingestor, batch: list[Recorded]) -> None:
-    """Hand several messages to the batch subscriber at once (TestNatsBroker sends one per
-    publish), the way one pull would."""
-    ingest = next(s for s in broker.subscribers if isinstance(s, BatchPullStreamSubscriber))
-    await ingest.process_message(batch)
-    await ingestor.drain()  # the write runs beside the subscriber; wait for its end
+async def _deliver_batch(ingestor: Ingestor, batch: list[Recorded]) -> None:
+    """Hand several messages to the ingestor at once, the way one pull does."""
+    await ingestor.submit(batch)
+    await ingestor.drain()  # the write runs beside the pull loop; wait for its end
 
 
 async def test_a_batch_is_stored_at_once_and_acked_only_after_the_write() -> None:
     """Valid samples go to the store together and are acked after it returned; a malformed one
     is terminated without holding the others back."""
-    broker, store, ingestor = _make()
+    _broker, store, ingestor = _make()
     project = uuid4()
     good = [_sample(project, f"r{n}") for n in range(2)]
     batch = [_msg(s.model_dump_json().encode(), "telemetry.sample.p.r") for s in good]
     batch.insert(1, _msg(b"{broken", "telemetry.sample.p.r"))
     store.on_ingest.append(lambda: _assert_pending(batch[0], batch[2]))
-    async with TestNatsBroker(broker):
-        await _deliver_batch(broker, ingestor, batch)
+    await _deliver_batch(ingestor, batch)
     assert store.batches == [good]
     assert [m.outcome for m in batch] == ["ack", "term", "ack"]
+
+
+async def test_a_sample_postgres_refuses_is_terminated_and_the_rest_of_its_batch_stored() -> None:
+    """One sample in a batch of 16 that Postgres refuses (its transaction fails) is terminated
+    alone; the other 15 are stored once each and acked, not redelivered with it forever."""
+    _broker, store, ingestor = _make()
+    samples = [_sample(uuid4(), f"r{n}") for n in range(16)]
+    poison = samples[5]
+    store.refused.add(poison.event_id)
+    batch = [_msg(s.model_dump_json().encode(), "telemetry.sample.p.r") for s in samples]
+    await _deliver_batch(ingestor, batch)
+    stored = [s for written in store.batches for s in written]
+    assert sorted(s.event_id for s in stored) == sorted(
+        s.event_id for s in samples if s is not poison
+    )
+    assert [m.outcome for m in batch] == ["term" if n == 5 else "ack" for n in range(16)]
+    assert store.writes <= 1 + 2 * 4, "found by halving, not one write per sample"
 
 
 def _assert_pending(*msgs: Recorded) -> None:
@@ -156,11 +172,10 @@ def _assert_pending(*msgs: Recorded) -> None:
 
 async def test_a_failed_write_naks_the_batch_with_a_delay() -> None:
     """Database down: every valid message of the batch is nak'ed for a delayed redelivery."""
-    broker, store, ingestor = _make()
+    _broker, store, ingestor = _make()
     store.fail = True
     batch = [_msg(_sample(uuid4()).model_dump_json().encode(), "telemetry.sample.p.r")]
-    async with TestNatsBroker(broker):
-        await _deliver_batch(broker, ingestor, batch)
+    await _deliver_batch(ingestor, batch)
     assert [m.outcome for m in batch] == ["nak(2.0)"]
 
 

@@ -3,6 +3,7 @@ crash, range buckets, latest samples, presence and command status, all asked by 
 
 import asyncio
 import itertools
+import json
 import signal
 from collections import defaultdict
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from services.telemetry import sql
+from services.telemetry.ingest import Ingestor
 from services.telemetry.store import PgTelemetryStore, prepare_connection
 from shared import subjects
 from shared.contracts import (
@@ -125,6 +127,86 @@ async def test_samples_are_stored_exactly_once_across_a_crash_and_duplicates(
         "SELECT count(DISTINCT event_id) FROM telemetry.samples WHERE project_key = $1", project
     )
     assert distinct == len(samples)
+
+
+async def test_a_sample_no_write_can_store_is_terminated_and_its_batch_stored(
+    telemetry: Service, nc: NatsClient, pg: asyncpg.Connection
+) -> None:
+    """A sample whose time exists in no database (year 1 at +05:00: before year 1 in UTC),
+    published among 100 good ones, is terminated; the good ones fetched with it are stored and
+    the consumer has nothing left pending, instead of the batch coming back forever."""
+    project = uuid4()
+    good = simulated_samples(project, robots=4, per_robot=25, start=utcnow() - timedelta(1))
+    poison = good[0].model_dump(mode="json") | {
+        "event_id": str(uuid4()),
+        "received_at": "0001-01-01T00:00:00+05:00",
+    }
+    js = nc.jetstream()
+    subject = subjects.telemetry_sample(project=project, robot=good[0].robot_id)
+    await publish_samples(js, good[:50])
+    await js.publish(subject, json.dumps(poison).encode(), headers={"Nats-Msg-Id": str(uuid4())})
+    await publish_samples(js, good[50:])
+
+    async def settled() -> bool:
+        drained = await consumer_drained(js, subjects.TELEMETRY_STREAM, subjects.TELEMETRY_DURABLE)
+        return drained and await stored_rows(pg, project) >= len(good) * len(METRICS)
+
+    await wait_until(settled, within_s=20, what="the good samples stored, the poison settled")
+    assert await stored_rows(pg, project) == len(good) * len(METRICS)
+
+
+async def test_a_batch_delivered_again_after_its_acks_were_lost_is_stored_once(
+    backends: Backends, nc: NatsClient, pg: asyncpg.Connection
+) -> None:
+    """A batch committed whose acks never reached JetStream (a crash between commit and ack)
+    is delivered again by JetStream, written again without a second copy of any row, and
+    acked that time."""
+    project, js = uuid4(), nc.jetstream()
+    stream, durable = f"REDELIVERY_{project.hex}", f"redelivery-{project.hex}"
+    await js.add_stream(name=stream, subjects=[f"redelivery.{project.hex}.>"])
+    await js.add_consumer(stream, durable_name=durable, ack_policy="explicit", ack_wait=1.0)
+    samples = simulated_samples(project, robots=5, per_robot=20, start=utcnow() - timedelta(1))
+    for sample in samples:
+        await js.publish(
+            f"redelivery.{project.hex}.{sample.robot_id}", sample.model_dump_json().encode()
+        )
+    sub = await js.pull_subscribe_bind(durable=durable, stream=stream)
+    db = Database(backends.database_url, max_size=2, init=prepare_connection)
+    await db.open()
+    ingestor = Ingestor(PgTelemetryStore(db), writers=1, retry_delay_s=0.1)
+    try:
+        first = await sub.fetch(len(samples), timeout=5)
+        for msg in first:
+            msg.ack = _lost  # type: ignore[method-assign]
+        await ingestor.submit(first)
+        await ingestor.drain()
+        assert await stored_rows(pg, project) == len(samples) * len(METRICS)
+        again = Ingestor(PgTelemetryStore(db), writers=1, retry_delay_s=0.1)
+        second = await sub.fetch(len(samples), timeout=10)  # after ack_wait: the same batch
+        assert sorted(m.metadata.sequence.stream for m in second) == sorted(
+            m.metadata.sequence.stream for m in first
+        )
+        assert {m.metadata.num_delivered for m in second} == {2}
+        await again.submit(second)
+        await again.drain()
+
+        async def all_acked() -> bool:
+            info = await js.consumer_info(stream, durable)
+            return bool(info.num_ack_pending == 0 and info.num_pending == 0)
+
+        await wait_until(all_acked, within_s=10, what="the batch acked the second time")
+    finally:
+        await db.close()
+        await js.delete_stream(stream)
+    assert await stored_rows(pg, project) == len(samples) * len(METRICS)
+    assert await pg.fetchval(
+        "SELECT count(DISTINCT (event_id, metric)) FROM telemetry.samples WHERE project_key = $1",
+        project,
+    ) == len(samples) * len(METRICS)
+
+
+async def _lost() -> None:
+    """An ack that never reaches JetStream."""
 
 
 def _expected_buckets(
