@@ -11,7 +11,7 @@ JS_STAMP := $(JS)/node_modules/.installed
 CHROMIUM := $(or $(shell command -v chromium 2>/dev/null),/usr/bin/chromium)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help install run test lint fmt lock clean bench eval replay chaos
+.PHONY: help install run test lint fmt lock clean bench eval eval-documents replay chaos
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -66,6 +66,10 @@ chaos: $(STAMP) ## Faults under load (prints the lost/duplicated table) and the 
 
 eval: $(STAMP) ## FAQ/NLU quality on the held-out set (EVAL_ARGS="--faq F --intents I --heldout H")
 	@$(PY) -m services.dialog.knowledge.evaluate $(EVAL_ARGS)
+	@$(MAKE) --no-print-directory eval-documents
+
+eval-documents: $(STAMP) ## Answers from documents: source passage in the top 3 (DOCS_ARGS="--misses")
+	@$(PY) -m services.dialog.knowledge.documents_evaluate $(DOCS_ARGS)
 
 # SERVICE=all rebuilds each service into its own replay_<schema>; INTO names one service's target;
 # PROJECT=<key> rebuilds one project; COMPARE=1 compares with the live tables (exit 1: differ).
