@@ -219,7 +219,7 @@ def forget_durable(service: str) -> str:
 
 CONTENT_KINDS = (
     *("save", "get", "knowledge", "publish", "restore", "versions"),
-    *("aiml", "behavior", "export", "diff"),
+    *("aiml", "behavior", "document", "export", "diff"),
 )
 # Object store bucket through which bot content too big for one message travels (both ways).
 CONTENT_BUCKET = "content"
@@ -228,7 +228,7 @@ CONTENT_BUCKET = "content"
 def dialog_content(kind: str, project: UUID) -> str:
     """Request subject of the dialog's bot content: save (AIML text), get, knowledge (FAQ,
     intents, chain, maps, sets, properties), publish, restore, versions, aiml (staged files),
-    behavior, export (staged files out) or diff."""
+    behavior, document (a staged document's text), export (staged files out) or diff."""
     return _dialog_request("content", CONTENT_KINDS, kind, project)
 
 

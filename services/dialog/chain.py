@@ -16,7 +16,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from shared.contracts import BotContent
-from shared.contracts.chat import FileRef, Part, TurnEvent, plain_text
+from shared.contracts.chat import FileRef, Part, RagDoc, RagPart, TurnEvent, plain_text
 from shared.contracts.knowledge import Chain, FaqGroup, FaqMatch, IntentMatch, Lang
 
 from .domain import (
@@ -32,13 +32,15 @@ from .domain import (
     release_kernel,
 )
 from .knowledge import FaqIndex, NluModel, Understood, warm_up
+from .knowledge.documents import DocumentIndex, Hit, extract_answer
 from .machine import MachineEvent, MachineModel, Step
 
 log = logging.getLogger(__name__)
 PENDING = "_nlu"  # session state key of an intent waiting for slots
 MACHINE = "_machine"  # session state key of the state machine's own state
 VERSIONS_KEPT = 2  # per project: typically the test and the release stage
-Engine = Literal["aiml", "faq", "nlu", "machine", "fallback", "none"]
+Engine = Literal["aiml", "faq", "nlu", "rag", "machine", "fallback", "none"]
+EXTRACTIVE = "extractive"  # the llm_name of an answer quoted from the passages
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Brain:
     nlu: NluModel | None
     machine: MachineModel | None
     chain: Chain
+    documents: DocumentIndex | None = None
 
 
 def files_key(digests: list[str]) -> str:
@@ -339,6 +342,12 @@ async def _ask(
         if understood.match.score < threshold:
             return None
         return _from_nlu(understood, state)
+    if engine == "rag" and brain.documents is not None and not question.image:
+        hits = await asyncio.to_thread(brain.documents.search, question.text)
+        if not hits or hits[0].score < threshold:
+            return None
+        rag = rag_answer(question.text, hits)
+        return Said(rag.answer, "rag", state, parts=[rag])
     if engine == "aiml":
         said = answer(
             brain.kernel,
@@ -386,3 +395,25 @@ def _from_nlu(understood: Understood, state: dict[str, Any]) -> Said:
         new_state[PENDING] = understood.pending
     extras = {"url": understood.url, "image": understood.image, "action": understood.action}
     return Said(understood.message, "nlu", new_state, intent=understood.match, extras=extras)
+
+
+def rag_answer(question: str, hits: list[Hit]) -> RagPart:
+    """The extractive answer from documents: the best passage's closest sentences and where
+    they come from, with every passage found."""
+    best = hits[0].passage
+    where = f"{best.source}, page {best.page}" if best.page > 1 else best.source
+    quoted = extract_answer(question, best)
+    return RagPart(
+        question=question,
+        answer=f"{quoted}\n\n(Source: {where})",
+        llm_name=EXTRACTIVE,
+        docs=[
+            RagDoc(
+                content=hit.passage.quoted,
+                source=hit.passage.source,
+                page=hit.passage.page,
+                score=hit.score,
+            )
+            for hit in hits
+        ],
+    )

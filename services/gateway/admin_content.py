@@ -31,6 +31,7 @@ from shared.identity import AdminToken, ProjectStore, TokenStore
 from . import knowledge_formats as formats
 from .admin_auth import admin_scope
 from .admin_content_files import files_router
+from .admin_documents import documents_router
 from .bridge import Bridge
 from .dialog_content import DialogContent, found
 from .problems import Problem
@@ -77,6 +78,7 @@ def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bri
     dialog = DialogContent(bridge)
     ask, content, save = dialog.ask, dialog.content, dialog.save
     router.include_router(files_router(scope, dialog))
+    router.include_router(documents_router(scope, dialog))
 
     @router.put(
         "/faq",

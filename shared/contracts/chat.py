@@ -80,8 +80,46 @@ class LocationPart(Contract):
     longitude: float = Field(ge=-180, le=180)
 
 
+class RagDoc(Contract):
+    """A passage of a document that answers a question, and where it is."""
+
+    content: str = Field(max_length=65536, description="The passage (its section heading first)")
+    source: str = Field(max_length=255, description="The document's name, as uploaded")
+    page: int = Field(ge=1, description="Its page (1 for documents without pages)")
+    score: float = Field(ge=0.0, le=1.0, description="Share of the question's word weight in it")
+
+
+class RagPart(Contract):
+    """An answer from documents (BESSER's RAGMessage): the question, the answer, who wrote it
+    (a model's name, or extractive) and the passages it comes from, best first."""
+
+    kind: Literal["rag"] = "rag"
+    question: str = Field(max_length=65536)
+    answer: str = Field(max_length=65536)
+    llm_name: str = Field(max_length=200)
+    docs: list[RagDoc] = Field(min_length=1, max_length=20)
+
+
+class AudioPart(Contract):
+    """Speech to play: mono float32 samples (base64 of their little-endian bytes), as BESSER's
+    reply_speech sends them, and the text they say."""
+
+    kind: Literal["audio"] = "audio"
+    base64: str = Field(max_length=MAX_PART_BYTES)
+    sample_rate: int = Field(ge=8000, le=192_000)
+    text: str = Field("", max_length=65536, description="What it says")
+
+
 Part = Annotated[
-    TextPart | OptionsPart | TablePart | ChartPart | ImagePart | FilePart | LocationPart,
+    TextPart
+    | OptionsPart
+    | TablePart
+    | ChartPart
+    | ImagePart
+    | FilePart
+    | LocationPart
+    | RagPart
+    | AudioPart,
     Field(discriminator="kind"),
 ]
 """One reply of a bot that answers in several pieces (a state machine's body)."""
@@ -95,6 +133,8 @@ def plain_text(parts: list[Part]) -> str:
             lines.append(part.text)
         elif isinstance(part, OptionsPart):
             lines.append(" / ".join(part.options))
+        elif isinstance(part, RagPart):
+            lines.append(part.answer)
     return "\n".join(lines)
 
 
@@ -140,7 +180,7 @@ class TurnAnswered(Event):
     session_id: str = Field(description="Conversation key the answer belongs to")
     turn_event_id: UUID = Field(description="event_id of the TurnReceived answered")
     text: str = Field(description="The bot's answer")
-    engine: Literal["aiml", "faq", "nlu", "machine", "fallback", "none"] = Field(
+    engine: Literal["aiml", "faq", "nlu", "rag", "machine", "fallback", "none"] = Field(
         description="Which engine produced the answer"
     )
     content_version: int | None = Field(None, description="Bot content version that answered")

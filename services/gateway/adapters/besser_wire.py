@@ -9,12 +9,14 @@ from typing import Any
 from uuid import UUID
 
 from shared.contracts.chat import (
+    AudioPart,
     ChartPart,
     FilePart,
     ImagePart,
     LocationPart,
     OptionsPart,
     Part,
+    RagPart,
     TablePart,
     TextPart,
 )
@@ -83,6 +85,21 @@ def encode_part(part: Part) -> tuple[str, Any]:
         return "agent_reply_file", {"name": part.name, "type": part.type, "base64": part.base64}
     if isinstance(part, LocationPart):
         return "agent_reply_location", {"latitude": part.latitude, "longitude": part.longitude}
+    if isinstance(part, RagPart):  # RAGMessage: docs are langchain Documents (content, metadata)
+        docs = [
+            {"content": d.content, "metadata": {"source": d.source, "page": d.page}}
+            for d in part.docs
+        ]
+        return "agent_reply_rag", {
+            "llm_name": part.llm_name,
+            "question": part.question,
+            "answer": part.answer,
+            "docs": docs,
+        }
+    if isinstance(part, AudioPart):  # reply_speech: the raw numpy array, its dtype and shape
+        samples = len(base64.b64decode(part.base64)) // 4
+        metadata = {"sample_rate": part.sample_rate, "dtype": "float32", "shape": [samples]}
+        return "agent_reply_audio", {"audio_data_base64": part.base64, "metadata": metadata}
     raise TypeError(f"no BESSER encoding for {part!r}")
 
 
