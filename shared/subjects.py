@@ -25,6 +25,7 @@ MEDIA_GET = "media.image.get"
 # Request/reply like MEDIA_STORE_ALL (no stream holds them): a file, a voice message to transcribe.
 MEDIA_FILE_STORE_ALL = "media.file.store.*"
 MEDIA_VOICE_TRANSCRIBE_ALL = "media.voice.transcribe.*"
+MEDIA_VOICE_SPEAK_ALL = "media.voice.speak.*"  # text to speech (SpeakText), answered with a WAV
 MEDIA_QUEUE = "media"
 MEDIA_DURABLE = "media"
 CONFIG_CHANGED_ALL = "config.changed.*"
@@ -175,6 +176,11 @@ def media_voice_transcribe(project: UUID) -> str:
     """Request subject: keep and transcribe a voice message staged for `project`
     (TranscribeVoice)."""
     return f"media.voice.transcribe.{token(project)}"
+
+
+def media_voice_speak(project: UUID) -> str:
+    """Request subject: say a text for `project` (SpeakText); the reply is a WAV."""
+    return f"media.voice.speak.{token(project)}"
 
 
 def media_stored(project: UUID) -> str:

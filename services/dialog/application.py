@@ -39,7 +39,7 @@ from shared.contracts.knowledge import Stage
 from shared.contracts.session import GetHistory, History, HistoryTurn
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
-from .chain import PENDING, Brain, Brains, Fallbacks, Question, Said, greet, respond
+from .chain import PENDING, Brain, Brains, Fallbacks, Question, Said, greet, respond, spoken
 from .content_app import ContentFiles, build_version, saved_of, texts_key
 from .conversations import said_row
 from .domain import (
@@ -345,6 +345,7 @@ class DialogApp:
                 fallback = await self._fallback(turn.project_key)
                 found = Said(fallback, "fallback", {k: v for k, v in state.items() if k != PENDING})
             said = found
+        said = spoken(brain, said)
         engine_ms = (time.perf_counter() - started) * 1000
         if said.variables is not None:
             session.data = said.variables

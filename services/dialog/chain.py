@@ -3,6 +3,7 @@ its engines (AIML, FAQ, NLU) asked in its order, each answering only above its t
 intent that waits for slots taking the next turn first."""
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -16,8 +17,18 @@ from typing import Any, Literal
 from uuid import UUID
 
 from shared.contracts import BotContent
-from shared.contracts.chat import FileRef, Part, RagDoc, RagPart, TurnEvent, plain_text
+from shared.contracts.chat import (
+    AudioPart,
+    FileRef,
+    Part,
+    RagDoc,
+    RagPart,
+    TextPart,
+    TurnEvent,
+    plain_text,
+)
 from shared.contracts.knowledge import Chain, FaqGroup, FaqMatch, IntentMatch, Lang
+from shared.contracts.media import MAX_SPOKEN_CHARS
 
 from .domain import (
     NO_AIML,
@@ -294,7 +305,7 @@ async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Sa
     if brain.machine is not None:
         said = await _machine(brain.machine, question, state)
         if said is not None:
-            return said
+            return await answered_from_documents(brain, said)
     pending = state.get(PENDING)
     base = {k: v for k, v in state.items() if k != PENDING}
     understood: Understood | None = None
@@ -417,3 +428,35 @@ def rag_answer(question: str, hits: list[Hit]) -> RagPart:
             for hit in hits
         ],
     )
+
+
+async def answered_from_documents(brain: Brain, said: Said) -> Said:
+    """A state machine's reply with each of its rag parts answered from the documents (a
+    part no passage answers is left out)."""
+    if not any(isinstance(part, RagPart) and not part.docs for part in said.parts):
+        return said
+    parts: list[Part] = []
+    for part in said.parts:
+        if not isinstance(part, RagPart) or part.docs:
+            parts.append(part)
+            continue
+        index = brain.documents
+        hits = await asyncio.to_thread(index.search, part.question) if index else []
+        if hits:
+            parts.append(rag_answer(part.question, hits))
+    return dataclasses.replace(said, text=plain_text(parts), parts=parts)
+
+
+SPEAK_REPLIES = "speak_replies"  # the bot property that has every reply spoken too
+_YES = {"true", "yes", "on", "1"}
+
+
+def spoken(brain: Brain, said: Said) -> Said:
+    """`said` with its text spoken too (an audio part after its parts) when the project's
+    bot property speak_replies is true and it says something and speaks nothing yet."""
+    if brain.properties.values.get(SPEAK_REPLIES, "").strip().lower() not in _YES:
+        return said
+    if not said.text.strip() or any(isinstance(part, AudioPart) for part in said.parts):
+        return said
+    shown: list[Part] = list(said.parts) or [TextPart(kind="str", text=said.text)]
+    return dataclasses.replace(said, parts=[*shown, AudioPart(text=said.text[:MAX_SPOKEN_CHARS])])

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from services.dialog.knowledge import NluModel, render
 from shared.contracts.chat import (
     MAX_PART_BYTES,
+    AudioPart,
     ChartPart,
     FilePart,
     FileRef,
@@ -27,12 +28,14 @@ from shared.contracts.chat import (
     LocationPart,
     OptionsPart,
     Part,
+    RagPart,
     TablePart,
     TextPart,
 )
 from shared.contracts.knowledge import PLACEHOLDER, Intent, Intents, Lang, Slot
 from shared.contracts.machine import (
     FALLBACK_INTENT,
+    AudioItem,
     Auto,
     BodyItem,
     DataframeItem,
@@ -46,11 +49,13 @@ from shared.contracts.machine import (
     NoIntentMatched,
     OptionsItem,
     PlotlyItem,
+    RagItem,
     StateMachine,
     TextItem,
     Transition,
     VariableMatches,
 )
+from shared.contracts.media import MAX_SPOKEN_CHARS
 
 MAX_HOPS = 20
 """Eventless transitions followed for one event at most (validation forbids auto loops; a loop
@@ -378,5 +383,9 @@ def _part(item: BodyItem, turn: _Turn) -> Part:
             type=fill(item.file.type)[:255] or "application/octet-stream",
             base64=fill(item.file.base64)[:MAX_PART_BYTES],
         )
+    if isinstance(item, AudioItem):
+        return AudioPart(text=fill(item.audio)[:MAX_SPOKEN_CHARS])
+    if isinstance(item, RagItem):  # the chain answers it from the documents
+        return RagPart(question=fill(item.rag)[:MAX_TEXT], answer="", llm_name="")
     assert isinstance(item, LocationItem)
     return LocationPart(latitude=item.location.latitude, longitude=item.location.longitude)

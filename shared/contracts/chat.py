@@ -97,17 +97,22 @@ class RagPart(Contract):
     question: str = Field(max_length=65536)
     answer: str = Field(max_length=65536)
     llm_name: str = Field(max_length=200)
-    docs: list[RagDoc] = Field(min_length=1, max_length=20)
+    docs: list[RagDoc] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Empty only in a state machine's reply before the rag engine answered it",
+    )
 
 
 class AudioPart(Contract):
-    """Speech to play: mono float32 samples (base64 of their little-endian bytes), as BESSER's
-    reply_speech sends them, and the text they say."""
+    """Speech: the text to say and, once the media service said it, its mono float32 samples
+    (base64 of their little-endian bytes) as BESSER's reply_speech sends them. The dialog
+    sends only the text; the gateway has it said before it shows the reply."""
 
     kind: Literal["audio"] = "audio"
-    base64: str = Field(max_length=MAX_PART_BYTES)
-    sample_rate: int = Field(ge=8000, le=192_000)
-    text: str = Field("", max_length=65536, description="What it says")
+    text: str = Field(max_length=65536, description="What it says")
+    base64: str = Field("", max_length=MAX_PART_BYTES, description="Empty: not said yet")
+    sample_rate: int = Field(16_000, ge=8000, le=192_000)
 
 
 Part = Annotated[

@@ -107,6 +107,19 @@ class LocationItem(Contract):
     location: LocationPart
 
 
+class AudioItem(Contract):
+    """`audio: "..."`: the text, spoken (agent_reply_audio; the media service says it)."""
+
+    audio: str = Field(min_length=1, max_length=2000, description="With {name} placeholders")
+
+
+class RagItem(Contract):
+    """`rag: "{message}"`: the answer from the project's documents to this question, with
+    its passages (agent_reply_rag); nothing when no passage holds any of its words."""
+
+    rag: str = Field(min_length=1, max_length=2000, description="With {name} placeholders")
+
+
 _ITEMS: dict[str, type[Contract]] = {
     "text": TextItem,
     "markdown": MarkdownItem,
@@ -117,6 +130,8 @@ _ITEMS: dict[str, type[Contract]] = {
     "image": ImageItem,
     "file": FileItem,
     "location": LocationItem,
+    "audio": AudioItem,
+    "rag": RagItem,
 }
 _KIND_OF = {model: kind for kind, model in _ITEMS.items()}
 
@@ -146,7 +161,9 @@ BodyItem = Annotated[
     | Annotated[PlotlyItem, Tag("plotly")]
     | Annotated[ImageItem, Tag("image")]
     | Annotated[FileItem, Tag("file")]
-    | Annotated[LocationItem, Tag("location")],
+    | Annotated[LocationItem, Tag("location")]
+    | Annotated[AudioItem, Tag("audio")]
+    | Annotated[RagItem, Tag("rag")],
     Discriminator(
         _item_kind,
         custom_error_type="body_item",

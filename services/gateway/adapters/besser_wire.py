@@ -107,6 +107,7 @@ def reply_frames(
     parts: list[Part], text: str, *, at: datetime, reply_id: UUID, history: bool = False
 ) -> list[dict[str, Any]]:
     """The frames of one answer: one per part, or its text alone (an AIML/FAQ/NLU answer)."""
+    parts = [p for p in parts if not (isinstance(p, AudioPart) and not p.base64)]  # unsaid
     if not parts:
         parts = [TextPart(kind="str", text=text)] if text else []
     frames = []
