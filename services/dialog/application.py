@@ -52,6 +52,7 @@ from .domain import (
     reply_event_id,
     waits_for_predecessor,
 )
+from .llm import Pending
 from .models import SessionRow, TurnRow
 from .partitions import Claim
 from .store import Sessions
@@ -298,7 +299,10 @@ class DialogApp:
             stage = (turn.project_key, turn.stage)
             if stage not in versions:
                 versions[stage] = await self.turns.content_version(*stage)
-            reply, engine_ms = await self._answer(versions[stage], session, turn)
+            try:
+                reply, engine_ms = await self._answer(versions[stage], session, turn)
+            except Pending:  # a model writes its answer: asked again later (see llm.py)
+                continue
             if turn.protocol == "rsvp":  # no push: it hears what was said since with this
                 earlier = (
                     []

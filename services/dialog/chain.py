@@ -27,7 +27,7 @@ from shared.contracts.chat import (
     TurnEvent,
     plain_text,
 )
-from shared.contracts.knowledge import Chain, FaqGroup, FaqMatch, IntentMatch, Lang
+from shared.contracts.knowledge import Chain, ChainStep, FaqGroup, FaqMatch, IntentMatch, Lang
 from shared.contracts.media import MAX_SPOKEN_CHARS
 
 from .domain import (
@@ -44,13 +44,15 @@ from .domain import (
 )
 from .knowledge import FaqIndex, NluModel, Understood, warm_up
 from .knowledge.documents import DocumentIndex, Hit, extract_answer
+from .llm import WRITER, fallback_messages, rag_messages
 from .machine import MachineEvent, MachineModel, Step
 
 log = logging.getLogger(__name__)
 PENDING = "_nlu"  # session state key of an intent waiting for slots
 MACHINE = "_machine"  # session state key of the state machine's own state
 VERSIONS_KEPT = 2  # per project: typically the test and the release stage
-Engine = Literal["aiml", "faq", "nlu", "rag", "machine", "fallback", "none"]
+Engine = Literal["aiml", "faq", "nlu", "rag", "llm", "machine", "fallback", "none"]
+LLM_TURNS = "_llm"  # session state key of the recent turns the llm engine is given
 EXTRACTIVE = "extractive"  # the llm_name of an answer quoted from the passages
 
 
@@ -322,9 +324,9 @@ async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Sa
         if understood is not None and understood.continued:
             return _from_nlu(understood, base)
     for step in brain.chain.steps:
-        said = await _ask(brain, step.engine, step.threshold, question, base, understood)
+        said = await _ask(brain, step, question, base, understood)
         if said is not None:
-            return said
+            return _remembered(brain, question, said)
     if isinstance(pending, dict) and brain.nlu is not None:
         again = brain.nlu.reprompt(pending)
         if again is not None:
@@ -334,12 +336,13 @@ async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Sa
 
 async def _ask(
     brain: Brain,
-    engine: str,
-    threshold: float,
+    step: ChainStep,
     question: Question,
     state: dict[str, Any],
     understood: Understood | None,
 ) -> Said | None:
+    """One engine's answer (None: it does not answer); Pending while a model writes it."""
+    engine, threshold = step.engine, step.threshold
     if engine == "faq" and brain.faq is not None and not question.image:
         match = await asyncio.to_thread(
             brain.faq.search, question.text, lang=question.lang, skill=question.skill
@@ -358,7 +361,20 @@ async def _ask(
         if not hits or hits[0].score < threshold:
             return None
         rag = rag_answer(question.text, hits)
+        written = WRITER.write(
+            ("rag", *_turn_key(question)),
+            rag_messages(question.text, [(d.source, d.content) for d in rag.docs]),
+        )
+        if written is not None:
+            rag = _written(rag, written)
         return Said(rag.answer, "rag", state, parts=[rag])
+    if engine == "llm" and WRITER.enabled and question.text.strip():
+        recent = state.get(LLM_TURNS)
+        messages = fallback_messages(
+            step.prompt, recent if isinstance(recent, list) else [], question.text
+        )
+        text = WRITER.write(("llm", *_turn_key(question)), messages)
+        return Said(text, "llm", state) if text else None
     if engine == "aiml":
         said = answer(
             brain.kernel,
@@ -460,3 +476,30 @@ def spoken(brain: Brain, said: Said) -> Said:
         return said
     shown: list[Part] = list(said.parts) or [TextPart(kind="str", text=said.text)]
     return dataclasses.replace(said, parts=[*shown, AudioPart(text=said.text[:MAX_SPOKEN_CHARS])])
+
+
+def _turn_key(question: Question) -> tuple[str, str, str]:
+    """What names one turn to the model's writer (it is asked again when the turn returns)."""
+    return (question.session_id, question.now.isoformat(), question.text)
+
+
+def _written(rag: RagPart, answer: str) -> RagPart:
+    """The rag answer as the model wrote it from the passages, their sources listed after."""
+    sources = "; ".join(
+        f"[{n}] {d.source}" + (f", page {d.page}" if d.page > 1 else "")
+        for n, d in enumerate(rag.docs, 1)
+    )
+    return rag.model_copy(
+        update={"answer": f"{answer}\n\n(Sources: {sources})", "llm_name": WRITER.model}
+    )
+
+
+def _remembered(brain: Brain, question: Question, said: Said) -> Said:
+    """`said`, with this turn added to the recent turns the llm engine is given, when the
+    project's chain has one (the last few only)."""
+    if WRITER.config is None or brain.chain.steps[-1].engine != "llm":
+        return said
+    kept = said.state.get(LLM_TURNS)
+    recent = list(kept) if isinstance(kept, list) else []
+    recent = [*recent, [question.text, said.text]][-WRITER.config.history_turns :]
+    return dataclasses.replace(said, state={**said.state, LLM_TURNS: recent})

@@ -17,6 +17,7 @@ from .conversation_handlers import register_conversations
 from .conversation_store import PgConversations
 from .conversations import ConversationApp
 from .handlers import register
+from .llm import WRITER, LlmConfig
 from .owners import PartitionedTurns
 from .store import PgSessions
 from .turn_store import PgTurnBatches, keep_connection, prepare_connection
@@ -46,6 +47,15 @@ def create_app(
         reset_repeat_s=settings.reset_repeat_s,
     )
     register(broker, app, settings)
+    if settings.llm_base_url:
+        WRITER.config = LlmConfig(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            timeout_s=settings.llm_timeout_s,
+            concurrency=settings.llm_concurrency,
+            history_turns=settings.llm_history_turns,
+        )
     conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)
     register_conversations(broker, conversations)
 
@@ -67,6 +77,7 @@ def create_app(
 
     service.on_shutdown(turns.stop)  # the batch being answered is settled first
     service.after_shutdown(db.close)
+    service.after_shutdown(WRITER.close)
     service.after_shutdown(engine.dispose)
     forget_deleted_projects(
         service, broker, service="dialog", schema="dialog", database_url=common.database_url

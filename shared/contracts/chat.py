@@ -185,7 +185,7 @@ class TurnAnswered(Event):
     session_id: str = Field(description="Conversation key the answer belongs to")
     turn_event_id: UUID = Field(description="event_id of the TurnReceived answered")
     text: str = Field(description="The bot's answer")
-    engine: Literal["aiml", "faq", "nlu", "rag", "machine", "fallback", "none"] = Field(
+    engine: Literal["aiml", "faq", "nlu", "rag", "llm", "machine", "fallback", "none"] = Field(
         description="Which engine produced the answer"
     )
     content_version: int | None = Field(None, description="Bot content version that answered")
