@@ -171,14 +171,15 @@ class DocumentIndex:
 
 def extract_answer(question: str, passage: Passage, *, sentences: int = ANSWER_SENTENCES) -> str:
     """The sentences of `passage` that share most of the question's words (at most
-    `sentences` of them, in the passage's order)."""
+    `sentences` of them, in the passage's order; the first alone when none shares any)."""
     wanted = set(tokenise(question))
     candidates = [s.strip() for s in _SENTENCE_END.split(passage.text) if s.strip()]
     if len(candidates) <= sentences:
         return " ".join(candidates)
     shared = [len(wanted & set(tokenise(s))) for s in candidates]
     best = sorted(range(len(candidates)), key=lambda n: (-shared[n], n))[:sentences]
-    return " ".join(candidates[n] for n in sorted(best))
+    kept = [n for n in best if shared[n] > 0] or best[:1]  # no sentence sharing nothing
+    return " ".join(candidates[n] for n in sorted(kept))
 
 
 def _title(name: str, text: str) -> str:
