@@ -173,7 +173,8 @@ def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bri
         """Replace the engine chain: engines in order, each with its threshold."""
         return await save(scoped[0], chain=chain)
 
-    @router.get("/chain", response_model=Chain)
+    # a step's prompt only where it has one (the llm step)
+    @router.get("/chain", response_model=Chain, response_model_exclude_none=True)
     async def get_chain(
         scoped: Scope, stage: StageQuery = "test", version: VersionQuery = None
     ) -> Chain:
