@@ -343,6 +343,8 @@ class DialogApp:
                 event=turn.event,
                 file=turn.file,
                 variables=session.data,
+                payload=turn.payload,
+                stage=turn.stage,
             )
             found = await respond(brain, question, state)
             if found is None:
@@ -426,6 +428,7 @@ class DialogApp:
             session_id=turn.session_id,
             event=turn.event,
             variables=session.data,
+            stage=turn.stage,
         )
         return greet(brain, question, session.state)
 

@@ -27,7 +27,15 @@ from shared.contracts.chat import (
     TurnEvent,
     plain_text,
 )
-from shared.contracts.knowledge import Chain, ChainStep, FaqGroup, FaqMatch, IntentMatch, Lang
+from shared.contracts.knowledge import (
+    Chain,
+    ChainStep,
+    FaqGroup,
+    FaqMatch,
+    IntentMatch,
+    Lang,
+    Stage,
+)
 from shared.contracts.media import MAX_SPOKEN_CHARS
 
 from .domain import (
@@ -45,11 +53,13 @@ from .domain import (
 from .knowledge import FaqIndex, NluModel, Understood, warm_up
 from .knowledge.documents import DocumentIndex, Hit, extract_answer
 from .llm import WRITER, fallback_messages, rag_messages
-from .machine import MachineEvent, MachineModel, Step
+from .machine import MachineModel, Step
+from .machine_context import MachineEvent
 
 log = logging.getLogger(__name__)
 PENDING = "_nlu"  # session state key of an intent waiting for slots
 MACHINE = "_machine"  # session state key of the state machine's own state
+WATCH = "watch"  # in MACHINE: the stage whose machine's conditions the clock checks
 VERSIONS_KEPT = 2  # per project: typically the test and the release stage
 Engine = Literal["aiml", "faq", "nlu", "rag", "llm", "machine", "fallback", "none"]
 LLM_TURNS = "_llm"  # session state key of the recent turns the llm engine is given
@@ -285,6 +295,8 @@ class Question:
     event: TurnEvent = "text"
     file: FileRef | None = None
     variables: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] | None = None
+    stage: Stage = "test"
 
 
 def greet(brain: Brain, question: Question, state: dict[str, Any]) -> Said:
@@ -299,15 +311,18 @@ def greet(brain: Brain, question: Question, state: dict[str, Any]) -> Said:
         lang=question.lang,
         now=question.now,
     )
-    return _from_machine(step, state)
+    return _from_machine(step, state, brain.machine, question.stage)
 
 
 async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Said | None:
-    """The first answer of the chain (None: nobody answered, say the fallback)."""
+    """The first answer of the chain (None: nobody answered, say the fallback). GUI events and
+    the clock's ticks are the state machine's alone: unanswered, they say nothing."""
     if brain.machine is not None:
         said = await _machine(brain.machine, question, state)
         if said is not None:
             return await answered_from_documents(brain, said)
+    if question.event in ("gui", "tick"):
+        return Said("", "none", state)
     pending = state.get(PENDING)
     base = {k: v for k, v in state.items() if k != PENDING}
     understood: Understood | None = None
@@ -392,25 +407,33 @@ async def _machine(machine: MachineModel, question: Question, state: dict[str, A
     """The state machine's answer to a text, JSON or file event (None: no transition and no
     fallback body: the other engines answer)."""
     kind = question.event
-    if kind not in ("text", "json", "file"):
+    if kind not in ("text", "json", "file", "gui", "tick"):
         return None
     current = state.get(MACHINE)
+    event = MachineEvent(
+        kind=kind, text=question.text, file=question.file, payload=question.payload
+    )
     step = await asyncio.to_thread(
         machine.step,
-        MachineEvent(kind=kind, text=question.text, file=question.file),
+        event,
         state=current if isinstance(current, dict) else None,
         variables=question.variables,
         lang=question.lang,
         now=question.now,
     )
-    return _from_machine(step, state) if step.handled else None
+    return _from_machine(step, state, machine, question.stage) if step.handled else None
 
 
-def _from_machine(step: Step, state: dict[str, Any]) -> Said:
+def _from_machine(step: Step, state: dict[str, Any], machine: MachineModel, stage: Stage) -> Said:
+    """The machine's answer; a session left waiting on conditions is marked for the clock
+    (with the stage it talks to)."""
+    kept = dict(step.state)
+    if machine.watching(kept):
+        kept[WATCH] = stage
     return Said(
         plain_text(step.parts),
         "machine",
-        {**state, MACHINE: step.state},
+        {**state, MACHINE: kept},
         parts=step.parts,
         variables=step.variables,
     )

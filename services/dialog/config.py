@@ -83,6 +83,19 @@ class DialogSettings(BaseSettings):
         6, ge=0, le=50, description="The session's recent turns the llm engine is given"
     )
 
+    machine_tick_s: float = Field(
+        1.0,
+        gt=0,
+        description="How often the state machines' conditions are checked for sessions waiting "
+        "on them (BESSER's check_transitions_delay), besides on every message",
+    )
+    machine_idle_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="Sessions silent for longer than this are no longer checked every second "
+        "(their next message still is): abandoned sessions do not cost every replica a read",
+    )
+
     @model_validator(mode="after")
     def _predecessors_get_redelivered(self) -> "DialogSettings":
         if self.early_wait_s <= self.ack_wait_s:

@@ -55,8 +55,9 @@ def summary_of(listed: Listed) -> ConversationSummary:
 
 def entries_of(row: TurnRow) -> list[TranscriptEntry]:
     """The messages one stored row holds: what was said first (by an operator or a schedule),
-    or the user's side of a turn (a socket opening is none) and the bot's answer, unless no
-    engine answered (engine none: nothing to say, or an operator held the session)."""
+    or the user's side of a turn (a socket opening and the machine's clock are none) and the
+    bot's answer, unless no engine answered (engine none: nothing to say, or an operator held
+    the session)."""
     assert row.id is not None
     details = row.details or {}
     event = str(details.get("event", "text"))
@@ -76,7 +77,7 @@ def entries_of(row: TurnRow) -> list[TranscriptEntry]:
             )
         ]
     entries = []
-    if event != "start":
+    if event not in ("start", "tick"):
         entries.append(
             TranscriptEntry(
                 turn=row.id,

@@ -2,10 +2,12 @@
 state and the variables out. The session keeps the state and the variables between events.
 
 An event may move the machine along the first of the current state's transitions that matches
-it; the state entered says its body, then eventless transitions (auto, a variable that matches)
-are followed. When nothing matches, the state's fallback body is said (or the machine's) and the
-session stays where it is. Intents are predicted with the NLU engine, per state, over that
-state's intents only (as BESSER trains one classifier per state).
+it; the state entered says its body, then eventless transitions (auto, a variable that matches,
+a condition) are followed. When nothing matches, a global state's intent leads there from any
+state of the main flow; else the state's fallback body is said (or the machine's) and the
+session stays where it is. A state a global state leads to that has no transitions goes back to
+where the user was (its body said again). Intents are predicted with the NLU engine, per state,
+over that state's intents (and the global ones) only, as BESSER trains one classifier per state.
 """
 
 import html
@@ -15,7 +17,7 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from services.dialog.knowledge import NluModel, render
 from shared.contracts.chat import (
@@ -23,7 +25,7 @@ from shared.contracts.chat import (
     AudioPart,
     ChartPart,
     FilePart,
-    FileRef,
+    FormPart,
     ImagePart,
     LocationPart,
     OptionsPart,
@@ -38,9 +40,12 @@ from shared.contracts.machine import (
     AudioItem,
     Auto,
     BodyItem,
+    Condition,
     DataframeItem,
+    EventReceived,
     FileItem,
     FileReceived,
+    FormItem,
     HtmlItem,
     ImageItem,
     IntentMatched,
@@ -54,22 +59,17 @@ from shared.contracts.machine import (
     TextItem,
     Transition,
     VariableMatches,
+    main_flow,
 )
 from shared.contracts.media import MAX_SPOKEN_CHARS
+from shared.expression import satisfied
+
+from .machine_context import Context, MachineEvent, compiled
 
 MAX_HOPS = 20
 """Eventless transitions followed for one event at most (validation forbids auto loops; a loop
 through variables that keep matching stops here)."""
 MAX_TEXT = 65_536
-
-
-@dataclass(frozen=True)
-class MachineEvent:
-    """What the user did: opened the session, said something, sent JSON or a file."""
-
-    kind: Literal["start", "text", "json", "file"]
-    text: str = ""  # text events; for json events the payload's "message" string if any
-    file: FileRef | None = None  # file events
 
 
 @dataclass(frozen=True)
@@ -109,10 +109,14 @@ class MachineModel:
         """Build one NLU model per state with intent transitions (states sharing the same
         intents share one model)."""
         self.machine = machine
+        self.main = main_flow(machine)
+        self.globals = {s.global_: n for n, s in machine.states.items() if s.global_ is not None}
         built: dict[frozenset[str], NluModel] = {}
         self._nlu: dict[str, NluModel] = {}
         for name, state in machine.states.items():
             wanted = frozenset(t.intent for t in state.transitions if isinstance(t, IntentMatched))
+            if name in self.main:
+                wanted |= frozenset(self.globals)
             if wanted:
                 if wanted not in built:
                     built[wanted] = NluModel(_content(machine, wanted))
@@ -130,25 +134,49 @@ class MachineModel:
         """Answer `event` from `state` (None, or a state that no longer exists: the initial one,
         its body not said again)."""
         machine = self.machine
+        context = Context(event, variables, now, machine.timezone)
         if event.kind == "start":
-            turn = _Turn(machine, event, dict(variables), {})
+            turn = _Turn(self, event, dict(variables), {}, context=context)
             turn.enter(machine.initial)
             return turn.follow(prediction=None)
-        current, kept = _restore(machine, state)
+        current, kept, back = _restore(machine, state)
         current = _settled(machine, current)
         prediction = self._predict(current, event, lang, now) if event.kind == "text" else None
+        if prediction is not None:
+            context.intent, context.score = prediction.intent, prediction.score
+            context.params = prediction.params
         here = machine.states[current]
         for transition in here.transitions:
-            if _matches(transition, event, prediction, variables):
+            if _matches(transition, event, prediction, context):
                 params = prediction.params if prediction is not None else {}
-                turn = _Turn(machine, event, dict(variables), params)
-                turn.enter(transition.to)
+                turn = _Turn(self, event, dict(variables), params, context=context, back=back)
+                turn.leave(current, transition.to)
                 return turn.follow(prediction=prediction)
+        if prediction is not None and prediction.intent in self.globals and current in self.main:
+            turn = _Turn(self, event, dict(variables), prediction.params, context=context)
+            turn.leave(current, self.globals[prediction.intent])
+            return turn.follow(prediction=prediction)
         # Nothing matched: the session stays, with the params that led it here.
+        turn = _Turn(self, event, dict(variables), kept, at=current, context=context, back=back)
+        if event.kind == "tick":  # the clock: no fallback, nothing said
+            return turn.result(handled=False, prediction=None)
         fallback = here.fallback if here.fallback is not None else machine.fallback
-        turn = _Turn(machine, event, dict(variables), kept, at=current)
         turn.say(fallback or [])
         return turn.result(handled=fallback is not None, prediction=prediction)
+
+    def watching(self, state: dict[str, Any] | None) -> bool:
+        """Whether a session in `state` waits on conditions the clock checks (variables, time)."""
+        return bool(self._watched(state))
+
+    def due(self, state: dict[str, Any] | None, variables: dict[str, Any], now: datetime) -> bool:
+        """Whether one of the conditions a session in `state` waits on holds `now`."""
+        context = Context(MachineEvent("tick"), variables, now, self.machine.timezone)
+        return any(_eventless(t, context) for t in self._watched(state))
+
+    def _watched(self, state: dict[str, Any] | None) -> list[Transition]:
+        current, _, _ = _restore(self.machine, state)
+        transitions = self.machine.states[_settled(self.machine, current)].transitions
+        return [t for t in transitions if isinstance(t, Condition | VariableMatches)]
 
     def _predict(self, current: str, event: MachineEvent, lang: Lang, now: datetime) -> Prediction:
         nlu = self._nlu.get(current)
@@ -180,16 +208,20 @@ def _content(machine: StateMachine, wanted: frozenset[str]) -> Intents:
     )
 
 
-def _restore(machine: StateMachine, state: Mapping[str, Any] | None) -> tuple[str, dict[str, str]]:
-    """The current state's name and params kept in `state` (anything malformed is ignored)."""
+def _restore(
+    machine: StateMachine, state: Mapping[str, Any] | None
+) -> tuple[str, dict[str, str], str | None]:
+    """The current state's name, the params kept in `state` and where a global state goes back
+    to (anything malformed is ignored)."""
     if not isinstance(state, Mapping):
-        return machine.initial, {}
-    name, kept = state.get("state"), state.get("params")
+        return machine.initial, {}, None
+    name, kept, back = state.get("state"), state.get("params"), state.get("back")
     if not isinstance(name, str) or name not in machine.states:
-        return machine.initial, {}
+        return machine.initial, {}, None
+    back = back if isinstance(back, str) and back in machine.states else None
     if not isinstance(kept, Mapping):
-        return name, {}
-    return name, {k: v for k, v in kept.items() if isinstance(k, str) and isinstance(v, str)}
+        return name, {}, back
+    return name, {k: v for k, v in kept.items() if isinstance(k, str) and isinstance(v, str)}, back
 
 
 def _settled(machine: StateMachine, name: str) -> str:
@@ -209,15 +241,20 @@ class _Turn:
 
     def __init__(
         self,
-        machine: StateMachine,
+        model: MachineModel,
         event: MachineEvent,
         variables: dict[str, Any],
         params: dict[str, str],
+        *,
+        context: Context,
         at: str = "",
+        back: str | None = None,
     ) -> None:
-        self.machine, self.event, self.variables, self.params = machine, event, variables, params
+        self.model, self.machine, self.event = model, model.machine, event
+        self.variables, self.params = variables, params
+        self.context = context
         self.parts: list[Part] = []
-        self.at = at
+        self.at, self.back = at, back
         self.said, file = {"message": event.text}, event.file
         if file is not None:
             self.said |= {
@@ -225,29 +262,47 @@ class _Turn:
                 "file_type": file.type,
                 "file_id": str(file.media_id),
             }
+        self.said |= _fields(event)
+
+    def leave(self, current: str, to: str) -> None:
+        """Go from `current` to `to`; entering a global state from the main flow remembers
+        where to go back."""
+        if current in self.model.main and to not in self.model.main:
+            self.back = current
+        self.enter(to)
 
     def enter(self, name: str) -> None:
         """Enter the state `name`: set its variables, then say its body."""
         self.at, state = name, self.machine.states[name]
+        if name in self.model.main:
+            self.back = None
         for variable, value in state.set.items():
             self.variables[variable] = self.fill(value) if isinstance(value, str) else value
+        self.context.variables = self.variables
         self.say(state.body)
 
     def follow(self, *, prediction: Prediction | None) -> Step:
-        """Take eventless transitions from the state entered, then give the result."""
+        """Take eventless transitions from the state entered (and go back from the end of a
+        global state's states), then give the result."""
         for _ in range(MAX_HOPS):
             transitions = self.machine.states[self.at].transitions
-            ready = next((t for t in transitions if _eventless(t, self.variables)), None)
+            if not transitions and self.at not in self.model.main:
+                back, self.back = self.back or self.machine.initial, None
+                self.enter(back)
+                continue
+            ready = next((t for t in transitions if _eventless(t, self.context)), None)
             if ready is None:
                 break
-            self.enter(ready.to)
+            self.leave(self.at, ready.to)
         return self.result(handled=True, prediction=prediction)
 
     def say(self, body: list[BodyItem]) -> None:
         self.parts.extend(_part(item, self) for item in body)
 
     def result(self, *, handled: bool, prediction: Prediction | None) -> Step:
-        state = {"state": self.at, "params": dict(self.params)}
+        state: dict[str, Any] = {"state": self.at, "params": dict(self.params)}
+        if self.back is not None:
+            state["back"] = self.back
         return Step(self.parts, state, self.variables, handled, prediction)
 
     def fill(self, template: str, *, escape: bool = False) -> str:
@@ -264,29 +319,58 @@ class _Turn:
         return _text(self.variables.get(name))
 
 
+def _fields(event: MachineEvent) -> dict[str, str]:
+    """What a JSON object's fields, or a GUI event's value (a form's fields), fill in."""
+    payload = event.payload or {}
+    if event.kind == "gui":
+        value = payload.get("value")
+        found = value if isinstance(value, Mapping) else {"value": value}
+    else:
+        found = payload if event.kind == "json" else {}
+    return {
+        key: _text(item)
+        for key, item in found.items()
+        if isinstance(key, str) and item is not None and not isinstance(item, dict | list)
+    }
+
+
 def _matches(
     transition: Transition,
     event: MachineEvent,
     prediction: Prediction | None,
-    variables: Mapping[str, Any],
+    context: Context,
 ) -> bool:
-    """Whether `transition` is taken on `event` (json events never predict intents)."""
+    """Whether `transition` is taken on `event` (json events never predict intents; the clock
+    takes eventless transitions only)."""
     if isinstance(transition, IntentMatched):
-        return prediction is not None and prediction.intent == transition.intent
-    if isinstance(transition, NoIntentMatched):
-        return prediction is not None and prediction.intent == FALLBACK_INTENT
-    if isinstance(transition, FileReceived):
+        found = prediction is not None and prediction.intent == transition.intent
+    elif isinstance(transition, NoIntentMatched):
+        found = prediction is not None and prediction.intent == FALLBACK_INTENT
+    elif isinstance(transition, FileReceived):
         file = event.file if event.kind == "file" else None
-        return file is not None and _allowed(file.type, transition.types)
-    return _eventless(transition, variables)
+        found = file is not None and _allowed(file.type, transition.types)
+    elif isinstance(transition, EventReceived):
+        kinds = (
+            ("text", "json", "file", "gui") if transition.event == "any" else (transition.event,)
+        )
+        found = event.kind in kinds
+    else:
+        return _eventless(transition, context)
+    return found and (
+        transition.if_ is None or satisfied(compiled(transition.if_), context.names())
+    )
 
 
-def _eventless(transition: Transition, variables: Mapping[str, Any]) -> bool:
-    """Whether `transition` is taken without an event (auto, a variable that matches)."""
+def _eventless(transition: Transition, context: Context) -> bool:
+    """Whether `transition` is taken without an event (auto, a variable that matches, a
+    condition that holds)."""
     if isinstance(transition, Auto):
         return True
+    variables = context.variables
     if isinstance(transition, VariableMatches) and transition.variable in variables:
         return _holds(transition.op, variables[transition.variable], transition.value)
+    if isinstance(transition, Condition):
+        return satisfied(compiled(transition.if_), context.names())
     return False
 
 
@@ -387,5 +471,11 @@ def _part(item: BodyItem, turn: _Turn) -> Part:
         return AudioPart(text=fill(item.audio)[:MAX_SPOKEN_CHARS])
     if isinstance(item, RagItem):  # the chain answers it from the documents
         return RagPart(question=fill(item.rag)[:MAX_TEXT], answer="", llm_name="")
+    if isinstance(item, FormItem):
+        form = item.form
+        fields = [f.model_copy(update={"label": fill(f.label)[:200]}) for f in form.fields]
+        return FormPart(
+            id=form.id, title=fill(form.title)[:1000], fields=fields, submit=form.submit
+        )
     assert isinstance(item, LocationItem)
     return LocationPart(latitude=item.location.latitude, longitude=item.location.longitude)

@@ -4,6 +4,7 @@ from faststream.asgi import AsgiFastStream
 
 from shared import subjects
 from shared.broker import make_broker
+from shared.contracts import TurnReceived
 from shared.db import Database, make_engine, session_factory
 from shared.forget import forget_deleted_projects
 from shared.identity import ProjectStore
@@ -18,6 +19,7 @@ from .conversation_store import PgConversations
 from .conversations import ConversationApp
 from .handlers import register
 from .llm import WRITER, LlmConfig
+from .machine_clock import MachineClock
 from .owners import PartitionedTurns
 from .store import PgSessions
 from .turn_store import PgTurnBatches, keep_connection, prepare_connection
@@ -67,6 +69,23 @@ def create_app(
     )
     service = make_service_app(broker, common=common, checks=[db.ready])
 
+    async def publish_tick(subject: str, turn: TurnReceived) -> None:
+        headers = {"Nats-Msg-Id": str(turn.event_id)}
+        js = broker.connection.jetstream()
+        await js.publish(
+            subject, turn.model_dump_json().encode(), stream=subjects.CHAT_STREAM, headers=headers
+        )
+
+    clock = MachineClock(
+        app,
+        db,
+        owned=lambda: turns.owned,
+        partitions=common.chat_partitions,
+        every_s=settings.machine_tick_s,
+        publish=publish_tick,
+        idle_s=settings.machine_idle_s,
+    )
+
     @service.on_startup  # after the streams exist
     async def open_database() -> None:
         await db.open()
@@ -74,7 +93,9 @@ def create_app(
     @service.after_startup
     async def start_turns() -> None:
         await turns.start(broker.connection, replicas=common.nats_stream_replicas)
+        clock.run()
 
+    service.on_shutdown(clock.close)
     service.on_shutdown(turns.stop)  # the batch being answered is settled first
     service.after_shutdown(db.close)
     service.after_shutdown(WRITER.close)

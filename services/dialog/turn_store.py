@@ -99,11 +99,14 @@ RELEASE_VERSION = (
     "SELECT coalesce(max(version), 0) FROM dialog.releases WHERE id ="
     " (SELECT max(id) FROM dialog.releases WHERE project_key = $1)"
 )
+# What was said first: by an operator or a schedule (kind said), or by a state machine whose
+# condition the clock found true (a tick's answer), since the user's last turn.
 SAID_SINCE = """
     SELECT answer FROM dialog.turns
-    WHERE project_key = $1 AND session_id = $2 AND kind = 'said' AND id > coalesce(
+    WHERE project_key = $1 AND session_id = $2
+    AND (kind = 'said' OR (details ->> 'event' = 'tick' AND engine <> 'none')) AND id > coalesce(
         (SELECT max(id) FROM dialog.turns WHERE project_key = $1 AND session_id = $2
-         AND kind = 'turn'), 0)
+         AND kind = 'turn' AND coalesce(details ->> 'event', '') <> 'tick'), 0)
     ORDER BY id DESC LIMIT $3"""
 
 

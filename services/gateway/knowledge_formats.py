@@ -73,7 +73,7 @@ def _read_document(model: type[M], body: bytes, content_type: str) -> M:
         raise FormatError([problem]) from None
     except (ValueError, RecursionError) as err:  # int() past 4,300 digits; nesting past the stack
         raise FormatError([{"message": f"not valid YAML: {_unreadable(err)}"}]) from None
-    return _checked(model, data, lambda loc: _yaml_line(root, loc))
+    return _checked(model, data, lambda loc: _yaml_line(root, loc), lambda e: _yaml_mark(root, e))
 
 
 def faq_csv(faq: Faq) -> str:
@@ -177,8 +177,14 @@ def _group_cells(cells: dict[str, str]) -> Iterator[tuple[str, Any]]:
             )
 
 
-def _checked(model: type[M], data: Any, line_of: Callable[[Loc], int | None]) -> M:
-    """`data` as `model`, or FormatError listing every problem with its item and line."""
+def _checked(
+    model: type[M],
+    data: Any,
+    line_of: Callable[[Loc], int | None],
+    mark_of: Callable[[Any], dict[str, int]] = lambda _: {},
+) -> M:
+    """`data` as `model`, or FormatError listing every problem with its item and line (and,
+    for a condition, the column in the YAML and the character in the condition)."""
     try:
         return model.model_validate(data)
     except ValidationError as err:
@@ -188,7 +194,7 @@ def _checked(model: type[M], data: Any, line_of: Callable[[Loc], int | None]) ->
             problem: dict[str, Any] = {"item": _path(loc), "message": error["msg"]}
             line = line_of(loc)
             if line is not None:
-                problem = {"line": line, **problem}
+                problem = {"line": line, **mark_of(error), **problem}
             problems.append(problem)
         raise FormatError(problems) from None
 
@@ -208,14 +214,41 @@ def _csv_line(loc: tuple[Any, ...], lines: list[int]) -> int | None:
 
 def _yaml_line(node: Any, loc: tuple[Any, ...]) -> int | None:
     """The line of the deepest YAML node on `loc`'s path."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            child = node.value[part] if part < len(node.value) else None
-        if child is None:
-            break
-        node, line = child, child.start_mark.line + 1
-    return line
+    found = _yaml_node(node, loc)
+    return found.start_mark.line + 1 if found is not None else None
+
+
+def _yaml_node(node: Any, loc: tuple[Any, ...]) -> Any:
+    """The deepest YAML node on `loc`'s path (a part that is a union's tag, such as the
+    `condition` of a transition, is no YAML key: it may be skipped)."""
+    return _deepest(node, loc)[1]
+
+
+def _deepest(node: Any, loc: tuple[Any, ...]) -> tuple[int, Any]:
+    """How many parts of `loc` lead to a node, and the node they lead to."""
+    if not loc:
+        return 0, node
+    part, child = loc[0], None
+    if isinstance(node, yaml.MappingNode):
+        child = next((v for k, v in node.value if k.value == part), None)
+    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+        child = node.value[part] if part < len(node.value) else None
+    skipped = _deepest(node, loc[1:]) if isinstance(part, str) else (0, node)
+    if child is None:
+        return skipped
+    depth, found = _deepest(child, loc[1:])
+    return (depth + 1, found) if depth + 1 > skipped[0] else skipped
+
+
+def _yaml_mark(root: Any, error: Any) -> dict[str, int]:
+    """For a problem inside a condition (its `position` in the context): the column of that
+    character in the YAML when the condition sits on one line, else of the condition; and the
+    character (1-based) in the condition."""
+    position = (error.get("ctx") or {}).get("position")
+    node = _yaml_node(root, tuple(error["loc"]))
+    if not isinstance(position, int) or not isinstance(node, yaml.ScalarNode):
+        return {}
+    column = node.start_mark.column + 1
+    if node.start_mark.line == node.end_mark.line:
+        column += position + (1 if node.style in ("'", '"') else 0)
+    return {"column": column, "position": position + 1}

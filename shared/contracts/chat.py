@@ -115,6 +115,32 @@ class AudioPart(Contract):
     sample_rate: int = Field(16_000, ge=8000, le=192_000)
 
 
+class FormField(Contract):
+    """One input of a form: text, a number, or a choice among `options`."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    label: str = Field("", max_length=200)
+    type: Literal["text", "number", "choice"] = "text"
+    options: list[str] | None = Field(None, min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _choices(self) -> "FormField":
+        if (self.type == "choice") != (self.options is not None):
+            raise ValueError("a choice has options, and only a choice has them")
+        return self
+
+
+class FormPart(Contract):
+    """A form the user fills in and sends: it comes back as a GUI event (BESSER's
+    user_gui_event, action onSubmit, elementId `id`, value {field: answer})."""
+
+    kind: Literal["form"] = "form"
+    id: str = Field(min_length=1, max_length=64, description="The form's elementId")
+    title: str = Field("", max_length=1000)
+    fields: list[FormField] = Field(min_length=1, max_length=20)
+    submit: str = Field("Send", min_length=1, max_length=100, description="The button's label")
+
+
 Part = Annotated[
     TextPart
     | OptionsPart
@@ -124,7 +150,8 @@ Part = Annotated[
     | FilePart
     | LocationPart
     | RagPart
-    | AudioPart,
+    | AudioPart
+    | FormPart,
     Field(discriminator="kind"),
 ]
 """One reply of a bot that answers in several pieces (a state machine's body)."""
@@ -140,6 +167,8 @@ def plain_text(parts: list[Part]) -> str:
             lines.append(" / ".join(part.options))
         elif isinstance(part, RagPart):
             lines.append(part.answer)
+        elif isinstance(part, FormPart) and part.title:
+            lines.append(part.title)
     return "\n".join(lines)
 
 
@@ -152,7 +181,7 @@ class FileRef(Contract):
     size: int = Field(ge=0)
 
 
-TurnEvent = Literal["text", "start", "reset", "json", "file"]
+TurnEvent = Literal["text", "start", "reset", "json", "file", "gui", "tick"]
 
 
 class TurnReceived(Event):
@@ -172,10 +201,14 @@ class TurnReceived(Event):
         "text",
         description="text: a message; start: a socket opened a new session (the bot greets); "
         "reset: start the session over; json: a JSON object was sent (`payload`); file: a file "
-        "was sent (`file`)",
+        "was sent (`file`); gui: a button or form of a custom UI was used (`payload`: BESSER's "
+        "user_gui_event); tick: the dialog's clock found a state machine's condition true (no "
+        "user sent it)",
     )
     file: FileRef | None = Field(None, description="The file sent (event file)")
-    payload: dict[str, Any] | None = Field(None, description="The JSON object sent (event json)")
+    payload: dict[str, Any] | None = Field(
+        None, description="The JSON object sent (event json), the GUI event (event gui)"
+    )
 
 
 class TurnAnswered(Event):

@@ -80,7 +80,10 @@ class TranscriptEntry(Contract):
     at: datetime
     author: Author
     text: str
-    event: str = Field(description="text, json, file, reset, start (the user); say (spoken first)")
+    event: str = Field(
+        description="text, json, file, gui, reset, start (the user); tick (a state machine's "
+        "condition came true); say (spoken first)"
+    )
     engine: str | None = Field(
         description="Who answered: aiml, faq, nlu, machine, fallback; operator, schedule for "
         "messages said first; null for the user's side"

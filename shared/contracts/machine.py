@@ -8,12 +8,23 @@ is stored. Cross-references are checked after the shapes, and every problem foun
 
 import re
 from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from shared.expression import Invalid, parse
+
 from .base import Contract
-from .chat import MAX_PART_BYTES, ChartPart, FilePart, LocationPart, TablePart
+from .chat import MAX_PART_BYTES, ChartPart, FilePart, FormPart, LocationPart, TablePart
 from .knowledge import PLACEHOLDER, SYSTEM_ENTITIES, Entity
 
 FALLBACK_INTENT = "fallback_intent"
@@ -120,6 +131,13 @@ class RagItem(Contract):
     rag: str = Field(min_length=1, max_length=2000, description="With {name} placeholders")
 
 
+class FormItem(Contract):
+    """`form: {id, title, fields: [{name, label, type, options}], submit}`: a form whose
+    submission is a GUI event (`when: event, event: gui`)."""
+
+    form: FormPart
+
+
 _ITEMS: dict[str, type[Contract]] = {
     "text": TextItem,
     "markdown": MarkdownItem,
@@ -132,6 +150,7 @@ _ITEMS: dict[str, type[Contract]] = {
     "location": LocationItem,
     "audio": AudioItem,
     "rag": RagItem,
+    "form": FormItem,
 }
 _KIND_OF = {model: kind for kind, model in _ITEMS.items()}
 
@@ -163,7 +182,8 @@ BodyItem = Annotated[
     | Annotated[FileItem, Tag("file")]
     | Annotated[LocationItem, Tag("location")]
     | Annotated[AudioItem, Tag("audio")]
-    | Annotated[RagItem, Tag("rag")],
+    | Annotated[RagItem, Tag("rag")]
+    | Annotated[FormItem, Tag("form")],
     Discriminator(
         _item_kind,
         custom_error_type="body_item",
@@ -176,9 +196,45 @@ Body = Annotated[list[BodyItem], Field(max_length=MAX_BODY)]
 # --- Transitions (BESSER's names), tried in the order written ------------------------------
 
 _To = Field(min_length=1, max_length=100, description="The state entered")
+_Aliased = ConfigDict(
+    frozen=True,
+    extra="forbid",
+    validate_by_name=True,
+    validate_by_alias=True,
+    serialize_by_alias=True,
+)
 
 
-class IntentMatched(Contract):
+def expression(value: str) -> str:
+    """`value` if it parses as a condition (shared.expression); else an error whose context
+    says where in it (`position`, 0-based)."""
+    try:
+        parse(value)
+    except Invalid as err:
+        raise PydanticCustomError(
+            "expression",
+            "{message}",
+            {"message": f"condition {value!r}: {err}", "position": err.position},
+        ) from None
+    return value
+
+
+class _Guarded(Contract):
+    """A transition with an optional condition (`if:`), tested once its event matched (BESSER's
+    `with_condition`)."""
+
+    model_config = _Aliased
+    if_: str | None = Field(
+        None, alias="if", max_length=2000, description="A condition (see shared.expression)"
+    )
+
+    @field_validator("if_")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        return None if value is None else expression(value)
+
+
+class IntentMatched(_Guarded):
     """The user said something whose best intent (at or above the threshold) is `intent`."""
 
     when: Literal["intent_matched"]
@@ -186,14 +242,14 @@ class IntentMatched(Contract):
     to: str = _To
 
 
-class NoIntentMatched(Contract):
+class NoIntentMatched(_Guarded):
     """The user said something, and no intent of the state reached the threshold."""
 
     when: Literal["no_intent_matched"]
     to: str = _To
 
 
-class FileReceived(Contract):
+class FileReceived(_Guarded):
     """The user sent a file, of one of `types` when given (MIME types; `image/*` allowed)."""
 
     when: Literal["file_received"]
@@ -201,10 +257,38 @@ class FileReceived(Contract):
     to: str = _To
 
 
+EventKind = Literal["any", "text", "json", "file", "gui"]
+
+
+class EventReceived(_Guarded):
+    """An event of `event`'s kind arrived (BESSER's `when_event`): a text, a JSON object, a
+    file, a GUI event (`user_gui_event`: a button or a form), or any of them; its fields are
+    `event.*` in the condition."""
+
+    when: Literal["event"]
+    event: EventKind = "any"
+    to: str = _To
+
+
+class Condition(Contract):
+    """A condition holds (BESSER's `when_condition`): tried as soon as the state is entered,
+    on every event, and every second while the session waits there."""
+
+    model_config = _Aliased
+    when: Literal["condition"]
+    if_: str = Field(alias="if", min_length=1, max_length=2000, description="The condition")
+    to: str = _To
+
+    @field_validator("if_")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        return expression(value)
+
+
 class VariableMatches(Contract):
     """A session variable compares to `value` (numbers numerically); a missing one never does.
 
-    Also tried as soon as the state is entered, without waiting for the user.
+    Also tried as soon as the state is entered, and every second while the session waits.
     """
 
     when: Literal["variable_matches"]
@@ -222,7 +306,13 @@ class Auto(Contract):
 
 
 Transition = Annotated[
-    IntentMatched | NoIntentMatched | FileReceived | VariableMatches | Auto,
+    IntentMatched
+    | NoIntentMatched
+    | FileReceived
+    | EventReceived
+    | Condition
+    | VariableMatches
+    | Auto,
     Field(discriminator="when"),
 ]
 
@@ -233,6 +323,15 @@ Transition = Annotated[
 class State(Contract):
     """A state: variables to set and a body to say on entering, then where to go."""
 
+    model_config = _Aliased
+    global_: str | None = Field(
+        None,
+        alias="global",
+        min_length=1,
+        max_length=100,
+        description="An intent that leads here from every state (BESSER's set_global); the "
+        "session goes back where it was once the states this one leads to end",
+    )
     set: dict[str, Value] = Field(
         default_factory=dict, max_length=50, description="Variables set on entering (templated)"
     )
@@ -261,10 +360,22 @@ class StateMachine(Contract):
 
     initial: str = Field(min_length=1, max_length=100, description="The state a session starts in")
     threshold: float = Field(DEFAULT_THRESHOLD, ge=0.0, le=1.0, description="Lowest intent score")
+    timezone: str = Field(
+        "UTC", max_length=64, description="Where `time`, `hour` and `weekday` of conditions are"
+    )
     entities: list[Entity] = Field(default_factory=list, max_length=500)
     intents: list[MachineIntent] = Field(default_factory=list, max_length=MAX_MACHINE_INTENTS)
     fallback: Body | None = Field(None, description="Said by states without their own fallback")
     states: dict[StateName, State] = Field(min_length=1, max_length=MAX_STATES)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is no time zone (like Europe/Berlin or UTC)") from None
+        return value
 
     @classmethod
     def parse(cls, data: Any) -> Self:
@@ -305,6 +416,7 @@ def _problems(machine: StateMachine) -> _Problems:
         problems.add("initial", message=f"initial state {machine.initial!r} is not one of {states}")
     else:
         _check_reachable(machine, problems)
+    _check_globals(machine, problems)
     _check_auto_loops(machine, problems)
     return problems
 
@@ -390,17 +502,53 @@ def _check_states(machine: StateMachine, problems: _Problems) -> None:
 
 
 def _check_reachable(machine: StateMachine, problems: _Problems) -> None:
-    reached, todo = {machine.initial}, [machine.initial]
-    while todo:
-        for transition in machine.states[todo.pop()].transitions:
-            if transition.to in machine.states and transition.to not in reached:
-                reached.add(transition.to)
-                todo.append(transition.to)
+    heads = [name for name, state in machine.states.items() if state.global_ is not None]
+    reached = reachable(machine, [machine.initial, *heads])
     for name in machine.states:
         if name not in reached:
             problems.add(
                 "states", name, message=f"state {name!r} cannot be reached from {machine.initial!r}"
             )
+
+
+def reachable(
+    machine: StateMachine, starts: list[str], *, stop: frozenset[str] = frozenset()
+) -> set[str]:
+    """The states reached from `starts` along transitions, not entering those in `stop`."""
+    reached, todo = set(starts), list(starts)
+    while todo:
+        for transition in machine.states[todo.pop()].transitions:
+            to = transition.to
+            if to in machine.states and to not in reached and to not in stop:
+                reached.add(to)
+                todo.append(to)
+    return reached
+
+
+def main_flow(machine: StateMachine) -> set[str]:
+    """The states of the main flow: reached from the initial state without entering a global
+    state. The others (global states and where they lead) go back where the user was."""
+    heads = frozenset(n for n, s in machine.states.items() if s.global_ is not None)
+    return reachable(machine, [machine.initial], stop=heads)
+
+
+def _check_globals(machine: StateMachine, problems: _Problems) -> None:
+    intents = {intent.name for intent in machine.intents}
+    seen: dict[str, str] = {}
+    for name, state in machine.states.items():
+        intent = state.global_
+        if intent is None:
+            continue
+        at, where = ("states", name, "global"), f"global state {name!r}"
+        if intent not in intents:
+            problems.add(*at, message=f"{where} waits for intent {intent!r}, which is not declared")
+        if intent in seen:
+            problems.add(
+                *at, message=f"{where}: intent {intent!r} leads to {seen[intent]!r} already"
+            )
+        seen.setdefault(intent, name)
+        if name == machine.initial:
+            problems.add(*at, message=f"{where} is the initial state: it has nowhere to go back")
 
 
 def _check_auto_loops(machine: StateMachine, problems: _Problems) -> None:

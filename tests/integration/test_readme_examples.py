@@ -213,9 +213,12 @@ def test_every_command_block_of_the_readme_says_whether_it_runs() -> None:
 
 
 def test_the_readme_example_files_are_what_it_says() -> None:
-    """examples/faq.csv is the README's CSV, and examples/aiml.zip holds examples/aiml/*.aiml."""
+    """examples/faq.csv is the README's CSV, examples/pizza_machine.yaml one of its YAML blocks,
+    and examples/aiml.zip holds examples/aiml/*.aiml."""
     csvs = [b.code for b in readme_blocks(README.read_text()) if b.info == "csv"]
     assert (EXAMPLES / "faq.csv").read_text() in csvs
+    yamls = [b.code for b in readme_blocks(README.read_text()) if b.info == "yaml"]
+    assert (EXAMPLES / "pizza_machine.yaml").read_text() in yamls
     with zipfile.ZipFile(EXAMPLES / "aiml.zip") as archive:
         zipped = {name: archive.read(name) for name in archive.namelist()}
     assert zipped == {p.name: p.read_bytes() for p in (EXAMPLES / "aiml").glob("*.aiml")}

@@ -206,3 +206,12 @@ def test_rsvp_during_handoff_returns_what_the_operator_said_or_nothing() -> None
     assert empty["stage"] == []
     answered = reply.model_copy(update={"engine": "aiml", "text": "Hi", "said_before": ["Hey"]})
     assert answer_body(answered, skillid=None)["stage"] == [{"message": "Hey"}, {"message": "Hi"}]
+
+
+def test_what_a_machines_condition_said_is_the_bots_alone() -> None:
+    """A tick (the clock found a condition true) shows the bot's answer and no user message."""
+    tick = row(
+        4, question="", answer="Thanks for paying!", engine="machine", details={"event": "tick"}
+    )
+    [entry] = entries_of(tick)
+    assert (entry.author, entry.text, entry.event) == ("bot", "Thanks for paying!", "tick")

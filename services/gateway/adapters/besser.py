@@ -37,6 +37,7 @@ from .besser_wire import (
     envelope,
     error_frame,
     file_message,
+    gui_event,
     history_frames,
     json_object,
     parse_frame,
@@ -121,6 +122,7 @@ class BesserSocket:
             "reset": self._reset,
             "fetch_user_messages": self._fetch_user_messages,
             "user_set_variable": self._user_set_variable,
+            "user_gui_event": self._user_gui_event,
         }
 
     async def start(self) -> None:
@@ -217,6 +219,10 @@ class BesserSocket:
         )
         ref = FileRef(media_id=kept.media_id, name=kept.name, type=kept.type, size=kept.size)
         await self._turn(kept.name, event="file", file=ref)
+
+    async def _user_gui_event(self, message: Any) -> None:
+        """A button or form of a custom UI: an event for the state machine, with its payload."""
+        await self._turn("", event="gui", payload=gui_event(message))
 
     async def _reset(self, _message: Any) -> None:
         await self._turn("", event="reset")

@@ -12,6 +12,7 @@ from shared.contracts.chat import (
     AudioPart,
     ChartPart,
     FilePart,
+    FormPart,
     ImagePart,
     LocationPart,
     OptionsPart,
@@ -30,7 +31,11 @@ ACTIONS = (
     "fetch_user_messages",
     "user_set_variable",
     "agent_reply_str",
+    "user_gui_event",
 )
+GUI_ACTIONS = ("onClick", "onChange", "onSubmit")
+GUI_KEYS = ("elementId", "action", "messageId", "name", "value")
+MAX_GUI_EVENT = 65536
 
 
 class FrameError(Exception):
@@ -100,6 +105,8 @@ def encode_part(part: Part) -> tuple[str, Any]:
         samples = len(base64.b64decode(part.base64)) // 4
         metadata = {"sample_rate": part.sample_rate, "dtype": "float32", "shape": [samples]}
         return "agent_reply_audio", {"audio_data_base64": part.base64, "metadata": metadata}
+    if isinstance(part, FormPart):  # ours: BESSER's UIs drop it; its submission is a GUI event
+        return "agent_reply_form", part.model_dump(exclude={"kind"}, exclude_none=True)
     raise TypeError(f"no BESSER encoding for {part!r}")
 
 
@@ -166,6 +173,23 @@ def json_object(message: Any) -> dict[str, Any] | None:
             return None
         return found if isinstance(found, dict) else None
     return None
+
+
+def gui_event(message: Any) -> dict[str, Any]:
+    """A user_gui_event's payload (BAF 4.5's GUIEvent: an object, or a JSON string of one):
+    `elementId`, `action` (onClick, onChange, onSubmit), `messageId`, `name`, `value`."""
+    found = json_object(message)
+    if found is None:
+        raise FrameError('user_gui_event needs {"elementId", "action", ...} (a JSON object)')
+    element, action = found.get("elementId"), found.get("action")
+    if not isinstance(element, str) or not element or len(element) > 256:
+        raise FrameError("user_gui_event needs an elementId (1 to 256 characters)")
+    if action not in GUI_ACTIONS:
+        raise FrameError(f"user_gui_event's action is one of {', '.join(GUI_ACTIONS)}")
+    payload = {key: found[key] for key in GUI_KEYS if key in found}
+    if len(_compact(payload)) > MAX_GUI_EVENT:
+        raise FrameError(f"user_gui_event is at most {MAX_GUI_EVENT} characters of JSON")
+    return payload
 
 
 def decode_base64(value: Any, what: str) -> bytes:

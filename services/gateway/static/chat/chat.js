@@ -163,6 +163,7 @@
     agent_reply_location: renderLocation,
     agent_reply_rag: renderRag,
     agent_reply_audio: renderAudio,
+    agent_reply_form: renderForm,
   };
   const USER = {
     user_message: (m, body) => { body.textContent = String(m); },
@@ -186,7 +187,7 @@
     replaceOnHistory = false;
     const body = bubble(AGENT[action] ? "bot" : "user", { action, history, timestamp: frame.timestamp });
     try {
-      render(frame.message, body, { history });
+      render(frame.message, body, { history, messageId: frame.message_id ?? null });
     } catch (err) {
       console.warn("switchboard chat: could not render", action, err);
       body.textContent = "(this message could not be shown)";
@@ -392,6 +393,51 @@
     const shape = metadata.shape || [samples.length];
     const mono = samples.subarray(0, shape[shape.length - 1]); // [channels, n]: the first channel
     body.append(audioPlayer(encodeWav(mono, Number(metadata.sample_rate) || 16000)));
+  }
+
+  // A form the bot asks the user to fill in (agent_reply_form). The page builds it itself (no
+  // markup of the bot's becomes an input); sent, it goes back as BESSER's user_gui_event
+  // (onSubmit, elementId = the form's id, value = {field: answer}) and cannot be sent twice.
+  function renderForm(m, body, { history = false, messageId = null } = {}) {
+    const spec = parsePayload(m);
+    const fields = Array.isArray(spec.fields) ? spec.fields : [];
+    const form = el("form", "gui-form");
+    if (spec.title) form.append(el("p", "gui-form__title", String(spec.title)));
+    for (const field of fields) {
+      const label = el("label", "gui-form__field");
+      label.append(el("span", "", String(field.label || field.name)));
+      const input = field.type === "choice" ? el("select") : el("input");
+      if (field.type === "choice") {
+        for (const option of field.options || []) input.append(el("option", "", String(option)));
+      } else {
+        input.type = field.type === "number" ? "number" : "text";
+        if (field.type === "number") input.step = "any";
+      }
+      input.name = String(field.name);
+      label.append(input);
+      form.append(label);
+    }
+    const button = el("button", "gui-form__send", String(spec.submit || "Send"));
+    button.type = "submit";
+    form.append(button);
+    const controls = () => form.querySelectorAll("input, select, button");
+    if (history) for (const control of controls()) control.disabled = true;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const value = {};
+      for (const field of fields) {
+        const raw = form.elements.namedItem(String(field.name))?.value ?? "";
+        value[field.name] = field.type === "number" && raw !== "" ? Number(raw) : raw;
+      }
+      const id = String(spec.id);
+      const message = { elementId: id, action: "onSubmit", messageId, name: id, value };
+      if (!send({ action: "user_gui_event", message })) return;
+      for (const control of controls()) control.disabled = true;
+      const summary = Object.entries(value).map(([name, answer]) => `${name}: ${answer}`);
+      bubble("user", { action: "user_gui_event" }).textContent = summary.join(", ");
+      startTyping();
+    });
+    body.append(form);
   }
 
   /* ---------- helpers ---------- */

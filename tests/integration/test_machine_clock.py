@@ -1,0 +1,145 @@
+"""The state machines' clock on real NATS and Postgres: a condition that became true is one tick
+turn however many replicas (an old owner and the one that took its partition over, or a
+restarted one) find it, and answering that tick again answers nothing new."""
+
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from services.dialog.application import Arrived, DialogApp
+from services.dialog.machine_clock import MachineClock
+from services.dialog.store import PgSessions
+from services.dialog.turn_store import PgTurnBatches, prepare_connection
+from services.dialog.versions import ContentStore
+from shared import subjects
+from shared.broker import ensure_streams
+from shared.contracts import TurnAnswered, TurnReceived, UpdateSession
+from shared.contracts.content import SaveKnowledge
+from shared.contracts.machine import StateMachine
+from shared.db import Database, make_engine, session_factory
+from shared.identity import ProjectStore
+from shared.testing.backends import Backends
+
+PARTITIONS = 2
+MACHINE = StateMachine.parse(
+    {
+        "initial": "menu",
+        "intents": [{"name": "pizza", "sentences": ["pizza please"]}],
+        "states": {
+            "menu": {
+                "body": [{"text": "What would you like?"}],
+                "transitions": [{"when": "intent_matched", "intent": "pizza", "to": "pay"}],
+            },
+            "pay": {
+                "body": [{"text": "Pay, I will wait."}],
+                "transitions": [{"when": "condition", "if": "vars.paid", "to": "paid"}],
+            },
+            "paid": {"body": [{"text": "Thanks for paying!"}]},
+        },
+    }
+)
+
+
+@pytest.fixture
+async def apps(backends: Backends) -> AsyncIterator[list[tuple[DialogApp, Database]]]:
+    """Two dialog replicas' applications, in process."""
+    engine = make_engine(backends.database_url, pool_size=2)
+    sessions = session_factory(engine)
+    made: list[tuple[DialogApp, Database]] = []
+    for _ in range(2):
+        db = Database(backends.database_url, init=prepare_connection)
+        await db.open()
+        app = DialogApp(
+            content=ContentStore(sessions),
+            turns=PgTurnBatches(db),
+            sessions=PgSessions(sessions),
+            projects=ProjectStore(sessions),
+        )
+        made.append((app, db))
+    yield made
+    for _, db in made:
+        await db.close()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def nc(backends: Backends) -> AsyncIterator[NatsClient]:
+    client = await nats.connect(backends.nats_url)
+    await ensure_streams(client.jetstream())
+    yield client
+    await client.close()
+
+
+async def _nothing(replies: list[TurnAnswered]) -> None:
+    return None
+
+
+async def test_a_true_condition_is_one_tick_whichever_replicas_find_it(
+    apps: list[tuple[DialogApp, Database]], nc: NatsClient
+) -> None:
+    """Both the old owner and the new one (or a restarted replica) tick the waiting session:
+    JetStream keeps one tick; answering it says the thanks once, and a second delivery of it is
+    a duplicate of that answer; then the session waits on nothing and no clock ticks it."""
+    (a, a_db), (b, b_db) = apps
+    project, session = uuid4(), f"s{uuid4().hex[:8]}"
+    await a.save_knowledge(
+        SaveKnowledge(project_key=project, machine=MACHINE, correlation_id=uuid4())
+    )
+    asked = TurnReceived.first(
+        project_key=project,
+        session_id=session,
+        protocol="besser",
+        text="pizza please",
+        channel="c",
+        seq=1,
+    )
+    [waiting] = await a.answer_turns([Arrived(asked)], publish=_nothing)
+    assert waiting.reply is not None and waiting.reply.text == "Pay, I will wait."
+    await a.update_session(
+        UpdateSession(
+            project_key=project, session_id=session, data={"paid": True}, correlation_id=uuid4()
+        )
+    )
+    js = nc.jetstream()
+    published: list[TurnReceived] = []
+
+    async def publish(subject: str, turn: TurnReceived) -> None:
+        published.append(turn)
+        await js.publish(
+            subject, turn.model_dump_json().encode(), headers={"Nats-Msg-Id": str(turn.event_id)}
+        )
+
+    clocks = [
+        MachineClock(
+            app,
+            db,
+            owned=lambda: range(PARTITIONS),
+            partitions=PARTITIONS,
+            every_s=1,
+            publish=publish,
+        )
+        for app, db in ((a, a_db), (b, b_db))
+    ]
+    for clock in clocks:
+        assert await clock.tick() >= 1
+    ticks = [t for t in published if t.session_id == session]
+    assert len(ticks) == 2 and ticks[0].event_id == ticks[1].event_id
+    subject = subjects.chat_turn(project, session, partitions=PARTITIONS)
+    info = await js.stream_info(subjects.CHAT_STREAM, subjects_filter=subject)
+    assert info.state.subjects == {subject: 1}
+
+    [answered] = await b.answer_turns([Arrived(ticks[0])], publish=_nothing)
+    assert answered.kind == "answered" and answered.reply is not None
+    assert answered.reply.text == "Thanks for paying!"
+    [again] = await a.answer_turns([Arrived(ticks[1])], publish=_nothing)
+    assert again.kind == "duplicate" and again.reply is not None
+    assert again.reply.event_id == answered.reply.event_id
+    published.clear()
+    for clock in clocks:
+        await clock.tick()
+    assert [t for t in published if t.session_id == session] == []
+    said = await b.turns.said_since(project, session)
+    assert said == ["Thanks for paying!"]  # what RSVP hears ahead of its next answer
