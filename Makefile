@@ -71,7 +71,7 @@ chaos: $(STAMP) ## Faults under load (prints the lost/duplicated table) and the 
 	  $(PY) -m pytest tests/fuzz tests/integration/test_admin_api_contract.py -s -p no:cacheprovider \
 	  --timeout=3600 $(PYTEST_ARGS)
 
-eval: $(STAMP) ## FAQ/NLU quality on the held-out set (EVAL_ARGS="--faq F --intents I --heldout H")
+eval: $(STAMP) ## FAQ/NLU quality: smoke set eval/, then public held-out sets vs a baseline (EVAL_ARGS="--faq F --intents I --heldout H --public DIR")
 	@$(PY) -m services.dialog.knowledge.evaluate $(EVAL_ARGS)
 	@$(MAKE) --no-print-directory eval-documents
 

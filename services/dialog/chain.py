@@ -50,7 +50,7 @@ from .domain import (
     parse_properties,
     release_kernel,
 )
-from .knowledge import FaqIndex, NluModel, Understood, warm_up
+from .knowledge import FaqIndex, NluModel, Understood, faq_index, nlu_model, warm_up
 from .knowledge.documents import DocumentIndex, Hit, extract_answer
 from .llm import WRITER, fallback_messages, rag_messages
 from .machine import MachineModel, Step
@@ -157,7 +157,8 @@ def build_brain(
     kernels: Kernels = KERNELS,
 ) -> Brain:
     """Build a version's brain: its AIML kernel (unless one with the same AIML exists), FAQ and
-    intents (blocking: run it in a thread).
+    intents models (trained unless models of the same content exist; blocking: run it in a
+    thread).
 
     Content with intents also loads the gazetteer, dates and jieba here (about 1.5 s, once per
     process) rather than on its first question; AIML-only projects never pay for them.
@@ -179,9 +180,9 @@ def build_brain(
         version=content.version,
         kernel=kernels.get_or_build(key or aiml_key(content), made),
         properties=BotProperties.of(parse_properties(content.properties)),
-        faq=FaqIndex(content.faq) if content.faq.groups else None,
+        faq=faq_index(content.faq) if content.faq.groups else None,
         groups={group.gid: group for group in content.faq.groups},
-        nlu=NluModel(content.intents) if content.intents.intents else None,
+        nlu=nlu_model(content.intents) if content.intents.intents else None,
         machine=MachineModel(content.machine) if content.machine else None,
         chain=content.chain,
     )

@@ -1,6 +1,8 @@
 """RSVP.ai's chat API end to end: admin uploads → gateway → JetStream → dialog (FAQ, NLU, AIML
 chain, stages) → the exact RSVP response."""
 
+import json
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -11,6 +13,7 @@ import pytest
 from shared.testing.plugin import Stack, TestProject
 from shared.testing.telemetry import wait_until
 
+PUBLIC = Path(__file__).resolve().parents[2] / "eval" / "public"
 FAQ = {
     "groups": [
         {
@@ -382,3 +385,24 @@ def test_export_round_trips(admin: Admin) -> None:
     admin.put("/aiml", AIML, "application/xml")
     assert admin.get("/aiml").text == AIML
     assert admin.get("/aiml", stage="release").text == ""  # nothing published
+
+
+def test_intents_answer_new_wordings_and_fall_back_out_of_scope(admin: Admin, rsvp: Rsvp) -> None:
+    """With 30 intents of CLINC150 (eval/public, 10 sentences each) uploaded, a new wording of
+    an intent is answered by it and a question about something else is not answered by the NLU
+    (the old engine answered "credit limit" and "whisper mode")."""
+    data = json.loads((PUBLIC / "clinc150.json").read_text(encoding="utf-8"))
+    intents = {
+        "intents": [
+            {"name": name, "skill": "travel", "sentences": sentences, "response": f"({name})"}
+            for name, sentences in sorted(data["train"].items())
+        ]
+    }
+    assert admin.put("/intents", json.dumps(intents), "application/json").status_code == 200
+    body = rsvp.ask("i am flying to finland and wanna know the carry-on rules", uid=uuid4().hex)
+    assert (body["topic"], body["params"]["intentName"]) == ("nlu_skill", "carry_on")
+    assert body["params"]["intentCandidates"][0]["score"] >= 0.5
+    assert body["stage"][0]["message"] == "(carry_on)"
+    for question in ("how do i change my windshield wipers", "where did mandarin originate from"):
+        other = rsvp.ask(question, uid=uuid4().hex)
+        assert other["topic"] != "nlu_skill" and "intentName" not in other["params"]

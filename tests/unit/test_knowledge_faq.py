@@ -175,21 +175,46 @@ def test_garbage_never_raises(index: FaqIndex, question: str) -> None:
 
 
 def test_a_thousand_groups_index_and_search_quickly() -> None:
-    """1,000 groups x 5 paraphrases index well under a second and answer in milliseconds."""
+    """1,000 groups x 5 paraphrases (past the size trained in kernel form: groups score as
+    their closest paraphrase) index in under 2 s of CPU and answer in milliseconds."""
     topics = ["park", "car", "wifi", "refund", "card", "cash", "visit", "pharmacy", "toilet"]
     groups = [
         group(f"g{n}", *(f"where is the {topics[n % 9]} {n} number {p}" for p in range(5)))
         for n in range(1000)
     ]
-    started = time.perf_counter()
+    started = time.process_time()
     index = FaqIndex(Faq(groups=groups))
-    built = time.perf_counter() - started
-    started = time.perf_counter()
+    built = time.process_time() - started
+    started = time.process_time()
     for _ in range(20):
         index.search("where is the coffee 12", lang="en")
-    searched = (time.perf_counter() - started) / 20
-    assert built < 1.0
+    searched = (time.process_time() - started) / 20
+    assert built < 2.0
     assert searched < 0.05
+
+
+def test_five_hundred_groups_train_and_calibrate_quickly() -> None:
+    """500 groups x 2 paraphrases (1,000 examples, trained and calibrated on save) train in
+    under 2 s of CPU and answer in a few milliseconds."""
+    topics = ["park", "car", "wifi", "refund", "card", "cash", "visit", "pharmacy", "toilet"]
+    groups = [
+        group(
+            f"g{n}",
+            f"where is the {topics[n % 9]} number {n}",
+            f"how do I find {n} {topics[n % 7]}",
+        )
+        for n in range(500)
+    ]
+    started = time.process_time()
+    index = FaqIndex(Faq(groups=groups))
+    built = time.process_time() - started
+    started = time.process_time()
+    for n in range(50):
+        index.search(f"where can I find the {topics[n % 9]} {n}", lang="en")
+    searched = (time.process_time() - started) / 50
+    assert 0 < index.threshold < 1
+    assert built < 2.0
+    assert searched < 0.005
 
 
 class Kept(logging.Handler):

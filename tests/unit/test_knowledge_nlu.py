@@ -122,7 +122,7 @@ def test_a_city_or_date_alone_is_weak_evidence_a_custom_value_is_not(model: NluM
     "my name is Ada" is not about the weather in Ada (Oklahoma). A drink alone is an order."""
     assert turn(model, "my name is Ada").match.score < 0.5
     assert turn(model, "Tokyo").match.score < 0.5
-    assert turn(model, "weather in Tokyo").match.score > 0.8
+    assert turn(model, "weather in Tokyo").match.score > 0.5
     assert turn(model, "two black coffees").match.score > 0.5
 
 

@@ -1,6 +1,7 @@
 """The dialog service's knowledge engines (RSVP-style), pure code: FAQ retrieval over
-paraphrase groups, and NLU intents with slots filled from entities (cities, dates, times,
-numbers, custom vocabularies) over several turns.
+paraphrase groups and NLU intents, each a classifier trained from the project's own examples
+(kept by content hash), with slots filled from entities (cities, dates, times, numbers, custom
+vocabularies) over several turns.
 
 The content and result types are the contracts of shared.contracts.knowledge. Nothing here
 reads the clock, the network or a database; warm_up() loads the dictionaries ahead of time.
@@ -10,6 +11,7 @@ from .entities import CustomEntity, extract, warm_up
 from .faq import FaqIndex
 from .nlu import NluModel, Understood, intent_id, render
 from .text import Found, normalise, tokenise
+from .trained import faq_index, nlu_model
 
 __all__ = [
     "CustomEntity",
@@ -18,7 +20,9 @@ __all__ = [
     "NluModel",
     "Understood",
     "extract",
+    "faq_index",
     "intent_id",
+    "nlu_model",
     "normalise",
     "render",
     "tokenise",

@@ -1,6 +1,6 @@
 """Answers from a project's documents: each document split into passages of a few paragraphs
-under their section heading, the passages indexed with BM25 (bm25s, over the same stems and
-jieba words as the FAQ), and the best passages of a question found with their sources.
+under their section heading, the passages indexed with BM25 (bm25s, over the Snowball stems and
+jieba words of knowledge.text), and the best passages of a question found with their sources.
 
 The index is built once per set of documents (a content version's) and only read afterwards;
 searching is pure and blocking (run it in a thread). Without a language model the answer is

@@ -1,8 +1,9 @@
 """Intent classification and slot filling over a project's NLU content (RSVP's NLU engine).
 
-An utterance is classified by its nearest training sentence. Entity values are first replaced
-by a marker of their entity on both sides ("weather in {city}" and "weather in Paris" both
-become "weather in __system_location__"), so that any city, date or drink matches the sentence.
+An utterance is classified by the project's own classifier (classifier.py), trained on every
+intent's sentences, its score 0.5 at the threshold calibrated on them. Entity values are first
+replaced by a marker of their entity on both sides ("weather in {city}" and "weather in Paris"
+both become "weather in __system_location__"), so that any city, date or drink matches.
 Slots are then filled from the entities found; a required slot still empty is asked for, and
 the intent waits in `pending` (the session's JSON state) for the next turn.
 """
@@ -29,10 +30,12 @@ from shared.contracts.knowledge import (
     SlotValue,
 )
 
+from .classifier import TextClassifier
 from .dates import DATE, TIME
 from .entities import NUMBER, CustomEntity, extract
+from .faq import script_classes
 from .gazetteer import LOCATION
-from .text import MAX_CHARS, Found, SentenceIndex, is_cjk, normalise, tokenise
+from .text import MAX_CHARS, NEAR, Found, is_cjk, normalise, tokenise
 
 INTENT_NAMESPACE = uuid.UUID("6f1c3a52-8e0b-5d7a-9c41-2b7e0d9f4a11")
 """intent_id = uuid5(INTENT_NAMESPACE, name): stable across uploads and replicas."""
@@ -70,8 +73,8 @@ class Understood:
     action: str | None = None
 
 
-# A sentence that shares only system-entity markers with the question keeps this much of its
-# score: below the default NLU threshold even when the rest of the words are a close match.
+# An intent none of whose sentences shares a word or custom-entity marker with the question
+# (only a city, a date or a number) keeps this much of its score: below the default threshold.
 WEAK_EVIDENCE = 0.5
 _SYSTEM_MARKERS = frozenset(f"__{entity}__" for entity in SYSTEM_ENTITIES)
 
@@ -186,27 +189,39 @@ class NluModel:
     """A project's intents and entities, indexed once for many turns."""
 
     def __init__(self, intents: Intents) -> None:
-        """Index every training sentence of `intents`, its {slot} marks as entity markers."""
+        """Train on every sentence of `intents`, its {slot} marks as entity markers (blocking:
+        run it in a thread)."""
         self._intents = {intent.name: intent for intent in intents.intents}
+        self._names = [intent.name for intent in intents.intents]
         self._custom = {entity.name: CustomEntity(entity) for entity in intents.entities}
         self._sentences: list[str] = []
-        owners: list[str] = []
+        labels: list[int] = []
         marked: list[str] = []
-        for intent in intents.intents:
+        for n, intent in enumerate(intents.intents):
             for sentence in intent.sentences:
                 self._sentences.append(sentence)
-                owners.append(intent.name)
+                labels.append(n)
                 marked.append(_with_markers(intent, sentence))
-        self._owner = np.array(owners, dtype=object)
-        self._skill = np.array([self._intents[o].skill for o in owners], dtype=object)
-        self._index = SentenceIndex(marked, chinese=[is_cjk(s) for s in self._sentences])
+        self._label = np.asarray(labels, dtype=np.int64)
+        self._skill = np.array([intent.skill for intent in intents.intents], dtype=object)
+        self._model = TextClassifier(marked, labels)
+        chinese = np.array([is_cjk(s) for s in self._sentences], dtype=bool)
+        self._script = script_classes(self._label, chinese, len(self._names))
         self._evidence = [_evidence(sentence) for sentence in marked]
+        self._exact: dict[str, list[int]] = {}
+        for n, sentence in enumerate(marked):
+            self._exact.setdefault(normalise(sentence), []).append(n)
         # A sentence without marks must also match itself when its words are entities too
         # ("will it rain tomorrow" is "will it rain __system_date__" once "tomorrow" is found).
         self._literal: dict[str, list[int]] = {}
         for n, sentence in enumerate(self._sentences):
             if not PLACEHOLDER.search(sentence):
                 self._literal.setdefault(normalise(sentence), []).append(n)
+
+    @property
+    def threshold(self) -> float:
+        """The calibrated raw threshold (what scores 0.5)."""
+        return self._model.calibration.threshold
 
     def understand(
         self,
@@ -264,35 +279,53 @@ class NluModel:
         intents = [i for i in self._intents.values() if skill is None or i.skill == skill]
         wanted = {slot.entity for intent in intents for slot in intent.slots}
         found = extract(text, entities=wanted, custom=self._custom, lang=lang, now=now)
-        scores = self._scores(text, found)
+        scores, allowed, closeness = self._scores(text, found)
         if skill is not None:
-            scores[self._skill != skill] = 0.0
+            allowed &= self._skill == skill
         candidates: list[IntentCandidate] = []
-        for n in np.argsort(-scores, kind="stable"):
-            if scores[n] <= 0 or len(candidates) >= TOP:
-                break
-            intent = self._intents[self._owner[n]]
-            if all(c.name != intent.name for c in candidates):
-                slots = _fill(intent, {}, found)
-                candidates.append(_candidate(intent, float(scores[n]), self._sentences[n], slots))
+        order = np.argsort(-scores, kind="stable")
+        for n in order[allowed[order] & (scores[order] > 0)][:TOP]:
+            intent = self._intents[self._names[n]]
+            slots = _fill(intent, {}, found)
+            sentence = self._sentence(int(n), closeness)
+            candidates.append(_candidate(intent, float(scores[n]), sentence, slots))
         if not candidates:
             return None
         return _understood(self._intents[candidates[0].name], candidates, lang, continued=False)
 
-    def _scores(self, text: str, found: dict[str, list[Found]]) -> NDArray[np.float32]:
+    def _scores(
+        self, text: str, found: dict[str, list[Found]]
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:
+        """Each intent's score (0..1), whether it may answer (it shares something with the
+        question, in the question's script), and how close each sentence is to the question."""
         marked = _marked(text, (f for fs in found.values() for f in fs))
-        scores = self._index.scores(marked, chinese=is_cjk(text))
+        similar = self._model.similarities(marked)
+        scores = self._model.confidence(self._model.decisions(similar))
+        np.minimum(scores, NEAR, out=scores)
+        allowed = np.zeros(len(self._names), dtype=bool)
+        allowed[self._label[similar > 0]] = True
+        allowed &= self._script[int(is_cjk(text))]
         evidence = _evidence(marked)
-        for n in np.flatnonzero(scores > 0):
-            if not evidence & self._evidence[n]:
-                scores[n] *= WEAK_EVIDENCE
-        scores[self._literal.get(normalise(text), [])] = 1.0
-        return scores
+        backed = np.zeros(len(self._names), dtype=bool)
+        for n in np.flatnonzero(similar > 0):
+            if evidence & self._evidence[n]:
+                backed[self._label[n]] = True
+        scores[~backed] *= WEAK_EVIDENCE
+        exact = self._exact.get(normalise(marked), []) + self._literal.get(normalise(text), [])
+        scores[self._label[exact]] = 1.0
+        allowed[self._label[exact]] = True
+        # Each intent's sentence closest to the question: an exact one, else the most similar.
+        closeness = similar.copy()
+        closeness[exact] = 2.0
+        return scores, allowed, closeness
+
+    def _sentence(self, intent: int, closeness: NDArray[np.float64]) -> str:
+        rows = np.flatnonzero(self._label == intent)
+        return self._sentences[int(rows[np.argmax(closeness[rows])])]
 
     def _closest(self, text: str, found: dict[str, list[Found]], name: str) -> str:
-        scores = self._scores(text, found)
-        scores[self._owner != name] = -1.0
-        return self._sentences[int(np.argmax(scores))]
+        _, _, closeness = self._scores(text, found)
+        return self._sentence(self._names.index(name), closeness)
 
     def _restore(self, pending: Any, skill: str | None) -> tuple[Intent, Slots] | None:
         """The intent and slots kept in `pending`, or None if it names no current intent."""
