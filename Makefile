@@ -10,8 +10,10 @@ JS_STAMP := $(JS)/node_modules/.installed
 # tests/browser drive Debian's chromium (Playwright cannot download a browser of its own here).
 CHROMIUM := $(or $(shell command -v chromium 2>/dev/null),/usr/bin/chromium)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# The media service says spoken replies with Debian's espeak-ng (English and Mandarin voices).
+ESPEAK := $(or $(shell command -v espeak-ng 2>/dev/null),/usr/bin/espeak-ng)
 
-.PHONY: help install run test lint fmt lock clean bench eval replay chaos
+.PHONY: help install run test lint fmt lock clean bench eval eval-documents replay chaos
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
@@ -35,17 +37,22 @@ $(CHROMIUM):
 	@$(SUDO) apt-get update -qq
 	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+$(ESPEAK):
+	@echo "==> espeak-ng is missing: $(strip $(SUDO) apt-get update) && $(strip $(SUDO) apt-get install -y espeak-ng)"
+	@$(SUDO) apt-get update -qq
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
+
 install: $(STAMP) ## Create .venv and install the project (pinned)
 
 # Replica counts and the NATS cluster are plain variables, e.g. `make run GATEWAYS=2 DIALOG=3
 # NATS_NODES=3` (also SCHEDULE, TELEMETRY, MEDIA); make hands command-line variables to the recipe.
-run: $(STAMP) ## Start everything: embedded NATS + Postgres (unless NATS_URL/DATABASE_URL), all services
+run: $(STAMP) $(ESPEAK) ## Start everything: embedded NATS + Postgres (unless NATS_URL/DATABASE_URL), all services
 	@$(PY) -m shared.devstack
 
 # Two workers (pytest-xdist), one test module each at a time: most of the suite waits on real
 # services and sockets, so two runs side by side take about 60% of one; TEST_WORKERS=0 for one.
 TEST_WORKERS ?= 2
-test: $(STAMP) $(JS_STAMP) $(CHROMIUM) ## Run the whole test suite (unit, component, integration, browser)
+test: $(STAMP) $(JS_STAMP) $(CHROMIUM) $(ESPEAK) ## Run the whole test suite (unit, component, integration, browser)
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)
@@ -66,6 +73,10 @@ chaos: $(STAMP) ## Faults under load (prints the lost/duplicated table) and the 
 
 eval: $(STAMP) ## FAQ/NLU quality: smoke set eval/, then public held-out sets vs a baseline (EVAL_ARGS="--faq F --intents I --heldout H --public DIR")
 	@$(PY) -m services.dialog.knowledge.evaluate $(EVAL_ARGS)
+	@$(MAKE) --no-print-directory eval-documents
+
+eval-documents: $(STAMP) ## Answers from documents: source passage in the top 3 (DOCS_ARGS="--misses")
+	@$(PY) -m services.dialog.knowledge.documents_evaluate $(DOCS_ARGS)
 
 # SERVICE=all rebuilds each service into its own replay_<schema>; INTO names one service's target;
 # PROJECT=<key> rebuilds one project; COMPARE=1 compares with the live tables (exit 1: differ).

@@ -25,6 +25,7 @@ MEDIA_GET = "media.image.get"
 # Request/reply like MEDIA_STORE_ALL (no stream holds them): a file, a voice message to transcribe.
 MEDIA_FILE_STORE_ALL = "media.file.store.*"
 MEDIA_VOICE_TRANSCRIBE_ALL = "media.voice.transcribe.*"
+MEDIA_VOICE_SPEAK_ALL = "media.voice.speak.*"  # text to speech (SpeakText), answered with a WAV
 MEDIA_QUEUE = "media"
 MEDIA_DURABLE = "media"
 CONFIG_CHANGED_ALL = "config.changed.*"
@@ -177,6 +178,11 @@ def media_voice_transcribe(project: UUID) -> str:
     return f"media.voice.transcribe.{token(project)}"
 
 
+def media_voice_speak(project: UUID) -> str:
+    """Request subject: say a text for `project` (SpeakText); the reply is a WAV."""
+    return f"media.voice.speak.{token(project)}"
+
+
 def media_stored(project: UUID) -> str:
     """Subject announcing a kept image of `project` (ImageStored)."""
     return f"media.stored.{token(project)}"
@@ -219,7 +225,7 @@ def forget_durable(service: str) -> str:
 
 CONTENT_KINDS = (
     *("save", "get", "knowledge", "publish", "restore", "versions"),
-    *("aiml", "behavior", "export", "diff"),
+    *("aiml", "behavior", "document", "export", "diff"),
 )
 # Object store bucket through which bot content too big for one message travels (both ways).
 CONTENT_BUCKET = "content"
@@ -228,7 +234,7 @@ CONTENT_BUCKET = "content"
 def dialog_content(kind: str, project: UUID) -> str:
     """Request subject of the dialog's bot content: save (AIML text), get, knowledge (FAQ,
     intents, chain, maps, sets, properties), publish, restore, versions, aiml (staged files),
-    behavior, export (staged files out) or diff."""
+    behavior, document (a staged document's text), export (staged files out) or diff."""
     return _dialog_request("content", CONTENT_KINDS, kind, project)
 
 

@@ -39,7 +39,7 @@ from shared.contracts.knowledge import Stage
 from shared.contracts.session import GetHistory, History, HistoryTurn
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
-from .chain import PENDING, Brain, Brains, Fallbacks, Question, Said, greet, respond
+from .chain import PENDING, Brain, Brains, Fallbacks, Question, Said, greet, respond, spoken
 from .content_app import ContentFiles, build_version, saved_of, texts_key
 from .conversations import said_row
 from .domain import (
@@ -52,6 +52,7 @@ from .domain import (
     reply_event_id,
     waits_for_predecessor,
 )
+from .llm import Pending
 from .models import SessionRow, TurnRow
 from .partitions import Claim
 from .store import Sessions
@@ -298,7 +299,10 @@ class DialogApp:
             stage = (turn.project_key, turn.stage)
             if stage not in versions:
                 versions[stage] = await self.turns.content_version(*stage)
-            reply, engine_ms = await self._answer(versions[stage], session, turn)
+            try:
+                reply, engine_ms = await self._answer(versions[stage], session, turn)
+            except Pending:  # a model writes its answer: asked again later (see llm.py)
+                continue
             if turn.protocol == "rsvp":  # no push: it hears what was said since with this
                 earlier = (
                     []
@@ -347,6 +351,7 @@ class DialogApp:
                 fallback = await self._fallback(turn.project_key)
                 found = Said(fallback, "fallback", {k: v for k, v in state.items() if k != PENDING})
             said = found
+        said = spoken(brain, said)
         engine_ms = (time.perf_counter() - started) * 1000
         if said.variables is not None:
             session.data = said.variables

@@ -3,6 +3,7 @@ its engines (AIML, FAQ, NLU) asked in its order, each answering only above its t
 intent that waits for slots taking the next turn first."""
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -16,8 +17,26 @@ from typing import Any, Literal
 from uuid import UUID
 
 from shared.contracts import BotContent
-from shared.contracts.chat import FileRef, Part, TurnEvent, plain_text
-from shared.contracts.knowledge import Chain, FaqGroup, FaqMatch, IntentMatch, Lang, Stage
+from shared.contracts.chat import (
+    AudioPart,
+    FileRef,
+    Part,
+    RagDoc,
+    RagPart,
+    TextPart,
+    TurnEvent,
+    plain_text,
+)
+from shared.contracts.knowledge import (
+    Chain,
+    ChainStep,
+    FaqGroup,
+    FaqMatch,
+    IntentMatch,
+    Lang,
+    Stage,
+)
+from shared.contracts.media import MAX_SPOKEN_CHARS
 
 from .domain import (
     NO_AIML,
@@ -32,6 +51,8 @@ from .domain import (
     release_kernel,
 )
 from .knowledge import FaqIndex, NluModel, Understood, faq_index, nlu_model, warm_up
+from .knowledge.documents import DocumentIndex, Hit, extract_answer
+from .llm import WRITER, fallback_messages, rag_messages
 from .machine import MachineModel, Step
 from .machine_context import MachineEvent
 
@@ -40,7 +61,9 @@ PENDING = "_nlu"  # session state key of an intent waiting for slots
 MACHINE = "_machine"  # session state key of the state machine's own state
 WATCH = "watch"  # in MACHINE: the stage whose machine's conditions the clock checks
 VERSIONS_KEPT = 2  # per project: typically the test and the release stage
-Engine = Literal["aiml", "faq", "nlu", "machine", "fallback", "none"]
+Engine = Literal["aiml", "faq", "nlu", "rag", "llm", "machine", "fallback", "none"]
+LLM_TURNS = "_llm"  # session state key of the recent turns the llm engine is given
+EXTRACTIVE = "extractive"  # the llm_name of an answer quoted from the passages
 
 
 @dataclass(frozen=True)
@@ -56,6 +79,7 @@ class Brain:
     nlu: NluModel | None
     machine: MachineModel | None
     chain: Chain
+    documents: DocumentIndex | None = None
 
 
 def files_key(digests: list[str]) -> str:
@@ -297,7 +321,7 @@ async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Sa
     if brain.machine is not None:
         said = await _machine(brain.machine, question, state)
         if said is not None:
-            return said
+            return await answered_from_documents(brain, said)
     if question.event in ("gui", "tick"):
         return Said("", "none", state)
     pending = state.get(PENDING)
@@ -316,9 +340,9 @@ async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Sa
         if understood is not None and understood.continued:
             return _from_nlu(understood, base)
     for step in brain.chain.steps:
-        said = await _ask(brain, step.engine, step.threshold, question, base, understood)
+        said = await _ask(brain, step, question, base, understood)
         if said is not None:
-            return said
+            return _remembered(brain, question, said)
     if isinstance(pending, dict) and brain.nlu is not None:
         again = brain.nlu.reprompt(pending)
         if again is not None:
@@ -328,12 +352,13 @@ async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Sa
 
 async def _ask(
     brain: Brain,
-    engine: str,
-    threshold: float,
+    step: ChainStep,
     question: Question,
     state: dict[str, Any],
     understood: Understood | None,
 ) -> Said | None:
+    """One engine's answer (None: it does not answer); Pending while a model writes it."""
+    engine, threshold = step.engine, step.threshold
     if engine == "faq" and brain.faq is not None and not question.image:
         match = await asyncio.to_thread(
             brain.faq.search, question.text, lang=question.lang, skill=question.skill
@@ -347,6 +372,25 @@ async def _ask(
         if understood.match.score < threshold:
             return None
         return _from_nlu(understood, state)
+    if engine == "rag" and brain.documents is not None and not question.image:
+        hits = await asyncio.to_thread(brain.documents.search, question.text)
+        if not hits or hits[0].score < threshold:
+            return None
+        rag = rag_answer(question.text, hits)
+        written = WRITER.write(
+            ("rag", *_turn_key(question)),
+            rag_messages(question.text, [(d.source, d.content) for d in rag.docs]),
+        )
+        if written is not None:
+            rag = _written(rag, written)
+        return Said(rag.answer, "rag", state, parts=[rag])
+    if engine == "llm" and WRITER.enabled and question.text.strip():
+        recent = state.get(LLM_TURNS)
+        messages = fallback_messages(
+            step.prompt, recent if isinstance(recent, list) else [], question.text
+        )
+        text = WRITER.write(("llm", *_turn_key(question)), messages)
+        return Said(text, "llm", state) if text else None
     if engine == "aiml":
         said = answer(
             brain.kernel,
@@ -402,3 +446,84 @@ def _from_nlu(understood: Understood, state: dict[str, Any]) -> Said:
         new_state[PENDING] = understood.pending
     extras = {"url": understood.url, "image": understood.image, "action": understood.action}
     return Said(understood.message, "nlu", new_state, intent=understood.match, extras=extras)
+
+
+def rag_answer(question: str, hits: list[Hit]) -> RagPart:
+    """The extractive answer from documents: the best passage's closest sentences and where
+    they come from, with every passage found."""
+    best = hits[0].passage
+    where = f"{best.source}, page {best.page}" if best.page > 1 else best.source
+    quoted = extract_answer(question, best)
+    return RagPart(
+        question=question,
+        answer=f"{quoted}\n\n(Source: {where})",
+        llm_name=EXTRACTIVE,
+        docs=[
+            RagDoc(
+                content=hit.passage.quoted,
+                source=hit.passage.source,
+                page=hit.passage.page,
+                score=hit.score,
+            )
+            for hit in hits
+        ],
+    )
+
+
+async def answered_from_documents(brain: Brain, said: Said) -> Said:
+    """A state machine's reply with each of its rag parts answered from the documents (a
+    part no passage answers is left out)."""
+    if not any(isinstance(part, RagPart) and not part.docs for part in said.parts):
+        return said
+    parts: list[Part] = []
+    for part in said.parts:
+        if not isinstance(part, RagPart) or part.docs:
+            parts.append(part)
+            continue
+        index = brain.documents
+        hits = await asyncio.to_thread(index.search, part.question) if index else []
+        if hits:
+            parts.append(rag_answer(part.question, hits))
+    return dataclasses.replace(said, text=plain_text(parts), parts=parts)
+
+
+SPEAK_REPLIES = "speak_replies"  # the bot property that has every reply spoken too
+_YES = {"true", "yes", "on", "1"}
+
+
+def spoken(brain: Brain, said: Said) -> Said:
+    """`said` with its text spoken too (an audio part after its parts) when the project's
+    bot property speak_replies is true and it says something and speaks nothing yet."""
+    if brain.properties.values.get(SPEAK_REPLIES, "").strip().lower() not in _YES:
+        return said
+    if not said.text.strip() or any(isinstance(part, AudioPart) for part in said.parts):
+        return said
+    shown: list[Part] = list(said.parts) or [TextPart(kind="str", text=said.text)]
+    return dataclasses.replace(said, parts=[*shown, AudioPart(text=said.text[:MAX_SPOKEN_CHARS])])
+
+
+def _turn_key(question: Question) -> tuple[str, str, str]:
+    """What names one turn to the model's writer (it is asked again when the turn returns)."""
+    return (question.session_id, question.now.isoformat(), question.text)
+
+
+def _written(rag: RagPart, answer: str) -> RagPart:
+    """The rag answer as the model wrote it from the passages, their sources listed after."""
+    sources = "; ".join(
+        f"[{n}] {d.source}" + (f", page {d.page}" if d.page > 1 else "")
+        for n, d in enumerate(rag.docs, 1)
+    )
+    return rag.model_copy(
+        update={"answer": f"{answer}\n\n(Sources: {sources})", "llm_name": WRITER.model}
+    )
+
+
+def _remembered(brain: Brain, question: Question, said: Said) -> Said:
+    """`said`, with this turn added to the recent turns the llm engine is given, when the
+    project's chain has one (the last few only)."""
+    if WRITER.config is None or brain.chain.steps[-1].engine != "llm":
+        return said
+    kept = said.state.get(LLM_TURNS)
+    recent = list(kept) if isinstance(kept, list) else []
+    recent = [*recent, [question.text, said.text]][-WRITER.config.history_turns :]
+    return dataclasses.replace(said, state={**said.state, LLM_TURNS: recent})

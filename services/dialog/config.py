@@ -1,6 +1,6 @@
 """Dialog service settings (prefix `DIALOG_`)."""
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,6 +62,27 @@ class DialogSettings(BaseSettings):
         "Streamlit UI can re-send reset every second. 0: answer every reset",
     )
 
+    llm_base_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible endpoint (…/v1) for the llm engine and written rag "
+        "answers; unset: both are off",
+    )
+    llm_model: str = Field("", description="The model the endpoint runs")
+    llm_api_key: SecretStr | None = Field(
+        None, description="Its key (Authorization: Bearer), kept only here: never stored or shown"
+    )
+    llm_timeout_s: float = Field(
+        7.0,
+        gt=0,
+        description="A turn waits this long for the model (elsewhere than in its batch), then "
+        "gets the extractive answer or the fallback; shorter than DIALOG_EARLY_WAIT_S, after "
+        "which the session's next turn would be answered first",
+    )
+    llm_concurrency: int = Field(8, ge=1, description="Requests to the model at once, per replica")
+    llm_history_turns: int = Field(
+        6, ge=0, le=50, description="The session's recent turns the llm engine is given"
+    )
+
     machine_tick_s: float = Field(
         1.0,
         gt=0,
@@ -79,4 +100,6 @@ class DialogSettings(BaseSettings):
     def _predecessors_get_redelivered(self) -> "DialogSettings":
         if self.early_wait_s <= self.ack_wait_s:
             raise ValueError("DIALOG_EARLY_WAIT_S must be longer than DIALOG_ACK_WAIT_S")
+        if self.llm_timeout_s >= self.early_wait_s:
+            raise ValueError("DIALOG_LLM_TIMEOUT_S must be shorter than DIALOG_EARLY_WAIT_S")
         return self

@@ -2,6 +2,8 @@
 diffs, and building a version's brain from its AIML files."""
 
 import asyncio
+import dataclasses
+import weakref
 from collections.abc import Callable
 from uuid import UUID
 
@@ -18,12 +20,14 @@ from shared.contracts.content import (
     ExportContent,
     SaveAiml,
     SaveBehavior,
+    SaveDocument,
 )
 
 from .chain import KERNELS, Brain, Brains, aiml_key, build_brain, files_key
 from .content_diff import changed_files, diff_parts, file_digests, text_forms
 from .content_files import AIML, BEHAVIORS, digest, listed
 from .domain import NO_AIML, CompiledAiml, InvalidAiml, compile_files
+from .knowledge.documents import DocumentIndex
 from .models import BotContentRow
 from .versions import EMPTY, ContentStore, content_of
 
@@ -45,17 +49,50 @@ class ContentFiles:
     def __init__(self, store: ContentStore, brains: Brains) -> None:
         self.store = store
         self.brains = brains
+        # One index per set of documents (by their digests): versions that differ in
+        # anything else share it, and it goes when no kept brain uses it.
+        self._indexes: weakref.WeakValueDictionary[str, DocumentIndex] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def brain(self, project: UUID, content: BotContent) -> Brain:
         """The brain of a stored version, its AIML files compiled in load order, unless a
         kernel of the same AIML is in this process already (then its texts are not read)."""
         held = KERNELS.get(aiml_key(content)) if content.aiml_files else None
         if held is not None or not content.version:
-            return await build_version(content, None)
-        files = await self.store.aiml_files(project, content.version)
-        return await build_version(
-            content, lambda: compile_files(files)[0] if files else NO_AIML, key=texts_key(files)
-        )
+            brain = await build_version(content, None)
+        else:
+            files = await self.store.aiml_files(project, content.version)
+            brain = await build_version(
+                content,
+                lambda: compile_files(files)[0] if files else NO_AIML,
+                key=texts_key(files),
+            )
+        return await self.documented(project, brain, content)
+
+    async def documented(self, project: UUID, brain: Brain, content: BotContent) -> Brain:
+        """`brain` with the index of `content`'s documents (built in a thread the first time
+        this process sees that set of documents)."""
+        if not content.documents:
+            return brain
+        key = files_key([f"{f.name}:{f.sha256}" for f in content.documents])
+        index = self._indexes.get(key)
+        if index is None:
+            texts = await self.store.texts(project, [f.sha256 for f in content.documents])
+            named = [(f.name, texts[f.sha256]) for f in content.documents]
+            index = await asyncio.to_thread(DocumentIndex, named)
+            self._indexes[key] = index
+        return dataclasses.replace(brain, documents=index)
+
+    async def save_document(
+        self, command: SaveDocument, text: str | None
+    ) -> BotContentSaved | ContentMissing:
+        """Store or remove one document (a new version, its brain indexed before the reply)."""
+        row = await self.store.save_document(command, text)
+        if row is None:
+            return ContentMissing(reason=f"there is no document {command.name}")
+        self.brains.put(command.project_key, await self.brain(command.project_key, content_of(row)))
+        return saved_of(row)
 
     async def save_aiml(
         self, command: SaveAiml, files: list[AimlFile]
@@ -92,6 +129,7 @@ class ContentFiles:
             if building is not None:
                 held = await building
         brain = await build_version(content_of(row), compiled, key=key)
+        brain = await self.documented(command.project_key, brain, content_of(row))
         self.brains.put(command.project_key, brain)
         del held
         return saved_of(row)

@@ -19,10 +19,12 @@ CONTEXT_LINES = 3
 
 
 def file_digests(content: BotContent) -> dict[str, str]:
-    """Each file part of a version (aiml/<name>, behavior/<name>) and its digest."""
+    """Each file part of a version (aiml/<name>, behavior/<name>, document/<name>) and its
+    digest."""
     return {
         **_named("aiml", content.aiml_files),
         **_named("behavior", content.behaviors),
+        **_named("document", content.documents),
     }
 
 
@@ -72,7 +74,7 @@ def _named(kind: str, files: list[ContentFile]) -> dict[str, str]:
 
 def _order(part: str) -> tuple[int, str]:
     kind = part.split("/", 1)[0]
-    ranks = ("aiml", *TEXT_PARTS, *DOCUMENT_PARTS, "behavior")
+    ranks = ("aiml", *TEXT_PARTS, *DOCUMENT_PARTS, "behavior", "document")
     return (ranks.index(kind) if kind in ranks else len(ranks), part)
 
 

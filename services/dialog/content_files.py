@@ -16,6 +16,7 @@ from .models import BotContentRow, ContentBlobRow
 
 AIML = "aiml"
 BEHAVIORS = "behaviors"
+DOCUMENTS = "documents"
 
 
 def digest(text: str) -> str:
@@ -31,7 +32,7 @@ def described(name: str, text: str, categories: int = 0) -> ContentFile:
 
 
 def listed(row: BotContentRow | None, kind: str) -> list[ContentFile]:
-    """The files of one kind (AIML or BEHAVIORS) a version has, in order."""
+    """The files of one kind (AIML, BEHAVIORS or DOCUMENTS) a version has, in order."""
     if row is None:
         return []
     return [ContentFile.model_validate(entry) for entry in (row.files or {}).get(kind, [])]

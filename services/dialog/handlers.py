@@ -40,6 +40,7 @@ from shared.contracts.content import (
     RestoreContent,
     SaveAiml,
     SaveBehavior,
+    SaveDocument,
     SaveKnowledge,
     VersionList,
 )
@@ -175,6 +176,20 @@ def _register_files(
     @broker.subscriber(subjects.dialog_content_all("behavior"), queue=queue)
     async def on_behavior(command: SaveBehavior) -> BotContentSaved | ContentMissing:
         result = await app.files.save_behavior(command)
+        if isinstance(result, BotContentSaved):
+            await announce(command.project_key, result.version)
+        return result
+
+    @broker.subscriber(subjects.dialog_content_all("document"), queue=queue)
+    async def on_document(command: SaveDocument) -> BotContentSaved | ContentMissing:
+        text = None
+        if command.staged is not None:
+            try:
+                text = (await bucket.read(command.staged)).decode("utf-8")
+            except (StagedMissing, UnicodeDecodeError) as err:
+                log.warning("staged document %s unreadable: %r", command.staged, err)
+                return ContentMissing(reason="the upload was lost on its way; send it again")
+        result = await app.files.save_document(command, text)
         if isinstance(result, BotContentSaved):
             await announce(command.project_key, result.version)
         return result

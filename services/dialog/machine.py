@@ -22,6 +22,7 @@ from typing import Any
 from services.dialog.knowledge import NluModel, render
 from shared.contracts.chat import (
     MAX_PART_BYTES,
+    AudioPart,
     ChartPart,
     FilePart,
     FormPart,
@@ -29,12 +30,14 @@ from shared.contracts.chat import (
     LocationPart,
     OptionsPart,
     Part,
+    RagPart,
     TablePart,
     TextPart,
 )
 from shared.contracts.knowledge import PLACEHOLDER, Intent, Intents, Lang, Slot
 from shared.contracts.machine import (
     FALLBACK_INTENT,
+    AudioItem,
     Auto,
     BodyItem,
     Condition,
@@ -51,12 +54,14 @@ from shared.contracts.machine import (
     NoIntentMatched,
     OptionsItem,
     PlotlyItem,
+    RagItem,
     StateMachine,
     TextItem,
     Transition,
     VariableMatches,
     main_flow,
 )
+from shared.contracts.media import MAX_SPOKEN_CHARS
 from shared.expression import satisfied
 
 from .machine_context import Context, MachineEvent, compiled
@@ -462,6 +467,10 @@ def _part(item: BodyItem, turn: _Turn) -> Part:
             type=fill(item.file.type)[:255] or "application/octet-stream",
             base64=fill(item.file.base64)[:MAX_PART_BYTES],
         )
+    if isinstance(item, AudioItem):
+        return AudioPart(text=fill(item.audio)[:MAX_SPOKEN_CHARS])
+    if isinstance(item, RagItem):  # the chain answers it from the documents
+        return RagPart(question=fill(item.rag)[:MAX_TEXT], answer="", llm_name="")
     if isinstance(item, FormItem):
         form = item.form
         fields = [f.model_copy(update={"label": fill(f.label)[:200]}) for f in form.fields]

@@ -18,6 +18,7 @@ from .conversation_handlers import register_conversations
 from .conversation_store import PgConversations
 from .conversations import ConversationApp
 from .handlers import register
+from .llm import WRITER, LlmConfig
 from .machine_clock import MachineClock
 from .owners import PartitionedTurns
 from .store import PgSessions
@@ -48,6 +49,15 @@ def create_app(
         reset_repeat_s=settings.reset_repeat_s,
     )
     register(broker, app, settings)
+    if settings.llm_base_url:
+        WRITER.config = LlmConfig(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            timeout_s=settings.llm_timeout_s,
+            concurrency=settings.llm_concurrency,
+            history_turns=settings.llm_history_turns,
+        )
     conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)
     register_conversations(broker, conversations)
 
@@ -88,6 +98,7 @@ def create_app(
     service.on_shutdown(clock.close)
     service.on_shutdown(turns.stop)  # the batch being answered is settled first
     service.after_shutdown(db.close)
+    service.after_shutdown(WRITER.close)
     service.after_shutdown(engine.dispose)
     forget_deleted_projects(
         service, broker, service="dialog", schema="dialog", database_url=common.database_url

@@ -14,6 +14,7 @@ from shared.contracts.content import (
     AimlFile,
     ContentFile,
     SaveBehavior,
+    SaveDocument,
     SaveKnowledge,
     VersionInfo,
     VersionList,
@@ -23,7 +24,16 @@ from shared.contracts.knowledge import DEFAULT_CHAIN, Chain, Faq, Intents, Stage
 from shared.contracts.machine import StateMachine
 from shared.db import transaction
 
-from .content_files import AIML, BEHAVIORS, described, keep_texts, listed, manifest, texts_of
+from .content_files import (
+    AIML,
+    BEHAVIORS,
+    DOCUMENTS,
+    described,
+    keep_texts,
+    listed,
+    manifest,
+    texts_of,
+)
 from .models import BotContentRow, ReleaseRow
 
 EMPTY = BotContent(version=0, aiml="", maps="", sets="", properties="")
@@ -146,24 +156,39 @@ class ContentStore:
     async def save_behavior(self, command: SaveBehavior) -> BotContentRow | None:
         """Store (or remove) one behaviour tree as the next version; None when a tree to
         remove is not there."""
-        key, name = command.project_key, command.name
+        return await self._save_file(
+            command.project_key, command.correlation_id, BEHAVIORS, command.name, command.xml
+        )
+
+    async def save_document(self, command: SaveDocument, text: str | None) -> BotContentRow | None:
+        """Store (or, `text` None, remove) one document's extracted text as the next version;
+        None when a document to remove is not there."""
+        return await self._save_file(
+            command.project_key, command.correlation_id, DOCUMENTS, command.name, text
+        )
+
+    async def _save_file(
+        self, key: UUID, correlation_id: UUID, kind: str, name: str, text: str | None
+    ) -> BotContentRow | None:
+        """Store (or, `text` None, remove) one named file of `kind` as the next version."""
         async with transaction(self._sessions) as session:
             previous = await _locked_newest(session, key)
-            current = listed(previous, BEHAVIORS)
+            current = listed(previous, kind)
             kept = [entry for entry in current if entry.name != name]
-            if command.xml is None and len(kept) == len(current):
+            if text is None and len(kept) == len(current):
                 return None
-            if command.xml is not None:
-                kept = sorted([*kept, described(name, command.xml)], key=lambda e: e.name)
-            change = f"behavior {name}" if command.xml else f"remove behavior {name}"
+            if text is not None:
+                kept = sorted([*kept, described(name, text)], key=lambda e: e.name)
+            what = "behavior" if kind == BEHAVIORS else "document"
+            change = f"{what} {name}" if text is not None else f"remove {what} {name}"
             return await _add_version(
                 session,
                 previous,
                 key,
-                command.correlation_id,
+                correlation_id,
                 change=change,
-                texts=[command.xml] if command.xml else [],
-                file_changes={BEHAVIORS: kept},
+                texts=[text] if text is not None else [],
+                file_changes={kind: kept},
                 fields={},
             )
 
@@ -310,6 +335,7 @@ def content_of(row: BotContentRow, *, aiml: str = "") -> BotContent:
         aiml=aiml,
         aiml_files=listed(row, AIML),
         behaviors=listed(row, BEHAVIORS),
+        documents=listed(row, DOCUMENTS),
         maps=row.maps,
         sets=row.sets,
         properties=row.properties,

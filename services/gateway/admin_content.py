@@ -31,6 +31,7 @@ from shared.identity import AdminToken, ProjectStore, TokenStore
 from . import knowledge_formats as formats
 from .admin_auth import admin_scope
 from .admin_content_files import files_router
+from .admin_documents import documents_router
 from .bridge import Bridge
 from .dialog_content import DialogContent, found
 from .problems import Problem
@@ -77,6 +78,7 @@ def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bri
     dialog = DialogContent(bridge)
     ask, content, save = dialog.ask, dialog.content, dialog.save
     router.include_router(files_router(scope, dialog))
+    router.include_router(documents_router(scope, dialog))
 
     @router.put(
         "/faq",
@@ -171,7 +173,8 @@ def admin_content_router(projects: ProjectStore, tokens: TokenStore, bridge: Bri
         """Replace the engine chain: engines in order, each with its threshold."""
         return await save(scoped[0], chain=chain)
 
-    @router.get("/chain", response_model=Chain)
+    # a step's prompt only where it has one (the llm step)
+    @router.get("/chain", response_model=Chain, response_model_exclude_none=True)
     async def get_chain(
         scoped: Scope, stage: StageQuery = "test", version: VersionQuery = None
     ) -> Chain:

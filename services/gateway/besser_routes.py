@@ -20,6 +20,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from shared import subjects
+from shared.contracts.chat import AudioPart
 from shared.contracts.media import FileRejected
 from shared.identity import Project, ProjectStore
 
@@ -30,7 +31,7 @@ from .bridge import Bridge
 from .config import GatewaySettings
 from .connection import KeepTransport
 from .http_limits import HeadLimits, limited_http
-from .media_files import MediaStore, store_file, transcribe
+from .media_files import MediaStore, speak, store_file, transcribe
 from .shapes import problem_refusal
 
 log = logging.getLogger(__name__)
@@ -207,3 +208,6 @@ class BesserMedia:
         if isinstance(heard, FileRejected):
             raise FrameError(f"voice message refused: {heard.message}")
         return heard.text
+
+    async def speak(self, *, project: UUID, text: str) -> AudioPart | None:
+        return await speak(self._bridge, project=project, text=text)

@@ -7,10 +7,14 @@ module only moves bytes and asks. Both calls raise BridgeError when the service 
 in time; the staged bytes are deleted then, as for an image upload.
 """
 
+import base64
+import io
 import logging
+import wave
 from typing import Any
 from uuid import UUID, uuid4
 
+import numpy as np
 from nats.js.object_store import ObjectStore
 from pydantic import TypeAdapter
 
@@ -26,6 +30,8 @@ from shared.contracts import (
     TranscribeVoiceReply,
     Transcript,
 )
+from shared.contracts.chat import AudioPart
+from shared.contracts.media import MAX_SPOKEN_CHARS, SpeakText
 
 from .bridge import Bridge, BridgeError
 
@@ -146,3 +152,30 @@ async def _forget(store: ObjectStore, media_id: UUID) -> None:
         await store.delete(str(media_id))
     except Exception as err:
         log.info("staged media %s not deleted: %r", media_id, err)
+
+
+SPEAK_TIMEOUT_S = 10.0
+
+
+async def speak(bridge: Bridge, *, project: UUID, text: str) -> AudioPart | None:
+    """`text` said by the media service, as BESSER's reply_speech sends audio (float32 mono);
+    None when it cannot be said (no media service, no speech engine): the text still goes."""
+    command = SpeakText(project_key=project, text=text[:MAX_SPOKEN_CHARS], correlation_id=uuid4())
+    subject = subjects.media_voice_speak(project)
+    try:
+        msg = await bridge.broker.request(command, subject, timeout=SPEAK_TIMEOUT_S)
+    except Exception as err:
+        log.warning("no speech for %s: %r", project, err)
+        return None
+    if msg.body[:4] != b"RIFF":
+        log.warning("no speech for %s: %s", project, msg.body[:200].decode(errors="replace"))
+        return None
+    try:
+        with wave.open(io.BytesIO(msg.body), "rb") as wav:
+            rate, frames = wav.getframerate(), wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError) as err:
+        log.warning("unreadable speech for %s: %r", project, err)
+        return None
+    samples = np.frombuffer(frames, dtype="<i2").astype("<f4") / np.float32(32768.0)
+    data = base64.b64encode(samples.astype("<f4").tobytes()).decode("ascii")
+    return AudioPart(base64=data, sample_rate=rate, text=text)

@@ -37,6 +37,13 @@ class MediaSettings(BaseSettings):
     transcribers: int = Field(
         2, ge=1, description="Voice messages transcribed at once (a process of ~100 MB each)"
     )
+    speakers: int = Field(2, ge=1, description="Replies synthesised at once (espeak-ng processes)")
+    voice_en: str = Field("en-us+f5", description="espeak-ng voice of English (and other) text")
+    voice_cn: str = Field("cmn", description="espeak-ng voice of text with Chinese characters")
+    words_per_minute: int = Field(140, ge=80, le=450, description="Speed of the spoken replies")
+    max_spoken_s: float = Field(
+        30.0, gt=0, le=30.0, description="Speech is cut here (a WAV reply fits one NATS message)"
+    )
     pool_size: int = Field(4, ge=1, description="Postgres connections")
     ack_wait_s: float = Field(
         30.0, gt=0, description="JetStream redelivers a session deletion not acked within this"

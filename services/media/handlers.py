@@ -24,6 +24,8 @@ from shared.contracts import (
     ImageRejected,
     ImageStored,
     SessionDeleted,
+    SpeakText,
+    SpeechRefused,
     StoreFile,
     StoreImage,
     TranscribeVoice,
@@ -34,6 +36,7 @@ from .application import MediaApp
 from .config import MediaSettings
 from .domain import UnsupportedImage
 from .files import UnsupportedFile
+from .speech import SpeechFailed, synthesise, voice_for
 from .store import TROUBLE
 
 log = logging.getLogger(__name__)
@@ -130,6 +133,7 @@ def register(broker: NatsBroker, app: MediaApp, settings: MediaSettings) -> None
         return await app.get(query.media_id) or ImageMissing(media_id=query.media_id)
 
     register_files(broker, app, settings)
+    register_speech(broker, settings)
     register_deletions(broker, app, settings)
 
 
@@ -156,6 +160,27 @@ def register_files(broker: NatsBroker, app: MediaApp, settings: MediaSettings) -
         if isinstance(command, FileRejected):
             return command
         return await app.transcribe(command)
+
+
+def register_speech(broker: NatsBroker, settings: MediaSettings) -> None:
+    """Text to speech by request/reply: the reply is the WAV itself (raw bytes, no base64),
+    or a JSON SpeechRefused."""
+
+    @broker.subscriber(
+        subjects.MEDIA_VOICE_SPEAK_ALL, queue=subjects.MEDIA_QUEUE, max_workers=settings.speakers
+    )
+    async def on_speak(command: SpeakText) -> bytes | SpeechRefused:
+        voice = voice_for(command.text, english=settings.voice_en, chinese=settings.voice_cn)
+        try:
+            return await synthesise(
+                command.text,
+                voice=voice,
+                words_per_minute=settings.words_per_minute,
+                max_seconds=settings.max_spoken_s,
+            )
+        except SpeechFailed as err:
+            log.warning("speech for %s refused: %s", command.project_key, err)
+            return SpeechRefused(message=str(err))
 
 
 def register_deletions(broker: NatsBroker, app: MediaApp, settings: MediaSettings) -> None:

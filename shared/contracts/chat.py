@@ -80,6 +80,41 @@ class LocationPart(Contract):
     longitude: float = Field(ge=-180, le=180)
 
 
+class RagDoc(Contract):
+    """A passage of a document that answers a question, and where it is."""
+
+    content: str = Field(max_length=65536, description="The passage (its section heading first)")
+    source: str = Field(max_length=255, description="The document's name, as uploaded")
+    page: int = Field(ge=1, description="Its page (1 for documents without pages)")
+    score: float = Field(ge=0.0, le=1.0, description="Share of the question's word weight in it")
+
+
+class RagPart(Contract):
+    """An answer from documents (BESSER's RAGMessage): the question, the answer, who wrote it
+    (a model's name, or extractive) and the passages it comes from, best first."""
+
+    kind: Literal["rag"] = "rag"
+    question: str = Field(max_length=65536)
+    answer: str = Field(max_length=65536)
+    llm_name: str = Field(max_length=200)
+    docs: list[RagDoc] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Empty only in a state machine's reply before the rag engine answered it",
+    )
+
+
+class AudioPart(Contract):
+    """Speech: the text to say and, once the media service said it, its mono float32 samples
+    (base64 of their little-endian bytes) as BESSER's reply_speech sends them. The dialog
+    sends only the text; the gateway has it said before it shows the reply."""
+
+    kind: Literal["audio"] = "audio"
+    text: str = Field(max_length=65536, description="What it says")
+    base64: str = Field("", max_length=MAX_PART_BYTES, description="Empty: not said yet")
+    sample_rate: int = Field(16_000, ge=8000, le=192_000)
+
+
 class FormField(Contract):
     """One input of a form: text, a number, or a choice among `options`."""
 
@@ -107,7 +142,16 @@ class FormPart(Contract):
 
 
 Part = Annotated[
-    TextPart | OptionsPart | TablePart | ChartPart | ImagePart | FilePart | LocationPart | FormPart,
+    TextPart
+    | OptionsPart
+    | TablePart
+    | ChartPart
+    | ImagePart
+    | FilePart
+    | LocationPart
+    | RagPart
+    | AudioPart
+    | FormPart,
     Field(discriminator="kind"),
 ]
 """One reply of a bot that answers in several pieces (a state machine's body)."""
@@ -121,6 +165,8 @@ def plain_text(parts: list[Part]) -> str:
             lines.append(part.text)
         elif isinstance(part, OptionsPart):
             lines.append(" / ".join(part.options))
+        elif isinstance(part, RagPart):
+            lines.append(part.answer)
         elif isinstance(part, FormPart) and part.title:
             lines.append(part.title)
     return "\n".join(lines)
@@ -172,7 +218,7 @@ class TurnAnswered(Event):
     session_id: str = Field(description="Conversation key the answer belongs to")
     turn_event_id: UUID = Field(description="event_id of the TurnReceived answered")
     text: str = Field(description="The bot's answer")
-    engine: Literal["aiml", "faq", "nlu", "machine", "fallback", "none"] = Field(
+    engine: Literal["aiml", "faq", "nlu", "rag", "llm", "machine", "fallback", "none"] = Field(
         description="Which engine produced the answer"
     )
     content_version: int | None = Field(None, description="Bot content version that answered")

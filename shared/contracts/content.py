@@ -121,6 +121,7 @@ class BotContent(Contract):
     aiml: str
     aiml_files: list[ContentFile] = []
     behaviors: list[ContentFile] = []
+    documents: list[ContentFile] = []
     maps: str
     sets: str
     properties: str
@@ -248,6 +249,20 @@ class SaveBehavior(Contract):
 
 
 BehaviorReply = Annotated[BotContentSaved | ContentMissing, Field(discriminator="kind")]
+
+
+class SaveDocument(Contract):
+    """Command: store (or, with `staged` None, remove) one document the `rag` engine answers
+    from, as the next version. Its extracted text (pages apart by form feeds) is object
+    `staged` of the content bucket."""
+
+    project_key: UUID
+    name: str = Field(pattern=FILE_NAME_PATTERN, description="The document's name")
+    staged: str | None = Field(None, description="Object name in the content bucket; None removes")
+    correlation_id: UUID
+
+
+DocumentReply = BehaviorReply
 
 
 class ExportContent(Contract):

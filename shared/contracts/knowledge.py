@@ -15,7 +15,7 @@ from .base import Contract
 
 Lang = Literal["en", "cn"]
 Stage = Literal["test", "release"]
-EngineName = Literal["aiml", "faq", "nlu"]
+EngineName = Literal["aiml", "faq", "nlu", "rag", "llm"]
 SYSTEM_ENTITIES = ("system_location", "system_date", "system_time", "system_number")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_FAQ_GROUPS = 20_000
@@ -154,20 +154,38 @@ class ChainStep(Contract):
 
     engine: EngineName
     threshold: float = Field(
-        0.0, ge=0.0, le=1.0, description="FAQ/NLU: lowest score that answers (AIML: unused)"
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="FAQ/NLU/RAG: lowest score that answers (AIML, LLM: unused; RAG: the share "
+        "of the question's word weight the best passage holds)",
     )
+    prompt: str | None = Field(
+        None,
+        min_length=1,
+        max_length=8000,
+        description="llm only: the system prompt the model gets (a default one when not given)",
+    )
+
+    @model_validator(mode="after")
+    def _prompt_of_llm(self) -> "ChainStep":
+        if self.prompt is not None and self.engine != "llm":
+            raise ValueError(f"only the llm engine takes a prompt, not {self.engine}")
+        return self
 
 
 class Chain(Contract):
     """The engines a project asks, in order; the first that answers wins, else the fallback."""
 
-    steps: list[ChainStep] = Field(min_length=1, max_length=3)
+    steps: list[ChainStep] = Field(min_length=1, max_length=5)
 
     @model_validator(mode="after")
     def _unique(self) -> "Chain":
         engines = [step.engine for step in self.steps]
         if len(set(engines)) != len(engines):
             raise ValueError("each engine may appear once in the chain")
+        if "llm" in engines[:-1]:
+            raise ValueError("the llm engine answers anything: it must be the last of the chain")
         return self
 
 
@@ -181,8 +199,6 @@ DEFAULT_CHAIN = Chain(
 
 
 # --- What the engines found (carried by TurnAnswered; the RSVP adapter renders it) ---------
-
-
 class FaqCandidate(Contract):
     """A group that could answer, and how likely (0..1; an exact paraphrase scores 1)."""
 

@@ -118,6 +118,19 @@ class LocationItem(Contract):
     location: LocationPart
 
 
+class AudioItem(Contract):
+    """`audio: "..."`: the text, spoken (agent_reply_audio; the media service says it)."""
+
+    audio: str = Field(min_length=1, max_length=2000, description="With {name} placeholders")
+
+
+class RagItem(Contract):
+    """`rag: "{message}"`: the answer from the project's documents to this question, with
+    its passages (agent_reply_rag); nothing when no passage holds any of its words."""
+
+    rag: str = Field(min_length=1, max_length=2000, description="With {name} placeholders")
+
+
 class FormItem(Contract):
     """`form: {id, title, fields: [{name, label, type, options}], submit}`: a form whose
     submission is a GUI event (`when: event, event: gui`)."""
@@ -135,6 +148,8 @@ _ITEMS: dict[str, type[Contract]] = {
     "image": ImageItem,
     "file": FileItem,
     "location": LocationItem,
+    "audio": AudioItem,
+    "rag": RagItem,
     "form": FormItem,
 }
 _KIND_OF = {model: kind for kind, model in _ITEMS.items()}
@@ -166,6 +181,8 @@ BodyItem = Annotated[
     | Annotated[ImageItem, Tag("image")]
     | Annotated[FileItem, Tag("file")]
     | Annotated[LocationItem, Tag("location")]
+    | Annotated[AudioItem, Tag("audio")]
+    | Annotated[RagItem, Tag("rag")]
     | Annotated[FormItem, Tag("form")],
     Discriminator(
         _item_kind,

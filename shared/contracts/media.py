@@ -138,5 +138,24 @@ class Transcript(Contract):
     seconds: float = Field(ge=0, description="Duration of the audio")
 
 
+MAX_SPOKEN_CHARS = 2000
+
+
+class SpeakText(Contract):
+    """Command: say `text` (offline speech synthesis). The reply's body is a WAV (16 kHz mono
+    16-bit) when it was said, else a JSON SpeechRefused."""
+
+    project_key: UUID
+    text: str = Field(min_length=1, max_length=MAX_SPOKEN_CHARS)
+    correlation_id: UUID
+
+
+class SpeechRefused(Contract):
+    """Answer: the text could not be said, and why (no speech engine, nothing to say)."""
+
+    kind: Literal["speech_refused"] = "speech_refused"
+    message: str
+
+
 StoreFileReply = Annotated[FileInfo | FileRejected, Field(discriminator="kind")]
 TranscribeVoiceReply = Annotated[Transcript | FileRejected, Field(discriminator="kind")]

@@ -15,6 +15,7 @@ from services.gateway.adapters.besser import UploadedFile
 from services.gateway.adapters.besser_wire import FrameError as BesserFrameError
 from services.gateway.bridge import BridgeError
 from shared.contracts import BotContent, BotContentSaved, ChatReply, TurnAnswered, TurnReceived
+from shared.contracts.chat import AudioPart
 from shared.contracts.session import SessionInfo, SessionUnknown
 from shared.identity import Project
 from shared.identity.secrets import hash_secret, secret_matches
@@ -175,3 +176,6 @@ class FakeMedia:
 
     async def transcribe(self, *, project: UUID, session: str, wav: bytes) -> str:
         raise BesserFrameError("voice message refused: not a WAV file")
+
+    async def speak(self, *, project: UUID, text: str) -> AudioPart | None:
+        return None  # as without a speech engine: replies go out without their audio

@@ -22,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from shared import subjects
 from shared.contracts import ChatReply, GetSession, SessionUnknown, TurnAnswered, UpdateSession
-from shared.contracts.chat import FileRef, TurnReceived
+from shared.contracts.chat import AudioPart, FileRef, Part, TurnReceived
 from shared.contracts.knowledge import Stage
 from shared.contracts.session import GetHistory, History, HistoryReply, SessionReply
 from shared.identity import Project
@@ -70,6 +70,9 @@ class Media(Protocol):
     ) -> UploadedFile: ...
 
     async def transcribe(self, *, project: UUID, session: str, wav: bytes) -> str: ...
+
+    async def speak(self, *, project: UUID, text: str) -> AudioPart | None:
+        """`text` said (None when it cannot be: the reply goes out without its audio)."""
 
 
 Send = Callable[[dict[str, Any]], Awaitable[bool]]
@@ -267,6 +270,13 @@ class BesserSocket:
     async def _error(self, message: str) -> None:
         await self._send(error_frame(message, at=datetime.now(UTC)))
 
+    async def _voiced(self, part: Part) -> Part | None:
+        """An audio part still to be said, said by the media service (None: it could not
+        be, and is left out); every other part as it is."""
+        if not isinstance(part, AudioPart) or part.base64:
+            return part
+        return await self._media.speak(project=self._project.key, text=part.text)
+
     async def _on_reply(self, reply: ChatReply) -> None:
         if isinstance(reply, TurnAnswered):
             if reply.refused == "session_deleted":
@@ -274,8 +284,12 @@ class BesserSocket:
                 return
             if reply.engine == "none":
                 return
+            parts = [await self._voiced(part) for part in reply.parts]
             frames = reply_frames(
-                reply.parts, reply.text, at=reply.occurred_at, reply_id=reply.event_id
+                [p for p in parts if p is not None],
+                reply.text,
+                at=reply.occurred_at,
+                reply_id=reply.event_id,
             )
         else:  # an operator or a schedule speaks first
             frames = [

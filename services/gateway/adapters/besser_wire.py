@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.contracts.chat import (
+    AudioPart,
     ChartPart,
     FilePart,
     FormPart,
@@ -16,6 +17,7 @@ from shared.contracts.chat import (
     LocationPart,
     OptionsPart,
     Part,
+    RagPart,
     TablePart,
     TextPart,
 )
@@ -88,6 +90,21 @@ def encode_part(part: Part) -> tuple[str, Any]:
         return "agent_reply_file", {"name": part.name, "type": part.type, "base64": part.base64}
     if isinstance(part, LocationPart):
         return "agent_reply_location", {"latitude": part.latitude, "longitude": part.longitude}
+    if isinstance(part, RagPart):  # RAGMessage: docs are langchain Documents (content, metadata)
+        docs = [
+            {"content": d.content, "metadata": {"source": d.source, "page": d.page}}
+            for d in part.docs
+        ]
+        return "agent_reply_rag", {
+            "llm_name": part.llm_name,
+            "question": part.question,
+            "answer": part.answer,
+            "docs": docs,
+        }
+    if isinstance(part, AudioPart):  # reply_speech: the raw numpy array, its dtype and shape
+        samples = len(base64.b64decode(part.base64)) // 4
+        metadata = {"sample_rate": part.sample_rate, "dtype": "float32", "shape": [samples]}
+        return "agent_reply_audio", {"audio_data_base64": part.base64, "metadata": metadata}
     if isinstance(part, FormPart):  # ours: BESSER's UIs drop it; its submission is a GUI event
         return "agent_reply_form", part.model_dump(exclude={"kind"}, exclude_none=True)
     raise TypeError(f"no BESSER encoding for {part!r}")
@@ -97,6 +114,7 @@ def reply_frames(
     parts: list[Part], text: str, *, at: datetime, reply_id: UUID, history: bool = False
 ) -> list[dict[str, Any]]:
     """The frames of one answer: one per part, or its text alone (an AIML/FAQ/NLU answer)."""
+    parts = [p for p in parts if not (isinstance(p, AudioPart) and not p.base64)]  # unsaid
     if not parts:
         parts = [TextPart(kind="str", text=text)] if text else []
     frames = []

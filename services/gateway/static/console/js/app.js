@@ -9,6 +9,7 @@ import * as login from "./pages/login.js";
 import * as projects from "./pages/projects.js";
 import * as settings from "./pages/settings.js";
 import * as content from "./pages/content.js";
+import * as documents from "./pages/documents.js";
 import * as tryit from "./pages/tryit.js";
 import * as conversations from "./pages/conversations.js";
 import * as robots from "./pages/robots.js";
@@ -17,6 +18,7 @@ import * as events from "./pages/events.js";
 /** Pages of one project, in the order the navigation lists them. */
 const PROJECT_PAGES = [
   ["content", "Content", content],
+  ["documents", "Documents", documents],
   ["try", "Try it", tryit],
   ["conversations", "Conversations", conversations],
   ["robots", "Robots", robots],
