@@ -148,6 +148,7 @@ class SocketPort:
         self.keepalive = KeepAlive(ping_interval_s, ping_timeout_s)
         self.default_headers: list[tuple[str, str]] = []
         self._routes: list[tuple[Any, str, Handler]] = []
+        self.paths: list[str] = []  # the WebSocket routes served, as given to `route`
         self._connections: set[Any] | None = None  # uvicorn's: closed on shutdown
         self._tasks: set[asyncio.Task[Any]] | None = None  # uvicorn's: awaited on shutdown
         self.protocol: type[Socket] = type(
@@ -158,6 +159,7 @@ class SocketPort:
         """Serve WebSockets on `path` (Starlette's syntax: `{name}`, `{name:path}`)."""
         regex, _format, _convertors = compile_path(path)
         self._routes.append((regex, protocol, handler))
+        self.paths.append(path)
 
     def joined(self, server_state: Any) -> None:
         self._connections = server_state.connections
