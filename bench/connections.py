@@ -17,6 +17,7 @@ import resource
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 from common import Goal, echo_project, helper, running_stack, write
@@ -31,16 +32,16 @@ def raise_open_files() -> int:
     """Raise this process's (and so its children's) open-file limit to the hard limit."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
+    return int(hard)
 
 
 def settled_rss(pid: int, within_s: float = 20) -> int:
     """The process's RSS once it stops changing by more than 1% in a second."""
     process = psutil.Process(pid)
-    last, deadline = process.memory_info().rss, time.monotonic() + within_s
+    last, deadline = int(process.memory_info().rss), time.monotonic() + within_s
     while time.monotonic() < deadline:
         time.sleep(1)
-        now = process.memory_info().rss
+        now = int(process.memory_info().rss)
         if abs(now - last) < last * 0.01:
             return now
         last = now
@@ -66,8 +67,8 @@ def hold(pid: int, url: str, connections: int, clients: int, offer: str) -> dict
     }
 
 
-def measure(args: argparse.Namespace, root: Path) -> dict:
-    found: dict = {
+def measure(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    found: dict[str, Any] = {
         "connections": args.connections,
         "offer": args.offer,
         "open_files_limit": raise_open_files(),
@@ -80,11 +81,10 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
         )
     finally:
         bare.kill()
-    caps = {
-        "GATEWAY_MAX_CONNECTIONS": str(args.connections * 2),
-        "GATEWAY_MAX_PROJECT_CONNECTIONS": str(args.connections * 2),
-    }
-    with running_stack(root, **caps) as stack:
+    caps = str(args.connections * 2)
+    with running_stack(
+        root, GATEWAY_MAX_CONNECTIONS=caps, GATEWAY_MAX_PROJECT_CONNECTIONS=caps
+    ) as stack:
         project = echo_project(stack)
         gateway = stack.gateway.process
         assert gateway is not None
@@ -94,7 +94,7 @@ def measure(args: argparse.Namespace, root: Path) -> dict:
     return found
 
 
-def figures(found: dict) -> list[Goal]:
+def figures(found: dict[str, Any]) -> list[Goal]:
     ours, bare = (
         found["gateway"]["per_connection_kib"],
         found["bare_websockets"]["per_connection_kib"],
@@ -111,7 +111,7 @@ def figures(found: dict) -> list[Goal]:
     ]
 
 
-def print_table(found: dict) -> None:
+def print_table(found: dict[str, Any]) -> None:
     offer = found.get("offer", "none")
     print(f"\nconnections: {found['connections']:,} idle sockets on one process (offer: {offer})")
     print(f"{'server':<18}{'RSS before MiB':>16}{'RSS after MiB':>16}{'KiB/conn':>10}{'open s':>8}")

@@ -8,9 +8,6 @@ from .http_limits import HeadLimits, limited_http
 from .main import create_app
 from .shapes import Shapes
 
-# uvicorn drops frames above this at once; frames between the limit and this get a clean 1009.
-HARD_CAP_FACTOR = 4
-
 if __name__ == "__main__":
     setup_process("gateway")
     settings = GatewaySettings()
@@ -20,9 +17,5 @@ if __name__ == "__main__":
         port=settings.port,
         http=limited_http(HeadLimits.of(settings), Shapes(settings).refusal),
         before_shutdown=app.state.before_shutdown,
-        ws_max_size=settings.max_frame_bytes * HARD_CAP_FACTOR,
-        ws="websockets-sansio",
-        ws_ping_interval=settings.ws_ping_interval_s,
-        ws_ping_timeout=settings.ws_ping_timeout_s,
-        ws_per_message_deflate=settings.ws_per_message_deflate,  # uvicorn's default: on
+        ws=app.state.sockets.protocol,  # WebSockets: the gateway's own layer (wsserver.py)
     )

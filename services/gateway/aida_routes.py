@@ -1,7 +1,5 @@
 """AIDA's socket: Phoenix channels at `/socket/websocket` (`vsn` 2.x arrays, else V1 objects)."""
 
-from fastapi import APIRouter, WebSocket
-
 from shared.identity import ProjectStore
 
 from . import connection
@@ -11,56 +9,45 @@ from .bridge import Bridge
 from .config import GatewaySettings
 from .phoenix import wire
 from .phoenix.feed import BotFeeds
+from .wsserver import Handshake, SocketPort
 
 
-def aida_router(
+def aida_sockets(
+    port: SocketPort,
     projects: ProjectStore,
     bridge: Bridge,
     feeds: BotFeeds,
     settings: GatewaySettings,
     sockets: connection.OpenSockets,
-) -> APIRouter:
-    """The Phoenix socket endpoint (every connection is accepted; bots authenticate on join).
+) -> None:
+    """The Phoenix socket endpoint on `port` (every connection is accepted; bots authenticate
+    on join).
 
     When the gateway stops, its Phoenix sockets are closed with 1001, which every phoenix.js
     version reconnects after (1.7 does not reconnect after 1000)."""
-    router = APIRouter(tags=["AIDA"])
 
-    async def phoenix_socket(ws: WebSocket) -> None:
+    async def phoenix_socket(ws: Handshake) -> None:
         try:
             serializer = wire.Serializer.for_vsn(ws.query_params.get("vsn"))
         except ValueError:
-            await ws.close(code=1008)  # before accept: HTTP 403, as Phoenix refuses a connect
+            ws.refuse()  # before the handshake completes: HTTP 403, as Phoenix refuses
             return
         # Echo the `phoenix` sub-protocol only when offered (phoenix.js 1.8 with authToken).
-        offered = ws.scope.get("subprotocols") or []
-        await ws.accept(subprotocol="phoenix" if "phoenix" in offered else None)
-        sock = connection.Socket(ws)
-
-        async def close(code: int, reason: str) -> None:
-            await sock.close(code, reason)
-
+        offered = ws.subprotocols
+        sock = ws.accept(
+            settings.max_frame_bytes, subprotocol="phoenix" if "phoenix" in offered else None
+        )
         adapter = AidaSocket(
             sock.send_text,
-            close,
+            sock.close,
             serializer=serializer,
             projects=projects,
             bridge=bridge,
             feeds=feeds,
             idle_s=settings.phoenix_idle_s,
         )
-        await adapter.start()
-        sockets.add(sock, GOING_AWAY)
-        try:
-            await connection.run(
-                ws,
-                adapter,
-                max_bytes=settings.max_frame_bytes,
-                on_binary_error=adapter.on_binary_error,
-                on_bytes=adapter.on_bytes,
-            )
-        finally:
-            sockets.discard(sock)
+        await connection.serve(
+            sock, adapter, sockets=sockets, restart=GOING_AWAY, on_bytes=adapter.on_bytes
+        )
 
-    router.add_api_websocket_route("/socket/websocket", phoenix_socket)
-    return router
+    port.route("/socket/websocket", phoenix_socket, protocol="aida")

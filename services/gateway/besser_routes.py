@@ -4,6 +4,10 @@ The connection names its project with `?project=<key>&token=<secret>` (or the se
 `X-Project-Token` header); without them, the port's default project answers
 (GATEWAY_BESSER_PROJECT), so BESSER's own UIs work unchanged. Refusals happen before the
 handshake completes (HTTP 403), as BESSER's `origins` check does.
+
+The port is served like the main one: uvicorn reads requests (head limits, 431 in the
+problem shape; HTTP requests get 404), and WebSockets run on the gateway's own socket layer
+(wsserver.py) rather than an ASGI app, at the same cost per idle socket.
 """
 
 import asyncio
@@ -15,9 +19,6 @@ from uuid import UUID, uuid4
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import WebSocketRoute
-from starlette.websockets import WebSocket
 
 from shared import subjects
 from shared.contracts.chat import AudioPart
@@ -25,14 +26,16 @@ from shared.contracts.media import FileRejected
 from shared.identity import Project, ProjectStore
 
 from . import connection
-from .adapters.besser import BesserSocket, Handshake, Media, UploadedFile
+from .adapters.besser import BesserSocket, Media, UploadedFile
+from .adapters.besser import Handshake as BesserHandshake
 from .adapters.besser_wire import FrameError
 from .bridge import Bridge
 from .config import GatewaySettings
-from .connection import KeepTransport
 from .http_limits import HeadLimits, limited_http
+from .limits import Limits
 from .media_files import MediaStore, speak, store_file, transcribe
 from .shapes import problem_refusal
+from .wsserver import Handshake, SocketPort
 
 log = logging.getLogger(__name__)
 CLOSE_RESTART = 1012  # "service restart": BESSER's clients and our page reconnect
@@ -57,21 +60,20 @@ class BesserEndpoint:
         self._settings = settings
         self._sockets = sockets
 
-    async def serve(self, ws: WebSocket) -> None:
+    async def serve(self, ws: Handshake) -> None:
         origins = self._settings.besser_origins
         if origins and ws.headers.get("origin") not in origins:
-            await ws.close(code=1008)  # before accept: the handshake is refused with HTTP 403
+            ws.refuse()  # before the handshake completes: HTTP 403
             return
         project = await self._project(ws)
         if project is None:
-            await ws.close(code=1008)
+            ws.refuse()
             return
         handshake = _handshake(ws)
         if handshake is None:
-            await ws.close(code=1008)
+            ws.refuse()
             return
-        await ws.accept()
-        sock = connection.Socket(ws)
+        sock = ws.accept(self._settings.besser_max_frame_bytes)
         adapter = BesserSocket(
             sock.send_json,
             sock.close,
@@ -80,13 +82,11 @@ class BesserEndpoint:
             bridge=self._bridge,
             media=self._media,
         )
-        self._sockets.add(sock, CLOSE_RESTART)
-        try:
-            await connection.serve(ws, adapter, max_bytes=self._settings.besser_max_frame_bytes)
-        finally:
-            self._sockets.discard(sock)
+        await connection.serve(
+            sock, adapter, project=project.key, sockets=self._sockets, restart=CLOSE_RESTART
+        )
 
-    async def _project(self, ws: WebSocket) -> Project | None:
+    async def _project(self, ws: Handshake) -> Project | None:
         """The project the socket names (its secret checked), or the port's default."""
         key = ws.query_params.get("project")
         secret = ws.query_params.get("token") or ws.headers.get("x-project-token")
@@ -102,14 +102,14 @@ class BesserEndpoint:
             return None
 
 
-def _handshake(ws: WebSocket) -> Handshake | None:
+def _handshake(ws: Handshake) -> BesserHandshake | None:
     """Session key, user and session name as BAF 4.5 reads them (headers before query)."""
     named = ws.headers.get("x-session-id") or ws.query_params.get("session_id")
     raw = named or uuid4().hex
     stage = ws.query_params.get("stage", "test")
     if stage not in ("test", "release"):
         return None
-    return Handshake(
+    return BesserHandshake(
         session=subjects.session_key(raw, prefix="besser-"),
         user_id=(ws.headers.get("x-user-id") or ws.query_params.get("user_id") or "")[:200] or None,
         session_name=(ws.query_params.get("session_name") or "")[:200] or None,
@@ -118,12 +118,19 @@ def _handshake(ws: WebSocket) -> Handshake | None:
     )
 
 
-def besser_app(endpoint: BesserEndpoint) -> Starlette:
-    """The ASGI app of the BESSER port: a WebSocket on every path."""
-    return Starlette(
-        routes=[WebSocketRoute("/{path:path}", endpoint.serve)],
-        middleware=[Middleware(KeepTransport)],
+def besser_sockets(
+    endpoint: BesserEndpoint, settings: GatewaySettings, limits: Limits
+) -> SocketPort:
+    """The BESSER port's WebSockets: one on every path."""
+    port = SocketPort(
+        limits=limits,
+        max_size=settings.besser_max_frame_bytes * HARD_CAP_FACTOR,
+        deflate=settings.ws_per_message_deflate,
+        ping_interval_s=settings.ws_ping_interval_s,
+        ping_timeout_s=settings.ws_ping_timeout_s,
     )
+    port.route("/{path:path}", endpoint.serve, protocol="besser")
+    return port
 
 
 class _SideServer(uvicorn.Server):
@@ -136,22 +143,18 @@ class _SideServer(uvicorn.Server):
 
 @contextlib.asynccontextmanager
 async def besser_port(
-    app: Starlette, settings: GatewaySettings, *, host: str
+    sockets: SocketPort, settings: GatewaySettings, *, host: str
 ) -> AsyncIterator[None]:
-    """Serve `app` on GATEWAY_BESSER_PORT while the gateway runs (nothing when it is 0)."""
+    """Serve `sockets` on GATEWAY_BESSER_PORT while the gateway runs (nothing when it is 0)."""
     if not settings.besser_port:
         yield
         return
     options: dict[str, Any] = {
         "http": limited_http(HeadLimits.of(settings), problem_refusal),  # 431 before the upgrade
-        "ws": "websockets-sansio",
-        "ws_max_size": settings.besser_max_frame_bytes * HARD_CAP_FACTOR,
-        "ws_ping_interval": settings.ws_ping_interval_s,
-        "ws_ping_timeout": settings.ws_ping_timeout_s,
-        "ws_per_message_deflate": settings.ws_per_message_deflate,
+        "ws": sockets.protocol,
     }
     config = uvicorn.Config(
-        app,
+        Starlette(),  # HTTP on this port: 404
         host=host,
         port=settings.besser_port,
         lifespan="off",

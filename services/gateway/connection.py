@@ -1,25 +1,47 @@
-"""The connection loop every WebSocket adapter shares: read frames, write without waiting, close."""
+"""The WebSocket connection every adapter runs on: frames in, frames out without waiting, close.
+
+A `Socket` is the connection's asyncio protocol itself (uvicorn hands the upgraded transport to
+it, wsserver.py), driving the `websockets` library's sans-I/O `ServerProtocol`: no ASGI app,
+Starlette WebSocket, queue or task stays behind an idle socket. A task runs only while there is
+work: the handshake (its route's handler, the adapter's start), then whenever frames arrive
+(one task drains them in order and ends), and when the socket ends (the adapter's `on_close`).
+Reading is paused while frames wait for the adapter, so a client that sends faster than its
+frames are handled is slowed by TCP, as before.
+
+Frames go out at once while the network takes them; when the transport's buffer is full they
+wait in a bounded queue written as it drains. When the queue would hold more than
+GATEWAY_SEND_QUEUE_FRAMES frames or GATEWAY_SEND_QUEUE_BYTES bytes, the socket is closed with
+1013 "try again later" and its queue dropped: the client reconnects (every client we serve does
+after 1013) and the others never notice. 1013 rather than 1008: the client did nothing wrong (a
+slow network, a paused tab), and 1008 already means "refused for good" here (a bad secret, a
+deleted session).
+"""
 
 import asyncio
 import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from websockets.exceptions import InvalidState
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import CONNECTING, OPEN
+from websockets.server import ServerProtocol
 
-from .limits import SEAT, UNLIMITED, Seat, SendBounds, limits_of
-from .metrics import SOCKET_METER, SocketMeter, meter_of
+from .limits import SEAT, UNLIMITED, Limits, Seat, SendBounds
+from .metrics import SOCKET_METER, SocketMeter
+
+if TYPE_CHECKING:
+    from .wsserver import SocketPort
 
 log = logging.getLogger(__name__)
-SOCKET_KEY = "gateway.socket"
-TRANSPORT_KEY = "gateway.transport"  # the server's transport of a WebSocket (KeepTransport)
 CLOSE_TOO_BIG = 1009
 CLOSE_RESTART = 1012  # "service restart": the client reconnects, to another replica
 CLOSE_TRY_AGAIN = 1013
+CLOSE_TIMEOUT_S = 10.0  # how long a client may take to answer our close frame (as uvicorn)
+END = None  # in a socket's inbox: the socket ended, nothing after it is handled
 
 
 class Adapter(Protocol):
@@ -36,270 +58,517 @@ class Adapter(Protocol):
     async def on_rate_limited(self, frame: str | bytes, retry_after_s: float) -> None: ...
 
 
-class Flag:
-    """Set once, never waited on (an asyncio.Event's waiter deque costs ~600 bytes a socket)."""
-
-    __slots__ = ("_set",)
-
-    def __init__(self) -> None:
-        self._set = False
-
-    def set(self) -> None:
-        self._set = True
-
-    def is_set(self) -> bool:
-        return self._set
-
-
-@dataclass
 class _Out:
-    """A frame waiting to be written (`text` None: the close frame)."""
+    """A frame waiting for the network (`text` None: the close frame)."""
 
-    text: str | None
-    size: int
-    written: asyncio.Future[bool] | None = None
-    close: tuple[int, str] = (1000, "")
+    __slots__ = ("close", "size", "text", "written")
+
+    def __init__(
+        self,
+        text: str | None,
+        size: int,
+        written: asyncio.Future[bool] | None,
+        close: tuple[int, str] = (1000, ""),
+    ) -> None:
+        self.text = text
+        self.size = size
+        self.written = written
+        self.close = close
 
 
-class Socket:
-    """A WebSocket many tasks write to without waiting on its reader.
+class Socket(asyncio.Protocol):
+    """One WebSocket connection: its wire protocol, its adapter, what waits to be written.
 
-    Frames go into a bounded queue that one writer task drains, so a reply, a bot's broadcast
-    or a robot's command never waits for a slow client. When the queue would hold more than
-    GATEWAY_SEND_QUEUE_FRAMES frames or GATEWAY_SEND_QUEUE_BYTES bytes, the socket is closed
-    with 1013 "try again later" and its queue dropped: the client reconnects (every client we
-    serve does after 1013) and the others never notice. 1013 rather than 1008: the client did
-    nothing wrong (a slow network, a paused tab), and 1008 already means "refused for good"
-    here (a bad secret, a deleted session).
+    uvicorn makes one for each upgraded connection (`ws=`, a subclass naming its `port`).
     """
 
-    def __init__(self, ws: WebSocket, bounds: SendBounds | None = None) -> None:
-        self.ws = ws
-        self._bounds = bounds or (limits_of(ws) or UNLIMITED).send
-        self._queue: deque[_Out] | None = None  # made with the first frame (idle: none)
+    port: ClassVar["SocketPort | None"] = None  # routes, limits and wire settings of its port
+    __slots__ = (
+        "_bounds",
+        "_bytes",
+        "_closing",
+        "_ended",
+        "_inbox",
+        "_on_bytes",
+        "_parts",
+        "_parts_text",
+        "_paused",
+        "_queue",
+        "_reading_paused",
+        "_sockets",
+        "_task",
+        "_timer",
+        "_transport",
+        "_ws",
+        "adapter",
+        "close_code",
+        "max_bytes",
+        "meter",
+        "ping_at",
+        "pinged",
+        "seat",
+    )
+
+    def __init__(self, *_: Any, server_state: Any = None, **__: Any) -> None:
+        port = self.port
+        if port is not None and server_state is not None:
+            port.joined(server_state)
+        self._ws = ServerProtocol(
+            extensions=port.extensions if port else None,
+            max_size=port.max_size if port else 2**20,
+            logger=WIRE_LOG,
+        )
+        self._transport: asyncio.Transport | None = None
+        self._inbox: deque[str | bytes | int | None] | None = None  # made with the first frame
+        self._task: asyncio.Task[None] | None = None  # handshake, or draining the inbox
+        self._parts: list[bytes] | None = None  # a fragmented message being read
+        self._parts_text = False
+        self._queue: deque[_Out] | None = None  # frames the network did not take yet
         self._bytes = 0
-        self._wake: asyncio.Future[None] | None = None  # the writer waits for a frame
-        self._writer: asyncio.Task[None] | None = None
-        self._closer: asyncio.Task[None] | None = None
-        self._inflight: _Out | None = None
-        self._closing = False
-        self._reader: asyncio.Task[Any] | None = None  # the task waiting in `receive`, if any
-        self._interrupted = False
-        self.ended = Flag()  # no more frames will be written: the read loop stops
+        self._bounds: SendBounds | None = None  # its port's (tests set their own)
+        self._paused = False  # the transport's buffer is full: frames wait in `_queue`
+        self._reading_paused = False
+        self._closing = False  # no more frames are sent (a close is under way)
+        self._ended = False  # over for its adapter: nothing more is read or written
+        self._timer: asyncio.TimerHandle | None = None  # close answer, or an overflow's drop
+        self._sockets: OpenSockets | None = None
+        self._on_bytes: Callable[[bytes], Awaitable[None]] | None = None
+        self.adapter: Adapter | None = None
+        self.seat: Seat | None = None
+        self.meter: SocketMeter | None = None
+        self.max_bytes = 0
         self.close_code: int | None = None
-        self.meter = meter_of(ws.scope)  # connections and frames of its protocol
-        SOCKET_METER.set(self.meter)  # in the socket's own task: its adapter's refusals count
-        ws.scope[SOCKET_KEY] = self
+        self.ping_at = 0.0  # when the keepalive pings it next (wsserver.KeepAlive)
+        self.pinged = 0.0  # when its unanswered ping went out (0: none)
 
-    async def receive(self) -> Message | None:
-        """The client's next message, read in the calling task (no task per frame); None when
-        the socket ended meanwhile (closed, or overflowed): ending interrupts the read."""
-        if self.ended.is_set():
-            return None
-        task = asyncio.current_task()
-        self._reader = task
+    @classmethod
+    def opened(
+        cls,
+        transport: asyncio.Transport,
+        bounds: SendBounds | None = None,
+        *,
+        max_bytes: int = 2**20,
+        protocol: str = "xparo",
+    ) -> "Socket":
+        """A socket already past its handshake (tests)."""
+        sock = cls()
+        sock._ws = ServerProtocol(state=OPEN, logger=WIRE_LOG)
+        sock._bounds = bounds
+        sock.connection_made(transport)
+        sock.accepted(SocketMeter(protocol), max_bytes)
+        return sock
+
+    @property
+    def limits(self) -> Limits:
+        return self.port.limits if self.port is not None else UNLIMITED
+
+    @property
+    def bounds(self) -> SendBounds:
+        return self._bounds or self.limits.send
+
+    @property
+    def ended(self) -> bool:
+        """No more frames are read or written (closed, overflowed, or the client left)."""
+        return self._ended
+
+    @property
+    def open(self) -> bool:
+        return self._ws.state is OPEN and not self._closing
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        return self._transport
+
+    def peer(self) -> str:
+        found = self._transport.get_extra_info("peername") if self._transport else None
+        return f"{found[0]}:{found[1]}" if isinstance(found, tuple) else "?"
+
+    # -- the network (asyncio.Protocol) --------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        ws = self._ws
+        ws.receive_data(data)
+        events = ws.events_received()
+        self.flush_wire()
+        for event in events:
+            if isinstance(event, Frame):
+                self._frame(event)
+            elif isinstance(event, Request) and self.port is not None:
+                self.port.upgrade(self, event)
+        if ws.state is not OPEN and not self._ended and ws.state is not CONNECTING:
+            self._end()  # the client closed, or broke the protocol (websockets answered it)
+
+    def eof_received(self) -> bool | None:
+        self._ws.receive_eof()
+        self.flush_wire()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ws.receive_eof()
+        self._cancel_timer()
+        self._paused = False
+        if self.port is not None:
+            self.port.left(self)
+        self._end()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._write_queued()
+
+    def shutdown(self) -> None:
+        """uvicorn stops: whatever is still open is closed with 1012 (service restart)."""
+        if self._transport is None or self._transport.is_closing():
+            return
+        if self._ws.state is CONNECTING:
+            self._transport.close()
+        elif self._ws.state is OPEN and not self._closing:
+            self._close_now(CLOSE_RESTART, "")
+        self._transport.close()
+
+    def flush_wire(self) -> None:
+        """Write what the wire protocol has to send; its end-of-stream closes the connection."""
+        transport = self._transport
+        if transport is None:
+            return
+        for chunk in self._ws.data_to_send():
+            if chunk:
+                transport.write(chunk)
+            else:
+                transport.close()
+                self._cancel_timer()
+
+    # -- frames in ----------------------------------------------------------------------------
+
+    def _frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode is Opcode.PONG:
+            self.pinged = 0.0
+            return
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if not frame.fin:
+                self._parts = [bytes(frame.data)]
+                self._parts_text = opcode is Opcode.TEXT
+                return
+            self._message(bytes(frame.data), opcode is Opcode.TEXT)
+        elif opcode is Opcode.CONT and self._parts is not None:
+            self._parts.append(bytes(frame.data))
+            if frame.fin:
+                parts, self._parts = self._parts, None
+                self._message(b"".join(parts), self._parts_text)
+
+    def _message(self, data: bytes, text: bool) -> None:
+        if self._ended or self._closing:
+            return
+        item: str | bytes | int = data
+        if self.max_bytes and len(data) > self.max_bytes:
+            item = len(data)  # too big: closed with 1009 in its turn
+        elif text:
+            try:
+                item = data.decode()
+            except UnicodeDecodeError:
+                self._fail(1007, "invalid UTF-8 in a text frame")
+                return
+        self._take(item)
+
+    def _take(self, item: str | bytes | int | None) -> None:
+        """Queue `item` for the adapter; a task drains the inbox (reading pauses meanwhile)."""
+        if self._inbox is None:
+            self._inbox = deque()
+        self._inbox.append(item)
+        if item is not END and not self._reading_paused and self._transport is not None:
+            self._reading_paused = True
+            self._transport.pause_reading()
+        if self._task is None and self.adapter is not None:
+            self._task = self._spawn(self.drain())
+
+    def _spawn(self, work: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work)
+        if self.port is not None:
+            self.port.track(task)
+        return task
+
+    async def drain(self) -> None:
+        """Hand every waiting frame to the adapter, in order, until none waits (or the socket
+        ended: then the adapter is told, and the socket's place given back)."""
+        SEAT.set(self.seat)
+        SOCKET_METER.set(self.meter)
+        inbox = self._inbox
         try:
-            return await self.ws.receive()
-        except asyncio.CancelledError:
-            if not self._interrupted or task is None:
-                raise
-            self._interrupted = False
-            if task.uncancel() > 0:  # cancelled from outside as well (the server stops)
-                raise
-            return None
+            while inbox:
+                item = inbox.popleft()
+                if item is END:
+                    inbox.clear()
+                    await self._over()
+                    return
+                try:
+                    await self._handle(item)
+                except Exception:
+                    log.exception("socket %s: frame not handled", self.peer())
+                    await self.close(1011, "internal error")
         finally:
-            self._reader = None
+            self._task = None
+            self._resume_reading()
 
-    def _stop_reading(self) -> None:
-        """The socket ended: wake its reader (once) if it waits for the client."""
-        reader = self._reader
-        if reader is not None and not self._interrupted and reader is not asyncio.current_task():
-            self._interrupted = True
-            reader.cancel()
+    async def _handle(self, item: str | bytes | int) -> None:
+        adapter, meter, seat = self.adapter, self.meter, self.seat
+        assert adapter is not None and meter is not None and seat is not None
+        meter.frame_in()
+        if isinstance(item, int):
+            meter.error("too_big")
+            await self.close(CLOSE_TOO_BIG, f"frame over {self.max_bytes} bytes")
+            return
+        if seat.frames is not None and (wait := seat.frames.take()):
+            meter.error("rate_limited")
+            await adapter.on_rate_limited(item, wait)
+            return
+        if isinstance(item, bytes):
+            if self._on_bytes is not None:
+                await self._on_bytes(item)
+                return
+            try:
+                item = item.decode("utf-8")
+            except UnicodeDecodeError:
+                meter.error("binary")
+                await adapter.on_binary_error()
+                return
+        await adapter.on_frame(item)
+
+    async def _over(self) -> None:
+        """The socket ended: its place is given back and its adapter told (once)."""
+        adapter, self.adapter = self.adapter, None
+        if self.seat is not None:
+            self.seat.release()
+        if self._sockets is not None:
+            self._sockets.discard(self)
+        if adapter is not None:
+            try:
+                await adapter.on_close()
+            except Exception:
+                log.exception("socket %s: not closed cleanly", self.peer())
+
+    # -- frames out ---------------------------------------------------------------------------
 
     async def send_json(self, frame: Any, *, written: bool = False) -> bool:
         """Queue `frame` as JSON text (see send_text)."""
         return await self.send_text(json.dumps(frame, ensure_ascii=False), written=written)
 
     async def send_text(self, text: str, *, written: bool = False) -> bool:
-        """Queue one text frame; False when the socket is gone or closing. With `written`,
-        wait until the frame was handed to the network (False if it never was)."""
-        if self._closing or self.ended.is_set():
+        """Send one text frame without waiting for the network; False when the socket is gone
+        or closing. With `written`, wait until the frame was handed to the network (False if
+        it never was)."""
+        if not self.open or self._ended:
             return False
-        if self.ws.client_state != WebSocketState.CONNECTED:
-            return False
+        queue = self._queue
+        if not queue and not self._paused:
+            return self._write(text)
         size = len(text.encode())
-        bounds = self._bounds
-        queued = len(self._queue) if self._queue is not None else 0
-        if queued and (queued >= bounds.frames or self._bytes + size > bounds.bytes):
+        bounds = self.bounds
+        if queue and (len(queue) >= bounds.frames or self._bytes + size > bounds.bytes):
             self._overflow()
             return False
-        out = _Out(text, size, asyncio.get_running_loop().create_future() if written else None)
-        self._push(out)
-        return await out.written if out.written is not None else True
-
-    async def close(self, code: int, reason: str = "") -> None:
-        """Close with `code` once the frames queued before are written (a no-op when the
-        socket is already gone); gives up after GATEWAY_SEND_CLOSE_WAIT_S."""
-        if self._closing or self.ended.is_set():
-            return
-        self._closing = True
-        done = asyncio.get_running_loop().create_future()
-        self._push(_Out(None, 0, done, (code, reason[:120])))
-        try:
-            await asyncio.wait_for(asyncio.shield(done), self._bounds.close_wait_s)
-        except TimeoutError:
-            log.warning("socket close %d not written in time: abandoned", code)
-            self._end()
-
-    async def finish(self) -> None:
-        """The connection is over: stop writing (a close in progress gets its time)."""
-        if self._closer is not None:
-            await self._closer
-        self._end()
+        done = asyncio.get_running_loop().create_future() if written else None
+        self._push(_Out(text, size, done))
+        return await done if done is not None else True
 
     def _push(self, out: _Out) -> None:
         if self._queue is None:
             self._queue = deque()
         self._queue.append(out)
         self._bytes += out.size
-        if self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write())
 
-    async def _write(self) -> None:
-        while True:
-            if not self._queue:
-                self._wake = asyncio.get_running_loop().create_future()
-                await self._wake
-                self._wake = None
-                continue
-            out = self._queue.popleft()
-            self._bytes -= out.size
-            self._inflight = out
-            if out.text is None:
-                await self._close_now(*out.close)
-                _settle(out, True)
-                self._end()
-                return
-            ok = await self._send(out.text)
-            self._inflight = None
-            _settle(out, ok)
-            if not ok:
-                self._end()
-                return
-
-    async def _send(self, text: str) -> bool:
-        if self.ws.client_state != WebSocketState.CONNECTED:
-            return False
+    def _write(self, text: str) -> bool:
         try:
-            await self.ws.send_text(text)
-        except (WebSocketDisconnect, RuntimeError, OSError):
+            self._ws.send_text(text.encode())
+        except InvalidState:
             return False
-        self.meter.frame_out()
+        self.flush_wire()
+        if self.meter is not None:
+            self.meter.frame_out()
         return True
 
-    async def _close_now(self, code: int, reason: str) -> None:
-        self.close_code = code
-        if self.ws.client_state != WebSocketState.CONNECTED:
+    def _write_queued(self) -> None:
+        """The network takes frames again: write what waits, in order, while it does."""
+        queue = self._queue
+        while queue and not self._paused:
+            out = queue.popleft()
+            if out.text is None:
+                self._close_now(*out.close)
+                _settle(out, True)
+                return
+            self._bytes -= out.size
+            _settle(out, self._write(out.text))
+        if self._timer is not None and self._closing and self.close_code is None:
+            self._cancel_timer()  # overflowed, and the network moves again: say why
+            self._close_now(CLOSE_TRY_AGAIN, OVERFLOW_REASON)
+
+    async def close(self, code: int, reason: str = "") -> None:
+        """Close with `code` once the frames queued before are written (a no-op when the
+        socket is already gone or closing); gives up after GATEWAY_SEND_CLOSE_WAIT_S."""
+        if self._closing or self._ended or self._transport is None:
             return
+        self._closing = True
+        if not self._queue and not self._paused:
+            self._close_now(code, reason[:120])
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._push(_Out(None, 0, done, (code, reason[:120])))
         try:
-            await self.ws.close(code=code, reason=reason)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            return
+            await asyncio.wait_for(asyncio.shield(done), self.bounds.close_wait_s)
+        except TimeoutError:
+            log.warning("socket close %d not written in time: abandoned", code)
+            self._end()
+            self._transport.close()
+
+    def _close_now(self, code: int, reason: str) -> None:
+        """Write the close frame; the client has CLOSE_TIMEOUT_S to answer it."""
+        self._closing = True
+        self.close_code = code
+        if self._ws.state is OPEN:
+            self._ws.send_close(code, reason)
+            self.flush_wire()
+            self._cancel_timer()
+            if self._transport is not None and not self._transport.is_closing():
+                self._timer = asyncio.get_running_loop().call_later(
+                    CLOSE_TIMEOUT_S, self._transport.close
+                )
+        self._end()
+
+    def _fail(self, code: int, reason: str) -> None:
+        """The client broke the protocol: close at once."""
+        self._ws.fail(code, reason)
+        self.flush_wire()
+        self.close_code = code
+        if self._transport is not None:
+            self._transport.close()
+        self._end()
 
     def _overflow(self) -> None:
-        """Too much waiting: drop it all, stop reading, and close with 1013."""
+        """Too much waiting: drop it all, stop reading, and close with 1013 as soon as the
+        network takes it. When the client has not read enough to take it within
+        `overflow_close_wait_s`, drop the connection: closing it the polite way would not end
+        it (the transport flushes what it holds first, and a client that never reads again
+        would keep the connection, and megabytes of buffers, for good)."""
         log.warning(
             "socket %s closed: %d frames (%d bytes) waiting to be written",
-            _peer(self.ws),
+            self.peer(),
             len(self._queue or ()),
             self._bytes,
         )
+        if self.meter is not None:
+            self.meter.error("overflow")
         self._closing = True
-        self.meter.error("overflow")
-        self._drop()
-        if self._writer is not None:
-            self._writer.cancel()  # it waits on the network: nothing of its frame went out
-        self.ended.set()
-        self._stop_reading()
-        self._closer = asyncio.create_task(self._close_after_overflow())
+        self._end()
+        self._timer = asyncio.get_running_loop().call_later(
+            self.bounds.overflow_close_wait_s, self._drop_overflowed
+        )
 
-    async def _close_after_overflow(self) -> None:
-        """Write the 1013; when the client has not read enough to take it within
-        `overflow_close_wait_s`, drop the connection. Closing it the polite way would not end
-        it: the server's transport flushes what it holds before closing, and a client that
-        never reads again would keep the connection (and megabytes of buffers) for good."""
-        reason = "too slow: send queue full, try again later"
-        try:
-            await asyncio.wait_for(
-                self._close_now(CLOSE_TRY_AGAIN, reason), self._bounds.overflow_close_wait_s
-            )
-        except TimeoutError:
-            log.info("close of overflowed socket %s not written in time: dropped", _peer(self.ws))
-            abort(self.ws.scope)
+    def _drop_overflowed(self) -> None:
+        self._timer = None
+        log.info("close of overflowed socket %s not written in time: dropped", self.peer())
+        self.abort()
+
+    def abort(self) -> None:
+        """Drop the TCP connection at once, unsent data and all."""
+        if self._transport is not None:
+            self._transport.abort()
 
     def _end(self) -> None:
-        self.ended.set()
-        self._stop_reading()
-        self.meter.closed()
-        self._closing = True
-        self._drop()
-        if self._writer is not None and self._writer is not asyncio.current_task():
-            self._writer.cancel()
-
-    def _drop(self) -> None:
-        if self._inflight is not None:
-            _settle(self._inflight, False)
-        for out in self._queue or ():
+        """Nothing more is read or written: what waits is dropped, the adapter is told."""
+        if self._ended:
+            return
+        self._ended = True
+        if self.meter is not None:
+            self.meter.closed()
+        queue, self._queue, self._bytes = self._queue, None, 0
+        for out in queue or ():
             _settle(out, False)
-        self._queue = None
-        self._bytes = 0
+        if self._inbox is not None:
+            self._inbox.clear()
+        self._take(END)
+        self._resume_reading()  # frames are dropped from now on; the client's close is read
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self._transport is not None:
+            self._reading_paused = False
+            if not self._transport.is_closing():
+                self._transport.resume_reading()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- the handshake (wsserver.py) ------------------------------------------------------------
+
+    def accepted(self, meter: SocketMeter, max_bytes: int) -> None:
+        """The 101 answer was written: frames are read from now on (and counted on `meter`)."""
+        if not self._ws.reader.buffer:  # the client waits for the 101: nothing is half-read
+            # websockets' parser keeps the handshake request (headers and all, ~2.5 KiB) in a
+            # local for the connection's life; a fresh one in the OPEN state reads the frames
+            # the same way without it.
+            self._ws.parser = self._ws.parse()
+            next(self._ws.parser)
+        self.meter = meter
+        self.max_bytes = max_bytes
+        SOCKET_METER.set(meter)  # in the socket's own task: its adapter's refusals count
+
+    def attach(
+        self,
+        adapter: Adapter,
+        seat: Seat,
+        *,
+        sockets: "OpenSockets | None",
+        restart: int,
+        on_bytes: Callable[[bytes], Awaitable[None]] | None,
+    ) -> None:
+        self.adapter = adapter
+        self.seat = seat
+        self._on_bytes = on_bytes
+        if sockets is not None and not self._ended:
+            self._sockets = sockets
+            sockets.add(self, restart)
+
+    @property
+    def wire(self) -> ServerProtocol:
+        return self._ws
+
+    def handshaking(self, task: asyncio.Task[None]) -> None:
+        self._task = task
+
+    def handshake_over(self) -> None:
+        """The handshake's task ends: frames that come later get a task of their own."""
+        if self._task is asyncio.current_task():
+            self._task = None
+
+    def ping(self, payload: bytes, now: float) -> bool:
+        """Send a keepalive ping (False: the socket is no longer open)."""
+        if self._ws.state is not OPEN or self._transport is None or self._transport.is_closing():
+            return False
+        self._ws.send_ping(payload)
+        self.flush_wire()
+        self.pinged = now
+        return True
+
+    def unanswered(self) -> None:
+        """No pong came in time: the connection is dead, close it (1011, as uvicorn does)."""
+        if self._ws.state is OPEN:
+            self._fail(1011, "keepalive ping timeout")
 
 
-def abort(scope: Scope) -> None:
-    """Drop the TCP connection of a WebSocket at once, unsent data and all (no-op when the
-    server's transport is unknown or already gone)."""
-    transport = scope.get(TRANSPORT_KEY)
-    if transport is None:
-        return
-    # closing with data unsent: waiting to flush to a client that does not read
-    if not transport.is_closing() or transport.get_write_buffer_size():
-        transport.abort()
-
-
-class KeepTransport:
-    """Pure ASGI middleware (outermost): remembers each WebSocket's server transport in its
-    scope, so a socket closed for being too slow can be dropped (`abort`). ASGI has no way to
-    abort a connection; uvicorn's protocol object, whose bound `send` the outermost app gets,
-    holds the transport."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
-            if transport is not None:
-                scope[TRANSPORT_KEY] = transport
-        await self.app(scope, receive, send)
+OVERFLOW_REASON = "too slow: send queue full, try again later"
+WIRE_LOG = logging.getLogger("services.gateway.wire")
+WIRE_LOG.setLevel(logging.WARNING)  # websockets says "connection open" at INFO for each socket
 
 
 def _settle(out: _Out, ok: bool) -> None:
     if out.written is not None and not out.written.done():
         out.written.set_result(ok)
-
-
-def _peer(ws: WebSocket) -> str:
-    client = ws.client
-    return f"{client.host}:{client.port}" if client else "?"
-
-
-def socket_of(ws: WebSocket) -> Socket | None:
-    """The Socket made for `ws`, if any."""
-    found = ws.scope.get(SOCKET_KEY)
-    return found if isinstance(found, Socket) else None
 
 
 async def send_written(out: Callable[[Any], Awaitable[bool]], frame: Any) -> bool:
@@ -329,124 +598,41 @@ class OpenSockets:
         await asyncio.gather(*(sock.close(code, reason) for sock, code in sockets.items()))
 
 
-async def serve(ws: WebSocket, adapter: Adapter, *, max_bytes: int) -> None:
-    """Start `adapter` on an accepted socket and run it until the client goes.
+async def serve(
+    sock: Socket,
+    adapter: Adapter,
+    *,
+    project: Any = None,
+    sockets: OpenSockets | None = None,
+    restart: int = CLOSE_RESTART,
+    on_bytes: Callable[[bytes], Awaitable[None]] | None = None,
+) -> None:
+    """Start `adapter` on an accepted socket, then hand it the socket's frames as they come
+    (this returns once none waits: an idle socket has no task).
 
-    A socket over a connection cap, or whose adapter cannot start (NATS unreachable), is told
-    to try again later (1013).
+    A socket over a connection cap (this replica's, or `project`'s), or whose adapter cannot
+    start (NATS unreachable), is told to try again later (1013). When the gateway stops, the
+    socket is closed with `restart` (the protocol's "reconnect" code) if `sockets` holds it.
     """
-    seat = _seat(ws, project=True)
+    limits = sock.limits
+    seat = limits.seat()
+    if seat is not None and project is not None and not seat.join(project):
+        seat.release()
+        seat = None
     if seat is None:
-        await _refuse(ws, adapter, "too many connections, try again later")
+        await _refuse(sock, adapter, "too many connections, try again later")
         return
     try:
         await adapter.start()
     except Exception as err:
         log.warning("socket not started: %r", err)
         seat.release()
-        await _refuse(ws, adapter, "try again shortly")
+        await _refuse(sock, adapter, "try again shortly")
         return
-    await run(ws, adapter, max_bytes=max_bytes, on_binary_error=adapter.on_binary_error, seat=seat)
+    sock.attach(adapter, seat, sockets=sockets, restart=restart, on_bytes=on_bytes)
+    await sock.drain()
 
 
-async def run(
-    ws: WebSocket,
-    adapter: Adapter,
-    *,
-    max_bytes: int,
-    on_binary_error: Any,
-    on_bytes: Callable[[bytes], Awaitable[None]] | None = None,
-    seat: Seat | None = None,
-) -> None:
-    """Feed each frame to `adapter` until the client goes (or its socket ended: closed, or
-    closed for being too slow); binary frames must be UTF-8 (unless `on_bytes` takes them as
-    they are).
-
-    A frame over `max_bytes` closes the socket with 1009. The server (uvicorn) reads frames up
-    to a higher hard cap, so an oversized frame is read whole and the close is clean.
-    """
-    seat = seat or _seat(ws, project=False)
-    if seat is None:
-        await _refuse(ws, adapter, "too many connections, try again later")
-        return
-    sock = socket_of(ws)
-    meter = sock.meter if sock is not None else None
-    seated = SEAT.set(seat)
-    try:
-        while (message := await _receive(ws, sock)) is not None:
-            if meter is not None:
-                meter.frame_in()
-            size = len(message.get("bytes") or b"") or len((message.get("text") or "").encode())
-            if size > max_bytes:
-                _count(meter, "too_big")
-                await _close(ws, CLOSE_TOO_BIG, f"frame over {max_bytes} bytes")
-                return
-            text, data = message.get("text"), message.get("bytes")
-            if seat.frames is not None and (wait := seat.frames.take()):
-                _count(meter, "rate_limited")
-                await adapter.on_rate_limited(text if text is not None else data or b"", wait)
-                continue
-            if text is None and on_bytes is not None and data is not None:
-                await on_bytes(data)
-                continue
-            if text is None and data is not None:
-                try:
-                    text = data.decode("utf-8")
-                except UnicodeDecodeError:
-                    _count(meter, "binary")
-                    await on_binary_error()
-                    continue
-            if text is not None:
-                await adapter.on_frame(text)
-    except WebSocketDisconnect:
-        return
-    finally:
-        SEAT.reset(seated)
-        seat.release()
-        await adapter.on_close()
-        if sock is not None:
-            await sock.finish()
-
-
-def _count(meter: SocketMeter | None, kind: str) -> None:
-    if meter is not None:
-        meter.error(kind)
-
-
-def _seat(ws: WebSocket, *, project: bool) -> Seat | None:
-    """A place on this replica for `ws` (and in its project's count), or None when full."""
-    limits = limits_of(ws) or UNLIMITED
-    seat = limits.seat()
-    named = limits.named_project(ws) if project else None
-    if seat is not None and named is not None and not seat.join(named):
-        seat.release()
-        return None
-    return seat
-
-
-async def _receive(ws: WebSocket, sock: "Socket | None") -> Message | None:
-    """The next message from the client; None when it left or its socket ended first."""
-    if sock is None:
-        message = await ws.receive()
-    else:
-        found = await sock.receive()
-        if found is None:
-            return None
-        message = found
-    return None if message["type"] == "websocket.disconnect" else message
-
-
-async def _close(ws: WebSocket, code: int, reason: str) -> None:
-    sock = socket_of(ws)
-    if sock is not None:
-        await sock.close(code, reason)
-    else:
-        await ws.close(code=code, reason=reason)
-
-
-async def _refuse(ws: WebSocket, adapter: Adapter, reason: str) -> None:
-    await _close(ws, CLOSE_TRY_AGAIN, reason)
+async def _refuse(sock: Socket, adapter: Adapter, reason: str) -> None:
+    await sock.close(CLOSE_TRY_AGAIN, reason)
     await adapter.on_close()
-    sock = socket_of(ws)
-    if sock is not None:
-        await sock.finish()

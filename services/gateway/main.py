@@ -20,9 +20,9 @@ from .admin_chat import admin_chat_router
 from .admin_content import admin_content_router
 from .admin_conversations import admin_conversations_router
 from .admin_projects import admin_projects_router
-from .aida_routes import aida_router
+from .aida_routes import aida_sockets
 from .audit import AuditMiddleware, audit_router
-from .besser_routes import BesserEndpoint, BesserMedia, besser_app, besser_port
+from .besser_routes import BesserEndpoint, BesserMedia, besser_port, besser_sockets
 from .bridge import ConnectionWatch
 from .chat_page import chat_page_router
 from .config import GatewaySettings
@@ -38,13 +38,18 @@ from .phoenix.feed import BotFeeds
 from .robot_api import robot_router
 from .rsvp_routes import rsvp_router
 from .shapes import ShapedRefusals, Shapes
+from .wsserver import SocketPort
 from .xparo_routes import xparo_router
+
+# uvicorn drops frames above this at once; frames between the limit and this get a clean 1009.
+HARD_CAP_FACTOR = 4
 
 
 def create_app(
     common: CommonSettings | None = None, settings: GatewaySettings | None = None
 ) -> FastAPI:
-    """The gateway: every wire protocol's endpoint on one ASGI app."""
+    """The gateway: every HTTP route on one ASGI app, every WebSocket on its port's socket
+    layer (`app.state.sockets`, uvicorn's `ws=`; wsserver.py)."""
     common = common or CommonSettings()
     settings = settings or GatewaySettings()
     watch = ConnectionWatch()  # replies published while NATS was away are fetched again
@@ -81,14 +86,23 @@ def create_app(
 
     sockets = connection.OpenSockets()
     live = LiveFeeds(bridge)
-    besser = besser_app(
+    besser = besser_sockets(
         BesserEndpoint(
             projects=projects,
             bridge=bridge,
             media=BesserMedia(bridge),
             settings=settings,
             sockets=sockets,
-        )
+        ),
+        settings,
+        limits,
+    )
+    port = SocketPort(  # the main port's WebSockets (XPARO, AIDA)
+        limits=limits,
+        max_size=settings.max_frame_bytes * HARD_CAP_FACTOR,
+        deflate=settings.ws_per_message_deflate,
+        ping_interval_s=settings.ws_ping_interval_s,
+        ping_timeout_s=settings.ws_ping_timeout_s,
     )
 
     startup = Startup(dependencies_of(common))  # NATS and Postgres, waited for with backoff
@@ -111,13 +125,10 @@ def create_app(
 
     # /docs is served from local files (docs_page.py): FastAPI's own loads Swagger UI from a CDN.
     app = FastAPI(title="Switchboard gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.limits = besser.state.limits = limits  # read by each socket (connection.py)
+    app.state.sockets = port
     problems.install(app)
     app.add_middleware(AuditMiddleware, store=audit)
     app.add_middleware(NulGuard)  # nothing with a NUL reaches a route
-    # KeepTransport needs the server's own send on WebSockets; ShapedRefusals (outermost) hands
-    # WebSocket scopes through untouched, so both hold.
-    app.add_middleware(connection.KeepTransport)
     app.add_middleware(ShapedRefusals, shapes=Shapes(settings))  # outermost: every refusal
     app.include_router(admin_projects_router(projects, tokens, bridge))
     app.include_router(audit_router(projects, tokens, audit))
@@ -146,7 +157,7 @@ def create_app(
         body, content_type = await render()
         return Response(body, media_type=content_type)
 
-    app.include_router(xparo_router(projects, tokens, bridge, settings, sockets))
+    app.include_router(xparo_router(projects, tokens, bridge, settings, sockets, port))
 
     async def before_shutdown() -> None:
         # Marks first: a client told to reconnect must find where its session stopped.
@@ -154,7 +165,7 @@ def create_app(
         await asyncio.gather(sockets.close_all(), live.close_all())
 
     app.state.before_shutdown = before_shutdown
-    app.include_router(aida_router(projects, bridge, feeds, settings, sockets))
+    aida_sockets(port, projects, bridge, feeds, settings, sockets)
     app.include_router(rsvp_router(projects, bridge, settings))
     app.include_router(chat_page_router(settings))
     app.include_router(console_page_router(settings))

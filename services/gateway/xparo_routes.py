@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from shared.contracts import robot_id_or_none
@@ -22,6 +22,7 @@ from .adapters.xparo_robot import robot_named
 from .adapters.xparo_typed import XparoTypedAdapter
 from .bridge import Bridge
 from .config import GatewaySettings
+from .wsserver import Handshake, SocketPort
 
 log = logging.getLogger(__name__)
 REST_POLL_WAIT_S = 0.05
@@ -53,8 +54,9 @@ def xparo_router(
     bridge: Bridge,
     settings: GatewaySettings,
     sockets: connection.OpenSockets,
+    port: SocketPort,
 ) -> APIRouter:
-    """WebSocket and REST routes of both XPARO APIs.
+    """REST routes of both XPARO APIs (an APIRouter), and their WebSocket routes on `port`.
 
     When the gateway stops, both sockets are closed with 1012 after the frames already queued
     (their sessions' resume marks are left first, so the replica they reconnect to goes on).
@@ -66,16 +68,15 @@ def xparo_router(
         "fetch_wait_s": settings.command_fetch_wait_s,
     }
 
-    async def command_socket(ws: WebSocket, secret: str, project: str) -> None:
-        found = await auth(project, secret)
+    async def command_socket(ws: Handshake) -> None:
+        found = await auth(ws.path_params["project"], ws.path_params["secret"])
         bad = _bad_ids(ws.query_params)
         if found is None or bad is not None:
             if found is not None:
                 log.info("XPARO socket of project %s refused: %s", found[0].key, bad)
-            await ws.close(code=1008)  # before accept: the handshake is refused with HTTP 403
+            ws.refuse()  # before the handshake completes: HTTP 403
             return
-        await ws.accept()
-        sock = connection.Socket(ws)
+        sock = ws.accept(settings.max_frame_bytes)
         adapter = XparoAdapter(
             sock.send_json,
             project=found[0],
@@ -86,23 +87,15 @@ def xparo_router(
             reply_wait_s=settings.reply_wait_s,
             link=link,
         )
-        await _serve(sock, adapter)
+        await connection.serve(sock, adapter, project=found[0].key, sockets=sockets)
 
-    async def _serve(sock: connection.Socket, adapter: connection.Adapter) -> None:
-        sockets.add(sock, connection.CLOSE_RESTART)
-        try:
-            await connection.serve(sock.ws, adapter, max_bytes=settings.max_frame_bytes)
-        finally:
-            sockets.discard(sock)
-
-    async def typed_socket(ws: WebSocket, secret: str, project: str) -> None:
-        found = await auth(project, secret)
+    async def typed_socket(ws: Handshake) -> None:
+        found = await auth(ws.path_params["project"], ws.path_params["secret"])
         wanted = ws.query_params.get("robot_id")
         if found is None or (wanted is not None and robot_id_or_none(wanted) is None):
-            await ws.close(code=1008)
+            ws.refuse()
             return
-        await ws.accept()
-        sock = connection.Socket(ws)
+        sock = ws.accept(settings.max_frame_bytes)
         adapter = XparoTypedAdapter(
             sock,
             project=found[0],
@@ -113,7 +106,7 @@ def xparo_router(
             ping_interval_s=settings.ping_interval_s,
             **link,
         )
-        await _serve(sock, adapter)
+        await connection.serve(sock, adapter, project=found[0].key, sockets=sockets)
 
     async def rest_twin(request: Request, secret: str, project: str) -> JSONResponse:
         """The same JSON objects as the socket; the replies merged into one object, HTTP 201."""
@@ -164,9 +157,9 @@ def xparo_router(
             await adapter.on_close()
         return JSONResponse(replies, status_code=201)
 
-    router.add_api_websocket_route("/chatbot_api/{secret}/{project}/", command_socket)
-    router.add_api_websocket_route("/ws/chatbot_api/{secret}/{project}/", command_socket)
-    router.add_api_websocket_route("/ws/chatbot/{secret}/{project}/", typed_socket)
+    port.route("/chatbot_api/{secret}/{project}/", command_socket, protocol="xparo")
+    port.route("/ws/chatbot_api/{secret}/{project}/", command_socket, protocol="xparo")
+    port.route("/ws/chatbot/{secret}/{project}/", typed_socket, protocol="xparo-typed")
     for method in ("GET", "POST"):  # one route each: OpenAPI operation ids must be unique
         router.add_api_route(
             "/chatbot_api/{secret}/{project}/",

@@ -54,9 +54,11 @@ def token(backends: Backends, role: AdminRole) -> str:
 def app_admin_routes() -> list[tuple[str, str]]:
     """(method, path) of every HTTP route under /admin of the gateway app (in the OpenAPI
     document or not)."""
-    routes = list(iter_route_contexts(create_app().routes))  # included routers' too
+    app = create_app()
+    routes = list(iter_route_contexts(app.routes))  # included routers' too
     admin = [r for r in routes if (r.path or "").startswith("/admin")]
     sockets = [r.path for r in admin if isinstance(r.original_route, APIWebSocketRoute)]
+    sockets += [path for path in app.state.sockets.paths if path.startswith("/admin")]
     assert sockets == [], "an admin WebSocket route: guard it knowingly"
     return sorted(
         (method, str(route.path))

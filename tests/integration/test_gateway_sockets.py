@@ -1,11 +1,14 @@
 """What a socket costs: permessage-deflate, which browsers always offer, is refused unless the
-gateway is configured to accept it (~33 KiB more per socket)."""
+gateway is configured to accept it (~33 KiB more per socket); WebSockets run on the gateway's
+own socket layer, next to the HTTP routes of the same port."""
 
 import json
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from shared.devstack.embedded import free_port
 from shared.testing.backends import Backends
@@ -56,3 +59,35 @@ async def test_deflate_is_accepted_when_the_gateway_is_configured_for_it(
     besser = await extensions(gateways.besser_url(project, replica=1))
     assert xparo is not None and xparo.startswith("permessage-deflate")
     assert besser is not None and besser.startswith("permessage-deflate")
+
+
+async def test_an_upgrade_to_a_path_no_protocol_serves_is_refused_with_403(
+    gateways: Stack, project: TestProject
+) -> None:
+    """A WebSocket handshake to an unknown path (or an HTTP-only route) is answered HTTP 403
+    before the handshake completes, on both ports' layers alike; the HTTP routes beside the
+    sockets still answer."""
+    base = gateways.ws_url(project).split("/chatbot_api/")[0]
+    for path in ("/nowhere", "/health", f"/chatbot_api/{project.secret}/{project.key}"):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(base + path, open_timeout=20):
+                pass
+        assert refused.value.response.status_code == 403, path
+    async with httpx.AsyncClient(base_url=gateways.http_url()) as http:
+        assert (await http.get("/health")).json() == {"status": "ok"}
+
+
+async def test_a_refused_handshake_answers_403_before_any_frame(
+    gateways: Stack, project: TestProject
+) -> None:
+    """A wrong secret is answered HTTP 403 with no body before the handshake, on the XPARO and
+    the BESSER port, as the platforms refuse (the client never gets a socket)."""
+    for url in (
+        gateways.ws_url(project).replace(project.secret, "wrong-secret"),
+        gateways.besser_url(project).replace(project.secret, "wrong-secret"),
+    ):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url, compression="deflate", open_timeout=20):
+                pass
+        assert refused.value.response.status_code == 403, url
+        assert refused.value.response.body == b"", url

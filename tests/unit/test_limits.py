@@ -6,11 +6,12 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from starlette.websockets import WebSocketState
 
 from services.gateway.config import GatewaySettings
 from services.gateway.connection import CLOSE_TRY_AGAIN, Socket
 from services.gateway.limits import Limits, RateLimited, SendBounds, TokenBucket
+
+from .fake_wire import Client, until
 
 
 class Clock:
@@ -21,45 +22,13 @@ class Clock:
         return self.now
 
 
-class FakeWebSocket:
-    """What Socket uses of a Starlette WebSocket; `stalled` makes writes wait (a client that
-    stopped reading, with the kernel buffers full)."""
-
-    def __init__(self) -> None:
-        self.scope: dict[str, Any] = {}
-        self.client = None
-        self.client_state = WebSocketState.CONNECTED
-        self.sent: list[str] = []
-        self.closed: tuple[int, str] | None = None
-        self.stalled = asyncio.Event()
-        self.flowing = asyncio.Event()
-        self.flowing.set()
-
-    async def send_text(self, text: str) -> None:
-        if not self.flowing.is_set():
-            self.stalled.set()
-            await self.flowing.wait()
-        self.sent.append(text)
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self.flowing.wait()
-        self.closed = (code, reason)
-        self.client_state = WebSocketState.DISCONNECTED
-
-
 def settings(**values: Any) -> GatewaySettings:
     return GatewaySettings.model_construct(**values)
 
 
-def socket(ws: FakeWebSocket, **bounds: Any) -> Socket:
-    return Socket(ws, SendBounds(**bounds))  # type: ignore[arg-type]
-
-
-async def until(check: Any) -> None:
-    """Let the writer task run until `check` holds (it only needs turns of the loop)."""
-    async with asyncio.timeout(2):
-        while not check():  # noqa: ASYNC110 (a poll of plain state, no event to wait on)
-            await asyncio.sleep(0)
+def socket(client: Client, **bounds: Any) -> Socket:
+    client.sock = Socket.opened(client.wire, SendBounds(**bounds))
+    return client.sock
 
 
 def test_bucket_allows_a_burst_then_the_rate() -> None:
@@ -135,82 +104,105 @@ def test_a_socket_joined_twice_to_a_project_counts_once() -> None:
 
 
 async def test_sends_never_wait_for_a_stalled_reader() -> None:
-    """With the writer stuck on the network, every send returns at once (queued)."""
-    ws = FakeWebSocket()
-    sock = socket(ws, frames=100, bytes=1_000_000)
-    ws.flowing.clear()
+    """With the network full, every send returns at once (queued), and the frames go out in
+    order once it takes them again."""
+    client = Client()
+    sock = socket(client, frames=100, bytes=1_000_000)
+    sock.pause_writing()
     async with asyncio.timeout(1):
         assert all([await sock.send_text(f"frame {n}") for n in range(50)])
-    await until(ws.stalled.is_set)
-    ws.flowing.set()
-    await until(lambda: len(ws.sent) == 50)
-    assert ws.sent == [f"frame {n}" for n in range(50)]
+    assert client.read() == []
+    sock.resume_writing()
+    assert client.read() == [f"frame {n}" for n in range(50)]
 
 
 async def test_a_full_queue_closes_the_socket_with_1013_and_drops_it() -> None:
     """One frame past the bound: the send is refused, the queue dropped, the socket ended and
     closed with 1013 (once the network lets the close frame out)."""
-    ws = FakeWebSocket()
-    sock = socket(ws, frames=3, bytes=1_000_000, close_wait_s=5)
-    ws.flowing.clear()
-    assert await sock.send_text("stuck in the writer")
-    await until(ws.stalled.is_set)
+    client = Client()
+    sock = socket(client, frames=3, bytes=1_000_000, close_wait_s=5)
+    sock.pause_writing()
     assert all([await sock.send_text(f"queued {n}") for n in range(3)])
     assert await sock.send_text("one too many") is False
-    assert sock.ended.is_set()
+    assert sock.ended
     assert await sock.send_text("after the close") is False
-    ws.flowing.set()
-    await sock.finish()
-    assert ws.closed is not None and ws.closed[0] == CLOSE_TRY_AGAIN
-    assert ws.sent == []  # the frame the writer waited on never went out either
+    sock.resume_writing()
+    assert client.read() == []  # nothing that waited went out
+    assert client.closed_with() == (CLOSE_TRY_AGAIN, "too slow: send queue full, try again later")
+
+
+async def test_an_overflowed_client_that_never_reads_again_is_dropped() -> None:
+    """When the network never takes the 1013 within overflow_close_wait_s, the connection is
+    dropped (aborted), not kept open for good."""
+    client = Client()
+    sock = socket(client, frames=1, overflow_close_wait_s=0.05)
+    sock.pause_writing()
+    await sock.send_text("queued")
+    assert await sock.send_text("one too many") is False
+    await until(lambda: client.wire.aborted)
+    assert client.closed_with() is None
 
 
 async def test_the_byte_bound_counts_too_but_lets_one_big_frame_through() -> None:
     """A frame bigger than the byte bound passes when nothing waits; a second one overflows."""
-    ws = FakeWebSocket()
-    sock = socket(ws, frames=100, bytes=1000)
-    ws.flowing.clear()
+    client = Client()
+    sock = socket(client, frames=100, bytes=1000)
+    sock.pause_writing()
     assert await sock.send_text("x" * 5000)
-    await until(ws.stalled.is_set)
-    assert await sock.send_text("y" * 600)
-    assert await sock.send_text("z" * 600) is False
-    assert sock.ended.is_set()
+    assert await sock.send_text("y" * 600) is False
+    assert sock.ended
 
 
 async def test_written_waits_for_the_network_and_is_false_when_dropped() -> None:
     """A send with `written` returns True only once its frame went out, False when the socket
     was closed for overflow before that (a robot command is then redelivered)."""
-    ws = FakeWebSocket()
-    sock = socket(ws, frames=2, bytes=1_000_000, close_wait_s=0.1, overflow_close_wait_s=0.1)
+    client = Client()
+    sock = socket(client, frames=2, bytes=1_000_000, overflow_close_wait_s=0.1)
     assert await sock.send_text("flowing", written=True)
-    ws.flowing.clear()
+    sock.pause_writing()
     command = asyncio.create_task(sock.send_text("command", written=True))
-    await until(ws.stalled.is_set)
+    await asyncio.sleep(0)
     assert not command.done()
     for n in range(3):
         await sock.send_text(f"reply {n}")
     assert await command is False
-    assert ws.sent == ["flowing"]
+    assert client.read() == ["flowing"]
+
+
+async def test_written_is_true_once_the_network_takes_the_frame() -> None:
+    """A command queued behind a full network is acknowledged once it was written."""
+    client = Client()
+    sock = socket(client)
+    sock.pause_writing()
+    command = asyncio.create_task(sock.send_text("command", written=True))
+    await asyncio.sleep(0)
+    assert not command.done()
+    sock.resume_writing()
+    assert await command is True
+    assert client.read() == ["command"]
 
 
 async def test_close_waits_for_the_frames_queued_before_it() -> None:
     """An error frame queued before a close is written first (BESSER's 'session deleted')."""
-    ws = FakeWebSocket()
-    sock = socket(ws)
+    client = Client()
+    sock = socket(client)
+    sock.pause_writing()
     assert await sock.send_text("error: session deleted")
-    await sock.close(1008, "session deleted")
-    assert ws.sent == ["error: session deleted"]
-    assert ws.closed == (1008, "session deleted")
-    assert sock.ended.is_set() and await sock.send_text("late") is False
+    closing = asyncio.create_task(sock.close(1008, "session deleted"))
+    await asyncio.sleep(0)
+    sock.resume_writing()
+    await closing
+    assert client.read() == ["error: session deleted"]
+    assert client.closed_with() == (1008, "session deleted")
+    assert sock.ended and await sock.send_text("late") is False
 
 
 async def test_a_close_the_network_never_takes_is_abandoned_in_time() -> None:
     """Closing a stalled socket gives up after close_wait_s instead of hanging (shutdown)."""
-    ws = FakeWebSocket()
-    sock = socket(ws, close_wait_s=0.05)
-    ws.flowing.clear()
+    client = Client()
+    sock = socket(client, close_wait_s=0.05)
+    sock.pause_writing()
     await sock.send_text("stuck")
     async with asyncio.timeout(1):
         await sock.close(1001, "going away")
-        await sock.finish()
-    assert sock.ended.is_set() and ws.closed is None
+    assert sock.ended and client.wire.closing and client.closed_with() is None

@@ -1,66 +1,17 @@
-"""The socket read loop: one plain loop (no task per frame), and a socket that ends stops it."""
+"""The socket read path: no task per frame nor per idle socket, input paused while frames wait
+for the adapter, and a socket that ends stops handing frames over."""
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-
-from starlette.websockets import WebSocket
 
 from services.gateway import connection
 from services.gateway.limits import SendBounds
 
+from .fake_wire import Client, Recorder, until
+
 FRAMES = 200
-
-
-class Client:
-    """An ASGI client: frames it sends, frames the server wrote (the network can stall)."""
-
-    def __init__(self) -> None:
-        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.inbox.put_nowait({"type": "websocket.connect"})
-        self.written: list[MutableMapping[str, Any]] = []
-        self.stalled = asyncio.Event()  # set: writes never finish (a client that stopped reading)
-
-    async def receive(self) -> dict[str, Any]:
-        return await self.inbox.get()
-
-    async def send(self, message: MutableMapping[str, Any]) -> None:
-        if self.stalled.is_set() and message["type"] == "websocket.send":
-            await asyncio.Future()  # blocked on the network for good
-        self.written.append(message)
-
-
-class Recorder:
-    """An adapter that keeps the frames it was given."""
-
-    def __init__(self) -> None:
-        self.frames: list[str] = []
-        self.framed = asyncio.Event()
-        self.closed = asyncio.Event()
-
-    async def start(self) -> None:
-        return None
-
-    async def on_frame(self, text: str) -> None:
-        self.frames.append(text)
-        self.framed.set()
-
-    async def on_binary_error(self) -> None:
-        return None
-
-    async def on_close(self) -> None:
-        self.closed.set()
-
-    async def on_rate_limited(self, frame: str | bytes, retry_after_s: float) -> None:
-        return None
-
-
-async def accepted(client: Client, bounds: SendBounds | None = None) -> connection.Socket:
-    scope = {"type": "websocket", "path": "/", "headers": [], "query_string": b""}
-    ws = WebSocket(scope, client.receive, client.send)
-    await ws.accept()
-    return connection.Socket(ws, bounds)
 
 
 @contextmanager
@@ -83,52 +34,104 @@ def counting_tasks() -> Iterator[Callable[[], int]]:
         loop.set_task_factory(default)
 
 
+async def served(client: Client, adapter: Recorder) -> None:
+    await connection.serve(client.sock, adapter)
+
+
 async def test_reading_frames_creates_no_task_per_frame() -> None:
-    """Every frame reaches the adapter in order, read without starting tasks for each one."""
+    """Every frame reaches the adapter in order, read without starting a task for each one."""
     client = Client()
-    sock = await accepted(client)
-    for n in range(FRAMES):
-        client.inbox.put_nowait({"type": "websocket.receive", "text": f"frame {n}"})
-    client.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
     adapter = Recorder()
+    await served(client, adapter)
     with counting_tasks() as made:
-        await connection.run(
-            sock.ws, adapter, max_bytes=1024, on_binary_error=adapter.on_binary_error
-        )
+        client.send(*(f"frame {n}" for n in range(FRAMES)))
+        await until(lambda: len(adapter.frames) == FRAMES)
     assert adapter.frames == [f"frame {n}" for n in range(FRAMES)]
     assert made() < 5  # the old loop raced two tasks per frame: 400 here
 
 
-async def test_a_socket_closed_for_overflow_stops_reading_its_silent_client() -> None:
-    """A socket whose send queue overflows (its client stopped reading) ends its read loop at
-    once, though the client sends nothing more; the adapter is told it closed."""
+async def test_an_idle_socket_holds_no_task() -> None:
+    """Once started and with no frame waiting, a socket has no task of its own (10,000 idle
+    sockets would hold 10,000 parked coroutines); the next frame still reaches its adapter."""
     client = Client()
-    sock = await accepted(client, SendBounds(frames=2, overflow_close_wait_s=0.1))
     adapter = Recorder()
-    reading = asyncio.create_task(
-        connection.run(sock.ws, adapter, max_bytes=1024, on_binary_error=adapter.on_binary_error)
-    )
-    client.inbox.put_nowait({"type": "websocket.receive", "text": "hello"})
-    await adapter.framed.wait()  # the loop read it and waits for the next frame
-    client.stalled.set()
+    before = len(asyncio.all_tasks())
+    await served(client, adapter)
+    client.send("hello")
+    await adapter.framed.wait()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert len(asyncio.all_tasks()) == before
+    client.send("again")
+    await until(lambda: adapter.frames == ["hello", "again"])
+
+
+async def test_reading_pauses_while_a_frame_waits_for_its_adapter() -> None:
+    """While the adapter works on a frame (a turn waiting for its answer), the socket stops
+    reading the network, so a client sending faster than it is served is slowed by TCP."""
+    client = Client()
+    answered = asyncio.Event()
+    adapter = Recorder(slow=answered)
+    await served(client, adapter)
+    client.send("ask", "and ask again")
+    await adapter.framed.wait()
+    assert not client.wire.reading
+    answered.set()
+    await until(lambda: client.wire.reading)
+    assert adapter.frames == ["ask", "and ask again"]
+
+
+async def test_a_socket_closed_for_overflow_stops_reading_its_silent_client() -> None:
+    """A socket whose send queue overflows (its client stopped reading) ends at once, though
+    the client sends nothing more; the adapter is told it closed."""
+    client = Client()
+    client.sock = connection.Socket.opened(client.wire, SendBounds(frames=2))
+    adapter = Recorder()
+    await served(client, adapter)
+    client.send("hello")
+    await adapter.framed.wait()
+    client.sock.pause_writing()  # the network takes nothing more
     for n in range(5):
-        await sock.send_text(f"reply {n}")
-    await asyncio.wait_for(reading, 5)
-    assert adapter.closed.is_set()
-    assert sock.ended.is_set()
+        await client.sock.send_text(f"reply {n}")
+    await asyncio.wait_for(adapter.closed.wait(), 5)
+    assert client.sock.ended
 
 
 async def test_a_socket_closed_by_the_server_stops_reading_its_silent_client() -> None:
-    """A socket the server closes (a deleted session, a restart) ends its read loop once the
-    close frame is written, without waiting for the client to answer it."""
+    """A socket the server closes (a deleted session, a restart) tells its adapter at once,
+    without waiting for the client to answer the close frame."""
     client = Client()
-    sock = await accepted(client)
     adapter = Recorder()
-    reading = asyncio.create_task(
-        connection.run(sock.ws, adapter, max_bytes=1024, on_binary_error=adapter.on_binary_error)
-    )
-    client.inbox.put_nowait({"type": "websocket.receive", "text": "hello"})
+    await served(client, adapter)
+    client.send("hello")
     await adapter.framed.wait()
-    await sock.close(1008, "session deleted")
-    await asyncio.wait_for(reading, 5)
-    assert {"type": "websocket.close", "code": 1008, "reason": "session deleted"} in client.written
+    await client.sock.close(1008, "session deleted")
+    await asyncio.wait_for(adapter.closed.wait(), 5)
+    assert client.closed_with() == (1008, "session deleted")
+
+
+async def test_a_frame_over_the_limit_closes_with_1009() -> None:
+    """A frame over the socket's limit is not handed over: the socket closes with 1009."""
+    client = Client()
+    client.sock = connection.Socket.opened(client.wire, max_bytes=10)
+    adapter = Recorder()
+    await served(client, adapter)
+    client.send("short", "far too long for it")
+    await asyncio.wait_for(adapter.closed.wait(), 5)
+    assert adapter.frames == ["short"]
+    assert client.closed_with() == (1009, "frame over 10 bytes")
+
+
+async def test_a_socket_the_server_closed_reads_the_clients_answer_at_once() -> None:
+    """After the server closes (here for a frame too big, read while input was paused), the
+    socket reads again, so the client's answer to the close frame ends the connection at once
+    instead of after the close timeout."""
+    client = Client()
+    client.sock = connection.Socket.opened(client.wire, max_bytes=10)
+    await served(client, Recorder())
+    client.send("far too long for it")
+    await until(lambda: client.closed_with() is not None)
+    assert client.wire.reading
+    client.protocol.receive_data(b"")  # nothing more; the client answers the close
+    client.sock.data_received(b"".join(client.protocol.data_to_send()))
+    assert client.wire.closing
