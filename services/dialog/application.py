@@ -39,7 +39,7 @@ from shared.contracts.knowledge import Stage
 from shared.contracts.session import GetHistory, History, HistoryTurn
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
-from .chain import PENDING, Brain, Brains, Fallbacks, Question, Said, greet, respond
+from .chain import PENDING, Brain, Brains, Question, Said, greet, respond
 from .content_app import ContentFiles, build_version, saved_of, texts_key
 from .conversations import said_row
 from .domain import (
@@ -54,6 +54,7 @@ from .domain import (
 )
 from .models import SessionRow, TurnRow
 from .partitions import Claim
+from .project_cache import ProjectCache
 from .store import Sessions
 from .turn_store import Changed, KnownSessions, SessionKey, TurnBatches
 from .versions import EMPTY, SINGLE_FILE, ContentStore, content_of
@@ -187,6 +188,7 @@ class DialogApp:
         sessions: Sessions,
         projects: ProjectStore,
         reset_repeat_s: float = 3.0,
+        cache_s: float = 60.0,
     ) -> None:
         self.reset_repeat_s = reset_repeat_s
         self.content = content
@@ -195,7 +197,9 @@ class DialogApp:
         self.projects = projects
         self.brains = Brains()
         self.files = ContentFiles(content, self.brains)
-        self.fallbacks = Fallbacks(self._read_fallback)
+        self.cache = ProjectCache(
+            version=turns.content_version, fallback=self._read_fallback, keep_s=cache_s
+        )
 
     async def answer_turns(
         self,
@@ -297,7 +301,7 @@ class DialogApp:
                 continue
             stage = (turn.project_key, turn.stage)
             if stage not in versions:
-                versions[stage] = await self.turns.content_version(*stage)
+                versions[stage] = await self.cache.version(*stage)
             reply, engine_ms = await self._answer(versions[stage], session, turn)
             if turn.protocol == "rsvp":  # no push: it hears what was said since with this
                 earlier = (
@@ -542,11 +546,11 @@ class DialogApp:
             content = await self.content.get(project, version=version) if version else EMPTY
             brain = await self.files.brain(project, content)
             self.brains.put(project, brain)
-        await self.fallbacks.warm(project)  # read before answering, not while
+        await self.cache.fallback(project)  # read before answering, not while
         return brain
 
     async def _fallback(self, project: UUID) -> str:
-        return await self.fallbacks.get(project)
+        return await self.cache.fallback(project)
 
     async def _read_fallback(self, project: UUID) -> str:
         found = await self.projects.get(project)

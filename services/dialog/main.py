@@ -44,6 +44,7 @@ def create_app(
         sessions=PgSessions(sessions),
         projects=ProjectStore(sessions),
         reset_repeat_s=settings.reset_repeat_s,
+        cache_s=settings.project_cache_s,
     )
     register(broker, app, settings)
     conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)
@@ -63,6 +64,7 @@ def create_app(
 
     @service.after_startup
     async def start_turns() -> None:
+        await app.cache.listen(broker.connection)  # before the first turn is pulled
         await turns.start(broker.connection, replicas=common.nats_stream_replicas)
 
     service.on_shutdown(turns.stop)  # the batch being answered is settled first
