@@ -79,9 +79,9 @@ class Arrived:
 @dataclass(frozen=True)
 class TurnOutcome:
     """What became of a turn: answered now, answered before, early (retry later), gone (its
-    session was deleted: dropped unanswered), refused (its session changed while it was
-    answered: answer it again), or a repeat (a reset right after a reset: its greeting stands,
-    nothing is sent or kept)."""
+    session was deleted: dropped unanswered, but a `start` is answered with the refusal),
+    refused (its session changed while it was answered: answer it again), or a repeat (a reset
+    right after a reset: its greeting stands, nothing is sent or kept)."""
 
     kind: Literal["answered", "duplicate", "early", "gone", "refused", "repeat"]
     reply: TurnAnswered | None = None
@@ -113,9 +113,30 @@ def _replies(
             kind = "duplicate" if earlier.kind == "answered" else earlier.kind
             outcomes[n] = TurnOutcome(kind, earlier.reply)
             continue
-        if outcomes[n].reply is not None and outcomes[n].kind in ("answered", "duplicate"):
-            replies.append(outcomes[n].reply)  # type: ignore[arg-type]
+        reply = outcomes[n].reply
+        if reply is not None:
+            replies.append(reply)
     return replies
+
+
+def gone(turn: TurnReceived) -> TurnOutcome:
+    """A turn of a deleted session is dropped unanswered; its `start` (a socket connecting to
+    the session by name) is answered with the refusal, which closes that socket."""
+    if turn.event != "start":
+        return TurnOutcome("gone")
+    refusal = TurnAnswered(
+        **turn.caused(),
+        event_id=reply_event_id(turn.event_id),
+        project_key=turn.project_key,
+        session_id=turn.session_id,
+        turn_event_id=turn.event_id,
+        text="",
+        engine="none",
+        protocol=turn.protocol,
+        stage=turn.stage,
+        refused="session_deleted",
+    )
+    return TurnOutcome("gone", refusal)
 
 
 @dataclass(frozen=True)
@@ -257,7 +278,7 @@ class DialogApp:
         for key, indexes in fresh.items():
             if key in found and found[key] is None:
                 for n in indexes:
-                    outcomes[n] = TurnOutcome("gone")
+                    outcomes[n] = gone(arrived[n].turn)
                 continue
             session = found.get(key) or SessionRow(
                 project_key=key[0], session_id=key[1], protocol=arrived[indexes[0]].turn.protocol
@@ -407,16 +428,17 @@ class DialogApp:
     def _greeting(self, brain: Brain, session: SessionRow, turn: TurnReceived) -> Said:
         """A socket opened a new session (start) or starts it over (reset, which forgets its
         variables and state, keeping who the user is): the bot greets. A start of a session
-        that has spoken already gets no greeting (engine none)."""
-        if turn.event == "start" and session.channel:
-            return Said("", "none", session.state)
-        kept = {k: v for k, v in session.data.items() if k in USER_KEYS}
+        that has spoken already gets no greeting (engine none). Who the user is (a BESSER
+        socket's user_id and session_name, in the start turn) is kept either way."""
         if turn.event == "reset":
+            kept = {k: v for k, v in session.data.items() if k in USER_KEYS}
             session.data, session.state = kept, data_predicates(kept)
         given = {k: str(v) for k, v in (turn.payload or {}).items() if k in USER_KEYS}
         if given:
             session.data = {**session.data, **given}
             session.state = {**session.state, **data_predicates(given)}
+        if turn.event == "start" and session.channel:
+            return Said("", "none", session.state)
         question = Question(
             text="",
             lang=turn.lang,
