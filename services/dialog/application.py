@@ -56,7 +56,7 @@ from .models import SessionRow, TurnRow
 from .partitions import Claim
 from .project_cache import ProjectCache
 from .store import Sessions
-from .turn_store import Changed, KnownSessions, SessionKey, TurnBatches
+from .turn_store import AlreadyStored, Changed, KnownSessions, SessionKey, TurnBatches
 from .versions import EMPTY, SINGLE_FILE, ContentStore, content_of
 
 log = logging.getLogger(__name__)
@@ -70,10 +70,12 @@ PublishAll = Callable[[list[TurnAnswered]], Awaitable[None]]
 @dataclass(frozen=True)
 class Arrived:
     """A turn as a batch holds it; `force`: answer it even if an earlier one is missing (it
-    has waited long enough)."""
+    has waited long enough); `again`: it was delivered before, so it may be stored already
+    (looked up before it is answered)."""
 
     turn: TurnReceived
     force: bool = False
+    again: bool = False
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,10 @@ class DialogApp:
         """Answer a batch of turns (in stream order) in order per session, and write them in one
         transaction; the outcomes line up with `arrived`.
 
-        A turn answered before is a duplicate (its stored reply goes out again); an earlier turn
+        A turn answered before is a duplicate (its stored reply goes out again): a turn
+        delivered again is looked up first, and the write of a batch that answered a stored
+        turn anew (the same turn published twice) is undone and the batch answered again with
+        every turn looked up. An earlier turn
         of its connection still unanswered makes it early (unless forced); a deleted session's
         turns are gone. Each session is written back only if no one changed it since it was
         read (the fence): otherwise its turns are refused and answered again later. The replies
@@ -246,11 +251,16 @@ class DialogApp:
         once another replica took the partition over; `known` holds the sessions as this owner
         last wrote them, so they are not read again.
         """
+        kept = known or KnownSessions(0)
         try:
-            return await self._answer_batch(arrived, publish, claim, known or KnownSessions(0))
+            try:
+                return await self._answer_batch(arrived, publish, claim, kept)
+            except AlreadyStored as err:
+                log.info("%s: answering its %d turns again, looked up", err, len(arrived))
+                kept.forget()  # it answered turns on sessions that are not written
+                return await self._answer_batch(arrived, publish, claim, kept, look_up=True)
         except BaseException:
-            if known is not None:
-                known.forget()
+            kept.forget()
             raise
 
     async def _answer_batch(
@@ -259,9 +269,11 @@ class DialogApp:
         publish: PublishAll,
         claim: Claim | None,
         known: KnownSessions,
+        look_up: bool = False,
     ) -> list[TurnOutcome]:
         outcomes: list[TurnOutcome] = [TurnOutcome("early")] * len(arrived)
-        stored = await self.turns.stored([a.turn.event_id for a in arrived])
+        maybe = [a.turn.event_id for a in arrived if look_up or a.again]
+        stored = await self.turns.stored(maybe) if maybe else {}
         first: dict[UUID, int] = {}  # where a turn that came twice in one batch came first
         fresh: dict[SessionKey, list[int]] = {}
         for n, a in enumerate(arrived):

@@ -107,6 +107,16 @@ SAID_SINCE = """
     ORDER BY id DESC LIMIT $3"""
 
 
+class AlreadyStored(Exception):
+    """A batch's turn was stored before (delivered again, and not looked up as a repeat): the
+    batch's transaction is undone, nothing of it was published, and it is answered again with
+    its turns looked up first. The turns' unique key is what guards against a repeat."""
+
+    def __init__(self, repeats: int) -> None:
+        super().__init__(f"{repeats} turns of the batch were stored before")
+        self.repeats = repeats
+
+
 @dataclass
 class Changed:
     """A session as a batch leaves it, and the version it read (None: it was new)."""
@@ -120,7 +130,9 @@ class TurnWrite(Protocol):
 
     async def save(self, sessions: Sequence[Changed], turns: Sequence[TurnRow]) -> set[SessionKey]:
         """Write the sessions still at the version they were read at, and the turns of those;
-        answer the sessions refused (changed meanwhile: their turns are not written)."""
+        answer the sessions refused (changed meanwhile: their turns are not written). Raises
+        AlreadyStored (the transaction is then undone) when one of those turns is stored
+        already."""
         ...
 
 
@@ -260,7 +272,10 @@ class PgTurnWrite:
             await self._conn.copy_records_to_table(
                 STAGING, columns=("ord", *TURN_COLUMNS), records=records
             )
-            await self._conn.execute(INSERT_TURNS)
+            status = await self._conn.execute(INSERT_TURNS)  # "INSERT 0 <rows>"
+            inserted = int(status.rpartition(" ")[2])
+            if inserted < len(records):
+                raise AlreadyStored(len(records) - inserted)
         return refused
 
 

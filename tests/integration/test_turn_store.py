@@ -10,7 +10,7 @@ import pytest
 
 from services.dialog.models import SessionRow, TurnRow
 from services.dialog.store import PgSessions
-from services.dialog.turn_store import Changed, PgTurnBatches, prepare_connection
+from services.dialog.turn_store import AlreadyStored, Changed, PgTurnBatches, prepare_connection
 from shared.db import Database, make_engine, session_factory
 from shared.testing.backends import Backends
 
@@ -116,14 +116,17 @@ async def test_a_deleted_session_is_never_recreated_by_a_batch(
 async def test_a_batchs_rows_keep_their_order_and_a_repeat_is_stored_once(
     store: PgTurnBatches, backends: Backends
 ) -> None:
-    """A batch's transcript rows are stored in batch order; writing a turn again (a
-    redelivery) adds nothing."""
+    """A batch's transcript rows are stored in batch order; a batch writing a turn again (a
+    redelivery not looked up) is undone as a whole: its session keeps the state it had."""
     project = uuid4()
     rows = [_turn(project, "o", str(n)) for n in range(50)]
     await _write(store, [Changed(_session(project, "o"), None)], rows)
     [read] = (await store.read_sessions([(project, "o")])).values()
     assert read is not None
-    assert await _write(store, [Changed(read, read.version)], rows[:3]) == set()
+    moved = SessionRow(**{**read.model_dump(), "state": {"topic": "again"}})
+    with pytest.raises(AlreadyStored):
+        await _write(store, [Changed(moved, read.version)], [_turn(project, "o", "new"), rows[1]])
+    assert await store.read_sessions([(project, "o")]) == {(project, "o"): read}
     async with store._db.pool.acquire() as conn:
         answers = await conn.fetch(
             "SELECT answer FROM dialog.turns WHERE project_key = $1 ORDER BY id", project
