@@ -56,7 +56,14 @@ from .models import SessionRow, TurnRow
 from .partitions import Claim
 from .project_cache import ProjectCache
 from .store import Sessions
-from .turn_store import AlreadyStored, Changed, KnownSessions, SessionKey, TurnBatches
+from .turn_store import (
+    AlreadyStored,
+    Changed,
+    KnownSessions,
+    SessionKey,
+    TurnBatches,
+    TurnRecord,
+)
 from .versions import EMPTY, SINGLE_FILE, ContentStore, content_of
 
 log = logging.getLogger(__name__)
@@ -285,7 +292,7 @@ class DialogApp:
                 fresh.setdefault((a.turn.project_key, a.turn.session_id), []).append(n)
         found = await known.read(self.turns, list(fresh)) if fresh else {}
         changed: list[Changed] = []
-        rows: list[TurnRow] = []
+        rows: list[TurnRecord] = []
         versions: dict[tuple[UUID, Stage], int] = {}
         for key, indexes in fresh.items():
             if key in found and found[key] is None:
@@ -317,10 +324,10 @@ class DialogApp:
         indexes: list[int],
         versions: dict[tuple[UUID, Stage], int],
         outcomes: list[TurnOutcome],
-    ) -> list[TurnRow]:
+    ) -> list[TurnRecord]:
         """Answer one session's turns of a batch in order (`session` takes the new state);
         the transcript rows of those answered."""
-        rows: list[TurnRow] = []
+        rows: list[TurnRecord] = []
         said_asked = False
         for n in indexes:
             turn = arrived[n].turn
@@ -344,7 +351,7 @@ class DialogApp:
                 )
                 said_asked = True
                 reply = reply.model_copy(update={"said_before": earlier})
-            row = self._row(turn, reply, engine_ms)
+            row = self._record(turn, reply, engine_ms)
             if session.handoff is not None:
                 row.details = {**(row.details or {}), "operator": session.handoff}
             session.last_at = reply.occurred_at
@@ -407,7 +414,7 @@ class DialogApp:
         return reply, engine_ms
 
     async def _skip_repeated_reset(
-        self, session: SessionRow, turn: TurnReceived, written: Sequence[TurnRow]
+        self, session: SessionRow, turn: TurnReceived, written: Sequence[TurnRecord]
     ) -> bool:
         """True (and `session` updated) for a reset within DIALOG_RESET_REPEAT_S of the
         session's previous reset with nothing said since (a client re-sending it in a loop): it
@@ -419,7 +426,7 @@ class DialogApp:
         since = (turn.occurred_at - session.last_at).total_seconds()
         if since > self.reset_repeat_s:
             return False
-        last = (
+        last: TurnRecord | TurnRow | None = (
             written[-1] if written else await self.turns.last_row(turn.project_key, turn.session_id)
         )
         if last is None or last.kind != "turn" or (last.details or {}).get("event") != "reset":
@@ -592,7 +599,11 @@ class DialogApp:
 
     @staticmethod
     def _row(turn: TurnReceived, reply: TurnAnswered, engine_ms: float) -> TurnRow:
-        return TurnRow(
+        return DialogApp._record(turn, reply, engine_ms).as_row()
+
+    @staticmethod
+    def _record(turn: TurnReceived, reply: TurnAnswered, engine_ms: float) -> TurnRecord:
+        return TurnRecord(
             turn_event_id=turn.event_id,
             reply_event_id=reply.event_id,
             correlation_id=turn.correlation_id,

@@ -16,7 +16,7 @@ from services.dialog.config import DialogSettings
 from services.dialog.handlers import publish_reply, register
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
 from services.dialog.turn_loop import TurnBatch
-from services.dialog.turn_store import AlreadyStored, Changed
+from services.dialog.turn_store import AlreadyStored, Changed, TurnRecord
 from services.dialog.versions import EMPTY, content_of
 from shared import subjects
 from shared.contracts import (
@@ -106,7 +106,7 @@ class MemoryTurns:
         yield self
 
     async def save(
-        self, sessions: Sequence[Changed], turns: Sequence[TurnRow]
+        self, sessions: Sequence[Changed], turns: Sequence[TurnRecord]
     ) -> set[tuple[UUID, str]]:
         refused: set[tuple[UUID, str]] = set()
         for changed in sessions:
@@ -124,7 +124,7 @@ class MemoryTurns:
                 changed.row.version = (changed.read or 0) + 1
                 self.sessions[key] = changed.row
         for row in kept:
-            self.rows[row.turn_event_id] = row
+            self.rows[row.turn_event_id] = row.as_row()
         return refused
 
 
