@@ -303,7 +303,9 @@ class DialogApp:
                 project_key=key[0], session_id=key[1], protocol=arrived[indexes[0]].turn.protocol
             )
             read = session.version if key in found else None
-            answered = await self._answer_session(session, arrived, indexes, versions, outcomes)
+            answered = await self._answer_session(
+                session, arrived, indexes, versions, outcomes, quiet=known.quiet(key)
+            )
             if answered or any(outcomes[n].kind == "repeat" for n in indexes):
                 rows.extend(answered)
                 changed.append(Changed(session, read))
@@ -312,7 +314,7 @@ class DialogApp:
                 refused = await write.save(changed, rows)
                 _refuse(arrived, outcomes, refused)
                 await publish(_replies(arrived, outcomes, first))
-            known.written(changed, refused)
+            known.written(changed, refused, rows)
         else:
             await publish(_replies(arrived, outcomes, first))
         return outcomes
@@ -324,11 +326,14 @@ class DialogApp:
         indexes: list[int],
         versions: dict[tuple[UUID, Stage], int],
         outcomes: list[TurnOutcome],
+        *,
+        quiet: bool = False,
     ) -> list[TurnRecord]:
         """Answer one session's turns of a batch in order (`session` takes the new state);
-        the transcript rows of those answered."""
+        the transcript rows of those answered. `quiet`: nothing was said in the session since
+        its newest turn (RSVP's said_before is then empty, not looked up)."""
         rows: list[TurnRecord] = []
-        said_asked = False
+        said_asked = quiet
         for n in indexes:
             turn = arrived[n].turn
             early = waits_for_predecessor(

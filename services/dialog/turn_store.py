@@ -261,6 +261,7 @@ class KnownSessions:
 
     def __init__(self, most: int = 50_000) -> None:
         self._rows: dict[SessionKey, SessionRow] = {}
+        self._quiet: set[SessionKey] = set()  # their newest transcript row was written here
         self._most = most
 
     async def read(
@@ -275,20 +276,38 @@ class KnownSessions:
             found.update(await store.read_sessions(missing))
         return found
 
-    def written(self, changed: Sequence[Changed], refused: set[SessionKey]) -> None:
+    def quiet(self, key: SessionKey) -> bool:
+        """Whether nothing was said in a known session since its newest turn, which this owner
+        wrote (an operator's message bumps the version: the write is refused, the session read
+        again and what was said looked up)."""
+        return key in self._quiet and key in self._rows
+
+    def written(
+        self,
+        changed: Sequence[Changed],
+        refused: set[SessionKey],
+        turns: Sequence[TurnRecord] = (),
+    ) -> None:
         """Keep what a batch wrote (at the version the write gave it); forget the refused."""
+        with_turns = {(t.project_key, t.session_id) for t in turns if t.kind == "turn"}
         for c in changed:
             key = (c.row.project_key, c.row.session_id)
             self._rows.pop(key, None)
-            if key not in refused:
-                c.row.version = 1 if c.read is None else c.read + 1
-                self._rows[key] = c.row
+            if key in refused:
+                self._quiet.discard(key)
+                continue
+            c.row.version = 1 if c.read is None else c.read + 1
+            self._rows[key] = c.row
+            if key in with_turns:
+                self._quiet.add(key)
         while len(self._rows) > self._most:
+            self._quiet.discard(next(iter(self._rows)))
             self._rows.pop(next(iter(self._rows)))
 
     def forget(self) -> None:
         """A batch failed half way: its sessions may hold answers that were not written."""
         self._rows.clear()
+        self._quiet.clear()
 
 
 class PgTurnWrite:

@@ -166,6 +166,7 @@ class MemorySessions:
         row = self.turns.sessions.get((said.project_key, said.session_id))
         if row is not None:
             said.protocol = row.protocol
+            row.version += 1
             self.turns.rows[said.turn_event_id] = said
         return row
 
