@@ -245,10 +245,10 @@ class DialogApp:
         A turn answered before is a duplicate (its stored reply goes out again): a turn
         delivered again is looked up first, and the write of a batch that answered a stored
         turn anew (the same turn published twice) is undone and the batch answered again with
-        every turn looked up. An earlier turn
-        of its connection still unanswered makes it early (unless forced); a deleted session's
-        turns are gone. Each session is written back only if no one changed it since it was
-        read (the fence): otherwise its turns are refused and answered again later. The replies
+        every turn looked up. An earlier turn of its connection still unanswered makes it early
+        (unless forced); a deleted session's turns are gone. Each session is written back only
+        if no one changed it since it was read (the fence): otherwise its turns are refused and
+        answered again later. The replies
         are published before the transaction commits, while it holds the rows it changed: a
         session's next turn, on any replica, is answered from this one's state, and its reply
         follows this one's. A crash between publish and commit answers the turn again under
