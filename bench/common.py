@@ -206,10 +206,36 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
     return used
 
 
-def cpu_per_turn(before: dict[str, float], after: dict[str, float], turns: int) -> dict[str, Any]:
-    """CPU milliseconds per turn of each service process between two `cpu_seconds`, and of
-    all the dialog replicas and all the gateways together."""
-    each = {name: (after[name] - before.get(name, 0.0)) * 1000 / max(turns, 1) for name in after}
+IDLE_S = 5.0  # how long the services' idle CPU is measured before a load
+
+
+def idle_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds per second each service uses with nothing to do (lease renewals, empty
+    pulls), over IDLE_S: what `cpu_per_turn` takes off so that a slower run is not charged
+    more per turn for idling longer."""
+    before = cpu_seconds(stack)
+    time.sleep(IDLE_S)
+    after = cpu_seconds(stack)
+    return {name: (after[name] - before.get(name, 0.0)) / IDLE_S for name in after}
+
+
+def cpu_per_turn(
+    before: dict[str, float],
+    after: dict[str, float],
+    turns: int,
+    *,
+    idle: dict[str, float] | None = None,
+    seconds: float = 0.0,
+) -> dict[str, Any]:
+    """CPU milliseconds per turn of each service process between two `cpu_seconds` (less its
+    `idle` rate over those `seconds`), and of all the dialog replicas and all the gateways."""
+    idle = idle or {}
+    each = {
+        name: (after[name] - before.get(name, 0.0) - idle.get(name, 0.0) * seconds)
+        * 1000
+        / max(turns, 1)
+        for name in after
+    }
     return {
         "dialog": sum(v for k, v in each.items() if k.startswith("dialog")),
         "gateway": sum(v for k, v in each.items() if k.startswith("gateway")),

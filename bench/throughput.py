@@ -29,6 +29,7 @@ from common import (
     cpu_per_turn,
     cpu_seconds,
     echo_project,
+    idle_cpu,
     percentiles,
     plot,
     print_cpu,
@@ -83,9 +84,16 @@ def measure(stack: Stack, args: argparse.Namespace) -> dict:
     projects = [echo_project(stack) for _ in range(bots_needed)]
     bots = [Bot(p.key, p.secret) for p in projects]
     gateway = Gateway(stack.http_url(), stack.besser_url().rstrip("/"))
-    before = cpu_seconds(stack)
+    idle = idle_cpu(stack)
+    before, started = cpu_seconds(stack), time.monotonic()
     found = uvloop.run(run_load(gateway, bots, args))
-    found["cpu_ms_per_turn"] = cpu_per_turn(before, cpu_seconds(stack), found["answered"])
+    found["cpu_ms_per_turn"] = cpu_per_turn(
+        before,
+        cpu_seconds(stack),
+        found["answered"],
+        idle=idle,
+        seconds=time.monotonic() - started,
+    )
     found["stored"] = asyncio.run(stored(stack.backends.database_url, bots))
     return found
 

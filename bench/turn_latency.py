@@ -30,6 +30,7 @@ from common import (
     cpu_seconds,
     echo_project,
     helper,
+    idle_cpu,
     percentiles,
     plot,
     print_cpu,
@@ -122,7 +123,8 @@ def measure(stack: Stack, project: TestProject, args: argparse.Namespace, root: 
         "aiml": [],
     }
     per_round = args.turns // args.rounds
-    before = cpu_seconds(stack)
+    idle = idle_cpu(stack)
+    before, started = cpu_seconds(stack), time.monotonic()
     try:
         for r in range(args.rounds):
             series["ws echo"] += echo_turns(f"ws://127.0.0.1:{port}/", per_round)
@@ -136,7 +138,9 @@ def measure(stack: Stack, project: TestProject, args: argparse.Namespace, root: 
             server.kill()
     asked = (per_round + WARM) * args.rounds
     stored = wait_stored(stack.backends, project, asked)
-    cpu = cpu_per_turn(before, cpu_seconds(stack), asked)  # the services idle on other paths
+    cpu = cpu_per_turn(  # the services idle on the other paths
+        before, cpu_seconds(stack), asked, idle=idle, seconds=time.monotonic() - started
+    )
     return {"series": series, "asked": asked, "stored": stored, "cpu": cpu}
 
 
