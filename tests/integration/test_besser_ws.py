@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
+import asyncpg
 import httpx
 import nats
 import pytest
@@ -24,6 +25,7 @@ from shared.contracts import DeleteSession, TurnAnswered
 from shared.identity import DEFAULT_FALLBACK
 from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject, new_project
+from shared.testing.telemetry import wait_until
 
 from .besser import connect, recv, recv_n, refusal, said, send
 from .typed import Admin
@@ -434,7 +436,7 @@ async def test_a_socket_connects_without_asking_the_dialog_whether_or_not_it_nam
 
 
 async def test_a_deleted_session_is_refused_at_connect_with_1008(
-    stack: Stack, bot: TestProject, nc: NatsClient
+    stack: Stack, bot: TestProject, nc: NatsClient, pg: asyncpg.Connection
 ) -> None:
     """Connecting to a session that was deleted gets BESSER's error frame and a 1008 close,
     from the dialog's answer to the socket's start turn."""
@@ -443,9 +445,16 @@ async def test_a_deleted_session_is_refused_at_connect_with_1008(
     assert said(recv_n(first, 2)) == GREETING
     first.close()
     key = subjects.session_key(session, prefix="besser-")
+
+    async def stored() -> bool:  # a greeting leaves before its batch commits the new session
+        sql = "SELECT 1 FROM dialog.sessions WHERE project_key = $1 AND session_id = $2"
+        return await pg.fetchval(sql, bot.key, key) is not None
+
+    await wait_until(stored, within_s=20, what="the session stored")
     command = DeleteSession(project_key=bot.key, session_id=key, correlation_id=uuid4())
     subject = subjects.dialog_session("delete", bot.key)
-    await nc.request(subject, command.model_dump_json().encode(), timeout=20)
+    deleted = await nc.request(subject, command.model_dump_json().encode(), timeout=20)
+    assert json.loads(deleted.data)["kind"] == "session"  # it was there, and is deleted now
     ws = open_session(stack, bot, session)
     assert "deleted" in refusal(recv(ws))
     opcode, data = ws.recv_data(control_frame=True)
