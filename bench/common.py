@@ -193,6 +193,63 @@ def running_stack(
             stack.stop()
 
 
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU time (user + system) each service process of `stack` has used so far, by name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for s in [*stack.gateways, *stack.dialogs, *stack.telemetry]:
+        if s.process is None:
+            continue
+        stat = Path(f"/proc/{s.process.pid}/stat").read_text().rpartition(")")[2].split()
+        used[s.name] = (int(stat[11]) + int(stat[12])) / tick  # utime, stime
+    return used
+
+
+IDLE_S = 5.0  # how long the services' idle CPU is measured before a load
+
+
+def idle_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds per second each service uses with nothing to do (lease renewals, empty
+    pulls), over IDLE_S: what `cpu_per_turn` takes off so that a slower run is not charged
+    more per turn for idling longer."""
+    before = cpu_seconds(stack)
+    time.sleep(IDLE_S)
+    after = cpu_seconds(stack)
+    return {name: (after[name] - before.get(name, 0.0)) / IDLE_S for name in after}
+
+
+def cpu_per_turn(
+    before: dict[str, float],
+    after: dict[str, float],
+    turns: int,
+    *,
+    idle: dict[str, float] | None = None,
+    seconds: float = 0.0,
+) -> dict[str, Any]:
+    """CPU milliseconds per turn of each service process between two `cpu_seconds` (less its
+    `idle` rate over those `seconds`), and of all the dialog replicas and all the gateways."""
+    idle = idle or {}
+    each = {
+        name: (after[name] - before.get(name, 0.0) - idle.get(name, 0.0) * seconds)
+        * 1000
+        / max(turns, 1)
+        for name in after
+    }
+    return {
+        "dialog": sum(v for k, v in each.items() if k.startswith("dialog")),
+        "gateway": sum(v for k, v in each.items() if k.startswith("gateway")),
+        "each": each,
+    }
+
+
+def print_cpu(cpu: dict[str, Any]) -> None:
+    print(
+        f"CPU per turn: dialog {cpu['dialog']:.2f} ms, gateway {cpu['gateway']:.2f} ms ("
+        + ", ".join(f"{k} {v:.2f}" for k, v in sorted(cpu["each"].items()))
+        + ")"
+    )
+
+
 def profile(stack: Stack) -> list[subprocess.Popen[bytes]]:
     """With BENCH_PYSPY=<dir>, a py-spy recorder on every service process, each writing
     <dir>/<service>.txt (collapsed stacks: flamegraph.pl, speedscope) as the stack stops."""

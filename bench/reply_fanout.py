@@ -46,7 +46,7 @@ asyncio.run(main(args[0], int(args[1]), args[2], args[3], int(args[4]), sys.stdi
 async def run(url: str, replies: int, followed: int) -> dict[str, float]:
     broker = make_broker(url, name="fanout-bench")
     await broker.connect()
-    bridge = Bridge(broker, request_timeout_s=5.0)
+    bridge = Bridge(broker, request_timeout_s=5.0, partitions=8)  # no turns sent
     project = uuid4()
     delivered = [0]
     done = asyncio.Event()

@@ -24,7 +24,18 @@ from pathlib import Path
 
 import asyncpg
 import uvloop
-from common import Goal, echo_project, percentiles, plot, running_stack, write
+from common import (
+    Goal,
+    cpu_per_turn,
+    cpu_seconds,
+    echo_project,
+    idle_cpu,
+    percentiles,
+    plot,
+    print_cpu,
+    running_stack,
+    write,
+)
 
 from shared.testing.plugin import Stack
 from tests.chaos.load import PROTOCOLS, Bot, Gateway, Load
@@ -73,7 +84,16 @@ def measure(stack: Stack, args: argparse.Namespace) -> dict:
     projects = [echo_project(stack) for _ in range(bots_needed)]
     bots = [Bot(p.key, p.secret) for p in projects]
     gateway = Gateway(stack.http_url(), stack.besser_url().rstrip("/"))
+    idle = idle_cpu(stack)
+    before, started = cpu_seconds(stack), time.monotonic()
     found = uvloop.run(run_load(gateway, bots, args))
+    found["cpu_ms_per_turn"] = cpu_per_turn(
+        before,
+        cpu_seconds(stack),
+        found["answered"],
+        idle=idle,
+        seconds=time.monotonic() - started,
+    )
     found["stored"] = asyncio.run(stored(stack.backends.database_url, bots))
     return found
 
@@ -118,6 +138,7 @@ def print_table(result: dict) -> None:
         f"duplicated {result['duplicated']}, refused {result['refused']}, "
         f"reconnects {result['reconnects']}"
     )
+    print_cpu(result["cpu_ms_per_turn"])
 
 
 def main() -> None:

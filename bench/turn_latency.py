@@ -26,10 +26,14 @@ import websocket
 from common import (
     ECHO_AIML,
     Goal,
+    cpu_per_turn,
+    cpu_seconds,
     echo_project,
     helper,
+    idle_cpu,
     percentiles,
     plot,
+    print_cpu,
     running_stack,
     wait_stored,
     write,
@@ -119,6 +123,8 @@ def measure(stack: Stack, project: TestProject, args: argparse.Namespace, root: 
         "aiml": [],
     }
     per_round = args.turns // args.rounds
+    idle = idle_cpu(stack)
+    before, started = cpu_seconds(stack), time.monotonic()
     try:
         for r in range(args.rounds):
             series["ws echo"] += echo_turns(f"ws://127.0.0.1:{port}/", per_round)
@@ -132,7 +138,10 @@ def measure(stack: Stack, project: TestProject, args: argparse.Namespace, root: 
             server.kill()
     asked = (per_round + WARM) * args.rounds
     stored = wait_stored(stack.backends, project, asked)
-    return {"series": series, "asked": asked, "stored": stored}
+    cpu = cpu_per_turn(  # the services idle on the other paths
+        before, cpu_seconds(stack), asked, idle=idle, seconds=time.monotonic() - started
+    )
+    return {"series": series, "asked": asked, "stored": stored, "cpu": cpu}
 
 
 def figures(measured: dict) -> tuple[dict, list[Goal]]:
@@ -146,6 +155,7 @@ def figures(measured: dict) -> tuple[dict, list[Goal]]:
         "ratio_p50_to_baseline_sum": ratio,
         "turns_asked": measured["asked"],
         "turns_stored": measured["stored"],
+        "cpu_ms_per_turn": measured["cpu"],
     }
     goal = Goal(
         goal="1 turn latency p50",
@@ -169,6 +179,7 @@ def print_table(result: dict) -> None:
         )
     print(f"{'baseline sum of p50s':<37}{result['baseline_sum_p50_ms']:>10.3f}")
     print(f"{'ratio switchboard / baseline sum':<37}{result['ratio_p50_to_baseline_sum']:>10.2f}")
+    print_cpu(result["cpu_ms_per_turn"])
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from shared.contracts.knowledge import Stage
 from shared.contracts.session import GetHistory, History, HistoryTurn
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
-from .chain import PENDING, Brain, Brains, Fallbacks, Question, Said, greet, respond, spoken
+from .chain import PENDING, Brain, Brains, Question, Said, greet, respond, spoken
 from .content_app import ContentFiles, build_version, saved_of, texts_key
 from .conversations import said_row
 from .domain import (
@@ -55,8 +55,16 @@ from .domain import (
 from .llm import Pending
 from .models import SessionRow, TurnRow
 from .partitions import Claim
+from .project_cache import ProjectCache
 from .store import Sessions
-from .turn_store import Changed, KnownSessions, SessionKey, TurnBatches
+from .turn_store import (
+    AlreadyStored,
+    Changed,
+    KnownSessions,
+    SessionKey,
+    TurnBatches,
+    TurnRecord,
+)
 from .versions import EMPTY, SINGLE_FILE, ContentStore, content_of
 
 log = logging.getLogger(__name__)
@@ -70,18 +78,20 @@ PublishAll = Callable[[list[TurnAnswered]], Awaitable[None]]
 @dataclass(frozen=True)
 class Arrived:
     """A turn as a batch holds it; `force`: answer it even if an earlier one is missing (it
-    has waited long enough)."""
+    has waited long enough); `again`: it was delivered before, so it may be stored already
+    (looked up before it is answered)."""
 
     turn: TurnReceived
     force: bool = False
+    again: bool = False
 
 
 @dataclass(frozen=True)
 class TurnOutcome:
     """What became of a turn: answered now, answered before, early (retry later), gone (its
-    session was deleted: dropped unanswered), refused (its session changed while it was
-    answered: answer it again), or a repeat (a reset right after a reset: its greeting stands,
-    nothing is sent or kept)."""
+    session was deleted: dropped unanswered, but a `start` is answered with the refusal),
+    refused (its session changed while it was answered: answer it again), or a repeat (a reset
+    right after a reset: its greeting stands, nothing is sent or kept)."""
 
     kind: Literal["answered", "duplicate", "early", "gone", "refused", "repeat"]
     reply: TurnAnswered | None = None
@@ -113,9 +123,30 @@ def _replies(
             kind = "duplicate" if earlier.kind == "answered" else earlier.kind
             outcomes[n] = TurnOutcome(kind, earlier.reply)
             continue
-        if outcomes[n].reply is not None and outcomes[n].kind in ("answered", "duplicate"):
-            replies.append(outcomes[n].reply)  # type: ignore[arg-type]
+        reply = outcomes[n].reply
+        if reply is not None:
+            replies.append(reply)
     return replies
+
+
+def gone(turn: TurnReceived) -> TurnOutcome:
+    """A turn of a deleted session is dropped unanswered; its `start` (a socket connecting to
+    the session by name) is answered with the refusal, which closes that socket."""
+    if turn.event != "start":
+        return TurnOutcome("gone")
+    refusal = TurnAnswered(
+        **turn.caused(),
+        event_id=reply_event_id(turn.event_id),
+        project_key=turn.project_key,
+        session_id=turn.session_id,
+        turn_event_id=turn.event_id,
+        text="",
+        engine="none",
+        protocol=turn.protocol,
+        stage=turn.stage,
+        refused="session_deleted",
+    )
+    return TurnOutcome("gone", refusal)
 
 
 @dataclass(frozen=True)
@@ -188,6 +219,7 @@ class DialogApp:
         sessions: Sessions,
         projects: ProjectStore,
         reset_repeat_s: float = 3.0,
+        cache_s: float = 60.0,
     ) -> None:
         self.reset_repeat_s = reset_repeat_s
         self.content = content
@@ -196,7 +228,9 @@ class DialogApp:
         self.projects = projects
         self.brains = Brains()
         self.files = ContentFiles(content, self.brains)
-        self.fallbacks = Fallbacks(self._read_fallback)
+        self.cache = ProjectCache(
+            version=turns.content_version, fallback=self._read_fallback, keep_s=cache_s
+        )
 
     async def answer_turns(
         self,
@@ -209,10 +243,13 @@ class DialogApp:
         """Answer a batch of turns (in stream order) in order per session, and write them in one
         transaction; the outcomes line up with `arrived`.
 
-        A turn answered before is a duplicate (its stored reply goes out again); an earlier turn
-        of its connection still unanswered makes it early (unless forced); a deleted session's
-        turns are gone. Each session is written back only if no one changed it since it was
-        read (the fence): otherwise its turns are refused and answered again later. The replies
+        A turn answered before is a duplicate (its stored reply goes out again): a turn
+        delivered again is looked up first, and the write of a batch that answered a stored
+        turn anew (the same turn published twice) is undone and the batch answered again with
+        every turn looked up. An earlier turn of its connection still unanswered makes it early
+        (unless forced); a deleted session's turns are gone. Each session is written back only
+        if no one changed it since it was read (the fence): otherwise its turns are refused and
+        answered again later. The replies
         are published before the transaction commits, while it holds the rows it changed: a
         session's next turn, on any replica, is answered from this one's state, and its reply
         follows this one's. A crash between publish and commit answers the turn again under
@@ -222,11 +259,16 @@ class DialogApp:
         once another replica took the partition over; `known` holds the sessions as this owner
         last wrote them, so they are not read again.
         """
+        kept = known or KnownSessions(0)
         try:
-            return await self._answer_batch(arrived, publish, claim, known or KnownSessions(0))
+            try:
+                return await self._answer_batch(arrived, publish, claim, kept)
+            except AlreadyStored as err:
+                log.info("%s: answering its %d turns again, looked up", err, len(arrived))
+                kept.forget()  # it answered turns on sessions that are not written
+                return await self._answer_batch(arrived, publish, claim, kept, look_up=True)
         except BaseException:
-            if known is not None:
-                known.forget()
+            kept.forget()
             raise
 
     async def _answer_batch(
@@ -235,9 +277,11 @@ class DialogApp:
         publish: PublishAll,
         claim: Claim | None,
         known: KnownSessions,
+        look_up: bool = False,
     ) -> list[TurnOutcome]:
         outcomes: list[TurnOutcome] = [TurnOutcome("early")] * len(arrived)
-        stored = await self.turns.stored([a.turn.event_id for a in arrived])
+        maybe = [a.turn.event_id for a in arrived if look_up or a.again]
+        stored = await self.turns.stored(maybe) if maybe else {}
         first: dict[UUID, int] = {}  # where a turn that came twice in one batch came first
         fresh: dict[SessionKey, list[int]] = {}
         for n, a in enumerate(arrived):
@@ -249,18 +293,20 @@ class DialogApp:
                 fresh.setdefault((a.turn.project_key, a.turn.session_id), []).append(n)
         found = await known.read(self.turns, list(fresh)) if fresh else {}
         changed: list[Changed] = []
-        rows: list[TurnRow] = []
+        rows: list[TurnRecord] = []
         versions: dict[tuple[UUID, Stage], int] = {}
         for key, indexes in fresh.items():
             if key in found and found[key] is None:
                 for n in indexes:
-                    outcomes[n] = TurnOutcome("gone")
+                    outcomes[n] = gone(arrived[n].turn)
                 continue
             session = found.get(key) or SessionRow(
                 project_key=key[0], session_id=key[1], protocol=arrived[indexes[0]].turn.protocol
             )
             read = session.version if key in found else None
-            answered = await self._answer_session(session, arrived, indexes, versions, outcomes)
+            answered = await self._answer_session(
+                session, arrived, indexes, versions, outcomes, quiet=known.quiet(key)
+            )
             if answered or any(outcomes[n].kind == "repeat" for n in indexes):
                 rows.extend(answered)
                 changed.append(Changed(session, read))
@@ -269,7 +315,7 @@ class DialogApp:
                 refused = await write.save(changed, rows)
                 _refuse(arrived, outcomes, refused)
                 await publish(_replies(arrived, outcomes, first))
-            known.written(changed, refused)
+            known.written(changed, refused, rows)
         else:
             await publish(_replies(arrived, outcomes, first))
         return outcomes
@@ -281,11 +327,14 @@ class DialogApp:
         indexes: list[int],
         versions: dict[tuple[UUID, Stage], int],
         outcomes: list[TurnOutcome],
-    ) -> list[TurnRow]:
+        *,
+        quiet: bool = False,
+    ) -> list[TurnRecord]:
         """Answer one session's turns of a batch in order (`session` takes the new state);
-        the transcript rows of those answered."""
-        rows: list[TurnRow] = []
-        said_asked = False
+        the transcript rows of those answered. `quiet`: nothing was said in the session since
+        its newest turn (RSVP's said_before is then empty, not looked up)."""
+        rows: list[TurnRecord] = []
+        said_asked = quiet
         for n in indexes:
             turn = arrived[n].turn
             early = waits_for_predecessor(
@@ -298,7 +347,7 @@ class DialogApp:
                 continue
             stage = (turn.project_key, turn.stage)
             if stage not in versions:
-                versions[stage] = await self.turns.content_version(*stage)
+                versions[stage] = await self.cache.version(*stage)
             try:
                 reply, engine_ms = await self._answer(versions[stage], session, turn)
             except Pending:  # a model writes its answer: asked again later (see llm.py)
@@ -311,7 +360,7 @@ class DialogApp:
                 )
                 said_asked = True
                 reply = reply.model_copy(update={"said_before": earlier})
-            row = self._row(turn, reply, engine_ms)
+            row = self._record(turn, reply, engine_ms)
             if session.handoff is not None:
                 row.details = {**(row.details or {}), "operator": session.handoff}
             session.last_at = reply.occurred_at
@@ -377,7 +426,7 @@ class DialogApp:
         return reply, engine_ms
 
     async def _skip_repeated_reset(
-        self, session: SessionRow, turn: TurnReceived, written: Sequence[TurnRow]
+        self, session: SessionRow, turn: TurnReceived, written: Sequence[TurnRecord]
     ) -> bool:
         """True (and `session` updated) for a reset within DIALOG_RESET_REPEAT_S of the
         session's previous reset with nothing said since (a client re-sending it in a loop): it
@@ -389,7 +438,7 @@ class DialogApp:
         since = (turn.occurred_at - session.last_at).total_seconds()
         if since > self.reset_repeat_s:
             return False
-        last = (
+        last: TurnRecord | TurnRow | None = (
             written[-1] if written else await self.turns.last_row(turn.project_key, turn.session_id)
         )
         if last is None or last.kind != "turn" or (last.details or {}).get("event") != "reset":
@@ -410,16 +459,17 @@ class DialogApp:
     def _greeting(self, brain: Brain, session: SessionRow, turn: TurnReceived) -> Said:
         """A socket opened a new session (start) or starts it over (reset, which forgets its
         variables and state, keeping who the user is): the bot greets. A start of a session
-        that has spoken already gets no greeting (engine none)."""
-        if turn.event == "start" and session.channel:
-            return Said("", "none", session.state)
-        kept = {k: v for k, v in session.data.items() if k in USER_KEYS}
+        that has spoken already gets no greeting (engine none). Who the user is (a BESSER
+        socket's user_id and session_name, in the start turn) is kept either way."""
         if turn.event == "reset":
+            kept = {k: v for k, v in session.data.items() if k in USER_KEYS}
             session.data, session.state = kept, data_predicates(kept)
         given = {k: str(v) for k, v in (turn.payload or {}).items() if k in USER_KEYS}
         if given:
             session.data = {**session.data, **given}
             session.state = {**session.state, **data_predicates(given)}
+        if turn.event == "start" and session.channel:
+            return Said("", "none", session.state)
         question = Question(
             text="",
             lang=turn.lang,
@@ -550,11 +600,11 @@ class DialogApp:
             content = await self.content.get(project, version=version) if version else EMPTY
             brain = await self.files.brain(project, content)
             self.brains.put(project, brain)
-        await self.fallbacks.warm(project)  # read before answering, not while
+        await self.cache.fallback(project)  # read before answering, not while
         return brain
 
     async def _fallback(self, project: UUID) -> str:
-        return await self.fallbacks.get(project)
+        return await self.cache.fallback(project)
 
     async def _read_fallback(self, project: UUID) -> str:
         found = await self.projects.get(project)
@@ -562,7 +612,11 @@ class DialogApp:
 
     @staticmethod
     def _row(turn: TurnReceived, reply: TurnAnswered, engine_ms: float) -> TurnRow:
-        return TurnRow(
+        return DialogApp._record(turn, reply, engine_ms).as_row()
+
+    @staticmethod
+    def _record(turn: TurnReceived, reply: TurnAnswered, engine_ms: float) -> TurnRecord:
+        return TurnRecord(
             turn_event_id=turn.event_id,
             reply_event_id=reply.event_id,
             correlation_id=turn.correlation_id,

@@ -7,10 +7,9 @@ import dataclasses
 import hashlib
 import logging
 import threading
-import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -211,61 +210,6 @@ class Brains:
     def versions(self, project: UUID) -> list[int]:
         """The versions kept for `project`."""
         return list(self._brains.get(project, {}))
-
-
-class Fallbacks:
-    """Each project's fallback text, kept beside its brains: read once, then re-read in the
-    background when older than `ttl_s`, so a turn that falls back never waits on a query and a
-    changed fallback is heard within seconds."""
-
-    def __init__(
-        self,
-        load: Callable[[UUID], Awaitable[str]],
-        *,
-        ttl_s: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._load = load
-        self._ttl_s = ttl_s
-        self._clock = clock
-        self._texts: dict[UUID, tuple[str, float]] = {}
-        self._refreshing: dict[UUID, asyncio.Task[None]] = {}
-
-    async def get(self, project: UUID) -> str:
-        """The project's fallback (read now only the first time)."""
-        kept = self._texts.get(project)
-        if kept is None:
-            return await self._read(project)
-        self.touch(project)
-        return kept[0]
-
-    async def warm(self, project: UUID) -> None:
-        """The project is in use: read its fallback now if it was never read (before the
-        engine's timed part of a turn), else re-read it in the background if it is stale."""
-        if project not in self._texts:
-            await self._read(project)
-        else:
-            self.touch(project)
-
-    def touch(self, project: UUID) -> None:
-        """The project is in use: re-read its fallback in the background if it is stale."""
-        kept = self._texts.get(project)
-        stale = kept is not None and self._clock() - kept[1] > self._ttl_s
-        if stale and project not in self._refreshing:
-            self._refreshing[project] = asyncio.create_task(self._refresh(project))
-
-    async def _read(self, project: UUID) -> str:
-        text = await self._load(project)
-        self._texts[project] = (text, self._clock())
-        return text
-
-    async def _refresh(self, project: UUID) -> None:
-        try:
-            await self._read(project)
-        except Exception as err:  # the one we have stays; the next turn tries again
-            log.warning("fallback of %s not re-read: %r", project, err)
-        finally:
-            self._refreshing.pop(project, None)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,12 @@ class DialogSettings(BaseSettings):
         "replica's crash is redelivered and answered first",
     )
 
+    project_cache_s: float = Field(
+        60.0,
+        ge=0,
+        description="Longest a replica keeps a project's content versions and fallback text in "
+        "memory; a change announced on NATS drops them at once (0: read them for every batch)",
+    )
     reset_repeat_s: float = Field(
         3.0,
         ge=0,

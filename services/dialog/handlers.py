@@ -105,6 +105,7 @@ def _register_content(broker: NatsBroker, app: DialogApp) -> None:
     queue = subjects.DIALOG_QUEUE
 
     async def announce(project: UUID, version: int) -> None:
+        app.cache.forget(project)  # this replica's next turn answers from it, heard or not
         changed = ConfigChanged.first(project_key=project, version=version)
         await broker.publish(
             changed,

@@ -122,7 +122,7 @@ class MachineClock:
             return 0
         key = (row["project_key"], cast("Stage", stage))
         if key not in versions:
-            versions[key] = await self._app.turns.content_version(*key)
+            versions[key] = await self._app.cache.version(*key)
         brain = await self._brain(row["project_key"], versions[key])
         if brain.machine is None or not brain.machine.due(machine, row["data"], now):
             return 0

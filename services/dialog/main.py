@@ -47,6 +47,7 @@ def create_app(
         sessions=PgSessions(sessions),
         projects=ProjectStore(sessions),
         reset_repeat_s=settings.reset_repeat_s,
+        cache_s=settings.project_cache_s,
     )
     register(broker, app, settings)
     if settings.llm_base_url:
@@ -92,6 +93,7 @@ def create_app(
 
     @service.after_startup
     async def start_turns() -> None:
+        await app.cache.listen(broker.connection)  # before the first turn is pulled
         await turns.start(broker.connection, replicas=common.nats_stream_replicas)
         clock.run()
 

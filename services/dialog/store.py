@@ -224,6 +224,7 @@ class PgSessions:
             if row is None:
                 return None
             said.protocol, row.last_at = row.protocol, said.answered_at
+            row.version += 1  # the partition's owner looks up what was said before its next turn
             session.add(row)
             session.add(said)
         return row

@@ -107,7 +107,7 @@ class TurnBatch:
                 inject(trace)
             traces[turn.event_id] = trace
             force = _waited_s(msg, turn) >= self._settings.early_wait_s
-            arrived.append(Arrived(turn, force))
+            arrived.append(Arrived(turn, force, again=_deliveries(msg) > 1))
             kept.append(msg)
         if not arrived:
             return

@@ -104,8 +104,7 @@ class BesserEndpoint:
 
 def _handshake(ws: Handshake) -> BesserHandshake | None:
     """Session key, user and session name as BAF 4.5 reads them (headers before query)."""
-    named = ws.headers.get("x-session-id") or ws.query_params.get("session_id")
-    raw = named or uuid4().hex
+    raw = ws.headers.get("x-session-id") or ws.query_params.get("session_id") or uuid4().hex
     stage = ws.query_params.get("stage", "test")
     if stage not in ("test", "release"):
         return None
@@ -114,7 +113,6 @@ def _handshake(ws: Handshake) -> BesserHandshake | None:
         user_id=(ws.headers.get("x-user-id") or ws.query_params.get("user_id") or "")[:200] or None,
         session_name=(ws.query_params.get("session_name") or "")[:200] or None,
         stage="release" if stage == "release" else "test",
-        named=bool(named),
     )
 
 

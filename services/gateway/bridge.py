@@ -23,7 +23,6 @@ from pydantic import BaseModel, TypeAdapter
 from shared import subjects
 from shared.contracts import ChatReply, Event, TurnReceived
 from shared.retry import Backoff
-from shared.settings import CommonSettings
 
 from .metrics import TURNS, deliver_reply, delivering
 from .resume import Resume, stored_replies
@@ -48,15 +47,21 @@ class Bridge:
     """Everything the protocol adapters need from NATS, and nothing else."""
 
     def __init__(
-        self, broker: NatsBroker, *, request_timeout_s: float, stream_replicas: int = 1
+        self,
+        broker: NatsBroker,
+        *,
+        request_timeout_s: float,
+        partitions: int,
+        stream_replicas: int = 1,
     ) -> None:
+        """`partitions`: CHAT_PARTITIONS, the turn partitions every dialog replica agrees on."""
         self._broker = broker
         self._timeout = request_timeout_s
         self._following: dict[str, set[Follow]] = {}  # reply subject -> its followers here
         self._bots: dict[str, set[Follow]] = {}  # chat.reply.<project>.* -> AIDA bot feeds
         self._routing: Subscription | None = None  # chat.reply.*.*, routed by the two dicts
         self._routing_lock = asyncio.Lock()
-        self._partitions = CommonSettings().chat_partitions
+        self._partitions = partitions
         self.resume = Resume(lambda: broker.connection.jetstream(), replicas=stream_replicas)
 
     @property

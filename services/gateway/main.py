@@ -74,6 +74,7 @@ def create_app(
         broker,
         limits=limits,
         request_timeout_s=settings.request_timeout_s,
+        partitions=common.chat_partitions,  # every gateway and dialog agree on them
         stream_replicas=common.nats_stream_replicas,  # the resume bucket, like the streams
     )
     watch.on_reconnected(bridge.recover)

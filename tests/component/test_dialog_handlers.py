@@ -16,7 +16,7 @@ from services.dialog.config import DialogSettings
 from services.dialog.handlers import publish_reply, register
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
 from services.dialog.turn_loop import TurnBatch
-from services.dialog.turn_store import Changed
+from services.dialog.turn_store import AlreadyStored, Changed, TurnRecord
 from services.dialog.versions import EMPTY, content_of
 from shared import subjects
 from shared.contracts import (
@@ -106,7 +106,7 @@ class MemoryTurns:
         yield self
 
     async def save(
-        self, sessions: Sequence[Changed], turns: Sequence[TurnRow]
+        self, sessions: Sequence[Changed], turns: Sequence[TurnRecord]
     ) -> set[tuple[UUID, str]]:
         refused: set[tuple[UUID, str]] = set()
         for changed in sessions:
@@ -114,12 +114,17 @@ class MemoryTurns:
             now = self.sessions.get(key)
             if key in self.deleted or (now.version if now else None) != changed.read:
                 refused.add(key)
-            else:
+        kept = [row for row in turns if (row.project_key, row.session_id) not in refused]
+        repeats = sum(1 for row in kept if row.turn_event_id in self.rows)
+        if repeats:  # the turns' unique key, as in Postgres: nothing of the batch is written
+            raise AlreadyStored(repeats)
+        for changed in sessions:
+            key = (changed.row.project_key, changed.row.session_id)
+            if key not in refused:
                 changed.row.version = (changed.read or 0) + 1
                 self.sessions[key] = changed.row
-        for row in turns:
-            if (row.project_key, row.session_id) not in refused:
-                self.rows.setdefault(row.turn_event_id, row)
+        for row in kept:
+            self.rows[row.turn_event_id] = row.as_row()
         return refused
 
 
@@ -161,6 +166,7 @@ class MemorySessions:
         row = self.turns.sessions.get((said.project_key, said.session_id))
         if row is not None:
             said.protocol = row.protocol
+            row.version += 1
             self.turns.rows[said.turn_event_id] = said
         return row
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
+import asyncpg
 import httpx
 import nats
 import pytest
@@ -20,10 +21,11 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from shared import subjects
-from shared.contracts import TurnAnswered
+from shared.contracts import DeleteSession, TurnAnswered
 from shared.identity import DEFAULT_FALLBACK
 from shared.testing.backends import Backends
 from shared.testing.plugin import Stack, TestProject, new_project
+from shared.testing.telemetry import wait_until
 
 from .besser import connect, recv, recv_n, refusal, said, send
 from .typed import Admin
@@ -332,6 +334,9 @@ def test_an_aiml_bot_answers_in_str_frames_and_sees_who_the_user_is(
     upload_text = {"name": "a.txt", "type": "text/plain", "base64": base64.b64encode(b"x").decode()}
     send(ws, "user_file", json.dumps(upload_text))
     assert recv(ws)["message"] == "A file: a.txt"
+    again = connect(stack.besser_url(project, query="user_id=bob&session_id=a@b"))
+    send(again, "user_message", "who am I")  # the known session learnt who connects now
+    assert recv(again)["message"] == "You are bob"
     header = {"X-User-ID": "bob"}  # BESSER's Streamlit UI sends the user as a header
     other = connect(stack.besser_url(project, query="session_name=front-desk"), header=header)
     send(other, "user_message", "who am I")
@@ -406,26 +411,55 @@ def test_the_origin_allow_list_refuses_other_sites(guarded: Stack, project: Test
     assert int.from_bytes(data[:2], "big") == 1012
 
 
-async def test_a_socket_naming_no_session_is_greeted_without_asking_the_dialog(
+async def test_a_socket_connects_without_asking_the_dialog_whether_or_not_it_names_its_session(
     stack: Stack, bot: TestProject, nc: NatsClient
 ) -> None:
-    """A socket that names no session has a new one: it is greeted without the session lookup
-    (a dialog busy with turns cannot time the connect out into a reconnect loop)."""
+    """No connect asks the dialog for the session (a dialog busy with turns cannot time a
+    connect out into a reconnect loop): a new session, named or not, is greeted; a known one
+    is not, and learns who the user is now from the connect."""
     asked: list[str] = []
 
     async def seen(msg: Msg) -> None:
         asked.append(msg.subject)
 
-    await nc.subscribe(subjects.dialog_session("get", bot.key), cb=seen)
+    await nc.subscribe(subjects.dialog_session_all("get"), cb=seen)
     await nc.flush()
-    ws = open_session(stack, bot)
-    assert said(recv_n(ws, 2)) == GREETING
-    await nc.flush()  # anything the gateway had asked before the greeting has arrived
+    assert said(recv_n(open_session(stack, bot), 2)) == GREETING
+    session = f"named-{uuid4().hex}"
+    assert said(recv_n(open_session(stack, bot, session), 2)) == GREETING
+    again = connect(stack.besser_url(bot, query=f"session_id={session}&user_id=ada"))
+    send(again, "user_set_variable", {"user_name": "Ada"})
+    send(again, "user_message", "hello")  # no greeting came first: this answer is the next frame
+    assert recv(again)["message"] == "Hi Ada! Ask me about the weather."
+    await nc.flush()  # anything the gateway had asked before the answers has arrived
     assert asked == []
-    named = open_session(stack, bot, f"named-{uuid4().hex}")
-    assert said(recv_n(named, 2)) == GREETING
-    await nc.flush()
-    assert asked == [subjects.dialog_session("get", bot.key)]  # a named one is looked up
+
+
+async def test_a_deleted_session_is_refused_at_connect_with_1008(
+    stack: Stack, bot: TestProject, nc: NatsClient, pg: asyncpg.Connection
+) -> None:
+    """Connecting to a session that was deleted gets BESSER's error frame and a 1008 close,
+    from the dialog's answer to the socket's start turn."""
+    session = f"deleted-{uuid4().hex}"
+    first = open_session(stack, bot, session)
+    assert said(recv_n(first, 2)) == GREETING
+    first.close()
+    key = subjects.session_key(session, prefix="besser-")
+
+    async def stored() -> bool:  # a greeting leaves before its batch commits the new session
+        sql = "SELECT 1 FROM dialog.sessions WHERE project_key = $1 AND session_id = $2"
+        return await pg.fetchval(sql, bot.key, key) is not None
+
+    await wait_until(stored, within_s=20, what="the session stored")
+    command = DeleteSession(project_key=bot.key, session_id=key, correlation_id=uuid4())
+    subject = subjects.dialog_session("delete", bot.key)
+    deleted = await nc.request(subject, command.model_dump_json().encode(), timeout=20)
+    assert json.loads(deleted.data)["kind"] == "session"  # it was there, and is deleted now
+    ws = open_session(stack, bot, session)
+    assert "deleted" in refusal(recv(ws))
+    opcode, data = ws.recv_data(control_frame=True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(data[:2], "big") == 1008
 
 
 def test_a_refusal_given_with_the_dialogs_answer_closes_the_socket_with_1008(

@@ -25,7 +25,7 @@ async def bridge(backends: Backends, nc: NatsClient) -> AsyncIterator[Bridge]:
     connection, as the dialog's) has reached it."""
     broker = make_broker(backends.nats_url, name="routing-test")
     await broker.connect()
-    bridge = Bridge(broker, request_timeout_s=5.0)
+    bridge = Bridge(broker, request_timeout_s=5.0, partitions=8)  # it publishes no turns
     project, heard = uuid4(), asyncio.Event()
 
     async def probe(reply: ChatReply) -> None:

@@ -67,7 +67,7 @@ async def bridge(backends: Backends) -> AsyncIterator[Bridge]:
     """The gateway's bridge on its own connected broker."""
     broker = make_broker(backends.nats_url, name="test-media-files")
     await broker.connect()
-    yield Bridge(broker, request_timeout_s=10)
+    yield Bridge(broker, request_timeout_s=10, partitions=8)  # it publishes no turns
     await broker.stop()
 
 

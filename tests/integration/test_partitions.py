@@ -208,3 +208,31 @@ async def test_an_owner_answers_from_data_merged_after_it_last_wrote_the_session
         )
     )
     assert await turn(2) == "Hi Ada"
+
+
+async def test_a_turn_answered_again_without_a_look_up_is_stored_and_sent_once(
+    replicas: list[Replica], backends: Backends
+) -> None:
+    """A turn on its first delivery is answered without looking it up; the same turn once more
+    (published twice) has that batch's write undone and goes out as its stored reply, the
+    session written once."""
+    project, replica = uuid4(), replicas[0]
+    claim = Claim(f"again{uuid4().hex[:8]}", 0, 1)
+    assert await take_over(replica.db, claim)
+    known, sent = KnownSessions(), list[TurnAnswered]()
+
+    async def publish(replies: list[TurnAnswered]) -> None:
+        sent.extend(replies)
+
+    turn = _turn(project, "s", "hello")
+    first = await replica.app.answer_turns(
+        [Arrived(turn)], publish=publish, claim=claim, known=known
+    )
+    again = await replica.app.answer_turns(
+        [Arrived(turn)], publish=publish, claim=claim, known=known
+    )
+    assert [first[0].kind, again[0].kind] == ["answered", "duplicate"]
+    assert len(sent) == 2 and sent[0] == sent[1]
+    assert list(await replica.app.turns.stored([turn.event_id])) == [turn.event_id]
+    [session] = (await replica.app.turns.read_sessions([(project, "s")])).values()
+    assert session is not None and session.version == 1

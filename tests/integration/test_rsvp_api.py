@@ -10,6 +10,9 @@ import asyncpg
 import httpx
 import pytest
 
+from shared import subjects
+from shared.identity import DEFAULT_FALLBACK
+from shared.settings import CommonSettings
 from shared.testing.plugin import Stack, TestProject
 from shared.testing.telemetry import wait_until
 
@@ -291,6 +294,43 @@ def test_stages_publish_and_restore(admin: Admin, rsvp: Rsvp) -> None:
     assert listed["versions"][0]["change"] == "restore of version 1"
     assert admin.post("/publish", {"version": 9}).status_code == 404
     assert admin.post("/versions/9/restore").status_code == 404
+
+
+def uids_in_every_partition() -> list[str]:
+    """One RSVP uid per turn partition: their turns reach every dialog replica."""
+    partitions = CommonSettings().chat_partitions
+    found: dict[int, str] = {}
+    while len(found) < partitions:
+        uid = f"p{len(found)}-{uuid4().hex[:6]}"
+        partition = subjects.partition_of(subjects.session_key(uid, prefix="uid-"), partitions)
+        found.setdefault(partition, uid)
+    return list(found.values())
+
+
+def test_a_publication_and_a_new_fallback_answer_the_very_next_turn(
+    admin: Admin, rsvp: Rsvp
+) -> None:
+    """On both dialog replicas (a session in every partition), the turn right after a
+    publication answers from the published version, and the turn right after the project's
+    fallback changed says the new one, though each replica had the old ones in memory."""
+    question, old = "When are you open?", FAQ["groups"][0]["answer"]
+    uids = uids_in_every_partition()
+
+    def said(q: str, uid: str) -> str:
+        return str(rsvp.ask(q, uid=uid, stage="release")["stage"][0]["message"])
+
+    assert admin.put_json("/faq", FAQ).json()["version"] == 1
+    assert admin.post("/publish").json() == {"version": 1}
+    changed = {"groups": [{**FAQ["groups"][0], "answer": "Open all night."}]}
+    assert admin.put_json("/faq", changed).json()["version"] == 2
+    for uid in uids:  # every replica answers from (and keeps) version 1 and the default fallback
+        assert (said(question, uid), said("xyzzy plugh", uid)) == (old, DEFAULT_FALLBACK)
+    assert admin.post("/publish").json() == {"version": 2}
+    new = httpx.patch(admin.base, json={"fallback": "Ask the front desk."}, headers=admin.headers)
+    assert new.status_code == 200, new.text
+    for uid in uids:
+        assert said(question, uid) == "Open all night."
+        assert said("xyzzy plugh", uid) == "Ask the front desk."
 
 
 def test_bad_requests_get_status_minus_one(stack: Stack, project: TestProject, rsvp: Rsvp) -> None:

@@ -8,16 +8,22 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from services.dialog.models import SessionRow, TurnRow
+from services.dialog.models import SessionRow
 from services.dialog.store import PgSessions
-from services.dialog.turn_store import Changed, PgTurnBatches, prepare_connection
+from services.dialog.turn_store import (
+    AlreadyStored,
+    Changed,
+    PgTurnBatches,
+    TurnRecord,
+    prepare_connection,
+)
 from shared.db import Database, make_engine, session_factory
 from shared.testing.backends import Backends
 
 
-def _turn(project: UUID, session: str, answer: str) -> TurnRow:
+def _turn(project: UUID, session: str, answer: str) -> TurnRecord:
     now = datetime.now(UTC)
-    return TurnRow(
+    return TurnRecord(
         turn_event_id=uuid4(),
         reply_event_id=uuid4(),
         correlation_id=uuid4(),
@@ -30,6 +36,8 @@ def _turn(project: UUID, session: str, answer: str) -> TurnRow:
         received_at=now,
         answered_at=now,
         engine_ms=0.1,
+        content_version=None,
+        stage="test",
         details={"event": "text"},
     )
 
@@ -46,7 +54,9 @@ async def store(backends: Backends) -> AsyncIterator[PgTurnBatches]:
     await db.close()
 
 
-async def _write(store: PgTurnBatches, changed: list[Changed], rows: list[TurnRow]) -> set[object]:
+async def _write(
+    store: PgTurnBatches, changed: list[Changed], rows: list[TurnRecord]
+) -> set[object]:
     async with store.write() as write:
         return set(await write.save(changed, rows))
 
@@ -116,19 +126,27 @@ async def test_a_deleted_session_is_never_recreated_by_a_batch(
 async def test_a_batchs_rows_keep_their_order_and_a_repeat_is_stored_once(
     store: PgTurnBatches, backends: Backends
 ) -> None:
-    """A batch's transcript rows are stored in batch order; writing a turn again (a
-    redelivery) adds nothing."""
+    """A batch's transcript rows are stored in batch order, a big batch's and a small one's
+    (they go in differently); a batch writing a turn again (a redelivery not looked up) is
+    undone as a whole: its session keeps the state it had."""
     project = uuid4()
-    rows = [_turn(project, "o", str(n)) for n in range(50)]
-    await _write(store, [Changed(_session(project, "o"), None)], rows)
+    rows = [_turn(project, "o", str(n)) for n in range(53)]
+    await _write(store, [Changed(_session(project, "o"), None)], rows[:50])
     [read] = (await store.read_sessions([(project, "o")])).values()
     assert read is not None
-    assert await _write(store, [Changed(read, read.version)], rows[:3]) == set()
+    await _write(store, [Changed(read, read.version)], rows[50:])
+    [read] = (await store.read_sessions([(project, "o")])).values()
+    assert read is not None
+    moved = SessionRow(**{**read.model_dump(), "state": {"topic": "again"}})
+    with pytest.raises(AlreadyStored):
+        await _write(store, [Changed(moved, read.version)], [_turn(project, "o", "new"), rows[1]])
+    assert await store.read_sessions([(project, "o")]) == {(project, "o"): read}
     async with store._db.pool.acquire() as conn:
         answers = await conn.fetch(
-            "SELECT answer FROM dialog.turns WHERE project_key = $1 ORDER BY id", project
+            "SELECT answer, details FROM dialog.turns WHERE project_key = $1 ORDER BY id", project
         )
-    assert [a["answer"] for a in answers] == [str(n) for n in range(50)]
+    assert [a["answer"] for a in answers] == [str(n) for n in range(53)]
+    assert all(a["details"] == {"event": "text"} for a in answers)
 
 
 async def test_a_session_opened_before_its_first_turn_takes_the_batchs_write(

@@ -1,5 +1,5 @@
 """One AIML kernel per distinct content: shared by projects, with each project's bot
-properties and session state its own; the fallback text kept beside the brains."""
+properties and session state its own."""
 
 import asyncio
 import gc
@@ -7,11 +7,10 @@ import threading
 import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
 
 import pytest
 
-from services.dialog.chain import Brain, Fallbacks, Kernels, Question, build_brain, respond
+from services.dialog.chain import Brain, Kernels, Question, build_brain, respond
 from services.dialog.domain import NO_AIML, CompiledAiml, answer, build_kernel, compile_aiml
 from shared.contracts import BotContent
 
@@ -176,32 +175,6 @@ def test_an_empty_brain_answers_nothing() -> None:
     assert ask(brain, "hello", {}) == ""
 
 
-def test_the_fallback_is_read_once_and_refreshed_in_the_background() -> None:
-    """The first fallback of a project is read; later ones come from memory, even when stale
-    (a re-read is started, not waited for), and the re-read text is used after it."""
-    reads: list[UUID] = []
-    texts = iter(["ask the desk", "call us"])
-    now = [0.0]
-
-    async def load(project: UUID) -> str:
-        reads.append(project)
-        return next(texts)
-
-    async def scenario() -> list[str]:
-        fallbacks = Fallbacks(load, ttl_s=5, clock=lambda: now[0])
-        project = uuid4()
-        heard = [await fallbacks.get(project), await fallbacks.get(project)]
-        now[0] = 10.0
-        heard.append(await fallbacks.get(project))  # stale: answered from memory
-        assert len(reads) == 1
-        await asyncio.gather(*fallbacks._refreshing.values())
-        heard.append(await fallbacks.get(project))
-        return heard
-
-    assert asyncio.run(scenario()) == ["ask the desk", "ask the desk", "ask the desk", "call us"]
-    assert len(reads) == 2
-
-
 @pytest.fixture(autouse=True)
 def collector_back() -> Iterator[None]:
     """Building a kernel keeps every live object out of the collector: give them back."""
@@ -222,24 +195,3 @@ def test_a_kernel_no_brain_uses_any_more_is_freed() -> None:
     assert ask(build_brain(content(BOT), kernels=kernels), "what is your name", {}) == (
         "I am Nameless"
     )
-
-
-def test_a_projects_fallback_is_read_when_it_is_first_used_not_when_it_falls_back() -> None:
-    """warm() (a turn's start) reads a project's fallback the first time; the fallback said
-    later in that turn is taken from memory, with no read."""
-    reads: list[UUID] = []
-
-    async def load(project: UUID) -> str:
-        reads.append(project)
-        return "ask the desk"
-
-    async def scenario() -> str:
-        fallbacks, project = Fallbacks(load), uuid4()
-        await fallbacks.warm(project)
-        assert len(reads) == 1
-        await fallbacks.warm(project)
-        said = await fallbacks.get(project)
-        assert len(reads) == 1
-        return said
-
-    assert asyncio.run(scenario()) == "ask the desk"

@@ -21,7 +21,7 @@ from uuid import UUID, uuid4
 from pydantic import TypeAdapter, ValidationError
 
 from shared import subjects
-from shared.contracts import ChatReply, GetSession, SessionUnknown, TurnAnswered, UpdateSession
+from shared.contracts import ChatReply, TurnAnswered, UpdateSession
 from shared.contracts.chat import AudioPart, FileRef, Part, TurnReceived
 from shared.contracts.knowledge import Stage
 from shared.contracts.session import GetHistory, History, HistoryReply, SessionReply
@@ -87,7 +87,6 @@ class Handshake:
     user_id: str | None
     session_name: str | None
     stage: Stage
-    named: bool = True  # the client named its session (else its key was made here: it is new)
 
 
 class BesserSocket:
@@ -126,12 +125,13 @@ class BesserSocket:
         }
 
     async def start(self) -> None:
-        """Follow the session's replies, then greet it if it is new (BridgeError: try later).
+        """Follow the session's replies, then send its `start` turn (BridgeError: try later),
+        without asking the dialog anything: a busy dialog cannot time a connect out.
 
-        A session the client did not name is new (its key was made here): its `start` turn goes
-        out at once, without asking the dialog anything. A named one is looked up first (known:
-        not greeted; deleted: refused). A refusal the dialog gives with its answer to a turn
-        (`TurnAnswered.refused`) closes the socket the same way (`_on_reply`)."""
+        The turn carries who the user is (user_id, session_name), which the dialog keeps in the
+        session; it greets a new session, and answers a known one with nothing (engine none).
+        A deleted one is refused with the answer (`TurnAnswered.refused`): the socket gets
+        BESSER's error frame and is closed (`_on_reply`)."""
         await self._talk.follow(self._session)
         user = {
             key: value
@@ -141,20 +141,7 @@ class BesserSocket:
             )
             if value
         }
-        if not self._hello.named:
-            await self._turn("", event="start", payload=user or None)
-            return
-        found = await self._bridge.ask(
-            subjects.dialog_session("get", self._project.key),
-            GetSession(project_key=self._project.key, session_id=self._session),
-            SESSION,
-        )
-        if isinstance(found, SessionUnknown) and found.deleted:
-            await self._refuse_deleted()
-        elif isinstance(found, SessionUnknown):
-            await self._turn("", event="start", payload=user or None)
-        elif user:
-            await self._update(user)
+        await self._turn("", event="start", payload=user or None)
 
     async def _refuse_deleted(self) -> None:
         frame_refused("refused")

@@ -1,0 +1,47 @@
+"""The gateway's bridge numbers turn partitions as its own settings say."""
+
+import asyncio
+from typing import Any, cast
+from uuid import uuid4
+
+import pytest
+from faststream.nats import NatsBroker
+
+from services.gateway.bridge import Bridge
+from shared import subjects
+from shared.contracts import TurnReceived
+
+
+class RecordingBroker:
+    """Takes every publish and keeps its subject."""
+
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+
+    async def publish(self, message: Any, subject: str, **options: Any) -> None:
+        self.subjects.append(subject)
+
+
+def test_turns_go_to_the_partitions_the_gateway_was_configured_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A gateway built with 3 partitions publishes on those, not on the environment's count
+    (which only the gateway's settings read)."""
+    monkeypatch.setenv("CHAT_PARTITIONS", "8")
+    session = next(
+        f"s{n}"
+        for n in range(100)
+        if subjects.partition_of(f"s{n}", 3) != subjects.partition_of(f"s{n}", 8)
+    )
+    broker = RecordingBroker()
+    bridge = Bridge(cast(NatsBroker, broker), request_timeout_s=1, partitions=3)
+    turn = TurnReceived.first(
+        project_key=uuid4(),
+        session_id=session,
+        protocol="xparo",
+        text="hi",
+        channel="c",
+        seq=1,
+    )
+    asyncio.run(bridge.publish_turn(turn))
+    assert broker.subjects == [subjects.chat_turn(turn.project_key, session, partitions=3)]
