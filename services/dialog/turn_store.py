@@ -292,7 +292,16 @@ class KnownSessions:
         turns: Sequence[TurnRecord] = (),
     ) -> None:
         """Keep what a batch wrote (at the version the write gave it); forget the refused."""
-        with_turns = {(t.project_key, t.session_id) for t in turns if t.kind == "turn"}
+        newest: dict[SessionKey, TurnRecord] = {}
+        for t in turns:
+            newest[(t.project_key, t.session_id)] = t
+        # Quiet: the session's newest row is a user's turn. A machine's tick is said to the
+        # user unasked, so RSVP must hear it with its next answer (SAID_SINCE counts it).
+        with_turns = {
+            key
+            for key, t in newest.items()
+            if t.kind == "turn" and (t.details or {}).get("event") != "tick"
+        }
         for c in changed:
             key = (c.row.project_key, c.row.session_id)
             self._rows.pop(key, None)
@@ -303,6 +312,8 @@ class KnownSessions:
             self._rows[key] = c.row
             if key in with_turns:
                 self._quiet.add(key)
+            else:
+                self._quiet.discard(key)
         while len(self._rows) > self._most:
             self._quiet.discard(next(iter(self._rows)))
             self._rows.pop(next(iter(self._rows)))
