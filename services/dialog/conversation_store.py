@@ -9,14 +9,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, tuple_
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, true, tuple_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from shared.contracts.conversation import SNIPPET_CHARS, ConversationFilter, ConversationPosition
+from shared.contracts.conversation import (
+    SNIPPET_CHARS,
+    ConversationFilter,
+    ConversationPosition,
+    HandoffTriggers,
+)
 from shared.db import transaction
 
 from .models import SessionRow, TurnRow
@@ -37,6 +42,16 @@ class Handoff:
 
     session: SessionRow
     before: str | None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A session of the inbox: held by an operator, or the trigger that raised it."""
+
+    listed: Listed
+    said: str | None = None
+    intent: str | None = None
+    state: str | None = None
 
 
 class Conversations(Protocol):
@@ -60,6 +75,9 @@ class Conversations(Protocol):
     async def hand_off(
         self, project_key: UUID, session_id: str, operator: str | None
     ) -> Handoff | None: ...
+    async def inbox(
+        self, project_key: UUID, triggers: HandoffTriggers, *, limit: int
+    ) -> list[Waiting]: ...
 
 
 def like_pattern(text: str) -> str:
@@ -215,3 +233,64 @@ class PgConversations:
                 row.version += 1  # a batch of turns that read the row answers them again
                 session.add(row)
         return Handoff(row, before)
+
+    async def inbox(
+        self, project_key: UUID, triggers: HandoffTriggers, *, limit: int
+    ) -> list[Waiting]:
+        """Sessions an operator holds, and sessions nobody holds whose machine rests in a
+        trigger state or with a user turn raising a trigger after the last row an operator
+        said or held (what an operator answered is dealt with), newest activity first."""
+        raised = aliased(TurnRow)
+        later = aliased(TurnRow)
+        intent = func.json_extract_path_text(raised.details, "intent")
+        matches: list[ColumnElement[bool]] = [
+            col(raised.question).ilike(like_pattern(word), escape="\\")
+            for word in triggers.keywords
+        ]
+        if triggers.intents:
+            matches.append(intent.in_(triggers.intents))
+        operator_after = exists().where(
+            _same_session(later),
+            col(later.id) > col(raised.id),
+            func.json_extract_path_text(later.details, "operator").is_not(None),
+        )
+        trigger = (
+            select(col(raised.question).label("said"), intent.label("intent"))
+            .where(
+                _same_session(raised),
+                col(raised.kind) == "turn",
+                or_(*matches) if matches else false(),
+                ~operator_after,
+            )
+            .order_by(col(raised.id).desc())
+            .limit(1)
+            .correlate(SessionRow)
+            .subquery()
+            .lateral()
+        )
+        state = func.jsonb_extract_path_text(col(SessionRow.state), "_machine", "state")
+        in_state = state.in_(triggers.states) if triggers.states else false()
+        held = col(SessionRow.handoff).is_not(None)
+        query = (
+            _listing()
+            .add_columns(trigger.c.said, trigger.c.intent, state)
+            .outerjoin(trigger, true())
+            .where(
+                col(SessionRow.project_key) == project_key,
+                held | trigger.c.said.is_not(None) | in_state,
+            )
+            .order_by(col(SessionRow.last_at).desc(), col(SessionRow.session_id).desc())
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        found = []
+        for row, turns, text, said, said_intent, at_state in rows:
+            listed = Listed(row, turns, text)
+            if row.handoff is not None:
+                found.append(Waiting(listed))
+            elif said is not None:
+                found.append(Waiting(listed, said=said, intent=said_intent))
+            else:
+                found.append(Waiting(listed, state=at_state))
+        return found

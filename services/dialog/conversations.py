@@ -20,17 +20,20 @@ from shared.contracts.conversation import (
     ExportPage,
     ExportTurns,
     FindConversations,
+    FindInbox,
     GetTranscript,
     HandedOff,
     HandOff,
     HandoffChanged,
     HandoffRefused,
+    InboxItem,
+    InboxPage,
     Transcript,
     TranscriptEntry,
 )
 from shared.contracts.session import SessionUnknown
 
-from .conversation_store import Conversations, Listed
+from .conversation_store import Conversations, Listed, Waiting
 from .models import TurnRow
 from .store import Sessions
 
@@ -105,6 +108,22 @@ def entries_of(row: TurnRow) -> list[TranscriptEntry]:
             )
         )
     return entries
+
+
+def inbox_item(waiting: Waiting) -> InboxItem:
+    """An inbox entry, saying what put the session there."""
+    session = summary_of(waiting.listed)
+    if session.handoff is not None:
+        return InboxItem(session=session, waiting=False, reason=f"held by {session.handoff}")
+    if waiting.said is not None:
+        reason = f"said: {waiting.said[:SNIPPET]}"
+        if waiting.intent:
+            reason += f" (intent {waiting.intent})"
+        return InboxItem(session=session, waiting=True, reason=reason)
+    return InboxItem(session=session, waiting=True, reason=f"state {waiting.state}")
+
+
+SNIPPET = 120
 
 
 def fit(
@@ -190,6 +209,11 @@ class ConversationApp:
                 project_key=command.project_key, session_id=command.session_id, operator=holder
             )
         return HandedOff(session=summary_of(listed)), notice
+
+    async def inbox(self, query: FindInbox) -> InboxPage:
+        """Sessions waiting for a human, and those operators hold, newest activity first."""
+        found = await self.conversations.inbox(query.project_key, query.triggers, limit=query.limit)
+        return InboxPage(items=[inbox_item(w) for w in found])
 
     async def _unknown(self, query: GetTranscript | HandOff) -> SessionUnknown:
         deleted = await self.sessions.deleted(query.project_key, query.session_id)

@@ -170,3 +170,42 @@ class HandoffChanged(Contract):
     project_key: UUID
     session_id: str
     operator: str | None
+
+
+Trigger = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+
+
+class HandoffTriggers(Contract):
+    """What puts a session in the operators' inbox: a user turn holding one of the keywords
+    (case-insensitive) or classified as one of the intents, or the session resting in one of
+    the state machine's states."""
+
+    keywords: list[Trigger] = Field(
+        default_factory=lambda: ["human", "operator", "agent"], max_length=50
+    )
+    intents: list[Trigger] = Field(default_factory=list, max_length=50)
+    states: list[Trigger] = Field(default_factory=list, max_length=50)
+
+
+class FindInbox(Contract):
+    """Query: the sessions waiting for a human (not held, a trigger raised since an operator
+    last spoke or held it) and the sessions operators hold, newest activity first."""
+
+    project_key: UUID
+    triggers: HandoffTriggers = Field(default_factory=HandoffTriggers)
+    limit: int = Field(100, ge=1, le=500)
+
+
+class InboxItem(Contract):
+    """A session in the inbox: why it is there."""
+
+    session: ConversationSummary
+    waiting: bool = Field(description="True: asks for a human; false: an operator holds it")
+    reason: str = Field(description='What raised it: "said: ...", "intent ...", "state ..."')
+
+
+class InboxPage(Contract):
+    """Answer: the inbox, newest activity first."""
+
+    kind: Literal["inbox"] = "inbox"
+    items: list[InboxItem]
