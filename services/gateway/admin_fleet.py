@@ -103,9 +103,11 @@ def stored_rules(settings: dict[str, Any]) -> list[AlertRule]:
     return AlertRules.model_validate(settings.get(SETTING) or {}).rules
 
 
-def admin_fleet_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:
-    """GET /fleet, GET and PUT /alerts; admin.py mounts them under /admin/projects/{project}."""
-    router = APIRouter(tags=["robots"])
+def admin_fleet_routes(
+    router: APIRouter, projects: ProjectStore, tokens: TokenStore, bridge: Bridge
+) -> None:
+    """Add GET /fleet, GET and PUT /alerts to admin.py's router (under
+    /admin/projects/{project}: the audit log names their full route)."""
     Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
 
     async def rules_of(key: UUID) -> list[AlertRule]:
@@ -157,5 +159,3 @@ def admin_fleet_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridg
             alerting=sum(bool(r.alerts) for r in listed),
             rules=rules,
         )
-
-    return router

@@ -29,29 +29,30 @@ def stored_triggers(settings: dict[str, Any]) -> HandoffTriggers:
     return HandoffTriggers.model_validate(settings.get(SETTING) or {})
 
 
-def admin_inbox_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:
-    """GET /inbox, GET and PUT /handoff-triggers; admin.py mounts them under
-    /admin/projects/{project}."""
-    router = APIRouter(tags=["conversations"])
+def admin_inbox_routes(
+    router: APIRouter, projects: ProjectStore, tokens: TokenStore, bridge: Bridge
+) -> None:
+    """Add GET /inbox, GET and PUT /handoff-triggers to admin.py's router (under
+    /admin/projects/{project}: the audit log names their full route)."""
     Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
 
     async def triggers_of(key: UUID) -> HandoffTriggers:
         project = await projects.get(key)
         return stored_triggers(project.settings) if project is not None else HandoffTriggers()
 
-    @router.get("/handoff-triggers", response_model=HandoffTriggers)
+    @router.get("/handoff-triggers", response_model=HandoffTriggers, tags=["conversations"])
     async def read_triggers(scoped: Scope) -> HandoffTriggers:
         """What puts a session in the inbox: keywords in a user's turn, intents, machine
         states."""
         return await triggers_of(scoped[0])
 
-    @router.put("/handoff-triggers", response_model=HandoffTriggers)
+    @router.put("/handoff-triggers", response_model=HandoffTriggers, tags=["conversations"])
     async def change_triggers(body: HandoffTriggers, scoped: Scope) -> HandoffTriggers:
         """Replace the project's handoff triggers."""
         await projects.set_setting(scoped[0], SETTING, body.model_dump(mode="json"))
         return body
 
-    @router.get("/inbox", response_model=InboxPage)
+    @router.get("/inbox", response_model=InboxPage, tags=["conversations"])
     async def inbox(scoped: Scope) -> InboxPage:
         """Sessions waiting for a human (a trigger raised since an operator last spoke or held
         it) and sessions operators hold, newest activity first."""
@@ -61,5 +62,3 @@ def admin_inbox_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridg
             return await bridge.ask(subjects.dialog_conversation("inbox", key), query, INBOX)
         except BridgeError as err:
             raise Problem(503, "the dialog service did not answer; try again") from err
-
-    return router

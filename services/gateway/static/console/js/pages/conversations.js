@@ -4,7 +4,8 @@
    list and the open transcript refresh every few seconds. */
 
 import { api, errorBox } from "../api.js";
-import { h, fill, card, button, badge, ago, clock, empty, spinner, toast, writes } from "../dom.js";
+import { h, fill, card, button, badge, ago, clock, empty, spinner, toast, writes, plural } from "../dom.js";
+import { store } from "../store.js";
 
 const LIST_EVERY_MS = 5000;
 const TRANSCRIPT_EVERY_MS = 2500;
@@ -43,14 +44,18 @@ export function render(ctx) {
   }
 
   function sessionRow(s) {
+    // A held conversation with news since this tab last opened it: the operator should look.
+    const seen = store.seen(project.key, s.session_id);
+    const unread = Boolean(s.handoff) && s.session_id !== selected && (!seen || new Date(s.last_at) > new Date(seen));
     return h("li", {},
-      h("a", { href: `#/p/${project.key}/conversations/${encodeURIComponent(s.session_id)}`, class: ["session", s.session_id === selected && "session--active"], dataset: { session: s.session_id } },
+      h("a", { href: `#/p/${project.key}/conversations/${encodeURIComponent(s.session_id)}`, class: ["session", s.session_id === selected && "session--active"], dataset: { session: s.session_id, unread: String(unread) } },
         h("div", { class: "session__head" },
+          unread ? h("span", { class: "unread-dot", title: "New messages since you last looked" }) : null,
           h("code", { class: "session__id" }, s.session_id), badge(s.protocol || "?", "muted"),
           s.handoff ? badge(`with ${s.handoff}`, "bad", { title: "Taken over by an operator" }) : null,
           h("span", { class: "muted small session__when" }, ago(s.last_at))),
         h("p", { class: "session__text" }, s.last_text || "…"),
-        h("span", { class: "muted small" }, `${s.turns ?? "?"} turns`)));
+        h("span", { class: "muted small" }, s.turns === undefined || s.turns === null ? "? turns" : plural(s.turns, "turn"))));
   }
 
   async function loadTranscript() {
@@ -90,6 +95,10 @@ export function render(ctx) {
   function showTranscript(found) {
     const session = found.session || found;
     const turns = found.turns || found.transcript || found.items || found.messages || [];
+    if (session.last_at) {
+      store.setSeen(project.key, selected, session.last_at); // read: no longer unread
+      ctx.inbox?.refresh();
+    }
     if (!transcript.contains(turnsBox)) fill(transcript, head, turnsBox, composer);
     const pinned = turnsBox.scrollHeight - turnsBox.scrollTop - turnsBox.clientHeight < 40;
     const operator = session.handoff ?? session.operator ?? null;

@@ -1,7 +1,7 @@
 /* All projects: the list this token covers, and creating a project (its secret is shown once). */
 
 import { api, errorBox } from "../api.js";
-import { h, fill, badge, card, button, empty, field, modal, time, copy, toast } from "../dom.js";
+import { h, fill, badge, card, button, empty, field, modal, time, copy, toast, plural } from "../dom.js";
 import { store } from "../store.js";
 
 export async function render(ctx) {
@@ -21,7 +21,7 @@ export async function render(ctx) {
     h("div", { class: "stats" },
       stat("Projects", projects.length),
       stat("Signed in as", me.name),
-      stat("Scope", me.projects === null ? "All projects" : `${me.projects.length} project(s)`),
+      stat("Scope", me.projects === null ? "All projects" : plural(me.projects.length, "project")),
       ctx.readOnly ? stat("Role", "Viewer (read-only)") : null),
     card(`Projects (${projects.length})`, create, list)));
 }
