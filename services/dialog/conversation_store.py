@@ -242,7 +242,7 @@ class PgConversations:
         said or held (what an operator answered is dealt with), newest activity first."""
         raised = aliased(TurnRow)
         later = aliased(TurnRow)
-        intent = func.json_extract_path_text(raised.details, "intent")
+        intent = func.json_extract_path_text(raised.details, "intent", "name")  # IntentMatch
         matches: list[ColumnElement[bool]] = [
             col(raised.question).ilike(like_pattern(word), escape="\\")
             for word in triggers.keywords

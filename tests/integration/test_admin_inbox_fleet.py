@@ -5,6 +5,7 @@ it out; alert thresholds kept per project flag the robots whose newest values cr
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -159,3 +160,55 @@ async def test_fleet_flags_robots_past_the_thresholds(
     ]
     assert fleet["robots"][1]["metrics"] == {"battery": 88.0, "temperature": 40.0}
     assert fleet["robots"][1]["alerts"] == []
+
+
+INTENTS = """
+intents:
+  - name: complain
+    sentences: [I want to make a complaint, this service is terrible, I am not happy with this]
+    response: I am sorry to hear that.
+  - name: greet
+    sentences: [hello, hi there, good morning]
+    response: Hello!
+"""
+
+
+def test_a_machine_state_raises_a_request(
+    stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """With the weather machine and its state ask_city as the trigger: the session asked
+    "which city?" waits for a human; the one that was greeted does not."""
+    client = admin(stack, admin_token)
+    machine = (Path(__file__).parents[2] / "eval" / "weather_machine.yaml").read_bytes()
+    saved = client.put(
+        f"/admin/projects/{project.key}/machine",
+        content=machine,
+        headers={"Content-Type": "application/yaml"},
+    )
+    assert saved.status_code == 200, saved.text
+    triggers = {"keywords": [], "intents": [], "states": ["ask_city"]}
+    assert client.put(f"/admin/projects/{project.key}/handoff-triggers", json=triggers).is_success
+    rsvp(stack, project, "kiosk-1", "weather please")
+    rsvp(stack, project, "kiosk-3", "hello")
+    found = until_in_inbox(client, project, {"kiosk-1"})
+    assert found["kiosk-1"]["reason"] == "state ask_city"
+    assert "kiosk-3" not in found
+
+
+def test_an_intent_raises_a_request(stack: Stack, project: TestProject, admin_token: str) -> None:
+    """With the intent complain as the trigger, a complaint waits for a human (the reason names
+    the intent); a greeting does not."""
+    client = admin(stack, admin_token)
+    saved = client.put(
+        f"/admin/projects/{project.key}/intents",
+        content=INTENTS,
+        headers={"Content-Type": "application/yaml"},
+    )
+    assert saved.status_code == 200, saved.text
+    triggers = {"keywords": [], "intents": ["complain"], "states": []}
+    assert client.put(f"/admin/projects/{project.key}/handoff-triggers", json=triggers).is_success
+    rsvp(stack, project, "desk-1", "I want to make a complaint")
+    rsvp(stack, project, "desk-2", "hello")
+    found = until_in_inbox(client, project, {"desk-1"})
+    assert found["desk-1"]["reason"] == "said: I want to make a complaint (intent complain)"
+    assert "desk-2" not in found
