@@ -9,7 +9,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    or_,
+    true,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -118,9 +130,26 @@ def _session_matches(project_key: UUID, where: ConversationFilter) -> list[Colum
             col(hit.question).ilike(pattern, escape="\\")
             | col(hit.answer).ilike(pattern, escape="\\")
         )
+    if where.engine is not None:
+        inside.append(col(hit.engine) == where.engine)
+    if where.below is not None:
+        inside.append(_confidence(hit) < where.below)
     if inside:
         found.append(exists().where(_same_session(hit), *inside))
+    if where.held is not None:
+        held = col(SessionRow.handoff).is_not(None)
+        found.append(held if where.held else ~held)
     return found
+
+
+def _confidence(turn: Any) -> ColumnElement[float]:
+    """The best candidate's score of a turn's FAQ or NLU answer (null for other engines)."""
+
+    def score(key: str) -> ColumnElement[Any]:
+        path = func.json_extract_path_text(turn.details, key, "candidates", "0", "score")
+        return cast(path, Float)
+
+    return func.coalesce(score("faq"), score("intent"))
 
 
 def _listing() -> Select[SessionRow, Any, Any]:

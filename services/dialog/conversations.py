@@ -6,7 +6,7 @@ next stored turn would take the answer past MAX_REPLY_BYTES.
 """
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -105,9 +105,32 @@ def entries_of(row: TurnRow) -> list[TranscriptEntry]:
                 operator=None,
                 stage=row.stage,
                 version=row.content_version,
+                **why_answered(details),
             )
         )
     return entries
+
+
+def why_answered(details: dict[str, Any]) -> dict[str, Any]:
+    """What the transcript shows of how sure the engine was: the intent, the FAQ group and its
+    closest paraphrase, and the best candidate's score (anything malformed is left out)."""
+    found: dict[str, Any] = {}
+    for key in ("faq", "intent"):
+        match = details.get(key)
+        if not isinstance(match, dict):
+            continue
+        candidates = match.get("candidates")
+        best = candidates[0] if isinstance(candidates, list) and candidates else {}
+        if isinstance(best, dict) and isinstance(best.get("score"), int | float):
+            found["confidence"] = float(best["score"])
+        if key == "intent" and isinstance(match.get("name"), str):
+            found["intent"] = match["name"]
+        if key == "faq":
+            if isinstance(match.get("gid"), str):
+                found["gid"] = match["gid"]
+            if isinstance(best, dict) and isinstance(best.get("question"), str):
+                found["candidate"] = best["question"]
+    return found
 
 
 def inbox_item(waiting: Waiting) -> InboxItem:

@@ -35,6 +35,13 @@ class ConversationFilter(Contract):
         pattern=NO_NUL,
         description="Only sessions where a question or an answer holds this (case-insensitive)",
     )
+    engine: Literal["aiml", "faq", "nlu", "machine", "fallback"] | None = Field(
+        None, description="Only sessions with an answer of this engine (fallback: not understood)"
+    )
+    below: float | None = Field(
+        None, gt=0, le=1, description="Only sessions with an FAQ or NLU answer less sure than this"
+    )
+    held: bool | None = Field(None, description="Only sessions an operator holds (or not)")
 
 
 class ConversationPosition(Contract):
@@ -90,6 +97,14 @@ class TranscriptEntry(Contract):
     )
     stage: str | None = Field(description="Content stage that answered (the bot's side)")
     version: int | None = Field(description="Content version that answered (the bot's side)")
+    intent: str | None = Field(None, description="The intent the NLU found (the bot's side)")
+    confidence: float | None = Field(
+        None, description="How sure the FAQ or the NLU was of its answer, 0..1 (the bot's side)"
+    )
+    gid: str | None = Field(None, description="The FAQ group that answered (the bot's side)")
+    candidate: str | None = Field(
+        None, description="The FAQ paraphrase closest to the question (the bot's side)"
+    )
 
 
 class GetTranscript(Contract):

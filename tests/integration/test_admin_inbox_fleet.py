@@ -212,3 +212,47 @@ def test_an_intent_raises_a_request(stack: Stack, project: TestProject, admin_to
     found = until_in_inbox(client, project, {"desk-1"})
     assert found["desk-1"]["reason"] == "said: I want to make a complaint (intent complain)"
     assert "desk-2" not in found
+
+
+FAQ = {
+    "groups": [
+        {"gid": "hours", "questions": ["When are visiting hours?"], "answer": "**10:00** to 20:00"},
+        {"gid": "parking", "questions": ["Where can I park?"], "answer": "Car park B."},
+    ]
+}
+
+
+def test_transcripts_say_how_sure_the_bot_was_and_filters_find_the_turns_to_fix(
+    stack: Stack, project: TestProject, admin_token: str
+) -> None:
+    """Each FAQ answer in a transcript names its group, its closest paraphrase and its
+    confidence; the list finds sessions with a fallback, with a less sure answer, or held."""
+    client = admin(stack, admin_token)
+    base = f"/admin/projects/{project.key}"
+    assert client.put(f"{base}/faq", json=FAQ).status_code == 200
+    rsvp(stack, project, "sure", "When are visiting hours?")
+    rsvp(stack, project, "lost", "do you sell umbrellas")
+    rsvp(stack, project, "unsure", "visiting hours today")
+    handoff(client, project, "lost", "POST")
+
+    def listed(**filters: Any) -> set[str]:
+        found = client.get(f"{base}/conversations", params=filters)
+        assert found.status_code == 200, found.text
+        return {s["session_id"] for s in found.json()["items"]}
+
+    deadline = time.monotonic() + 30
+    while listed() != {"sure", "lost", "unsure"} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    answer = client.get(f"{base}/conversations/sure").json()["items"][1]
+    assert (answer["engine"], answer["gid"], answer["candidate"]) == (
+        "faq",
+        "hours",
+        "When are visiting hours?",
+    )
+    assert answer["confidence"] == 1.0 and answer["intent"] is None
+    assert listed(engine="fallback") == {"lost"}
+    assert listed(engine="faq") == {"sure", "unsure"}
+    assert listed(below=0.99) == {"unsure"}
+    assert listed(held="true") == {"lost"}
+    assert listed(held="false") == {"sure", "unsure"}
+    assert client.get(f"{base}/conversations", params={"below": 2}).status_code == 422

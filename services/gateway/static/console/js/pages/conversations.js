@@ -4,8 +4,12 @@
    list and the open transcript refresh every few seconds. */
 
 import { api, errorBox } from "../api.js";
-import { h, fill, card, button, badge, ago, clock, empty, spinner, toast, writes, plural } from "../dom.js";
+import { h, fill, card, button, badge, ago, clock, empty, spinner, toast, writes, plural, modal, field } from "../dom.js";
 import { store } from "../store.js";
+import { rich } from "../rich.js";
+
+const LOW = 0.6; // an FAQ or NLU answer less sure than this is worth a look
+const ENGINES = [["", "All answers"], ["fallback", "Not understood"], ["faq", "FAQ"], ["nlu", "NLU"], ["aiml", "AIML"], ["machine", "State machine"]];
 
 const LIST_EVERY_MS = 5000;
 const TRANSCRIPT_EVERY_MS = 2500;
@@ -20,6 +24,23 @@ export function render(ctx) {
   const search = h("input", { class: "input", type: "search", id: "conv-search", placeholder: "Search questions and answers…", "aria-label": "Search" });
   const protocol = h("select", { class: "input input--inline", id: "conv-protocol", "aria-label": "Protocol" },
     PROTOCOLS.map((p) => h("option", { value: p }, p ? p.toUpperCase() : "All protocols")));
+  const engine = h("select", { class: "input input--inline", id: "conv-engine", "aria-label": "Answered by" },
+    ENGINES.map(([value, text]) => h("option", { value }, text)));
+  const low = h("input", { type: "checkbox", id: "conv-low" });
+  const held = h("input", { type: "checkbox", id: "conv-held" });
+  const since = h("input", { class: "input input--inline", type: "date", id: "conv-since", "aria-label": "From" });
+  const until = h("input", { class: "input input--inline", type: "date", id: "conv-until", "aria-label": "To" });
+  const dayStart = (value, days = 0) => {
+    if (!value) return undefined;
+    const date = new Date(`${value}T00:00`);
+    date.setDate(date.getDate() + days);
+    return date.toISOString();
+  };
+  const filters = () => ({
+    q: search.value.trim(), protocol: protocol.value, engine: engine.value,
+    below: low.checked ? LOW : undefined, held: held.checked ? "true" : undefined,
+    since: dayStart(since.value), until: dayStart(until.value, 1),
+  });
   const list = h("ul", { class: "sessions", id: "sessions" });
   const more = button("Load more", () => loadList(true), "quiet", { hidden: true });
   const transcript = h("div", { class: "transcript-box", id: "transcript" },
@@ -29,7 +50,7 @@ export function render(ctx) {
   let shownCount = 0;
 
   async function loadList(append = false) {
-    const query = { q: search.value.trim(), protocol: protocol.value };
+    const query = filters();
     try {
       const found = await api(`${base}/conversations`, { query: { ...query, limit: 30, cursor: append ? next : undefined } });
       const items = found.items || [];
@@ -38,7 +59,7 @@ export function render(ctx) {
       if (!append) { list.replaceChildren(); shownCount = 0; }
       list.append(...items.map(sessionRow));
       shownCount += items.length;
-      if (!shownCount) fill(list, empty(query.q || query.protocol ? "Nothing matches" : "No conversations yet",
+      if (!shownCount) fill(list, empty(Object.values(query).some(Boolean) ? "Nothing matches" : "No conversations yet",
         query.q ? "Search looks in what users and the bot said." : "Chat on the Try it page, or connect a client."));
     } catch (err) { fill(list, errorBox(err)); }
   }
@@ -108,21 +129,62 @@ export function render(ctx) {
       h("div", { class: "toolbar" },
         writes(operator ? button("Hand back to the bot", () => handoff("DELETE"), "", { id: "hand-back" })
           : button("Take over", () => handoff("POST"), "warn", { id: "take-over" }))));
+    entries = turns;
     fill(turnsBox, turns.length ? turns.map(turnRow) : h("p", { class: "muted" }, "No turns yet."));
     input.disabled = sendButton.disabled = !operator;
     input.placeholder = operator ? "Answer as the operator…" : "Take over to answer as a person";
     if (pinned) turnsBox.scrollTop = turnsBox.scrollHeight;
   }
 
-  function turnRow(t) {
+  let entries = [];
+
+  function turnRow(t, n) {
     const author = t.author || "bot";
-    return h("div", { class: `turn turn--${author}`, dataset: { author } },
-      h("div", { class: "turn__text" }, t.text ?? ""),
+    const unsure = typeof t.confidence === "number" && t.confidence < LOW;
+    // The bot's and operators' words are Markdown (sanitized); the user's are shown as typed.
+    const text = author === "user" ? h("div", { class: "turn__text" }, t.text ?? "") : rich(t.text, { class: "turn__text" });
+    const answer = author === "user" ? entries.slice(n + 1).find((e) => e.author !== "user") : null;
+    return h("div", { class: ["turn", `turn--${author}`, unsure && "turn--unsure"], dataset: { author, engine: t.engine || "" } },
+      text,
       h("div", { class: "turn__meta" },
         h("span", {}, author === "operator" ? t.operator || "operator" : author),
-        t.engine && author !== "user" ? badge(t.engine, t.engine === "operator" ? "bad" : "info") : null,
+        t.engine && author !== "user" ? badge(t.engine, t.engine === "operator" ? "bad" : t.engine === "fallback" ? "warn" : "info") : null,
+        t.intent ? badge(`intent ${t.intent}`, "muted", { class: "badge badge--muted turn__intent" }) : null,
+        typeof t.confidence === "number" ? h("span", { class: "turn__confidence", title: "How sure the engine was" }, `${Math.round(t.confidence * 100)} %`) : null,
+        t.gid ? h("span", { class: "turn__faq", title: t.candidate ? `Closest paraphrase: ${t.candidate}` : "" }, `FAQ ${t.gid}`) : null,
         t.stage ? h("span", {}, t.stage + (t.version ? ` v${t.version}` : "")) : null,
-        clock(t.at)));
+        clock(t.at),
+        author === "user" && t.event === "text" ? writes(button("Add as paraphrase", () => addParaphrase(t.text, answer), "link", { class: "button button--link turn__add" })) : null));
+  }
+
+  /** One click: the user's words become a paraphrase of an FAQ group (a new test version). */
+  async function addParaphrase(question, answer) {
+    let faq;
+    try { faq = await api(`${base}/faq`, { query: { stage: "test", format: "json" } }); }
+    catch (err) { toast(err.detail || String(err), "bad"); return; }
+    const groups = faq.groups || [];
+    if (!groups.length) { toast("This project has no FAQ yet: add groups on the Content page first.", "info"); return; }
+    const gid = await modal("Add as a paraphrase", (close) => {
+      const select = h("select", { class: "input", id: "paraphrase-group" }, groups.map((g) =>
+        h("option", { value: g.gid, selected: answer && g.gid === answer.gid }, `${g.gid}: ${g.questions[0]}`)));
+      return h("form", { class: "form", onsubmit: (event) => { event.preventDefault(); close(select.value); } },
+        h("p", {}, "“", h("strong", {}, question), "” will be one more way to ask the group you choose, in a new version on the test stage."),
+        field("FAQ group", select, answer && answer.gid ? "Preselected: the group the bot answered from" : "The group that should have answered"),
+        h("div", { class: "modal__actions" },
+          button("Cancel", () => close(null), "quiet"),
+          h("button", { type: "submit", class: "button button--primary", id: "paraphrase-add" }, "Add")));
+    });
+    if (!gid) return;
+    const group = groups.find((g) => g.gid === gid);
+    if (group.questions.some((q) => q.trim().toLowerCase() === question.trim().toLowerCase())) {
+      toast(`${gid} already has this question.`, "info");
+      return;
+    }
+    group.questions.push(question);
+    try {
+      const saved = await api(`${base}/faq`, { method: "PUT", json: faq });
+      toast(`Added to ${gid}: version ${saved.version} on the test stage.`);
+    } catch (err) { toast(err.detail || String(err), "bad"); }
   }
 
   async function say(text) {
@@ -147,7 +209,7 @@ export function render(ctx) {
 
   async function exportAs(format) {
     try {
-      const text = await api(`${base}/conversations/export`, { query: { format, q: search.value.trim(), protocol: protocol.value } });
+      const text = await api(`${base}/conversations/export`, { query: { format, ...filters() } });
       const blob = new Blob([typeof text === "string" ? text : JSON.stringify(text, null, 2)], { type: format === "csv" ? "text/csv" : "application/json" });
       const link = h("a", { href: URL.createObjectURL(blob), download: `conversations-${project.name}.${format}` });
       link.click();
@@ -157,10 +219,12 @@ export function render(ctx) {
 
   let typing = 0;
   search.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => loadList(), 300); });
-  protocol.addEventListener("change", () => loadList());
+  for (const control of [protocol, engine, low, held, since, until]) control.addEventListener("change", () => loadList());
   fill(view, h("div", { class: "columns columns--list" },
     card("Sessions", h("div", { class: "toolbar" }, button("CSV", () => exportAs("csv"), "link", { title: "Export the matching turns as CSV" }), button("JSON", () => exportAs("json"), "link")),
-      h("div", { class: "filters" }, search, protocol), list, more),
+      h("div", { class: "filters" }, search, protocol, engine,
+        h("label", { class: "check" }, low, " Low confidence"), h("label", { class: "check" }, held, " Taken over"),
+        h("span", { class: "filters__dates" }, since, "–", until)), list, more),
     card(null, null, transcript)));
   if (selected) fill(transcript, spinner());
   loadList();
