@@ -299,3 +299,71 @@ async def test_a_page_left_while_loading_never_shows_under_the_next_title(
     await expect(page.locator("#fleet-counts")).to_be_visible()
     await expect(page.locator("#projects-table")).to_have_count(0)
     await expect(page.locator("#title")).to_have_text("Robots")
+
+
+FAQ = {
+    "groups": [
+        {
+            "gid": "hours",
+            "questions": ["When are visiting hours?"],
+            "answer": "**10:00** to 20:00. <img src=x onerror=alert(1)> [Map](https://example.org/map)",
+        },
+        {"gid": "parking", "questions": ["Where can I park?"], "answer": "Car park B."},
+    ]
+}
+
+
+async def test_try_it_and_transcripts_show_why_and_feed_the_faq(
+    ops_stack: Stack, project: TestProject, operator_token: str, console: ChatPage, tmp_path: Path
+) -> None:
+    """Signed in as an admin, Try it chats without asking for the project secret, renders the
+    Markdown answer without its hostile markup and shows the FAQ's candidates; the transcript
+    shows the group and confidence per answer, "Not understood" finds the fallback, and "Add as
+    paraphrase" puts the user's words in the FAQ group chosen (a new test version)."""
+    http = ops_stack.http_url()
+    admin = {"Authorization": f"Bearer {operator_token}"}
+    async with httpx.AsyncClient(timeout=30, headers=admin) as client:
+        saved = await client.put(f"{http}/admin/projects/{project.key}/faq", json=FAQ)
+        assert saved.status_code == 200, saved.text
+        page = console.page
+        await sign_in(page, console_url(ops_stack, f"#/p/{project.key}/try"), operator_token)
+        await expect(page.locator("#secret-input")).to_have_count(0)
+        for question in ["When are visiting hours?", "can I bring my dog"]:
+            await page.locator("#try-input").fill(question)
+            await page.locator("#try-input").press("Enter")
+            await expect(page.locator(".bubble--bot:not(.bubble--pending)")).to_have_count(
+                1 if question.startswith("When") else 2
+            )
+        first = page.locator(".bubble--bot").first
+        await expect(first.locator(".bubble__text strong")).to_have_text("10:00")
+        await expect(first.locator(".bubble__text a")).to_have_attribute(
+            "rel", "noopener noreferrer"
+        )
+        assert await first.locator("[onerror]").count() == 0
+        await expect(first.locator(".badge").first).to_have_text("faq")
+        await expect(first.locator(".why__faq + ol li").first).to_have_text(
+            "When are visiting hours? (hours) · 100 %"
+        )
+        await screenshot(page, tmp_path, "try-it-why")
+        uid = await page.locator("#try-session").inner_text()
+
+        await page.goto(console_url(ops_stack, f"#/p/{project.key}/conversations/{uid}"))
+        answer = page.locator("#transcript .turn--bot").first
+        await expect(answer.locator(".turn__text strong")).to_have_text("10:00")
+        await expect(answer.locator(".turn__faq")).to_have_text("FAQ hours")
+        await expect(answer.locator(".turn__confidence")).to_have_text("100 %")
+        await page.locator("#conv-engine").select_option("fallback")
+        await expect(page.locator(f".session[data-session='{uid}']")).to_be_visible()
+        await page.locator("#conv-held").check()
+        await expect(page.locator(f".session[data-session='{uid}']")).to_have_count(0)
+        await page.locator("#conv-held").uncheck()
+
+        dog = page.locator("#transcript .turn--user").filter(has_text="can I bring my dog")
+        await dog.get_by_role("button", name="Add as paraphrase").click()
+        await page.locator("#paraphrase-group").select_option("parking")
+        await page.locator("#paraphrase-add").click()
+        await expect(page.locator(".toast").last).to_contain_text("Added to parking")
+        faq = await client.get(f"{http}/admin/projects/{project.key}/faq")
+        groups = {g["gid"]: g["questions"] for g in faq.json()["groups"]}
+        assert groups["parking"] == ["Where can I park?", "can I bring my dog"]
+        await screenshot(page, tmp_path, "transcript-why")
