@@ -161,6 +161,7 @@ async def test_fleet_overview_flags_robots_past_the_operators_thresholds_live(
     page = console.page
     await sign_in(page, console_url(ops_stack, f"#/p/{project.key}/robots"), operator_token)
     await expect(page.locator("#fleet tbody tr")).to_have_count(3)
+    await expect(page.locator("#menu-toggle")).to_be_hidden()  # a phone's menu only
     rule = page.locator("#alerts-form .rule").first
     await rule.get_by_label("Metric").fill("battery")
     await rule.get_by_label("Alert below").fill("20")
