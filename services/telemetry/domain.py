@@ -159,6 +159,13 @@ def newest_per_robot(samples: Iterable[TelemetrySampled]) -> list[TelemetrySampl
     return [newest[key] for key in sorted(newest)]
 
 
+def command_data(issued: RobotCommandIssued) -> str:
+    """What a command asked, as JSON for the commands table: its fields without the type, and
+    without a behaviour tree's XML (the tree's name says which)."""
+    data = issued.command.model_dump(mode="json", exclude={"type", "xml"})
+    return json.dumps(data, ensure_ascii=False)
+
+
 def command_status(
     *,
     delivered_at: datetime | None,

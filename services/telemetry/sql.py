@@ -62,7 +62,7 @@ WHERE project_key = $1 ORDER BY robot_id
 
 COMMANDS = """
 SELECT command_id, robot_id, type, issued_at, expires_at, issued_by,
-       delivered_at, acknowledged_at, expired_at
+       delivered_at, acknowledged_at, expired_at, data::text AS data
 FROM telemetry.commands
 WHERE project_key = $1 AND ($2::text IS NULL OR robot_id = $2)
   AND ($3::uuid IS NULL OR command_id = $3)
@@ -105,10 +105,11 @@ SET connected = r.connected AND r.connection IS DISTINCT FROM excluded.connectio
 # id in its ack).
 COMMAND_ISSUED = """
 INSERT INTO telemetry.commands AS c
-    (command_id, project_key, robot_id, type, issued_at, expires_at, issued_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+    (command_id, project_key, robot_id, type, issued_at, expires_at, issued_by, data)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
 ON CONFLICT (command_id) DO UPDATE
 SET type = COALESCE(c.type, excluded.type),
+    data = COALESCE(c.data, excluded.data),
     issued_at = COALESCE(c.issued_at, excluded.issued_at),
     expires_at = COALESCE(c.expires_at, excluded.expires_at),
     issued_by = COALESCE(c.issued_by, excluded.issued_by)

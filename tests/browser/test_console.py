@@ -242,6 +242,9 @@ async def command_is_acknowledged(page: Page, robot: Robot) -> None:
     await expect(page.locator("#commands tbody tr").first.locator(".badge")).to_have_text(
         "acknowledged"
     )
+    await expect(page.locator("#commands tbody tr").first.locator(".command-text")).to_have_text(
+        "remote_command start_navigation {goal: ward-3}"
+    )
 
 
 async def live_events(

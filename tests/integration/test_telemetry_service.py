@@ -326,7 +326,7 @@ async def test_command_status_whatever_order_the_events_come_in(
     telemetry: Service, nc: NatsClient
 ) -> None:
     """issued → queued; + delivered → delivered; delivered before issued → delivered with the
-    issue's details; + acknowledged → acknowledged; expiry passed or announced → expired."""
+    issue's details (what it asked included); + acknowledged → acknowledged; expiry passed or announced → expired."""
     project = uuid4()
     queued, delivered, reordered, acked = (_issued(project, n) for n in range(4))
     timed_out, expired = _issued(project, 4, expires_in_s=-1), _issued(project, 5, 600)
@@ -345,6 +345,7 @@ async def test_command_status_whatever_order_the_events_come_in(
         *("expired", "expired", "acknowledged", "delivered", "delivered", "queued")
     ]
     assert {(c.type, c.issued_by) for c in answer.commands} == {("remote_command", "ops")}
+    assert answer.commands[0].data == {"command": "dock", "parameters": {}}  # what it asked
     one = GetCommands(project_key=project, command_id=acked.event_id)
     assert [c.status for c in (await ask(nc, "commands", one, CommandList)).commands] == [
         "acknowledged"

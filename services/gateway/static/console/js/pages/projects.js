@@ -80,7 +80,7 @@ async function createProject(ctx) {
 /** The secret, shown this once (the server keeps only its hash). */
 export function showSecret(project, secret, title) {
   return modal(title, (close) => {
-    const copyButton = button("Copy", () => copy(secret, copyButton), "quiet");
+    const copyButton = button("Copy", () => copy(secret, copyButton), "", { id: "secret-copy" });
     return h("div", { class: "secret-box" },
       h("p", {}, "This is the secret of ", h("strong", {}, project.name),
         ". Clients and robots use it to connect. ", h("strong", {}, "It is shown only now:"),
