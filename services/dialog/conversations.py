@@ -53,7 +53,15 @@ def summary_of(listed: Listed) -> ConversationSummary:
         turns=listed.turns,
         handoff=row.handoff,
         last_text=listed.last_text,
+        machine_state=machine_state(row.state),
     )
+
+
+def machine_state(state: dict[str, Any] | None) -> str | None:
+    """The machine's current state kept in a session's state (None when it has none)."""
+    kept = (state or {}).get("_machine")
+    name = kept.get("state") if isinstance(kept, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def entries_of(row: TurnRow) -> list[TranscriptEntry]:

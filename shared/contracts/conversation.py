@@ -61,6 +61,9 @@ class ConversationSummary(Contract):
     turns: int = Field(description="How many turns the user took")
     handoff: str | None = Field(description="The operator who holds it, or null (the bot)")
     last_text: str = Field(description=f"The newest message, cut to {SNIPPET_CHARS} characters")
+    machine_state: str | None = Field(
+        None, description="The state machine's state the session is in (null: none yet)"
+    )
 
 
 class FindConversations(Contract):

@@ -368,3 +368,99 @@ async def test_try_it_and_transcripts_show_why_and_feed_the_faq(
         groups = {g["gid"]: g["questions"] for g in faq.json()["groups"]}
         assert groups["parking"] == ["Where can I park?", "can I bring my dog"]
         await screenshot(page, tmp_path, "transcript-why")
+
+
+async def test_faq_and_intents_forms_say_what_is_wrong_in_plain_words(
+    ops_stack: Stack, project: TestProject, operator_token: str, console: ChatPage, tmp_path: Path
+) -> None:
+    """The FAQ form points at each field to fix, in words (no id, spaces in it, no question), and
+    saves a version once fixed; a bad upload in the text editor reads "FAQ group 1, questions:
+    is empty", not pydantic's wording; the intents form catches a {slot} no slot declares."""
+    page = console.page
+    base = f"#/p/{project.key}/content"
+    await sign_in(page, console_url(ops_stack, f"{base}/faq/form"), operator_token)
+    group = page.locator("#faq-groups .form-group").first
+    await page.locator("#form-save").click()
+    await expect(page.locator("#form-problems li")).to_have_text(
+        [
+            "Group 1: give the group an id, e.g. visiting_hours",
+            "Group 1: add at least one question, one per line",
+            "Group 1: write the answer the bot gives",
+        ]
+    )
+    await group.locator("[name=gid]").fill("visiting hours")
+    await expect(group.locator(".field__error").first).to_have_text(
+        "use only letters, digits and . _ : - (no spaces)"
+    )
+    await group.locator("[name=gid]").fill("visiting_hours")
+    await group.locator("[name=questions]").fill("When can I visit?\nWhat are the visiting hours?")
+    await group.locator("[name=answer]").fill("From **10:00** to 20:00.")
+    await expect(group.locator(".field__error:visible")).to_have_count(0)
+    await screenshot(page, tmp_path, "faq-form")
+    await page.locator("#form-save").click()
+    await expect(page.locator("#form-result .alert--ok")).to_contain_text("Saved as version 1")
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {operator_token}"}) as client:
+        faq = await client.get(f"{ops_stack.http_url()}/admin/projects/{project.key}/faq")
+    assert faq.json()["groups"][0]["questions"] == [
+        "When can I visit?",
+        "What are the visiting hours?",
+    ]
+
+    await page.locator("#content-view [data-view=text]").click()
+    await expect(page.locator(".editor")).to_have_attribute("data-ready", "true")
+    await page.locator("#content-text").fill(
+        '{"groups": [{"gid": "a", "questions": [], "answer": "x"}]}'
+    )
+    await page.locator("#validate").click()
+    problem = page.locator("#content-result .problems__item").first
+    await expect(problem.locator(".problems__where")).to_have_text("FAQ group 1, questions")
+    await expect(problem.locator(".problems__message")).to_have_text("is empty: give at least one")
+
+    await page.goto(console_url(ops_stack, f"{base}/intents/form"))
+    intent = page.locator("#intent-list .form-group").first
+    await intent.locator("[name=name]").fill("book_table")
+    await intent.locator("[name=sentences]").fill("a table for {people}\nbook a table")
+    await intent.locator("[name=response]").fill("A table for {people}, done.")
+    await expect(intent.locator(".field__error:visible")).to_have_text(
+        '{people} is not one of the slots below: add "people: <entity>" there'
+    )
+    await intent.locator("[name=slots]").fill("people: system_number")
+    await expect(intent.locator(".field__error:visible")).to_have_count(0)
+    await page.locator("#form-save").click()
+    await expect(page.locator("#form-result .alert--ok")).to_contain_text("Saved as version 2")
+
+
+async def test_the_state_machine_is_drawn_with_a_sessions_state_lit(
+    ops_stack: Stack, project: TestProject, operator_token: str, console: ChatPage, tmp_path: Path
+) -> None:
+    """The weather machine is drawn as its states and transitions; choosing a session that was
+    asked "Which city?" lights ask_city, and it moves on when the user names a city."""
+    http = ops_stack.http_url()
+    machine = (Path(__file__).parents[2] / "eval" / "weather_machine.yaml").read_bytes()
+    headers = {"Authorization": f"Bearer {operator_token}"}
+    query = {"botid": str(project.key), "token": project.secret, "uid": "kiosk-9"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        saved = await client.put(
+            f"{http}/admin/projects/{project.key}/machine",
+            content=machine,
+            headers={**headers, "Content-Type": "application/yaml"},
+        )
+        assert saved.status_code == 200, saved.text
+        asked = await client.get(f"{http}/sandbox/chat", params={**query, "q": "weather please"})
+        assert "Which city" in asked.text
+        page = console.page
+        route = f"#/p/{project.key}/content/machine/diagram"
+        await sign_in(page, console_url(ops_stack, route), operator_token)
+        diagram = page.locator("#machine-diagram")
+        await expect(diagram.locator(".sm-state")).to_have_count(6)
+        assert await diagram.locator(".sm-edge[data-from=greeting][data-to=ask_city]").count() == 1
+        await page.locator("#machine-session").select_option("kiosk-9")
+        await expect(diagram.locator(".sm-state--current")).to_have_attribute(
+            "data-state", "ask_city"
+        )
+        await screenshot(page, tmp_path, "machine")
+        named = await client.get(f"{http}/sandbox/chat", params={**query, "q": "Paris"})
+        assert "sunny" in named.text
+        await expect(diagram.locator(".sm-state--current")).to_have_attribute(
+            "data-state", "greeting"
+        )
