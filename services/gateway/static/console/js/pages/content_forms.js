@@ -207,10 +207,10 @@ export function machineDiagram(machine, current) {
   for (const name of names) if (!depth.has(name)) depth.set(name, Math.max(0, ...depth.values()) + 1);
   const columns = [];
   for (const name of names) (columns[depth.get(name)] ||= []).push(name);
-  const W = 150; const H = 44; const GX = 110; const GY = 46;
+  const W = 150; const H = 44; const GX = 130; const GY = 46;
   const place = new Map();
   columns.forEach((col, x) => col.forEach((name, y) => place.set(name, { x: 20 + x * (W + GX), y: 20 + y * (H + GY) })));
-  const width = 40 + columns.length * (W + GX) - GX;
+  const width = 130 + columns.length * (W + GX) - GX; // room on the right for same-column arrows
   const height = 40 + Math.max(...columns.map((c) => c.length)) * (H + GY) - GY;
   const arrows = s("g", { class: "sm-edges" });
   const boxes = s("g", { class: "sm-states" });
@@ -224,13 +224,19 @@ export function machineDiagram(machine, current) {
       if (t.to === name) { // a loop above the box
         path = `M ${from.x + W / 2 - 18} ${from.y} C ${from.x + W / 2 - 30} ${from.y - 34}, ${from.x + W / 2 + 30} ${from.y - 34}, ${from.x + W / 2 + 18} ${from.y}`;
         lx = from.x + W / 2; ly = from.y - 30;
-      } else {
-        const forward = to.x > from.x;
-        const x1 = forward ? from.x + W : from.x + W / 2; const y1 = forward ? from.y + H / 2 : from.y + H;
-        const x2 = forward ? to.x : to.x + W / 2; const y2 = forward ? to.y + H / 2 : to.y + H;
-        const bend = forward ? 0 : 40 + n * 8;
-        path = forward ? `M ${x1} ${y1} L ${x2} ${y2}` : `M ${x1} ${y1} C ${x1} ${y1 + bend}, ${x2} ${y2 + bend}, ${x2} ${y2}`;
-        lx = (x1 + x2) / 2; ly = (y1 + y2) / 2 + (forward ? -6 - (n % 3) * 11 : bend * 0.75);
+      } else if (to.x > from.x) { // on to a later column: right edge to left edge
+        const x1 = from.x + W; const y1 = from.y + H / 2; const x2 = to.x; const y2 = to.y + H / 2;
+        path = `M ${x1} ${y1} L ${x2} ${y2}`;
+        lx = (x1 + x2) / 2; ly = (y1 + y2) / 2 - 6 - (n % 3) * 11;
+      } else if (to.x === from.x) { // same column: around the right side
+        const x1 = from.x + W; const y1 = from.y + H / 2; const y2 = to.y + H / 2;
+        const bend = 30 + Math.abs(y2 - y1) / 6;
+        path = `M ${x1} ${y1} C ${x1 + bend} ${y1}, ${x1 + bend} ${y2}, ${x1} ${y2}`;
+        lx = x1 + bend * 0.75 + 4; ly = (y1 + y2) / 2;
+      } else { // back to an earlier column: left edge to the target's bottom
+        const x1 = from.x; const y1 = from.y + H / 2; const x2 = to.x + W / 2 + (n % 3) * 12; const y2 = to.y + H;
+        path = `M ${x1} ${y1} C ${x1 - 40} ${y1}, ${x2} ${y2 + 40}, ${x2} ${y2}`;
+        lx = (x1 + x2) / 2; ly = Math.max(y1, y2) + 14;
       }
       arrows.append(s("path", { d: path, class: "sm-edge", "marker-end": "url(#sm-arrow)", "data-from": name, "data-to": t.to }));
       if (label) arrows.append(s("text", { x: lx, y: ly, class: "sm-label", "text-anchor": "middle" }, label));
