@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from nats.aio.client import Client as NatsClient
 from playwright.async_api import Browser, expect
 
@@ -464,3 +465,19 @@ async def test_the_state_machine_is_drawn_with_a_sessions_state_lit(
         await expect(diagram.locator(".sm-state--current")).to_have_attribute(
             "data-state", "greeting"
         )
+
+
+async def test_replicas_and_queues_show_sockets_and_consumer_lag(
+    ops_stack: Stack, project: TestProject, operator_token: str, console: ChatPage, tmp_path: Path
+) -> None:
+    """The replicas page shows the gateway's open sockets by protocol (a robot's typed socket
+    counts) and JetStream's streams with their consumers."""
+    page = console.page
+    await sign_in(page, console_url(ops_stack, "#/cluster"), operator_token)
+    await expect(page.locator("#title")).to_have_text("Replicas and queues")
+    await expect(page.locator("#replica")).to_contain_text("NATS")
+    await expect(page.locator("table[data-stream=CHAT] tbody tr").first).to_be_visible()
+    await expect(page.locator("table[data-stream=TELEMETRY]")).to_be_visible()
+    async with websockets.connect(ops_stack.typed_url(project, robot="amr-9")):  # a robot
+        await expect(page.locator("#sockets [data-protocol=xparo-typed] strong")).to_have_text("1")
+        await screenshot(page, tmp_path, "cluster")

@@ -15,6 +15,7 @@ import * as robots from "./pages/robots.js";
 import * as events from "./pages/events.js";
 import * as inbox from "./pages/inbox.js";
 import * as audit from "./pages/audit.js";
+import * as cluster from "./pages/cluster.js";
 import { watchInbox } from "./inbox_watch.js";
 
 /** Pages of one project, in the order the navigation lists them. */
@@ -88,7 +89,8 @@ function currentProjectKey() {
 function renderNav(key, page) {
   const link = (href, text, active, extra = {}) =>
     h("a", { href, class: ["nav__link", active && "nav__link--active"], "aria-current": active ? "page" : null, ...extra }, text);
-  const items = [link("#/projects", "All projects", page === "projects", { dataset: { page: "projects" } })];
+  const items = [link("#/projects", "All projects", page === "projects", { dataset: { page: "projects" } }),
+    link("#/cluster", "Replicas and queues", page === "cluster", { dataset: { page: "cluster" } })];
   if (key) {
     const project = state.projects.find((p) => p.key === key);
     items.push(h("p", { class: "nav__section" }, project ? project.title || project.name : "Project"));
@@ -139,6 +141,11 @@ async function route() {
     const cleanup = await found[2].render(ctx);
     if (generation === state.route) state.cleanup = cleanup;
     else if (typeof cleanup === "function") cleanup(); // the operator already moved on
+  } else if (parts[0] === "cluster") {
+    renderNav(null, "cluster");
+    $("switcher").value = "";
+    watch(null);
+    state.cleanup = cluster.render(ctx);
   } else {
     if (parts[0] !== "projects") return go("#/projects");
     renderNav(null, "projects");
