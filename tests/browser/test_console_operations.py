@@ -189,6 +189,7 @@ async def test_fleet_overview_flags_robots_past_the_operators_thresholds_live(
     await expect(page.locator("#audit tbody tr").first.locator("code")).to_have_text(
         "PUT /admin/projects/{project}/alerts"
     )
+    await screenshot(page, tmp_path, "audit")
 
 
 async def test_inbox_badges_chimes_and_marks_unread_handoff_requests(
@@ -481,3 +482,44 @@ async def test_replicas_and_queues_show_sockets_and_consumer_lag(
     async with websockets.connect(ops_stack.typed_url(project, robot="amr-9")):  # a robot
         await expect(page.locator("#sockets [data-protocol=xparo-typed] strong")).to_have_text("1")
         await screenshot(page, tmp_path, "cluster")
+
+
+PAGES = [
+    ("#/projects", "Projects"),
+    ("#/cluster", "Replicas and queues"),
+    ("#/p/{key}/content", "Content"),
+    ("#/p/{key}/try", "Try it"),
+    ("#/p/{key}/inbox", "Inbox"),
+    ("#/p/{key}/conversations", "Conversations"),
+    ("#/p/{key}/robots", "Robots"),
+    ("#/p/{key}/events", "Live events"),
+    ("#/p/{key}/settings", "Settings"),
+    ("#/p/{key}/audit", "Audit log"),
+]
+
+
+@pytest.mark.timeout(300)
+async def test_every_page_opens_at_desktop_and_phone_width(
+    ops_stack: Stack,
+    project: TestProject,
+    operator_token: str,
+    browser: Browser,
+    open_page: PageOpener,
+    tmp_path: Path,
+) -> None:
+    """Every page of the console opens under its own title, at desktop and at phone width,
+    without a script error; at phone width no page is wider than the screen."""
+    for width, viewport in [("desktop", CONSOLE_VIEWPORT), ("phone", PHONE)]:
+        opened = await open_page(browser, viewport=viewport)
+        page = opened.page
+        await sign_in(page, console_url(ops_stack, "#/projects"), operator_token)
+        for route, title in PAGES:
+            await page.goto(console_url(ops_stack, route.format(key=project.key)))
+            await expect(page.locator("#title")).to_have_text(title)
+            await expect(page.locator(".loading")).to_have_count(0)
+            if width == "phone":
+                wide = await page.evaluate("() => document.documentElement.scrollWidth")
+                assert wide <= viewport["width"] + 1, f"{title} is {wide} px wide on a phone"
+                name = title.lower().replace(" ", "-")
+                await screenshot(page, tmp_path, f"phone-{name}")
+        assert not [e for e in opened.errors if "404" not in e], opened.errors
