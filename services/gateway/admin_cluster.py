@@ -9,7 +9,7 @@ Counts only, no project's data: any admin token may read it.
 import os
 import socket
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -118,7 +118,15 @@ def admin_cluster_routes(router: APIRouter, tokens: TokenStore, bridge: Bridge) 
                 uptime_s=round(time.time() - STARTED, 1),
                 sockets=open_sockets(),
                 nats=f"{url.hostname}:{url.port}" if url else "not connected",
-                nats_version=str(nc.connected_server_version) if nc.is_connected else "",
+                nats_version=_version(nc),
             ),
             streams=streams,
         )
+
+
+def _version(nc: Any) -> str:
+    """The NATS server's version, "2.10.22" ("" when not connected)."""
+    if not nc.is_connected:
+        return ""
+    v = nc.connected_server_version
+    return f"{v.major}.{v.minor}.{v.patch}"
