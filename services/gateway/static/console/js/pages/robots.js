@@ -243,6 +243,10 @@ function robotPage(ctx, robotId) {
     }
     if (state.window === CUSTOM && !state.custom) return;
     const drawing = ++state.drawing;
+    try {
+      state.plotly = state.plotly || await loadPlotly(config.plotly_version); // once per page
+    } catch (err) { chartMessage(errorBox(err)); return; }
+    const began = performance.now();
     const range = currentRange();
     const metrics = [...state.metrics];
     try {
@@ -252,10 +256,10 @@ function robotPage(ctx, robotId) {
         });
         return { metric, buckets: found.buckets || [] };
       }));
-      state.plotly = state.plotly || await loadPlotly(config.plotly_version);
       if (state.stopped || drawing !== state.drawing) return;
       if (!chart.dataset.rendered) chart.replaceChildren();
       await drawTelemetry(state.plotly, chart, series, range);
+      chart.dataset.drawMs = String(Math.round(performance.now() - began)); // query + plot
       chart.dataset.window = state.window[0];
     } catch (err) { chartMessage(errorBox(err)); }
   }
