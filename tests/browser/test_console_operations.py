@@ -14,7 +14,7 @@ import httpx
 import pytest
 import websockets
 from nats.aio.client import Client as NatsClient
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, ViewportSize, expect
 
 from shared.contracts import TelemetrySampled
 from shared.testing.backends import Backends
@@ -28,7 +28,7 @@ from .test_console import WARD_AIML, operator_token
 __all__ = ["operator_token"]  # the fixture, used by name
 
 pytestmark = pytest.mark.integration
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +202,8 @@ async def test_inbox_badges_chimes_and_marks_unread_handoff_requests(
 ) -> None:
     """A user asks for a human while the operator reads another page: the Inbox link shows 1, the
     tab's title starts with (1) and a chime plays; the inbox lists the session as unread with
-    what was said; opening it reads it; a new message in a held chat is unread again."""
+    what was said; opening it reads it (and the list says "1 turn", "2 turns"); a new message in
+    a held chat is unread again."""
     http = ops_stack.http_url()
     admin = {"Authorization": f"Bearer {operator_token}"}
     query = {"botid": str(project.key), "token": project.secret}
@@ -236,6 +237,10 @@ async def test_inbox_badges_chimes_and_marks_unread_handoff_requests(
         await expect(page.locator("#inbox-count")).to_be_hidden()
         await expect(page).to_have_title("Conversations · Switchboard console")
         await expect(page.locator(".session[data-session=bed-21]")).to_contain_text("2 turns")
+        once = {**query, "uid": "bed-22", "q": "hello"}
+        assert (await client.get(f"{http}/sandbox/chat", params=once)).status_code == 200
+        single = page.locator(".session[data-session=bed-22] .muted.small").last
+        await expect(single).to_have_text("1 turn")  # not "1 turns"
 
         await page.locator("#take-over").click()
         await expect(page.locator("#handoff-state")).to_contain_text("taken over by")
@@ -512,7 +517,8 @@ async def test_every_page_opens_at_desktop_and_phone_width(
 ) -> None:
     """Every page of the console opens under its own title, at desktop and at phone width,
     without a script error; at phone width no page is wider than the screen."""
-    for width, viewport in [("desktop", CONSOLE_VIEWPORT), ("phone", PHONE)]:
+    sizes: list[tuple[str, ViewportSize]] = [("desktop", CONSOLE_VIEWPORT), ("phone", PHONE)]
+    for width, viewport in sizes:
         opened = await open_page(browser, viewport=viewport)
         page = opened.page
         await sign_in(page, console_url(ops_stack, "#/projects"), operator_token)
