@@ -6,6 +6,7 @@ or after it (by nobody: the operator holds the session).
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -54,6 +55,9 @@ class Handoff:
 
     session: SessionRow
     before: str | None
+
+
+INBOX_DAYS = 7  # how long a request for a human waits in the inbox
 
 
 @dataclass(frozen=True)
@@ -306,6 +310,9 @@ class PgConversations:
             .outerjoin(trigger, true())
             .where(
                 col(SessionRow.project_key) == project_key,
+                # a request left a week unanswered is stale; this also keeps the trigger
+                # search to the sessions active lately, however long the project's history
+                held | (col(SessionRow.last_at) >= func.now() - timedelta(days=INBOX_DAYS)),
                 held | trigger.c.said.is_not(None) | in_state,
             )
             .order_by(col(SessionRow.last_at).desc(), col(SessionRow.session_id).desc())

@@ -3,7 +3,8 @@ NATS server it uses, and JetStream's streams and consumers with their lag (messa
 delivered, and delivered but not yet acknowledged) - what an operator checks when answers slow
 down or a robot's commands do not arrive.
 
-Counts only, no project's data: any admin token may read it.
+Deployment-wide (consumer names carry project keys and robot ids), so it needs a token for every
+project; a scoped token gets 403.
 """
 
 import os
@@ -80,7 +81,11 @@ def admin_cluster_routes(router: APIRouter, tokens: TokenStore, bridge: Bridge) 
     @router.get("/admin/cluster", response_model=Cluster, tags=["cluster"])
     async def cluster(token: Token) -> Cluster:
         """This gateway replica (sockets per protocol, NATS server) and JetStream's streams with
-        their consumers' lag."""
+        their consumers' lag (a token for every project only)."""
+        if token.projects is not None:
+            raise Problem(
+                403, "replicas and queues are the whole deployment's: use a token for every project"
+            )
         nc = bridge.broker.connection
         js = nc.jetstream()
         try:

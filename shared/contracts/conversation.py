@@ -206,8 +206,9 @@ class HandoffTriggers(Contract):
 
 
 class FindInbox(Contract):
-    """Query: the sessions waiting for a human (not held, a trigger raised since an operator
-    last spoke or held it) and the sessions operators hold, newest activity first."""
+    """Query: the sessions waiting for a human (not held, active in the last 7 days, a trigger
+    raised since an operator last spoke or held it) and the sessions operators hold, newest
+    activity first."""
 
     project_key: UUID
     triggers: HandoffTriggers = Field(default_factory=HandoffTriggers)
