@@ -120,8 +120,9 @@ def entries_of(row: TurnRow) -> list[TranscriptEntry]:
 
 
 def why_answered(details: dict[str, Any]) -> dict[str, Any]:
-    """What the transcript shows of how sure the engine was: the intent, the FAQ group and its
-    closest paraphrase, and the best candidate's score (anything malformed is left out)."""
+    """What the transcript shows of how the bot answered: the intent, the FAQ group and its
+    closest paraphrase, the best candidate's score, and the answer's rich parts (anything
+    malformed is left out)."""
     found: dict[str, Any] = {}
     for key in ("faq", "intent"):
         match = details.get(key)
@@ -138,6 +139,9 @@ def why_answered(details: dict[str, Any]) -> dict[str, Any]:
                 found["gid"] = match["gid"]
             if isinstance(best, dict) and isinstance(best.get("question"), str):
                 found["candidate"] = best["question"]
+    parts = details.get("parts")
+    if isinstance(parts, list) and parts and all(isinstance(p, dict) for p in parts):
+        found["parts"] = parts
     return found
 
 

@@ -6,7 +6,7 @@ walks the pages for anything bigger (an export), so no reply comes near NATS' 1 
 """
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -107,6 +107,11 @@ class TranscriptEntry(Contract):
     gid: str | None = Field(None, description="The FAQ group that answered (the bot's side)")
     candidate: str | None = Field(
         None, description="The FAQ paraphrase closest to the question (the bot's side)"
+    )
+    parts: list[dict[str, Any]] | None = Field(
+        None,
+        description="The answer's rich parts as clients got them (markdown, html, options, "
+        "dataframe, plotly, image, file, location), when it had any (the bot's side)",
     )
 
 

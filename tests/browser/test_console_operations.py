@@ -442,7 +442,9 @@ async def test_the_state_machine_is_drawn_with_a_sessions_state_lit(
     ops_stack: Stack, project: TestProject, operator_token: str, console: ChatPage, tmp_path: Path
 ) -> None:
     """The weather machine is drawn as its states and transitions; choosing a session that was
-    asked "Which city?" lights ask_city, and it moves on when the user names a city."""
+    asked "Which city?" lights ask_city, and it moves on when the user names a city; that
+    session's transcript renders the answer's Markdown, table, chart and HTML as the chat page
+    does, and its preview in the list reads as words, not markup."""
     http = ops_stack.http_url()
     machine = (Path(__file__).parents[2] / "eval" / "weather_machine.yaml").read_bytes()
     headers = {"Authorization": f"Bearer {operator_token}"}
@@ -472,6 +474,16 @@ async def test_the_state_machine_is_drawn_with_a_sessions_state_lit(
         await expect(diagram.locator(".sm-state--current")).to_have_attribute(
             "data-state", "greeting"
         )
+
+        await page.goto(console_url(ops_stack, f"#/p/{project.key}/conversations/kiosk-9"))
+        answer = page.locator("#transcript .turn--bot").last  # the weather: every kind of part
+        await expect(answer.locator(".part strong")).to_have_text("Paris")
+        await expect(answer.locator(".part--table thead th")).to_have_text(["day", "temp"])
+        await expect(answer.locator(".part--chart[data-rendered=true]")).to_have_count(1)
+        await expect(answer.locator(".part small")).to_contain_text("You asked")
+        preview = page.locator(".session[data-session=kiosk-9] .session__text")
+        await expect(preview).to_have_text(re.compile(r"^Paris: sunny, 21 degrees"))  # no ** or <
+        await screenshot(page, tmp_path, "transcript-parts")
 
 
 async def test_replicas_and_queues_show_sockets_and_consumer_lag(

@@ -6,7 +6,8 @@
 import { api, errorBox } from "../api.js";
 import { h, fill, card, button, badge, ago, clock, empty, spinner, toast, writes, plural, modal, field } from "../dom.js";
 import { store } from "../store.js";
-import { rich } from "../rich.js";
+import { rich, renderParts, plain } from "../rich.js";
+import { loadPlotly } from "../plotly.js";
 
 const LOW = 0.6; // an FAQ or NLU answer less sure than this is worth a look
 const ENGINES = [["", "All answers"], ["fallback", "Not understood"], ["faq", "FAQ"], ["nlu", "NLU"], ["aiml", "AIML"], ["machine", "State machine"]];
@@ -75,7 +76,7 @@ export function render(ctx) {
           h("code", { class: "session__id" }, s.session_id), badge(s.protocol || "?", "muted"),
           s.handoff ? badge(`with ${s.handoff}`, "bad", { title: "Taken over by an operator" }) : null,
           h("span", { class: "muted small session__when" }, ago(s.last_at))),
-        h("p", { class: "session__text" }, s.last_text || "…"),
+        h("p", { class: "session__text", title: s.last_text || "" }, plain(s.last_text) || "…"),
         h("span", { class: "muted small" }, s.turns === undefined || s.turns === null ? "? turns" : plural(s.turns, "turn"))));
   }
 
@@ -129,8 +130,13 @@ export function render(ctx) {
       h("div", { class: "toolbar" },
         writes(operator ? button("Hand back to the bot", () => handoff("DELETE"), "", { id: "hand-back" })
           : button("Take over", () => handoff("POST"), "warn", { id: "take-over" }))));
-    entries = turns;
-    fill(turnsBox, turns.length ? turns.map(turnRow) : h("p", { class: "muted" }, "No turns yet."));
+    // Redrawn only when something was said (charts in it would flicker on every refresh).
+    const shown = `${turns.length}:${turns.at(-1)?.at ?? ""}:${turns.at(-1)?.text ?? ""}`;
+    if (shown !== turnsBox.dataset.shown) {
+      turnsBox.dataset.shown = shown;
+      entries = turns;
+      fill(turnsBox, turns.length ? turns.map(turnRow) : h("p", { class: "muted" }, "No turns yet."));
+    }
     input.disabled = sendButton.disabled = !operator;
     input.placeholder = operator ? "Answer as the operator…" : "Take over to answer as a person";
     if (pinned) turnsBox.scrollTop = turnsBox.scrollHeight;
@@ -138,11 +144,21 @@ export function render(ctx) {
 
   let entries = [];
 
+  /** A bot's plotly part, drawn small (plotly loads on the first one). */
+  function drawPart(el, figure) {
+    loadPlotly(ctx.config.plotly_version).then((Plotly) => Plotly.newPlot(el, figure.data || [], {
+      ...(figure.layout || {}), height: 220, margin: { l: 40, r: 10, t: 30, b: 30 }, paper_bgcolor: "rgba(0,0,0,0)",
+    }, { displayModeBar: false, responsive: true })).then(() => { el.dataset.rendered = "true"; })
+      .catch(() => { el.textContent = "(the chart could not be drawn)"; });
+  }
+
   function turnRow(t, n) {
     const author = t.author || "bot";
     const unsure = typeof t.confidence === "number" && t.confidence < LOW;
     // The bot's and operators' words are Markdown (sanitized); the user's are shown as typed.
-    const text = author === "user" ? h("div", { class: "turn__text" }, t.text ?? "") : rich(t.text, { class: "turn__text" });
+    const text = author === "user" ? h("div", { class: "turn__text" }, t.text ?? "")
+      : t.parts && t.parts.length ? h("div", { class: "turn__text turn__parts" }, renderParts(t.parts, drawPart))
+        : rich(t.text, { class: "turn__text" });
     const answer = author === "user" ? entries.slice(n + 1).find((e) => e.author !== "user") : null;
     return h("div", { class: ["turn", `turn--${author}`, unsure && "turn--unsure"], dataset: { author, engine: t.engine || "" } },
       text,

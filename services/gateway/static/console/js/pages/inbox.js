@@ -5,6 +5,7 @@
 import { api, errorBox } from "../api.js";
 import { h, fill, card, badge, ago, empty, button, field, toast, writes } from "../dom.js";
 import { isUnread } from "../inbox_watch.js";
+import { plain } from "../rich.js";
 
 export function render(ctx) {
   const { view, setTitle, project } = ctx;
@@ -26,7 +27,7 @@ export function render(ctx) {
       h("span", {}, h("code", { class: "strong" }, s.session_id), " ", badge(s.protocol || "?", "muted"),
         unread ? h("span", { class: "visually-hidden" }, " (unread)") : null),
       h("span", { class: "muted small" }, ago(s.last_at)),
-      h("span", { class: "inbox-item__reason" }, item.reason, " · ", s.last_text ? `last: ${s.last_text}` : ""));
+      h("span", { class: "inbox-item__reason" }, item.reason, s.last_text ? ` · last: ${plain(s.last_text)}` : ""));
   };
   const unsubscribe = ctx.inbox.subscribe((items) => {
     const asking = items.filter((i) => i.waiting);
