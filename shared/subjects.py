@@ -148,7 +148,7 @@ def dialog_session_all(kind: str) -> str:
     return _dialog_request("session", SESSION_REQUESTS, kind, None)
 
 
-CONVERSATION_REQUESTS = ("find", "transcript", "export", "handoff")
+CONVERSATION_REQUESTS = ("find", "transcript", "export", "handoff", "inbox")
 
 
 def dialog_conversation(kind: str, project: UUID) -> str:

@@ -13,10 +13,12 @@ from shared.contracts.conversation import (
     ExportPage,
     ExportTurns,
     FindConversations,
+    FindInbox,
     GetTranscript,
     HandedOff,
     HandOff,
     HandoffRefused,
+    InboxPage,
     Transcript,
 )
 from shared.contracts.session import SessionUnknown
@@ -67,3 +69,9 @@ def register_conversations(broker: NatsBroker, app: ConversationApp) -> None:
         if notice is not None:
             await broker.publish(notice, subjects.chat_handoff(command.project_key))
         return reply
+
+    @broker.subscriber(subjects.dialog_conversation_all("inbox"), queue=queue)
+    async def on_inbox(query: FindInbox, msg: Message) -> InboxPage:
+        if _misaddressed(msg, "inbox", query.project_key):
+            return InboxPage(items=[])
+        return await app.inbox(query)

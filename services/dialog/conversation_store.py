@@ -6,17 +6,35 @@ or after it (by nobody: the operator holds the session).
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    or_,
+    true,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from shared.contracts.conversation import SNIPPET_CHARS, ConversationFilter, ConversationPosition
+from shared.contracts.conversation import (
+    SNIPPET_CHARS,
+    ConversationFilter,
+    ConversationPosition,
+    HandoffTriggers,
+)
 from shared.db import transaction
 
 from .models import SessionRow, TurnRow
@@ -37,6 +55,19 @@ class Handoff:
 
     session: SessionRow
     before: str | None
+
+
+INBOX_DAYS = 7  # how long a request for a human waits in the inbox
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A session of the inbox: held by an operator, or the trigger that raised it."""
+
+    listed: Listed
+    said: str | None = None
+    intent: str | None = None
+    state: str | None = None
 
 
 class Conversations(Protocol):
@@ -60,6 +91,9 @@ class Conversations(Protocol):
     async def hand_off(
         self, project_key: UUID, session_id: str, operator: str | None
     ) -> Handoff | None: ...
+    async def inbox(
+        self, project_key: UUID, triggers: HandoffTriggers, *, limit: int
+    ) -> list[Waiting]: ...
 
 
 def like_pattern(text: str) -> str:
@@ -100,9 +134,26 @@ def _session_matches(project_key: UUID, where: ConversationFilter) -> list[Colum
             col(hit.question).ilike(pattern, escape="\\")
             | col(hit.answer).ilike(pattern, escape="\\")
         )
+    if where.engine is not None:
+        inside.append(col(hit.engine) == where.engine)
+    if where.below is not None:
+        inside.append(_confidence(hit) < where.below)
     if inside:
         found.append(exists().where(_same_session(hit), *inside))
+    if where.held is not None:
+        held = col(SessionRow.handoff).is_not(None)
+        found.append(held if where.held else ~held)
     return found
+
+
+def _confidence(turn: Any) -> ColumnElement[float]:
+    """The best candidate's score of a turn's FAQ or NLU answer (null for other engines)."""
+
+    def score(key: str) -> ColumnElement[Any]:
+        path = func.json_extract_path_text(turn.details, key, "candidates", "0", "score")
+        return cast(path, Float)
+
+    return func.coalesce(score("faq"), score("intent"))
 
 
 def _listing() -> Select[SessionRow, Any, Any]:
@@ -215,3 +266,67 @@ class PgConversations:
                 row.version += 1  # a batch of turns that read the row answers them again
                 session.add(row)
         return Handoff(row, before)
+
+    async def inbox(
+        self, project_key: UUID, triggers: HandoffTriggers, *, limit: int
+    ) -> list[Waiting]:
+        """Sessions an operator holds, and sessions nobody holds whose machine rests in a
+        trigger state or with a user turn raising a trigger after the last row an operator
+        said or held (what an operator answered is dealt with), newest activity first."""
+        raised = aliased(TurnRow)
+        later = aliased(TurnRow)
+        intent = func.json_extract_path_text(raised.details, "intent", "name")  # IntentMatch
+        matches: list[ColumnElement[bool]] = [
+            col(raised.question).ilike(like_pattern(word), escape="\\")
+            for word in triggers.keywords
+        ]
+        if triggers.intents:
+            matches.append(intent.in_(triggers.intents))
+        operator_after = exists().where(
+            _same_session(later),
+            col(later.id) > col(raised.id),
+            func.json_extract_path_text(later.details, "operator").is_not(None),
+        )
+        trigger = (
+            select(col(raised.question).label("said"), intent.label("intent"))
+            .where(
+                _same_session(raised),
+                col(raised.kind) == "turn",
+                or_(*matches) if matches else false(),
+                ~operator_after,
+            )
+            .order_by(col(raised.id).desc())
+            .limit(1)
+            .correlate(SessionRow)
+            .subquery()
+            .lateral()
+        )
+        state = func.jsonb_extract_path_text(col(SessionRow.state), "_machine", "state")
+        in_state = state.in_(triggers.states) if triggers.states else false()
+        held = col(SessionRow.handoff).is_not(None)
+        query = (
+            _listing()
+            .add_columns(trigger.c.said, trigger.c.intent, state)
+            .outerjoin(trigger, true())
+            .where(
+                col(SessionRow.project_key) == project_key,
+                # a request left a week unanswered is stale; this also keeps the trigger
+                # search to the sessions active lately, however long the project's history
+                held | (col(SessionRow.last_at) >= func.now() - timedelta(days=INBOX_DAYS)),
+                held | trigger.c.said.is_not(None) | in_state,
+            )
+            .order_by(col(SessionRow.last_at).desc(), col(SessionRow.session_id).desc())
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        found = []
+        for row, turns, text, said, said_intent, at_state in rows:
+            listed = Listed(row, turns, text)
+            if row.handoff is not None:
+                found.append(Waiting(listed))
+            elif said is not None:
+                found.append(Waiting(listed, said=said, intent=said_intent))
+            else:
+                found.append(Waiting(listed, state=at_state))
+        return found

@@ -6,7 +6,7 @@ next stored turn would take the answer past MAX_REPLY_BYTES.
 """
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -20,17 +20,20 @@ from shared.contracts.conversation import (
     ExportPage,
     ExportTurns,
     FindConversations,
+    FindInbox,
     GetTranscript,
     HandedOff,
     HandOff,
     HandoffChanged,
     HandoffRefused,
+    InboxItem,
+    InboxPage,
     Transcript,
     TranscriptEntry,
 )
 from shared.contracts.session import SessionUnknown
 
-from .conversation_store import Conversations, Listed
+from .conversation_store import Conversations, Listed, Waiting
 from .models import TurnRow
 from .store import Sessions
 
@@ -50,7 +53,15 @@ def summary_of(listed: Listed) -> ConversationSummary:
         turns=listed.turns,
         handoff=row.handoff,
         last_text=listed.last_text,
+        machine_state=machine_state(row.state),
     )
+
+
+def machine_state(state: dict[str, Any] | None) -> str | None:
+    """The machine's current state kept in a session's state (None when it has none)."""
+    kept = (state or {}).get("_machine")
+    name = kept.get("state") if isinstance(kept, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def entries_of(row: TurnRow) -> list[TranscriptEntry]:
@@ -103,9 +114,52 @@ def entries_of(row: TurnRow) -> list[TranscriptEntry]:
                 operator=None,
                 stage=row.stage,
                 version=row.content_version,
+                **why_answered(details),
             )
         )
     return entries
+
+
+def why_answered(details: dict[str, Any]) -> dict[str, Any]:
+    """What the transcript shows of how the bot answered: the intent, the FAQ group and its
+    closest paraphrase, the best candidate's score, and the answer's rich parts (anything
+    malformed is left out)."""
+    found: dict[str, Any] = {}
+    for key in ("faq", "intent"):
+        match = details.get(key)
+        if not isinstance(match, dict):
+            continue
+        candidates = match.get("candidates")
+        best = candidates[0] if isinstance(candidates, list) and candidates else {}
+        if isinstance(best, dict) and isinstance(best.get("score"), int | float):
+            found["confidence"] = float(best["score"])
+        if key == "intent" and isinstance(match.get("name"), str):
+            found["intent"] = match["name"]
+        if key == "faq":
+            if isinstance(match.get("gid"), str):
+                found["gid"] = match["gid"]
+            if isinstance(best, dict) and isinstance(best.get("question"), str):
+                found["candidate"] = best["question"]
+    parts = details.get("parts")
+    if isinstance(parts, list) and parts and all(isinstance(p, dict) for p in parts):
+        found["parts"] = parts
+    return found
+
+
+def inbox_item(waiting: Waiting) -> InboxItem:
+    """An inbox entry, saying what put the session there."""
+    session = summary_of(waiting.listed)
+    if session.handoff is not None:
+        return InboxItem(session=session, waiting=False, reason=f"held by {session.handoff}")
+    if waiting.said is not None:
+        reason = f"said: {waiting.said[:SNIPPET]}"
+        if waiting.intent:
+            reason += f" (intent {waiting.intent})"
+        return InboxItem(session=session, waiting=True, reason=reason)
+    return InboxItem(session=session, waiting=True, reason=f"state {waiting.state}")
+
+
+SNIPPET = 120
 
 
 def fit(
@@ -191,6 +245,11 @@ class ConversationApp:
                 project_key=command.project_key, session_id=command.session_id, operator=holder
             )
         return HandedOff(session=summary_of(listed)), notice
+
+    async def inbox(self, query: FindInbox) -> InboxPage:
+        """Sessions waiting for a human, and those operators hold, newest activity first."""
+        found = await self.conversations.inbox(query.project_key, query.triggers, limit=query.limit)
+        return InboxPage(items=[inbox_item(w) for w in found])
 
     async def _unknown(self, query: GetTranscript | HandOff) -> SessionUnknown:
         deleted = await self.sessions.deleted(query.project_key, query.session_id)

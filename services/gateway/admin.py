@@ -35,6 +35,8 @@ from shared.identity import AdminToken, ProjectStore, TokenStore
 from .adapters import xparo_schedule as schedule
 from .admin_auth import admin_scope
 from .admin_content_files import release_tree
+from .admin_fleet import admin_fleet_routes
+from .admin_inbox import admin_inbox_routes
 from .bridge import Bridge, BridgeError
 from .dialog_content import DialogContent
 from .problems import Problem
@@ -214,6 +216,8 @@ def admin_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> 
         )
         return await _ask(bridge, subjects.telemetry_query("reports", scoped[0]), query, REPORTS)
 
+    admin_fleet_routes(router, projects, tokens, bridge)
+    admin_inbox_routes(router, projects, tokens, bridge)
     return router
 
 

@@ -19,6 +19,7 @@ from shared.contracts.session import SessionUnknown
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from .admin_auth import admin_scope
+from .admin_try import admin_try_routes
 from .bridge import Bridge, BridgeError
 from .problems import Problem
 
@@ -68,4 +69,5 @@ def admin_chat_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge
             raise Problem(404, f"session {session} {state}")
         return MessageSent(event_id=said.event_id, session_id=session, protocol=said.protocol)
 
+    admin_try_routes(router, projects, tokens, bridge)
     return router

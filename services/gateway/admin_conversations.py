@@ -8,7 +8,7 @@ services comes near NATS' size limit however big the export.
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -86,10 +86,29 @@ def _filter(
         str | None,
         Query(min_length=1, max_length=200, pattern=NO_NUL, description="Text said in it"),
     ] = None,
+    engine: Annotated[
+        Literal["aiml", "faq", "nlu", "machine", "fallback"] | None,
+        Query(description="Only sessions with an answer of this engine (fallback: not understood)"),
+    ] = None,
+    below: Annotated[
+        float | None,
+        Query(gt=0, le=1, description="Only sessions with an FAQ/NLU answer less sure than this"),
+    ] = None,
+    held: Annotated[
+        bool | None, Query(description="Only sessions an operator holds (or not)")
+    ] = None,
 ) -> ConversationFilter:
     """The filters of the list and the export (a time without a zone is UTC)."""
     try:
-        return ConversationFilter(protocol=protocol, since=utc(since), until=utc(until), q=q)
+        return ConversationFilter(
+            protocol=protocol,
+            since=utc(since),
+            until=utc(until),
+            q=q,
+            engine=engine,
+            below=below,
+            held=held,
+        )
     except ValueError as err:
         raise Problem(422, f"since/until: {err}") from err
 

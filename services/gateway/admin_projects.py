@@ -18,6 +18,7 @@ from shared.contracts.project import ProjectDeleted
 from shared.identity import AdminToken, Project, ProjectExists, ProjectStore, TokenStore
 
 from .admin_auth import admin_scope, admin_token
+from .admin_cluster import admin_cluster_routes
 from .bridge import Bridge, BridgeError
 from .paging import DEFAULT_LIMIT, Cursor, Limit, bad_cursor, link_next
 from .problems import Problem
@@ -192,6 +193,7 @@ def admin_projects_router(projects: ProjectStore, tokens: TokenStore, bridge: Br
         await projects.delete(key)
         return {"status": "deleting", "project": str(key)}
 
+    admin_cluster_routes(router, tokens, bridge)
     return router
 
 

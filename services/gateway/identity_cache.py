@@ -21,7 +21,7 @@ not cached: a project created a moment ago works at once.
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from nats.aio.client import Client as NatsClient
@@ -105,6 +105,11 @@ class CachedProjects(ProjectStore):
 
     async def update(self, key: UUID, **changes: str) -> Project:
         project = await super().update(key, **changes)
+        await self._changed(key, "settings")
+        return project
+
+    async def set_setting(self, key: UUID, name: str, value: Any) -> Project:
+        project = await super().set_setting(key, name, value)
         await self._changed(key, "settings")
         return project
 

@@ -67,7 +67,7 @@ def rsvp_router(projects: ProjectStore, bridge: Bridge, settings: GatewaySetting
         try:
             query = parse_query(request.query_params)
             project = await _project(projects, query)
-            reply = await _ask(bridge, project, query, settings.rsvp_wait_s, late)
+            reply = await ask_turn(bridge, project, query, settings.rsvp_wait_s, late)
         except RsvpError as err:
             meter.error(REFUSALS.get(err.status, "unavailable"))  # 503, 504
             refused = respond(failure_body(str(err)), err.status)
@@ -99,7 +99,7 @@ async def _project(projects: ProjectStore, query: ChatQuery) -> Project:
     return found
 
 
-async def _ask(
+async def ask_turn(
     bridge: Bridge, project: Project, query: ChatQuery, wait_s: float, late: LateAnswers
 ) -> TurnAnswered:
     """Publish the turn and wait for its own answer (the session's other replies pass by)."""

@@ -149,20 +149,28 @@ def metric_rows(samples: Iterable[TelemetrySampled]) -> list[MetricRow]:
 
 
 def newest_per_robot(samples: Iterable[TelemetrySampled]) -> list[TelemetrySampled]:
-    """The newest sample of each robot (ties broken by event id), sorted by robot.
+    """The newest sample of each robot (ties broken by event id), sorted by robot, holding the
+    newest value of every metric the batch has for it: a metric that the newest sample lacks
+    keeps its value from an older one (a robot may send its battery every minute and its CPU
+    every second).
 
     Sorting fixes the order in which rows are locked, so concurrent batches cannot deadlock.
     """
+    ordered = sorted(samples, key=lambda s: (s.received_at, s.event_id))
     newest: dict[tuple[UUID, str], TelemetrySampled] = {}
-    for sample in samples:
+    for sample in ordered:
         key = (sample.project_key, sample.robot_id)
         kept = newest.get(key)
-        if kept is None or (kept.received_at, kept.event_id) < (
-            sample.received_at,
-            sample.event_id,
-        ):
-            newest[key] = sample
+        metrics = sample.metrics if kept is None else {**kept.metrics, **sample.metrics}
+        newest[key] = sample.model_copy(update={"metrics": metrics})
     return [newest[key] for key in sorted(newest)]
+
+
+def command_data(issued: RobotCommandIssued) -> str:
+    """What a command asked, as JSON for the commands table: its fields without the type, and
+    without a behaviour tree's XML (the tree's name says which)."""
+    data = issued.command.model_dump(mode="json", exclude={"type", "xml"})
+    return json.dumps(data, ensure_ascii=False)
 
 
 def command_status(

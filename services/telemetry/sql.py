@@ -15,13 +15,20 @@ ORDER BY event_id, metric
 ON CONFLICT (event_id, metric) DO NOTHING
 """
 
+# Each metric keeps its newest value: a newer sample overwrites the metrics it has, an older
+# one (redelivered, or from a slower batch) only adds metrics the row does not have yet.
 UPSERT_LATEST = """
 INSERT INTO telemetry.latest AS l (project_key, robot_id, received_at, event_id, metrics)
 SELECT p, r, t, e, m::jsonb
 FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::text[]) AS u(p, r, t, e, m)
 ON CONFLICT (project_key, robot_id) DO UPDATE
-SET received_at = excluded.received_at, event_id = excluded.event_id, metrics = excluded.metrics
+SET received_at = greatest(l.received_at, excluded.received_at),
+    event_id = CASE WHEN (l.received_at, l.event_id) < (excluded.received_at, excluded.event_id)
+                    THEN excluded.event_id ELSE l.event_id END,
+    metrics = CASE WHEN (l.received_at, l.event_id) < (excluded.received_at, excluded.event_id)
+                   THEN l.metrics || excluded.metrics ELSE excluded.metrics || l.metrics END
 WHERE (l.received_at, l.event_id) < (excluded.received_at, excluded.event_id)
+   OR NOT l.metrics ?& ARRAY(SELECT jsonb_object_keys(excluded.metrics))
 """
 
 # A sample is a sign of life; last_seen only ever moves forward.
@@ -55,7 +62,7 @@ WHERE project_key = $1 ORDER BY robot_id
 
 COMMANDS = """
 SELECT command_id, robot_id, type, issued_at, expires_at, issued_by,
-       delivered_at, acknowledged_at, expired_at
+       delivered_at, acknowledged_at, expired_at, data::text AS data
 FROM telemetry.commands
 WHERE project_key = $1 AND ($2::text IS NULL OR robot_id = $2)
   AND ($3::uuid IS NULL OR command_id = $3)
@@ -98,10 +105,11 @@ SET connected = r.connected AND r.connection IS DISTINCT FROM excluded.connectio
 # id in its ack).
 COMMAND_ISSUED = """
 INSERT INTO telemetry.commands AS c
-    (command_id, project_key, robot_id, type, issued_at, expires_at, issued_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+    (command_id, project_key, robot_id, type, issued_at, expires_at, issued_by, data)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
 ON CONFLICT (command_id) DO UPDATE
 SET type = COALESCE(c.type, excluded.type),
+    data = COALESCE(c.data, excluded.data),
     issued_at = COALESCE(c.issued_at, excluded.issued_at),
     expires_at = COALESCE(c.expires_at, excluded.expires_at),
     issued_by = COALESCE(c.issued_by, excluded.issued_by)

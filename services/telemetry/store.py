@@ -35,6 +35,7 @@ from . import sql
 from .domain import (
     FleetEvent,
     MetricRow,
+    command_data,
     command_status,
     is_online,
     metric_rows,
@@ -210,6 +211,7 @@ def _command_state(row: asyncpg.Record, now: datetime) -> CommandState:
         delivered_at=row["delivered_at"],
         acknowledged_at=row["acknowledged_at"],
         issued_by=row["issued_by"],
+        data=json.loads(row["data"]) if row["data"] is not None else None,
     )
 
 
@@ -245,6 +247,7 @@ async def _apply(conn: asyncpg.Connection, event: FleetEvent) -> None:
                 at,
                 event.expires_at,
                 event.issued_by,
+                command_data(event),
             )
         case _:
             await conn.execute(

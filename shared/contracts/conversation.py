@@ -6,7 +6,7 @@ walks the pages for anything bigger (an export), so no reply comes near NATS' 1 
 """
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -35,6 +35,13 @@ class ConversationFilter(Contract):
         pattern=NO_NUL,
         description="Only sessions where a question or an answer holds this (case-insensitive)",
     )
+    engine: Literal["aiml", "faq", "nlu", "machine", "fallback"] | None = Field(
+        None, description="Only sessions with an answer of this engine (fallback: not understood)"
+    )
+    below: float | None = Field(
+        None, gt=0, le=1, description="Only sessions with an FAQ or NLU answer less sure than this"
+    )
+    held: bool | None = Field(None, description="Only sessions an operator holds (or not)")
 
 
 class ConversationPosition(Contract):
@@ -54,6 +61,9 @@ class ConversationSummary(Contract):
     turns: int = Field(description="How many turns the user took")
     handoff: str | None = Field(description="The operator who holds it, or null (the bot)")
     last_text: str = Field(description=f"The newest message, cut to {SNIPPET_CHARS} characters")
+    machine_state: str | None = Field(
+        None, description="The state machine's state the session is in (null: none yet)"
+    )
 
 
 class FindConversations(Contract):
@@ -93,6 +103,19 @@ class TranscriptEntry(Contract):
     )
     stage: str | None = Field(description="Content stage that answered (the bot's side)")
     version: int | None = Field(description="Content version that answered (the bot's side)")
+    intent: str | None = Field(None, description="The intent the NLU found (the bot's side)")
+    confidence: float | None = Field(
+        None, description="How sure the FAQ or the NLU was of its answer, 0..1 (the bot's side)"
+    )
+    gid: str | None = Field(None, description="The FAQ group that answered (the bot's side)")
+    candidate: str | None = Field(
+        None, description="The FAQ paraphrase closest to the question (the bot's side)"
+    )
+    parts: list[dict[str, Any]] | None = Field(
+        None,
+        description="The answer's rich parts as clients got them (markdown, html, options, "
+        "dataframe, plotly, image, file, location), when it had any (the bot's side)",
+    )
 
 
 class GetTranscript(Contract):
@@ -173,3 +196,43 @@ class HandoffChanged(Contract):
     project_key: UUID
     session_id: str
     operator: str | None
+
+
+Trigger = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+
+
+class HandoffTriggers(Contract):
+    """What puts a session in the operators' inbox: a user turn holding one of the keywords
+    (case-insensitive) or classified as one of the intents, or the session resting in one of
+    the state machine's states."""
+
+    keywords: list[Trigger] = Field(
+        default_factory=lambda: ["human", "operator", "agent"], max_length=50
+    )
+    intents: list[Trigger] = Field(default_factory=list, max_length=50)
+    states: list[Trigger] = Field(default_factory=list, max_length=50)
+
+
+class FindInbox(Contract):
+    """Query: the sessions waiting for a human (not held, active in the last 7 days, a trigger
+    raised since an operator last spoke or held it) and the sessions operators hold, newest
+    activity first."""
+
+    project_key: UUID
+    triggers: HandoffTriggers = Field(default_factory=HandoffTriggers)
+    limit: int = Field(100, ge=1, le=500)
+
+
+class InboxItem(Contract):
+    """A session in the inbox: why it is there."""
+
+    session: ConversationSummary
+    waiting: bool = Field(description="True: asks for a human; false: an operator holds it")
+    reason: str = Field(description='What raised it: "said: ...", "intent ...", "state ..."')
+
+
+class InboxPage(Contract):
+    """Answer: the inbox, newest activity first."""
+
+    kind: Literal["inbox"] = "inbox"
+    items: list[InboxItem]

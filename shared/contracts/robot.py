@@ -190,6 +190,9 @@ class CommandState(Contract):
     delivered_at: datetime | None
     acknowledged_at: datetime | None
     issued_by: str | None
+    data: dict[str, Any] | None = Field(
+        None, description="What it asked (its fields but the type; a tree's XML left out)"
+    )
 
 
 class CommandList(Contract):

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete
@@ -147,6 +148,17 @@ class ProjectStore:
                 raise ProjectExists(name or "")
             for field, value in changes.items():
                 setattr(project, field, value)
+            session.add(project)
+        return project
+
+    async def set_setting(self, key: UUID, name: str, value: Any) -> Project:
+        """Keep `value` under `name` in the project's settings (the console's alert thresholds,
+        handoff triggers, ...); the other settings stay as they are."""
+        async with transaction(self._sessions) as session:
+            project = await session.get(Project, key, with_for_update=True)
+            if project is None:
+                raise UnknownProject(str(key))
+            project.settings = {**project.settings, name: value}
             session.add(project)
         return project
 

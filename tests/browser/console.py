@@ -75,12 +75,18 @@ async def screenshot(page: Page, shots: Path, name: str) -> Path:
 
 
 async def create_project(page: Page, name: str, title: str) -> TestProject:
-    """Create a project with the "New project" dialog; its key and the secret shown once."""
+    """Create a project with the "New project" dialog; its key and the secret shown once (its
+    Copy button a light one on the dark secret box: plainly visible)."""
     await page.locator("#new-project").click()
     await page.get_by_label("Name").fill(name)
     await page.get_by_label("Title").fill(title)
     await page.get_by_role("button", name="Create project").click()
     secret = await page.locator("#project-secret").inner_text()
+    copy_button, box = await page.evaluate(
+        "() => [getComputedStyle(document.getElementById('secret-copy')).backgroundColor,"
+        " getComputedStyle(document.querySelector('.secret')).backgroundColor]"
+    )
+    assert (copy_button, box) == ("rgb(255, 255, 255)", "rgb(15, 23, 41)"), "Copy hard to see"
     key = await page.locator(".secret-box .facts code").inner_text()
     await page.locator("#secret-done").click()
     await expect(page.locator("#title")).to_have_text("Content")

@@ -356,3 +356,36 @@ async def test_phone_sized_screen(
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
     await page.locator(".msg--user").first.scroll_into_view_if_needed()
     keep_for_docs(await chat.screenshot("phone"), "phone")
+
+
+async def test_an_operators_messages_look_like_a_person_and_nobody_types_meanwhile(
+    chat_stack: Stack, weather_bot: TestProject, admin_token: str, chat_page: ChatPage
+) -> None:
+    """Once an operator takes the chat over, their message is marked "Operator" and looks
+    unlike the bot's, and the user's next message shows no typing dots (the bot is silent)."""
+    page = await open_and_greet(chat_page, chat_url(chat_stack, weather_bot))
+    key = f"switchboard.chat.session.{weather_bot.key}"
+    session = await page.evaluate(
+        "(key) => localStorage.getItem(key) || sessionStorage.getItem(key)", key
+    )
+    assert session
+    base = f"{chat_stack.http_url()}/admin/projects/{weather_bot.key}/conversations/{session}"
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin_token}"}) as admin:
+        assert (await admin.post(f"{base}/handoff")).status_code == 200
+        said = await admin.post(
+            f"{base}/messages", json={"text": "Hi, I am Sam from the front desk."}
+        )
+        assert said.status_code == 202, said.text
+    person = page.locator(".msg--operator")
+    await expect(person.locator(".msg__body")).to_have_text("Hi, I am Sam from the front desk.")
+    await expect(person.locator(".msg__who")).to_have_text("Operator")
+    colours = await page.evaluate(
+        """() => [".msg--operator .msg__body", ".msg--bot .msg__body"].map(
+             (s) => getComputedStyle(document.querySelector(s)).backgroundColor)"""
+    )
+    assert colours[0] != colours[1], colours
+    await page.locator("#input").fill("Thanks Sam")
+    await page.locator("#input").press("Enter")
+    await expect(page.locator(".msg--user .msg__body").last).to_have_text("Thanks Sam")
+    assert await page.evaluate("() => document.getElementById('typing').hidden")
+    assert not chat_page.errors, chat_page.errors

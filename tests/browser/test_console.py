@@ -210,9 +210,9 @@ async def conversation_appears(page: Page, project: TestProject, uid: str, shots
 
 
 async def telemetry_moves(page: Page, project: TestProject) -> None:
-    card = page.locator(".robot-card[data-robot='ward-bot-1']")
-    await expect(card.locator(".badge")).to_have_text("online")
-    await card.click()
+    row = page.locator("#fleet tr[data-robot='ward-bot-1']")
+    await expect(row.locator(".badge")).to_have_text("online")
+    await row.get_by_role("link", name="ward-bot-1").click()
     await expect(page.locator(".tile[data-metric=cpu_usage]")).to_be_visible()
     await until(
         page,
@@ -241,6 +241,9 @@ async def command_is_acknowledged(page: Page, robot: Robot) -> None:
     assert robot.commands and robot.commands[-1]["type"] == "remote_command"
     await expect(page.locator("#commands tbody tr").first.locator(".badge")).to_have_text(
         "acknowledged"
+    )
+    await expect(page.locator("#commands tbody tr").first.locator(".command-text")).to_have_text(
+        "remote_command start_navigation {goal: ward-3}"
     )
 
 

@@ -28,6 +28,7 @@ UNSCOPED = {
     ("GET", "/admin/projects"),
     ("POST", "/admin/projects"),
     ("GET", "/admin/audit"),
+    ("GET", "/admin/cluster"),
 }
 # A value of the right shape for each path parameter (the scope check comes before any lookup).
 PATH_VALUES = {
@@ -111,6 +112,9 @@ def test_every_admin_route_refuses_a_token_of_another_project(
             anonymous = http.request(method, template)
             if anonymous.status_code != 401:
                 problems.append((method, template, anonymous.status_code))
+        deployment = http.get("/admin/cluster", headers={"Authorization": f"Bearer {token_a}"})
+        if deployment.status_code != 403:  # consumer names carry other projects' robots
+            problems.append(("GET", "/admin/cluster", deployment.status_code))
     assert problems == []
 
 

@@ -249,11 +249,12 @@ async def test_range_query_buckets_are_aligned_on_start_with_exact_aggregates(
     assert [g[3:] for g in got] == [pytest.approx(e[3:]) for e in expected]
 
 
-async def test_latest_is_the_newest_sample_of_each_robot_whatever_the_arrival_order(
+async def test_latest_is_the_newest_value_of_each_metric_whatever_the_arrival_order(
     telemetry: Service, nc: NatsClient, pg: asyncpg.Connection
 ) -> None:
-    """The newest sample per robot by time (arriving first, older ones later) with its metrics;
-    samples also count as the robot's last sign of life."""
+    """Per robot, the newest sample's time and the newest value of every metric it ever sent
+    (arriving first, older ones later: an older sample adds its metrics without overwriting
+    newer values); samples also count as the robot's last sign of life."""
     project, now = uuid4(), utcnow()
     js = nc.jetstream()
 
@@ -271,7 +272,8 @@ async def test_latest_is_the_newest_sample_of_each_robot_whatever_the_arrival_or
     await all_stored(pg, project, 6)
     latest = await ask(nc, "latest", GetLatestTelemetry(project_key=project), LatestTelemetry)
     assert [(s.robot_id, s.received_at, s.metrics) for s in latest.samples] == [
-        (n.robot_id, n.received_at, n.metrics) for n in newest
+        ("a", newest[0].received_at, {"speed": 1.5, "battery": 99.0}),
+        ("b", newest[1].received_at, {"battery": 40.0, "cpu_usage": 3.0, "speed": 0.0, "x": 1.0}),
     ]
     one = GetLatestTelemetry(project_key=project, robot_id="b")
     assert [s.robot_id for s in (await ask(nc, "latest", one, LatestTelemetry)).samples] == ["b"]
@@ -406,7 +408,7 @@ async def test_command_status_whatever_order_the_events_come_in(
     telemetry: Service, nc: NatsClient
 ) -> None:
     """issued → queued; + delivered → delivered; delivered before issued → delivered with the
-    issue's details; + acknowledged → acknowledged; expiry passed or announced → expired."""
+    issue's details (what it asked included); + acknowledged → acknowledged; expiry passed or announced → expired."""
     project = uuid4()
     queued, delivered, reordered, acked = (_issued(project, n) for n in range(4))
     timed_out, expired = _issued(project, 4, expires_in_s=-1), _issued(project, 5, 600)
@@ -425,6 +427,7 @@ async def test_command_status_whatever_order_the_events_come_in(
         *("expired", "expired", "acknowledged", "delivered", "delivered", "queued")
     ]
     assert {(c.type, c.issued_by) for c in answer.commands} == {("remote_command", "ops")}
+    assert answer.commands[0].data == {"command": "dock", "parameters": {}}  # what it asked
     one = GetCommands(project_key=project, command_id=acked.event_id)
     assert [c.status for c in (await ask(nc, "commands", one, CommandList)).commands] == [
         "acknowledged"

@@ -92,6 +92,16 @@ def test_newest_per_robot_keeps_the_latest_by_time_not_by_arrival() -> None:
     assert newest == [new, other]
 
 
+def test_newest_per_robot_keeps_metrics_the_newest_sample_lacks() -> None:
+    """A metric sent less often keeps its newest value beside the newest sample's metrics."""
+    project = uuid4()
+    old = _sample("a", T0, project, battery=80.0, cpu=5.0)
+    new = _sample("a", T0 + timedelta(seconds=5), project, cpu=9.0)
+    [merged] = newest_per_robot([new, old])
+    assert (merged.event_id, merged.received_at) == (new.event_id, new.received_at)
+    assert merged.metrics == {"battery": 80.0, "cpu": 9.0}
+
+
 def test_newest_per_robot_breaks_time_ties_by_event_id() -> None:
     """Two samples at the same instant: the greater event id wins, so every replica agrees."""
     project = uuid4()

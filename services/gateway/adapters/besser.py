@@ -279,13 +279,10 @@ class BesserSocket:
                 reply_id=reply.event_id,
             )
         else:  # an operator or a schedule speaks first
-            frames = [
-                envelope(
-                    "agent_reply_str",
-                    reply.text,
-                    at=reply.occurred_at,
-                    message_id=str(reply.event_id),
-                )
-            ]
+            frame = envelope(
+                "agent_reply_str", reply.text, at=reply.occurred_at, message_id=str(reply.event_id)
+            )
+            frame["source"] = reply.source  # ignored by BAF's UIs; the chat page marks a person
+            frames = [frame]
         for frame in frames:
             await self._send(frame)

@@ -45,6 +45,7 @@
   let retryTimer = 0;
   let opened = false;
   let historyWanted = Boolean(storedSession);
+  let humanHolds = false; // an operator took the chat over: the bot does not answer
   let replaceOnHistory = false; // after a reconnect: the replay replaces the page (gaps filled)
 
   async function loadConfig() {
@@ -145,7 +146,7 @@
   function sendText(text) {
     if (!send({ action: "user_message", message: text })) return false;
     bubble("user", { action: "user_message" }).textContent = text;
-    startTyping();
+    if (!humanHolds) startTyping();
     return true;
   }
 
@@ -182,10 +183,18 @@
     if (typeof frame.error === "string") { notice(frame.message || frame.error, "error"); return; }
     const render = AGENT[action] || USER[action];
     if (!render) { console.info("switchboard chat: ignored frame", action, frame); return; }
-    if (AGENT[action] && !history) stopTyping();
+    // A person (an operator who took the chat over) speaks with `source: "operator"`: shown as
+    // theirs, and while they hold the chat nobody "types" after the user's messages (the bot
+    // is silent). The bot's next own answer means the chat was handed back.
+    const byOperator = frame.source === "operator";
+    if (AGENT[action] && !history) {
+      stopTyping();
+      humanHolds = byOperator;
+    }
     if (history && replaceOnHistory) clearLog();
     replaceOnHistory = false;
-    const body = bubble(AGENT[action] ? "bot" : "user", { action, history, timestamp: frame.timestamp });
+    const who = byOperator ? "operator" : AGENT[action] ? "bot" : "user";
+    const body = bubble(who, { action, history, timestamp: frame.timestamp });
     try {
       render(frame.message, body, { history, messageId: frame.message_id ?? null });
     } catch (err) {
@@ -205,7 +214,8 @@
     const clock = stamp ? stamp.slice(11, 16) : new Date().toTimeString().slice(0, 5);
     const time = el("time", "msg__time", clock);
     if (stamp) time.title = stamp;
-    row.append(el("span", "visually-hidden", who === "bot" ? "Bot says:" : "You said:"), body, time);
+    const spoken = { bot: "Bot says:", operator: "A person says:", user: "You said:" }[who];
+    row.append(el("span", "visually-hidden", spoken), who === "operator" ? el("span", "msg__who", "Operator") : "", body, time);
     ui.log.append(row);
     growth.observe(row);
     scrollDown(who === "user");
@@ -546,7 +556,7 @@
       base64: toBase64(await file.arrayBuffer()) };
     if (!send({ action: "user_file", message: JSON.stringify(payload) })) return;
     bubble("user", { action: "user_file" }).textContent = `File: ${file.name} (${formatBytes(file.size)})`;
-    startTyping();
+    if (!humanHolds) startTyping();
   }
 
   const voice = { recorder: null, stopTimer: 0 };
@@ -625,7 +635,7 @@
     const body = bubble("user", { action: "user_voice" });
     const seconds = (wav.byteLength - 44) / 2 / WAV_RATE;
     body.append(el("span", "", `Voice message (${seconds.toFixed(1)} s)`), audioPlayer(wav));
-    startTyping();
+    if (!humanHolds) startTyping();
   }
 
   /* ---------- wiring ---------- */

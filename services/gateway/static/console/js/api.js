@@ -88,13 +88,47 @@ export async function all(path, { query = {}, max = 2000 } = {}) {
   return items;
 }
 
-/** Where a problem is: "faq.csv, line 3, column 7 (gid g1)". */
+const THINGS = { groups: "FAQ group", intents: "intent", entities: "entity", states: "state", sentences: "example sentence",
+  questions: "question", slots: "slot", values: "value", synonyms: "synonym", transitions: "transition", steps: "step" };
+
+/** A content path in words: "groups[2].questions" → "FAQ group 3, questions". */
+export function inWords(path) {
+  return String(path).split(".").map((part) => {
+    const indexed = /^(\w+)\[(\d+)\]$/.exec(part);
+    if (indexed) return `${THINGS[indexed[1]] || indexed[1]} ${Number(indexed[2]) + 1}`;
+    return part;
+  }).join(", ");
+}
+
+/** Pydantic's wording, as an operator would say it. */
+export function friendly(message) {
+  const text = String(message || "");
+  const rules = [
+    [/^List should have at least (\d+) items? after validation, not 0$/, (m) => (m[1] === "1" ? "is empty: give at least one" : `needs at least ${m[1]}`)],
+    [/^List should have at least (\d+) items? after validation, not (\d+)$/, (m) => `needs at least ${m[1]} (it has ${m[2]})`],
+    [/^List should have at most (\d+) items? after validation.*$/, (m) => `has too many: at most ${m[1]}`],
+    [/^String should have at least 1 character$/, () => "is empty: write something"],
+    [/^String should have at most (\d+) characters?$/, (m) => `is too long: at most ${m[1]} characters`],
+    [/^String should match pattern '\^\[A-Za-z0-9_.:-\]\+\$'$/, () => "may only use letters, digits and . _ : - (no spaces)"],
+    [/^String should match pattern '\^\[A-Za-z_\]\[A-Za-z0-9_\]\*\$'$/, () => "may only use letters, digits and _ (not starting with a digit)"],
+    [/^Field required$/, () => "is missing"],
+    [/^Input should be a valid string$/, () => "should be text"],
+    [/^Value error, (.*)$/, (m) => m[1]],
+  ];
+  for (const [pattern, say] of rules) {
+    const found = pattern.exec(text);
+    if (found) return say(found);
+  }
+  return text;
+}
+
+/** Where a problem is: "faq.csv, line 3, column 7, FAQ group 1, questions". */
 export function where(problem) {
   const parts = [];
   if (problem.file) parts.push(problem.file);
   if (problem.line) parts.push(`line ${problem.line}${problem.column ? `, column ${problem.column}` : ""}`);
-  if (problem.item) parts.push(problem.item);
-  if (problem.loc) parts.push(problem.loc.filter((p) => p !== "body").join("."));
+  if (problem.item) parts.push(inWords(problem.item));
+  if (problem.loc) parts.push(inWords(problem.loc.filter((p) => p !== "body").map((p, n, all) => (typeof p === "number" && n ? `[${p}]` : p)).join(".").replace(/\.\[/g, "[")));
   return parts.join(", ");
 }
 
@@ -117,7 +151,7 @@ export function errorBox(err, onProblem) {
         const place = where(p);
         const label = place ? h("span", { class: "problems__where" }, place) : null;
         const item = h("li", { class: "problems__item", dataset: { line: p.line || "" } },
-          label, h("span", { class: "problems__message" }, p.message || ""));
+          label, h("span", { class: "problems__message", title: p.message || "" }, friendly(p.message)));
         if (onProblem && p.line) {
           item.classList.add("problems__item--link");
           item.tabIndex = 0;

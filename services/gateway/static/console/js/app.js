@@ -3,7 +3,7 @@
    (to stop its timers and streams when the operator goes elsewhere): no page ever reloads. */
 
 import { api, all, errorBox, onUnauthorized } from "./api.js";
-import { h, fill, spinner } from "./dom.js";
+import { h, fill, spinner, plural } from "./dom.js";
 import { store } from "./store.js";
 import * as login from "./pages/login.js";
 import * as projects from "./pages/projects.js";
@@ -14,31 +14,58 @@ import * as tryit from "./pages/tryit.js";
 import * as conversations from "./pages/conversations.js";
 import * as robots from "./pages/robots.js";
 import * as events from "./pages/events.js";
+import * as inbox from "./pages/inbox.js";
+import * as audit from "./pages/audit.js";
+import * as cluster from "./pages/cluster.js";
+import { watchInbox } from "./inbox_watch.js";
 
 /** Pages of one project, in the order the navigation lists them. */
 const PROJECT_PAGES = [
   ["content", "Content", content],
   ["documents", "Documents", documents],
   ["try", "Try it", tryit],
+  ["inbox", "Inbox", inbox],
   ["conversations", "Conversations", conversations],
   ["robots", "Robots", robots],
   ["events", "Live events", events],
   ["settings", "Settings", settings],
+  ["audit", "Audit log", audit],
 ];
 
 const $ = (id) => document.getElementById(id);
-const state = { me: null, projects: [], config: {}, cleanup: null };
+const state = { me: null, projects: [], config: {}, cleanup: null, route: 0, title: "Switchboard console", unread: 0, inbox: null };
 
 function go(hash) {
   if (location.hash === hash) route();
   else location.hash = hash;
 }
 
-function setTitle(title, crumbs = []) {
+function showTitleOf(title, crumbs = []) {
   $("title").textContent = title;
-  document.title = `${title} · Switchboard console`;
+  state.title = title;
+  showTitle();
   fill($("crumbs"), crumbs.flatMap((c, i) => [i ? h("span", { class: "crumbs__sep" }, "/") : null,
     c.href ? h("a", { href: c.href }, c.text) : h("span", {}, c.text)]));
+}
+
+/** The tab's title, with the number of unread inbox sessions in front: "(2) Robots · ...". */
+function showTitle() {
+  document.title = `${state.unread ? `(${state.unread}) ` : ""}${state.title} · Switchboard console`;
+}
+
+function showUnread(count) {
+  state.unread = count;
+  showTitle();
+  const badge = $("inbox-count");
+  if (badge) { badge.textContent = String(count); badge.hidden = !count; }
+}
+
+/** Watch the inbox of the open project (one at a time). */
+function watch(key) {
+  if (state.inbox && state.inbox.project === key) return;
+  if (state.inbox) state.inbox.stop();
+  state.inbox = key ? watchInbox(key, showUnread) : null;
+  if (!key) showUnread(0);
 }
 
 async function loadProjects() {
@@ -64,12 +91,14 @@ function currentProjectKey() {
 function renderNav(key, page) {
   const link = (href, text, active, extra = {}) =>
     h("a", { href, class: ["nav__link", active && "nav__link--active"], "aria-current": active ? "page" : null, ...extra }, text);
-  const items = [link("#/projects", "All projects", page === "projects", { dataset: { page: "projects" } })];
+  const items = [link("#/projects", "All projects", page === "projects", { dataset: { page: "projects" } }),
+    link("#/cluster", "Replicas and queues", page === "cluster", { dataset: { page: "cluster" } })];
   if (key) {
     const project = state.projects.find((p) => p.key === key);
     items.push(h("p", { class: "nav__section" }, project ? project.title || project.name : "Project"));
     for (const [slug, text] of PROJECT_PAGES) {
-      items.push(link(`#/p/${key}/${slug}`, text, page === slug, { dataset: { page: slug } }));
+      const count = slug === "inbox" ? h("span", { class: "nav__badge", id: "inbox-count", hidden: !state.unread, "aria-label": "unread" }, String(state.unread)) : null;
+      items.push(link(`#/p/${key}/${slug}`, [text, count], page === slug, { dataset: { page: slug } }));
     }
   }
   fill($("nav"), items);
@@ -78,10 +107,19 @@ function renderNav(key, page) {
 async function route() {
   if (state.cleanup) { try { state.cleanup(); } catch (err) { console.warn(err); } }
   state.cleanup = null;
-  const view = $("view");
+  $("sidebar").dataset.open = "false";
+  $("menu-toggle").setAttribute("aria-expanded", "false");
+  // Each route fills its own element: a page still loading when the operator moved on (the
+  // projects list after sign-in, say) fills an element no longer shown, and its title is
+  // ignored, so one page's content never appears under another page's title.
+  const generation = ++state.route;
+  const view = h("div", { class: "page" });
+  fill($("view"), view);
+  const setTitle = (...args) => { if (generation === state.route) showTitleOf(...args); };
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   if (!store.token || !state.me) {
     $("shell").dataset.signedIn = "false";
+    watch(null);
     state.cleanup = login.render({ view, setTitle, signIn });
     return;
   }
@@ -99,16 +137,27 @@ async function route() {
       return setTitle("Project not found");
     }
     store.lastProject = project.key;
-    ctx = { ...ctx, project, args: parts.slice(3) };
+    watch(project.key);
+    ctx = { ...ctx, project, args: parts.slice(3), inbox: state.inbox };
     fill(view, spinner());
-    state.cleanup = await found[2].render(ctx);
+    const cleanup = await found[2].render(ctx);
+    if (generation === state.route) state.cleanup = cleanup;
+    else if (typeof cleanup === "function") cleanup(); // the operator already moved on
+  } else if (parts[0] === "cluster") {
+    renderNav(null, "cluster");
+    $("switcher").value = "";
+    watch(null);
+    state.cleanup = cluster.render(ctx);
   } else {
     if (parts[0] !== "projects") return go("#/projects");
     renderNav(null, "projects");
     $("switcher").value = "";
-    state.cleanup = await projects.render({ ...ctx, projects: state.projects });
+    watch(null);
+    const cleanup = await projects.render({ ...ctx, projects: state.projects });
+    if (generation === state.route) state.cleanup = cleanup;
+    else if (typeof cleanup === "function") cleanup();
   }
-  view.focus({ preventScroll: true });
+  if (generation === state.route) $("view").focus({ preventScroll: true });
 }
 
 /** Check a token with GET /admin/me; on success keep it and load the projects it covers. */
@@ -122,7 +171,7 @@ async function signIn(token) {
   $("readonly-note").hidden = !readOnly;
   $("whoami").hidden = false;
   fill($("whoami"), h("span", { class: "muted" }, "Signed in as "), h("strong", {}, me.name),
-    h("br"), h("span", { class: "muted" }, me.projects === null ? "All projects" : `${me.projects.length} project(s)`),
+    h("br"), h("span", { class: "muted" }, me.projects === null ? "All projects" : plural(me.projects.length, "project")),
     readOnly ? [h("br"), h("span", { class: "muted", id: "role" }, "Read-only (viewer)")] : null);
   $("signout").hidden = false;
   const last = store.lastProject;
@@ -132,6 +181,7 @@ async function signIn(token) {
 }
 
 function signOut(message) {
+  watch(null);
   store.clear();
   state.me = null;
   state.projects = [];
@@ -151,6 +201,11 @@ async function start() {
   } catch { state.config = {}; }
   onUnauthorized((err) => signOut(`Signed out: ${err.detail}`));
   $("signout").addEventListener("click", () => signOut("Signed out."));
+  $("menu-toggle").addEventListener("click", () => {
+    const open = $("sidebar").dataset.open !== "true";
+    $("sidebar").dataset.open = String(open);
+    $("menu-toggle").setAttribute("aria-expanded", String(open));
+  });
   $("switcher").addEventListener("change", (event) => {
     const key = event.target.value;
     if (!key) return go("#/projects");

@@ -79,6 +79,11 @@ export function field(label, control, hint) {
     hint ? h("span", { class: "field__hint" }, hint) : null);
 }
 
+/** "1 turn", "2 turns", "0 turns". */
+export function plural(count, one, many = `${one}s`) {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
 /** A short-lived message in the corner (tone ok | bad | info). */
 export function toast(text, tone = "ok") {
   const box = document.getElementById("toasts");

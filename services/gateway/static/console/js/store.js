@@ -23,6 +23,9 @@ export const store = {
   /** The "try it" user id, so the conversation continues across page changes. */
   tryUid(project) { return read(`try.${project}`); },
   setTryUid(project, value) { write(`try.${project}`, value); },
+  /** When an operator of this tab last opened a session (its last_at then): what is unread. */
+  seen(project, session) { return read(`seen.${project}.${session}`); },
+  setSeen(project, session, at) { write(`seen.${project}.${session}`, at); },
   get lastProject() { return read("project"); },
   set lastProject(value) { write("project", value); },
   clear() {

@@ -85,7 +85,7 @@ export function commandConsole(ctx, robotId) {
       if (stopped) return;
       const commands = found.commands || found.items || [];
       fill(rows, commands.length ? commands.map((c) => h("tr", { dataset: { command: c.command_id } },
-        h("td", {}, h("code", {}, c.type || "?")), h("td", {}, statusBadge(c.status)),
+        h("td", {}, commandText(c)), h("td", {}, statusBadge(c.status)),
         h("td", { title: c.issued_at || "" }, ago(c.issued_at)), h("td", { class: "muted" }, (c.issued_by || "").replace(/^admin:/, ""))))
         : h("tr", {}, h("td", { colspan: 4 }, empty("No commands yet", "Commands sent from here show up with their delivery status."))));
     } catch (err) { fill(rows, h("tr", {}, h("td", { colspan: 4 }, errorBox(err)))); }
@@ -98,6 +98,21 @@ export function commandConsole(ctx, robotId) {
     history,
     stop() { stopped = true; clearInterval(historyTimer); timers.forEach(clearInterval); },
   };
+}
+
+/** What a command asked: "remote_command · start_navigation {goal: ward-3}", its fields in full
+    as the tooltip. */
+function commandText(c) {
+  const data = c.data || {};
+  let what = "";
+  if (c.type === "remote_command" && data.command) {
+    const params = Object.entries(data.parameters || {}).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
+    what = `${data.command}${params.length ? ` {${params.join(", ")}}` : ""}`;
+  } else if (Object.keys(data).length) {
+    what = Object.entries(data).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ");
+  }
+  return h("span", { class: "command-text", title: JSON.stringify(data, null, 2) },
+    h("code", {}, c.type || "?"), what ? h("span", { class: "command-text__what" }, ` ${what}`) : null);
 }
 
 function describe(found) {

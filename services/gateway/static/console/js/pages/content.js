@@ -6,6 +6,10 @@ import { api, errorBox } from "../api.js";
 import { h, fill, card, button, badge, size, toast, writes } from "../dom.js";
 import { createEditor } from "../editor.js";
 import { versionsPanel } from "./versions.js";
+import { faqForm, intentsForm, machineView } from "./content_forms.js";
+
+/** The kinds with a view besides the text editor: [route arg, label]. */
+const VIEWS = { faq: ["form", "Form"], intents: ["form", "Form"], machine: ["diagram", "Diagram"] };
 
 const yamlOrJson = (text) => (/^\s*[{[]/.test(text) ? "application/json" : "application/yaml");
 
@@ -164,13 +168,31 @@ export async function render(ctx) {
     kind.dryRun ? writes(button("Validate", () => send(true), "", { id: "validate" })) : null,
     writes(button(kind.named ? "Save tree" : "Save to test", () => send(false), "primary", { id: "save" })),
     kind.named ? writes(button("Delete tree", removeTree, "danger quiet")) : null);
+  const other = VIEWS[kind.id];
+  const showing = other && args[1] === other[0] ? other[0] : "text";
+  const switcher = other ? h("div", { class: "segmented", role: "group", "aria-label": "View", id: "content-view" },
+    [[other[0], other[1]], ["text", "Text"]].map(([arg, label]) => h("a", {
+      href: `#/p/${project.key}/content/${kind.id}${arg === "text" ? "" : `/${arg}`}`,
+      class: ["segmented__item", showing === arg && "segmented__item--on"], dataset: { view: arg } }, label))) : null;
+  let alt = null;
+  if (showing !== "text") {
+    try {
+      const refresh = () => versions.refresh();
+      alt = kind.id === "faq" ? await faqForm(ctx, base, refresh)
+        : kind.id === "intents" ? await intentsForm(ctx, base, refresh) : await machineView(ctx, base);
+    } catch (err) { alt = errorBox(err); }
+  }
   fill(view, h("div", { class: "columns columns--wide-left" },
     h("div", { class: "stack" },
       card(null, null, tabs,
-        h("p", { class: "muted small hint" }, kind.hint),
+        h("div", { class: "hint-bar" }, h("p", { class: "muted small hint" }, kind.hint), switcher),
         kind.named ? h("div", { class: "tree-bar" }, h("label", { class: "field field--inline" }, h("span", { class: "field__label" }, "Tree"), treeName), treeList) : null,
-        fileChip, result, editor.root, tools)),
+        alt || [fileChip, result, editor.root, tools])),
     h("div", { class: "stack" }, versions.root)));
+  if (alt) {
+    versions.refresh();
+    return () => { versions.stop(); alt.stop?.(); };
+  }
   if (treeName) treeName.addEventListener("change", () => ctx.go(`#/p/${project.key}/content/behaviors/${encodeURIComponent(treeName.value.trim())}`));
   if (kind.named) loadTrees();
   await load();

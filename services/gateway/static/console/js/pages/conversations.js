@@ -4,7 +4,13 @@
    list and the open transcript refresh every few seconds. */
 
 import { api, errorBox } from "../api.js";
-import { h, fill, card, button, badge, ago, clock, empty, spinner, toast, writes } from "../dom.js";
+import { h, fill, card, button, badge, ago, clock, empty, spinner, toast, writes, plural, modal, field } from "../dom.js";
+import { store } from "../store.js";
+import { rich, renderParts, plain } from "../rich.js";
+import { loadPlotly } from "../plotly.js";
+
+const LOW = 0.6; // an FAQ or NLU answer less sure than this is worth a look
+const ENGINES = [["", "All answers"], ["fallback", "Not understood"], ["faq", "FAQ"], ["nlu", "NLU"], ["aiml", "AIML"], ["machine", "State machine"]];
 
 const LIST_EVERY_MS = 5000;
 const TRANSCRIPT_EVERY_MS = 2500;
@@ -19,6 +25,23 @@ export function render(ctx) {
   const search = h("input", { class: "input", type: "search", id: "conv-search", placeholder: "Search questions and answers…", "aria-label": "Search" });
   const protocol = h("select", { class: "input input--inline", id: "conv-protocol", "aria-label": "Protocol" },
     PROTOCOLS.map((p) => h("option", { value: p }, p ? p.toUpperCase() : "All protocols")));
+  const engine = h("select", { class: "input input--inline", id: "conv-engine", "aria-label": "Answered by" },
+    ENGINES.map(([value, text]) => h("option", { value }, text)));
+  const low = h("input", { type: "checkbox", id: "conv-low" });
+  const held = h("input", { type: "checkbox", id: "conv-held" });
+  const since = h("input", { class: "input input--inline", type: "date", id: "conv-since", "aria-label": "From" });
+  const until = h("input", { class: "input input--inline", type: "date", id: "conv-until", "aria-label": "To" });
+  const dayStart = (value, days = 0) => {
+    if (!value) return undefined;
+    const date = new Date(`${value}T00:00`);
+    date.setDate(date.getDate() + days);
+    return date.toISOString();
+  };
+  const filters = () => ({
+    q: search.value.trim(), protocol: protocol.value, engine: engine.value,
+    below: low.checked ? LOW : undefined, held: held.checked ? "true" : undefined,
+    since: dayStart(since.value), until: dayStart(until.value, 1),
+  });
   const list = h("ul", { class: "sessions", id: "sessions" });
   const more = button("Load more", () => loadList(true), "quiet", { hidden: true });
   const transcript = h("div", { class: "transcript-box", id: "transcript" },
@@ -28,7 +51,7 @@ export function render(ctx) {
   let shownCount = 0;
 
   async function loadList(append = false) {
-    const query = { q: search.value.trim(), protocol: protocol.value };
+    const query = filters();
     try {
       const found = await api(`${base}/conversations`, { query: { ...query, limit: 30, cursor: append ? next : undefined } });
       const items = found.items || [];
@@ -37,20 +60,24 @@ export function render(ctx) {
       if (!append) { list.replaceChildren(); shownCount = 0; }
       list.append(...items.map(sessionRow));
       shownCount += items.length;
-      if (!shownCount) fill(list, empty(query.q || query.protocol ? "Nothing matches" : "No conversations yet",
+      if (!shownCount) fill(list, empty(Object.values(query).some(Boolean) ? "Nothing matches" : "No conversations yet",
         query.q ? "Search looks in what users and the bot said." : "Chat on the Try it page, or connect a client."));
     } catch (err) { fill(list, errorBox(err)); }
   }
 
   function sessionRow(s) {
+    // A held conversation with news since this tab last opened it: the operator should look.
+    const seen = store.seen(project.key, s.session_id);
+    const unread = Boolean(s.handoff) && s.session_id !== selected && (!seen || new Date(s.last_at) > new Date(seen));
     return h("li", {},
-      h("a", { href: `#/p/${project.key}/conversations/${encodeURIComponent(s.session_id)}`, class: ["session", s.session_id === selected && "session--active"], dataset: { session: s.session_id } },
+      h("a", { href: `#/p/${project.key}/conversations/${encodeURIComponent(s.session_id)}`, class: ["session", s.session_id === selected && "session--active"], dataset: { session: s.session_id, unread: String(unread) } },
         h("div", { class: "session__head" },
+          unread ? h("span", { class: "unread-dot", title: "New messages since you last looked" }) : null,
           h("code", { class: "session__id" }, s.session_id), badge(s.protocol || "?", "muted"),
           s.handoff ? badge(`with ${s.handoff}`, "bad", { title: "Taken over by an operator" }) : null,
           h("span", { class: "muted small session__when" }, ago(s.last_at))),
-        h("p", { class: "session__text" }, s.last_text || "…"),
-        h("span", { class: "muted small" }, `${s.turns ?? "?"} turns`)));
+        h("p", { class: "session__text", title: s.last_text || "" }, plain(s.last_text) || "…"),
+        h("span", { class: "muted small" }, s.turns === undefined || s.turns === null ? "? turns" : plural(s.turns, "turn"))));
   }
 
   async function loadTranscript() {
@@ -90,6 +117,10 @@ export function render(ctx) {
   function showTranscript(found) {
     const session = found.session || found;
     const turns = found.turns || found.transcript || found.items || found.messages || [];
+    if (session.last_at) {
+      store.setSeen(project.key, selected, session.last_at); // read: no longer unread
+      ctx.inbox?.refresh();
+    }
     if (!transcript.contains(turnsBox)) fill(transcript, head, turnsBox, composer);
     const pinned = turnsBox.scrollHeight - turnsBox.scrollTop - turnsBox.clientHeight < 40;
     const operator = session.handoff ?? session.operator ?? null;
@@ -99,21 +130,77 @@ export function render(ctx) {
       h("div", { class: "toolbar" },
         writes(operator ? button("Hand back to the bot", () => handoff("DELETE"), "", { id: "hand-back" })
           : button("Take over", () => handoff("POST"), "warn", { id: "take-over" }))));
-    fill(turnsBox, turns.length ? turns.map(turnRow) : h("p", { class: "muted" }, "No turns yet."));
+    // Redrawn only when something was said (charts in it would flicker on every refresh).
+    const shown = `${turns.length}:${turns.at(-1)?.at ?? ""}:${turns.at(-1)?.text ?? ""}`;
+    if (shown !== turnsBox.dataset.shown) {
+      turnsBox.dataset.shown = shown;
+      entries = turns;
+      fill(turnsBox, turns.length ? turns.map(turnRow) : h("p", { class: "muted" }, "No turns yet."));
+    }
     input.disabled = sendButton.disabled = !operator;
     input.placeholder = operator ? "Answer as the operator…" : "Take over to answer as a person";
     if (pinned) turnsBox.scrollTop = turnsBox.scrollHeight;
   }
 
-  function turnRow(t) {
+  let entries = [];
+
+  /** A bot's plotly part, drawn small (plotly loads on the first one). */
+  function drawPart(el, figure) {
+    loadPlotly(ctx.config.plotly_version).then((Plotly) => Plotly.newPlot(el, figure.data || [], {
+      ...(figure.layout || {}), height: 220, margin: { l: 40, r: 10, t: 30, b: 30 }, paper_bgcolor: "rgba(0,0,0,0)",
+    }, { displayModeBar: false, responsive: true })).then(() => { el.dataset.rendered = "true"; })
+      .catch(() => { el.textContent = "(the chart could not be drawn)"; });
+  }
+
+  function turnRow(t, n) {
     const author = t.author || "bot";
-    return h("div", { class: `turn turn--${author}`, dataset: { author } },
-      h("div", { class: "turn__text" }, t.text ?? ""),
+    const unsure = typeof t.confidence === "number" && t.confidence < LOW;
+    // The bot's and operators' words are Markdown (sanitized); the user's are shown as typed.
+    const text = author === "user" ? h("div", { class: "turn__text" }, t.text ?? "")
+      : t.parts && t.parts.length ? h("div", { class: "turn__text turn__parts" }, renderParts(t.parts, drawPart))
+        : rich(t.text, { class: "turn__text" });
+    const answer = author === "user" ? entries.slice(n + 1).find((e) => e.author !== "user") : null;
+    return h("div", { class: ["turn", `turn--${author}`, unsure && "turn--unsure"], dataset: { author, engine: t.engine || "" } },
+      text,
       h("div", { class: "turn__meta" },
         h("span", {}, author === "operator" ? t.operator || "operator" : author),
-        t.engine && author !== "user" ? badge(t.engine, t.engine === "operator" ? "bad" : "info") : null,
+        t.engine && author !== "user" ? badge(t.engine, t.engine === "operator" ? "bad" : t.engine === "fallback" ? "warn" : "info") : null,
+        t.intent ? badge(`intent ${t.intent}`, "muted", { class: "badge badge--muted turn__intent" }) : null,
+        typeof t.confidence === "number" ? h("span", { class: "turn__confidence", title: "How sure the engine was" }, `${Math.round(t.confidence * 100)} %`) : null,
+        t.gid ? h("span", { class: "turn__faq", title: t.candidate ? `Closest paraphrase: ${t.candidate}` : "" }, `FAQ ${t.gid}`) : null,
         t.stage ? h("span", {}, t.stage + (t.version ? ` v${t.version}` : "")) : null,
-        clock(t.at)));
+        clock(t.at),
+        author === "user" && t.event === "text" ? writes(button("Add as paraphrase", () => addParaphrase(t.text, answer), "link", { class: "button button--link turn__add" })) : null));
+  }
+
+  /** One click: the user's words become a paraphrase of an FAQ group (a new test version). */
+  async function addParaphrase(question, answer) {
+    let faq;
+    try { faq = await api(`${base}/faq`, { query: { stage: "test", format: "json" } }); }
+    catch (err) { toast(err.detail || String(err), "bad"); return; }
+    const groups = faq.groups || [];
+    if (!groups.length) { toast("This project has no FAQ yet: add groups on the Content page first.", "info"); return; }
+    const gid = await modal("Add as a paraphrase", (close) => {
+      const select = h("select", { class: "input", id: "paraphrase-group" }, groups.map((g) =>
+        h("option", { value: g.gid, selected: answer && g.gid === answer.gid }, `${g.gid}: ${g.questions[0]}`)));
+      return h("form", { class: "form", onsubmit: (event) => { event.preventDefault(); close(select.value); } },
+        h("p", {}, "“", h("strong", {}, question), "” will be one more way to ask the group you choose, in a new version on the test stage."),
+        field("FAQ group", select, answer && answer.gid ? "Preselected: the group the bot answered from" : "The group that should have answered"),
+        h("div", { class: "modal__actions" },
+          button("Cancel", () => close(null), "quiet"),
+          h("button", { type: "submit", class: "button button--primary", id: "paraphrase-add" }, "Add")));
+    });
+    if (!gid) return;
+    const group = groups.find((g) => g.gid === gid);
+    if (group.questions.some((q) => q.trim().toLowerCase() === question.trim().toLowerCase())) {
+      toast(`${gid} already has this question.`, "info");
+      return;
+    }
+    group.questions.push(question);
+    try {
+      const saved = await api(`${base}/faq`, { method: "PUT", json: faq });
+      toast(`Added to ${gid}: version ${saved.version} on the test stage.`);
+    } catch (err) { toast(err.detail || String(err), "bad"); }
   }
 
   async function say(text) {
@@ -138,7 +225,7 @@ export function render(ctx) {
 
   async function exportAs(format) {
     try {
-      const text = await api(`${base}/conversations/export`, { query: { format, q: search.value.trim(), protocol: protocol.value } });
+      const text = await api(`${base}/conversations/export`, { query: { format, ...filters() } });
       const blob = new Blob([typeof text === "string" ? text : JSON.stringify(text, null, 2)], { type: format === "csv" ? "text/csv" : "application/json" });
       const link = h("a", { href: URL.createObjectURL(blob), download: `conversations-${project.name}.${format}` });
       link.click();
@@ -148,10 +235,12 @@ export function render(ctx) {
 
   let typing = 0;
   search.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => loadList(), 300); });
-  protocol.addEventListener("change", () => loadList());
+  for (const control of [protocol, engine, low, held, since, until]) control.addEventListener("change", () => loadList());
   fill(view, h("div", { class: "columns columns--list" },
     card("Sessions", h("div", { class: "toolbar" }, button("CSV", () => exportAs("csv"), "link", { title: "Export the matching turns as CSV" }), button("JSON", () => exportAs("json"), "link")),
-      h("div", { class: "filters" }, search, protocol), list, more),
+      h("div", { class: "filters" }, search, protocol, engine,
+        h("label", { class: "check" }, low, " Low confidence"), h("label", { class: "check" }, held, " Taken over"),
+        h("span", { class: "filters__dates" }, since, "–", until)), list, more),
     card(null, null, transcript)));
   if (selected) fill(transcript, spinner());
   loadList();

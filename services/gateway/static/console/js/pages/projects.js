@@ -1,7 +1,7 @@
 /* All projects: the list this token covers, and creating a project (its secret is shown once). */
 
 import { api, errorBox } from "../api.js";
-import { h, fill, badge, card, button, empty, field, modal, time, copy, toast } from "../dom.js";
+import { h, fill, badge, card, button, empty, field, modal, time, copy, toast, plural } from "../dom.js";
 import { store } from "../store.js";
 
 export async function render(ctx) {
@@ -21,7 +21,7 @@ export async function render(ctx) {
     h("div", { class: "stats" },
       stat("Projects", projects.length),
       stat("Signed in as", me.name),
-      stat("Scope", me.projects === null ? "All projects" : `${me.projects.length} project(s)`),
+      stat("Scope", me.projects === null ? "All projects" : plural(me.projects.length, "project")),
       ctx.readOnly ? stat("Role", "Viewer (read-only)") : null),
     card(`Projects (${projects.length})`, create, list)));
 }
@@ -80,7 +80,7 @@ async function createProject(ctx) {
 /** The secret, shown this once (the server keeps only its hash). */
 export function showSecret(project, secret, title) {
   return modal(title, (close) => {
-    const copyButton = button("Copy", () => copy(secret, copyButton), "quiet");
+    const copyButton = button("Copy", () => copy(secret, copyButton), "", { id: "secret-copy" });
     return h("div", { class: "secret-box" },
       h("p", {}, "This is the secret of ", h("strong", {}, project.name),
         ". Clients and robots use it to connect. ", h("strong", {}, "It is shown only now:"),

@@ -1,18 +1,21 @@
 /* "Try it": chat with the bot as a client would, on the test stage (what was saved, not yet
-   published) or the release stage. It uses the RSVP HTTP route, one request per turn, which
-   needs the project secret: the one shown at creation or rotation is kept in this tab,
-   otherwise the operator pastes it. */
+   published) or the release stage. An admin token asks through POST /admin/.../try (the RSVP
+   turn, signed in as the operator: no project secret), and each answer shows why: the engine,
+   the intent and its confidence, the FAQ's candidates. A read-only token cannot chat through
+   the admin API, so it uses the RSVP route with the project secret (kept in this tab). */
 
-import { url } from "../api.js";
+import { api, url } from "../api.js";
 import { h, fill, card, button, badge, field } from "../dom.js";
 import { store } from "../store.js";
+import { rich } from "../rich.js";
 
 const ENGINE_TONES = { aiml: "info", faq: "ok", nlu_skill: "warn", fallback: "muted", operator: "bad" };
 
 export function render(ctx) {
   const { view, setTitle, project, config } = ctx;
   setTitle("Try it", [{ text: project.title || project.name, href: `#/p/${project.key}/settings` }, { text: "Try it" }]);
-  if (!store.secret(project.key)) return askSecret(ctx);
+  const asAdmin = !ctx.readOnly;
+  if (!asAdmin && !store.secret(project.key)) return askSecret(ctx);
   let uid = store.tryUid(project.key) || newUid();
   store.setTryUid(project.key, uid);
   let stageName = "test";
@@ -41,11 +44,22 @@ export function render(ctx) {
     const waiting = bubble(log, "bot pending", "…");
     send.disabled = true;
     try {
+      if (asAdmin) {
+        try {
+          const answer = await api(`/admin/projects/${project.key}/try`, { method: "POST", json: { uid, q: text, stage: stageName } });
+          waiting.remove();
+          for (const said of answer.said_before || []) bubble(log, "bot", rich(said, { class: "bubble__text" }), badge("operator", "bad"));
+          if (answer.engine === "none") { bubble(log, "error", "An operator holds this conversation: the bot stays silent."); return; }
+          bubble(log, "bot", rich(answer.text || "(an empty answer)", { class: "bubble__text" }),
+            [badge(answer.engine, ENGINE_TONES[answer.engine] || "muted", { title: "The engine that answered" }), why(answer)]);
+        } catch (err) { waiting.remove(); bubble(log, "error", err.detail || String(err)); }
+        return;
+      }
       const answer = await ask(config, project, uid, text, stageName);
       waiting.remove();
       if (answer.status === 401) return askSecret(ctx, answer.message);
       if (answer.error) { bubble(log, "error", answer.message); return; }
-      bubble(log, "bot", answer.message || "(an empty answer)", badge(answer.topic, ENGINE_TONES[answer.topic] || "muted", { title: "The engine that answered" }));
+      bubble(log, "bot", rich(answer.message || "(an empty answer)", { class: "bubble__text" }), badge(answer.topic, ENGINE_TONES[answer.topic] || "muted", { title: "The engine that answered" }));
     } finally {
       send.disabled = false;
       input.focus();
@@ -67,7 +81,8 @@ export function render(ctx) {
         h("p", {}, "This page talks to the bot exactly like a client would, through the RSVP chat route (", h("code", {}, `/${config.rsvp_endpoint || "sandbox"}/chat`), ")."),
         h("dl", { class: "facts" },
           h("dt", {}, "Session"), h("dd", {}, sessionInfo),
-          h("dt", {}, "Secret"), h("dd", {}, "kept in this tab · ", forget)),
+          asAdmin ? [h("dt", {}, "Signed in"), h("dd", {}, `as ${ctx.me.name}: no project secret needed`)]
+            : [h("dt", {}, "Secret"), h("dd", {}, "kept in this tab · ", forget)]),
         h("p", {}, h("a", { href: `#/p/${project.key}/conversations`, id: "try-conversations" }, "See it in Conversations →"))),
       card("Stages", null,
         h("p", { class: "muted" }, h("strong", {}, "Test"), " answers from the newest saved version; ", h("strong", {}, "Release"), " from the published one. Publish on the Content page.")))));
@@ -80,9 +95,26 @@ function newUid() {
   return `console-${Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
+/** Why the bot answered so: the intent and its confidence, the FAQ's candidates, the slots. */
+function why(answer) {
+  const pct = (score) => `${Math.round(score * 100)} %`;
+  const lines = [];
+  if (answer.intent) {
+    const best = answer.intent.candidates?.[0];
+    lines.push(h("span", { class: "why__intent" }, "Intent ", h("strong", {}, answer.intent.name), best ? ` · confidence ${pct(best.score)}` : ""));
+    const slots = Object.entries(answer.intent.slots || {}).map(([name, values]) => `${name} = ${(values || []).map((v) => v.key ?? JSON.stringify(v.value)).join(", ")}`);
+    if (slots.length) lines.push(h("span", {}, `Slots: ${slots.join("; ")}`));
+  }
+  if (answer.faq) {
+    lines.push(h("span", { class: "why__faq" }, "FAQ candidates:"), h("ol", {}, answer.faq.candidates.slice(0, 3).map((c) =>
+      h("li", { dataset: { gid: c.gid } }, `${c.question} (${c.gid}) · ${pct(c.score)}`))));
+  }
+  return lines.length ? h("div", { class: "why" }, lines) : null;
+}
+
 function bubble(log, who, text, tag) {
   const row = h("div", { class: `bubble bubble--${who.split(" ").join(" bubble--")}` },
-    h("div", { class: "bubble__text" }, text), tag ? h("div", { class: "bubble__meta" }, tag) : null);
+    text instanceof Node ? text : h("div", { class: "bubble__text" }, text), tag ? h("div", { class: "bubble__meta" }, tag) : null);
   log.append(row);
   log.scrollTop = log.scrollHeight;
   return row;

@@ -1,0 +1,102 @@
+"""The console with a fleet's worth of telemetry: 50 robots that sent 3 metrics at 1 Hz for an
+hour (180,000 samples, published with their real times in a few seconds): the fleet overview
+lists them all and follows a new sample live, and each chart of a robot's hour is queried and
+drawn in under a second."""
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NatsClient
+from playwright.async_api import Browser, expect
+
+from shared import subjects
+from shared.contracts import TelemetrySampled
+from shared.testing.backends import Backends
+from shared.testing.plugin import Stack, TestProject
+from shared.testing.telemetry import (
+    consumer_drained,
+    publish_samples,
+    simulated_samples,
+    wait_until,
+)
+
+from .chat import ChatPage, PageOpener
+from .console import CONSOLE_VIEWPORT, console_url, sign_in, until
+from .test_console import operator_token
+
+__all__ = ["operator_token"]  # the fixture, used by name
+
+pytestmark = pytest.mark.integration
+ROBOTS, SECONDS = 50, 3600
+
+
+def equals(expected: str) -> Callable[[Any], bool]:
+    return lambda value: bool(value == expected)
+
+
+@pytest.fixture(scope="module")
+def fleet_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A gateway, a dialog and a telemetry replica."""
+    running = Stack(backends, tmp_path_factory.mktemp("logs"))
+    yield running.start(dialogs=1, telemetry=1)
+    running.stop()
+
+
+@pytest.fixture
+async def console(browser: Browser, open_page: PageOpener) -> ChatPage:
+    return await open_page(browser, viewport=CONSOLE_VIEWPORT)
+
+
+@pytest.mark.timeout(900)
+async def test_an_hour_of_fifty_robots_charts_in_under_a_second(
+    fleet_stack: Stack,
+    project: TestProject,
+    operator_token: str,
+    console: ChatPage,
+    nc: NatsClient,
+) -> None:
+    """50 robots x 1 Hz x 1 hour: the fleet lists all 50, a new sample shows on it by itself,
+    and every window of a robot's chart (5 min to 24 h) is drawn in under a second."""
+    start = datetime.now(UTC) - timedelta(seconds=SECONDS)
+    samples = simulated_samples(project.key, robots=ROBOTS, per_robot=SECONDS, start=start)
+    js = nc.jetstream()
+    for n in range(0, len(samples), 10_000):
+        await publish_samples(js, samples[n : n + 10_000])
+    page = console.page
+    await sign_in(page, console_url(fleet_stack, f"#/p/{project.key}/robots"), operator_token)
+    await expect(page.locator("#fleet tbody tr")).to_have_count(ROBOTS, timeout=600_000)
+    newer = TelemetrySampled.first(
+        project_key=project.key,
+        robot_id="robot-007",
+        received_at=datetime.now(UTC),
+        metrics={"cpu_usage": 123.0},
+    )
+    await publish_samples(js, [newer])
+    row = page.locator("#fleet tr[data-robot=robot-007] .mini-stat[data-metric=cpu_usage]")
+    await expect(row).to_contain_text("123")
+
+    async def stored() -> bool:  # every sample in Postgres before the charts are timed
+        return await consumer_drained(js, subjects.TELEMETRY_STREAM, subjects.TELEMETRY_DURABLE)
+
+    await wait_until(stored, within_s=600, what="every sample stored", every=0.5)
+    await page.locator("#fleet tr[data-robot=robot-007] a").click()
+    await expect(page.locator(".tile[data-metric=cpu_usage] .tile__value")).to_have_text("123")
+    drawn = {}
+    for window in ["5 min", "15 min", "1 hour", "6 hours", "24 hours"]:
+        await page.evaluate(
+            "() => { delete document.getElementById('telemetry-chart').dataset.window; }"
+        )
+        await page.locator(f".segmented__item[data-window='{window}']").click()
+        await until(
+            page,
+            "() => document.getElementById('telemetry-chart').dataset.window",
+            equals(window),
+            what=f"the {window} chart",
+        )
+        drawn[window] = int(
+            await page.locator("#telemetry-chart").get_attribute("data-draw-ms") or 0
+        )
+    assert all(ms < 1000 for ms in drawn.values()), drawn
+    print(f"chart query + draw, ms: {drawn}")
