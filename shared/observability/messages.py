@@ -67,12 +67,20 @@ class Observed(BaseMiddleware):
         self, call_next: Callable[[Any], Awaitable[Any]], cmd: PublishCommand
     ) -> Any:
         ids = ids_of({**cmd.headers, CORRELATION_ID: cmd.correlation_id})
-        with (
-            bound_contextvars(**ids),
-            tracer.start_as_current_span(
-                f"publish {operation(cmd.destination)}", kind=SpanKind.PRODUCER
-            ),
-        ):
-            inject(cmd.headers)
-            log.debug("publishing %s", cmd.destination)
+        with publishing(cmd.destination, cmd.headers, ids):
             return await call_next(cmd)
+
+
+@contextmanager
+def publishing(
+    subject: str, headers: dict[str, Any], ids: Mapping[str, str] | None = None
+) -> Iterator[None]:
+    """While a message is published: its ids (`ids`, else those `headers` carry) bound for
+    logging, inside a producer span whose `traceparent` is written into `headers`."""
+    with (
+        bound_contextvars(**(ids_of(headers) if ids is None else ids)),
+        tracer.start_as_current_span(f"publish {operation(subject)}", kind=SpanKind.PRODUCER),
+    ):
+        inject(headers)
+        log.debug("publishing %s", subject)
+        yield
