@@ -80,16 +80,20 @@ def publishing(
 
     When spans are not recorded (no exporter), no span is made: the trace and span ids such a
     span would have are written and bound for logging instead (the same log lines and headers,
-    for a fraction of an OpenTelemetry span's CPU)."""
-    bound = ids_of(headers) if ids is None else ids
+    for a fraction of an OpenTelemetry span's CPU); below DEBUG nothing is logged while a
+    message is published, so nothing is bound either."""
     if not recording():
         trace_id, span_id = child_ids(headers)
+        if not log.isEnabledFor(logging.DEBUG):  # nothing logs while it is published
+            yield
+            return
+        bound = ids_of(headers) if ids is None else ids
         with bound_contextvars(**bound, trace_id=trace_id, span_id=span_id):
             log.debug("publishing %s", subject)
             yield
         return
     with (
-        bound_contextvars(**bound),
+        bound_contextvars(**(ids_of(headers) if ids is None else ids)),
         tracer.start_as_current_span(f"publish {operation(subject)}", kind=SpanKind.PRODUCER),
     ):
         inject(headers)

@@ -66,13 +66,16 @@ def test_handling_binds_ids_and_continues_the_trace() -> None:
     assert get_contextvars() == {}
 
 
-def test_unexported_hops_make_no_span_yet_carry_the_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexported_hops_make_no_span_yet_carry_the_trace(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """Without an exporter, publishing a turn and delivering its reply make no span, yet the
     turn's traceparent starts a trace that the dialog's handling and the delivery's log lines
     continue (each with a span id of its own)."""
     made: list[Any] = []
     monkeypatch.setattr(tracer, "start_as_current_span", lambda *a, **k: made.append(a))
     headers: dict[str, Any] = {"correlation_id": "c-3", "Nats-Msg-Id": "e-3"}
+    caplog.set_level(logging.DEBUG, logger="switchboard.messages")
     with publishing("chat.turn.p.1", headers):
         published = dict(get_contextvars())
     _version, trace_id, span_id, _flags = headers["traceparent"].split("-")
@@ -91,6 +94,18 @@ def test_unexported_hops_make_no_span_yet_carry_the_trace(monkeypatch: pytest.Mo
     with handling("chat.turn.p.1", headers, hop="handle"):
         handled = trace_ids()
     assert handled is not None and handled[0] == trace_id
+
+
+def test_a_publish_below_debug_binds_nothing_yet_carries_the_trace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Below DEBUG nothing is logged while a message is published: no ids are bound for it,
+    and its headers still carry a trace."""
+    caplog.set_level(logging.INFO, logger="switchboard.messages")
+    headers: dict[str, Any] = {"correlation_id": "c-4", "Nats-Msg-Id": "e-4"}
+    with publishing("chat.turn.p.1", headers):
+        bound = dict(get_contextvars())
+    assert bound == {} and len(headers["traceparent"].split("-")[1]) == 32
 
 
 def test_an_unexported_publish_continues_the_current_trace() -> None:
