@@ -21,7 +21,7 @@ from nats.aio.subscription import Subscription
 from pydantic import BaseModel, TypeAdapter
 
 from shared import subjects
-from shared.contracts import ChatReply, Event, TurnReceived
+from shared.contracts import ChatReply, ChatReplyDecoded, Event, TurnReceived
 from shared.observability.messages import CORRELATION_ID, EVENT_ID, publishing
 from shared.retry import Backoff
 from shared.settings import CommonSettings
@@ -31,7 +31,7 @@ from .resume import Resume, stored_replies
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReply)
+REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReplyDecoded)
 Deliver = Callable[[ChatReply], Awaitable[None]]
 # How long a broken pull (robot commands, an AIDA bot's backlog) waits before binding again.
 RETRY = Backoff(first_s=0.25, max_s=5.0)
