@@ -132,8 +132,8 @@ TURNS = TurnClock()
 
 @contextmanager
 def delivering(subject: str, headers: Mapping[str, Any] | None) -> Iterator[None]:
-    """While a reply is delivered to its socket: its ids bound for logging, in a span of the
-    trace its headers carry."""
+    """While a reply is delivered to its socket: its ids bound for logging, in the trace its
+    headers carry (a span of it when spans are exported)."""
     with receiving(subject, headers, hop="deliver"):
         yield
 
