@@ -18,6 +18,7 @@ from uuid import UUID
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
 from pydantic import BaseModel, TypeAdapter
 
 from shared import subjects
@@ -53,6 +54,8 @@ class Bridge:
     ) -> None:
         self._broker = broker
         self._timeout = request_timeout_s
+        self._js: JetStreamContext | None = None  # made once per connection (`_jetstream`)
+        self._js_of: object = None
         self._following: dict[str, set[Follow]] = {}  # reply subject -> its followers here
         self._bots: dict[str, set[Follow]] = {}  # chat.reply.<project>.* -> AIDA bot feeds
         self._routing: Subscription | None = None  # chat.reply.*.*, routed by the two dicts
@@ -89,7 +92,7 @@ class Bridge:
             headers["Nats-TTL"] = str(ttl_s)
         try:
             with publishing(subject, headers):
-                await self._broker.connection.jetstream().publish(
+                await self._jetstream().publish(
                     subject,
                     event.model_dump_json().encode(),
                     timeout=self._timeout,
@@ -99,6 +102,14 @@ class Bridge:
         except Exception as err:
             log.warning("%s %s not accepted by JetStream: %r", subject, event.event_id, err)
             raise BridgeError("the message could not be accepted, try again") from err
+
+    def _jetstream(self) -> JetStreamContext:
+        """The JetStream context of the broker's connection, made once (making one per publish
+        was 2.5 % of the gateway's samples: a semaphore, an event and a dict each time)."""
+        connection = self._broker.connection
+        if self._js is None or self._js_of is not connection:
+            self._js, self._js_of = connection.jetstream(), connection
+        return self._js
 
     async def ask(
         self,
