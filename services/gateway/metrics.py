@@ -18,7 +18,7 @@ from prometheus_client import Histogram
 
 from shared.contracts import ChatReply, TurnAnswered, TurnReceived
 from shared.contracts.chat import Protocol
-from shared.observability.messages import handling
+from shared.observability.messages import receiving
 from shared.observability.metrics import (
     CONNECTIONS,
     FRAME_ERRORS,
@@ -132,9 +132,9 @@ TURNS = TurnClock()
 
 @contextmanager
 def delivering(subject: str, headers: Mapping[str, Any] | None) -> Iterator[None]:
-    """While a reply is delivered to its socket: its ids bound for logging, in a span of the
-    trace its headers carry."""
-    with handling(subject, headers, hop="deliver"):
+    """While a reply is delivered to its socket: its ids bound for logging, in the trace its
+    headers carry (a span of it when spans are exported)."""
+    with receiving(subject, headers, hop="deliver"):
         yield
 
 

@@ -40,10 +40,10 @@ from nats.js.kv import KeyValue
 from pydantic import TypeAdapter, ValidationError
 
 from shared import subjects
-from shared.contracts import ChatReply
+from shared.contracts import ChatReply, ChatReplyDecoded
 
 log = logging.getLogger(__name__)
-REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReply)
+REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReplyDecoded)
 BUCKET = "resume"
 WINDOW_S = 30.0  # a healthy gateway writes a reply well within this after JetStream stored it
 KEEP_S = 3600.0  # a client that comes back later than this starts afresh

@@ -130,7 +130,8 @@ async def ask_turn(
         raise RsvpError(503, "the message bus is unavailable; try again") from err
     try:
         await bridge.publish_turn(turn)
-        return await asyncio.wait_for(answered, wait_s)
+        async with asyncio.timeout(wait_s):
+            return await answered
     except RateLimited as err:
         raise Busy(err) from None
     except BridgeError as err:

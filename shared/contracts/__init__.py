@@ -2,7 +2,15 @@
 
 from .base import Contract, Event, utcnow
 from .behavior import InvalidBehaviorTree, check_behavior_tree
-from .chat import IMAGE_INPUT, BotSpoke, ChatReply, SayToSession, TurnAnswered, TurnReceived
+from .chat import (
+    IMAGE_INPUT,
+    BotSpoke,
+    ChatReply,
+    ChatReplyDecoded,
+    SayToSession,
+    TurnAnswered,
+    TurnReceived,
+)
 from .content import (
     AimlProblem,
     BotContent,
@@ -99,6 +107,7 @@ __all__ = [
     "BotContentSaved",
     "BotSpoke",
     "ChatReply",
+    "ChatReplyDecoded",
     "CommandList",
     "CommandState",
     "CommandStatus",

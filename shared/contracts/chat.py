@@ -271,3 +271,7 @@ class BotSpoke(Event):
 # What chat.reply.<project>.<session> carries (TurnAnswered has no `kind`; extra=forbid tells
 # the two apart).
 ChatReply = TurnAnswered | BotSpoke
+# ChatReply for decoding (TypeAdapter): members tried in order, the answer first. No message is
+# both (extra=forbid, BotSpoke's `kind`), and pydantic's default "smart" union validates an
+# answer ~4x slower (32 vs 7 µs), once per reply on every gateway.
+ChatReplyDecoded = Annotated[ChatReply, Field(union_mode="left_to_right")]

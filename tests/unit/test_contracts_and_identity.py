@@ -5,8 +5,9 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
+from services.gateway.bridge import REPLY
 from shared import subjects
-from shared.contracts import TurnAnswered, TurnReceived
+from shared.contracts import BotSpoke, TurnAnswered, TurnReceived
 from shared.identity.secrets import hash_secret, new_secret, secret_matches
 from shared.logging import redact
 
@@ -78,3 +79,27 @@ def test_secret_headers_are_redacted_from_logged_handshakes() -> None:
     cleaned = redact(logged)
     assert "s3cr3t" not in cleaned and "t0k3n" not in cleaned and "a=b" not in cleaned
     assert "> Host: x" in cleaned and "> X-Project-Token: ***" in cleaned
+
+
+def test_a_reply_decodes_as_what_it_is() -> None:
+    """What chat.reply carries reaches a socket as the answer or the spoken message it is (each
+    gateway decodes every reply it routes), and anything else is refused."""
+    turn = uuid4()
+    answer = TurnAnswered(
+        correlation_id=turn,
+        project_key=uuid4(),
+        session_id="s-1",
+        turn_event_id=turn,
+        text="hello",
+        engine="aiml",
+    )
+    spoke = BotSpoke(
+        correlation_id=uuid4(), project_key=uuid4(), session_id="s-1", text="hi", source="operator"
+    )
+    assert REPLY.validate_json(answer.model_dump_json()) == answer
+    assert REPLY.validate_json(spoke.model_dump_json()) == spoke
+    with pytest.raises(ValidationError):
+        REPLY.validate_json(answer.model_dump_json()[:-1] + ', "kind": "spoke"}')
+    schema = REPLY.core_schema
+    union = schema["schema"] if schema["type"] == "definitions" else schema
+    assert union["type"] == "union" and union.get("mode") == "left_to_right"  # ~4x faster

@@ -18,7 +18,7 @@ from services.gateway.main import create_app
 from services.gateway.metrics import SocketMeter, TurnClock, protocol_of
 from shared.contracts import TurnAnswered, TurnReceived
 from shared.logging import formatter
-from shared.observability.messages import handling, ids_of
+from shared.observability.messages import handling, ids_of, publishing, receiving
 from shared.observability.metrics import POOLS, render
 from shared.observability.tracing import inject, setup_tracing, trace_ids, tracer
 
@@ -64,6 +64,60 @@ def test_handling_binds_ids_and_continues_the_trace() -> None:
         assert get_contextvars() == {"correlation_id": "c-2", "event_id": "e-2"}
     assert received is not None and received[0] == sent[0] and received[1] != sent[1]
     assert get_contextvars() == {}
+
+
+def test_unexported_hops_make_no_span_yet_carry_the_trace(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without an exporter, publishing a turn and delivering its reply make no span, yet the
+    turn's traceparent starts a trace that the dialog's handling and the delivery's log lines
+    continue (each with a span id of its own)."""
+    made: list[Any] = []
+    monkeypatch.setattr(tracer, "start_as_current_span", lambda *a, **k: made.append(a))
+    headers: dict[str, Any] = {"correlation_id": "c-3", "Nats-Msg-Id": "e-3"}
+    caplog.set_level(logging.DEBUG, logger="switchboard.messages")
+    with publishing("chat.turn.p.1", headers):
+        published = dict(get_contextvars())
+    _version, trace_id, span_id, _flags = headers["traceparent"].split("-")
+    assert published == {
+        "correlation_id": "c-3",
+        "event_id": "e-3",
+        "trace_id": trace_id,
+        "span_id": span_id,
+    }
+    with receiving("chat.reply.p.s", headers, hop="deliver"):
+        delivered = dict(get_contextvars())
+    assert made == [] and get_contextvars() == {}
+    assert delivered["trace_id"] == trace_id and delivered["span_id"] != span_id
+    assert delivered["event_id"] == "e-3"
+    monkeypatch.undo()
+    with handling("chat.turn.p.1", headers, hop="handle"):
+        handled = trace_ids()
+    assert handled is not None and handled[0] == trace_id
+
+
+def test_a_publish_below_debug_binds_nothing_yet_carries_the_trace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Below DEBUG nothing is logged while a message is published: no ids are bound for it,
+    and its headers still carry a trace."""
+    caplog.set_level(logging.INFO, logger="switchboard.messages")
+    headers: dict[str, Any] = {"correlation_id": "c-4", "Nats-Msg-Id": "e-4"}
+    with publishing("chat.turn.p.1", headers):
+        bound = dict(get_contextvars())
+    assert bound == {} and len(headers["traceparent"].split("-")[1]) == 32
+
+
+def test_an_unexported_publish_continues_the_current_trace() -> None:
+    """A message published inside a trace (an HTTP request's) carries that trace's id."""
+    with tracer.start_as_current_span("request"):
+        outer = trace_ids()
+        headers: dict[str, Any] = {}
+        with publishing("telemetry.sample.p", headers):
+            pass
+    assert outer is not None
+    assert headers["traceparent"].split("-")[1] == outer[0]
+    assert headers["traceparent"].split("-")[2] != outer[1]
 
 
 def test_ids_of_ignores_missing_headers() -> None:

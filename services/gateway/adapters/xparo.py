@@ -318,7 +318,10 @@ class XparoAdapter:
         self._waiting[turn.event_id] = answered
         try:
             await self._conversations.say(turn)
-            await asyncio.wait_for(asyncio.shield(answered), self.reply_wait_s)
+            # a timer, not wait_for(shield())'s extra future and callbacks per turn: a timed-out
+            # `answered` is dropped anyway (finally), so it may be cancelled
+            async with asyncio.timeout(self.reply_wait_s):
+                await answered
         except TimeoutError:
             log.warning("no answer yet to turn %s; it will be sent when it comes", turn.event_id)
         finally:

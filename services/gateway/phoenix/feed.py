@@ -24,14 +24,14 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import TypeAdapter, ValidationError
 
 from shared import subjects
-from shared.contracts import ChatReply
+from shared.contracts import ChatReply, ChatReplyDecoded
 
 from ..bridge import Bridge, Follow, keep_pulling
 from ..metrics import TURNS
 
 log = logging.getLogger(__name__)
 Listener = Callable[[ChatReply], Awaitable[bool]]
-REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReply)
+REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReplyDecoded)
 SEEN = 4096
 FETCH_BATCH = 64
 
