@@ -25,11 +25,11 @@ from common import Goal, percentiles, plot, running_stack, write
 from throughput import UNLIMITED, run_load
 from throughput import measure as switchboard_load
 
-import tests.chaos.load as load_module
 from shared.devstack.embedded import free_port
 from tests.chaos.load import Bot, Gateway
 
 NAME = "peer_besser"
+BESSER_ONLY = ("besser",)  # every user speaks BESSER, to both servers
 PEER = "besser-agentic-framework==4.5.3"
 
 
@@ -74,7 +74,7 @@ def peer(python: Path, args: argparse.Namespace, root: Path) -> dict:
                 time.sleep(0.5)
         bot = Bot(key=__import__("uuid").uuid4(), secret="unused")  # noqa: S106 (the peer has no secrets)
         gateway = Gateway(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
-        return uvloop.run(run_load(gateway, [bot], args))
+        return uvloop.run(run_load(gateway, [bot], args, BESSER_ONLY))
     finally:
         agent.kill()
         agent.wait()
@@ -108,12 +108,11 @@ def main() -> None:
     parser.add_argument("--venv", type=Path, default=Path(__file__).with_name(".peer-venv"))
     args = parser.parse_args()
     args.dialogs = 2
-    load_module.PROTOCOLS = ("besser",)  # every user speaks BESSER, to both servers
     python = peer_venv(args.venv)
     with tempfile.TemporaryDirectory(prefix="bench-peer-") as tmp:
         theirs = peer(python, args, Path(tmp))
         with running_stack(Path(tmp), dialogs=2, **UNLIMITED) as stack:
-            ours = switchboard_load(stack, args)
+            ours = switchboard_load(stack, args, BESSER_ONLY)
     result, goals = figures(theirs, ours)
     print(f"\npeer: {args.users} BESSER sessions, closed loop, {args.seconds:g} s")
     for name in ("besser_peer", "switchboard"):

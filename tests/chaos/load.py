@@ -313,6 +313,7 @@ class Load:
     pace_s: float = 1.0
     aida_per_bot: int = 1  # or share one, as the users of a chat widget on one site do
     answer_wait_s: float = 20.0
+    protocols: Sequence[str] = PROTOCOLS  # user n speaks protocols[n % len(protocols)]
     tally: Tally = field(default_factory=Tally)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _drained: asyncio.Event = field(default_factory=asyncio.Event)
@@ -330,7 +331,7 @@ class Load:
         limits = httpx.Limits(max_connections=self.users)
         async with httpx.AsyncClient(timeout=30, limits=limits) as http:
             users = [
-                asyncio.create_task(self._user(n, PROTOCOLS[n % len(PROTOCOLS)], http))
+                asyncio.create_task(self._user(n, self.protocols[n % len(self.protocols)], http))
                 for n in range(self.users)
             ]
             try:
