@@ -162,8 +162,8 @@ def figures(measured: dict) -> tuple[dict, list[Goal]]:
         figure=f"{ours:.2f} ms (p99 {found['switchboard']['p99_ms']:.1f})",
         baseline=f"{base:.2f} ms (ws+nats+aiml)",
         ratio=ratio,
-        target="<= 1.5x baseline",
-        met=ratio <= 1.5 and measured["stored"] == measured["asked"],
+        target="<= 3x baseline (goal 1.5x)",  # issue 21's bar, and the goal beyond it
+        met=ratio <= 3 and measured["stored"] == measured["asked"],
     )
     return result, [goal]
 
