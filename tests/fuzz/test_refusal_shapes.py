@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from starlette.routing import Mount
 
@@ -202,6 +202,8 @@ def test_every_refusal_of_every_route_is_in_its_protocols_shape(target: Target) 
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
         method, path, options = data.draw(requests(target))
+        # Two of the 33,000-character segments make a URL httpx itself will not send (64 KiB).
+        assume(len(path) < 65_000)
         answer = client.request(method, path, **options)
         status = answer.status_code
         where = f"{method} {path[:120]} ({len(path)} chars) → {status}"

@@ -12,14 +12,33 @@ from shared import subjects
 from shared.contracts import TurnReceived
 
 
-class RecordingBroker:
-    """Takes every publish and keeps its subject."""
+class RecordingJetStream:
+    """Takes every JetStream publish and keeps its subject."""
 
     def __init__(self) -> None:
         self.subjects: list[str] = []
 
-    async def publish(self, message: Any, subject: str, **options: Any) -> None:
+    async def publish(self, subject: str, payload: bytes = b"", **options: Any) -> None:
         self.subjects.append(subject)
+
+
+class RecordingConnection:
+    def __init__(self) -> None:
+        self.js = RecordingJetStream()
+
+    def jetstream(self) -> RecordingJetStream:
+        return self.js
+
+
+class RecordingBroker:
+    """A broker whose connection's JetStream context records what the bridge publishes."""
+
+    def __init__(self) -> None:
+        self.connection = RecordingConnection()
+
+    @property
+    def subjects(self) -> list[str]:
+        return self.connection.js.subjects
 
 
 def test_turns_go_to_the_partitions_the_gateway_was_configured_with(

@@ -47,7 +47,9 @@ async def test_reading_frames_creates_no_task_per_frame() -> None:
         client.send(*(f"frame {n}" for n in range(FRAMES)))
         await until(lambda: len(adapter.frames) == FRAMES)
     assert adapter.frames == [f"frame {n}" for n in range(FRAMES)]
-    assert made() < 5  # the old loop raced two tasks per frame: 400 here
+    # A task drains what is waiting, then ends: frames that arrive in several bursts (a busy
+    # machine) may take a few. The old loop raced two tasks per frame: 400 here.
+    assert made() <= FRAMES // 20
 
 
 async def test_an_idle_socket_holds_no_task() -> None:
