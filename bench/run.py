@@ -28,6 +28,7 @@ SUITE: dict[str, list[str]] = {
     "cross_gateway": ["--messages", "400"],
     "peer_besser": ["--users", "50", "--seconds", "15"],
     "backpressure": ["--clients", "300", "--seconds", "20", "--rounds", "2"],
+    "engines": ["--rounds", "5"],
 }
 LIMIT_S = 1200.0  # a benchmark still running after this is stopped (and counted failed)
 GRACE_S = 90.0  # after SIGTERM, time a benchmark has to stop its servers before SIGKILL

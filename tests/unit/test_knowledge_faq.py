@@ -2,7 +2,6 @@
 candidate per group, Chinese understood whatever lang says, skills, and no input that raises."""
 
 import logging
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -174,28 +173,24 @@ def test_garbage_never_raises(index: FaqIndex, question: str) -> None:
         assert match is None
 
 
-def test_a_thousand_groups_index_and_search_quickly() -> None:
+def test_a_thousand_groups_index_and_answer() -> None:
     """1,000 groups x 5 paraphrases (past the size trained in kernel form: groups score as
-    their closest paraphrase) index in under 2 s of CPU and answer in milliseconds."""
+    their closest paraphrase) index and answer with their own group (bench/engines.py times
+    both)."""
     topics = ["park", "car", "wifi", "refund", "card", "cash", "visit", "pharmacy", "toilet"]
     groups = [
         group(f"g{n}", *(f"where is the {topics[n % 9]} {n} number {p}" for p in range(5)))
         for n in range(1000)
     ]
-    started = time.process_time()
     index = FaqIndex(Faq(groups=groups))
-    built = time.process_time() - started
-    started = time.process_time()
-    for _ in range(20):
-        index.search("where is the coffee 12", lang="en")
-    searched = (time.process_time() - started) / 20
-    assert built < 2.0
-    assert searched < 0.05
+    found = index.search("where is the refund 12 number 3", lang="en")
+    assert found is not None and found.gid == "g12", found
 
 
-def test_five_hundred_groups_train_and_calibrate_quickly() -> None:
-    """500 groups x 2 paraphrases (1,000 examples, trained and calibrated on save) train in
-    under 2 s of CPU and answer in a few milliseconds."""
+def test_five_hundred_groups_train_and_calibrate() -> None:
+    """500 groups x 2 paraphrases (1,000 examples, trained and calibrated on save) get a
+    threshold between 0 and 1 and answer a paraphrase with its group (bench/engines.py times
+    both)."""
     topics = ["park", "car", "wifi", "refund", "card", "cash", "visit", "pharmacy", "toilet"]
     groups = [
         group(
@@ -205,16 +200,10 @@ def test_five_hundred_groups_train_and_calibrate_quickly() -> None:
         )
         for n in range(500)
     ]
-    started = time.process_time()
     index = FaqIndex(Faq(groups=groups))
-    built = time.process_time() - started
-    started = time.process_time()
-    for n in range(50):
-        index.search(f"where can I find the {topics[n % 9]} {n}", lang="en")
-    searched = (time.process_time() - started) / 50
     assert 0 < index.threshold < 1
-    assert built < 2.0
-    assert searched < 0.005
+    found = index.search("how can I find 40 cash", lang="en")
+    assert found is not None and found.gid == "g40", found
 
 
 class Kept(logging.Handler):

