@@ -11,8 +11,6 @@ over that state's intents (and the global ones) only, as BESSER trains one class
 """
 
 import html
-import json
-import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -62,7 +60,9 @@ from shared.contracts.machine import (
     main_flow,
 )
 from shared.contracts.media import MAX_SPOKEN_CHARS
+from shared.expression import number as _number
 from shared.expression import satisfied
+from shared.expression import text as _text
 
 from .machine_context import Context, MachineEvent, compiled
 
@@ -408,29 +408,6 @@ def _holds(op: str, left: Any, right: Any) -> bool:
     if op in ("==", "!="):
         return _COMPARE[op](_text(left), _text(right))
     return isinstance(left, str) and isinstance(right, str) and _COMPARE[op](left, right)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value.strip() if isinstance(value, str) else value)
-    except (ValueError, OverflowError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _text(value: Any) -> str:
-    """A variable's value as shown in a reply (JSON's spelling for true, false and lists)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _filled(value: Any, fill: Callable[[str], str]) -> Any:
