@@ -335,6 +335,7 @@ class DialogApp:
         its newest turn (RSVP's said_before is then empty, not looked up)."""
         rows: list[TurnRecord] = []
         said_asked = quiet
+        ticked: list[str] = []  # what the machine's clock said in this batch, not written yet
         for n in indexes:
             turn = arrived[n].turn
             early = waits_for_predecessor(
@@ -352,14 +353,18 @@ class DialogApp:
                 reply, engine_ms = await self._answer(versions[stage], session, turn)
             except Pending:  # a model writes its answer: asked again later (see llm.py)
                 continue
-            if turn.protocol == "rsvp":  # no push: it hears what was said since with this
+            if turn.event == "tick":  # said unasked: an RSVP user hears it with their next turn
+                if reply.engine != "none":
+                    ticked.append(reply.text)
+            elif turn.protocol == "rsvp":  # no push: it hears what was said since with this
                 earlier = (
                     []
                     if said_asked
                     else (await self.turns.said_since(turn.project_key, turn.session_id))
                 )
                 said_asked = True
-                reply = reply.model_copy(update={"said_before": earlier})
+                reply = reply.model_copy(update={"said_before": [*earlier, *ticked]})
+                ticked = []
             row = self._record(turn, reply, engine_ms)
             if session.handoff is not None:
                 row.details = {**(row.details or {}), "operator": session.handoff}

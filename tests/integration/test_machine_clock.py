@@ -143,3 +143,47 @@ async def test_a_true_condition_is_one_tick_whichever_replicas_find_it(
     assert [t for t in published if t.session_id == session] == []
     said = await b.turns.said_since(project, session)
     assert said == ["Thanks for paying!"]  # what RSVP hears ahead of its next answer
+
+
+async def test_a_tick_in_the_same_batch_as_an_rsvp_turn_is_heard_with_it(
+    apps: list[tuple[DialogApp, Database]],
+) -> None:
+    """RSVP has no push: what the clock says is heard ahead of the user's next answer, also when
+    the tick and that turn are answered in one batch (the tick is not written yet then)."""
+    (a, a_db), _ = apps
+    project, session = uuid4(), f"s{uuid4().hex[:8]}"
+    await a.save_knowledge(
+        SaveKnowledge(project_key=project, machine=MACHINE, correlation_id=uuid4())
+    )
+
+    def said(text: str, seq: int) -> TurnReceived:
+        return TurnReceived.first(
+            project_key=project,
+            session_id=session,
+            protocol="rsvp",
+            text=text,
+            channel="c",
+            seq=seq,
+        )
+
+    [waiting] = await a.answer_turns([Arrived(said("pizza please", 1))], publish=_nothing)
+    assert waiting.reply is not None and waiting.reply.text == "Pay, I will wait."
+    await a.update_session(
+        UpdateSession(
+            project_key=project, session_id=session, data={"paid": True}, correlation_id=uuid4()
+        )
+    )
+    published: list[TurnReceived] = []
+
+    async def publish(subject: str, turn: TurnReceived) -> None:
+        published.append(turn)
+
+    clock = MachineClock(
+        a, a_db, owned=lambda: range(PARTITIONS), partitions=PARTITIONS, every_s=1, publish=publish
+    )
+    assert await clock.tick() >= 1
+    [tick] = [t for t in published if t.session_id == session]
+    outcomes = await a.answer_turns([Arrived(tick), Arrived(said("hello", 2))], publish=_nothing)
+    assert [o.kind for o in outcomes] == ["answered", "answered"]
+    answer = outcomes[1].reply
+    assert answer is not None and answer.said_before == ["Thanks for paying!"]
