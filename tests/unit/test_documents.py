@@ -54,6 +54,14 @@ def test_long_sections_are_cut_into_passages_at_paragraphs() -> None:
     assert passages[-1].text == "Run it."
 
 
+def test_a_line_too_long_for_a_heading_is_text_not_a_section() -> None:
+    """A 'heading' of thousands of characters (a hostile or broken upload: blanks and hashes
+    that make the heading pattern backtrack) is read as text under the real heading."""
+    hostile = "#" + " " * 4000 + "\t" * 4000 + "#" * 4000 + "y"
+    passages = split("odd.md", f"# Real\n\n{hostile}\n\nAfter it.")
+    assert {p.section for p in passages} == {"Real"}
+
+
 def test_the_extractive_answer_is_the_passage_sentences_closest_to_the_question() -> None:
     """The answer quotes the sentences that share the question's words."""
     passage = split("faq.md", "Shops open at nine. Refunds take five days. Parking is free.")[0]

@@ -26,6 +26,7 @@ ANSWER_SENTENCES = 2
 TOP = 3
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*(?:\{\s*#[\w-]+\s*\})?\s*#*\s*$")
 _SENTENCE_END = re.compile("(?<=[.!?\u3002\uff01\uff1f])\\s+|(?<=[\u3002\uff01\uff1f])")
+MAX_HEADING = 300  # longer lines are never headings (and _HEADING backtracks on long lines)
 _MARKUP = re.compile(r"^\s*(```.*|///.*|\{\*.*\*\}|<!--.*-->|---+|===+|\|[-:| ]+\|)\s*$")
 
 
@@ -60,7 +61,7 @@ def split(source: str, text: str, *, words: int = PASSAGE_WORDS) -> list[Passage
     for number, page in enumerate(pages(text), 1):
         pending: list[str] = []
         for paragraph in _paragraphs(page):
-            heading = _HEADING.match(paragraph)
+            heading = _heading(paragraph)
             if heading is not None:
                 _close(found, pending, Passage(source, number, section, ""))
                 section = heading.group(2)
@@ -87,7 +88,7 @@ def _paragraphs(page: str) -> list[str]:
         lines = [line for line in block.splitlines() if line.strip() and not _MARKUP.match(line)]
         current: list[str] = []
         for line in lines:
-            if _HEADING.match(line.strip()):
+            if _heading(line.strip()):
                 if current:
                     out.append(" ".join(current))
                     current = []
@@ -182,10 +183,17 @@ def extract_answer(question: str, passage: Passage, *, sentences: int = ANSWER_S
     return " ".join(candidates[n] for n in sorted(kept))
 
 
+def _heading(line: str) -> re.Match[str] | None:
+    """A Markdown heading, matched only on a short line: on a long line of blanks and hashes
+    the pattern's backtracking is quadratic (0.55 s at 24,000 characters), and it holds the
+    GIL, so a hostile upload would stall the replica's turns."""
+    return _HEADING.match(line) if len(line) <= MAX_HEADING else None
+
+
 def _title(name: str, text: str) -> str:
     """A document's title: its first heading, else its name without the suffix."""
     for line in text.splitlines()[:50]:
-        heading = _HEADING.match(line.strip())
+        heading = _heading(line.strip())
         if heading is not None:
             return heading.group(2)
     stem = name.rsplit("/", 1)[-1]
