@@ -105,9 +105,14 @@ class Owners:
             return
         if not await take_over(self._db, claim):
             return
-        log.info("took partition %d (generation %d)", partition, claim.generation)
         self.owned[partition] = claim
-        await self._start(claim)
+        try:
+            await self._start(claim)
+        except Exception as err:  # its consumer not made (a cluster electing): claim it anew
+            log.warning("partition %d not started, given up for now: %s", partition, reason(err))
+            await self._give_up(claim)
+            return
+        log.info("took partition %d (generation %d)", partition, claim.generation)
 
     async def _give_up(self, claim: Claim) -> None:
         self.owned.pop(claim.partition, None)

@@ -1,7 +1,7 @@
 """pytest fixtures: real backends, migrated schema, a running stack, fresh projects."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -18,6 +18,8 @@ from shared.migrations import upgrade
 
 from .backends import Backends, ClusterBackends, cluster_backends, test_backends
 from .services import Service
+
+LOG_TAIL_CHARS = 6000
 
 
 @pytest.fixture(scope="session")
@@ -141,10 +143,30 @@ class Stack:
         base = f"ws://127.0.0.1:{self.gateways[replica].port}/socket/websocket"
         return f"{base}?vsn={vsn}" if vsn else base
 
+    @property
+    def services(self) -> list[Service]:
+        return [*self.gateways, *self.dialogs, *self.telemetry, *self.schedules, *self.media]
+
     def stop(self) -> None:
-        everything = [*self.gateways, *self.dialogs, *self.telemetry, *self.schedules, *self.media]
-        for service in everything:
+        for service in self.services:
             service.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that ran a stack shows the end of each of its services' logs (in CI, the
+    only trace of what a service did)."""
+    report = yield
+    if report.failed and call.when == "call":
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, Stack):
+                for service in value.services:
+                    report.sections.append(
+                        (f"end of {service.name}'s log", service.log_tail(LOG_TAIL_CHARS))
+                    )
+    return report
 
 
 @pytest.fixture(scope="module")

@@ -90,8 +90,9 @@ class Service:
             log.seek(self.log_offset)
             return log.read().decode(errors="replace")
 
-    def log_tail(self) -> str:
-        return (self.log_dir / f"{self.name}.log").read_text(errors="replace")[-3000:]
+    def log_tail(self, chars: int = 3000) -> str:
+        path = self.log_dir / f"{self.name}.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         """Stop with `sig` (SIGKILL simulates a crash) and wait for the exit."""

@@ -136,6 +136,7 @@ def test_a_reply_published_while_the_gateway_reconnects_still_reaches_its_socket
     """
     url = cluster_stack.ws_url(project)
     ws = connect(url)
+    ws.settimeout(FAILOVER_S)
     save(ws, ECHO_AIML)
     assert ask(ws, "say warm") == "warm"
     gateway, dialog = cluster_stack.gateway, cluster_stack.dialogs[0]
