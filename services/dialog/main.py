@@ -12,18 +12,18 @@ from shared.observability.lag import watch_consumer
 from shared.service import make_service_app
 from shared.settings import CommonSettings
 
-from .application import DialogApp
 from .config import DialogSettings
-from .conversation_handlers import register_conversations
-from .conversation_store import PgConversations
-from .conversations import ConversationApp
-from .handlers import register
-from .llm import WRITER, LlmConfig
-from .machine_clock import MachineClock
-from .owners import PartitionedTurns
-from .store import PgSessions
-from .turn_store import PgTurnBatches, keep_connection, prepare_connection
-from .versions import ContentStore
+from .content.handlers import register
+from .content.store import ContentStore
+from .conversations.application import ConversationApp
+from .conversations.handlers import register_conversations
+from .conversations.store import PgConversations
+from .engines.llm import WRITER, LlmConfig
+from .engines.machine_clock import MachineClock
+from .sessions.store import PgSessions
+from .turns.application import DialogApp
+from .turns.owners import PartitionedTurns
+from .turns.store import PgTurnBatches, keep_connection, prepare_connection
 
 
 def create_app(

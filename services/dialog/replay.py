@@ -33,11 +33,11 @@ from shared.replay import (
     subject_matches,
 )
 
-from .application import DialogApp
-from .conversations import said_row
-from .domain import SessionGone, answered_on
+from .conversations.application import said_row
+from .engines.aiml import SessionGone, answered_on
 from .models import SCHEMA
-from .store import PgSessions, TurnStore
+from .sessions.store import PgSessions, TurnStore
+from .turns.application import DialogApp
 
 CHAT_SUBJECTS = (subjects.CHAT_TURN_ALL, subjects.CHAT_REPLY_ALL, subjects.CHAT_DELETED_ALL)
 _REPLY = TypeAdapter[ChatReply](ChatReply)

@@ -4,9 +4,8 @@ from uuid import uuid4
 
 import pytest
 
-from services.dialog.chain import Brains, build_brain
 from services.dialog.config import DialogSettings
-from services.dialog.domain import (
+from services.dialog.engines.aiml import (
     InvalidAiml,
     answer,
     answered_on,
@@ -19,6 +18,7 @@ from services.dialog.domain import (
     parse_properties,
     waits_for_predecessor,
 )
+from services.dialog.engines.chain import Brains, build_brain
 from shared.contracts import IMAGE_INPUT, BotContent
 
 NAME = (

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from services.dialog.machine import MAX_HOPS, MachineEvent, MachineModel, Prediction, Step
+from services.dialog.engines.machine import MAX_HOPS, MachineEvent, MachineModel, Prediction, Step
 from shared.contracts.chat import (
     ChartPart,
     FilePart,

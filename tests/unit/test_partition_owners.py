@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from services.dialog.owners import Owners
-from services.dialog.partitions import Claim
+from services.dialog.turns.owners import Owners
+from services.dialog.turns.partitions import Claim
 
 
 class FakeLeases:

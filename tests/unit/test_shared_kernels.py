@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.dialog.chain import Brain, Kernels, Question, build_brain, respond
-from services.dialog.domain import NO_AIML, CompiledAiml, answer, build_kernel, compile_aiml
+from services.dialog.engines.aiml import NO_AIML, CompiledAiml, answer, build_kernel, compile_aiml
+from services.dialog.engines.chain import Brain, Kernels, Question, build_brain, respond
 from shared.contracts import BotContent
 
 BOT = (

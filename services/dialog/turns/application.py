@@ -39,10 +39,11 @@ from shared.contracts.knowledge import Stage
 from shared.contracts.session import GetHistory, History, HistoryTurn
 from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
-from .chain import PENDING, Brain, Brains, Question, Said, greet, respond, spoken
-from .content_app import ContentFiles, build_version, saved_of, texts_key
-from .conversations import said_row
-from .domain import (
+from ..content.files import ContentFiles, build_version, saved_of, texts_key
+from ..content.project_cache import ProjectCache
+from ..content.store import EMPTY, SINGLE_FILE, ContentStore, content_of
+from ..conversations.application import said_row
+from ..engines.aiml import (
     InvalidAiml,
     answered_on,
     compile_aiml,
@@ -52,12 +53,12 @@ from .domain import (
     reply_event_id,
     waits_for_predecessor,
 )
-from .llm import Pending
-from .models import SessionRow, TurnRow
+from ..engines.chain import PENDING, Brain, Brains, Question, Said, greet, respond, spoken
+from ..engines.llm import Pending
+from ..models import SessionRow, TurnRow
+from ..sessions.store import Sessions
 from .partitions import Claim
-from .project_cache import ProjectCache
-from .store import Sessions
-from .turn_store import (
+from .store import (
     AlreadyStored,
     Changed,
     KnownSessions,
@@ -65,7 +66,6 @@ from .turn_store import (
     TurnBatches,
     TurnRecord,
 )
-from .versions import EMPTY, SINGLE_FILE, ContentStore, content_of
 
 log = logging.getLogger(__name__)
 DETAILS = {"faq", "intent", "url", "image", "action", "parts", "said_before"}  # a row's details

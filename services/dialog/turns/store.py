@@ -21,9 +21,9 @@ import asyncpg
 from shared.contracts.knowledge import Stage
 from shared.db import Database
 
-from .models import SessionRow, TurnRow
+from ..models import SessionRow, TurnRow
+from ..sessions.store import MAX_SAID
 from .partitions import Claim, check_claim
-from .store import MAX_SAID
 
 SessionKey = tuple[UUID, str]
 TURN_COLUMNS = (

@@ -14,10 +14,10 @@ from shared import subjects
 from shared.db import Database
 from shared.retry import reason, with_backoff
 
+from ..config import DialogSettings
 from .application import DialogApp
-from .config import DialogSettings
+from .loop import TurnLoop
 from .partitions import Claim, Leases, Started, Stopped, fair_share, take_over
-from .turn_loop import TurnLoop
 
 log = logging.getLogger(__name__)
 

@@ -28,9 +28,9 @@ from shared.contracts.knowledge import Stage
 from shared.db import Database
 from shared.retry import reason
 
-from .application import DialogApp
+from ..content.store import EMPTY
+from ..turns.application import DialogApp
 from .chain import MACHINE, WATCH, Brain
-from .versions import EMPTY
 
 log = logging.getLogger(__name__)
 CHANNEL = "machine-clock"  # the ticks' channel: seq 1 always, never waiting on another turn

@@ -37,7 +37,7 @@ from shared.contracts.conversation import (
 )
 from shared.db import transaction
 
-from .models import SessionRow, TurnRow
+from ..models import SessionRow, TurnRow
 
 
 @dataclass(frozen=True)

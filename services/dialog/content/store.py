@@ -24,7 +24,8 @@ from shared.contracts.knowledge import DEFAULT_CHAIN, Chain, Faq, Intents, Stage
 from shared.contracts.machine import StateMachine
 from shared.db import transaction
 
-from .content_files import (
+from ..models import BotContentRow, ReleaseRow
+from .manifest import (
     AIML,
     BEHAVIORS,
     DOCUMENTS,
@@ -34,7 +35,6 @@ from .content_files import (
     manifest,
     texts_of,
 )
-from .models import BotContentRow, ReleaseRow
 
 EMPTY = BotContent(version=0, aiml="", maps="", sets="", properties="")
 SINGLE_FILE = "bot.aiml"  # the name of AIML saved as one text (XPARO's save_aiml)

@@ -33,9 +33,9 @@ from shared.contracts.conversation import (
 )
 from shared.contracts.session import SessionUnknown
 
-from .conversation_store import Conversations, Listed, Waiting
-from .models import TurnRow
-from .store import Sessions
+from ..models import TurnRow
+from ..sessions.store import Sessions
+from .store import Conversations, Listed, Waiting
 
 ENVELOPE_BYTES = 4096  # a page's own fields (the conversation of a transcript, `next`)
 E = TypeVar("E", bound=BaseModel)

@@ -33,12 +33,12 @@ from shared.observability.messages import CORRELATION_ID, EVENT_ID, handling
 from shared.observability.tracing import inject
 from shared.retry import reason
 
+from ..config import DialogSettings
+from ..engines.aiml import early_retry_delay
+from ..metrics import handled
 from .application import Arrived, DialogApp, TurnOutcome
-from .config import DialogSettings
-from .domain import early_retry_delay
-from .metrics import handled
 from .partitions import Claim, Fenced
-from .turn_store import KnownSessions
+from .store import KnownSessions
 
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100

@@ -37,7 +37,7 @@ from shared.contracts.knowledge import (
 )
 from shared.contracts.media import MAX_SPOKEN_CHARS
 
-from .domain import (
+from .aiml import (
     NO_AIML,
     BotProperties,
     CompiledAiml,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.dialog.knowledge import NluModel, render
 from shared.contracts.chat import (
     MAX_PART_BYTES,
     AudioPart,
@@ -64,6 +63,7 @@ from shared.expression import number as _number
 from shared.expression import satisfied
 from shared.expression import text as _text
 
+from .knowledge import NluModel, render
 from .machine_context import Context, MachineEvent, compiled
 
 MAX_HOPS = 20
