@@ -34,10 +34,11 @@ from shared.replay import (
 )
 
 from .conversations.application import said_row
-from .engines.aiml import SessionGone, answered_on
+from .errors import SessionGone
 from .models import SCHEMA
 from .sessions.store import PgSessions, TurnStore
 from .turns.application import DialogApp
+from .turns.order import answered_on
 
 CHAT_SUBJECTS = (subjects.CHAT_TURN_ALL, subjects.CHAT_REPLY_ALL, subjects.CHAT_DELETED_ALL)
 _REPLY = TypeAdapter[ChatReply](ChatReply)

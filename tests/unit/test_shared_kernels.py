@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.dialog.engines.aiml import NO_AIML, CompiledAiml, answer, build_kernel, compile_aiml
+from services.dialog.engines.aiml import compile_aiml
+from services.dialog.engines.aiml_kernel import NO_AIML, CompiledAiml, answer, build_kernel
 from services.dialog.engines.chain import Brain, Kernels, Question, build_brain, respond
 from shared.contracts import BotContent
 

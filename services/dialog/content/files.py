@@ -23,7 +23,8 @@ from shared.contracts.content import (
     SaveDocument,
 )
 
-from ..engines.aiml import NO_AIML, CompiledAiml, InvalidAiml, compile_files
+from ..engines.aiml import InvalidAiml, compile_files
+from ..engines.aiml_kernel import NO_AIML, CompiledAiml
 from ..engines.chain import KERNELS, Brain, Brains, aiml_key, build_brain, files_key
 from ..engines.knowledge.documents import DocumentIndex
 from ..models import BotContentRow

@@ -37,16 +37,15 @@ from shared.contracts.knowledge import (
 )
 from shared.contracts.media import MAX_SPOKEN_CHARS
 
-from .aiml import (
+from .aiml import compile_aiml, parse_properties
+from .aiml_kernel import (
     NO_AIML,
     BotProperties,
     CompiledAiml,
     SharedKernel,
     answer,
     build_kernel,
-    compile_aiml,
     keep_out_of_gc,
-    parse_properties,
     release_kernel,
 )
 from .knowledge import FaqIndex, NluModel, Understood, faq_index, nlu_model, warm_up

@@ -17,7 +17,7 @@ from shared.contracts.knowledge import Stage
 from shared.db import transaction
 
 from ..content.store import stage_version
-from ..engines.aiml import SessionGone
+from ..errors import SessionGone
 from ..models import DeletedSessionRow, SessionRow, TurnRow
 
 MAX_SAID = 20  # what RSVP returns ahead of an answer: the newest messages said first

@@ -43,20 +43,13 @@ from ..content.files import ContentFiles, build_version, saved_of, texts_key
 from ..content.project_cache import ProjectCache
 from ..content.store import EMPTY, SINGLE_FILE, ContentStore, content_of
 from ..conversations.application import said_row
-from ..engines.aiml import (
-    InvalidAiml,
-    answered_on,
-    compile_aiml,
-    data_predicates,
-    deleted_event_id,
-    heard,
-    reply_event_id,
-    waits_for_predecessor,
-)
+from ..engines.aiml import InvalidAiml, compile_aiml, data_predicates, heard
 from ..engines.chain import PENDING, Brain, Brains, Question, Said, greet, respond, spoken
 from ..engines.llm import Pending
 from ..models import SessionRow, TurnRow
+from ..sessions.application import deleted_event_id
 from ..sessions.store import Sessions
+from .order import answered_on, reply_event_id, waits_for_predecessor
 from .partitions import Claim
 from .store import (
     AlreadyStored,

@@ -34,9 +34,9 @@ from shared.observability.tracing import inject
 from shared.retry import reason
 
 from ..config import DialogSettings
-from ..engines.aiml import early_retry_delay
 from ..metrics import handled
 from .application import Arrived, DialogApp, TurnOutcome
+from .order import early_retry_delay
 from .partitions import Claim, Fenced
 from .store import KnownSessions
 
