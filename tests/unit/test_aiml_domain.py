@@ -13,7 +13,7 @@ from services.dialog.engines.aiml import (
     parse_properties,
 )
 from services.dialog.engines.aiml_kernel import answer, build_kernel
-from services.dialog.engines.chain import Brains, build_brain
+from services.dialog.engines.brain import Brains, build_brain
 from services.dialog.sessions.application import deleted_event_id
 from services.dialog.turns.order import answered_on, early_retry_delay, waits_for_predecessor
 from shared.contracts import IMAGE_INPUT, BotContent

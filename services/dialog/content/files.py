@@ -25,7 +25,7 @@ from shared.contracts.content import (
 
 from ..engines.aiml import InvalidAiml, compile_files
 from ..engines.aiml_kernel import NO_AIML, CompiledAiml
-from ..engines.chain import KERNELS, Brain, Brains, aiml_key, build_brain, files_key
+from ..engines.brain import KERNELS, Brain, Brains, aiml_key, build_brain, files_key
 from ..engines.knowledge.documents import DocumentIndex
 from ..models import BotContentRow
 from .diff import changed_files, diff_parts, file_digests, text_forms

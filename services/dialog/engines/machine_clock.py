@@ -30,7 +30,8 @@ from shared.retry import reason
 
 from ..content.store import EMPTY
 from ..turns.application import DialogApp
-from .chain import MACHINE, WATCH, Brain
+from .brain import Brain
+from .chain import MACHINE, WATCH
 
 log = logging.getLogger(__name__)
 CHANNEL = "machine-clock"  # the ticks' channel: seq 1 always, never waiting on another turn

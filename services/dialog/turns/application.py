@@ -44,7 +44,8 @@ from ..content.project_cache import ProjectCache
 from ..content.store import EMPTY, SINGLE_FILE, ContentStore, content_of
 from ..conversations.application import said_row
 from ..engines.aiml import InvalidAiml, compile_aiml, data_predicates, heard
-from ..engines.chain import PENDING, Brain, Brains, Question, Said, greet, respond, spoken
+from ..engines.brain import Brain, Brains
+from ..engines.chain import PENDING, Question, Said, greet, respond, spoken
 from ..engines.llm import Pending
 from ..models import SessionRow, TurnRow
 from ..sessions.application import deleted_event_id
