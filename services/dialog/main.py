@@ -12,6 +12,7 @@ from shared.observability.lag import watch_consumer
 from shared.service import make_service_app
 from shared.settings import CommonSettings
 
+from .application import DialogApp
 from .config import DialogSettings
 from .content.handlers import register
 from .content.store import ContentStore
@@ -21,7 +22,6 @@ from .conversations.store import PgConversations
 from .engines.llm import WRITER, LlmConfig
 from .engines.machine_clock import MachineClock
 from .sessions.store import PgSessions
-from .turns.application import DialogApp
 from .turns.owners import PartitionedTurns
 from .turns.store import PgTurnBatches, keep_connection, prepare_connection
 

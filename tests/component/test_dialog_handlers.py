@@ -11,12 +11,13 @@ from faststream.nats import NatsBroker, NatsMessage, TestNatsBroker
 from nats.errors import NotJSMessageError
 from pydantic import TypeAdapter
 
+from services.dialog.application import DialogApp
 from services.dialog.config import DialogSettings
 from services.dialog.content.handlers import publish_reply, register
 from services.dialog.content.store import EMPTY, content_of
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
-from services.dialog.turns.application import Arrived, DialogApp
 from services.dialog.turns.loop import TurnBatch
+from services.dialog.turns.outcomes import Arrived
 from services.dialog.turns.store import AlreadyStored, Changed, TurnRecord
 from shared import subjects
 from shared.contracts import (

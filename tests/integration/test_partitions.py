@@ -11,10 +11,11 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from services.dialog.application import DialogApp
 from services.dialog.config import DialogSettings
 from services.dialog.content.store import ContentStore
 from services.dialog.sessions.store import PgSessions
-from services.dialog.turns.application import Arrived, DialogApp
+from services.dialog.turns.outcomes import Arrived
 from services.dialog.turns.owners import PartitionedTurns
 from services.dialog.turns.partitions import Claim, Fenced, take_over
 from services.dialog.turns.store import KnownSessions, PgTurnBatches, prepare_connection

@@ -47,8 +47,8 @@ from shared.contracts.content import (
 from shared.contracts.session import GetHistory, History
 from shared.staging import ContentBucket, StagedMissing
 
+from ..application import DialogApp
 from ..config import DialogSettings
-from ..turns.application import DialogApp
 
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100

@@ -29,7 +29,7 @@ from shared.db import Database
 from shared.retry import reason
 
 from ..content.store import EMPTY
-from ..turns.application import DialogApp
+from ..turns.application import TurnApp
 from .brain import Brain
 from .chain import MACHINE, WATCH
 
@@ -56,7 +56,7 @@ class MachineClock:
 
     def __init__(
         self,
-        app: DialogApp,
+        app: TurnApp,
         database: Database,
         *,
         owned: Callable[[], Iterable[int]],

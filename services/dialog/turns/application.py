@@ -1,230 +1,42 @@
-"""The dialog use cases: answer a turn exactly once and in order, save bot content, keep the
-sessions the protocols open and delete, and let the bot speak first."""
+"""The turn use case: answer a batch of turns exactly once and in order per session, the
+sessions it changed and its transcript rows written back in one transaction (turns/store.py)."""
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal, cast
-from uuid import UUID, uuid4
+from collections.abc import Sequence
+from uuid import UUID
 
-from shared.contracts import (
-    BotContentRejected,
-    BotContentSaved,
-    BotSpoke,
-    DeleteSession,
-    GetSession,
-    OpenSession,
-    SaveBotContent,
-    SayToSession,
-    SessionDeleted,
-    SessionInfo,
-    SessionReply,
-    SessionUnknown,
-    TurnAnswered,
-    TurnReceived,
-    UpdateSession,
-)
-from shared.contracts.chat import Protocol as WireProtocol
-from shared.contracts.content import (
-    AimlFile,
-    ContentMissing,
-    ContentPublished,
-    PublishContent,
-    RestoreContent,
-    SaveKnowledge,
-)
+from shared.contracts import TurnAnswered, TurnReceived
 from shared.contracts.knowledge import Stage
-from shared.contracts.session import GetHistory, History, HistoryTurn
-from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
-from ..content.files import ContentFiles, build_version, saved_of, texts_key
+from ..content.files import ContentFiles
 from ..content.project_cache import ProjectCache
-from ..content.store import EMPTY, SINGLE_FILE, ContentStore, content_of
-from ..conversations.application import said_row
-from ..engines.aiml import InvalidAiml, compile_aiml, data_predicates, heard
+from ..content.store import EMPTY, ContentStore
+from ..engines.aiml import heard
 from ..engines.brain import Brain, Brains
-from ..engines.chain import PENDING, Question, Said, greet, respond, spoken
+from ..engines.chain import PENDING, Question, Said, respond, spoken
 from ..engines.llm import Pending
 from ..models import SessionRow, TurnRow
-from ..sessions.application import deleted_event_id
-from ..sessions.store import Sessions
+from ..sessions.application import wire_protocol
 from .order import answered_on, reply_event_id, waits_for_predecessor
+from .outcomes import Arrived, PublishAll, TurnOutcome, gone, refuse, replies_of
 from .partitions import Claim
-from .store import (
-    AlreadyStored,
-    Changed,
-    KnownSessions,
-    SessionKey,
-    TurnBatches,
-    TurnRecord,
-)
+from .records import greeting, record, reply_of
+from .store import AlreadyStored, Changed, KnownSessions, SessionKey, TurnBatches, TurnRecord
 
 log = logging.getLogger(__name__)
-DETAILS = {"faq", "intent", "url", "image", "action", "parts", "said_before"}  # a row's details
-USER_KEYS = ("user_id", "session_name")  # who a BESSER socket says the user is (session data)
 
 
-PublishAll = Callable[[list[TurnAnswered]], Awaitable[None]]
+class TurnApp:
+    """Answers turns from each project's content (the chain of its engines), with state in
+    Postgres. A part of DialogApp (application.py), which holds what is declared here."""
 
-
-@dataclass(frozen=True)
-class Arrived:
-    """A turn as a batch holds it; `force`: answer it even if an earlier one is missing (it
-    has waited long enough); `again`: it was delivered before, so it may be stored already
-    (looked up before it is answered)."""
-
-    turn: TurnReceived
-    force: bool = False
-    again: bool = False
-
-
-@dataclass(frozen=True)
-class TurnOutcome:
-    """What became of a turn: answered now, answered before, early (retry later), gone (its
-    session was deleted: dropped unanswered, but a `start` is answered with the refusal),
-    refused (its session changed while it was answered: answer it again), or a repeat (a reset
-    right after a reset: its greeting stands, nothing is sent or kept)."""
-
-    kind: Literal["answered", "duplicate", "early", "gone", "refused", "repeat"]
-    reply: TurnAnswered | None = None
-
-
-def _refuse(
-    arrived: Sequence[Arrived], outcomes: list[TurnOutcome], refused: set[SessionKey]
-) -> None:
-    """The turns answered (or skipped as repeated resets) in sessions whose write was refused
-    are to be taken again."""
-    if not refused:
-        return
-    for n, a in enumerate(arrived):
-        kind = outcomes[n].kind
-        if kind in ("answered", "repeat") and (a.turn.project_key, a.turn.session_id) in refused:
-            outcomes[n] = TurnOutcome("refused")
-
-
-def _replies(
-    arrived: Sequence[Arrived], outcomes: list[TurnOutcome], first: dict[UUID, int]
-) -> list[TurnAnswered]:
-    """The replies to publish, in the order of the turns; a turn that came twice in the batch
-    takes the outcome of its first copy (a duplicate once that was answered)."""
-    replies: list[TurnAnswered] = []
-    for n, a in enumerate(arrived):
-        was = first.get(a.turn.event_id, n)
-        if was != n:
-            earlier = outcomes[was]
-            kind = "duplicate" if earlier.kind == "answered" else earlier.kind
-            outcomes[n] = TurnOutcome(kind, earlier.reply)
-            continue
-        reply = outcomes[n].reply
-        if reply is not None:
-            replies.append(reply)
-    return replies
-
-
-def gone(turn: TurnReceived) -> TurnOutcome:
-    """A turn of a deleted session is dropped unanswered; its `start` (a socket connecting to
-    the session by name) is answered with the refusal, which closes that socket."""
-    if turn.event != "start":
-        return TurnOutcome("gone")
-    refusal = TurnAnswered(
-        **turn.caused(),
-        event_id=reply_event_id(turn.event_id),
-        project_key=turn.project_key,
-        session_id=turn.session_id,
-        turn_event_id=turn.event_id,
-        text="",
-        engine="none",
-        protocol=turn.protocol,
-        stage=turn.stage,
-        refused="session_deleted",
-    )
-    return TurnOutcome("gone", refusal)
-
-
-@dataclass(frozen=True)
-class Deletion:
-    """The answer to a DeleteSession, and the event to announce (again, if deleted before)."""
-
-    reply: SessionReply
-    event: SessionDeleted | None
-
-
-def wire_protocol(value: str) -> WireProtocol | None:
-    """A stored protocol name as the contracts type it ("" for none)."""
-    return cast("WireProtocol | None", value or None)
-
-
-def info_of(row: SessionRow) -> SessionInfo:
-    """What a session holds, as the protocols read it."""
-    return SessionInfo(session_id=row.session_id, protocol=row.protocol, data=row.data)
-
-
-def reply_of(row: TurnRow) -> TurnAnswered:
-    """The reply stored for a turn, rebuilt with its original ids."""
-    details = row.details or {}
-    return TurnAnswered.model_validate(
-        {
-            **{key: value for key, value in details.items() if key in DETAILS},
-            "event_id": row.reply_event_id,
-            "occurred_at": row.answered_at,
-            "correlation_id": row.correlation_id,
-            "causation_id": row.turn_event_id,
-            "project_key": row.project_key,
-            "session_id": row.session_id,
-            "turn_event_id": row.turn_event_id,
-            "text": row.answer,
-            "engine": row.engine,
-            "content_version": row.content_version,
-            "protocol": wire_protocol(row.protocol),
-            "stage": row.stage,
-        }
-    )
-
-
-def history_turn(row: TurnRow) -> HistoryTurn:
-    """A transcript row as a history replay shows it."""
-    details = row.details or {}
-    return HistoryTurn.model_validate(
-        {
-            "event": details.get("event", "text"),
-            "question": row.question,
-            "file": details.get("file"),
-            "received_at": row.received_at,
-            "answer": row.answer,
-            "parts": details.get("parts", []),
-            "answered_at": row.answered_at,
-            "engine": row.engine,
-            "reply_event_id": row.reply_event_id,
-        }
-    )
-
-
-class DialogApp:
-    """Answers turns from each project's content (the chain of AIML, FAQ and NLU), with state in
-    Postgres."""
-
-    def __init__(
-        self,
-        *,
-        content: ContentStore,
-        turns: TurnBatches,
-        sessions: Sessions,
-        projects: ProjectStore,
-        reset_repeat_s: float = 3.0,
-        cache_s: float = 60.0,
-    ) -> None:
-        self.reset_repeat_s = reset_repeat_s
-        self.content = content
-        self.turns = turns
-        self.sessions = sessions
-        self.projects = projects
-        self.brains = Brains()
-        self.files = ContentFiles(content, self.brains)
-        self.cache = ProjectCache(
-            version=turns.content_version, fallback=self._read_fallback, keep_s=cache_s
-        )
+    content: ContentStore
+    turns: TurnBatches
+    brains: Brains
+    files: ContentFiles
+    cache: ProjectCache
+    reset_repeat_s: float
 
     async def answer_turns(
         self,
@@ -307,11 +119,11 @@ class DialogApp:
         if changed:
             async with self.turns.write(claim) as write:
                 refused = await write.save(changed, rows)
-                _refuse(arrived, outcomes, refused)
-                await publish(_replies(arrived, outcomes, first))
+                refuse(arrived, outcomes, refused)
+                await publish(replies_of(arrived, outcomes, first))
             known.written(changed, refused, rows)
         else:
-            await publish(_replies(arrived, outcomes, first))
+            await publish(replies_of(arrived, outcomes, first))
         return outcomes
 
     async def _answer_session(
@@ -359,7 +171,7 @@ class DialogApp:
                 said_asked = True
                 reply = reply.model_copy(update={"said_before": [*earlier, *ticked]})
                 ticked = []
-            row = self._record(turn, reply, engine_ms)
+            row = record(turn, reply, engine_ms)
             if session.handoff is not None:
                 row.details = {**(row.details or {}), "operator": session.handoff}
             session.last_at = reply.occurred_at
@@ -376,7 +188,7 @@ class DialogApp:
         if session.handoff is not None:  # an operator holds the session: the bot is silent
             said = Said("", "none", session.state)
         elif turn.event in ("start", "reset"):
-            said = self._greeting(brain, session, turn)
+            said = greeting(brain, session, turn)
         else:
             text, state = heard(
                 text=turn.text, image=turn.image, file=turn.file, state=session.state
@@ -455,143 +267,6 @@ class DialogApp:
         session.channels = answered_on(session.channels, channel=turn.channel, seq=turn.seq)
         return True
 
-    def _greeting(self, brain: Brain, session: SessionRow, turn: TurnReceived) -> Said:
-        """A socket opened a new session (start) or starts it over (reset, which forgets its
-        variables and state, keeping who the user is): the bot greets. A start of a session
-        that has spoken already gets no greeting (engine none). Who the user is (a BESSER
-        socket's user_id and session_name, in the start turn) is kept either way."""
-        if turn.event == "reset":
-            kept = {k: v for k, v in session.data.items() if k in USER_KEYS}
-            session.data, session.state = kept, data_predicates(kept)
-        given = {k: str(v) for k, v in (turn.payload or {}).items() if k in USER_KEYS}
-        if given:
-            session.data = {**session.data, **given}
-            session.state = {**session.state, **data_predicates(given)}
-        if turn.event == "start" and session.channel:
-            return Said("", "none", session.state)
-        question = Question(
-            text="",
-            lang=turn.lang,
-            skill=None,
-            now=turn.occurred_at,
-            session_id=turn.session_id,
-            event=turn.event,
-            variables=session.data,
-            stage=turn.stage,
-        )
-        return greet(brain, question, session.state)
-
-    async def open_session(self, command: OpenSession) -> SessionInfo:
-        """A new session (a plain UUID, as AIDA's); its data's scalars become predicates."""
-        row = SessionRow(
-            project_key=command.project_key,
-            session_id=str(uuid4()),
-            protocol=command.protocol,
-            data=dict(command.data),
-            state=data_predicates(command.data),
-        )
-        await self.sessions.create(row)
-        return info_of(row)
-
-    async def update_session(self, command: UpdateSession) -> SessionReply:
-        """Merge data (and predicates) into a live session."""
-        row = await self.sessions.merge(
-            command.project_key,
-            command.session_id,
-            data=dict(command.data),
-            state=data_predicates(command.data),
-            create_as=command.create_as,
-        )
-        return info_of(row) if row else await self._unknown(command.project_key, command.session_id)
-
-    async def history(self, query: GetHistory) -> History | SessionUnknown:
-        """A live session's transcript since it last started over, oldest first."""
-        rows = await self.sessions.history(
-            query.project_key, query.session_id, until=query.until, limit=query.limit
-        )
-        if rows is None:
-            return await self._unknown(query.project_key, query.session_id)
-        return History(session_id=query.session_id, turns=[history_turn(row) for row in rows])
-
-    async def get_session(self, query: GetSession) -> SessionReply:
-        """What a live session holds, or why it is unknown."""
-        row = await self.sessions.find(query.project_key, query.session_id)
-        return info_of(row) if row else await self._unknown(query.project_key, query.session_id)
-
-    async def delete_session(self, command: DeleteSession) -> Deletion:
-        """Forget a session and its transcript for good; a deletion (even a repeated one) is
-        announced under the session's one deletion event id."""
-        project, session_id = command.project_key, command.session_id
-        row = await self.sessions.delete(project, session_id)
-        reply = info_of(row) if row else await self._unknown(project, session_id)
-        if isinstance(reply, SessionUnknown) and not reply.deleted:
-            return Deletion(reply, None)
-        event = SessionDeleted(
-            event_id=deleted_event_id(project_key=project, session_id=session_id),
-            correlation_id=command.correlation_id,
-            project_key=project,
-            session_id=session_id,
-        )
-        return Deletion(reply, event)
-
-    async def say(self, command: SayToSession) -> BotSpoke | SessionUnknown:
-        """What the bot (an operator, a schedule) says first in a live session, kept in its
-        transcript; shown by the session's protocol."""
-        spoke = BotSpoke(
-            correlation_id=command.correlation_id,
-            project_key=command.project_key,
-            session_id=command.session_id,
-            text=command.text,
-            source=command.source,
-        )
-        row = await self.sessions.say(said_row(spoke, operator=command.operator))
-        if row is None:
-            return await self._unknown(command.project_key, command.session_id)
-        return spoke.model_copy(update={"protocol": wire_protocol(row.protocol)})
-
-    async def _unknown(self, project: UUID, session_id: str) -> SessionUnknown:
-        deleted = await self.sessions.deleted(project, session_id)
-        return SessionUnknown(session_id=session_id, deleted=deleted)
-
-    async def save_content(self, command: SaveBotContent) -> BotContentSaved | BotContentRejected:
-        """Validate and store new AIML; the new version's brain is ready before the reply."""
-        try:
-            compiled = await asyncio.to_thread(compile_aiml, command.aiml)
-        except InvalidAiml as err:
-            return BotContentRejected(problems=err.problems)
-        row = await self.content.save(command, len(compiled.categories))
-        key = texts_key([AimlFile(name=SINGLE_FILE, text=command.aiml)])
-        brain = await build_version(content_of(row), compiled, key=key)
-        self.brains.put(command.project_key, brain)
-        return saved_of(row)
-
-    async def save_knowledge(self, command: SaveKnowledge) -> BotContentSaved:
-        """Store a new FAQ, intents, chain, maps, sets and/or properties (checked by the
-        contract) as the test stage."""
-        row = await self.content.save_knowledge(command)
-        brain = await self.files.brain(command.project_key, content_of(row))
-        self.brains.put(command.project_key, brain)
-        return saved_of(row)
-
-    async def publish(self, command: PublishContent) -> ContentPublished | ContentMissing:
-        """Point the release stage at a version (the newest when none is named)."""
-        version = await self.content.publish(
-            command.project_key, command.version, command.correlation_id
-        )
-        if version is None:
-            named = f"version {command.version}" if command.version else "any content"
-            return ContentMissing(reason=f"there is no {named} to publish")
-        return ContentPublished(version=version)
-
-    async def restore(self, command: RestoreContent) -> BotContentSaved | ContentMissing:
-        """Copy an old version into a new one (the test stage)."""
-        row = await self.content.restore(
-            command.project_key, command.version, command.correlation_id
-        )
-        if row is None:
-            return ContentMissing(reason=f"there is no version {command.version}")
-        return saved_of(row)
-
     async def _brain(self, project: UUID, version: int) -> Brain:
         """The brain of one content version (built once per replica, kept while used)."""
         brain = self.brains.get(project, version)
@@ -604,34 +279,3 @@ class DialogApp:
 
     async def _fallback(self, project: UUID) -> str:
         return await self.cache.fallback(project)
-
-    async def _read_fallback(self, project: UUID) -> str:
-        found = await self.projects.get(project)
-        return found.fallback if found and found.fallback else DEFAULT_FALLBACK
-
-    @staticmethod
-    def _row(turn: TurnReceived, reply: TurnAnswered, engine_ms: float) -> TurnRow:
-        return DialogApp._record(turn, reply, engine_ms).as_row()
-
-    @staticmethod
-    def _record(turn: TurnReceived, reply: TurnAnswered, engine_ms: float) -> TurnRecord:
-        return TurnRecord(
-            turn_event_id=turn.event_id,
-            reply_event_id=reply.event_id,
-            correlation_id=turn.correlation_id,
-            project_key=turn.project_key,
-            session_id=turn.session_id,
-            protocol=reply.protocol or turn.protocol,
-            question=heard(text=turn.text, image=turn.image, state={})[0],
-            answer=reply.text,
-            engine=reply.engine,
-            content_version=reply.content_version,
-            received_at=turn.occurred_at,
-            answered_at=reply.occurred_at,
-            engine_ms=engine_ms,
-            stage=reply.stage,
-            details={
-                **reply.model_dump(mode="json", include=DETAILS, exclude_none=True),
-                **turn.model_dump(mode="json", include={"event", "file"}, exclude_none=True),
-            },
-        )

@@ -35,8 +35,9 @@ from shared.retry import reason
 
 from ..config import DialogSettings
 from ..metrics import handled
-from .application import Arrived, DialogApp, TurnOutcome
+from .application import TurnApp
 from .order import early_retry_delay
+from .outcomes import Arrived, TurnOutcome
 from .partitions import Claim, Fenced
 from .store import KnownSessions
 
@@ -77,7 +78,7 @@ class TurnBatch:
 
     def __init__(
         self,
-        app: DialogApp,
+        app: TurnApp,
         settings: DialogSettings,
         publish: Callable[[list[tuple[TurnAnswered, dict[str, str]]]], Awaitable[None]],
         *,
@@ -178,7 +179,7 @@ class TurnLoop:
 
     def __init__(
         self,
-        app: DialogApp,
+        app: TurnApp,
         settings: DialogSettings,
         *,
         claim: Claim,
