@@ -14,13 +14,13 @@ from shared.settings import CommonSettings
 
 from .application import DialogApp
 from .config import DialogSettings
-from .content.handlers import register
 from .content.store import ContentStore
 from .conversations.application import ConversationApp
 from .conversations.handlers import register_conversations
 from .conversations.store import PgConversations
 from .engines.llm import WRITER, LlmConfig
 from .engines.machine_clock import MachineClock
+from .handlers import register
 from .sessions.store import PgSessions
 from .turns.owners import PartitionedTurns
 from .turns.store import PgTurnBatches, keep_connection, prepare_connection

@@ -13,9 +13,10 @@ from pydantic import TypeAdapter
 
 from services.dialog.application import DialogApp
 from services.dialog.config import DialogSettings
-from services.dialog.content.handlers import publish_reply, register
 from services.dialog.content.store import EMPTY, content_of
+from services.dialog.handlers import register
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
+from services.dialog.sessions.handlers import publish_reply
 from services.dialog.turns.loop import TurnBatch
 from services.dialog.turns.outcomes import Arrived
 from services.dialog.turns.store import AlreadyStored, Changed, TurnRecord

@@ -17,6 +17,7 @@ from shared.contracts.content import (
 from ..engines.aiml import InvalidAiml, compile_aiml
 from ..engines.brain import Brains
 from .files import ContentFiles, build_version, saved_of, texts_key
+from .project_cache import ProjectCache
 from .store import SINGLE_FILE, ContentStore, content_of
 
 
@@ -27,6 +28,7 @@ class ContentApp:
     content: ContentStore
     files: ContentFiles
     brains: Brains
+    cache: ProjectCache
 
     async def save_content(self, command: SaveBotContent) -> BotContentSaved | BotContentRejected:
         """Validate and store new AIML; the new version's brain is ready before the reply."""

@@ -1,11 +1,12 @@
-"""Thin subscribers: decode → application → publish."""
+"""Thin subscribers of the bot content's requests: save, knowledge, publish, restore, get,
+versions, and the content files (AIML uploads, behaviour trees, documents, exports, diffs); any
+replica answers (queue group)."""
 
 import logging
 from collections.abc import Awaitable, Callable
 from uuid import UUID
 
-from faststream.nats import NatsBroker, NatsMessage
-from faststream.nats.annotations import NatsMessage as Message
+from faststream.nats import NatsBroker
 from pydantic import BaseModel, ValidationError
 
 from shared import subjects
@@ -13,19 +14,9 @@ from shared.contracts import (
     BotContent,
     BotContentRejected,
     BotContentSaved,
-    BotSpoke,
     ConfigChanged,
-    DeleteSession,
     GetBotContent,
-    GetSession,
-    OpenSession,
     SaveBotContent,
-    SayToSession,
-    SessionDeleted,
-    SessionReply,
-    SessionUnknown,
-    TurnAnswered,
-    UpdateSession,
 )
 from shared.contracts.content import (
     AimlChecked,
@@ -44,62 +35,14 @@ from shared.contracts.content import (
     SaveKnowledge,
     VersionList,
 )
-from shared.contracts.session import GetHistory, History
 from shared.staging import ContentBucket, StagedMissing
 
-from ..application import DialogApp
-from ..config import DialogSettings
+from .application import ContentApp
 
 log = logging.getLogger(__name__)
-MAX_DELIVER = 100
-PurgeReplies = Callable[[UUID, str], Awaitable[None]]
 
 
-async def publish_reply(broker: NatsBroker, reply: TurnAnswered | BotSpoke) -> None:
-    """Publish a reply into CHAT; its event id makes a re-publish a no-op in the stream."""
-    await broker.publish(
-        reply,
-        subjects.chat_reply(project=reply.project_key, session=reply.session_id),
-        stream=subjects.CHAT_STREAM,
-        headers={"Nats-Msg-Id": str(reply.event_id)},
-        correlation_id=str(reply.correlation_id),
-    )
-
-
-def jetstream_purge(broker: NatsBroker) -> PurgeReplies:
-    """Remove a session's replies from CHAT (where they wait for AIDA clients to come back)."""
-
-    async def purge(project: UUID, session: str) -> None:
-        js = broker.connection.jetstream()
-        subject = subjects.chat_reply(project=project, session=session)
-        await js.purge_stream(subjects.CHAT_STREAM, subject=subject)
-
-    return purge
-
-
-def _misaddressed(msg: NatsMessage, kind: str, project: UUID) -> bool:
-    """True when a request names another project than its subject (it gets nothing of it)."""
-    if msg.raw_message.subject == subjects.dialog_session(kind, project):
-        return False
-    log.warning("%s on %s names project %s", kind, msg.raw_message.subject, project)
-    return True
-
-
-def register(
-    broker: NatsBroker,
-    app: DialogApp,
-    settings: DialogSettings,
-    *,
-    purge: PurgeReplies | None = None,
-) -> None:
-    """Attach the dialog's request/reply subscribers to `broker` (`purge` empties a session's
-    replies from CHAT; JetStream's own by default). Turns have their own pull loop
-    (turn_loop.py)."""
-    _register_sessions(broker, app, purge or jetstream_purge(broker))
-    _register_content(broker, app)
-
-
-def _register_content(broker: NatsBroker, app: DialogApp) -> None:
+def register_content(broker: NatsBroker, app: ContentApp) -> None:
     """Request/reply subscribers of the bot content; every new version and every publication
     is announced on config.changed.<project>."""
     queue = subjects.DIALOG_QUEUE
@@ -153,7 +96,7 @@ def _register_content(broker: NatsBroker, app: DialogApp) -> None:
 
 
 def _register_files(
-    broker: NatsBroker, app: DialogApp, announce: Callable[[UUID, int], Awaitable[None]]
+    broker: NatsBroker, app: ContentApp, announce: Callable[[UUID, int], Awaitable[None]]
 ) -> None:
     """Request/reply subscribers of content files; what is too big for one message (AIML
     uploads, exports, diffs) travels through the content bucket."""
@@ -213,62 +156,3 @@ def _register_files(
 
 def _json(model: BaseModel) -> bytes:
     return model.model_dump_json().encode()
-
-
-def _register_sessions(broker: NatsBroker, app: DialogApp, purge: PurgeReplies) -> None:
-    """Request/reply subscribers of the sessions; any replica answers (queue group)."""
-    queue = subjects.DIALOG_QUEUE
-
-    @broker.subscriber(subjects.dialog_session_all("open"), queue=queue)
-    async def on_open(command: OpenSession, msg: Message) -> SessionReply:
-        if _misaddressed(msg, "open", command.project_key):
-            return SessionUnknown(session_id="")
-        return await app.open_session(command)
-
-    @broker.subscriber(subjects.dialog_session_all("update"), queue=queue)
-    async def on_update(command: UpdateSession, msg: Message) -> SessionReply:
-        if _misaddressed(msg, "update", command.project_key):
-            return SessionUnknown(session_id=command.session_id)
-        return await app.update_session(command)
-
-    @broker.subscriber(subjects.dialog_session_all("get"), queue=queue)
-    async def on_get(query: GetSession, msg: Message) -> SessionReply:
-        if _misaddressed(msg, "get", query.project_key):
-            return SessionUnknown(session_id=query.session_id)
-        return await app.get_session(query)
-
-    @broker.subscriber(subjects.dialog_session_all("delete"), queue=queue)
-    async def on_delete(command: DeleteSession, msg: Message) -> SessionReply:
-        if _misaddressed(msg, "delete", command.project_key):
-            return SessionUnknown(session_id=command.session_id)
-        deletion = await app.delete_session(command)
-        if deletion.event is not None:
-            await _announce(broker, deletion.event)
-            await purge(command.project_key, command.session_id)
-        return deletion.reply
-
-    @broker.subscriber(subjects.dialog_session_all("history"), queue=queue)
-    async def on_history(query: GetHistory, msg: Message) -> History | SessionUnknown:
-        if _misaddressed(msg, "history", query.project_key):
-            return SessionUnknown(session_id=query.session_id)
-        return await app.history(query)
-
-    @broker.subscriber(subjects.dialog_session_all("say"), queue=queue)
-    async def on_say(command: SayToSession, msg: Message) -> BotSpoke | SessionUnknown:
-        if _misaddressed(msg, "say", command.project_key):
-            return SessionUnknown(session_id=command.session_id)
-        said = await app.say(command)
-        if isinstance(said, BotSpoke):
-            await publish_reply(broker, said)
-        return said
-
-
-async def _announce(broker: NatsBroker, event: SessionDeleted) -> None:
-    """Tell every service that a session is gone (its one event id dedupes a repeat)."""
-    await broker.publish(
-        event,
-        subjects.chat_deleted(event.project_key),
-        stream=subjects.CHAT_STREAM,
-        headers={"Nats-Msg-Id": str(event.event_id)},
-        correlation_id=str(event.correlation_id),
-    )
