@@ -15,10 +15,11 @@ from services.dialog.application import DialogApp
 from services.dialog.config import DialogSettings
 from services.dialog.content.store import ContentStore
 from services.dialog.sessions.store import PgSessions
+from services.dialog.turns.known import KnownSessions
 from services.dialog.turns.outcomes import Arrived
 from services.dialog.turns.owners import PartitionedTurns
 from services.dialog.turns.partitions import Claim, Fenced, take_over
-from services.dialog.turns.store import KnownSessions, PgTurnBatches, prepare_connection
+from services.dialog.turns.store import PgTurnBatches, prepare_connection
 from shared import subjects
 from shared.broker import ensure_streams
 from shared.contracts import (

@@ -18,11 +18,12 @@ from ..engines.chain import PENDING, Question, Said, respond, spoken
 from ..engines.llm import Pending
 from ..models import SessionRow, TurnRow
 from ..sessions.application import wire_protocol
+from .known import KnownSessions
 from .order import answered_on, reply_event_id, waits_for_predecessor
 from .outcomes import Arrived, PublishAll, TurnOutcome, gone, refuse, replies_of
 from .partitions import Claim
 from .records import greeting, record, reply_of
-from .store import AlreadyStored, Changed, KnownSessions, SessionKey, TurnBatches, TurnRecord
+from .store import AlreadyStored, Changed, SessionKey, TurnBatches, TurnRecord
 
 log = logging.getLogger(__name__)
 

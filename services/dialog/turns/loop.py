@@ -36,10 +36,10 @@ from shared.retry import reason
 from ..config import DialogSettings
 from ..metrics import handled
 from .application import TurnApp
+from .known import KnownSessions
 from .order import early_retry_delay
 from .outcomes import Arrived, TurnOutcome
 from .partitions import Claim, Fenced
-from .store import KnownSessions
 
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100
