@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 
 from services.dialog.application import DialogApp
 from services.dialog.config import DialogSettings
-from services.dialog.content.store import EMPTY, content_of
+from services.dialog.content.versions import EMPTY, content_of
 from services.dialog.handlers import register
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
 from services.dialog.sessions.handlers import publish_reply

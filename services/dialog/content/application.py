@@ -18,7 +18,8 @@ from ..engines.aiml import InvalidAiml, compile_aiml
 from ..engines.brain import Brains
 from .files import ContentFiles, build_version, saved_of, texts_key
 from .project_cache import ProjectCache
-from .store import SINGLE_FILE, ContentStore, content_of
+from .store import SINGLE_FILE, ContentStore
+from .versions import content_of
 
 
 class ContentApp:

@@ -30,7 +30,8 @@ from ..engines.knowledge.documents import DocumentIndex
 from ..models import BotContentRow
 from .diff import changed_files, diff_parts, file_digests, text_forms
 from .manifest import AIML, BEHAVIORS, digest, listed
-from .store import EMPTY, ContentStore, content_of
+from .store import ContentStore
+from .versions import EMPTY, content_of
 
 
 def saved_of(row: BotContentRow) -> BotContentSaved:

@@ -28,7 +28,7 @@ from shared.contracts.knowledge import Stage
 from shared.db import Database
 from shared.retry import reason
 
-from ..content.store import EMPTY
+from ..content.versions import EMPTY
 from ..turns.application import TurnApp
 from .brain import Brain
 from .chain import MACHINE, WATCH

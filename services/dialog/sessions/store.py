@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.contracts.knowledge import Stage
 from shared.db import transaction
 
-from ..content.store import stage_version
+from ..content.versions import stage_version
 from ..errors import SessionGone
 from ..models import DeletedSessionRow, SessionRow, TurnRow
 

@@ -11,7 +11,8 @@ from shared.contracts.knowledge import Stage
 
 from ..content.files import ContentFiles
 from ..content.project_cache import ProjectCache
-from ..content.store import EMPTY, ContentStore
+from ..content.store import ContentStore
+from ..content.versions import EMPTY
 from ..engines.aiml import heard
 from ..engines.brain import Brain, Brains
 from ..engines.chain import PENDING, Question, Said, respond, spoken
