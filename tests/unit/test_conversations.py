@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from services.dialog.conversations.application import entries_of, fit
-from services.dialog.conversations.store import like_pattern
+from services.dialog.conversations.queries import like_pattern
 from services.dialog.models import TurnRow
 from services.gateway.adapters.rsvp import answer_body
 from services.gateway.conversation_formats import (
