@@ -1,4 +1,4 @@
-"""A replica's share of the turn partitions (services/dialog/owners.py) on fake leases."""
+"""A replica's share of the turn partitions (services/dialog/turns/owners.py) on fake leases."""
 
 from typing import Any
 
