@@ -20,9 +20,9 @@ from .conversations.application import ConversationApp
 from .conversations.handlers import register_conversations
 from .conversations.store import PgConversations
 from .engines.llm import WRITER, LlmConfig
-from .engines.machine_clock import MachineClock, Publish
 from .handlers import register
 from .sessions.store import PgSessions
+from .turns.machine_clock import MachineClock, Publish
 from .turns.owners import PartitionedTurns
 from .turns.store import PgTurnBatches, keep_connection, prepare_connection
 

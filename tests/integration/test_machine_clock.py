@@ -11,8 +11,8 @@ from nats.aio.client import Client as NatsClient
 
 from services.dialog.application import DialogApp
 from services.dialog.content.store import ContentStore
-from services.dialog.engines.machine_clock import MachineClock
 from services.dialog.sessions.store import PgSessions
+from services.dialog.turns.machine_clock import MachineClock
 from services.dialog.turns.outcomes import Arrived
 from services.dialog.turns.store import PgTurnBatches, prepare_connection
 from shared import subjects

@@ -29,9 +29,9 @@ from shared.db import Database
 from shared.retry import reason
 
 from ..content.versions import EMPTY
-from ..turns.application import TurnApp
-from .brain import Brain
-from .chain import MACHINE, WATCH
+from ..engines.brain import Brain
+from ..engines.chain import MACHINE, WATCH
+from .application import TurnApp
 
 log = logging.getLogger(__name__)
 CHANNEL = "machine-clock"  # the ticks' channel: seq 1 always, never waiting on another turn
