@@ -9,11 +9,12 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.dialog.application import Arrived, DialogApp
-from services.dialog.machine_clock import MachineClock
-from services.dialog.store import PgSessions
-from services.dialog.turn_store import PgTurnBatches, prepare_connection
-from services.dialog.versions import ContentStore
+from services.dialog.application import DialogApp
+from services.dialog.content.store import ContentStore
+from services.dialog.sessions.store import PgSessions
+from services.dialog.turns.machine_clock import MachineClock
+from services.dialog.turns.outcomes import Arrived
+from services.dialog.turns.store import PgTurnBatches, prepare_connection
 from shared import subjects
 from shared.broker import ensure_streams
 from shared.contracts import TurnAnswered, TurnReceived, UpdateSession

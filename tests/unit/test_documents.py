@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.dialog.knowledge.documents import DocumentIndex, extract_answer, split
-from services.dialog.knowledge.documents_evaluate import evaluate, load
+from services.dialog.engines.knowledge.documents import DocumentIndex, extract_answer, split
+from services.dialog.evaluation.documents_evaluate import evaluate, load
 from shared.documents import DocumentRefused, extract, kind_of, pages
 from shared.testing.pdf import pdf_of
 

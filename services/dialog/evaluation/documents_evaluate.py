@@ -19,7 +19,7 @@ import yaml
 
 from shared.documents import extract, kind_of
 
-from .documents import DocumentIndex
+from ..engines.knowledge.documents import DocumentIndex
 
 DOCUMENTS = Path("eval/documents/fastapi")
 HELDOUT = Path("eval/documents_heldout.yaml")

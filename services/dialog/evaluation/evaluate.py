@@ -28,9 +28,9 @@ import yaml
 
 from shared.contracts.knowledge import Faq, Intents, Lang, SlotValue
 
-from .faq import FaqIndex
-from .gazetteer import LOCATION
-from .nlu import NluModel
+from ..engines.knowledge.faq import FaqIndex
+from ..engines.knowledge.gazetteer import LOCATION
+from ..engines.knowledge.nlu import NluModel
 from .public_eval import evaluate as evaluate_public
 from .public_eval import table as public_table
 from .public_eval import training_speed
