@@ -1,6 +1,6 @@
 """How well the FAQ and the NLU answer held-out questions (`make eval`).
 
-    python -m services.dialog.knowledge.evaluate [--faq eval/faq.json]
+    python -m services.dialog.evaluation.evaluate [--faq eval/faq.json]
         [--intents eval/intents.yaml] [--heldout eval/heldout.yaml] [--public eval/public]
 
 First the smoke set (eval/): prints, per language (en, cn, all): FAQ top-1 accuracy and MRR
