@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from faststream.nats import NatsBroker, NatsMessage
@@ -9,6 +10,7 @@ from faststream.nats.annotations import NatsMessage as Message
 from pydantic import BaseModel, ValidationError
 
 from shared import subjects
+from shared.broker import misaddressed, publish_event
 from shared.contracts import (
     BotContent,
     BotContentRejected,
@@ -53,17 +55,19 @@ from .config import DialogSettings
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100
 PurgeReplies = Callable[[UUID, str], Awaitable[None]]
+Answer = TypeVar("Answer")
+
+
+class Announced(Protocol):
+    """Return a content answer once the version it made is announced."""
+
+    async def __call__(self, project: UUID, result: Answer, /) -> Answer: ...
 
 
 async def publish_reply(broker: NatsBroker, reply: TurnAnswered | BotSpoke) -> None:
     """Publish a reply into CHAT; its event id makes a re-publish a no-op in the stream."""
-    await broker.publish(
-        reply,
-        subjects.chat_reply(project=reply.project_key, session=reply.session_id),
-        stream=subjects.CHAT_STREAM,
-        headers={"Nats-Msg-Id": str(reply.event_id)},
-        correlation_id=str(reply.correlation_id),
-    )
+    subject = subjects.chat_reply(project=reply.project_key, session=reply.session_id)
+    await publish_event(broker, reply, subject, stream=subjects.CHAT_STREAM)
 
 
 def jetstream_purge(broker: NatsBroker) -> PurgeReplies:
@@ -79,10 +83,7 @@ def jetstream_purge(broker: NatsBroker) -> PurgeReplies:
 
 def _misaddressed(msg: NatsMessage, kind: str, project: UUID) -> bool:
     """True when a request names another project than its subject (it gets nothing of it)."""
-    if msg.raw_message.subject == subjects.dialog_session(kind, project):
-        return False
-    log.warning("%s on %s names project %s", kind, msg.raw_message.subject, project)
-    return True
+    return misaddressed(msg, subjects.dialog_session(kind, project), project, what=kind, log=log)
 
 
 def register(
@@ -107,39 +108,31 @@ def _register_content(broker: NatsBroker, app: DialogApp) -> None:
     async def announce(project: UUID, version: int) -> None:
         app.cache.forget(project)  # this replica's next turn answers from it, heard or not
         changed = ConfigChanged.first(project_key=project, version=version)
-        await broker.publish(
-            changed,
-            subjects.config_changed(project),
-            stream=subjects.CONFIG_STREAM,
-            headers={"Nats-Msg-Id": str(changed.event_id)},
+        await publish_event(
+            broker, changed, subjects.config_changed(project), stream=subjects.CONFIG_STREAM
         )
+
+    async def announced(project: UUID, result: Answer) -> Answer:
+        """`result`, once the version it made (saved or published) is announced."""
+        if isinstance(result, BotContentSaved | ContentPublished):
+            await announce(project, result.version)
+        return result
 
     @broker.subscriber(subjects.dialog_content_all("save"), queue=queue)
     async def on_save(command: SaveBotContent) -> BotContentSaved | BotContentRejected:
-        result = await app.save_content(command)
-        if isinstance(result, BotContentSaved):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.save_content(command))
 
     @broker.subscriber(subjects.dialog_content_all("knowledge"), queue=queue)
     async def on_knowledge(command: SaveKnowledge) -> BotContentSaved:
-        result = await app.save_knowledge(command)
-        await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.save_knowledge(command))
 
     @broker.subscriber(subjects.dialog_content_all("publish"), queue=queue)
     async def on_publish(command: PublishContent) -> ContentPublished | ContentMissing:
-        result = await app.publish(command)
-        if isinstance(result, ContentPublished):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.publish(command))
 
     @broker.subscriber(subjects.dialog_content_all("restore"), queue=queue)
     async def on_restore(command: RestoreContent) -> BotContentSaved | ContentMissing:
-        result = await app.restore(command)
-        if isinstance(result, BotContentSaved):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.restore(command))
 
     @broker.subscriber(subjects.dialog_content_all("get"), queue=queue)
     async def on_get(query: GetBotContent) -> BotContent:
@@ -149,12 +142,10 @@ def _register_content(broker: NatsBroker, app: DialogApp) -> None:
     async def on_versions(query: ListVersions) -> VersionList:
         return await app.content.versions(query.project_key, query.limit)
 
-    _register_files(broker, app, announce)
+    _register_files(broker, app, announced)
 
 
-def _register_files(
-    broker: NatsBroker, app: DialogApp, announce: Callable[[UUID, int], Awaitable[None]]
-) -> None:
+def _register_files(broker: NatsBroker, app: DialogApp, announced: Announced) -> None:
     """Request/reply subscribers of content files; what is too big for one message (AIML
     uploads, exports, diffs) travels through the content bucket."""
     queue = subjects.DIALOG_QUEUE
@@ -169,17 +160,11 @@ def _register_files(
         except (StagedMissing, ValidationError) as err:
             log.warning("staged AIML %s unreadable: %r", command.staged, err)
             return ContentMissing(reason="the upload was lost on its way; send it again")
-        result = await app.files.save_aiml(command, files)
-        if isinstance(result, BotContentSaved):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.files.save_aiml(command, files))
 
     @broker.subscriber(subjects.dialog_content_all("behavior"), queue=queue)
     async def on_behavior(command: SaveBehavior) -> BotContentSaved | ContentMissing:
-        result = await app.files.save_behavior(command)
-        if isinstance(result, BotContentSaved):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.files.save_behavior(command))
 
     @broker.subscriber(subjects.dialog_content_all("document"), queue=queue)
     async def on_document(command: SaveDocument) -> BotContentSaved | ContentMissing:
@@ -190,10 +175,7 @@ def _register_files(
             except (StagedMissing, UnicodeDecodeError) as err:
                 log.warning("staged document %s unreadable: %r", command.staged, err)
                 return ContentMissing(reason="the upload was lost on its way; send it again")
-        result = await app.files.save_document(command, text)
-        if isinstance(result, BotContentSaved):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.files.save_document(command, text))
 
     @broker.subscriber(subjects.dialog_content_all("export"), queue=queue)
     async def on_export(query: ExportContent) -> ContentStaged | ContentMissing:
@@ -265,10 +247,5 @@ def _register_sessions(broker: NatsBroker, app: DialogApp, purge: PurgeReplies) 
 
 async def _announce(broker: NatsBroker, event: SessionDeleted) -> None:
     """Tell every service that a session is gone (its one event id dedupes a repeat)."""
-    await broker.publish(
-        event,
-        subjects.chat_deleted(event.project_key),
-        stream=subjects.CHAT_STREAM,
-        headers={"Nats-Msg-Id": str(event.event_id)},
-        correlation_id=str(event.correlation_id),
-    )
+    subject = subjects.chat_deleted(event.project_key)
+    await publish_event(broker, event, subject, stream=subjects.CHAT_STREAM)

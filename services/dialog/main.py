@@ -3,7 +3,7 @@
 from faststream.asgi import AsgiFastStream
 
 from shared import subjects
-from shared.broker import make_broker
+from shared.broker import make_broker, publish_event
 from shared.contracts import TurnReceived
 from shared.db import Database, make_engine, session_factory
 from shared.forget import forget_deleted_projects
@@ -71,11 +71,7 @@ def create_app(
     service = make_service_app(broker, common=common, checks=[db.ready])
 
     async def publish_tick(subject: str, turn: TurnReceived) -> None:
-        headers = {"Nats-Msg-Id": str(turn.event_id)}
-        js = broker.connection.jetstream()
-        await js.publish(
-            subject, turn.model_dump_json().encode(), stream=subjects.CHAT_STREAM, headers=headers
-        )
+        await publish_event(broker, turn, subject, stream=subjects.CHAT_STREAM)
 
     clock = MachineClock(
         app,
