@@ -23,7 +23,8 @@ from .db import unreachable
 from .observability.messages import EVENT_ID, Observed
 from .retry import Backoff, Dependency, reason, redact
 from .settings import CommonSettings
-from .subjects import MEDIA_BUCKET, stream_configs
+from .streams import stream_configs
+from .subjects import MEDIA_BUCKET
 
 log = logging.getLogger(__name__)
 
