@@ -1,4 +1,5 @@
-"""The NATS side every service shares: the broker, and the streams it expects."""
+"""The NATS side every service shares: the broker, the streams it expects, publishing an event
+to a stream (`publish_event`), and the check that a request names its own subject's project."""
 
 import functools
 import logging
