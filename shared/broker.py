@@ -1,15 +1,17 @@
-"""The NATS side every service shares: the broker, and the streams it expects."""
+"""The NATS side every service shares: the broker, the streams it expects, publishing an event
+to a stream (`publish_event`), and the check that a request names its own subject's project."""
 
 import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 import nats
 from faststream import BaseMiddleware
 from faststream.exceptions import NackMessage
 from faststream.message import StreamMessage
-from faststream.nats import NatsBroker
+from faststream.nats import NatsBroker, NatsMessage
 from nats.errors import NotJSMessageError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
@@ -17,11 +19,13 @@ from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import BadRequestError
 from nats.js.object_store import ObjectStore
 
+from .contracts.base import Event
 from .db import unreachable
-from .observability.messages import Observed
+from .observability.messages import EVENT_ID, Observed
 from .retry import Backoff, Dependency, reason, redact
 from .settings import CommonSettings
-from .subjects import MEDIA_BUCKET, stream_configs
+from .streams import stream_configs
+from .subjects import MEDIA_BUCKET
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,25 @@ async def undecoded(msg: StreamMessage[Any]) -> None:
     """A FastStream `decoder` that decodes nothing: the handler reads `msg.body` itself, so a
     malformed message is answered or terminated by the handler, never failing a whole batch
     or dropped without a reply."""
+
+
+def misaddressed(
+    msg: NatsMessage,
+    expected: str,
+    project: UUID,
+    *,
+    what: str,
+    log: logging.Logger,
+    outcome: str = "",
+) -> bool:
+    """True when a request names another project (`project`, from its body) than the subject it
+    came on (`expected` is the subject a request about `project` comes on): it gets nothing of
+    that project. Logged on `log` as "<what> on <subject> names project <project><outcome>"."""
+    subject = msg.raw_message.subject
+    if subject == expected:
+        return False
+    log.warning("%s on %s names project %s%s", what, subject, project, outcome)
+    return True
 
 
 def servers_of(nats_url: str) -> list[str]:
@@ -157,6 +180,19 @@ def nats_dependency(nats_url: str) -> Dependency:
             await nc.close()
 
     return Dependency(f"NATS ({redact(nats_url)})", probe)
+
+
+async def publish_event(broker: NatsBroker, event: Event, subject: str, *, stream: str) -> None:
+    """Store `event` in `stream` under `subject`, acknowledged by JetStream: its event id is
+    the Nats-Msg-Id (a repeated publish of the same event is dropped by the stream) and its
+    correlation id travels in FastStream's header, so consumers log the request it belongs to."""
+    await broker.publish(
+        event,
+        subject,
+        stream=stream,
+        headers={EVENT_ID: str(event.event_id)},
+        correlation_id=str(event.correlation_id),
+    )
 
 
 async def ensure_streams(js: JetStreamContext, *, replicas: int | None = None) -> None:

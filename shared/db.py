@@ -118,6 +118,17 @@ def where(database_url: str) -> str:
     return f"{host}:{url.port or 5432}/{url.database or ''}"
 
 
+DATABASE_TROUBLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+"""What an asyncpg call can fail with while the database is away or busy (worth a retry, or a
+redelivery), as opposed to a bug in the caller. Wider than UNREACHABLE: a refused statement
+(a deadlock, a serialization failure, a constraint) counts too."""
+
+
 # What a database (or broker) that is down or restarting raises, as opposed to a bug or bad data.
 UNREACHABLE: tuple[type[BaseException], ...] = (
     OSError,  # refused, reset, socket file missing, timeouts (TimeoutError is an OSError)

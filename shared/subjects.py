@@ -1,11 +1,11 @@
-"""Subjects and streams: namespace first, ids last. No handler writes a subject literal."""
+"""Subjects and stream names: namespace first, ids last. No handler writes a subject literal.
+
+The streams' configurations (retention, replicas, dedupe windows) are in shared/streams.py."""
 
 import hashlib
 import re
 import zlib
 from uuid import UUID
-
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
@@ -52,10 +52,6 @@ TELEMETRY_DURABLE = "telemetry"
 FLEET_DURABLE = "fleet"
 TELEMETRY_QUEUE = "telemetry"
 
-WEEK_SECONDS = 7 * 24 * 3600.0
-DAY_SECONDS = 24 * 3600.0
-# Longer than the schedule's grace window: a re-fired entry (same id) is dropped, not doubled.
-ROBOT_DEDUPE_S = 600.0
 ROBOT_EVENT_TTL_S = 24 * 3600  # the fleet consumer reads them in seconds; a day covers an outage
 
 
@@ -285,50 +281,3 @@ def schedule_request(kind: str, project: UUID) -> str:
     if kind not in ("get", "set", "delete"):
         raise ValueError(f"unknown schedule request {kind!r}")
     return f"schedule.{kind}.{token(project)}"
-
-
-def stream_configs(replicas: int = 1) -> list[StreamConfig]:
-    """The durable streams every service expects (created idempotently at start)."""
-    common = {
-        "retention": RetentionPolicy.LIMITS,
-        "storage": StorageType.FILE,
-        "discard": DiscardPolicy.OLD,
-        "num_replicas": replicas,
-        "duplicate_window": 120.0,
-    }
-    return [
-        StreamConfig(
-            name=CHAT_STREAM,
-            subjects=[CHAT_TURN_ALL, CHAT_REPLY_ALL, CHAT_DELETED_ALL],
-            max_age=WEEK_SECONDS,
-            **common,  # type: ignore[arg-type]
-        ),
-        StreamConfig(
-            name=CONFIG_STREAM,
-            subjects=[CONFIG_CHANGED_ALL, PROJECT_DELETED_ALL],
-            max_age=WEEK_SECONDS,
-            **common,  # type: ignore[arg-type]
-        ),
-        StreamConfig(
-            name=MEDIA_STREAM,
-            subjects=[MEDIA_STORED_ALL],
-            max_age=WEEK_SECONDS,
-            **common,  # type: ignore[arg-type]
-        ),
-        # Commands wait here for robots that are offline, so this stream keeps a month; robot
-        # events (presence every few seconds per robot) carry a per-message TTL instead.
-        StreamConfig(
-            name=ROBOT_STREAM,
-            subjects=[ROBOT_COMMAND_ALL, ROBOT_EVENT_ALL],
-            max_age=30 * DAY_SECONDS,
-            allow_msg_ttl=True,
-            **{**common, "duplicate_window": ROBOT_DEDUPE_S},  # type: ignore[arg-type]
-        ),
-        # The telemetry service drains this within seconds; a day covers a long outage.
-        StreamConfig(
-            name=TELEMETRY_STREAM,
-            subjects=[TELEMETRY_SAMPLE_ALL],
-            max_age=DAY_SECONDS,
-            **common,  # type: ignore[arg-type]
-        ),
-    ]

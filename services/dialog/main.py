@@ -4,7 +4,7 @@ from faststream.asgi import AsgiFastStream
 from faststream.nats import NatsBroker
 
 from shared import subjects
-from shared.broker import make_broker
+from shared.broker import make_broker, publish_event
 from shared.contracts import TurnReceived
 from shared.db import Database, make_engine, session_factory
 from shared.forget import forget_deleted_projects
@@ -108,11 +108,7 @@ def _tick_publisher(broker: NatsBroker) -> Publish:
     """How the machine clock publishes a tick turn into CHAT (its event id dedupes a repeat)."""
 
     async def publish_tick(subject: str, turn: TurnReceived) -> None:
-        headers = {"Nats-Msg-Id": str(turn.event_id)}
-        js = broker.connection.jetstream()
-        await js.publish(
-            subject, turn.model_dump_json().encode(), stream=subjects.CHAT_STREAM, headers=headers
-        )
+        await publish_event(broker, turn, subject, stream=subjects.CHAT_STREAM)
 
     return publish_tick
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from shared import subjects
 from shared.contracts import ChatReply, ChatReplyDecoded, Event, TurnReceived
-from shared.observability.messages import CORRELATION_ID, EVENT_ID, publishing
+from shared.observability.messages import event_headers, publishing
 from shared.retry import Backoff
 
 from .metrics import TURNS, deliver_reply, delivering
@@ -88,13 +88,7 @@ class Bridge:
         nats-py itself, with the headers FastStream's publish would write (its middleware chain,
         encoder and command objects were a fifth of the gateway's CPU per turn).
         """
-        headers = {
-            "content-type": "application/json",
-            EVENT_ID: str(event.event_id),
-            CORRELATION_ID: str(event.correlation_id),
-        }
-        if ttl_s is not None:
-            headers["Nats-TTL"] = str(ttl_s)
+        headers = event_headers(event, ttl_s=ttl_s)
         try:
             with publishing(subject, headers):
                 await self._jetstream().publish(

@@ -19,17 +19,14 @@ not cached: a project created a moment ago works at once.
 """
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from uuid import UUID
 
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import subjects
+from shared.announced_cache import AnnouncedCache
 from shared.contracts.project import ProjectChanged
 from shared.identity import NewProject, Project, ProjectStore
 from shared.identity.secrets import hash_secret, secret_matches
@@ -38,7 +35,7 @@ log = logging.getLogger(__name__)
 Announce = Callable[[ProjectChanged], Awaitable[None]]
 
 
-class CachedProjects(ProjectStore):
+class CachedProjects(ProjectStore, AnnouncedCache):
     """A ProjectStore whose lookups (get, authenticate, by_secret) are answered from memory
     while this gateway listens for changes; its own changes forget and announce at once."""
 
@@ -49,51 +46,42 @@ class CachedProjects(ProjectStore):
         keep_s: float,
         announce: Announce | None = None,
     ) -> None:
-        super().__init__(sessions)
-        self._keep_s = keep_s
+        ProjectStore.__init__(self, sessions)
+        AnnouncedCache.__init__(self, keep_s=keep_s)
         self._announce = announce
-        self._nc: NatsClient | None = None
-        self._epoch = -1  # the connection's reconnect count the cache was filled under
         self._by_key: dict[UUID, tuple[float, Project]] = {}
         self._by_hash: dict[str, UUID] = {}
-        self._generation = 0  # bumped by every forget: a load started before is not kept
 
-    async def listen(self, nc: NatsClient) -> None:
-        """Subscribe to every project change (a gateway startup step); caching starts now."""
-        await nc.subscribe(subjects.CONFIG_ALL, cb=self._on_change)
-        self._nc = nc
-
-    def forget(self, key: UUID) -> None:
-        """Drop what is cached of project `key`."""
-        self._generation += 1
-        found = self._by_key.pop(key, None)
+    def _drop(self, project: UUID) -> None:
+        found = self._by_key.pop(project, None)
         if found is not None:
             self._by_hash.pop(found[1].secret_hash, None)
 
-    def forget_all(self) -> None:
-        self._generation += 1
+    def _drop_all(self) -> None:
         self._by_key.clear()
         self._by_hash.clear()
 
+    def _has_entries(self) -> bool:
+        return bool(self._by_key)
+
     async def get(self, key: UUID) -> Project | None:
-        if not self._caching():
+        if not self.caching():
             return await super().get(key)
-        found = self._by_key.get(key)
-        if found is not None and found[0] > time.monotonic():
-            return found[1]
-        generation = self._generation
+        found = self.fresh(self._by_key, key)
+        if found is not None:
+            return found
+        generation = self.generation
         project = await super().get(key)
         self._keep(project, generation)
         return project
 
     async def by_secret(self, secret: str) -> Project | None:
-        if self._caching():
+        if self.caching():
             key = self._by_hash.get(hash_secret(secret))
-            found = self._by_key.get(key) if key is not None else None
-            if found is not None and found[0] > time.monotonic():
-                hit = found[1]
+            hit = self.fresh(self._by_key, key) if key is not None else None
+            if hit is not None:
                 return hit if secret_matches(secret, hit.secret_hash) else None
-        generation = self._generation
+        generation = self.generation
         project = await super().by_secret(secret)
         self._keep(project, generation)
         return project
@@ -127,28 +115,6 @@ class CachedProjects(ProjectStore):
         except Exception as err:  # the change is made; other gateways catch up within keep_s
             log.warning("change of project %s not announced to the gateways: %r", key, err)
 
-    def _caching(self) -> bool:
-        """Whether cached records can be trusted now (else the cache is emptied)."""
-        nc = self._nc
-        if nc is None or self._keep_s <= 0 or not nc.is_connected:
-            if self._by_key:
-                self.forget_all()
-            return False
-        epoch = nc.stats["reconnects"]
-        if epoch != self._epoch:  # announcements may have been missed while away
-            self.forget_all()
-            self._epoch = epoch
-        return True
-
     def _keep(self, project: Project | None, generation: int) -> None:
-        if project is None or generation != self._generation or not self._caching():
-            return
-        self._by_key[project.key] = (time.monotonic() + self._keep_s, project)
-        self._by_hash[project.secret_hash] = project.key
-
-    async def _on_change(self, msg: Msg) -> None:
-        try:
-            key = UUID(hex=msg.subject.rpartition(".")[2])
-        except ValueError:
-            return
-        self.forget(key)
+        if project is not None and self.keep(self._by_key, project.key, project, generation):
+            self._by_hash[project.secret_hash] = project.key

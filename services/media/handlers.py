@@ -14,7 +14,7 @@ from nats.js import JetStreamContext, api
 from pydantic import ValidationError
 
 from shared import subjects
-from shared.broker import undecoded
+from shared.broker import misaddressed, publish_event, undecoded
 from shared.contracts import (
     FileInfo,
     FileRejected,
@@ -50,13 +50,8 @@ class MalformedRequest(Exception):
 
 async def publish_stored(broker: NatsBroker, event: ImageStored) -> None:
     """Announce a kept image in MEDIA; its event id makes a repeated announcement a no-op."""
-    await broker.publish(
-        event,
-        subjects.media_stored(event.image.project_key),
-        stream=subjects.MEDIA_STREAM,
-        headers={"Nats-Msg-Id": str(event.event_id)},
-        correlation_id=str(event.correlation_id),
-    )
+    subject = subjects.media_stored(event.image.project_key)
+    await publish_event(broker, event, subject, stream=subjects.MEDIA_STREAM)
 
 
 def decode_request(
@@ -72,9 +67,8 @@ def decode_request(
             f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors()[:3]
         )
         raise MalformedRequest(f"malformed {model.__name__}: {what}") from err
-    if msg.raw_message.subject != subject_of(command.project_key):
-        subject = msg.raw_message.subject
-        log.warning("%s on %s names project %s", model.__name__, subject, command.project_key)
+    project = command.project_key
+    if misaddressed(msg, subject_of(project), project, what=model.__name__, log=log):
         raise MalformedRequest("the request names another project than its subject")
     return command
 

@@ -17,12 +17,12 @@ from nats.js.object_store import ObjectStore
 
 from shared.broker import media_bucket
 from shared.contracts import FileInfo, ImageInfo
-from shared.db import Database
+from shared.db import DATABASE_TROUBLE, Database
 
 from . import sql
 
 # What a call can fail with while the database or NATS is away or busy: worth a retry.
-TROUBLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, NatsError)
+TROUBLE: tuple[type[BaseException], ...] = (*DATABASE_TROUBLE, NatsError)
 
 
 class ImageStore(Protocol):

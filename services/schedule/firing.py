@@ -13,14 +13,16 @@ from datetime import datetime
 
 import nats.errors
 
+from shared.db import DATABASE_TROUBLE
+
 from .application import Clock, Publish
 from .config import ScheduleSettings
 from .domain import DueEntry, Firing, fired_command, settle
-from .store import DATABASE_TROUBLE, ScheduleStore
+from .store import ScheduleStore
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (*DATABASE_TROUBLE, nats.errors.Error)
+TRANSIENT: tuple[type[BaseException], ...] = (*DATABASE_TROUBLE, nats.errors.Error)
 STOP_WAIT_S = 10.0
 
 

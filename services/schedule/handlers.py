@@ -8,7 +8,7 @@ from faststream.nats import NatsBroker, NatsMessage
 from pydantic import ValidationError
 
 from shared import subjects
-from shared.broker import undecoded
+from shared.broker import misaddressed, publish_event, undecoded
 from shared.contracts import (
     DeleteSchedule,
     GetSchedule,
@@ -29,13 +29,8 @@ Request = TypeVar("Request", GetSchedule, SetSchedule, DeleteSchedule)
 async def publish_command(broker: NatsBroker, event: RobotCommandIssued) -> None:
     """Put a command into its robot's queue in ROBOT; its event id is the dedupe key, so a
     repeated publish of the same event is dropped by the stream."""
-    await broker.publish(
-        event,
-        subjects.robot_command(project=event.project_key, robot=event.robot_id),
-        stream=subjects.ROBOT_STREAM,
-        headers={"Nats-Msg-Id": str(event.event_id)},
-        correlation_id=str(event.correlation_id),
-    )
+    subject = subjects.robot_command(project=event.project_key, robot=event.robot_id)
+    await publish_event(broker, event, subject, stream=subjects.ROBOT_STREAM)
 
 
 def _refused(entry: str, message: str) -> ScheduleRefused:
@@ -53,8 +48,8 @@ def decode(msg: NatsMessage, kind: str, model: type[Request]) -> Request:
             f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors()[:3]
         )
         raise _refused("*", f"malformed {model.__name__}: {what}") from err
-    if msg.raw_message.subject != subjects.schedule_request(kind, request.project_key):
-        log.warning("%s on %s names project %s", kind, msg.raw_message.subject, request.project_key)
+    project = request.project_key
+    if misaddressed(msg, subjects.schedule_request(kind, project), project, what=kind, log=log):
         raise _refused("project_key", "the request names another project than its subject")
     return request
 

@@ -14,16 +14,13 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.db import Database
+from shared.db import DATABASE_TROUBLE, Database
 
 from . import sql
 from .domain import DueEntry, Entry, Firing
 
 XparoSchedule = dict[str, dict[str, str]]
 """Entry name → its XPARO value, as the robot and the API show it."""
-
-# What a database call can fail with while the database is away or busy: worth a retry.
-DATABASE_TROUBLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 class RobotSchedule(Protocol):

@@ -9,7 +9,7 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.js import JetStreamContext, api
 
 from shared import subjects
-from shared.broker import undecoded
+from shared.broker import misaddressed, undecoded
 from shared.contracts import (
     CommandList,
     GetCommands,
@@ -23,11 +23,12 @@ from shared.contracts import (
     TelemetryRange,
     utcnow,
 )
+from shared.db import DATABASE_TROUBLE
 
 from .config import TelemetrySettings
 from .domain import MalformedMessage, UnknownKind, decode_fleet_event
 from .ingest import msg_ref
-from .store import DATA_REFUSED, DATABASE_TROUBLE, TelemetryStore
+from .store import DATA_REFUSED, TelemetryStore
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +105,10 @@ def register_fleet(broker: NatsBroker, store: TelemetryStore, settings: Telemetr
 def addressed(msg: NatsMessage, kind: str, project: UUID) -> bool:
     """True when the request came on `project`'s own subject; a body naming another project
     than its subject gets an empty answer, never that project's data."""
-    if msg.raw_message.subject == subjects.telemetry_query(kind, project):
-        return True
-    log.warning("query on %s names project %s: answering empty", msg.raw_message.subject, project)
-    return False
+    expected = subjects.telemetry_query(kind, project)
+    return not misaddressed(
+        msg, expected, project, what="query", log=log, outcome=": answering empty"
+    )
 
 
 def register_queries(

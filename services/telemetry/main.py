@@ -11,7 +11,7 @@ from faststream.asgi import AsgiFastStream
 
 from shared.broker import make_broker
 from shared.contracts import utcnow
-from shared.db import Database
+from shared.db import DATABASE_TROUBLE, Database
 from shared.forget import forget_deleted_projects
 from shared.service import make_service_app
 from shared.settings import CommonSettings
@@ -19,7 +19,7 @@ from shared.settings import CommonSettings
 from .config import TelemetrySettings
 from .handlers import ensure_consumers, register
 from .ingest import Ingestor, SampleLoop
-from .store import DATABASE_TROUBLE, PgTelemetryStore, TelemetryStore, prepare_connection
+from .store import PgTelemetryStore, TelemetryStore, prepare_connection
 
 log = logging.getLogger(__name__)
 

@@ -43,8 +43,6 @@ from .domain import (
     payload_json,
 )
 
-# What a write can fail with while the database is away or busy: worth a retry.
-DATABASE_TROUBLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 # Values Postgres can never hold (a NUL in text, a number out of range): retrying cannot help.
 DATA_REFUSED = asyncpg.DataError
 

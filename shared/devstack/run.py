@@ -27,7 +27,8 @@ from .demo import (
     ensure_demo_admin_token,
     ensure_demo_project,
 )
-from .embedded import EmbeddedNats, EmbeddedNatsCluster, EmbeddedPostgres, StackError, port_free
+from .embedded import EmbeddedNats, EmbeddedNatsCluster, StackError, port_free
+from .postgres import EmbeddedPostgres
 from .processes import COLORS, ServiceProcess
 from .settings import Replica, StackSettings, replica_plan
 

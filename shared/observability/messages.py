@@ -3,7 +3,8 @@
 Every event's `correlation_id` travels as FastStream's `correlation_id` header and its
 `event_id` as JetStream's `Nats-Msg-Id`; `traceparent` carries the OpenTelemetry context. A
 consumer binds them into structlog's contextvars for as long as it handles the message, so each
-line it logs (and each event it publishes) names the turn.
+line it logs (and each event it publishes) names the turn. The header names are constants here
+and nowhere else.
 """
 
 import logging
@@ -17,11 +18,30 @@ from faststream.response import PublishCommand
 from opentelemetry.trace import SpanKind
 from structlog.contextvars import bound_contextvars
 
+from ..contracts.base import Event
 from .tracing import child_ids, continued_ids, extract, inject, operation, recording, tracer
 
 log = logging.getLogger("switchboard.messages")
 EVENT_ID = "Nats-Msg-Id"
+"""JetStream's dedupe key: a second message with the same id within the window is dropped."""
 CORRELATION_ID = "correlation_id"
+"""FastStream's header for the id every event of one user request shares."""
+MESSAGE_TTL = "Nats-TTL"
+"""Seconds after which the stream drops this message (sooner than its own max age)."""
+
+
+def event_headers(event: Event, *, ttl_s: int | None = None) -> dict[str, str]:
+    """The headers FastStream's publish would write for `event` (JSON, its event id, its
+    correlation id), for publishers that use nats-py itself on a hot path; `ttl_s` sets
+    MESSAGE_TTL."""
+    headers = {
+        "content-type": "application/json",
+        EVENT_ID: str(event.event_id),
+        CORRELATION_ID: str(event.correlation_id),
+    }
+    if ttl_s is not None:
+        headers[MESSAGE_TTL] = str(ttl_s)
+    return headers
 
 
 def ids_of(headers: Mapping[str, Any] | None) -> dict[str, str]:

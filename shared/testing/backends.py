@@ -10,12 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.devstack.embedded import (
-    EmbeddedNats,
-    EmbeddedNatsCluster,
-    EmbeddedPostgres,
-    free_port,
-)
+from shared.devstack.embedded import EmbeddedNats, EmbeddedNatsCluster, free_port
+from shared.devstack.postgres import EmbeddedPostgres
 
 # The images docker-compose.yml runs (tests/unit/test_compose.py keeps them equal).
 NATS_IMAGE = "nats:2.15.1-alpine"

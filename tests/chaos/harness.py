@@ -19,7 +19,8 @@ from uuid import uuid4
 from websockets.asyncio.client import connect
 
 from shared.db import make_engine, session_factory
-from shared.devstack.embedded import EmbeddedNats, EmbeddedNatsCluster, EmbeddedPostgres, free_port
+from shared.devstack.embedded import EmbeddedNats, EmbeddedNatsCluster, free_port
+from shared.devstack.postgres import EmbeddedPostgres
 from shared.identity import ProjectStore
 from shared.migrations import upgrade_async
 from shared.testing.services import Service

@@ -16,7 +16,8 @@ from nats.aio.msg import Msg
 from shared import subjects
 from shared.contracts import TurnAnswered, TurnReceived
 from shared.db import make_engine, session_factory
-from shared.devstack.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from shared.devstack.embedded import EmbeddedNats, free_port
+from shared.devstack.postgres import EmbeddedPostgres
 from shared.identity import ProjectStore
 from shared.migrations import upgrade
 from shared.settings import CommonSettings

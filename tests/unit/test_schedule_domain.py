@@ -14,11 +14,11 @@ from services.schedule.domain import (
     ScheduleRefused,
     fire_id,
     fired_command,
-    next_occurrence,
     parse_entries,
     parse_entry,
     settle,
 )
+from services.schedule.occurrences import next_occurrence
 from shared.contracts import RemoteCommand
 
 NOW = datetime(2026, 7, 1, 12, 0, 30, tzinfo=UTC)

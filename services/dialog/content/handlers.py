@@ -3,13 +3,14 @@ versions, and the content files (AIML uploads, behaviour trees, documents, expor
 replica answers (queue group)."""
 
 import logging
-from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from faststream.nats import NatsBroker
 from pydantic import BaseModel, ValidationError
 
 from shared import subjects
+from shared.broker import publish_event
 from shared.contracts import (
     BotContent,
     BotContentRejected,
@@ -40,6 +41,13 @@ from shared.staging import ContentBucket, StagedMissing
 from .application import ContentApp
 
 log = logging.getLogger(__name__)
+Answer = TypeVar("Answer")
+
+
+class Announced(Protocol):
+    """Return a content answer once the version it made is announced."""
+
+    async def __call__(self, project: UUID, result: Answer, /) -> Answer: ...
 
 
 def register_content(broker: NatsBroker, app: ContentApp) -> None:
@@ -50,39 +58,31 @@ def register_content(broker: NatsBroker, app: ContentApp) -> None:
     async def announce(project: UUID, version: int) -> None:
         app.cache.forget(project)  # this replica's next turn answers from it, heard or not
         changed = ConfigChanged.first(project_key=project, version=version)
-        await broker.publish(
-            changed,
-            subjects.config_changed(project),
-            stream=subjects.CONFIG_STREAM,
-            headers={"Nats-Msg-Id": str(changed.event_id)},
+        await publish_event(
+            broker, changed, subjects.config_changed(project), stream=subjects.CONFIG_STREAM
         )
+
+    async def announced(project: UUID, result: Answer) -> Answer:
+        """`result`, once the version it made (saved or published) is announced."""
+        if isinstance(result, BotContentSaved | ContentPublished):
+            await announce(project, result.version)
+        return result
 
     @broker.subscriber(subjects.dialog_content_all("save"), queue=queue)
     async def on_save(command: SaveBotContent) -> BotContentSaved | BotContentRejected:
-        result = await app.save_content(command)
-        if isinstance(result, BotContentSaved):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.save_content(command))
 
     @broker.subscriber(subjects.dialog_content_all("knowledge"), queue=queue)
     async def on_knowledge(command: SaveKnowledge) -> BotContentSaved:
-        result = await app.save_knowledge(command)
-        await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.save_knowledge(command))
 
     @broker.subscriber(subjects.dialog_content_all("publish"), queue=queue)
     async def on_publish(command: PublishContent) -> ContentPublished | ContentMissing:
-        result = await app.publish(command)
-        if isinstance(result, ContentPublished):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.publish(command))
 
     @broker.subscriber(subjects.dialog_content_all("restore"), queue=queue)
     async def on_restore(command: RestoreContent) -> BotContentSaved | ContentMissing:
-        result = await app.restore(command)
-        if isinstance(result, BotContentSaved):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.restore(command))
 
     @broker.subscriber(subjects.dialog_content_all("get"), queue=queue)
     async def on_get(query: GetBotContent) -> BotContent:
@@ -92,12 +92,10 @@ def register_content(broker: NatsBroker, app: ContentApp) -> None:
     async def on_versions(query: ListVersions) -> VersionList:
         return await app.content.versions(query.project_key, query.limit)
 
-    _register_files(broker, app, announce)
+    _register_files(broker, app, announced)
 
 
-def _register_files(
-    broker: NatsBroker, app: ContentApp, announce: Callable[[UUID, int], Awaitable[None]]
-) -> None:
+def _register_files(broker: NatsBroker, app: ContentApp, announced: Announced) -> None:
     """Request/reply subscribers of content files; what is too big for one message (AIML
     uploads, exports, diffs) travels through the content bucket."""
     queue = subjects.DIALOG_QUEUE
@@ -112,17 +110,11 @@ def _register_files(
         except (StagedMissing, ValidationError) as err:
             log.warning("staged AIML %s unreadable: %r", command.staged, err)
             return ContentMissing(reason="the upload was lost on its way; send it again")
-        result = await app.files.save_aiml(command, files)
-        if isinstance(result, BotContentSaved):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.files.save_aiml(command, files))
 
     @broker.subscriber(subjects.dialog_content_all("behavior"), queue=queue)
     async def on_behavior(command: SaveBehavior) -> BotContentSaved | ContentMissing:
-        result = await app.files.save_behavior(command)
-        if isinstance(result, BotContentSaved):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.files.save_behavior(command))
 
     @broker.subscriber(subjects.dialog_content_all("document"), queue=queue)
     async def on_document(command: SaveDocument) -> BotContentSaved | ContentMissing:
@@ -133,10 +125,7 @@ def _register_files(
             except (StagedMissing, UnicodeDecodeError) as err:
                 log.warning("staged document %s unreadable: %r", command.staged, err)
                 return ContentMissing(reason="the upload was lost on its way; send it again")
-        result = await app.files.save_document(command, text)
-        if isinstance(result, BotContentSaved):
-            await announce(command.project_key, result.version)
-        return result
+        return await announced(command.project_key, await app.files.save_document(command, text))
 
     @broker.subscriber(subjects.dialog_content_all("export"), queue=queue)
     async def on_export(query: ExportContent) -> ContentStaged | ContentMissing:

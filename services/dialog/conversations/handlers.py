@@ -8,6 +8,7 @@ from faststream.nats import NatsBroker
 from faststream.nats.annotations import NatsMessage as Message
 
 from shared import subjects
+from shared.broker import misaddressed
 from shared.contracts.conversation import (
     ConversationPage,
     ExportPage,
@@ -30,10 +31,8 @@ log = logging.getLogger(__name__)
 
 def _misaddressed(msg: Message, kind: str, project: UUID) -> bool:
     """True when a request names another project than its subject (it gets nothing of it)."""
-    if msg.raw_message.subject == subjects.dialog_conversation(kind, project):
-        return False
-    log.warning("conversation %s on %s names project %s", kind, msg.raw_message.subject, project)
-    return True
+    expected = subjects.dialog_conversation(kind, project)
+    return misaddressed(msg, expected, project, what=f"conversation {kind}", log=log)
 
 
 def register_conversations(broker: NatsBroker, app: ConversationApp) -> None:

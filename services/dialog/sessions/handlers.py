@@ -10,6 +10,7 @@ from faststream.nats import NatsBroker, NatsMessage
 from faststream.nats.annotations import NatsMessage as Message
 
 from shared import subjects
+from shared.broker import misaddressed, publish_event
 from shared.contracts import (
     BotSpoke,
     DeleteSession,
@@ -32,13 +33,8 @@ PurgeReplies = Callable[[UUID, str], Awaitable[None]]
 
 async def publish_reply(broker: NatsBroker, reply: TurnAnswered | BotSpoke) -> None:
     """Publish a reply into CHAT; its event id makes a re-publish a no-op in the stream."""
-    await broker.publish(
-        reply,
-        subjects.chat_reply(project=reply.project_key, session=reply.session_id),
-        stream=subjects.CHAT_STREAM,
-        headers={"Nats-Msg-Id": str(reply.event_id)},
-        correlation_id=str(reply.correlation_id),
-    )
+    subject = subjects.chat_reply(project=reply.project_key, session=reply.session_id)
+    await publish_event(broker, reply, subject, stream=subjects.CHAT_STREAM)
 
 
 def jetstream_purge(broker: NatsBroker) -> PurgeReplies:
@@ -54,10 +50,7 @@ def jetstream_purge(broker: NatsBroker) -> PurgeReplies:
 
 def _misaddressed(msg: NatsMessage, kind: str, project: UUID) -> bool:
     """True when a request names another project than its subject (it gets nothing of it)."""
-    if msg.raw_message.subject == subjects.dialog_session(kind, project):
-        return False
-    log.warning("%s on %s names project %s", kind, msg.raw_message.subject, project)
-    return True
+    return misaddressed(msg, subjects.dialog_session(kind, project), project, what=kind, log=log)
 
 
 def register_sessions(broker: NatsBroker, app: SessionApp, purge: PurgeReplies) -> None:
@@ -110,10 +103,5 @@ def register_sessions(broker: NatsBroker, app: SessionApp, purge: PurgeReplies) 
 
 async def _announce(broker: NatsBroker, event: SessionDeleted) -> None:
     """Tell every service that a session is gone (its one event id dedupes a repeat)."""
-    await broker.publish(
-        event,
-        subjects.chat_deleted(event.project_key),
-        stream=subjects.CHAT_STREAM,
-        headers={"Nats-Msg-Id": str(event.event_id)},
-        correlation_id=str(event.correlation_id),
-    )
+    subject = subjects.chat_deleted(event.project_key)
+    await publish_event(broker, event, subject, stream=subjects.CHAT_STREAM)

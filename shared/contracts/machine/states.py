@@ -1,329 +1,33 @@
-"""State machines as data (BESSER's bot model): states that reply with a body of parts and
-move on along transitions tried in order; intents whose params are filled by entities.
+"""The machine itself: states, intents and their params, and the checks of every
+cross-reference (each problem reported at its own location, so an admin fixes them all at once)."""
 
-A machine is written in YAML or JSON and validated here, so a bad upload is refused before it
-is stored. Cross-references are checked after the shapes, and every problem found is reported
-(each at its own location), so that an admin can fix them all in one go.
-"""
-
-import re
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from shared.expression import Invalid, parse
-
-from .base import Contract
-from .chat import MAX_PART_BYTES, ChartPart, FilePart, FormPart, LocationPart, TablePart
-from .knowledge import PLACEHOLDER, SYSTEM_ENTITIES, Entity
+from ..base import Contract
+from ..knowledge import PLACEHOLDER, SYSTEM_ENTITIES, Entity
+from .body import Body
+from .transitions import ALIASED, VARIABLE, Auto, IntentMatched, Transition, Value, VariableMatches
 
 FALLBACK_INTENT = "fallback_intent"
 """The intent predicted when none scores the threshold (BESSER's name)."""
 DEFAULT_THRESHOLD = 0.4  # BESSER's nlp.intent_threshold
 MAX_STATES = 500
 MAX_MACHINE_INTENTS = 500
-MAX_BODY = 50
 MAX_TRANSITIONS = 50
-MAX_DEPTH = 32  # nesting of a dataframe's or a plotly figure's JSON
-VARIABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-"""Names of session variables (session data keys starting with _ are the service's own)."""
 
 Loc = tuple[str | int, ...]
 _Name = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-_Template = Field(max_length=65_536, description="With {name} placeholders")
-_Number = Annotated[float, Field(allow_inf_nan=False)]
-Value = str | int | _Number | bool
 StateName = Annotated[str, Field(min_length=1, max_length=100)]
-Op = Literal["==", "!=", "<", "<=", ">", ">=", "contains"]
-
-
-# --- Body items: one-key mappings, each compiled to the matching chat Part ------------------
-
-
-class TextItem(Contract):
-    """`text: "..."`: plain text."""
-
-    text: str = _Template
-
-
-class MarkdownItem(Contract):
-    """`markdown: "..."`: Markdown."""
-
-    markdown: str = _Template
-
-
-class HtmlItem(Contract):
-    """`html: "..."`: HTML."""
-
-    html: str = _Template
-
-
-class OptionsItem(Contract):
-    """`options: [...]`: buttons whose label is said back when picked."""
-
-    options: list[str] = Field(min_length=1, max_length=50)
-
-
-class DataframeItem(Contract):
-    """`dataframe: {column: [values]}`: a table, each column as long as the others."""
-
-    dataframe: dict[str, list[Any]] = Field(min_length=1, max_length=100)
-
-    @field_validator("dataframe")
-    @classmethod
-    def _table(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        _shallow(value)
-        TablePart(columns=value)
-        return value
-
-
-class PlotlyItem(Contract):
-    """`plotly: {data: [...], layout: {...}}`: a plotly figure."""
-
-    plotly: dict[str, Any]
-
-    @field_validator("plotly")
-    @classmethod
-    def _figure(cls, value: dict[str, Any]) -> dict[str, Any]:
-        _shallow(value)
-        ChartPart(figure=value)
-        return value
-
-
-class ImageItem(Contract):
-    """`image: "<base64 JPEG>"`."""
-
-    image: str = Field(min_length=1, max_length=MAX_PART_BYTES)
-
-
-class FileItem(Contract):
-    """`file: {name, type, base64}`: a file to download."""
-
-    file: FilePart
-
-
-class LocationItem(Contract):
-    """`location: {latitude, longitude}`: a place on the map."""
-
-    location: LocationPart
-
-
-class AudioItem(Contract):
-    """`audio: "..."`: the text, spoken (agent_reply_audio; the media service says it)."""
-
-    audio: str = Field(min_length=1, max_length=2000, description="With {name} placeholders")
-
-
-class RagItem(Contract):
-    """`rag: "{message}"`: the answer from the project's documents to this question, with
-    its passages (agent_reply_rag); nothing when no passage holds any of its words."""
-
-    rag: str = Field(min_length=1, max_length=2000, description="With {name} placeholders")
-
-
-class FormItem(Contract):
-    """`form: {id, title, fields: [{name, label, type, options}], submit}`: a form whose
-    submission is a GUI event (`when: event, event: gui`)."""
-
-    form: FormPart
-
-
-_ITEMS: dict[str, type[Contract]] = {
-    "text": TextItem,
-    "markdown": MarkdownItem,
-    "html": HtmlItem,
-    "options": OptionsItem,
-    "dataframe": DataframeItem,
-    "plotly": PlotlyItem,
-    "image": ImageItem,
-    "file": FileItem,
-    "location": LocationItem,
-    "audio": AudioItem,
-    "rag": RagItem,
-    "form": FormItem,
-}
-_KIND_OF = {model: kind for kind, model in _ITEMS.items()}
-
-
-def _item_kind(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return str(next(iter(value))) if len(value) == 1 else None
-    return _KIND_OF.get(type(value))
-
-
-def _shallow(value: Any, depth: int = 0) -> None:
-    """Refuse JSON nested deeper than MAX_DEPTH (rendering it recurses)."""
-    if depth > MAX_DEPTH:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
-    children = value.values() if isinstance(value, dict) else value
-    if isinstance(value, dict | list):
-        for child in children:
-            _shallow(child, depth + 1)
-
-
-BodyItem = Annotated[
-    Annotated[TextItem, Tag("text")]
-    | Annotated[MarkdownItem, Tag("markdown")]
-    | Annotated[HtmlItem, Tag("html")]
-    | Annotated[OptionsItem, Tag("options")]
-    | Annotated[DataframeItem, Tag("dataframe")]
-    | Annotated[PlotlyItem, Tag("plotly")]
-    | Annotated[ImageItem, Tag("image")]
-    | Annotated[FileItem, Tag("file")]
-    | Annotated[LocationItem, Tag("location")]
-    | Annotated[AudioItem, Tag("audio")]
-    | Annotated[RagItem, Tag("rag")]
-    | Annotated[FormItem, Tag("form")],
-    Discriminator(
-        _item_kind,
-        custom_error_type="body_item",
-        custom_error_message=f"a body item is a mapping with one key, one of {', '.join(_ITEMS)}",
-    ),
-]
-Body = Annotated[list[BodyItem], Field(max_length=MAX_BODY)]
-
-
-# --- Transitions (BESSER's names), tried in the order written ------------------------------
-
-_To = Field(min_length=1, max_length=100, description="The state entered")
-_Aliased = ConfigDict(
-    frozen=True,
-    extra="forbid",
-    validate_by_name=True,
-    validate_by_alias=True,
-    serialize_by_alias=True,
-)
-
-
-def expression(value: str) -> str:
-    """`value` if it parses as a condition (shared.expression); else an error whose context
-    says where in it (`position`, 0-based)."""
-    try:
-        parse(value)
-    except Invalid as err:
-        raise PydanticCustomError(
-            "expression",
-            "{message}",
-            {"message": f"condition {value!r}: {err}", "position": err.position},
-        ) from None
-    return value
-
-
-class _Guarded(Contract):
-    """A transition with an optional condition (`if:`), tested once its event matched (BESSER's
-    `with_condition`)."""
-
-    model_config = _Aliased
-    if_: str | None = Field(
-        None, alias="if", max_length=2000, description="A condition (see shared.expression)"
-    )
-
-    @field_validator("if_")
-    @classmethod
-    def _parses(cls, value: str | None) -> str | None:
-        return None if value is None else expression(value)
-
-
-class IntentMatched(_Guarded):
-    """The user said something whose best intent (at or above the threshold) is `intent`."""
-
-    when: Literal["intent_matched"]
-    intent: str = Field(min_length=1, max_length=100)
-    to: str = _To
-
-
-class NoIntentMatched(_Guarded):
-    """The user said something, and no intent of the state reached the threshold."""
-
-    when: Literal["no_intent_matched"]
-    to: str = _To
-
-
-class FileReceived(_Guarded):
-    """The user sent a file, of one of `types` when given (MIME types; `image/*` allowed)."""
-
-    when: Literal["file_received"]
-    types: list[str] | None = Field(None, min_length=1, max_length=100)
-    to: str = _To
-
-
-EventKind = Literal["any", "text", "json", "file", "gui"]
-
-
-class EventReceived(_Guarded):
-    """An event of `event`'s kind arrived (BESSER's `when_event`): a text, a JSON object, a
-    file, a GUI event (`user_gui_event`: a button or a form), or any of them; its fields are
-    `event.*` in the condition."""
-
-    when: Literal["event"]
-    event: EventKind = "any"
-    to: str = _To
-
-
-class Condition(Contract):
-    """A condition holds (BESSER's `when_condition`): tried as soon as the state is entered,
-    on every event, and every second while the session waits there."""
-
-    model_config = _Aliased
-    when: Literal["condition"]
-    if_: str = Field(alias="if", min_length=1, max_length=2000, description="The condition")
-    to: str = _To
-
-    @field_validator("if_")
-    @classmethod
-    def _parses(cls, value: str) -> str:
-        return expression(value)
-
-
-class VariableMatches(Contract):
-    """A session variable compares to `value` (numbers numerically); a missing one never does.
-
-    Also tried as soon as the state is entered, and every second while the session waits.
-    """
-
-    when: Literal["variable_matches"]
-    variable: str = Field(min_length=1, max_length=64)
-    op: Op
-    value: Value
-    to: str = _To
-
-
-class Auto(Contract):
-    """Unconditional, taken as soon as the state's body is said (the state's only transition)."""
-
-    when: Literal["auto"]
-    to: str = _To
-
-
-Transition = Annotated[
-    IntentMatched
-    | NoIntentMatched
-    | FileReceived
-    | EventReceived
-    | Condition
-    | VariableMatches
-    | Auto,
-    Field(discriminator="when"),
-]
-
-
-# --- States, intents, the machine ----------------------------------------------------------
 
 
 class State(Contract):
     """A state: variables to set and a body to say on entering, then where to go."""
 
-    model_config = _Aliased
+    model_config = ALIASED
     global_: str | None = Field(
         None,
         alias="global",
