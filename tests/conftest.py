@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["shared.testing.plugin"]
+pytest_plugins = ["tests.support.plugin"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

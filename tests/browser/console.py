@@ -23,8 +23,8 @@ from PIL import Image
 from playwright.async_api import Page, ViewportSize, expect
 
 from shared.contracts import TelemetrySampled
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import publish_samples
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import publish_samples
 
 # Wide enough for the two-column pages: the screenshots go in the README's console tour.
 CONSOLE_VIEWPORT: ViewportSize = {"width": 1360, "height": 860}

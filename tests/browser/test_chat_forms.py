@@ -4,7 +4,7 @@ BESSER's user_gui_event, which moves the machine along a transition on the form'
 import pytest
 from playwright.async_api import expect
 
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 from .chat import ChatPage, upload_machine
 

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageStat
 from playwright.async_api import Browser, Locator, Page, expect
 
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 from .chat import VIEWPORT, ChatPage, PageOpener, launch_chromium, upload_machine
 

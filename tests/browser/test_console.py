@@ -17,8 +17,8 @@ from playwright.async_api import Browser, Page, expect
 
 from shared.db import make_engine, session_factory
 from shared.identity import TokenStore
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 from .chat import ChatPage, PageOpener
 from .console import (

@@ -14,9 +14,9 @@ from playwright.async_api import Browser, expect
 
 from shared import subjects
 from shared.contracts import TelemetrySampled
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import (
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import (
     consumer_drained,
     publish_samples,
     simulated_samples,

@@ -17,9 +17,9 @@ from nats.aio.client import Client as NatsClient
 from playwright.async_api import Browser, ViewportSize, expect
 
 from shared.contracts import TelemetrySampled
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import publish_samples
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import publish_samples
 
 from .chat import ChatPage, PageOpener
 from .console import CONSOLE_VIEWPORT, console_url, screenshot, sign_in, until

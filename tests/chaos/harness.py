@@ -22,7 +22,7 @@ from shared.db import make_engine, session_factory
 from shared.devstack.embedded import EmbeddedNats, EmbeddedNatsCluster, EmbeddedPostgres, free_port
 from shared.identity import ProjectStore
 from shared.migrations import upgrade_async
-from shared.testing.services import Service
+from tests.support.services import Service
 
 from .load import ECHO_AIML, Bot, Gateway
 

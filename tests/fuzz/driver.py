@@ -28,8 +28,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from services.gateway.phoenix import wire
-from shared.testing import fuzz
-from shared.testing.plugin import Stack, TestProject
+from tests.support import fuzz
+from tests.support.plugin import Stack, TestProject
 
 FUZZ_GATEWAY_ENV = {"GATEWAY_FRAME_RATE": "0", "GATEWAY_PROJECT_TURN_RATE": "0"}
 PROTOCOLS = ("xparo", "typed", "aida", "besser", "rsvp")

@@ -26,7 +26,7 @@ from services.gateway.nul_guard import NulGuard
 from services.gateway.phoenix import wire
 from services.gateway.rsvp_routes import rsvp_router
 from shared.identity import Project
-from shared.testing import fuzz
+from tests.support import fuzz
 
 from .fakes import (
     OTHER_PROJECT,

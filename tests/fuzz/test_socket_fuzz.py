@@ -22,8 +22,8 @@ import httpx
 import pytest
 import websocket
 
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 from .driver import FUZZ_GATEWAY_ENV, PROTOCOLS, run_socket_fuzz
 

@@ -18,8 +18,8 @@ from nats.aio.msg import Msg
 
 from shared import subjects
 from shared.contracts import SaveBotContent
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 from . import besser, xparo
 from .phoenix import Raw

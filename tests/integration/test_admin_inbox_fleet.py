@@ -14,9 +14,9 @@ import websocket
 from nats.aio.client import Client as NatsClient
 
 from shared.contracts import TelemetrySampled, utcnow
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import publish_samples, wait_until
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import publish_samples, wait_until
 
 from . import besser, xparo
 from .phoenix import Raw

@@ -19,8 +19,8 @@ from shared import subjects
 from shared.contracts import TelemetrySampled, utcnow
 from shared.db import make_engine, session_factory
 from shared.identity import TokenStore
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject, new_project
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject, new_project
 
 SCHEMAS = ("dialog", "telemetry", "schedule", "media")
 

@@ -15,9 +15,9 @@ from shared import subjects
 from shared.contracts import TurnAnswered, TurnReceived
 from shared.db import make_engine
 from shared.settings import CommonSettings
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import wait_until
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import wait_until
 
 from .test_xparo_api import NAME_AIML
 from .xparo import ask, connect, recv, save

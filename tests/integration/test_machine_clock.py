@@ -21,7 +21,7 @@ from shared.contracts.content import SaveKnowledge
 from shared.contracts.machine import StateMachine
 from shared.db import Database, make_engine, session_factory
 from shared.identity import ProjectStore
-from shared.testing.backends import Backends
+from tests.support.backends import Backends
 
 PARTITIONS = 2
 MACHINE = StateMachine.parse(

@@ -29,8 +29,8 @@ from shared.contracts import (
 )
 from shared.db import Database, make_engine, session_factory
 from shared.identity import ProjectStore
-from shared.testing.backends import Backends
-from shared.testing.telemetry import wait_until
+from tests.support.backends import Backends
+from tests.support.telemetry import wait_until
 
 PARTITIONS = 2
 

@@ -20,7 +20,7 @@ from shared.devstack.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from shared.identity import ProjectStore
 from shared.migrations import upgrade
 from shared.settings import CommonSettings
-from shared.testing.services import Service
+from tests.support.services import Service
 
 
 @pytest.fixture(scope="module")

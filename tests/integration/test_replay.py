@@ -30,9 +30,9 @@ from shared.contracts import (
 )
 from shared.replay import TableCheck, compare_schemas
 from shared.settings import CommonSettings
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import (
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import (
     METRICS,
     consumer_drained,
     publish_event,

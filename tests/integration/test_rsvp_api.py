@@ -13,8 +13,8 @@ import pytest
 from shared import subjects
 from shared.identity import DEFAULT_FALLBACK
 from shared.settings import CommonSettings
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import wait_until
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import wait_until
 
 PUBLIC = Path(__file__).resolve().parents[2] / "eval" / "public"
 FAQ = {

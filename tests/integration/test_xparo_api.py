@@ -6,7 +6,7 @@ import httpx
 import pytest
 import websocket
 
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 from .xparo import ask, connect, recv, save, send
 
