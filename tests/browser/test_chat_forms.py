@@ -8,8 +8,6 @@ from tests.support.plugin import Stack, TestProject
 
 from .chat import ChatPage, upload_machine
 
-pytestmark = pytest.mark.integration
-
 MACHINE = b"""\
 initial: menu
 states:

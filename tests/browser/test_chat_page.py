@@ -22,8 +22,6 @@ from tests.support.plugin import Stack, TestProject
 
 from .chat import VIEWPORT, ChatPage, PageOpener, launch_chromium, upload_machine
 
-pytestmark = pytest.mark.integration
-
 GREETING = "Ask me about the weather."
 VOICE_WAV = Path(__file__).parents[1] / "fixtures" / "voice" / "weather.wav"
 PHONE_WIDTH = 390

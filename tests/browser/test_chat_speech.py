@@ -12,8 +12,6 @@ from tests.support.plugin import Stack, TestProject
 
 from .chat import PageOpener, launch_chromium, upload_machine
 
-pytestmark = pytest.mark.integration
-
 SAID = "The museum opens at nine in the morning."
 # Resolves once playback has moved past 0.2 s (the timeupdate event, not a poll).
 PLAY = """audio => new Promise((resolve, reject) => {

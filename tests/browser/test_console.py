@@ -34,8 +34,6 @@ from .console import (
     until,
 )
 
-pytestmark = pytest.mark.integration
-
 WARD_AIML = """<?xml version="1.0" encoding="UTF-8"?>
 <aiml version="2.0">
   <category>

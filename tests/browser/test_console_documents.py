@@ -14,8 +14,6 @@ from tests.support.plugin import Stack, TestProject
 from .chat import PageOpener
 from .console import CONSOLE_VIEWPORT, console_url, sign_in
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def documents_stack(

@@ -29,7 +29,6 @@ from .test_console import operator_token
 
 __all__ = ["operator_token"]  # the fixture, used by name
 
-pytestmark = pytest.mark.integration
 ROBOTS, SECONDS = 50, 3600
 
 

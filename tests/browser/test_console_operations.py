@@ -27,7 +27,6 @@ from .test_console import WARD_AIML, operator_token
 
 __all__ = ["operator_token"]  # the fixture, used by name
 
-pytestmark = pytest.mark.integration
 PHONE: ViewportSize = {"width": 390, "height": 844}
 
 

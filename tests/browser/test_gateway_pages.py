@@ -14,8 +14,6 @@ from tests.support.plugin import Stack, new_project
 
 from .chat import ChatPage
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def chat_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:

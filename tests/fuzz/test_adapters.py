@@ -40,7 +40,6 @@ from .fakes import (
     wire_text,
 )
 
-pytestmark = pytest.mark.unit
 OTHERS = [str(OTHER_PROJECT)]
 FUZZ = settings(
     max_examples=int(os.environ.get("FUZZ_FRAMES", "300")),

@@ -34,7 +34,6 @@ from tests.support.plugin import Stack, TestProject, new_project
 
 from .driver import FUZZ_GATEWAY_ENV
 
-pytestmark = pytest.mark.integration
 EXAMPLES = int(os.environ.get("FUZZ_SHAPE_EXAMPLES", "300"))
 MiB = 1024 * 1024
 TIMEOUT_S = 30

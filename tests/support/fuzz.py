@@ -371,7 +371,7 @@ def mutate(frame: Frame, rng: random.Random) -> Frame:
 
 def stream(examples: Sequence[Frame], count: int, *, seed: int = 0) -> Iterator[Frame]:
     """`count` frames: the examples in turn, one in four mutated after the first pass."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible mutations, not secrets
+    rng = random.Random(seed)
     for n in range(count):
         frame = examples[n % len(examples)]
         yield frame if n < len(examples) or n % 4 else mutate(frame, rng)

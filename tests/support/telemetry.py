@@ -27,7 +27,7 @@ def simulated_samples(
 ) -> list[TelemetrySampled]:
     """`per_robot` samples from each of `robots` robots, one every `step_s`, interleaved in time
     order as robots would send them; values are random but reproducible from `seed`."""
-    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    rng = random.Random(seed)
     return [
         TelemetrySampled.first(
             project_key=project,
