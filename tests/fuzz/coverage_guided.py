@@ -20,7 +20,8 @@ from typing import Any
 import atheris
 
 with atheris.instrument_imports(include=["services.gateway"]):
-    from .fakes import SECRET
+    from tests.support.adapters import SECRET
+
     from .test_adapters import (
         BESSER_ERROR_KEYS,
         BESSER_KEYS,

@@ -27,8 +27,7 @@ from services.gateway.phoenix import wire
 from services.gateway.rsvp_routes import rsvp_router
 from shared.identity import Project
 from tests.support import fuzz
-
-from .fakes import (
+from tests.support.adapters import (
     OTHER_PROJECT,
     SECRET,
     FakeBridge,
