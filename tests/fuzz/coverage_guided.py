@@ -20,20 +20,9 @@ from typing import Any
 import atheris
 
 with atheris.instrument_imports(include=["services.gateway"]):
-    from tests.support.adapters import SECRET
+    from tests.support.adapters import BOT, SECRET, Wire, aida, besser, feed, typed, xparo
 
-    from .test_adapters import (
-        BESSER_ERROR_KEYS,
-        BESSER_KEYS,
-        BOT,
-        Wire,
-        aida,
-        besser,
-        check_phoenix,
-        feed,
-        typed,
-        xparo,
-    )
+    from .shapes import BESSER_ERROR_KEYS, BESSER_KEYS, check_phoenix
 
 LOOP = asyncio.new_event_loop()
 TOPIC = f"bot:{BOT.key}"
