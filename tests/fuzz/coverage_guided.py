@@ -20,7 +20,8 @@ from typing import Any
 import atheris
 
 with atheris.instrument_imports(include=["services.gateway"]):
-    from tests.support.adapters import BOT, SECRET, Wire, aida, besser, feed, typed, xparo
+    from tests.support.gateway_fakes import SECRET
+    from tests.support.sockets import BOT, Wire, aida, besser, feed, typed, xparo
 
     from .shapes import BESSER_ERROR_KEYS, BESSER_KEYS, check_phoenix
 

@@ -1,7 +1,7 @@
 """What every answer of a protocol looks like, whatever the frame was: the fuzz tiers' oracles
 (test_adapters.py and coverage_guided.py)."""
 
-from tests.support.adapters import Wire
+from tests.support.sockets import Wire
 
 BESSER_KEYS = {"action", "message", "history", "timestamp", "message_id"}
 BESSER_ERROR_KEYS = BESSER_KEYS | {"error"}  # an agent_reply_str "Error: ..." + its reason

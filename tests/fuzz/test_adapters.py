@@ -1,8 +1,9 @@
 """In-process fuzz of every protocol adapter's frame handling (FUZZ_FRAMES examples each).
 
-Each adapter runs on the fakes of tests/support/adapters.py; whatever a frame holds, no exception may escape the
-adapter (in the gateway that would end the socket with 1011 and a traceback in the log) and every
-frame it answers is in its protocol's own shape, an error frame for anything it cannot use.
+Each adapter runs on the fakes of tests/support/gateway_fakes.py (built by sockets.py); whatever a
+frame holds, no exception may escape the adapter (in the gateway that would end the socket with
+1011 and a traceback in the log) and every frame it answers is in its protocol's own shape, an
+error frame for anything it cannot use.
 """
 
 import asyncio
@@ -17,10 +18,9 @@ from hypothesis import HealthCheck, given, settings
 
 from services.gateway.phoenix import wire
 from tests.support import fuzz
-from tests.support.adapters import (
+from tests.support.gateway_fakes import OTHER_PROJECT, SECRET
+from tests.support.sockets import (
     BOT,
-    OTHER_PROJECT,
-    SECRET,
     Wire,
     aida,
     besser,

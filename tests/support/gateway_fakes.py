@@ -1,34 +1,30 @@
-"""The gateway's protocol adapters in process, on stand-ins for NATS, the identity stores and the
-media service (the fuzz tier and the golden-frame component tests drive them).
-
-The stand-ins are faithful where it matters: messages are serialised as the real bridge
-serialises them (a failure is a BridgeError, as the real one reports it), secrets are checked
-with the real hash, and every frame an adapter sends is encoded to UTF-8 JSON as the real socket
-does (so a frame that could not be sent raises here). `Wire` is the client's side of one socket;
-`xparo()`, `typed()`, `aida()`, `besser()` and `rsvp_app()` build each adapter on the fakes.
-"""
+"""Stand-ins for NATS, the identity stores and the media service, faithful where it matters:
+messages are serialised as the real bridge serialises them (a failure is a BridgeError, as the
+real one reports it), secrets are checked with the real hash, and every frame an adapter sends is
+encoded to UTF-8 JSON as the real socket does (so a frame that could not be sent raises here).
+sockets.py builds each protocol's adapter on them."""
 
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from fastapi import FastAPI
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from services.gateway.adapters.aida import AidaSocket
-from services.gateway.adapters.besser import BesserSocket, Handshake, UploadedFile
+from services.gateway.adapters.besser import UploadedFile
 from services.gateway.adapters.besser_wire import FrameError as BesserFrameError
-from services.gateway.adapters.xparo import XparoAdapter
-from services.gateway.adapters.xparo_typed import XparoTypedAdapter
 from services.gateway.bridge import BridgeError
-from services.gateway.config import GatewaySettings
-from services.gateway.nul_guard import NulGuard
-from services.gateway.phoenix import wire
-from services.gateway.rsvp_routes import rsvp_router
 from shared.contracts import BotContent, BotContentSaved, ChatReply, TurnAnswered, TurnReceived
 from shared.contracts.chat import AudioPart
+from shared.contracts.schedule import (
+    DeleteSchedule,
+    GetSchedule,
+    Schedule,
+    ScheduleProblem,
+    ScheduleRejected,
+    SetSchedule,
+)
 from shared.contracts.session import SessionInfo, SessionUnknown
 from shared.identity import Project
 from shared.identity.secrets import hash_secret, secret_matches
@@ -79,14 +75,15 @@ class FakeResume:
 
 @dataclass
 class FakeBridge:
-    """Takes every message; answers session, content and save requests plausibly, others not.
-    A published turn is answered at once (an echo bot), so reply paths run too."""
+    """Takes every message; answers session, content, save and schedule requests plausibly,
+    others not. A published turn is answered at once (an echo bot), so reply paths run too."""
 
     published: list[BaseModel] = field(default_factory=list)
     followers: dict[tuple[UUID, str], Callable[[ChatReply], Awaitable[None]]] = field(
         default_factory=dict
     )
     resume: FakeResume = field(default_factory=FakeResume)
+    schedules: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
     @property
     def broker(self) -> Any:
@@ -118,7 +115,9 @@ class FakeBridge:
             request.model_dump_json().encode()
         except Exception as err:
             raise BridgeError("the service did not answer, try again") from err
-        session = str(getattr(request, "session_id", "") or "s")
+        if isinstance(request, GetSchedule | SetSchedule | DeleteSchedule):
+            return answer.validate_python(self.schedule(request).model_dump())
+        session = str(getattr(request, "session_id", "") or uuid4())  # a new one: the dialog's
         candidates: list[BaseModel] = [
             SessionInfo(session_id=session, protocol="aida", data={}),
             BotContentSaved(version=2, categories=1),
@@ -131,6 +130,22 @@ class FakeBridge:
             except ValidationError:
                 continue
         raise BridgeError("the service did not answer, try again")
+
+    def schedule(self, request: GetSchedule | SetSchedule | DeleteSchedule) -> BaseModel:
+        """The robot's schedule as the schedule service keeps it (entries it cannot read are
+        refused, naming the first one, and change nothing)."""
+        kept = self.schedules.setdefault(request.robot_id, {})
+        if isinstance(request, SetSchedule):
+            try:
+                changed = Schedule(robot_id=request.robot_id, schedule_control=request.entries)
+            except ValidationError:
+                problem = ScheduleProblem(entry=next(iter(request.entries)), message="not a date")
+                return ScheduleRejected(problems=[problem])
+            kept.update(changed.schedule_control)
+        elif isinstance(request, DeleteSchedule):
+            for name in request.names if request.names is not None else list(kept):
+                kept.pop(name, None)
+        return Schedule(robot_id=request.robot_id, schedule_control=kept)
 
     async def follow_replies(
         self, *, project: UUID, session: str, deliver: Callable[[ChatReply], Awaitable[None]]
@@ -192,104 +207,3 @@ class FakeMedia:
 
     async def speak(self, *, project: UUID, text: str) -> AudioPart | None:
         return None  # as without a speech engine: replies go out without their audio
-
-
-BOT = project()
-
-
-@dataclass
-class Wire:
-    """The client's side of one socket: decoded frames and close codes, in order."""
-
-    frames: list[Any] = field(default_factory=list)
-    closes: list[int] = field(default_factory=list)
-
-    async def send_json(self, frame: Any) -> bool:
-        self.frames.append(json.loads(wire_text(frame)))
-        return True
-
-    async def send_text(self, text: str) -> bool:
-        text.encode("utf-8")
-        self.frames.append(json.loads(text))
-        return True
-
-    async def close(self, code: int, reason: str = "") -> None:
-        self.closes.append(code)
-
-
-async def feed(adapter: Any, frame: str | bytes) -> None:
-    """Hand `frame` over as connection.run does (binary frames must be UTF-8, or on_bytes)."""
-    if isinstance(frame, bytes):
-        if hasattr(adapter, "on_bytes"):
-            await adapter.on_bytes(frame)
-            return
-        try:
-            frame = frame.decode("utf-8")
-        except UnicodeDecodeError:
-            await adapter.on_binary_error()
-            return
-    await adapter.on_frame(frame)
-
-
-def xparo(out: Wire, bot: Project = BOT) -> XparoAdapter:
-    """The XPARO command API's adapter on one socket (session "fuzz", no robot)."""
-    return XparoAdapter(
-        out.send_json,
-        project=bot,
-        bridge=cast(Any, FakeBridge()),
-        tokens=cast(Any, FakeTokens()),
-        session_id="fuzz",
-        robot_id=None,
-        reply_wait_s=0.05,
-        link={},
-        live=False,
-    )
-
-
-def typed(out: Wire, bot: Project = BOT) -> XparoTypedAdapter:
-    """The XPARO typed API's adapter on one socket (no robot named in the URL)."""
-    return XparoTypedAdapter(
-        cast(Any, out),
-        project=bot,
-        bridge=cast(Any, FakeBridge()),
-        tokens=cast(Any, FakeTokens()),
-        robot_id=None,
-        connection="fuzz",
-        ping_interval_s=60,
-        ack_wait_s=1,
-        fetch_wait_s=1,
-    )
-
-
-def besser(out: Wire, bot: Project = BOT) -> BesserSocket:
-    """The BESSER platform's adapter on one socket (session "fuzz", stage test)."""
-    return BesserSocket(
-        out.send_json,
-        out.close,
-        project=bot,
-        handshake=Handshake(session="fuzz", user_id=None, session_name=None, stage="test"),
-        bridge=cast(Any, FakeBridge()),
-        media=FakeMedia(),
-    )
-
-
-def aida(out: Wire, version: int, bot: Project = BOT) -> AidaSocket:
-    """AIDA's Phoenix socket speaking serializer `version` (1: objects, 2: arrays)."""
-    return AidaSocket(
-        out.send_text,
-        out.close,
-        serializer=wire.Serializer(version),  # type: ignore[arg-type]
-        projects=cast(Any, FakeProjects(bot)),
-        bridge=cast(Any, FakeBridge()),
-        feeds=cast(Any, FakeFeeds()),
-        idle_s=60,
-    )
-
-
-def rsvp_app(bot: Project = BOT) -> FastAPI:
-    """RSVP.ai's HTTP API as the gateway mounts it (NUL guard first), on the fakes."""
-    app = FastAPI()
-    app.add_middleware(NulGuard)
-    settings = GatewaySettings(rsvp_wait_s=1)
-    app.include_router(rsvp_router(cast(Any, FakeProjects(bot)), cast(Any, FakeBridge()), settings))
-    return app
