@@ -84,23 +84,27 @@ class FakeBridge:
     )
     resume: FakeResume = field(default_factory=FakeResume)
     schedules: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    feeds: "FakeFeeds" = field(default_factory=lambda: FakeFeeds())
 
     @property
     def broker(self) -> Any:
         raise BridgeError("no broker in the fuzz harness")
 
     async def publish_turn(self, turn: TurnReceived) -> None:
+        """Publish, then answer: to the session's follower and to the bot's feed (AIDA)."""
         await self.publish(turn, "chat.turn", "CHAT")
+        answer = TurnAnswered.first(
+            project_key=turn.project_key,
+            session_id=turn.session_id,
+            turn_event_id=turn.event_id,
+            text=turn.text[:100] or "ok",
+            engine="fallback",
+        )
         deliver = self.followers.get((turn.project_key, turn.session_id))
         if deliver is not None:
-            answer = TurnAnswered.first(
-                project_key=turn.project_key,
-                session_id=turn.session_id,
-                turn_event_id=turn.event_id,
-                text=turn.text[:100] or "ok",
-                engine="fallback",
-            )
             await deliver(answer)
+        for listener in list(self.feeds.listeners.get(turn.project_key, [])):
+            await listener(answer)
 
     async def publish(self, event: BaseModel, subject: str, stream: str, **_: Any) -> None:
         try:
@@ -184,12 +188,18 @@ class FakeProjects:
         return self.only if secret_matches(secret, self.only.secret_hash) else None
 
 
+@dataclass
 class FakeFeeds:
+    """Each bot's reply feed: the listeners (AIDA joins) the bridge's answers go to."""
+
+    listeners: dict[UUID, list[Any]] = field(default_factory=dict)
+
     async def attach(self, project: UUID, listener: Any) -> None:
-        return None
+        self.listeners.setdefault(project, []).append(listener)
 
     async def detach(self, project: UUID, listener: Any) -> None:
-        return None
+        if listener in self.listeners.get(project, []):
+            self.listeners[project].remove(listener)
 
 
 class FakeMedia:

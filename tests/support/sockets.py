@@ -19,7 +19,6 @@ from shared.identity import Project
 
 from .gateway_fakes import (
     FakeBridge,
-    FakeFeeds,
     FakeMedia,
     FakeProjects,
     FakeTokens,
@@ -108,13 +107,14 @@ def besser(out: Wire, bot: Project = BOT) -> BesserSocket:
 
 def aida(out: Wire, version: int, bot: Project = BOT) -> AidaSocket:
     """AIDA's Phoenix socket speaking serializer `version` (1: objects, 2: arrays)."""
+    bridge = FakeBridge()
     return AidaSocket(
         out.send_text,
         out.close,
         serializer=wire.Serializer(version),  # type: ignore[arg-type]
         projects=cast(Any, FakeProjects(bot)),
-        bridge=cast(Any, FakeBridge()),
-        feeds=cast(Any, FakeFeeds()),
+        bridge=cast(Any, bridge),
+        feeds=cast(Any, bridge.feeds),
         idle_s=60,
     )
 
