@@ -37,8 +37,8 @@ from tests.support.telemetry import (
     consumer_drained,
     publish_samples,
     simulated_samples,
-    wait_until,
 )
+from tests.support.waits import wait_until
 
 NAME = "telemetry_ingest"
 COUNT = "SELECT count(*) FROM telemetry.samples WHERE project_key = $1"

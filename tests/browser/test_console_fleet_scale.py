@@ -20,8 +20,8 @@ from tests.support.telemetry import (
     consumer_drained,
     publish_samples,
     simulated_samples,
-    wait_until,
 )
+from tests.support.waits import wait_until
 
 from .chat import ChatPage, PageOpener
 from .console import CONSOLE_VIEWPORT, console_url, sign_in, until

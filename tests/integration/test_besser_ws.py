@@ -25,7 +25,7 @@ from shared.contracts import DeleteSession, TurnAnswered
 from shared.identity import DEFAULT_FALLBACK
 from tests.support.backends import Backends
 from tests.support.plugin import Stack, TestProject, new_project
-from tests.support.telemetry import wait_until
+from tests.support.waits import wait_until
 
 from .besser import connect, recv, recv_n, refusal, said, send
 from .typed import Admin

@@ -29,7 +29,7 @@ from shared.contracts import (
 )
 from shared.settings import CommonSettings
 from tests.support.plugin import Stack, TestProject
-from tests.support.telemetry import wait_until
+from tests.support.waits import wait_until
 
 REPLY: TypeAdapter[SessionInfo | SessionUnknown] = TypeAdapter(SessionReply)
 SAID: TypeAdapter[BotSpoke | SessionUnknown] = TypeAdapter(BotSpoke | SessionUnknown)

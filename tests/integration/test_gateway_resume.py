@@ -13,7 +13,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from shared import subjects
 from tests.support.backends import Backends
 from tests.support.plugin import Stack, TestProject
-from tests.support.telemetry import wait_until
+from tests.support.waits import wait_until
 
 from . import phoenix, typed, xparo
 

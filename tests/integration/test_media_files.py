@@ -40,7 +40,8 @@ from shared.contracts import (
 )
 from tests.support.backends import Backends
 from tests.support.plugin import Stack, TestProject
-from tests.support.telemetry import publish_event, wait_until
+from tests.support.telemetry import publish_event
+from tests.support.waits import wait_until
 
 pytestmark = pytest.mark.integration
 

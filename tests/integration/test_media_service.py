@@ -30,7 +30,8 @@ from shared.contracts import (
 from tests.support.backends import Backends
 from tests.support.plugin import TestProject
 from tests.support.services import Service
-from tests.support.telemetry import consumer_drained, publish_event, wait_until
+from tests.support.telemetry import consumer_drained, publish_event
+from tests.support.waits import wait_until
 
 pytestmark = pytest.mark.integration
 

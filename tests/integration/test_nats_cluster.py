@@ -18,7 +18,7 @@ from shared.broker import servers_of
 from shared.devstack.embedded import EmbeddedNats
 from tests.support.backends import ClusterBackends
 from tests.support.plugin import Stack, TestProject
-from tests.support.telemetry import wait_until
+from tests.support.waits import wait_until
 
 from .xparo import ask, connect, save
 

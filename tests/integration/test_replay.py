@@ -38,8 +38,8 @@ from tests.support.telemetry import (
     publish_event,
     publish_samples,
     simulated_samples,
-    wait_until,
 )
+from tests.support.waits import wait_until
 
 from .xparo import ask, connect, recv, save, send
 

@@ -26,8 +26,8 @@ from tests.support.telemetry import (
     consumer_drained,
     publish_samples,
     simulated_samples,
-    wait_until,
 )
+from tests.support.waits import wait_until
 
 from .xparo import ask, connect, save
 

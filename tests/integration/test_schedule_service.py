@@ -34,7 +34,7 @@ from shared.contracts import (
 )
 from tests.support.backends import Backends
 from tests.support.services import Service
-from tests.support.telemetry import wait_until
+from tests.support.waits import wait_until
 
 GRACE_S = 5
 REPLY = TypeAdapter[Schedule | ScheduleRejected](ScheduleReply)

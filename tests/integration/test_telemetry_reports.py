@@ -28,7 +28,8 @@ from shared.contracts import (
 from shared.db import Database
 from tests.support.backends import Backends
 from tests.support.services import Service
-from tests.support.telemetry import consumer_drained, publish_event, wait_until
+from tests.support.telemetry import consumer_drained, publish_event
+from tests.support.waits import wait_until
 
 ONLINE_WINDOW_S = 1.0
 

@@ -48,8 +48,8 @@ from tests.support.telemetry import (
     publish_event,
     publish_samples,
     simulated_samples,
-    wait_until,
 )
+from tests.support.waits import wait_until
 
 Answer = TypeVar("Answer", bound=Contract)
 Query = GetLatestTelemetry | GetTelemetryRange | GetRobots | GetCommands
