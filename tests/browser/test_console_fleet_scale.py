@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from shared import subjects
 from shared.contracts import TelemetrySampled
@@ -23,11 +23,11 @@ from tests.support.telemetry import (
 )
 from tests.support.waits import wait_until
 
-from .chat import ChatPage, PageOpener
-from .console import CONSOLE_VIEWPORT, console_url, sign_in, until
-from .test_console import operator_token
-
-__all__ = ["operator_token"]  # the fixture, used by name
+from .chat import ChatPage
+from .console import (
+    signed_in,
+    until,
+)
 
 ROBOTS, SECONDS = 50, 3600
 
@@ -42,11 +42,6 @@ def fleet_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) ->
     running = Stack(backends, tmp_path_factory.mktemp("logs"))
     yield running.start(dialogs=1, telemetry=1)
     running.stop()
-
-
-@pytest.fixture
-async def console(browser: Browser, open_page: PageOpener) -> ChatPage:
-    return await open_page(browser, viewport=CONSOLE_VIEWPORT)
 
 
 @pytest.mark.timeout(900)
@@ -65,7 +60,7 @@ async def test_an_hour_of_fifty_robots_is_listed_followed_and_charted(
     for n in range(0, len(samples), 10_000):
         await publish_samples(js, samples[n : n + 10_000])
     page = console.page
-    await sign_in(page, console_url(fleet_stack, f"#/p/{project.key}/robots"), operator_token)
+    await signed_in(page, fleet_stack, operator_token, f"#/p/{project.key}/robots")
     await expect(page.locator("#fleet tbody tr")).to_have_count(ROBOTS, timeout=600_000)
     newer = TelemetrySampled.first(
         project_key=project.key,
