@@ -77,11 +77,11 @@ chaos: $(STAMP) ## Faults under load (prints the lost/duplicated table) and the 
 	  --timeout=3600 $(PYTEST_ARGS)
 
 eval: $(STAMP) ## FAQ/NLU quality: smoke set eval/, then public held-out sets vs a baseline (EVAL_ARGS="--faq F --intents I --heldout H --public DIR")
-	@$(PY) -m services.dialog.knowledge.evaluate $(EVAL_ARGS)
+	@$(PY) -m services.dialog.evaluation.evaluate $(EVAL_ARGS)
 	@$(MAKE) --no-print-directory eval-documents
 
 eval-documents: $(STAMP) ## Answers from documents: source passage in the top 3 (DOCS_ARGS="--misses")
-	@$(PY) -m services.dialog.knowledge.documents_evaluate $(DOCS_ARGS)
+	@$(PY) -m services.dialog.evaluation.documents_evaluate $(DOCS_ARGS)
 
 # SERVICE=all rebuilds each service into its own replay_<schema>; INTO names one service's target;
 # PROJECT=<key> rebuilds one project; COMPARE=1 compares with the live tables (exit 1: differ).

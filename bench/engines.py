@@ -21,7 +21,7 @@ import time
 
 from common import Goal, write
 
-from services.dialog.knowledge import FaqIndex
+from services.dialog.engines.knowledge import FaqIndex
 from services.media.speech import synthesise
 from services.media.transcriber import recognise
 from services.media.voice import speech_pcm

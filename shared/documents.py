@@ -73,7 +73,10 @@ def extract(data: bytes, kind: DocumentKind) -> str:
             decoded = data.decode("utf-8-sig")
         except UnicodeDecodeError as err:
             raise DocumentRefused(f"the document is not UTF-8 text (byte {err.start})") from err
+        if "\x00" in decoded:  # no text format has it; Postgres cannot store it
+            raise DocumentRefused("the document is not text: it holds a NUL character")
         text = _html_text(decoded) if kind == "html" else decoded.replace(PAGE_BREAK, "\n")
+    text = text.replace("\x00", "")  # a PDF's odd font can give it: a character Postgres refuses
     if not text.replace(PAGE_BREAK, "").strip():
         raise DocumentRefused("the document holds no text")
     return text

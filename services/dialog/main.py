@@ -1,6 +1,7 @@
 """Wiring: broker, database, application, health routes."""
 
 from faststream.asgi import AsgiFastStream
+from faststream.nats import NatsBroker
 
 from shared import subjects
 from shared.broker import make_broker
@@ -14,16 +15,16 @@ from shared.settings import CommonSettings
 
 from .application import DialogApp
 from .config import DialogSettings
-from .conversation_handlers import register_conversations
-from .conversation_store import PgConversations
-from .conversations import ConversationApp
+from .content.store import ContentStore
+from .conversations.application import ConversationApp
+from .conversations.handlers import register_conversations
+from .conversations.store import PgConversations
+from .engines.llm import WRITER, LlmConfig
 from .handlers import register
-from .llm import WRITER, LlmConfig
-from .machine_clock import MachineClock
-from .owners import PartitionedTurns
-from .store import PgSessions
-from .turn_store import PgTurnBatches, keep_connection, prepare_connection
-from .versions import ContentStore
+from .sessions.store import PgSessions
+from .turns.machine_clock import MachineClock, Publish
+from .turns.owners import PartitionedTurns
+from .turns.store import PgTurnBatches, keep_connection, prepare_connection
 
 
 def create_app(
@@ -50,6 +51,31 @@ def create_app(
         cache_s=settings.project_cache_s,
     )
     register(broker, app, settings)
+    _configure_llm(settings)
+    conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)
+    register_conversations(broker, conversations)
+
+    turns = _partitioned_turns(broker, app, settings, db, common)
+    service = make_service_app(broker, common=common, checks=[db.ready])
+    clock = MachineClock(
+        app,
+        db,
+        owned=lambda: turns.owned,
+        partitions=common.chat_partitions,
+        every_s=settings.machine_tick_s,
+        publish=_tick_publisher(broker),
+        idle_s=settings.machine_idle_s,
+    )
+    _run(service, broker, app, db, turns, clock, common=common)
+    service.after_shutdown(engine.dispose)
+    forget_deleted_projects(
+        service, broker, service="dialog", schema="dialog", database_url=common.database_url
+    )
+    return service
+
+
+def _configure_llm(settings: DialogSettings) -> None:
+    """Point the process's model writer at the endpoint the settings name (unset: off)."""
     if settings.llm_base_url:
         WRITER.config = LlmConfig(
             base_url=settings.llm_base_url,
@@ -59,16 +85,27 @@ def create_app(
             concurrency=settings.llm_concurrency,
             history_turns=settings.llm_history_turns,
         )
-    conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)
-    register_conversations(broker, conversations)
 
+
+def _partitioned_turns(
+    broker: NatsBroker,
+    app: DialogApp,
+    settings: DialogSettings,
+    db: Database,
+    common: CommonSettings,
+) -> PartitionedTurns:
+    """The turn path, each partition's consumer lag watched once this replica owns it."""
     turns = PartitionedTurns(app, settings, db, partitions=common.chat_partitions)
     turns.started = lambda claim: watch_consumer(
         broker,
         subjects.CHAT_STREAM,
         subjects.dialog_partition_durable(claim.partition, claim.consumer),
     )
-    service = make_service_app(broker, common=common, checks=[db.ready])
+    return turns
+
+
+def _tick_publisher(broker: NatsBroker) -> Publish:
+    """How the machine clock publishes a tick turn into CHAT (its event id dedupes a repeat)."""
 
     async def publish_tick(subject: str, turn: TurnReceived) -> None:
         headers = {"Nats-Msg-Id": str(turn.event_id)}
@@ -77,15 +114,21 @@ def create_app(
             subject, turn.model_dump_json().encode(), stream=subjects.CHAT_STREAM, headers=headers
         )
 
-    clock = MachineClock(
-        app,
-        db,
-        owned=lambda: turns.owned,
-        partitions=common.chat_partitions,
-        every_s=settings.machine_tick_s,
-        publish=publish_tick,
-        idle_s=settings.machine_idle_s,
-    )
+    return publish_tick
+
+
+def _run(
+    service: AsgiFastStream,
+    broker: NatsBroker,
+    app: DialogApp,
+    db: Database,
+    turns: PartitionedTurns,
+    clock: MachineClock,
+    *,
+    common: CommonSettings,
+) -> None:
+    """Start the database, the cache's listener, the turn path and the clock with the service,
+    and stop them in the reverse order."""
 
     @service.on_startup  # after the streams exist
     async def open_database() -> None:
@@ -101,8 +144,3 @@ def create_app(
     service.on_shutdown(turns.stop)  # the batch being answered is settled first
     service.after_shutdown(db.close)
     service.after_shutdown(WRITER.close)
-    service.after_shutdown(engine.dispose)
-    forget_deleted_projects(
-        service, broker, service="dialog", schema="dialog", database_url=common.database_url
-    )
-    return service

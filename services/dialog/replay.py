@@ -2,7 +2,7 @@
 
 Every reply in CHAT (`chat.reply.<project>.<session>`) is folded with the turn it answers
 (`chat.turn.<project>`) through the service's own store code (TurnStore's unit, PgSessions,
-DialogApp's row builder) into a fresh schema; session deletions (`chat.deleted.<project>`) and
+the turn path's row builder) into a fresh schema; session deletions (`chat.deleted.<project>`) and
 project deletions (CONFIG) are applied as the live service applies them. The SQLModel models
 carry `schema="dialog"`; the engine's `schema_translate_map` points them at the replay schema.
 
@@ -33,11 +33,12 @@ from shared.replay import (
     subject_matches,
 )
 
-from .application import DialogApp
-from .conversations import said_row
-from .domain import SessionGone, answered_on
+from .errors import SessionGone
 from .models import SCHEMA
-from .store import PgSessions, TurnStore
+from .sessions.application import said_row
+from .sessions.store import PgSessions, TurnStore
+from .turns.order import answered_on
+from .turns.records import row_of
 
 CHAT_SUBJECTS = (subjects.CHAT_TURN_ALL, subjects.CHAT_REPLY_ALL, subjects.CHAT_DELETED_ALL)
 _REPLY = TypeAdapter[ChatReply](ChatReply)
@@ -82,7 +83,7 @@ class Transcripts:
             self._progress.skip("turns without a reply")
 
     async def _answer(self, reply: TurnAnswered) -> None:
-        """DialogApp.handle_turn's writes, with the answer taken from the reply instead of
+        """The turn path's writes, with the answer taken from the reply instead of
         the engines."""
         turn = self._waiting.pop(reply.turn_event_id, None)
         if turn is None:
@@ -99,7 +100,7 @@ class Transcripts:
                     self._progress.skip("duplicates")
                     return
                 # engine_ms is how long the engine took: no event holds it (never compared).
-                row = DialogApp._row(turn, reply, engine_ms=0.0)
+                row = row_of(turn, reply, engine_ms=0.0)
                 session.protocol = session.protocol or turn.protocol
                 session.channel, session.seq = turn.channel, turn.seq
                 session.channels = answered_on(session.channels, channel=turn.channel, seq=turn.seq)

@@ -14,11 +14,12 @@ from pydantic import TypeAdapter
 
 from services.dialog.application import DialogApp
 from services.dialog.config import DialogSettings
-from services.dialog.handlers import publish_reply, register
+from services.dialog.content.versions import EMPTY, content_of
+from services.dialog.handlers import register
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
-from services.dialog.turn_loop import TurnBatch
-from services.dialog.turn_store import AlreadyStored, Changed, TurnRecord
-from services.dialog.versions import EMPTY, content_of
+from services.dialog.sessions.handlers import publish_reply
+from services.dialog.turns.loop import TurnBatch
+from services.dialog.turns.store import AlreadyStored, Changed, TurnRecord
 from shared import subjects
 from shared.contracts import (
     BotContent,

@@ -5,7 +5,7 @@ from uuid import uuid4
 
 from faststream.nats import TestNatsBroker
 
-from services.dialog.application import Arrived
+from services.dialog.turns.outcomes import Arrived
 from shared import subjects
 from shared.contracts import SaveBotContent, TurnAnswered, TurnReceived
 

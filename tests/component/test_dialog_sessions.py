@@ -6,7 +6,7 @@ from uuid import UUID, uuid4
 from faststream.nats import TestNatsBroker
 from pydantic import BaseModel, TypeAdapter
 
-from services.dialog.application import Arrived
+from services.dialog.turns.outcomes import Arrived
 from shared import subjects
 from shared.contracts import (
     BotSpoke,

@@ -6,10 +6,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from services.dialog.application import DialogApp
-from services.dialog.owners import PartitionedTurns
-from services.dialog.store import PgSessions
-from services.dialog.turn_store import PgTurnBatches, prepare_connection
-from services.dialog.versions import ContentStore
+from services.dialog.content.store import ContentStore
+from services.dialog.sessions.store import PgSessions
+from services.dialog.turns.owners import PartitionedTurns
+from services.dialog.turns.store import PgTurnBatches, prepare_connection
 from shared.db import Database, make_engine, session_factory
 from shared.identity import ProjectStore
 

@@ -9,8 +9,8 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.dialog.application import Arrived
-from services.dialog.machine_clock import MachineClock
+from services.dialog.turns.machine_clock import MachineClock
+from services.dialog.turns.outcomes import Arrived
 from shared import subjects
 from shared.broker import ensure_streams
 from shared.contracts import TurnAnswered, TurnReceived, UpdateSession

@@ -9,11 +9,11 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from services.dialog.application import Arrived
 from services.dialog.config import DialogSettings
-from services.dialog.owners import PartitionedTurns
-from services.dialog.partitions import Claim, Fenced, take_over
-from services.dialog.turn_store import KnownSessions
+from services.dialog.turns.known import KnownSessions
+from services.dialog.turns.outcomes import Arrived
+from services.dialog.turns.owners import PartitionedTurns
+from services.dialog.turns.partitions import Claim, Fenced, take_over
 from shared import subjects
 from shared.broker import ensure_streams
 from shared.contracts import (

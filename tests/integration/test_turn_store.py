@@ -9,8 +9,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.dialog.models import SessionRow
-from services.dialog.store import PgSessions
-from services.dialog.turn_store import (
+from services.dialog.sessions.store import PgSessions
+from services.dialog.turns.store import (
     AlreadyStored,
     Changed,
     PgTurnBatches,

@@ -4,21 +4,18 @@ from uuid import uuid4
 
 import pytest
 
-from services.dialog.chain import Brains, build_brain
 from services.dialog.config import DialogSettings
-from services.dialog.domain import (
+from services.dialog.engines.aiml import (
     InvalidAiml,
-    answer,
-    answered_on,
-    build_kernel,
     compile_aiml,
     data_predicates,
-    deleted_event_id,
-    early_retry_delay,
     heard,
     parse_properties,
-    waits_for_predecessor,
 )
+from services.dialog.engines.aiml_kernel import answer, build_kernel
+from services.dialog.engines.brain import Brains, build_brain
+from services.dialog.sessions.application import deleted_event_id
+from services.dialog.turns.order import answered_on, early_retry_delay, waits_for_predecessor
 from shared.contracts import IMAGE_INPUT, BotContent
 
 NAME = (

@@ -5,8 +5,8 @@ import zipfile
 
 import pytest
 
-from services.dialog.content_diff import changed_files, diff_parts, file_digests, text_forms
-from services.dialog.domain import InvalidAiml, compile_files
+from services.dialog.content.diff import changed_files, diff_parts, file_digests, text_forms
+from services.dialog.engines.aiml import InvalidAiml, compile_files
 from services.gateway import aiml_files
 from services.gateway.aiml_files import UploadRefused, decode_xml, read_aiml, read_zip, write_zip
 from shared.contracts.content import AimlFile, BotContent, ContentFile

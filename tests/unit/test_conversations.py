@@ -8,8 +8,8 @@ from uuid import uuid4
 
 import pytest
 
-from services.dialog.conversation_store import like_pattern
-from services.dialog.conversations import entries_of, fit
+from services.dialog.conversations.application import entries_of, fit
+from services.dialog.conversations.queries import like_pattern
 from services.dialog.models import TurnRow
 from services.gateway.adapters.rsvp import answer_body
 from services.gateway.conversation_formats import (

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.dialog.knowledge.documents import DocumentIndex, extract_answer, split
-from services.dialog.knowledge.documents_evaluate import evaluate, load
+from services.dialog.engines.knowledge.documents import DocumentIndex, extract_answer, split
+from services.dialog.evaluation.documents_evaluate import evaluate, load
 from shared.documents import DocumentRefused, extract, kind_of, pages
 from tests.support.pdf import pdf_of
 
@@ -42,6 +42,17 @@ def test_unknown_formats_and_unreadable_documents_are_refused() -> None:
         with pytest.raises(DocumentRefused) as refused:
             extract(data, kind)  # type: ignore[arg-type]
         assert refused.value.status == 422
+
+
+def test_a_nul_character_is_refused_in_text_and_dropped_from_a_pdf() -> None:
+    """Postgres stores no NUL: a text upload holding one is refused with 422 (it is not text;
+    it used to reach the dialog, whose save failed unanswered, so the upload waited 60 s for a
+    503), and a PDF whose extraction gives one loses just that character."""
+    for kind in ("text", "markdown", "html"):
+        with pytest.raises(DocumentRefused) as refused:
+            extract(b"\x1chb\x0cVq\x00r", kind)  # type: ignore[arg-type]
+        assert refused.value.status == 422 and "NUL" in str(refused.value)
+    assert extract(pdf_of(["Ope\x00ning hours"]), "pdf") == "Opening hours"
 
 
 def test_long_sections_are_cut_into_passages_at_paragraphs() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.dialog.knowledge import FaqIndex, NluModel, classifier, faq_index, nlu_model
-from services.dialog.knowledge.classifier import TextClassifier, chars, words
-from services.dialog.knowledge.public_eval import evaluate, table
-from services.dialog.knowledge.trained import Trained
+from services.dialog.engines.knowledge import FaqIndex, NluModel, classifier, faq_index, nlu_model
+from services.dialog.engines.knowledge.classifier import TextClassifier, chars, words
+from services.dialog.engines.knowledge.trained import Trained
+from services.dialog.evaluation.public_eval import evaluate, table
 from shared.contracts.knowledge import Faq, FaqGroup, Intent, Intents
 
 pytestmark = pytest.mark.unit

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from services.dialog.knowledge.entities import CustomEntity, extract
-from services.dialog.knowledge.text import Found
+from services.dialog.engines.knowledge.entities import CustomEntity, extract
+from services.dialog.engines.knowledge.text import Found
 from shared.contracts.knowledge import SYSTEM_ENTITIES, Entity, Lang
 
 pytestmark = pytest.mark.unit

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from services.dialog.knowledge.evaluate import evaluate_files, load, main
-from services.dialog.knowledge.text import normalise
+from services.dialog.engines.knowledge.text import normalise
+from services.dialog.evaluation.evaluate import evaluate_files, load, main
 from shared.contracts.knowledge import Faq, Intents
 
 pytestmark = pytest.mark.unit

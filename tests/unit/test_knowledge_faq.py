@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.dialog.chain import build_brain
-from services.dialog.knowledge import FaqIndex
+from services.dialog.engines.brain import build_brain
+from services.dialog.engines.knowledge import FaqIndex
 from shared.contracts.content import BotContent
 from shared.contracts.knowledge import Faq, FaqGroup, Intent, Intents, Lang
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from services.dialog.knowledge import NluModel, Understood, intent_id
-from services.dialog.knowledge.nlu import INTENT_NAMESPACE
+from services.dialog.engines.knowledge import NluModel, Understood, intent_id
+from services.dialog.engines.knowledge.nlu import INTENT_NAMESPACE
 from shared.contracts.knowledge import Intents, Lang
 
 pytestmark = pytest.mark.unit

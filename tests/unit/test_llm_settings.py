@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.dialog.config import DialogSettings
-from services.dialog.llm import Writer
+from services.dialog.engines.llm import Writer
 
 pytestmark = pytest.mark.unit
 

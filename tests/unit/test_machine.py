@@ -13,7 +13,9 @@ import pytest
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from services.dialog.machine import MAX_HOPS, MachineEvent, MachineModel, Prediction, Step
+from services.dialog.engines.machine import MachineModel, Step
+from services.dialog.engines.machine_context import MachineEvent
+from services.dialog.engines.machine_transitions import MAX_HOPS, Prediction
 from shared.contracts.chat import (
     ChartPart,
     FilePart,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.dialog.machine import MachineModel, Step
-from services.dialog.machine_context import MachineEvent
+from services.dialog.engines.machine import MachineModel, Step
+from services.dialog.engines.machine_context import MachineEvent
 from services.gateway.adapters.besser_wire import reply_frames
 from services.gateway.knowledge_formats import FormatError, as_yaml, read_machine
 from shared.contracts.chat import TextPart

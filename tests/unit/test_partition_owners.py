@@ -1,9 +1,9 @@
-"""A replica's share of the turn partitions (services/dialog/owners.py) on fake leases."""
+"""A replica's share of the turn partitions (services/dialog/turns/owners.py) on fake leases."""
 
 from typing import Any
 
-from services.dialog.owners import Owners
-from services.dialog.partitions import Claim
+from services.dialog.turns.owners import Owners
+from services.dialog.turns.partitions import Claim
 
 
 class FakeLeases:

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from nats.aio.client import Client as NatsClient
 
-from services.dialog.project_cache import ProjectCache
+from services.dialog.content.project_cache import ProjectCache
 from shared import subjects
 
 

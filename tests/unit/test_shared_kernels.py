@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.dialog.chain import Brain, Kernels, Question, build_brain, respond
-from services.dialog.domain import NO_AIML, CompiledAiml, answer, build_kernel, compile_aiml
+from services.dialog.engines.aiml import compile_aiml
+from services.dialog.engines.aiml_kernel import NO_AIML, CompiledAiml, answer, build_kernel
+from services.dialog.engines.brain import Brain, Kernels, build_brain
+from services.dialog.engines.chain import Question, respond
 from shared.contracts import BotContent
 
 BOT = (

@@ -11,74 +11,31 @@ over that state's intents (and the global ones) only, as BESSER trains one class
 """
 
 import html
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.dialog.knowledge import NluModel, render
 from shared.contracts.chat import (
-    MAX_PART_BYTES,
-    AudioPart,
-    ChartPart,
-    FilePart,
-    FormPart,
-    ImagePart,
-    LocationPart,
-    OptionsPart,
     Part,
-    RagPart,
-    TablePart,
-    TextPart,
 )
 from shared.contracts.knowledge import PLACEHOLDER, Intent, Intents, Lang, Slot
 from shared.contracts.machine import (
     FALLBACK_INTENT,
-    AudioItem,
-    Auto,
     BodyItem,
     Condition,
-    DataframeItem,
-    EventReceived,
-    FileItem,
-    FileReceived,
-    FormItem,
-    HtmlItem,
-    ImageItem,
     IntentMatched,
-    LocationItem,
-    MarkdownItem,
-    NoIntentMatched,
-    OptionsItem,
-    PlotlyItem,
-    RagItem,
     StateMachine,
-    TextItem,
     Transition,
     VariableMatches,
     main_flow,
 )
-from shared.contracts.media import MAX_SPOKEN_CHARS
-from shared.expression import number as _number
-from shared.expression import satisfied
 from shared.expression import text as _text
 
-from .machine_context import Context, MachineEvent, compiled
-
-MAX_HOPS = 20
-"""Eventless transitions followed for one event at most (validation forbids auto loops; a loop
-through variables that keep matching stops here)."""
-MAX_TEXT = 65_536
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """What intent prediction found for a text event (kept in the transcript)."""
-
-    intent: str  # FALLBACK_INTENT (score 1) when the best is below the threshold, as BESSER
-    score: float
-    params: dict[str, Any]  # param name -> rendered value (a city's name, the words said, ...)
+from .knowledge import NluModel, render
+from .machine_context import Context, MachineEvent
+from .machine_parts import body_part
+from .machine_transitions import MAX_HOPS, Prediction, eventless, matches, restore, settled
 
 
 @dataclass(frozen=True)
@@ -139,15 +96,15 @@ class MachineModel:
             turn = _Turn(self, event, dict(variables), {}, context=context)
             turn.enter(machine.initial)
             return turn.follow(prediction=None)
-        current, kept, back = _restore(machine, state)
-        current = _settled(machine, current)
+        current, kept, back = restore(machine, state)
+        current = settled(machine, current)
         prediction = self._predict(current, event, lang, now) if event.kind == "text" else None
         if prediction is not None:
             context.intent, context.score = prediction.intent, prediction.score
             context.params = prediction.params
         here = machine.states[current]
         for transition in here.transitions:
-            if _matches(transition, event, prediction, context):
+            if matches(transition, event, prediction, context):
                 params = prediction.params if prediction is not None else {}
                 turn = _Turn(self, event, dict(variables), params, context=context, back=back)
                 turn.leave(current, transition.to)
@@ -171,11 +128,11 @@ class MachineModel:
     def due(self, state: dict[str, Any] | None, variables: dict[str, Any], now: datetime) -> bool:
         """Whether one of the conditions a session in `state` waits on holds `now`."""
         context = Context(MachineEvent("tick"), variables, now, self.machine.timezone)
-        return any(_eventless(t, context) for t in self._watched(state))
+        return any(eventless(t, context) for t in self._watched(state))
 
     def _watched(self, state: dict[str, Any] | None) -> list[Transition]:
-        current, _, _ = _restore(self.machine, state)
-        transitions = self.machine.states[_settled(self.machine, current)].transitions
+        current, _, _ = restore(self.machine, state)
+        transitions = self.machine.states[settled(self.machine, current)].transitions
         return [t for t in transitions if isinstance(t, Condition | VariableMatches)]
 
     def _predict(self, current: str, event: MachineEvent, lang: Lang, now: datetime) -> Prediction:
@@ -206,34 +163,6 @@ def _content(machine: StateMachine, wanted: frozenset[str]) -> Intents:
             for intent in chosen
         ],
     )
-
-
-def _restore(
-    machine: StateMachine, state: Mapping[str, Any] | None
-) -> tuple[str, dict[str, str], str | None]:
-    """The current state's name, the params kept in `state` and where a global state goes back
-    to (anything malformed is ignored)."""
-    if not isinstance(state, Mapping):
-        return machine.initial, {}, None
-    name, kept, back = state.get("state"), state.get("params"), state.get("back")
-    if not isinstance(name, str) or name not in machine.states:
-        return machine.initial, {}, None
-    back = back if isinstance(back, str) and back in machine.states else None
-    if not isinstance(kept, Mapping):
-        return name, {}, back
-    return name, {k: v for k, v in kept.items() if isinstance(k, str) and isinstance(v, str)}, back
-
-
-def _settled(machine: StateMachine, name: str) -> str:
-    """Where a session waits for events: past the auto transitions of `name`. A session only
-    rests in such a state when it never heard the start event (its initial state, when it
-    speaks another protocol than BESSER), and an event must not be spent moving it on."""
-    for _ in range(MAX_HOPS):
-        auto = next((t for t in machine.states[name].transitions if isinstance(t, Auto)), None)
-        if auto is None:
-            break
-        name = auto.to
-    return name
 
 
 class _Turn:
@@ -290,14 +219,14 @@ class _Turn:
                 back, self.back = self.back or self.machine.initial, None
                 self.enter(back)
                 continue
-            ready = next((t for t in transitions if _eventless(t, self.context)), None)
+            ready = next((t for t in transitions if eventless(t, self.context)), None)
             if ready is None:
                 break
             self.leave(self.at, ready.to)
         return self.result(handled=True, prediction=prediction)
 
     def say(self, body: list[BodyItem]) -> None:
-        self.parts.extend(_part(item, self) for item in body)
+        self.parts.extend(body_part(item, self.fill) for item in body)
 
     def result(self, *, handled: bool, prediction: Prediction | None) -> Step:
         state: dict[str, Any] = {"state": self.at, "params": dict(self.params)}
@@ -332,127 +261,3 @@ def _fields(event: MachineEvent) -> dict[str, str]:
         for key, item in found.items()
         if isinstance(key, str) and item is not None and not isinstance(item, dict | list)
     }
-
-
-def _matches(
-    transition: Transition,
-    event: MachineEvent,
-    prediction: Prediction | None,
-    context: Context,
-) -> bool:
-    """Whether `transition` is taken on `event` (json events never predict intents; the clock
-    takes eventless transitions only)."""
-    if isinstance(transition, IntentMatched):
-        found = prediction is not None and prediction.intent == transition.intent
-    elif isinstance(transition, NoIntentMatched):
-        found = prediction is not None and prediction.intent == FALLBACK_INTENT
-    elif isinstance(transition, FileReceived):
-        file = event.file if event.kind == "file" else None
-        found = file is not None and _allowed(file.type, transition.types)
-    elif isinstance(transition, EventReceived):
-        kinds = (
-            ("text", "json", "file", "gui") if transition.event == "any" else (transition.event,)
-        )
-        found = event.kind in kinds
-    else:
-        return _eventless(transition, context)
-    return found and (
-        transition.if_ is None or satisfied(compiled(transition.if_), context.names())
-    )
-
-
-def _eventless(transition: Transition, context: Context) -> bool:
-    """Whether `transition` is taken without an event (auto, a variable that matches, a
-    condition that holds)."""
-    if isinstance(transition, Auto):
-        return True
-    variables = context.variables
-    if isinstance(transition, VariableMatches) and transition.variable in variables:
-        return _holds(transition.op, variables[transition.variable], transition.value)
-    if isinstance(transition, Condition):
-        return satisfied(compiled(transition.if_), context.names())
-    return False
-
-
-def _allowed(mime: str, types: list[str] | None) -> bool:
-    if types is None:
-        return True
-    mime = mime.split(";")[0].strip().lower()
-    for allowed in (t.strip().lower() for t in types):
-        if mime == allowed or (allowed.endswith("/*") and mime.startswith(allowed[:-1])):
-            return True
-    return False
-
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
-def _holds(op: str, left: Any, right: Any) -> bool:
-    """`left op right`: numerically when both are numbers (or numeric text), else as text."""
-    if op == "contains":
-        if isinstance(left, list):
-            return any(_holds("==", item, right) for item in left)
-        if isinstance(left, dict | str):
-            return _text(right) in left
-        return False
-    a, b = _number(left), _number(right)
-    if a is not None and b is not None:
-        return _COMPARE[op](a, b)
-    if op in ("==", "!="):
-        return _COMPARE[op](_text(left), _text(right))
-    return isinstance(left, str) and isinstance(right, str) and _COMPARE[op](left, right)
-
-
-def _filled(value: Any, fill: Callable[[str], str]) -> Any:
-    """`value` (JSON) with every string in it filled (keys are left as written)."""
-    if isinstance(value, str):
-        return fill(value)
-    if isinstance(value, list):
-        return [_filled(item, fill) for item in value]
-    if isinstance(value, dict):
-        return {key: _filled(item, fill) for key, item in value.items()}
-    return value
-
-
-def _part(item: BodyItem, turn: _Turn) -> Part:
-    """The reply `item` says, its placeholders filled (cut to the part's limits, never raises)."""
-    fill = turn.fill
-    if isinstance(item, TextItem):
-        return TextPart(kind="str", text=fill(item.text)[:MAX_TEXT])
-    if isinstance(item, MarkdownItem):
-        return TextPart(kind="markdown", text=fill(item.markdown)[:MAX_TEXT])
-    if isinstance(item, HtmlItem):
-        return TextPart(kind="html", text=fill(item.html, escape=True)[:MAX_TEXT])
-    if isinstance(item, OptionsItem):
-        return OptionsPart(options=[fill(option) for option in item.options])
-    if isinstance(item, DataframeItem):
-        return TablePart(columns={fill(k): _filled(v, fill) for k, v in item.dataframe.items()})
-    if isinstance(item, PlotlyItem):
-        return ChartPart(figure=_filled(item.plotly, fill))
-    if isinstance(item, ImageItem):
-        return ImagePart(base64=fill(item.image)[:MAX_PART_BYTES])
-    if isinstance(item, FileItem):
-        return FilePart(
-            name=fill(item.file.name)[:255] or "file",
-            type=fill(item.file.type)[:255] or "application/octet-stream",
-            base64=fill(item.file.base64)[:MAX_PART_BYTES],
-        )
-    if isinstance(item, AudioItem):
-        return AudioPart(text=fill(item.audio)[:MAX_SPOKEN_CHARS])
-    if isinstance(item, RagItem):  # the chain answers it from the documents
-        return RagPart(question=fill(item.rag)[:MAX_TEXT], answer="", llm_name="")
-    if isinstance(item, FormItem):
-        form = item.form
-        fields = [f.model_copy(update={"label": fill(f.label)[:200]}) for f in form.fields]
-        return FormPart(
-            id=form.id, title=fill(form.title)[:1000], fields=fields, submit=form.submit
-        )
-    assert isinstance(item, LocationItem)
-    return LocationPart(latitude=item.location.latitude, longitude=item.location.longitude)

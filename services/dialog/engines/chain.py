@@ -4,212 +4,29 @@ intent that waits for slots taking the next turn first."""
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
-import threading
-import weakref
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
-from uuid import UUID
 
-from shared.contracts import BotContent
-from shared.contracts.chat import (
-    AudioPart,
-    FileRef,
-    Part,
-    RagDoc,
-    RagPart,
-    TextPart,
-    TurnEvent,
-    plain_text,
-)
-from shared.contracts.knowledge import (
-    Chain,
-    ChainStep,
-    FaqGroup,
-    FaqMatch,
-    IntentMatch,
-    Lang,
-    Stage,
-)
+from shared.contracts.chat import AudioPart, FileRef, Part, RagPart, TextPart, TurnEvent, plain_text
+from shared.contracts.knowledge import ChainStep, FaqMatch, IntentMatch, Lang, Stage
 from shared.contracts.media import MAX_SPOKEN_CHARS
 
-from .domain import (
-    NO_AIML,
-    BotProperties,
-    CompiledAiml,
-    SharedKernel,
-    answer,
-    build_kernel,
-    compile_aiml,
-    keep_out_of_gc,
-    parse_properties,
-    release_kernel,
-)
-from .knowledge import FaqIndex, NluModel, Understood, faq_index, nlu_model, warm_up
-from .knowledge.documents import DocumentIndex, Hit, extract_answer
+from .aiml_kernel import answer
+from .brain import Brain
+from .knowledge import Understood
 from .llm import WRITER, fallback_messages, rag_messages
 from .machine import MachineModel, Step
 from .machine_context import MachineEvent
+from .rag import rag_answer, written_answer
 
 log = logging.getLogger(__name__)
 PENDING = "_nlu"  # session state key of an intent waiting for slots
 MACHINE = "_machine"  # session state key of the state machine's own state
 WATCH = "watch"  # in MACHINE: the stage whose machine's conditions the clock checks
-VERSIONS_KEPT = 2  # per project: typically the test and the release stage
 Engine = Literal["aiml", "faq", "nlu", "rag", "llm", "machine", "fallback", "none"]
 LLM_TURNS = "_llm"  # session state key of the recent turns the llm engine is given
-EXTRACTIVE = "extractive"  # the llm_name of an answer quoted from the passages
-
-
-@dataclass(frozen=True)
-class Brain:
-    """Everything that answers from one content version: the AIML kernel is shared with every
-    project and stage whose AIML is the same (see Kernels), `properties` are this one's."""
-
-    version: int
-    kernel: SharedKernel
-    properties: BotProperties
-    faq: FaqIndex | None
-    groups: dict[str, FaqGroup]
-    nlu: NluModel | None
-    machine: MachineModel | None
-    chain: Chain
-    documents: DocumentIndex | None = None
-
-
-def files_key(digests: list[str]) -> str:
-    """What a kernel is keyed by: the digest of its AIML files' digests, in load order (a
-    later file's category replaces an earlier one's)."""
-    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
-
-
-def aiml_key(content: BotContent) -> str:
-    """The key of a version's AIML kernel (its inline text counts as its one file)."""
-    digests = [file.sha256 for file in content.aiml_files]
-    if not digests and content.aiml:
-        digests = [hashlib.sha256(content.aiml.encode()).hexdigest()]
-    return files_key(digests)
-
-
-class Kernels:
-    """The AIML kernels of this process, one per distinct content (`aiml_key`), each built
-    once however many projects and stages ask for it at the same time, and forgotten when no
-    kept brain uses it any more."""
-
-    def __init__(self) -> None:
-        self._kernels: weakref.WeakValueDictionary[str, SharedKernel] = (
-            weakref.WeakValueDictionary()
-        )
-        self._building: dict[str, threading.Lock] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> SharedKernel | None:
-        """The kernel of `key`, if one is alive in this process."""
-        with self._lock:
-            return self._kernels.get(key)
-
-    def get_or_build(self, key: str, compile: Callable[[], CompiledAiml]) -> SharedKernel:
-        """The kernel of `key`, built from `compile()` unless it exists (blocking: run it in
-        a thread); concurrent callers of one key wait for the one build."""
-        with self._lock:
-            found = self._kernels.get(key)
-            if found is not None:
-                return found
-            building = self._building.setdefault(key, threading.Lock())
-        with building:
-            with self._lock:
-                found = self._kernels.get(key)
-            if found is None:
-                compiled = compile()
-                found = SharedKernel(
-                    kernel=build_kernel(compiled, {}),
-                    key=key,
-                    categories=compiled.size,
-                    counts=compiled.counts,
-                )
-                del compiled
-                weakref.finalize(found, release_kernel, found.kernel)
-                keep_out_of_gc()
-                with self._lock:
-                    self._kernels[key] = found
-            with self._lock:
-                self._building.pop(key, None)
-        return found
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._kernels)
-
-
-KERNELS = Kernels()  # one per process: every project's brains share it
-
-
-def build_brain(
-    content: BotContent,
-    compiled: CompiledAiml | Callable[[], CompiledAiml] | None = None,
-    *,
-    key: str | None = None,
-    kernels: Kernels = KERNELS,
-) -> Brain:
-    """Build a version's brain: its AIML kernel (unless one with the same AIML exists), FAQ and
-    intents models (trained unless models of the same content exist; blocking: run it in a
-    thread).
-
-    Content with intents also loads the gazetteer, dates and jieba here (about 1.5 s, once per
-    process) rather than on its first question; AIML-only projects never pay for them.
-    `compiled` is the version's AIML when the caller has just compiled it to check it, or how
-    to compile it (called only when no kernel of that AIML exists yet); `key` is the kernel's
-    key when the caller knows the AIML's texts (else the content's manifest gives it).
-    """
-    if compiled is None:
-        made: Callable[[], CompiledAiml] = lambda: (  # noqa: E731
-            compile_aiml(content.aiml) if content.aiml else NO_AIML
-        )
-    elif isinstance(compiled, CompiledAiml):
-        made = lambda: compiled  # noqa: E731
-    else:
-        made = compiled
-    if content.intents.intents or (content.machine and content.machine.intents):
-        warm_up()
-    return Brain(
-        version=content.version,
-        kernel=kernels.get_or_build(key or aiml_key(content), made),
-        properties=BotProperties.of(parse_properties(content.properties)),
-        faq=faq_index(content.faq) if content.faq.groups else None,
-        groups={group.gid: group for group in content.faq.groups},
-        nlu=nlu_model(content.intents) if content.intents.intents else None,
-        machine=MachineModel(content.machine) if content.machine else None,
-        chain=content.chain,
-    )
-
-
-class Brains:
-    """The brains of the versions each project answers from (the last few used)."""
-
-    def __init__(self) -> None:
-        self._brains: dict[UUID, OrderedDict[int, Brain]] = {}
-
-    def get(self, project: UUID, version: int) -> Brain | None:
-        kept = self._brains.get(project)
-        if kept is None or version not in kept:
-            return None
-        kept.move_to_end(version)
-        return kept[version]
-
-    def put(self, project: UUID, brain: Brain) -> None:
-        kept = self._brains.setdefault(project, OrderedDict())
-        kept[brain.version] = brain
-        kept.move_to_end(brain.version)
-        while len(kept) > VERSIONS_KEPT:
-            kept.popitem(last=False)
-
-    def versions(self, project: UUID) -> list[int]:
-        """The versions kept for `project`."""
-        return list(self._brains.get(project, {}))
 
 
 @dataclass(frozen=True)
@@ -326,7 +143,7 @@ async def _ask(
             rag_messages(question.text, [(d.source, d.content) for d in rag.docs]),
         )
         if written is not None:
-            rag = _written(rag, written)
+            rag = written_answer(rag, written)
         return Said(rag.answer, "rag", state, parts=[rag])
     if engine == "llm" and WRITER.enabled and question.text.strip():
         recent = state.get(LLM_TURNS)
@@ -392,28 +209,6 @@ def _from_nlu(understood: Understood, state: dict[str, Any]) -> Said:
     return Said(understood.message, "nlu", new_state, intent=understood.match, extras=extras)
 
 
-def rag_answer(question: str, hits: list[Hit]) -> RagPart:
-    """The extractive answer from documents: the best passage's closest sentences and where
-    they come from, with every passage found."""
-    best = hits[0].passage
-    where = f"{best.source}, page {best.page}" if best.page > 1 else best.source
-    quoted = extract_answer(question, best)
-    return RagPart(
-        question=question,
-        answer=f"{quoted}\n\n(Source: {where})",
-        llm_name=EXTRACTIVE,
-        docs=[
-            RagDoc(
-                content=hit.passage.quoted,
-                source=hit.passage.source,
-                page=hit.passage.page,
-                score=hit.score,
-            )
-            for hit in hits
-        ],
-    )
-
-
 async def answered_from_documents(brain: Brain, said: Said) -> Said:
     """A state machine's reply with each of its rag parts answered from the documents (a
     part no passage answers is left out)."""
@@ -449,17 +244,6 @@ def spoken(brain: Brain, said: Said) -> Said:
 def _turn_key(question: Question) -> tuple[str, str, str]:
     """What names one turn to the model's writer (it is asked again when the turn returns)."""
     return (question.session_id, question.now.isoformat(), question.text)
-
-
-def _written(rag: RagPart, answer: str) -> RagPart:
-    """The rag answer as the model wrote it from the passages, their sources listed after."""
-    sources = "; ".join(
-        f"[{n}] {d.source}" + (f", page {d.page}" if d.page > 1 else "")
-        for n, d in enumerate(rag.docs, 1)
-    )
-    return rag.model_copy(
-        update={"answer": f"{answer}\n\n(Sources: {sources})", "llm_name": WRITER.model}
-    )
 
 
 def _remembered(brain: Brain, question: Question, said: Said) -> Said:

@@ -23,7 +23,7 @@ from shared.contracts.conversation import (
 )
 from shared.contracts.session import SessionUnknown
 
-from .conversations import ConversationApp
+from .application import ConversationApp
 
 log = logging.getLogger(__name__)
 

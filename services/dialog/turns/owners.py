@@ -14,10 +14,10 @@ from shared import subjects
 from shared.db import Database
 from shared.retry import reason, with_backoff
 
-from .application import DialogApp
-from .config import DialogSettings
+from ..config import DialogSettings
+from .application import TurnApp
+from .loop import TurnLoop
 from .partitions import Claim, Leases, Started, Stopped, fair_share, take_over
-from .turn_loop import TurnLoop
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class PartitionedTurns:
     """The dialog's turn path: one TurnLoop per partition this replica owns."""
 
     def __init__(
-        self, app: DialogApp, settings: DialogSettings, database: Database, *, partitions: int
+        self, app: TurnApp, settings: DialogSettings, database: Database, *, partitions: int
     ) -> None:
         self._app = app
         self._settings = settings

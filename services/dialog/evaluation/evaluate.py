@@ -1,6 +1,6 @@
 """How well the FAQ and the NLU answer held-out questions (`make eval`).
 
-    python -m services.dialog.knowledge.evaluate [--faq eval/faq.json]
+    python -m services.dialog.evaluation.evaluate [--faq eval/faq.json]
         [--intents eval/intents.yaml] [--heldout eval/heldout.yaml] [--public eval/public]
 
 First the smoke set (eval/): prints, per language (en, cn, all): FAQ top-1 accuracy and MRR
@@ -28,9 +28,9 @@ import yaml
 
 from shared.contracts.knowledge import Faq, Intents, Lang, SlotValue
 
-from .faq import FaqIndex
-from .gazetteer import LOCATION
-from .nlu import NluModel
+from ..engines.knowledge.faq import FaqIndex
+from ..engines.knowledge.gazetteer import LOCATION
+from ..engines.knowledge.nlu import NluModel
 from .public_eval import evaluate as evaluate_public
 from .public_eval import table as public_table
 from .public_eval import training_speed

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.contracts.content import ContentFile
 
-from .models import BotContentRow, ContentBlobRow
+from ..models import BotContentRow, ContentBlobRow
 
 AIML = "aiml"
 BEHAVIORS = "behaviors"

@@ -16,9 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.contracts.knowledge import Stage
 from shared.db import transaction
 
-from .domain import SessionGone
-from .models import DeletedSessionRow, SessionRow, TurnRow
-from .versions import stage_version
+from ..content.versions import stage_version
+from ..errors import SessionGone
+from ..models import DeletedSessionRow, SessionRow, TurnRow
 
 MAX_SAID = 20  # what RSVP returns ahead of an answer: the newest messages said first
 

@@ -38,9 +38,9 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from shared.contracts.knowledge import Faq, FaqGroup, Intent, Intents, Lang
 
-from .classifier import REFUSAL_WEIGHT
-from .faq import FaqIndex
-from .nlu import NluModel
+from ..engines.knowledge.classifier import REFUSAL_WEIGHT
+from ..engines.knowledge.faq import FaqIndex
+from ..engines.knowledge.nlu import NluModel
 
 ANSWERS_AT = 0.5
 """The default chain threshold: what the engine answers at as shipped."""

@@ -7,7 +7,6 @@ the fence), then its transcript rows by COPY into a per-connection staging table
 batch, which JetStream delivers again after a back-off.
 """
 
-# ruff: noqa: S608  (the statements are built from this module's own constants, never input)
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -21,109 +20,28 @@ import asyncpg
 from shared.contracts.knowledge import Stage
 from shared.db import Database
 
-from .models import SessionRow, TurnRow
+from ..models import SessionRow, TurnRow
+from ..sessions.store import MAX_SAID
 from .partitions import Claim, check_claim
-from .store import MAX_SAID
+from .statements import (
+    CREATE_STAGING,
+    INSERT_SESSIONS,
+    INSERT_TURN_ROWS,
+    INSERT_TURNS,
+    LAST_ROW,
+    LOAD_DELETED,
+    LOAD_SESSIONS,
+    RELEASE_VERSION,
+    SAID_SINCE,
+    STAGING,
+    STORED,
+    TEST_VERSION,
+    TURN_COLUMNS,
+    UPDATE_SESSIONS,
+)
 
 SessionKey = tuple[UUID, str]
-TURN_COLUMNS = (
-    "turn_event_id",
-    "reply_event_id",
-    "correlation_id",
-    "project_key",
-    "session_id",
-    "protocol",
-    "question",
-    "answer",
-    "engine",
-    "content_version",
-    "received_at",
-    "answered_at",
-    "engine_ms",
-    "stage",
-    "details",
-    "kind",
-)
-SESSION_COLUMNS = (
-    "x.project_key, x.session_id, x.protocol, x.data, x.state, x.channel, x.seq, x.channels,"
-    " x.last_at, x.handoff, x.version"
-)
-_KEYS = "unnest($1::uuid[], $2::text[]) AS k(project_key, session_id)"
-_MATCH = "x.project_key = k.project_key AND x.session_id = k.session_id"
-LOAD_SESSIONS = f"SELECT {SESSION_COLUMNS} FROM dialog.sessions x JOIN {_KEYS} ON {_MATCH}"
-LOAD_DELETED = (
-    f"SELECT x.project_key, x.session_id FROM dialog.deleted_sessions x JOIN {_KEYS} ON {_MATCH}"
-)
-STORED = "SELECT * FROM dialog.turns WHERE turn_event_id = ANY($1::uuid[])"
-LAST_ROW = (
-    "SELECT * FROM dialog.turns WHERE project_key = $1 AND session_id = $2 ORDER BY id DESC LIMIT 1"
-)
-_CHANGES = (
-    # jsonb travels as text: asyncpg would read a list value (channels) as an array dimension
-    "unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],"
-    " $8::text[], $9::timestamptz[], $10::bigint[])"
-    " AS u(project_key, session_id, protocol, data, state, channel, seq, channels, last_at,"
-    " version)"
-)
-# A session the batch read at version v is written only while it still is at v.
-UPDATE_SESSIONS = f"""
-    UPDATE dialog.sessions s SET protocol = u.protocol, data = u.data::jsonb,
-        state = u.state::jsonb, channel = u.channel, seq = u.seq, channels = u.channels::jsonb,
-        last_at = coalesce(u.last_at, now()),
-        version = s.version + 1, updated_at = now()
-    FROM {_CHANGES}
-    WHERE s.project_key = u.project_key AND s.session_id = u.session_id AND s.version = u.version
-    RETURNING s.project_key, s.session_id"""
-# A session the batch found new is created only if nobody made (or deleted) it meanwhile.
-INSERT_SESSIONS = f"""
-    INSERT INTO dialog.sessions AS s
-        (project_key, session_id, protocol, data, state, channel, seq, channels, last_at, version)
-    SELECT u.project_key, u.session_id, u.protocol, u.data::jsonb, u.state::jsonb, u.channel,
-        u.seq, u.channels::jsonb, coalesce(u.last_at, now()), 1
-    FROM {_CHANGES}
-    WHERE NOT EXISTS (SELECT 1 FROM dialog.deleted_sessions d
-                      WHERE d.project_key = u.project_key AND d.session_id = u.session_id)
-    ON CONFLICT (project_key, session_id) DO NOTHING
-    RETURNING s.project_key, s.session_id"""
-STAGING = "turns_in"
-CREATE_STAGING = (
-    f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} ON COMMIT DELETE ROWS AS"
-    f" SELECT 0::int AS ord, {', '.join(TURN_COLUMNS)} FROM dialog.turns WITH NO DATA"
-)
-INSERT_TURNS = (
-    f"INSERT INTO dialog.turns ({', '.join(TURN_COLUMNS)})"
-    f" SELECT {', '.join(TURN_COLUMNS)} FROM {STAGING} ORDER BY ord"
-    " ON CONFLICT (turn_event_id) DO NOTHING"
-)
-# A small batch's rows go in one statement (one round trip; COPY and the INSERT from the staging
-# table take three): in batch order, with the same guard.
-_ROWS = (
-    "unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],"
-    " $8::text[], $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[],"
-    " $13::float8[], $14::text[], $15::text[], $16::text[])"
-    f" WITH ORDINALITY AS u({', '.join(TURN_COLUMNS)}, ord)"
-)
-INSERT_TURN_ROWS = (
-    f"INSERT INTO dialog.turns ({', '.join(TURN_COLUMNS)})"
-    f" SELECT {', '.join('u.details::json' if c == 'details' else f'u.{c}' for c in TURN_COLUMNS)}"
-    f" FROM {_ROWS} ORDER BY u.ord"
-    " ON CONFLICT (turn_event_id) DO NOTHING"
-)
 COPY_FROM = 32  # rows: from this many on, COPY is the cheaper way in
-TEST_VERSION = "SELECT coalesce(max(version), 0) FROM dialog.bot_content WHERE project_key = $1"
-RELEASE_VERSION = (
-    "SELECT coalesce(max(version), 0) FROM dialog.releases WHERE id ="
-    " (SELECT max(id) FROM dialog.releases WHERE project_key = $1)"
-)
-# What was said first: by an operator or a schedule (kind said), or by a state machine whose
-# condition the clock found true (a tick's answer), since the user's last turn.
-SAID_SINCE = """
-    SELECT answer FROM dialog.turns
-    WHERE project_key = $1 AND session_id = $2
-    AND (kind = 'said' OR (details ->> 'event' = 'tick' AND engine <> 'none')) AND id > coalesce(
-        (SELECT max(id) FROM dialog.turns WHERE project_key = $1 AND session_id = $2
-         AND kind = 'turn' AND coalesce(details ->> 'event', '') <> 'tick'), 0)
-    ORDER BY id DESC LIMIT $3"""
 
 
 @dataclass(slots=True)
@@ -255,73 +173,6 @@ def _changes(changed: Sequence[Changed]) -> list[list[Any]]:
         [r.last_at for r in rows],
         [c.read or 0 for c in changed],
     ]
-
-
-class KnownSessions:
-    """The sessions of a partition as its owner last wrote them (no read before their next
-    batch). Whatever else changes a session bumps its version, so a stale one here only costs
-    a refused write, after which it is read again; a new owner starts empty."""
-
-    def __init__(self, most: int = 50_000) -> None:
-        self._rows: dict[SessionKey, SessionRow] = {}
-        self._quiet: set[SessionKey] = set()  # their newest transcript row was written here
-        self._most = most
-
-    async def read(
-        self, store: "TurnBatches", keys: Sequence[SessionKey]
-    ) -> dict[SessionKey, SessionRow | None]:
-        """The sessions of `keys`: those known from here, the others read from `store`."""
-        found: dict[SessionKey, SessionRow | None] = {
-            k: self._rows[k] for k in keys if k in self._rows
-        }
-        missing = [k for k in keys if k not in found]
-        if missing:
-            found.update(await store.read_sessions(missing))
-        return found
-
-    def quiet(self, key: SessionKey) -> bool:
-        """Whether nothing was said in a known session since its newest turn, which this owner
-        wrote (an operator's message bumps the version: the write is refused, the session read
-        again and what was said looked up)."""
-        return key in self._quiet and key in self._rows
-
-    def written(
-        self,
-        changed: Sequence[Changed],
-        refused: set[SessionKey],
-        turns: Sequence[TurnRecord] = (),
-    ) -> None:
-        """Keep what a batch wrote (at the version the write gave it); forget the refused."""
-        newest: dict[SessionKey, TurnRecord] = {}
-        for t in turns:
-            newest[(t.project_key, t.session_id)] = t
-        # Quiet: the session's newest row is a user's turn. A machine's tick is said to the
-        # user unasked, so RSVP must hear it with its next answer (SAID_SINCE counts it).
-        with_turns = {
-            key
-            for key, t in newest.items()
-            if t.kind == "turn" and (t.details or {}).get("event") != "tick"
-        }
-        for c in changed:
-            key = (c.row.project_key, c.row.session_id)
-            self._rows.pop(key, None)
-            if key in refused:
-                self._quiet.discard(key)
-                continue
-            c.row.version = 1 if c.read is None else c.read + 1
-            self._rows[key] = c.row
-            if key in with_turns:
-                self._quiet.add(key)
-            else:
-                self._quiet.discard(key)
-        while len(self._rows) > self._most:
-            self._quiet.discard(next(iter(self._rows)))
-            self._rows.pop(next(iter(self._rows)))
-
-    def forget(self) -> None:
-        """A batch failed half way: its sessions may hold answers that were not written."""
-        self._rows.clear()
-        self._quiet.clear()
 
 
 class PgTurnWrite:

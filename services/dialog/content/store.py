@@ -20,25 +20,22 @@ from shared.contracts.content import (
     VersionList,
     VersionRef,
 )
-from shared.contracts.knowledge import DEFAULT_CHAIN, Chain, Faq, Intents, Stage
-from shared.contracts.machine import StateMachine
+from shared.contracts.knowledge import Stage
 from shared.db import transaction
 
-from .content_files import (
-    AIML,
-    BEHAVIORS,
-    DOCUMENTS,
-    described,
-    keep_texts,
-    listed,
-    manifest,
-    texts_of,
+from ..models import BotContentRow, ReleaseRow
+from .manifest import AIML, BEHAVIORS, DOCUMENTS, described, listed, texts_of
+from .versions import (
+    CONTENT_FIELDS,
+    EMPTY,
+    add_version,
+    content_of,
+    lock_content,
+    locked_newest,
+    stage_version,
 )
-from .models import BotContentRow, ReleaseRow
 
-EMPTY = BotContent(version=0, aiml="", maps="", sets="", properties="")
 SINGLE_FILE = "bot.aiml"  # the name of AIML saved as one text (XPARO's save_aiml)
-MAX_CHANGE_CHARS = 64  # the `change` column's width
 
 
 class ContentStore:
@@ -172,7 +169,7 @@ class ContentStore:
     ) -> BotContentRow | None:
         """Store (or, `text` None, remove) one named file of `kind` as the next version."""
         async with transaction(self._sessions) as session:
-            previous = await _locked_newest(session, key)
+            previous = await locked_newest(session, key)
             current = listed(previous, kind)
             kept = [entry for entry in current if entry.name != name]
             if text is None and len(kept) == len(current):
@@ -181,7 +178,7 @@ class ContentStore:
                 kept = sorted([*kept, described(name, text)], key=lambda e: e.name)
             what = "behavior" if kind == BEHAVIORS else "document"
             change = f"{what} {name}" if text is not None else f"remove {what} {name}"
-            return await _add_version(
+            return await add_version(
                 session,
                 previous,
                 key,
@@ -199,7 +196,7 @@ class ContentStore:
         old = await self.row(project_key, version)
         if old is None:
             return None
-        copied = {name: getattr(old, name) for name in _CONTENT_FIELDS}
+        copied = {name: getattr(old, name) for name in CONTENT_FIELDS}
         return await self._append(
             project_key, correlation_id, change=f"restore of version {version}", **copied
         )
@@ -210,7 +207,7 @@ class ContentStore:
         """Point the release stage at `version` (the newest when None); None when missing.
         Publishing an older version than the release is how the release is rolled back."""
         async with transaction(self._sessions) as session:
-            await _lock(session, project_key)
+            await lock_content(session, project_key)
             if version is None:
                 version = await stage_version(session, project_key, "test")
             if not version or await session.get(BotContentRow, (project_key, version)) is None:
@@ -264,8 +261,8 @@ class ContentStore:
         **fields: Any,
     ) -> BotContentRow:
         async with transaction(self._sessions) as session:
-            previous = await _locked_newest(session, project_key)
-            return await _add_version(
+            previous = await locked_newest(session, project_key)
+            return await add_version(
                 session,
                 previous,
                 project_key,
@@ -277,96 +274,5 @@ class ContentStore:
             )
 
 
-async def _locked_newest(session: AsyncSession, project_key: UUID) -> BotContentRow | None:
-    """The newest version, with the project's content locked until the transaction ends."""
-    await _lock(session, project_key)
-    current = await stage_version(session, project_key, "test")
-    return await session.get(BotContentRow, (project_key, current)) if current else None
-
-
-async def _add_version(
-    session: AsyncSession,
-    previous: BotContentRow | None,
-    project_key: UUID,
-    correlation_id: UUID,
-    *,
-    change: str,
-    texts: list[str],
-    fields: dict[str, Any],
-    file_changes: dict[str, list[ContentFile]] | None = None,
-) -> BotContentRow:
-    """The version after `previous`: its content with `fields` replaced and the file kinds of
-    `file_changes` replaced in its manifest, once `texts` are kept."""
-    base = {name: getattr(previous, name) for name in _CONTENT_FIELDS} if previous else {}
-    if file_changes:
-        fields = {**fields, "files": manifest(previous, **file_changes)}
-    await keep_texts(session, project_key, texts)
-    row = BotContentRow(
-        **(base | fields),
-        project_key=project_key,
-        version=(previous.version if previous else 0) + 1,
-        correlation_id=correlation_id,
-        change=change[:MAX_CHANGE_CHARS],
-    )
-    session.add(row)
-    return row
-
-
-_CONTENT_FIELDS = (
-    "files",
-    "maps",
-    "sets",
-    "properties",
-    "categories",
-    "faq",
-    "intents",
-    "chain",
-    "machine",
-    "faq_groups",
-    "intent_count",
-    "machine_states",
-)
-
-
-def content_of(row: BotContentRow, *, aiml: str = "") -> BotContent:
-    """A stored version as the contract every reader gets (`aiml`: its one file's text)."""
-    return BotContent(
-        version=row.version,
-        aiml=aiml,
-        aiml_files=listed(row, AIML),
-        behaviors=listed(row, BEHAVIORS),
-        documents=listed(row, DOCUMENTS),
-        maps=row.maps,
-        sets=row.sets,
-        properties=row.properties,
-        faq=Faq.model_validate(row.faq) if row.faq else Faq(),
-        intents=Intents.model_validate(row.intents) if row.intents else Intents(),
-        machine=StateMachine.model_validate(row.machine) if row.machine else None,
-        chain=Chain.model_validate(row.chain) if row.chain else DEFAULT_CHAIN,
-    )
-
-
 def _dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_defaults=True)
-
-
-async def _lock(session: AsyncSession, project_key: UUID) -> None:
-    """Serialise content changes of one project until the transaction ends."""
-    await session.exec(select(func.pg_advisory_xact_lock(func.hashtext(str(project_key)))))
-
-
-async def stage_version(session: AsyncSession, project_key: UUID, stage: Stage) -> int:
-    """The version a stage answers from: test the newest, release the last published (0: none)."""
-    if stage == "test":
-        query = select(func.coalesce(func.max(BotContentRow.version), 0)).where(
-            BotContentRow.project_key == project_key
-        )
-    else:
-        query = select(func.coalesce(func.max(ReleaseRow.version), 0)).where(
-            ReleaseRow.id
-            == select(func.max(ReleaseRow.id))
-            .where(ReleaseRow.project_key == project_key)
-            .scalar_subquery()
-        )
-    rows = await session.exec(query)
-    return int(rows.one())

@@ -1,6 +1,6 @@
 """How well answers from documents find their source passage (`make eval`, its document part).
 
-    python -m services.dialog.knowledge.documents_evaluate [--documents eval/documents/fastapi]
+    python -m services.dialog.evaluation.documents_evaluate [--documents eval/documents/fastapi]
         [--heldout eval/documents_heldout.yaml]
 
 Indexes every .md, .html, .txt and .pdf file under --documents as an upload would be (the same
@@ -19,7 +19,7 @@ import yaml
 
 from shared.documents import extract, kind_of
 
-from .documents import DocumentIndex
+from ..engines.knowledge.documents import DocumentIndex
 
 DOCUMENTS = Path("eval/documents/fastapi")
 HELDOUT = Path("eval/documents_heldout.yaml")

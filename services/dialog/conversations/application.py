@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from shared.contracts import BotSpoke
 from shared.contracts.conversation import (
     MAX_REPLY_BYTES,
     ConversationPage,
@@ -33,9 +32,9 @@ from shared.contracts.conversation import (
 )
 from shared.contracts.session import SessionUnknown
 
-from .conversation_store import Conversations, Listed, Waiting
-from .models import TurnRow
-from .store import Sessions
+from ..models import TurnRow
+from ..sessions.store import Sessions
+from .store import Conversations, Listed, Waiting
 
 ENVELOPE_BYTES = 4096  # a page's own fields (the conversation of a transcript, `next`)
 E = TypeVar("E", bound=BaseModel)
@@ -254,24 +253,3 @@ class ConversationApp:
     async def _unknown(self, query: GetTranscript | HandOff) -> SessionUnknown:
         deleted = await self.sessions.deleted(query.project_key, query.session_id)
         return SessionUnknown(session_id=query.session_id, deleted=deleted)
-
-
-def said_row(spoke: BotSpoke, *, operator: str | None) -> TurnRow:
-    """The transcript row of a message said first (its protocol is the session's, filled in
-    when it is stored)."""
-    return TurnRow(
-        turn_event_id=spoke.event_id,
-        reply_event_id=spoke.event_id,
-        correlation_id=spoke.correlation_id,
-        project_key=spoke.project_key,
-        session_id=spoke.session_id,
-        protocol="",
-        question="",
-        answer=spoke.text,
-        engine=spoke.source,
-        received_at=spoke.occurred_at,
-        answered_at=spoke.occurred_at,
-        engine_ms=0.0,
-        details={"event": "say", "source": spoke.source, "operator": operator},
-        kind="said",
-    )

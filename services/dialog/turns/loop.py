@@ -33,12 +33,13 @@ from shared.observability.messages import CORRELATION_ID, EVENT_ID, handling
 from shared.observability.tracing import inject
 from shared.retry import reason
 
-from .application import Arrived, DialogApp, TurnOutcome
-from .config import DialogSettings
-from .domain import early_retry_delay
-from .metrics import handled
+from ..config import DialogSettings
+from ..metrics import handled
+from .application import TurnApp
+from .known import KnownSessions
+from .order import early_retry_delay
+from .outcomes import Arrived, TurnOutcome
 from .partitions import Claim, Fenced
-from .turn_store import KnownSessions
 
 log = logging.getLogger(__name__)
 MAX_DELIVER = 100
@@ -77,7 +78,7 @@ class TurnBatch:
 
     def __init__(
         self,
-        app: DialogApp,
+        app: TurnApp,
         settings: DialogSettings,
         publish: Callable[[list[tuple[TurnAnswered, dict[str, str]]]], Awaitable[None]],
         *,
@@ -178,7 +179,7 @@ class TurnLoop:
 
     def __init__(
         self,
-        app: DialogApp,
+        app: TurnApp,
         settings: DialogSettings,
         *,
         claim: Claim,

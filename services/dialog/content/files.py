@@ -23,13 +23,15 @@ from shared.contracts.content import (
     SaveDocument,
 )
 
-from .chain import KERNELS, Brain, Brains, aiml_key, build_brain, files_key
-from .content_diff import changed_files, diff_parts, file_digests, text_forms
-from .content_files import AIML, BEHAVIORS, digest, listed
-from .domain import NO_AIML, CompiledAiml, InvalidAiml, compile_files
-from .knowledge.documents import DocumentIndex
-from .models import BotContentRow
-from .versions import EMPTY, ContentStore, content_of
+from ..engines.aiml import InvalidAiml, compile_files
+from ..engines.aiml_kernel import NO_AIML, CompiledAiml
+from ..engines.brain import KERNELS, Brain, Brains, aiml_key, build_brain, files_key
+from ..engines.knowledge.documents import DocumentIndex
+from ..models import BotContentRow
+from .diff import changed_files, diff_parts, file_digests, text_forms
+from .manifest import AIML, BEHAVIORS, digest, listed
+from .store import ContentStore
+from .versions import EMPTY, content_of
 
 
 def saved_of(row: BotContentRow) -> BotContentSaved:

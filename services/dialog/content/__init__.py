@@ -1,0 +1,1 @@
+"""Bot content: its versions and releases, its files, the brains built from them."""

@@ -1,0 +1,1 @@
+"""Conversations as operators read them: lists, transcripts, the export, the inbox, handoff."""

@@ -1,0 +1,1 @@
+"""The sessions the protocols open, read, update, speak into and delete."""
