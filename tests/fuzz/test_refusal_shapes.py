@@ -29,7 +29,7 @@ from services.gateway.main import create_app
 from shared.db import make_engine, session_factory
 from shared.identity import TokenStore
 from tests.support.backends import Backends
-from tests.support.fuzz import MAX_QUERY, encoded, garbage, hostile_strings, json_values
+from tests.support.hostile import MAX_QUERY, encoded, garbage, hostile_strings, json_values
 from tests.support.plugin import Stack, TestProject, new_project
 
 from .driver import FUZZ_GATEWAY_ENV
