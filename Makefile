@@ -13,10 +13,10 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # The media service says spoken replies with Debian's espeak-ng (English and Mandarin voices).
 ESPEAK := $(or $(shell command -v espeak-ng 2>/dev/null),/usr/bin/espeak-ng)
 
-.PHONY: help install run test lint fmt lock clean bench eval eval-documents replay chaos
+.PHONY: help install run test test-fast lint fmt lock clean bench eval eval-documents replay chaos
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock
 	@echo "==> Creating $(VENV) and installing pinned dependencies (requirements.lock)"
@@ -52,8 +52,13 @@ run: $(STAMP) $(ESPEAK) ## Start everything: embedded NATS + Postgres (unless NA
 # Two workers (pytest-xdist), one test module each at a time: most of the suite waits on real
 # services and sockets, so two runs side by side take about 60% of one; TEST_WORKERS=0 for one.
 TEST_WORKERS ?= 2
-test: $(STAMP) $(JS_STAMP) $(CHROMIUM) $(ESPEAK) ## Run the whole test suite (unit, component, integration, browser)
+test: $(STAMP) $(JS_STAMP) $(CHROMIUM) $(ESPEAK) ## Run the whole test suite (every tier: unit, component, integration, browser, fuzz, chaos)
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# Unit + component (tests/unit, tests/component): no stack, no browser, about 30-40 s here; run it
+# after every change, `make test` before a commit that touches a service's wiring or the wire.
+test-fast: $(STAMP) $(ESPEAK) ## Unit + component tiers only (< 60 s): the loop while coding
+	@$(PY) -m pytest tests/unit tests/component -q $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Run every benchmark in bench/ (results in bench/results/)
 	@PYTHONPATH=$(CURDIR) $(PY) bench/run.py $(BENCH_ARGS)

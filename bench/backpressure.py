@@ -33,7 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from shared import subjects
 from shared.contracts import BotSpoke
-from shared.testing.plugin import Stack, TestProject, new_project
+from tests.support.plugin import Stack, TestProject, new_project
 
 RESULTS = Path(__file__).parent / "results" / "backpressure.json"
 PUSH = "word " * 13_000  # ~64 KB

@@ -35,7 +35,7 @@ from common import Goal, percentiles, plot, running_stack, write
 from cross_gateway import admin_token
 from throughput import UNLIMITED
 
-from shared.testing.plugin import Stack, TestProject, new_project
+from tests.support.plugin import Stack, TestProject, new_project
 
 NAME = "big_brain"
 ALICE = Path(aiml.__file__).parent / "botdata" / "alice"

@@ -24,9 +24,9 @@ import asyncpg
 import websocket
 
 from shared.migrations import upgrade
-from shared.testing.backends import Backends, embedded_backends
-from shared.testing.plugin import Stack, TestProject, new_project
-from shared.testing.services import Service
+from tests.support.backends import Backends, embedded_backends
+from tests.support.plugin import Stack, TestProject, new_project
+from tests.support.services import Service
 
 RESULTS = Path(__file__).parent / "results"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

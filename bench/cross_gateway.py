@@ -26,7 +26,7 @@ from common import Goal, echo_project, percentiles, plot, running_stack, write
 
 from shared.db import make_engine, session_factory
 from shared.identity import TokenStore
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 NAME = "cross_gateway"
 WARM = 20

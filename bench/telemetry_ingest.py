@@ -30,15 +30,15 @@ from services.telemetry.domain import MetricRow, metric_rows
 from shared import subjects
 from shared.contracts import TelemetrySampled, utcnow
 from shared.migrations import upgrade
-from shared.testing.backends import Backends, embedded_backends
-from shared.testing.services import Service
-from shared.testing.telemetry import (
+from tests.support.backends import Backends, embedded_backends
+from tests.support.services import Service
+from tests.support.telemetry import (
     METRICS,
     consumer_drained,
     publish_samples,
     simulated_samples,
-    wait_until,
 )
+from tests.support.waits import wait_until
 
 NAME = "telemetry_ingest"
 COUNT = "SELECT count(*) FROM telemetry.samples WHERE project_key = $1"

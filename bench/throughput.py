@@ -39,8 +39,8 @@ from common import (
     write,
 )
 
-from shared.testing.plugin import Stack
 from tests.chaos.load import PROTOCOLS, Bot, Gateway, Load
+from tests.support.plugin import Stack
 
 NAME = "throughput"
 UNLIMITED = {"GATEWAY_FRAME_RATE": "0", "GATEWAY_PROJECT_TURN_RATE": "0"}

@@ -40,7 +40,7 @@ from common import (
 )
 
 from shared.devstack.embedded import free_port
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 NAME = "turn_latency"
 WARM = 30

@@ -1,4 +1,7 @@
-"""Tiers by folder: tests/unit, tests/component, tests/integration (see pyproject markers).
+"""Tiers by folder: every test under tests/<tier>/ carries the mark <tier> (pyproject's markers).
+
+`pytest -m unit` (or `make test-fast`, unit + component) then selects by the same line the
+folders draw; a module that marks itself with another tier is refused, so a mark never lies.
 
 The modules that take longest run first, so that with two workers (`make test`) none of them
 starts last and holds the run up alone while the other worker is idle."""
@@ -7,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["shared.testing.plugin"]
+pytest_plugins = ["tests.support.plugin"]
+
+TIERS = ("unit", "component", "integration", "browser", "fuzz", "chaos")
 
 # The slowest modules (`pytest --durations`), slowest first; every other module follows in
 # collection order.
@@ -37,5 +42,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_slowness)  # stable: each module's tests keep their order
     for item in items:
         tier = Path(str(item.fspath)).parent.name
-        if tier in {"unit", "component", "integration"}:
-            item.add_marker(getattr(pytest.mark, tier))
+        if tier not in TIERS:
+            continue
+        others = {m.name for m in item.iter_markers() if m.name in TIERS} - {tier}
+        if others:
+            raise pytest.UsageError(f"{item.nodeid} is in tests/{tier} but marked {others}")
+        item.add_marker(getattr(pytest.mark, tier))

@@ -21,7 +21,7 @@ from playwright.async_api import (
     expect,
 )
 
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 VIEWPORT: ViewportSize = {"width": 900, "height": 1000}
 TIMEOUT_MS = 30_000  # a fresh stack's first answer builds the project's machine

@@ -6,12 +6,13 @@ A failing test gets a screenshot of each page it opened, and the page's console,
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from playwright.async_api import Browser, BrowserContext
 
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 from .chat import (
     VIEWPORT,
@@ -22,6 +23,7 @@ from .chat import (
     report_failure,
     upload_machine,
 )
+from .console import CONSOLE_VIEWPORT, admin_token_named
 
 WEATHER_MACHINE = Path(__file__).parents[2] / "eval" / "weather_machine.yaml"
 
@@ -82,3 +84,25 @@ def weather_bot(chat_stack: Stack, project: TestProject, admin_token: str) -> Te
     machine = WEATHER_MACHINE.read_bytes()
     upload_machine(chat_stack, project, admin_token, machine, "application/yaml")
     return project
+
+
+@pytest.fixture(scope="module")
+def console_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A gateway, a dialog and a telemetry replica (10 s online window), for one module."""
+    services = {"TELEMETRY_ONLINE_WINDOW_S": "10"}
+    running = Stack(backends, tmp_path_factory.mktemp("logs"), service_env=services)
+    yield running.start(dialogs=1, telemetry=1)
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def operator_token(backends: Backends) -> str:
+    """An admin token for every project, named like a person (the console shows the name)."""
+    return admin_token_named(backends, f"dana-{uuid4().hex[:4]}")
+
+
+@pytest.fixture
+async def console(browser: Browser, open_page: PageOpener) -> ChatPage:
+    """A desktop-sized console page in a fresh browser context (fresh sessionStorage: signed
+    out)."""
+    return await open_page(browser, viewport=CONSOLE_VIEWPORT)

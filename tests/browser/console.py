@@ -14,20 +14,38 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
+import httpx
 import websockets
 from nats.js import JetStreamContext
 from PIL import Image
 from playwright.async_api import Page, ViewportSize, expect
 
 from shared.contracts import TelemetrySampled
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import publish_samples
+from shared.db import make_engine, session_factory
+from shared.identity import TokenStore
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import publish_samples
 
 # Wide enough for the two-column pages: the screenshots go in the README's console tour.
 CONSOLE_VIEWPORT: ViewportSize = {"width": 1360, "height": 860}
+
+
+WARD_AIML = """<?xml version="1.0" encoding="UTF-8"?>
+<aiml version="2.0">
+  <category>
+    <pattern>HELLO</pattern>
+    <template>Hello! I am the ward assistant. Ask me about visiting hours.</template>
+  </category>
+  <category>
+    <pattern>WHEN ARE VISITING HOURS</pattern>
+    <template>Visiting hours are 10:00 to 20:00, every day.</template>
+  </category>
+</aiml>
+"""
 
 
 def console_url(stack: Stack, hash_route: str = "") -> str:
@@ -40,6 +58,57 @@ async def sign_in(page: Page, url: str, token: str) -> None:
     await page.get_by_label("Admin token").fill(token)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.locator("#shell")).to_have_attribute("data-signed-in", "true")
+
+
+async def signed_in(page: Page, stack: Stack, token: str, route: str = "") -> None:
+    """Open the console of `stack` at `route` (e.g. "#/projects") and sign in with `token`."""
+    await sign_in(page, console_url(stack, route), token)
+
+
+async def open_route(page: Page, stack: Stack, route: str) -> None:
+    """Go to `route` of a signed-in console by its address (as a bookmark would)."""
+    await page.goto(console_url(stack, route))
+
+
+async def go_to(page: Page, name: str) -> None:
+    """Follow the navigation's link to page `name` (its data-page: inbox, robots, ...)."""
+    await page.locator(f".nav__link[data-page={name}]").click()
+
+
+def admin_token_named(
+    backends: Backends, name: str, role: Literal["admin", "viewer"] = "admin"
+) -> str:
+    """A token for every project with `role`, named like a person (the console shows it)."""
+
+    async def create() -> str:
+        engine = make_engine(backends.database_url, pool_size=1)
+        try:
+            store = TokenStore(session_factory(engine))
+            return (await store.create_admin(name, projects=None, role=role)).secret
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(create())
+
+
+async def save_aiml(
+    client: httpx.AsyncClient, stack: Stack, token: str, project: TestProject, aiml: str
+) -> None:
+    """Put `aiml` as the project's AIML through the admin API (a new test version)."""
+    saved = await client.put(
+        f"{stack.http_url()}/admin/projects/{project.key}/aiml",
+        content=aiml,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/xml"},
+    )
+    assert saved.status_code == 200, saved.text
+
+
+async def sandbox_ask(
+    client: httpx.AsyncClient, stack: Stack, project: TestProject, uid: str, q: str
+) -> httpx.Response:
+    """User `uid` asks the project `q` on RSVP's sandbox endpoint."""
+    query = {"botid": str(project.key), "token": project.secret, "uid": uid, "q": q}
+    return await client.get(f"{stack.http_url()}/sandbox/chat", params=query)
 
 
 async def until(

@@ -4,11 +4,9 @@ BESSER's user_gui_event, which moves the machine along a transition on the form'
 import pytest
 from playwright.async_api import expect
 
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 from .chat import ChatPage, upload_machine
-
-pytestmark = pytest.mark.integration
 
 MACHINE = b"""\
 initial: menu

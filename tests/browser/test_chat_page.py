@@ -18,11 +18,9 @@ import pytest
 from PIL import Image, ImageStat
 from playwright.async_api import Browser, Locator, Page, expect
 
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 from .chat import VIEWPORT, ChatPage, PageOpener, launch_chromium, upload_machine
-
-pytestmark = pytest.mark.integration
 
 GREETING = "Ask me about the weather."
 VOICE_WAV = Path(__file__).parents[1] / "fixtures" / "voice" / "weather.wav"

@@ -8,11 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, expect
 
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 from .chat import PageOpener, launch_chromium, upload_machine
-
-pytestmark = pytest.mark.integration
 
 SAID = "The museum opens at nine in the morning."
 # Resolves once playback has moved past 0.2 s (the timeupdate event, not a poll).

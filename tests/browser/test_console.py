@@ -4,50 +4,36 @@ telemetry replica, with a simulated robot on the XPARO typed API.
 Set CONSOLE_SCREENSHOTS=docs/screenshots to keep the README's console tour from a run.
 """
 
-import asyncio
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
-from shared.db import make_engine, session_factory
-from shared.identity import TokenStore
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
-from .chat import ChatPage, PageOpener
+from .chat import ChatPage
 from .console import (
-    CONSOLE_VIEWPORT,
+    WARD_AIML,
     Robot,
+    admin_token_named,
     backfill,
     chart_values,
-    console_url,
     create_project,
     fill_editor,
+    go_to,
+    open_route,
+    sandbox_ask,
+    save_aiml,
     screenshot,
-    sign_in,
+    signed_in,
     until,
 )
 
-pytestmark = pytest.mark.integration
-
-WARD_AIML = """<?xml version="1.0" encoding="UTF-8"?>
-<aiml version="2.0">
-  <category>
-    <pattern>HELLO</pattern>
-    <template>Hello! I am the ward assistant. Ask me about visiting hours.</template>
-  </category>
-  <category>
-    <pattern>WHEN ARE VISITING HOURS</pattern>
-    <template>Visiting hours are 10:00 to 20:00, every day.</template>
-  </category>
-</aiml>
-"""
 BROKEN_AIML = """<aiml version="2.0">
   <category>
     <pattern>HELLO</pattern>
@@ -55,36 +41,6 @@ BROKEN_AIML = """<aiml version="2.0">
   </category>
 </aiml>
 """
-
-
-@pytest.fixture(scope="module")
-def console_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A gateway, a dialog and a telemetry replica (short online window), for one module."""
-    services = {"TELEMETRY_ONLINE_WINDOW_S": "10"}
-    running = Stack(backends, tmp_path_factory.mktemp("logs"), service_env=services)
-    yield running.start(dialogs=1, telemetry=1)
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def operator_token(backends: Backends) -> str:
-    """An admin token for every project, named like a person (the console shows the name)."""
-
-    async def create() -> str:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            store = TokenStore(session_factory(engine))
-            return (await store.create_admin(f"dana-{uuid4().hex[:4]}", projects=None)).secret
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(create())
-
-
-@pytest.fixture
-async def console(browser: Browser, open_page: PageOpener) -> ChatPage:
-    """A desktop-sized page in a fresh browser context (fresh sessionStorage: signed out)."""
-    return await open_page(browser, viewport=CONSOLE_VIEWPORT)
 
 
 def test_console_assets_and_policy(console_stack: Stack) -> None:
@@ -109,7 +65,7 @@ async def test_wrong_token_shows_the_problem(console_stack: Stack, console: Chat
     """A token the gateway does not know is refused with the API's own words, and the operator
     stays on the sign-in page."""
     page = console.page
-    await page.goto(console_url(console_stack))
+    await open_route(page, console_stack, "")
     await page.get_by_label("Admin token").fill("sbadm_" + "0" * 64)
     await page.get_by_role("button", name="Sign in").click()
     alert = page.get_by_role("alert")
@@ -127,9 +83,9 @@ async def test_operator_flow(
     conversation, watch a simulated robot's telemetry chart move and command it, and follow
     the live event feed."""
     page = console.page
-    await page.goto(console_url(console_stack))
+    await open_route(page, console_stack, "")
     await screenshot(page, tmp_path, "login")
-    await sign_in(page, console_url(console_stack), operator_token)
+    await signed_in(page, console_stack, operator_token)
 
     suffix = uuid4().hex[:4]
     made = await create_project(page, f"st-marys-ward-{suffix}", "St Mary's ward assistant")
@@ -139,7 +95,7 @@ async def test_operator_flow(
     await publish(page, made)
     await conversation_appears(page, made, uid, tmp_path)
     await more_projects(console_stack, operator_token, suffix)
-    await page.locator(".nav__link[data-page=projects]").click()
+    await go_to(page, "projects")
     row = page.locator(f"#projects-table tr[data-project='{made.key}']")
     await expect(row).to_be_visible()
     await screenshot(page, tmp_path, "projects")
@@ -180,7 +136,7 @@ async def upload_aiml(page: Page, shots: Path) -> None:
 
 
 async def try_it(page: Page, shots: Path) -> None:
-    await page.locator(".nav__link[data-page=try]").click()
+    await go_to(page, "try")
     for question, answer in [("hello", "ward assistant"), ("when are visiting hours", "10:00")]:
         await page.locator("#try-input").fill(question)
         await page.locator("#try-input").press("Enter")
@@ -190,7 +146,7 @@ async def try_it(page: Page, shots: Path) -> None:
 
 
 async def publish(page: Page, project: TestProject) -> None:
-    await page.locator(".nav__link[data-page=content]").click()
+    await go_to(page, "content")
     await page.locator("#publish").click()
     await page.get_by_role("dialog").get_by_role("button", name="Publish").click()
     test_badge = await page.locator("#stages [data-stage=test] .badge").inner_text()
@@ -199,7 +155,7 @@ async def publish(page: Page, project: TestProject) -> None:
 
 
 async def conversation_appears(page: Page, project: TestProject, uid: str, shots: Path) -> None:
-    await page.locator(".nav__link[data-page=conversations]").click()
+    await go_to(page, "conversations")
     row = page.locator(f".session[data-session='{uid}']")
     await expect(row).to_be_visible()
     await row.click()
@@ -250,7 +206,7 @@ async def command_is_acknowledged(page: Page, robot: Robot) -> None:
 async def live_events(
     page: Page, stack: Stack, token: str, project: TestProject, shots: Path
 ) -> None:
-    await page.locator(".nav__link[data-page=events]").click()
+    await go_to(page, "events")
     await expect(page.locator("#live-state")).to_have_attribute("data-state", "open")
     await page.locator(".chip[data-kind=telemetry]").click()
     await expect(page.locator(".feed__item[data-kind=telemetry]").first).to_be_visible()
@@ -258,8 +214,7 @@ async def live_events(
     http = stack.http_url()
     async with httpx.AsyncClient(timeout=30) as client:
         for question in ["hello", "when are visiting hours"]:
-            query = {"botid": str(project.key), "token": project.secret, "uid": "visitor-7"}
-            answer = await client.get(f"{http}/sandbox/chat", params={**query, "q": question})
+            answer = await sandbox_ask(client, stack, project, "visitor-7", question)
             assert answer.json()["status"] == 0, answer.text
         command = {"type": "remote_command", "data": {"command": "go_to", "parameters": {}}}
         sent = await client.post(
@@ -280,22 +235,14 @@ async def test_take_over_answer_and_hand_back(
     """An operator takes a conversation over: the bot falls silent, what the operator says is
     the user's next RSVP answer and is marked as the operator's in the transcript; handing
     back lets the bot answer again."""
-    http = console_stack.http_url()
-    admin = {"Authorization": f"Bearer {operator_token}"}
-    query = {"botid": str(project.key), "token": project.secret, "uid": "bed-12"}
     async with httpx.AsyncClient(timeout=30) as client:
-        saved = await client.put(
-            f"{http}/admin/projects/{project.key}/aiml",
-            content=WARD_AIML,
-            headers={**admin, "Content-Type": "application/xml"},
-        )
-        assert saved.status_code == 200, saved.text
-        first = await client.get(f"{http}/sandbox/chat", params={**query, "q": "hello"})
+        await save_aiml(client, console_stack, operator_token, project, WARD_AIML)
+        first = await sandbox_ask(client, console_stack, project, "bed-12", "hello")
         assert "ward assistant" in first.text
 
         page = console.page
         route = f"#/p/{project.key}/conversations/bed-12"
-        await sign_in(page, console_url(console_stack, route), operator_token)
+        await signed_in(page, console_stack, operator_token, route)
         await expect(page.locator("#handoff-state")).to_have_text("bot answering")
         await page.locator("#take-over").click()
         await expect(page.locator("#handoff-state")).to_contain_text("taken over by dana-")
@@ -304,11 +251,11 @@ async def test_take_over_answer_and_hand_back(
         operator = page.locator("#transcript .turn--operator .turn__text")
         await expect(operator.last).to_have_text("A nurse is on her way to bed 12.")
 
-        said = await client.get(f"{http}/sandbox/chat", params={**query, "q": "thank you"})
+        said = await sandbox_ask(client, console_stack, project, "bed-12", "thank you")
         assert "A nurse is on her way" in said.text, said.text
         await page.locator("#hand-back").click()
         await expect(page.locator("#handoff-state")).to_have_text("bot answering")
-        again = await client.get(f"{http}/sandbox/chat", params={**query, "q": "hello"})
+        again = await sandbox_ask(client, console_stack, project, "bed-12", "hello")
         assert "ward assistant" in again.text, again.text
 
 
@@ -318,7 +265,7 @@ async def test_content_problem_is_shown_at_its_line(
     """Validating broken AIML shows the API's problem with its line, marks that line in the
     editor's gutter, and a click on the problem selects the line."""
     page = console.page
-    await sign_in(page, console_url(console_stack, f"#/p/{project.key}/content/aiml"), admin_token)
+    await signed_in(page, console_stack, admin_token, f"#/p/{project.key}/content/aiml")
     await fill_editor(page, BROKEN_AIML)
     await page.locator("#validate").click()
     alert = page.locator("#content-result .alert--error")
@@ -337,17 +284,7 @@ async def test_content_problem_is_shown_at_its_line(
 @pytest.fixture(scope="module")
 def viewer_token(backends: Backends) -> str:
     """A read-only admin token (role viewer) for every project."""
-
-    async def create() -> str:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            store = TokenStore(session_factory(engine))
-            name = f"auditor-{uuid4().hex[:4]}"
-            return (await store.create_admin(name, projects=None, role="viewer")).secret
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(create())
+    return admin_token_named(backends, f"auditor-{uuid4().hex[:4]}", role="viewer")
 
 
 async def test_a_viewer_sees_every_page_without_write_controls(
@@ -360,20 +297,13 @@ async def test_a_viewer_sees_every_page_without_write_controls(
     """Signed in with a read-only token, the console says so, shows the projects, content,
     versions, conversations, robots and settings, and offers no control that would change
     anything; a change sent anyway is refused by the server (403)."""
-    http = console_stack.http_url()
-    admin = {"Authorization": f"Bearer {admin_token}"}
     async with httpx.AsyncClient(timeout=30) as client:
-        saved = await client.put(
-            f"{http}/admin/projects/{project.key}/aiml",
-            content=WARD_AIML,
-            headers={**admin, "Content-Type": "application/xml"},
-        )
-        assert saved.status_code == 200, saved.text
-        query = {"botid": str(project.key), "token": project.secret, "uid": "bed-7", "q": "hello"}
-        assert "ward assistant" in (await client.get(f"{http}/sandbox/chat", params=query)).text
+        await save_aiml(client, console_stack, admin_token, project, WARD_AIML)
+        said = await sandbox_ask(client, console_stack, project, "bed-7", "hello")
+        assert "ward assistant" in said.text
 
     page = console.page
-    await sign_in(page, console_url(console_stack, "#/projects"), viewer_token)
+    await signed_in(page, console_stack, viewer_token, "#/projects")
     await expect(page.locator("#readonly-note")).to_be_visible()
     await expect(page.locator("#readonly-note")).to_contain_text("Read-only token")
     await expect(page.locator("#role")).to_have_text("Read-only (viewer)")
@@ -381,7 +311,7 @@ async def test_a_viewer_sees_every_page_without_write_controls(
     await expect(page.locator("#new-project")).to_have_count(0)
 
     base = f"#/p/{project.key}"
-    await page.goto(console_url(console_stack, f"{base}/content/aiml"))
+    await open_route(page, console_stack, f"{base}/content/aiml")
     await expect(page.locator(".editor")).to_have_attribute("data-ready", "true")
     await expect(page.locator("#content-text")).to_have_value(re.compile("ward assistant"))
     await expect(page.locator("#content-text")).not_to_be_editable()
@@ -390,18 +320,18 @@ async def test_a_viewer_sees_every_page_without_write_controls(
         await expect(page.locator(write)).to_be_hidden()
     await expect(page.get_by_role("button", name="Restore to test")).to_have_count(0)
 
-    await page.goto(console_url(console_stack, f"{base}/conversations/bed-7"))
+    await open_route(page, console_stack, f"{base}/conversations/bed-7")
     transcript = page.locator("#transcript .transcript")
     await expect(transcript.locator(".turn--user .turn__text").first).to_have_text("hello")
     await expect(page.locator("#handoff-state")).to_have_text("bot answering")
     for write in ["#take-over", "#operator-text", "#operator-send"]:
         await expect(page.locator(write)).to_be_hidden()
 
-    await page.goto(console_url(console_stack, f"{base}/robots/ward-bot-9"))
+    await open_route(page, console_stack, f"{base}/robots/ward-bot-9")
     await expect(page.locator("#commands")).to_be_visible()
     await expect(page.locator("#command-send")).to_be_hidden()
 
-    await page.goto(console_url(console_stack, f"{base}/settings"))
+    await open_route(page, console_stack, f"{base}/settings")
     name = page.locator("#settings-form [name=name]")
     await expect(name).to_have_value(re.compile("test-"))
     await expect(name).not_to_be_editable()

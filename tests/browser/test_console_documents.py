@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 from .chat import PageOpener
-from .console import CONSOLE_VIEWPORT, console_url, sign_in
-
-pytestmark = pytest.mark.integration
+from .console import (
+    CONSOLE_VIEWPORT,
+    signed_in,
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ async def test_upload_list_refuse_and_remove_documents(
     slides.write_bytes(b"PK\x03\x04 not a document we read")
     chat = await open_page(browser, viewport=CONSOLE_VIEWPORT)
     page = chat.page
-    await sign_in(page, console_url(documents_stack, f"#/p/{project.key}/documents"), admin_token)
+    await signed_in(page, documents_stack, admin_token, f"#/p/{project.key}/documents")
     await expect(page.locator("#documents-list")).to_contain_text("No documents yet.")
 
     await page.locator("#documents-file").set_input_files(str(handbook))

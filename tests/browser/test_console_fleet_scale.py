@@ -10,26 +10,25 @@ from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from shared import subjects
 from shared.contracts import TelemetrySampled
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import (
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import (
     consumer_drained,
     publish_samples,
     simulated_samples,
-    wait_until,
+)
+from tests.support.waits import wait_until
+
+from .chat import ChatPage
+from .console import (
+    signed_in,
+    until,
 )
 
-from .chat import ChatPage, PageOpener
-from .console import CONSOLE_VIEWPORT, console_url, sign_in, until
-from .test_console import operator_token
-
-__all__ = ["operator_token"]  # the fixture, used by name
-
-pytestmark = pytest.mark.integration
 ROBOTS, SECONDS = 50, 3600
 
 
@@ -43,11 +42,6 @@ def fleet_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) ->
     running = Stack(backends, tmp_path_factory.mktemp("logs"))
     yield running.start(dialogs=1, telemetry=1)
     running.stop()
-
-
-@pytest.fixture
-async def console(browser: Browser, open_page: PageOpener) -> ChatPage:
-    return await open_page(browser, viewport=CONSOLE_VIEWPORT)
 
 
 @pytest.mark.timeout(900)
@@ -66,7 +60,7 @@ async def test_an_hour_of_fifty_robots_is_listed_followed_and_charted(
     for n in range(0, len(samples), 10_000):
         await publish_samples(js, samples[n : n + 10_000])
     page = console.page
-    await sign_in(page, console_url(fleet_stack, f"#/p/{project.key}/robots"), operator_token)
+    await signed_in(page, fleet_stack, operator_token, f"#/p/{project.key}/robots")
     await expect(page.locator("#fleet tbody tr")).to_have_count(ROBOTS, timeout=600_000)
     newer = TelemetrySampled.first(
         project_key=project.key,

@@ -5,7 +5,6 @@ log, phone-width navigation and a route change during sign-in."""
 
 import asyncio
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,33 +16,23 @@ from nats.aio.client import Client as NatsClient
 from playwright.async_api import Browser, ViewportSize, expect
 
 from shared.contracts import TelemetrySampled
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import publish_samples
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import publish_samples
 
 from .chat import ChatPage, PageOpener
-from .console import CONSOLE_VIEWPORT, console_url, screenshot, sign_in, until
-from .test_console import WARD_AIML, operator_token
+from .console import (
+    CONSOLE_VIEWPORT,
+    WARD_AIML,
+    go_to,
+    open_route,
+    sandbox_ask,
+    save_aiml,
+    screenshot,
+    signed_in,
+    until,
+)
 
-__all__ = ["operator_token"]  # the fixture, used by name
-
-pytestmark = pytest.mark.integration
 PHONE: ViewportSize = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def ops_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A gateway, a dialog and a telemetry replica (short online window), for one module."""
-    services = {"TELEMETRY_ONLINE_WINDOW_S": "10"}
-    running = Stack(backends, tmp_path_factory.mktemp("logs"), service_env=services)
-    yield running.start(dialogs=1, telemetry=1)
-    running.stop()
-
-
-@pytest.fixture
-async def console(browser: Browser, open_page: PageOpener) -> ChatPage:
-    """A desktop-sized page in a fresh browser context (signed out)."""
-    return await open_page(browser, viewport=CONSOLE_VIEWPORT)
 
 
 def sample(project: TestProject, robot: str, at: datetime, **metrics: float) -> TelemetrySampled:
@@ -71,7 +60,7 @@ def span_s(value: Any) -> float:
 
 
 async def test_telemetry_chart_spans_the_window_shows_gaps_and_says_no_data(
-    ops_stack: Stack,
+    console_stack: Stack,
     project: TestProject,
     operator_token: str,
     console: ChatPage,
@@ -93,7 +82,7 @@ async def test_telemetry_chart_spans_the_window_shows_gaps_and_says_no_data(
 
     page = console.page
     route = f"#/p/{project.key}/robots/ward-bot-2"
-    await sign_in(page, console_url(ops_stack, route), operator_token)
+    await signed_in(page, console_stack, operator_token, route)
     await expect(page.locator(".tile[data-metric=battery] .tile__value")).to_have_text("71.0")
     await page.locator(".segmented__item[data-window='1 hour']").click()
     hour = await until(
@@ -140,7 +129,7 @@ async def test_telemetry_chart_spans_the_window_shows_gaps_and_says_no_data(
 
 
 async def test_fleet_overview_flags_robots_past_the_operators_thresholds_live(
-    ops_stack: Stack,
+    console_stack: Stack,
     project: TestProject,
     operator_token: str,
     console: ChatPage,
@@ -161,7 +150,7 @@ async def test_fleet_overview_flags_robots_past_the_operators_thresholds_live(
         ],
     )
     page = console.page
-    await sign_in(page, console_url(ops_stack, f"#/p/{project.key}/robots"), operator_token)
+    await signed_in(page, console_stack, operator_token, f"#/p/{project.key}/robots")
     await expect(page.locator("#fleet tbody tr")).to_have_count(3)
     await expect(page.locator("#menu-toggle")).to_be_hidden()  # a phone's menu only
     rule = page.locator("#alerts-form .rule").first
@@ -186,7 +175,7 @@ async def test_fleet_overview_flags_robots_past_the_operators_thresholds_live(
         page.locator("#fleet tr[data-robot=amr-2] .mini-stat[data-metric=cpu_usage]")
     ).to_contain_text("35.0")
 
-    await page.locator(".nav__link[data-page=audit]").click()
+    await go_to(page, "audit")
     await expect(page.locator("#audit tbody tr").first.locator("code")).to_have_text(
         "PUT /admin/projects/{project}/alerts"
     )
@@ -194,7 +183,7 @@ async def test_fleet_overview_flags_robots_past_the_operators_thresholds_live(
 
 
 async def test_inbox_badges_chimes_and_marks_unread_handoff_requests(
-    ops_stack: Stack,
+    console_stack: Stack,
     project: TestProject,
     operator_token: str,
     console: ChatPage,
@@ -204,30 +193,22 @@ async def test_inbox_badges_chimes_and_marks_unread_handoff_requests(
     tab's title starts with (1) and a chime plays; the inbox lists the session as unread with
     what was said; opening it reads it (and the list says "1 turn", "2 turns"); a new message in
     a held chat is unread again."""
-    http = ops_stack.http_url()
-    admin = {"Authorization": f"Bearer {operator_token}"}
-    query = {"botid": str(project.key), "token": project.secret}
     async with httpx.AsyncClient(timeout=30) as client:
-        saved = await client.put(
-            f"{http}/admin/projects/{project.key}/aiml",
-            content=WARD_AIML,
-            headers={**admin, "Content-Type": "application/xml"},
-        )
-        assert saved.status_code == 200, saved.text
+        await save_aiml(client, console_stack, operator_token, project, WARD_AIML)
         page = console.page
-        await sign_in(page, console_url(ops_stack, f"#/p/{project.key}/robots"), operator_token)
+        await signed_in(page, console_stack, operator_token, f"#/p/{project.key}/robots")
         await expect(page.locator("#inbox-count")).to_be_hidden()
-        said = await client.get(
-            f"{http}/sandbox/chat", params={**query, "uid": "bed-21", "q": "hello"}
-        )
+        said = await sandbox_ask(client, console_stack, project, "bed-21", "hello")
         assert said.json()["status"] == 0
-        asked = {**query, "uid": "bed-21", "q": "Can I speak to a human?"}
-        assert (await client.get(f"{http}/sandbox/chat", params=asked)).json()["status"] == 0
+        asked = await sandbox_ask(
+            client, console_stack, project, "bed-21", "Can I speak to a human?"
+        )
+        assert asked.json()["status"] == 0
 
         await expect(page.locator("#inbox-count")).to_have_text("1")
         await expect(page).to_have_title("(1) Robots · Switchboard console")
         assert int(await page.locator("#shell").get_attribute("data-chimes") or 0) >= 1
-        await page.locator(".nav__link[data-page=inbox]").click()
+        await go_to(page, "inbox")
         item = page.locator("#inbox-waiting .inbox-item[data-session=bed-21]")
         await expect(item).to_have_attribute("data-unread", "true")
         await expect(item).to_contain_text("said: Can I speak to a human?")
@@ -237,24 +218,24 @@ async def test_inbox_badges_chimes_and_marks_unread_handoff_requests(
         await expect(page.locator("#inbox-count")).to_be_hidden()
         await expect(page).to_have_title("Conversations · Switchboard console")
         await expect(page.locator(".session[data-session=bed-21]")).to_contain_text("2 turns")
-        once = {**query, "uid": "bed-22", "q": "hello"}
-        assert (await client.get(f"{http}/sandbox/chat", params=once)).status_code == 200
+        once = await sandbox_ask(client, console_stack, project, "bed-22", "hello")
+        assert once.status_code == 200
         single = page.locator(".session[data-session=bed-22] .muted.small").last
         await expect(single).to_have_text("1 turn")  # not "1 turns"
 
         await page.locator("#take-over").click()
         await expect(page.locator("#handoff-state")).to_contain_text("taken over by")
-        await page.locator(".nav__link[data-page=inbox]").click()
+        await go_to(page, "inbox")
         held = page.locator("#inbox-held .inbox-item[data-session=bed-21]")
         await expect(held).to_have_attribute("data-unread", "false")
-        more = {**query, "uid": "bed-21", "q": "my leg hurts"}
-        assert (await client.get(f"{http}/sandbox/chat", params=more)).status_code == 200
+        more = await sandbox_ask(client, console_stack, project, "bed-21", "my leg hurts")
+        assert more.status_code == 200
         await expect(held).to_have_attribute("data-unread", "true")
         await expect(page.locator("#inbox-count")).to_have_text("1")
 
 
 async def test_phone_width_navigation_folds_into_a_menu(
-    ops_stack: Stack,
+    console_stack: Stack,
     project: TestProject,
     operator_token: str,
     browser: Browser,
@@ -265,7 +246,7 @@ async def test_phone_width_navigation_folds_into_a_menu(
     the menu opens the links and following one closes it."""
     phone = await open_page(browser, viewport=PHONE)
     page = phone.page
-    await sign_in(page, console_url(ops_stack, f"#/p/{project.key}/robots"), operator_token)
+    await signed_in(page, console_stack, operator_token, f"#/p/{project.key}/robots")
     await expect(page.locator("#nav")).to_be_hidden()
     await until(
         page,
@@ -276,18 +257,18 @@ async def test_phone_width_navigation_folds_into_a_menu(
     await page.locator("#menu-toggle").click()
     await expect(page.locator(".nav__link[data-page=inbox]")).to_be_visible()
     await screenshot(page, tmp_path, "phone-menu")
-    await page.locator(".nav__link[data-page=inbox]").click()
+    await go_to(page, "inbox")
     await expect(page.locator("#title")).to_have_text("Inbox")
     await expect(page.locator("#nav")).to_be_hidden()
 
 
 async def test_a_page_left_while_loading_never_shows_under_the_next_title(
-    ops_stack: Stack, project: TestProject, operator_token: str, console: ChatPage
+    console_stack: Stack, project: TestProject, operator_token: str, console: ChatPage
 ) -> None:
     """Leaving the projects page before its list arrived: the Robots page shows the fleet under
     its own title, never the projects table."""
     page = console.page
-    await sign_in(page, console_url(ops_stack, f"#/p/{project.key}/robots"), operator_token)
+    await signed_in(page, console_stack, operator_token, f"#/p/{project.key}/robots")
     answered = asyncio.Event()
 
     async def slow(route: Any) -> None:
@@ -323,19 +304,23 @@ FAQ = {
 
 
 async def test_try_it_and_transcripts_show_why_and_feed_the_faq(
-    ops_stack: Stack, project: TestProject, operator_token: str, console: ChatPage, tmp_path: Path
+    console_stack: Stack,
+    project: TestProject,
+    operator_token: str,
+    console: ChatPage,
+    tmp_path: Path,
 ) -> None:
     """Signed in as an admin, Try it chats without asking for the project secret, renders the
     Markdown answer without its hostile markup and shows the FAQ's candidates; the transcript
     shows the group and confidence per answer, "Not understood" finds the fallback, and "Add as
     paraphrase" puts the user's words in the FAQ group chosen (a new test version)."""
-    http = ops_stack.http_url()
+    http = console_stack.http_url()
     admin = {"Authorization": f"Bearer {operator_token}"}
     async with httpx.AsyncClient(timeout=30, headers=admin) as client:
         saved = await client.put(f"{http}/admin/projects/{project.key}/faq", json=FAQ)
         assert saved.status_code == 200, saved.text
         page = console.page
-        await sign_in(page, console_url(ops_stack, f"#/p/{project.key}/try"), operator_token)
+        await signed_in(page, console_stack, operator_token, f"#/p/{project.key}/try")
         await expect(page.locator("#secret-input")).to_have_count(0)
         for question in ["When are visiting hours?", "can I bring my dog"]:
             await page.locator("#try-input").fill(question)
@@ -356,7 +341,7 @@ async def test_try_it_and_transcripts_show_why_and_feed_the_faq(
         await screenshot(page, tmp_path, "try-it-why")
         uid = await page.locator("#try-session").inner_text()
 
-        await page.goto(console_url(ops_stack, f"#/p/{project.key}/conversations/{uid}"))
+        await open_route(page, console_stack, f"#/p/{project.key}/conversations/{uid}")
         answer = page.locator("#transcript .turn--bot").first
         await expect(answer.locator(".turn__text strong")).to_have_text("10:00")
         await expect(answer.locator(".turn__faq")).to_have_text("FAQ hours")
@@ -379,14 +364,18 @@ async def test_try_it_and_transcripts_show_why_and_feed_the_faq(
 
 
 async def test_faq_and_intents_forms_say_what_is_wrong_in_plain_words(
-    ops_stack: Stack, project: TestProject, operator_token: str, console: ChatPage, tmp_path: Path
+    console_stack: Stack,
+    project: TestProject,
+    operator_token: str,
+    console: ChatPage,
+    tmp_path: Path,
 ) -> None:
     """The FAQ form points at each field to fix, in words (no id, spaces in it, no question), and
     saves a version once fixed; a bad upload in the text editor reads "FAQ group 1, questions:
     is empty", not pydantic's wording; the intents form catches a {slot} no slot declares."""
     page = console.page
     base = f"#/p/{project.key}/content"
-    await sign_in(page, console_url(ops_stack, f"{base}/faq/form"), operator_token)
+    await signed_in(page, console_stack, operator_token, f"{base}/faq/form")
     group = page.locator("#faq-groups .form-group").first
     await page.locator("#form-save").click()
     await expect(page.locator("#form-problems li")).to_have_text(
@@ -408,7 +397,7 @@ async def test_faq_and_intents_forms_say_what_is_wrong_in_plain_words(
     await page.locator("#form-save").click()
     await expect(page.locator("#form-result .alert--ok")).to_contain_text("Saved as version 1")
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {operator_token}"}) as client:
-        faq = await client.get(f"{ops_stack.http_url()}/admin/projects/{project.key}/faq")
+        faq = await client.get(f"{console_stack.http_url()}/admin/projects/{project.key}/faq")
     assert faq.json()["groups"][0]["questions"] == [
         "When can I visit?",
         "What are the visiting hours?",
@@ -424,7 +413,7 @@ async def test_faq_and_intents_forms_say_what_is_wrong_in_plain_words(
     await expect(problem.locator(".problems__where")).to_have_text("FAQ group 1, questions")
     await expect(problem.locator(".problems__message")).to_have_text("is empty: give at least one")
 
-    await page.goto(console_url(ops_stack, f"{base}/intents/form"))
+    await open_route(page, console_stack, f"{base}/intents/form")
     intent = page.locator("#intent-list .form-group").first
     await intent.locator("[name=name]").fill("book_table")
     await intent.locator("[name=sentences]").fill("a table for {people}\nbook a table")
@@ -439,13 +428,17 @@ async def test_faq_and_intents_forms_say_what_is_wrong_in_plain_words(
 
 
 async def test_the_state_machine_is_drawn_with_a_sessions_state_lit(
-    ops_stack: Stack, project: TestProject, operator_token: str, console: ChatPage, tmp_path: Path
+    console_stack: Stack,
+    project: TestProject,
+    operator_token: str,
+    console: ChatPage,
+    tmp_path: Path,
 ) -> None:
     """The weather machine is drawn as its states and transitions; choosing a session that was
     asked "Which city?" lights ask_city, and it moves on when the user names a city; that
     session's transcript renders the answer's Markdown, table, chart and HTML as the chat page
     does, and its preview in the list reads as words, not markup."""
-    http = ops_stack.http_url()
+    http = console_stack.http_url()
     machine = (Path(__file__).parents[2] / "eval" / "weather_machine.yaml").read_bytes()
     headers = {"Authorization": f"Bearer {operator_token}"}
     query = {"botid": str(project.key), "token": project.secret, "uid": "kiosk-9"}
@@ -460,7 +453,7 @@ async def test_the_state_machine_is_drawn_with_a_sessions_state_lit(
         assert "Which city" in asked.text
         page = console.page
         route = f"#/p/{project.key}/content/machine/diagram"
-        await sign_in(page, console_url(ops_stack, route), operator_token)
+        await signed_in(page, console_stack, operator_token, route)
         diagram = page.locator("#machine-diagram")
         await expect(diagram.locator(".sm-state")).to_have_count(6)
         assert await diagram.locator(".sm-edge[data-from=greeting][data-to=ask_city]").count() == 1
@@ -475,7 +468,7 @@ async def test_the_state_machine_is_drawn_with_a_sessions_state_lit(
             "data-state", "greeting"
         )
 
-        await page.goto(console_url(ops_stack, f"#/p/{project.key}/conversations/kiosk-9"))
+        await open_route(page, console_stack, f"#/p/{project.key}/conversations/kiosk-9")
         answer = page.locator("#transcript .turn--bot").last  # the weather: every kind of part
         await expect(answer.locator(".part strong")).to_have_text("Paris")
         await expect(answer.locator(".part--table thead th")).to_have_text(["day", "temp"])
@@ -487,19 +480,23 @@ async def test_the_state_machine_is_drawn_with_a_sessions_state_lit(
 
 
 async def test_replicas_and_queues_show_sockets_and_consumer_lag(
-    ops_stack: Stack, project: TestProject, operator_token: str, console: ChatPage, tmp_path: Path
+    console_stack: Stack,
+    project: TestProject,
+    operator_token: str,
+    console: ChatPage,
+    tmp_path: Path,
 ) -> None:
     """The replicas page shows the gateway's open sockets by protocol (a robot's typed socket
     counts) and JetStream's streams with their consumers."""
     page = console.page
-    await sign_in(page, console_url(ops_stack, "#/cluster"), operator_token)
+    await signed_in(page, console_stack, operator_token, "#/cluster")
     await expect(page.locator("#title")).to_have_text("Replicas and queues")
     await expect(page.locator("#replica")).to_contain_text(
         re.compile(r"NATS127\.0\.0\.1:\d+ · v2\.\d+\.\d+")
     )
     await expect(page.locator("table[data-stream=CHAT] tbody tr").first).to_be_visible()
     await expect(page.locator("table[data-stream=TELEMETRY]")).to_be_visible()
-    async with websockets.connect(ops_stack.typed_url(project, robot="amr-9")):  # a robot
+    async with websockets.connect(console_stack.typed_url(project, robot="amr-9")):  # a robot
         await expect(page.locator("#sockets [data-protocol=xparo-typed] strong")).to_have_text("1")
         await screenshot(page, tmp_path, "cluster")
 
@@ -520,7 +517,7 @@ PAGES = [
 
 @pytest.mark.timeout(300)
 async def test_every_page_opens_at_desktop_and_phone_width(
-    ops_stack: Stack,
+    console_stack: Stack,
     project: TestProject,
     operator_token: str,
     browser: Browser,
@@ -533,9 +530,9 @@ async def test_every_page_opens_at_desktop_and_phone_width(
     for width, viewport in sizes:
         opened = await open_page(browser, viewport=viewport)
         page = opened.page
-        await sign_in(page, console_url(ops_stack, "#/projects"), operator_token)
+        await signed_in(page, console_stack, operator_token, "#/projects")
         for route, title in PAGES:
-            await page.goto(console_url(ops_stack, route.format(key=project.key)))
+            await open_route(page, console_stack, route.format(key=project.key))
             await expect(page.locator("#title")).to_have_text(title)
             await expect(page.locator(".loading")).to_have_count(0)
             if width == "desktop" and title == "Settings":  # the one not pictured elsewhere

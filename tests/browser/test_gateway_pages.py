@@ -9,12 +9,10 @@ import httpx
 import pytest
 from playwright.async_api import Page, Route, expect
 
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, new_project
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, new_project
 
 from .chat import ChatPage
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")

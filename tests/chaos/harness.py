@@ -23,7 +23,7 @@ from shared.devstack.embedded import EmbeddedNats, EmbeddedNatsCluster, free_por
 from shared.devstack.postgres import EmbeddedPostgres
 from shared.identity import ProjectStore
 from shared.migrations import upgrade_async
-from shared.testing.services import Service
+from tests.support.services import Service
 
 from .load import ECHO_AIML, Bot, Gateway
 

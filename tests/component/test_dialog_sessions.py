@@ -23,7 +23,7 @@ from shared.contracts import (
     UpdateSession,
 )
 
-from .test_dialog_handlers import Rig, make
+from .dialog_rig import Rig, make
 
 REPLY: TypeAdapter[SessionInfo | SessionUnknown] = TypeAdapter(SessionReply)
 SAID: TypeAdapter[BotSpoke | SessionUnknown] = TypeAdapter(BotSpoke | SessionUnknown)

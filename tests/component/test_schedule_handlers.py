@@ -25,7 +25,7 @@ from shared.contracts import (
     ScheduleControl,
     SetSchedule,
 )
-from shared.testing.telemetry import wait_until
+from tests.support.waits import wait_until
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 TOMORROW = {"date": "2026-07-02", "time": "09:00"}

@@ -20,19 +20,10 @@ from typing import Any
 import atheris
 
 with atheris.instrument_imports(include=["services.gateway"]):
-    from .fakes import SECRET
-    from .test_adapters import (
-        BESSER_ERROR_KEYS,
-        BESSER_KEYS,
-        BOT,
-        Wire,
-        aida,
-        besser,
-        check_phoenix,
-        feed,
-        typed,
-        xparo,
-    )
+    from tests.support.gateway_fakes import SECRET
+    from tests.support.sockets import BOT, Wire, aida, besser, feed, typed, xparo
+
+    from .shapes import BESSER_ERROR_KEYS, BESSER_KEYS, check_phoenix
 
 LOOP = asyncio.new_event_loop()
 TOPIC = f"bot:{BOT.key}"

@@ -1,6 +1,6 @@
 """Socket-level fuzz against a running gateway: generated frames over real sockets, per protocol.
 
-`run_socket_fuzz(stack, project, protocol, frames)` sends `frames` frames (shared/testing/fuzz.py,
+`run_socket_fuzz(stack, project, protocol, frames)` sends `frames` frames (tests/support/fuzz.py,
 a hypothesis corpus stretched by mutation) on one socket, pipelined, and returns FuzzFigures:
 frames sent, closes by code, unexpected closes, the gateway's resident memory after a warm-up
 and at the end. A frame the gateway closes the socket for by protocol (AIDA's unreadable frames:
@@ -28,8 +28,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from services.gateway.phoenix import wire
-from shared.testing import fuzz
-from shared.testing.plugin import Stack, TestProject
+from tests.support import fuzz
+from tests.support.plugin import Stack, TestProject
 
 FUZZ_GATEWAY_ENV = {"GATEWAY_FRAME_RATE": "0", "GATEWAY_PROJECT_TURN_RATE": "0"}
 PROTOCOLS = ("xparo", "typed", "aida", "besser", "rsvp")

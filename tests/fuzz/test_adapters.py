@@ -1,47 +1,39 @@
 """In-process fuzz of every protocol adapter's frame handling (FUZZ_FRAMES examples each).
 
-Each adapter runs on the fakes of fakes.py; whatever a frame holds, no exception may escape the
-adapter (in the gateway that would end the socket with 1011 and a traceback in the log) and every
-frame it answers is in its protocol's own shape, an error frame for anything it cannot use.
+Each adapter runs on the fakes of tests/support/gateway_fakes.py (built by sockets.py); whatever a
+frame holds, no exception may escape the adapter (in the gateway that would end the socket with
+1011 and a traceback in the log) and every frame it answers is in its protocol's own shape, an
+error frame for anything it cannot use.
 """
 
 import asyncio
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from services.gateway.adapters.aida import AidaSocket
-from services.gateway.adapters.besser import BesserSocket, Handshake
-from services.gateway.adapters.xparo import XparoAdapter
-from services.gateway.adapters.xparo_typed import XparoTypedAdapter
-from services.gateway.config import GatewaySettings
-from services.gateway.nul_guard import NulGuard
 from services.gateway.phoenix import wire
-from services.gateway.rsvp_routes import rsvp_router
-from shared.identity import Project
-from shared.testing import fuzz
-
-from .fakes import (
-    OTHER_PROJECT,
-    SECRET,
-    FakeBridge,
-    FakeFeeds,
-    FakeMedia,
-    FakeProjects,
-    FakeTokens,
-    project,
-    wire_text,
+from tests.support import fuzz
+from tests.support.gateway_fakes import OTHER_PROJECT, SECRET
+from tests.support.sockets import (
+    BOT,
+    Wire,
+    aida,
+    besser,
+    feed,
+    rsvp_app,
+    typed,
+    xparo,
 )
 
-pytestmark = pytest.mark.unit
+from .shapes import BESSER_ERROR_KEYS, BESSER_KEYS, check_phoenix
+
 OTHERS = [str(OTHER_PROJECT)]
+RSVP_ERRORS = {400, 401, 404, 503, 504}
 FUZZ = settings(
     max_examples=int(os.environ.get("FUZZ_FRAMES", "300")),
     deadline=None,
@@ -49,28 +41,6 @@ FUZZ = settings(
     derandomize=os.environ.get("FUZZ_RANDOM") != "1",
     suppress_health_check=list(HealthCheck),
 )
-BOT = project()
-RSVP_ERRORS = {400, 401, 404, 503, 504}
-
-
-@dataclass
-class Wire:
-    """The client's side of one socket: decoded frames and close codes, in order."""
-
-    frames: list[Any] = field(default_factory=list)
-    closes: list[int] = field(default_factory=list)
-
-    async def send_json(self, frame: Any) -> bool:
-        self.frames.append(json.loads(wire_text(frame)))
-        return True
-
-    async def send_text(self, text: str) -> bool:
-        text.encode("utf-8")
-        self.frames.append(json.loads(text))
-        return True
-
-    async def close(self, code: int, reason: str = "") -> None:
-        self.closes.append(code)
 
 
 @pytest.fixture(scope="module")
@@ -78,20 +48,6 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     running = asyncio.new_event_loop()
     yield running
     running.close()
-
-
-async def feed(adapter: Any, frame: fuzz.Frame) -> None:
-    """Hand `frame` over as connection.run does (binary frames must be UTF-8, or on_bytes)."""
-    if isinstance(frame, bytes):
-        if hasattr(adapter, "on_bytes"):
-            await adapter.on_bytes(frame)
-            return
-        try:
-            frame = frame.decode("utf-8")
-        except UnicodeDecodeError:
-            await adapter.on_binary_error()
-            return
-    await adapter.on_frame(frame)
 
 
 def decoded(frame: fuzz.Frame) -> Any:
@@ -107,45 +63,6 @@ def fed(loop: asyncio.AbstractEventLoop, adapter: Any, frame: fuzz.Frame) -> Non
         loop.run_until_complete(feed(adapter, frame))
     except Exception as err:
         raise AssertionError(f"{type(err).__name__} escaped the adapter: {err!r}"[:500]) from err
-
-
-def xparo(out: Wire, bot: Project) -> XparoAdapter:
-    return XparoAdapter(
-        out.send_json,
-        project=bot,
-        bridge=cast(Any, FakeBridge()),
-        tokens=cast(Any, FakeTokens()),
-        session_id="fuzz",
-        robot_id=None,
-        reply_wait_s=0.05,
-        link={},
-        live=False,
-    )
-
-
-def typed(out: Wire) -> XparoTypedAdapter:
-    return XparoTypedAdapter(
-        cast(Any, out),
-        project=BOT,
-        bridge=cast(Any, FakeBridge()),
-        tokens=cast(Any, FakeTokens()),
-        robot_id=None,
-        connection="fuzz",
-        ping_interval_s=60,
-        ack_wait_s=1,
-        fetch_wait_s=1,
-    )
-
-
-def besser(out: Wire) -> BesserSocket:
-    return BesserSocket(
-        out.send_json,
-        out.close,
-        project=BOT,
-        handshake=Handshake(session="fuzz", user_id=None, session_name=None, stage="test"),
-        bridge=cast(Any, FakeBridge()),
-        media=FakeMedia(),
-    )
 
 
 @FUZZ
@@ -181,32 +98,6 @@ def test_typed_frames_are_answered_in_typed_shape(
     value = decoded(frame)
     if not isinstance(value, dict) or "type" not in value:
         assert [f["type"] for f in out.frames] == ["error"]
-
-
-def aida(out: Wire, version: int) -> AidaSocket:
-    return AidaSocket(
-        out.send_text,
-        out.close,
-        serializer=wire.Serializer(version),  # type: ignore[arg-type]
-        projects=cast(Any, FakeProjects(BOT)),
-        bridge=cast(Any, FakeBridge()),
-        feeds=cast(Any, FakeFeeds()),
-        idle_s=60,
-    )
-
-
-def check_phoenix(out: Wire, version: int) -> None:
-    assert set(out.closes) <= {1003, 1007}
-    for sent in out.frames:
-        if version == 2:
-            _join_ref, _ref, topic, event, payload = sent
-        else:
-            topic, event, payload = sent["topic"], sent["event"], sent["payload"]
-        assert isinstance(topic, str) and event in {"phx_reply", "phx_close", "btu_msg"}
-        if event == "phx_reply":
-            assert payload["status"] in {"ok", "error"}
-            if payload["status"] == "error":
-                assert isinstance(payload["response"]["reason"], str)
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -255,10 +146,6 @@ def wire_reply_ok(version: int) -> Any:
     return {"topic": f"bot:{BOT.key}", "event": "phx_reply", "payload": payload, "ref": "1"}
 
 
-BESSER_KEYS = {"action", "message", "history", "timestamp", "message_id"}
-BESSER_ERROR_KEYS = BESSER_KEYS | {"error"}  # an agent_reply_str "Error: ..." + its reason
-
-
 @FUZZ
 @given(fuzz.besser_frames(OTHERS))
 def test_besser_frames_are_answered_in_besser_shape(
@@ -282,11 +169,7 @@ def test_besser_frames_are_answered_in_besser_shape(
 
 @pytest.fixture(scope="module")
 def rsvp() -> Iterator[TestClient]:
-    app = FastAPI()
-    app.add_middleware(NulGuard)
-    settings = GatewaySettings(rsvp_wait_s=1)
-    app.include_router(rsvp_router(cast(Any, FakeProjects(BOT)), cast(Any, FakeBridge()), settings))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(rsvp_app(), raise_server_exceptions=False) as client:
         yield client
 
 

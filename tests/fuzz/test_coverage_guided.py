@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.unit
 RUNS = int(os.environ.get("ATHERIS_RUNS", "2000"))
 ROOT = Path(__file__).resolve().parents[2]
 

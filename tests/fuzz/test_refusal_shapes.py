@@ -28,13 +28,12 @@ from starlette.routing import Mount
 from services.gateway.main import create_app
 from shared.db import make_engine, session_factory
 from shared.identity import TokenStore
-from shared.testing.backends import Backends
-from shared.testing.fuzz import MAX_QUERY, encoded, garbage, hostile_strings, json_values
-from shared.testing.plugin import Stack, TestProject, new_project
+from tests.support.backends import Backends
+from tests.support.hostile import MAX_QUERY, encoded, garbage, hostile_strings, json_values
+from tests.support.plugin import Stack, TestProject, new_project
 
 from .driver import FUZZ_GATEWAY_ENV
 
-pytestmark = pytest.mark.integration
 EXAMPLES = int(os.environ.get("FUZZ_SHAPE_EXAMPLES", "300"))
 MiB = 1024 * 1024
 TIMEOUT_S = 30

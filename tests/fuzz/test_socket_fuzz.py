@@ -22,12 +22,11 @@ import httpx
 import pytest
 import websocket
 
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 from .driver import FUZZ_GATEWAY_ENV, PROTOCOLS, run_socket_fuzz
 
-pytestmark = pytest.mark.integration
 FRAMES = int(os.environ.get("FUZZ_SOCKET_FRAMES", "1000"))
 RSS_BOUND = 48 * 1024 * 1024
 TIMEOUT_S = 20

@@ -18,8 +18,8 @@ from schemathesis.core.result import Ok
 
 from shared.db import make_engine, session_factory
 from shared.identity import TokenStore
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject, new_project
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject, new_project
 
 # Admin routes about no single project: each filters what it shows by the token's scope, which
 # their own tests check (test_admin_projects.py). A new one must be added here knowingly.

@@ -16,9 +16,9 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from shared import subjects
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
-from .test_rsvp_api import Admin, Rsvp
+from .rsvp import Admin, Rsvp
 
 ALICE = Path(aiml.__file__).parent / "botdata" / "alice"
 HI = "<aiml><category><pattern>HI</pattern><template>hello</template></category></aiml>"

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from uuid import uuid4
 
 import httpx
 import pytest
@@ -17,13 +16,13 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from shared import subjects
-from shared.contracts import SaveBotContent
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 from . import besser, xparo
+from .admin import admin, handoff, say, scoped_token
 from .phoenix import Raw
-from .test_admin_projects import scoped_token
+from .rsvp import rsvp
 
 COLUMNS = [
     "session_id",
@@ -39,10 +38,6 @@ COLUMNS = [
     "text",
 ]
 
-AIML = (
-    "<category><pattern>HELLO</pattern><template>Hi there</template></category>"
-    "<category><pattern>*</pattern><template>I did not get that</template></category>"
-)
 T = TypeVar("T")
 
 
@@ -52,31 +47,6 @@ def stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Itera
     running = Stack(backends, tmp_path_factory.mktemp("logs"))
     yield running.start(dialogs=1)
     running.stop()
-
-
-@pytest.fixture
-async def bot(nc: NatsClient, project: TestProject) -> TestProject:
-    """The test project with AIML answering HELLO (aiml) and anything else (aiml too)."""
-    command = SaveBotContent(project_key=project.key, aiml=AIML, correlation_id=uuid4())
-    answer = await nc.request(
-        subjects.dialog_content_save(project.key), command.model_dump_json().encode(), timeout=20
-    )
-    assert json.loads(answer.data)["kind"] == "saved", answer.data
-    return project
-
-
-def admin(stack: Stack, token: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=stack.http_url(), headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
-
-
-def rsvp(stack: Stack, bot: TestProject, uid: str, q: str) -> dict[str, Any]:
-    params = {"botid": str(bot.key), "token": bot.secret, "uid": uid, "q": q}
-    answer = httpx.get(f"{stack.http_url()}/sandbox/chat", params=params, timeout=20)
-    assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
 
 
 def eventually(probe: Callable[[], T], done: Callable[[T], bool], timeout_s: float = 15) -> T:
@@ -216,18 +186,6 @@ def test_a_token_for_another_project_is_forbidden(
         assert client.request(method, path).status_code == 403, path
     said = client.post(f"{base}/s1/messages", json={"text": "hi"})
     assert said.status_code == 403
-
-
-def handoff(client: httpx.Client, bot: TestProject, session: str, method: str) -> dict[str, Any]:
-    answer = client.request(method, f"/admin/projects/{bot.key}/conversations/{session}/handoff")
-    assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
-
-
-def say(client: httpx.Client, bot: TestProject, session: str, text: str) -> None:
-    url = f"/admin/projects/{bot.key}/conversations/{session}/messages"
-    assert client.post(url, json={"text": text}).status_code == 202
 
 
 def operator_name(client: httpx.Client) -> str:

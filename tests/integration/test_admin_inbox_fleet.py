@@ -14,15 +14,15 @@ import websocket
 from nats.aio.client import Client as NatsClient
 
 from shared.contracts import TelemetrySampled, utcnow
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import publish_samples, wait_until
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import publish_samples
+from tests.support.waits import poll_until, wait_until
 
 from . import besser, xparo
+from .admin import admin, handoff, say
 from .phoenix import Raw
-from .test_admin_conversations import admin, bot, handoff, rsvp, say
-
-__all__ = ["bot"]  # the fixture, used by name
+from .rsvp import rsvp
 
 
 @pytest.fixture(scope="module")
@@ -240,9 +240,11 @@ def test_transcripts_say_how_sure_the_bot_was_and_filters_find_the_turns_to_fix(
         assert found.status_code == 200, found.text
         return {s["session_id"] for s in found.json()["items"]}
 
-    deadline = time.monotonic() + 30
-    while listed() != {"sure", "lost", "unsure"} and time.monotonic() < deadline:
-        time.sleep(0.2)
+    poll_until(
+        lambda: listed() == {"sure", "lost", "unsure"},
+        within_s=30,
+        what="the three sessions listed (their turns stored)",
+    )
     answer = client.get(f"{base}/conversations/sure").json()["items"][1]
     assert (answer["engine"], answer["gid"], answer["candidate"]) == (
         "faq",

@@ -17,10 +17,10 @@ from PIL import Image
 
 from shared import subjects
 from shared.contracts import TelemetrySampled, utcnow
-from shared.db import make_engine, session_factory
-from shared.identity import TokenStore
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject, new_project
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject, new_project
+
+from .admin import scoped_token
 
 SCHEMAS = ("dialog", "telemetry", "schedule", "media")
 
@@ -31,21 +31,6 @@ def full_stack(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> 
     running = Stack(backends, tmp_path_factory.mktemp("logs"))
     yield running.start(dialogs=1, telemetry=1, schedules=1, media=1)
     running.stop()
-
-
-def scoped_token(backends: Backends, *projects: UUID) -> str:
-    """An admin token for `projects` only."""
-
-    async def create() -> str:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            store = TokenStore(session_factory(engine))
-            made = await store.create_admin(f"scoped-{uuid4().hex}", projects=list(projects))
-            return made.secret
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(create())
 
 
 def client(stack: Stack, token: str) -> httpx.Client:

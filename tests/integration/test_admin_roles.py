@@ -14,8 +14,8 @@ from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from services.gateway.main import create_app
 from shared.db import make_engine, session_factory
 from shared.identity import AdminRole, TokenStore
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 # A value of the right shape for each path parameter other than the project.
 PATH_VALUES = {

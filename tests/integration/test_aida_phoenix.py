@@ -17,7 +17,7 @@ from PIL import Image
 
 from shared import subjects
 from shared.contracts import SaveBotContent
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 from .phoenix import Raw
 

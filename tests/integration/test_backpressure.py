@@ -21,8 +21,8 @@ from nats.aio.client import Client as NatsClient
 
 from shared import subjects
 from shared.contracts import BotSpoke
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 from . import besser
 from .phoenix import Raw

@@ -10,7 +10,7 @@ from nats.aio.msg import Msg
 from nats.js import api
 
 from shared.pull import BatchPull, PullRefused
-from shared.testing.telemetry import wait_until
+from tests.support.waits import wait_until
 
 
 async def _stream(nc: NatsClient) -> tuple[str, str]:

@@ -23,9 +23,9 @@ from nats.aio.msg import Msg
 from shared import subjects
 from shared.contracts import DeleteSession, TurnAnswered
 from shared.identity import DEFAULT_FALLBACK
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject, new_project
-from shared.testing.telemetry import wait_until
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject, new_project
+from tests.support.waits import wait_until
 
 from .besser import connect, recv, recv_n, refusal, said, send
 from .typed import Admin

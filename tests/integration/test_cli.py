@@ -16,7 +16,7 @@ from shared.devstack.embedded import free_port
 from shared.devstack.run import Stack
 from shared.devstack.settings import StackSettings
 from shared.identity import AuditEntry, AuditStore, TokenStore
-from shared.testing.backends import Backends
+from tests.support.backends import Backends
 
 
 def _env(output: str) -> dict[str, str]:

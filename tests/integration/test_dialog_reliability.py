@@ -15,12 +15,11 @@ from shared import subjects
 from shared.contracts import TurnAnswered, TurnReceived
 from shared.db import make_engine
 from shared.settings import CommonSettings
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import wait_until
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.waits import wait_until
 
-from .test_xparo_api import NAME_AIML
-from .xparo import ask, connect, recv, save
+from .xparo import NAME_AIML, ask, connect, recv, save
 
 ECHO_AIML = "<category><pattern>SAY *</pattern><template><star/></template></category>"
 

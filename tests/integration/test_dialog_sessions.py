@@ -28,8 +28,8 @@ from shared.contracts import (
     UpdateSession,
 )
 from shared.settings import CommonSettings
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import wait_until
+from tests.support.plugin import Stack, TestProject
+from tests.support.waits import wait_until
 
 REPLY: TypeAdapter[SessionInfo | SessionUnknown] = TypeAdapter(SessionReply)
 SAID: TypeAdapter[BotSpoke | SessionUnknown] = TypeAdapter(BotSpoke | SessionUnknown)

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from shared.testing.backends import Backends
-from shared.testing.pdf import pdf_of
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.pdf import pdf_of
+from tests.support.plugin import Stack, TestProject
 
 from .besser import connect, recv, send
 

@@ -11,9 +11,9 @@ import websocket
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from shared import subjects
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import wait_until
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.waits import wait_until
 
 from . import phoenix, typed, xparo
 

@@ -13,7 +13,7 @@ from services.gateway.bridge import Bridge
 from shared import subjects
 from shared.broker import make_broker
 from shared.contracts import ChatReply, TurnAnswered
-from shared.testing.backends import Backends
+from tests.support.backends import Backends
 
 SESSIONS = 60
 REPLIES = 5

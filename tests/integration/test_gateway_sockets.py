@@ -11,9 +11,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from shared.devstack.embedded import free_port
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.services import Service
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.services import Service
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from websockets.exceptions import InvalidStatus
 from services.gateway.identity_cache import CachedProjects
 from shared.cli import app
 from shared.db import make_engine, session_factory
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 LOOKUPS = 50
 

@@ -12,9 +12,9 @@ import pytest
 
 from shared import subjects
 from shared.settings import CommonSettings
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.services import Service
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.services import Service
 
 from .besser import connect, recv, send
 from .fake_openai import FakeModel, fake_openai

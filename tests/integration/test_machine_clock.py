@@ -9,20 +9,16 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.dialog.application import DialogApp
-from services.dialog.content.store import ContentStore
-from services.dialog.sessions.store import PgSessions
 from services.dialog.turns.machine_clock import MachineClock
 from services.dialog.turns.outcomes import Arrived
-from services.dialog.turns.store import PgTurnBatches, prepare_connection
 from shared import subjects
 from shared.broker import ensure_streams
 from shared.contracts import TurnAnswered, TurnReceived, UpdateSession
 from shared.contracts.content import SaveKnowledge
 from shared.contracts.machine import StateMachine
-from shared.db import Database, make_engine, session_factory
-from shared.identity import ProjectStore
-from shared.testing.backends import Backends
+from tests.support.backends import Backends
+
+from .dialog_replicas import Replica
 
 PARTITIONS = 2
 MACHINE = StateMachine.parse(
@@ -45,28 +41,6 @@ MACHINE = StateMachine.parse(
 
 
 @pytest.fixture
-async def apps(backends: Backends) -> AsyncIterator[list[tuple[DialogApp, Database]]]:
-    """Two dialog replicas' applications, in process."""
-    engine = make_engine(backends.database_url, pool_size=2)
-    sessions = session_factory(engine)
-    made: list[tuple[DialogApp, Database]] = []
-    for _ in range(2):
-        db = Database(backends.database_url, init=prepare_connection)
-        await db.open()
-        app = DialogApp(
-            content=ContentStore(sessions),
-            turns=PgTurnBatches(db),
-            sessions=PgSessions(sessions),
-            projects=ProjectStore(sessions),
-        )
-        made.append((app, db))
-    yield made
-    for _, db in made:
-        await db.close()
-    await engine.dispose()
-
-
-@pytest.fixture
 async def nc(backends: Backends) -> AsyncIterator[NatsClient]:
     client = await nats.connect(backends.nats_url)
     await ensure_streams(client.jetstream())
@@ -79,12 +53,12 @@ async def _nothing(replies: list[TurnAnswered]) -> None:
 
 
 async def test_a_true_condition_is_one_tick_whichever_replicas_find_it(
-    apps: list[tuple[DialogApp, Database]], nc: NatsClient
+    dialog_replicas: list[Replica], nc: NatsClient
 ) -> None:
     """Both the old owner and the new one (or a restarted replica) tick the waiting session:
     JetStream keeps one tick; answering it says the thanks once, and a second delivery of it is
     a duplicate of that answer; then the session waits on nothing and no clock ticks it."""
-    (a, a_db), (b, b_db) = apps
+    (a, a_db), (b, b_db) = ((r.app, r.db) for r in dialog_replicas)
     project, session = uuid4(), f"s{uuid4().hex[:8]}"
     await a.save_knowledge(
         SaveKnowledge(project_key=project, machine=MACHINE, correlation_id=uuid4())
@@ -147,11 +121,11 @@ async def test_a_true_condition_is_one_tick_whichever_replicas_find_it(
 
 
 async def test_a_tick_in_the_same_batch_as_an_rsvp_turn_is_heard_with_it(
-    apps: list[tuple[DialogApp, Database]],
+    dialog_replicas: list[Replica],
 ) -> None:
     """RSVP has no push: what the clock says is heard ahead of the user's next answer, also when
     the tick and that turn are answered in one batch (the tick is not written yet then)."""
-    (a, a_db), _ = apps
+    a, a_db = dialog_replicas[0].app, dialog_replicas[0].db
     project, session = uuid4(), f"s{uuid4().hex[:8]}"
     await a.save_knowledge(
         SaveKnowledge(project_key=project, machine=MACHINE, correlation_id=uuid4())

@@ -3,63 +3,19 @@
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import nats
-import psutil
-import pytest
 
 from shared import subjects
 from shared.devstack.demo import read_env_file
 from shared.devstack.embedded import free_port, port_free
 
+from . import make_run
 from .xparo import ask, connect, recv, save, send
-
-READY = "Switchboard is ready"
-
-
-WHY = ("ERROR", "WARNING", "Traceback", "Error", "exited", "exit code")  # what a failed start says
-
-
-def _start(data: Path, ports: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
-    env.update(ports, SWITCHBOARD_DATA=str(data))
-    seen = log.stat().st_size if log.exists() else 0
-    out = log.open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.devstack"],
-        env=env,
-        stdout=out,
-        stderr=out,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 90
-    while READY.encode() not in log.read_bytes()[seen:]:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            text = log.read_text()
-            why = [line for line in text.splitlines() if any(w in line for w in WHY)]
-            pytest.fail(
-                "make run did not become ready:\n" + "\n".join(why[-40:]) + "\n…\n" + text[-3000:]
-            )
-        time.sleep(0.2)
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes], data: Path) -> None:
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(60) == 0
-    left = [
-        p.info
-        for p in psutil.process_iter(["pid", "cmdline"])
-        if str(data) in " ".join(p.info["cmdline"] or [])
-    ]
-    assert left == [], left
 
 
 def test_make_run_twice_keeps_aiml_and_conversation(tmp_path: Path) -> None:
@@ -77,7 +33,7 @@ def test_make_run_twice_keeps_aiml_and_conversation(tmp_path: Path) -> None:
         "GATEWAY_BESSER_PORT",
     )
     ports = {name: str(free_port()) for name in names}
-    proc = _start(data, ports, log)
+    proc = make_run.start(data, ports, log)
     demo = read_env_file(data / "demo-project.env")
     url = (
         f"ws://127.0.0.1:{ports['GATEWAY_PORT']}/chatbot_api/{demo['PROJECT_SECRET']}/"
@@ -121,15 +77,15 @@ def test_make_run_twice_keeps_aiml_and_conversation(tmp_path: Path) -> None:
     )
     assert ask(ws, "my name is Bob") == "ok"
     ws.close()
-    _stop(proc, data)
+    make_run.stop(proc, data)
 
-    proc = _start(data, ports, log)
+    proc = make_run.start(data, ports, log)
     assert read_env_file(data / "demo-project.env") == demo
     ws = connect(url + "?session_id=kept")
     send(ws, {"initialize_api": {}})
     assert "WHO AM I" in recv(ws)["aiml"]
     assert ask(ws, "who am i") == "Bob"
-    _stop(proc, data)
+    make_run.stop(proc, data)
 
 
 def test_make_run_says_what_to_do_when_a_port_is_taken(tmp_path: Path) -> None:
@@ -176,7 +132,7 @@ def test_make_run_with_replicas_and_a_nats_cluster(tmp_path: Path) -> None:
         "DIALOG_PORT": str(_free_ports(2, step=10)),
         **{name: str(free_port()) for name in ("SCHEDULE_PORT", "TELEMETRY_PORT", "MEDIA_PORT")},
     }
-    proc = _start(data, {**ports, "GATEWAYS": "2", "DIALOG": "2", "NATS_NODES": "3"}, log)
+    proc = make_run.start(data, {**ports, "GATEWAYS": "2", "DIALOG": "2", "NATS_NODES": "3"}, log)
     try:
         demo = read_env_file(data / "demo-project.env")
         second, besser = int(ports["GATEWAY_PORT"]) + 1, int(ports["GATEWAY_BESSER_PORT"]) + 1
@@ -191,7 +147,7 @@ def test_make_run_with_replicas_and_a_nats_cluster(tmp_path: Path) -> None:
         assert ask(ws, "hi") == "Hello! I am the Switchboard demo bot."
         ws.close()
     finally:
-        _stop(proc, data)
+        make_run.stop(proc, data)
 
 
 def _chat_replicas(nats_port: str) -> int:

@@ -38,9 +38,10 @@ from shared.contracts import (
     TranscribeVoiceReply,
     Transcript,
 )
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import publish_event, wait_until
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import publish_event
+from tests.support.waits import wait_until
 
 pytestmark = pytest.mark.integration
 

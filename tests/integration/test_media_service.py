@@ -27,10 +27,11 @@ from shared.contracts import (
     StoreImage,
     StoreImageReply,
 )
-from shared.testing.backends import Backends
-from shared.testing.plugin import TestProject
-from shared.testing.services import Service
-from shared.testing.telemetry import consumer_drained, publish_event, wait_until
+from tests.support.backends import Backends
+from tests.support.plugin import TestProject
+from tests.support.services import Service
+from tests.support.telemetry import consumer_drained, publish_event
+from tests.support.waits import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,9 @@ import websocket
 from shared import subjects
 from shared.broker import servers_of
 from shared.devstack.embedded import EmbeddedNats
-from shared.testing.backends import ClusterBackends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import wait_until
+from tests.support.backends import ClusterBackends
+from tests.support.plugin import Stack, TestProject
+from tests.support.waits import wait_until
 
 from .xparo import ask, connect, save
 

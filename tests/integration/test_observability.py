@@ -15,8 +15,8 @@ import pytest
 import websocket
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject, new_project
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject, new_project
 
 from . import besser, typed, xparo
 

@@ -2,8 +2,6 @@
 owner's partitions taken over by another replica."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 import nats
@@ -11,15 +9,11 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from services.dialog.application import DialogApp
 from services.dialog.config import DialogSettings
-from services.dialog.content.store import ContentStore
-from services.dialog.sessions.store import PgSessions
 from services.dialog.turns.known import KnownSessions
 from services.dialog.turns.outcomes import Arrived
 from services.dialog.turns.owners import PartitionedTurns
 from services.dialog.turns.partitions import Claim, Fenced, take_over
-from services.dialog.turns.store import PgTurnBatches, prepare_connection
 from shared import subjects
 from shared.broker import ensure_streams
 from shared.contracts import (
@@ -29,44 +23,12 @@ from shared.contracts import (
     TurnReceived,
     UpdateSession,
 )
-from shared.db import Database, make_engine, session_factory
-from shared.identity import ProjectStore
-from shared.testing.backends import Backends
-from shared.testing.telemetry import wait_until
+from tests.support.backends import Backends
+from tests.support.waits import wait_until
+
+from .dialog_replicas import Replica
 
 PARTITIONS = 2
-
-
-@dataclass
-class Replica:
-    """A dialog replica's turn path, in process."""
-
-    app: DialogApp
-    db: Database
-    turns: PartitionedTurns | None = None
-
-
-@pytest.fixture
-async def replicas(backends: Backends) -> AsyncIterator[list[Replica]]:
-    made: list[Replica] = []
-    engine = make_engine(backends.database_url, pool_size=2)
-    sessions = session_factory(engine)
-    for _ in range(2):
-        db = Database(backends.database_url, init=prepare_connection)
-        await db.open()
-        app = DialogApp(
-            content=ContentStore(sessions),
-            turns=PgTurnBatches(db),
-            sessions=PgSessions(sessions),
-            projects=ProjectStore(sessions),
-        )
-        made.append(Replica(app, db))
-    yield made
-    for replica in made:
-        if replica.turns is not None:
-            await replica.turns.stop()
-        await replica.db.close()
-    await engine.dispose()
 
 
 def _turn(project: UUID, session: str, text: str, seq: int = 1) -> TurnReceived:
@@ -80,22 +42,24 @@ async def _nothing(replies: list[TurnAnswered]) -> None:
 
 
 async def test_a_stale_owners_batch_is_refused_after_a_takeover(
-    replicas: list[Replica], backends: Backends
+    dialog_replicas: list[Replica], backends: Backends
 ) -> None:
     """Replica B took partition 0 over from A (a newer generation): A's next batch of that
     partition raises Fenced and stores nothing, B's is stored."""
     consumer = f"fence{uuid4().hex[:8]}"
     a, b = Claim(consumer, 0, 1), Claim(consumer, 0, 2)
-    assert await take_over(replicas[0].db, a)
-    assert await take_over(replicas[1].db, b)
-    assert not await take_over(replicas[0].db, a)  # an older generation never comes back
+    assert await take_over(dialog_replicas[0].db, a)
+    assert await take_over(dialog_replicas[1].db, b)
+    assert not await take_over(dialog_replicas[0].db, a)  # an older generation never comes back
     project = uuid4()
     stale, fresh = _turn(project, "s", "from a"), _turn(project, "s", "from b")
     with pytest.raises(Fenced):
-        await replicas[0].app.answer_turns([Arrived(stale)], publish=_nothing, claim=a)
-    [outcome] = await replicas[1].app.answer_turns([Arrived(fresh)], publish=_nothing, claim=b)
+        await dialog_replicas[0].app.answer_turns([Arrived(stale)], publish=_nothing, claim=a)
+    [outcome] = await dialog_replicas[1].app.answer_turns(
+        [Arrived(fresh)], publish=_nothing, claim=b
+    )
     assert outcome.kind == "answered"
-    stored = await replicas[0].app.turns.stored([stale.event_id, fresh.event_id])
+    stored = await dialog_replicas[0].app.turns.stored([stale.event_id, fresh.event_id])
     assert list(stored) == [fresh.event_id]
 
 
@@ -110,7 +74,7 @@ async def _replies(nc: NatsClient, project: UUID) -> asyncio.Queue[TurnAnswered]
 
 
 async def test_a_dead_owners_partitions_are_taken_over_and_their_turns_answered_in_order(
-    replicas: list[Replica], backends: Backends
+    dialog_replicas: list[Replica], backends: Backends
 ) -> None:
     """A second replica gets one of the first one's two partitions; then the owner of session
     s's partition dies without giving it up: after its lease ends the other replica owns both
@@ -120,24 +84,26 @@ async def test_a_dead_owners_partitions_are_taken_over_and_their_turns_answered_
     await ensure_streams(nc.jetstream())
     project, session = uuid4(), "s"
     got = await _replies(nc, project)
-    for replica in replicas:
+    for replica in dialog_replicas:
         replica.turns = PartitionedTurns(replica.app, settings, replica.db, partitions=PARTITIONS)
 
     async def first_owns_all() -> bool:
-        return replicas[0].turns is not None and replicas[0].turns.owned == [0, 1]
+        return dialog_replicas[0].turns is not None and dialog_replicas[0].turns.owned == [0, 1]
 
-    assert replicas[0].turns is not None and replicas[1].turns is not None
-    await replicas[0].turns.start(nc)
+    assert dialog_replicas[0].turns is not None and dialog_replicas[1].turns is not None
+    await dialog_replicas[0].turns.start(nc)
     await wait_until(first_owns_all, within_s=20, what="the first replica owning both")
-    await replicas[1].turns.start(nc)
+    await dialog_replicas[1].turns.start(nc)
 
     async def shared() -> bool:
-        owned = [r.turns.owned for r in replicas if r.turns is not None]
+        owned = [r.turns.owned for r in dialog_replicas if r.turns is not None]
         return sorted(p for o in owned for p in o) == [0, 1] and all(len(o) == 1 for o in owned)
 
     await wait_until(shared, within_s=20, what="one partition each")
     partition = subjects.partition_of(session, PARTITIONS)
-    owner, other = sorted(replicas, key=lambda r: r.turns is None or partition not in r.turns.owned)
+    owner, other = sorted(
+        dialog_replicas, key=lambda r: r.turns is None or partition not in r.turns.owned
+    )
     js = nc.jetstream()
 
     async def send(seq: int) -> UUID:
@@ -175,11 +141,11 @@ GREET = '<category><pattern>HI</pattern><template>Hi <get name="first_name"/></t
 
 
 async def test_an_owner_answers_from_data_merged_after_it_last_wrote_the_session(
-    replicas: list[Replica], backends: Backends
+    dialog_replicas: list[Replica], backends: Backends
 ) -> None:
     """The owner keeps the sessions it wrote; data merged into one afterwards (by any replica)
     is what its next turn is answered with (the kept row is refused and read again)."""
-    project, replica = uuid4(), replicas[0]
+    project, replica = uuid4(), dialog_replicas[0]
     saved = await replica.app.save_content(
         SaveBotContent(project_key=project, aiml=GREET, correlation_id=uuid4())
     )
@@ -204,7 +170,7 @@ async def test_an_owner_answers_from_data_merged_after_it_last_wrote_the_session
         return said[-1]
 
     assert await turn(1) == "Hi"
-    await replicas[1].app.update_session(
+    await dialog_replicas[1].app.update_session(
         UpdateSession(
             project_key=project, session_id="s", data={"first_name": "Ada"}, correlation_id=uuid4()
         )
@@ -213,12 +179,12 @@ async def test_an_owner_answers_from_data_merged_after_it_last_wrote_the_session
 
 
 async def test_a_turn_answered_again_without_a_look_up_is_stored_and_sent_once(
-    replicas: list[Replica], backends: Backends
+    dialog_replicas: list[Replica], backends: Backends
 ) -> None:
     """A turn on its first delivery is answered without looking it up; the same turn once more
     (published twice) has that batch's write undone and goes out as its stored reply, the
     session written once."""
-    project, replica = uuid4(), replicas[0]
+    project, replica = uuid4(), dialog_replicas[0]
     claim = Claim(f"again{uuid4().hex[:8]}", 0, 1)
     assert await take_over(replica.db, claim)
     known, sent = KnownSessions(), list[TurnAnswered]()

@@ -21,7 +21,7 @@ from shared.devstack.postgres import EmbeddedPostgres
 from shared.identity import ProjectStore
 from shared.migrations import upgrade
 from shared.settings import CommonSettings
-from shared.testing.services import Service
+from tests.support.services import Service
 
 
 @pytest.fixture(scope="module")

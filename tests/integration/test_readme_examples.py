@@ -33,7 +33,7 @@ import pytest
 
 from shared.devstack.embedded import free_port
 
-from .test_make_run import _start, _stop
+from . import make_run
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -240,7 +240,7 @@ def test_the_readme_examples_run_as_written_against_make_run(tmp_path: Path) -> 
     gateway, besser = ports["GATEWAY_PORT"], ports["GATEWAY_BESSER_PORT"]
     blocks = [b for b in readme_blocks(README.read_text()) if b.mark == "run"]
 
-    proc = _start(data, ports, log)
+    proc = make_run.start(data, ports, log)
     shell = Shell(checkout, new_user_env())
     try:
         banner = log.read_text()
@@ -262,4 +262,4 @@ def test_the_readme_examples_run_as_written_against_make_run(tmp_path: Path) -> 
         ) from None
     finally:
         shell.close()
-        _stop(proc, data)
+        make_run.stop(proc, data)

@@ -30,16 +30,16 @@ from shared.contracts import (
 )
 from shared.replay import TableCheck, compare_schemas
 from shared.settings import CommonSettings
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import (
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import (
     METRICS,
     consumer_drained,
     publish_event,
     publish_samples,
     simulated_samples,
-    wait_until,
 )
+from tests.support.waits import wait_until
 
 from .xparo import ask, connect, recv, save, send
 

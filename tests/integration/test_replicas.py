@@ -19,15 +19,15 @@ from PIL import Image
 from shared import subjects
 from shared.contracts import TurnAnswered, TurnReceived, utcnow
 from shared.settings import CommonSettings
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import (
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
+from tests.support.telemetry import (
     METRICS,
     consumer_drained,
     publish_samples,
     simulated_samples,
-    wait_until,
 )
+from tests.support.waits import wait_until
 
 from .xparo import ask, connect, save
 

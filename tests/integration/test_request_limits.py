@@ -15,8 +15,8 @@ import websocket
 
 from shared.db import make_engine, session_factory
 from shared.identity import TokenStore
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 pytestmark = pytest.mark.integration
 MiB = 1024 * 1024

@@ -3,7 +3,6 @@ chain, stages) → the exact RSVP response."""
 
 import json
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -13,8 +12,10 @@ import pytest
 from shared import subjects
 from shared.identity import DEFAULT_FALLBACK
 from shared.settings import CommonSettings
-from shared.testing.plugin import Stack, TestProject
-from shared.testing.telemetry import wait_until
+from tests.support.plugin import Stack, TestProject
+from tests.support.waits import wait_until
+
+from .rsvp import Admin, Rsvp
 
 PUBLIC = Path(__file__).resolve().parents[2] / "eval" / "public"
 FAQ = {
@@ -94,46 +95,6 @@ AIML = (
     '<category><pattern>WHAT IS MY NAME</pattern><template>You are <get name="name"/>'
     "</template></category>"
 )
-
-
-class Admin:
-    """The admin content API of one project."""
-
-    def __init__(self, stack: Stack, project: TestProject, token: str) -> None:
-        self.base = f"{stack.http_url()}/admin/projects/{project.key}"
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def put(self, path: str, body: str | bytes, content_type: str, **params: Any) -> httpx.Response:
-        headers = {**self.headers, "Content-Type": content_type}
-        return httpx.put(f"{self.base}{path}", content=body, headers=headers, params=params)
-
-    def put_json(self, path: str, body: Any) -> httpx.Response:
-        return httpx.put(f"{self.base}{path}", json=body, headers=self.headers)
-
-    def get(self, path: str, **params: Any) -> httpx.Response:
-        return httpx.get(f"{self.base}{path}", headers=self.headers, params=params)
-
-    def post(self, path: str, body: Any = None) -> httpx.Response:
-        return httpx.post(f"{self.base}{path}", json=body, headers=self.headers, timeout=10)
-
-
-class Rsvp:
-    """An RSVP.ai caller, sending what BOT5's client sends (no lang, no stage) unless told."""
-
-    def __init__(self, stack: Stack, project: TestProject) -> None:
-        self.url = f"{stack.http_url()}/sandbox/chat"
-        self.project = project
-
-    def raw(self, **params: Any) -> httpx.Response:
-        return httpx.get(self.url, params=params, timeout=15)
-
-    def ask(self, q: str, uid: str = "123459", **params: Any) -> dict[str, Any]:
-        query = {"botid": str(self.project.key), "token": self.project.secret, "uid": uid, "q": q}
-        response = self.raw(**query, **params)
-        assert response.status_code == 200, response.text
-        assert response.headers["content-type"] == "application/json;charset=utf-8"
-        body: dict[str, Any] = response.json()
-        return body
 
 
 @pytest.fixture

@@ -32,9 +32,9 @@ from shared.contracts import (
     SetSchedule,
     utcnow,
 )
-from shared.testing.backends import Backends
-from shared.testing.services import Service
-from shared.testing.telemetry import wait_until
+from tests.support.backends import Backends
+from tests.support.services import Service
+from tests.support.waits import wait_until
 
 GRACE_S = 5
 REPLY = TypeAdapter[Schedule | ScheduleRejected](ScheduleReply)

@@ -10,8 +10,8 @@ import websocket
 
 from shared.db import make_engine, session_factory
 from shared.identity import TokenStore
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject, new_project
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject, new_project
 
 from . import besser, typed, xparo
 from .phoenix import Raw

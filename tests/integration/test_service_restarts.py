@@ -17,8 +17,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from shared.devstack.embedded import free_port
-from shared.testing.backends import Backends
-from shared.testing.services import Service
+from tests.support.backends import Backends
+from tests.support.services import Service
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """AIML brains on the real stack: projects with the same AIML share one kernel yet answer as
 themselves, and an answer of punctuation only does not make the next question fall back."""
 
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 from .xparo import ask, connect, save
 

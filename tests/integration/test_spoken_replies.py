@@ -11,8 +11,8 @@ import httpx
 import numpy as np
 import pytest
 
-from shared.testing.backends import Backends
-from shared.testing.plugin import Stack, TestProject
+from tests.support.backends import Backends
+from tests.support.plugin import Stack, TestProject
 
 from .besser import connect, recv_n, send
 

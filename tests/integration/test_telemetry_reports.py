@@ -26,9 +26,10 @@ from shared.contracts import (
     utcnow,
 )
 from shared.db import Database
-from shared.testing.backends import Backends
-from shared.testing.services import Service
-from shared.testing.telemetry import consumer_drained, publish_event, wait_until
+from tests.support.backends import Backends
+from tests.support.services import Service
+from tests.support.telemetry import consumer_drained, publish_event
+from tests.support.waits import wait_until
 
 ONLINE_WINDOW_S = 1.0
 

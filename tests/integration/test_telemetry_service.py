@@ -40,16 +40,16 @@ from shared.contracts import (
     utcnow,
 )
 from shared.db import Database
-from shared.testing.backends import Backends
-from shared.testing.services import Service
-from shared.testing.telemetry import (
+from tests.support.backends import Backends
+from tests.support.services import Service
+from tests.support.telemetry import (
     METRICS,
     consumer_drained,
     publish_event,
     publish_samples,
     simulated_samples,
-    wait_until,
 )
+from tests.support.waits import wait_until
 
 Answer = TypeVar("Answer", bound=Contract)
 Query = GetLatestTelemetry | GetTelemetryRange | GetRobots | GetCommands

@@ -18,7 +18,7 @@ from services.dialog.turns.store import (
     prepare_connection,
 )
 from shared.db import Database, make_engine, session_factory
-from shared.testing.backends import Backends
+from tests.support.backends import Backends
 
 
 def _turn(project: UUID, session: str, answer: str) -> TurnRecord:

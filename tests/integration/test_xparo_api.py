@@ -6,20 +6,14 @@ import httpx
 import pytest
 import websocket
 
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
-from .xparo import ask, connect, recv, save, send
+from .xparo import NAME_AIML, ask, connect, recv, save, send
 
 # The category of the XPARO document's initialize_api example, with a template to answer.
 DOC_CATEGORY = (
     '<category node_id="xparo_m0l3k1peb13suxsj7dr"><pattern>HI</pattern>'
     "<template>hello from xparo</template></category>"
-)
-NAME_AIML = (
-    '<category><pattern>MY NAME IS *</pattern><template><think><set name="name"><star/></set>'
-    '</think>Hi <get name="name"/></template></category>'
-    '<category><pattern>WHAT IS MY NAME</pattern><template>You are <get name="name"/>'
-    "</template></category>"
 )
 DOC_KEYS = {
     "status",

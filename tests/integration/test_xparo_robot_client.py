@@ -9,7 +9,7 @@ from uuid import uuid4
 import httpx
 import websocket
 
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 from .typed import Admin
 from .xparo import ask, connect, recv, send

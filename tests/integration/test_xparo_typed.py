@@ -10,7 +10,7 @@ from uuid import uuid4
 import httpx
 import websocket
 
-from shared.testing.plugin import Stack, TestProject
+from tests.support.plugin import Stack, TestProject
 
 from . import xparo
 from .typed import Admin, chat, connect, recv, send

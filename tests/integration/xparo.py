@@ -6,6 +6,13 @@ from typing import Any
 import websocket
 
 TIMEOUT_S = 20
+# AIML that keeps the user's name as a predicate (one session's memory, per user).
+NAME_AIML = (
+    '<category><pattern>MY NAME IS *</pattern><template><think><set name="name"><star/></set>'
+    '</think>Hi <get name="name"/></template></category>'
+    '<category><pattern>WHAT IS MY NAME</pattern><template>You are <get name="name"/>'
+    "</template></category>"
+)
 
 
 def connect(url: str) -> websocket.WebSocket:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.testing.backends import BackendUnavailable, chosen_backend
+from tests.support.backends import BackendUnavailable, chosen_backend
 
 
 def engine() -> bool:

@@ -13,7 +13,7 @@ from services.gateway.aiml_files import MAX_TOTAL_BYTES
 from services.gateway.config import GatewaySettings
 from services.gateway.uploads import MAX_UPLOAD_BYTES
 from shared.devstack.embedded import nats_server_binary
-from shared.testing.backends import NATS_IMAGE, POSTGRES_IMAGE
+from tests.support.backends import NATS_IMAGE, POSTGRES_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]

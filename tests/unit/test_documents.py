@@ -9,7 +9,7 @@ import pytest
 from services.dialog.engines.knowledge.documents import DocumentIndex, extract_answer, split
 from services.dialog.evaluation.documents_evaluate import evaluate, load
 from shared.documents import DocumentRefused, extract, kind_of, pages
-from shared.testing.pdf import pdf_of
+from tests.support.pdf import pdf_of
 
 pytestmark = pytest.mark.unit
 

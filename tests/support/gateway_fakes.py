@@ -1,7 +1,8 @@
 """Stand-ins for NATS, the identity stores and the media service, faithful where it matters:
 messages are serialised as the real bridge serialises them (a failure is a BridgeError, as the
 real one reports it), secrets are checked with the real hash, and every frame an adapter sends is
-encoded to UTF-8 JSON as the real socket does (so a frame that could not be sent raises here)."""
+encoded to UTF-8 JSON as the real socket does (so a frame that could not be sent raises here).
+sockets.py builds each protocol's adapter on them."""
 
 import json
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,14 @@ from services.gateway.adapters.besser_wire import FrameError as BesserFrameError
 from services.gateway.bridge import BridgeError
 from shared.contracts import BotContent, BotContentSaved, ChatReply, TurnAnswered, TurnReceived
 from shared.contracts.chat import AudioPart
+from shared.contracts.schedule import (
+    DeleteSchedule,
+    GetSchedule,
+    Schedule,
+    ScheduleProblem,
+    ScheduleRejected,
+    SetSchedule,
+)
 from shared.contracts.session import SessionInfo, SessionUnknown
 from shared.identity import Project
 from shared.identity.secrets import hash_secret, secret_matches
@@ -66,31 +75,36 @@ class FakeResume:
 
 @dataclass
 class FakeBridge:
-    """Takes every message; answers session, content and save requests plausibly, others not.
-    A published turn is answered at once (an echo bot), so reply paths run too."""
+    """Takes every message; answers session, content, save and schedule requests plausibly,
+    others not. A published turn is answered at once (an echo bot), so reply paths run too."""
 
     published: list[BaseModel] = field(default_factory=list)
     followers: dict[tuple[UUID, str], Callable[[ChatReply], Awaitable[None]]] = field(
         default_factory=dict
     )
     resume: FakeResume = field(default_factory=FakeResume)
+    schedules: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    feeds: "FakeFeeds" = field(default_factory=lambda: FakeFeeds())
 
     @property
     def broker(self) -> Any:
         raise BridgeError("no broker in the fuzz harness")
 
     async def publish_turn(self, turn: TurnReceived) -> None:
+        """Publish, then answer: to the session's follower and to the bot's feed (AIDA)."""
         await self.publish(turn, "chat.turn", "CHAT")
+        answer = TurnAnswered.first(
+            project_key=turn.project_key,
+            session_id=turn.session_id,
+            turn_event_id=turn.event_id,
+            text=turn.text[:100] or "ok",
+            engine="fallback",
+        )
         deliver = self.followers.get((turn.project_key, turn.session_id))
         if deliver is not None:
-            answer = TurnAnswered.first(
-                project_key=turn.project_key,
-                session_id=turn.session_id,
-                turn_event_id=turn.event_id,
-                text=turn.text[:100] or "ok",
-                engine="fallback",
-            )
             await deliver(answer)
+        for listener in list(self.feeds.listeners.get(turn.project_key, [])):
+            await listener(answer)
 
     async def publish(self, event: BaseModel, subject: str, stream: str, **_: Any) -> None:
         try:
@@ -105,7 +119,9 @@ class FakeBridge:
             request.model_dump_json().encode()
         except Exception as err:
             raise BridgeError("the service did not answer, try again") from err
-        session = str(getattr(request, "session_id", "") or "s")
+        if isinstance(request, GetSchedule | SetSchedule | DeleteSchedule):
+            return answer.validate_python(self.schedule(request).model_dump())
+        session = str(getattr(request, "session_id", "") or uuid4())  # a new one: the dialog's
         candidates: list[BaseModel] = [
             SessionInfo(session_id=session, protocol="aida", data={}),
             BotContentSaved(version=2, categories=1),
@@ -118,6 +134,22 @@ class FakeBridge:
             except ValidationError:
                 continue
         raise BridgeError("the service did not answer, try again")
+
+    def schedule(self, request: GetSchedule | SetSchedule | DeleteSchedule) -> BaseModel:
+        """The robot's schedule as the schedule service keeps it (entries it cannot read are
+        refused, naming the first one, and change nothing)."""
+        kept = self.schedules.setdefault(request.robot_id, {})
+        if isinstance(request, SetSchedule):
+            try:
+                changed = Schedule(robot_id=request.robot_id, schedule_control=request.entries)
+            except ValidationError:
+                problem = ScheduleProblem(entry=next(iter(request.entries)), message="not a date")
+                return ScheduleRejected(problems=[problem])
+            kept.update(changed.schedule_control)
+        elif isinstance(request, DeleteSchedule):
+            for name in request.names if request.names is not None else list(kept):
+                kept.pop(name, None)
+        return Schedule(robot_id=request.robot_id, schedule_control=kept)
 
     async def follow_replies(
         self, *, project: UUID, session: str, deliver: Callable[[ChatReply], Awaitable[None]]
@@ -156,12 +188,18 @@ class FakeProjects:
         return self.only if secret_matches(secret, self.only.secret_hash) else None
 
 
+@dataclass
 class FakeFeeds:
+    """Each bot's reply feed: the listeners (AIDA joins) the bridge's answers go to."""
+
+    listeners: dict[UUID, list[Any]] = field(default_factory=dict)
+
     async def attach(self, project: UUID, listener: Any) -> None:
-        return None
+        self.listeners.setdefault(project, []).append(listener)
 
     async def detach(self, project: UUID, listener: Any) -> None:
-        return None
+        if listener in self.listeners.get(project, []):
+            self.listeners[project].remove(listener)
 
 
 class FakeMedia:

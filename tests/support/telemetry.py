@@ -2,8 +2,7 @@
 
 import asyncio
 import random
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -27,7 +26,7 @@ def simulated_samples(
 ) -> list[TelemetrySampled]:
     """`per_robot` samples from each of `robots` robots, one every `step_s`, interleaved in time
     order as robots would send them; values are random but reproducible from `seed`."""
-    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    rng = random.Random(seed)
     return [
         TelemetrySampled.first(
             project_key=project,
@@ -91,14 +90,3 @@ async def newest_taken(js: JetStreamContext, stream: str, durable: str) -> int:
         except NotFoundError:
             continue
     return newest
-
-
-async def wait_until(
-    condition: Callable[[], Awaitable[bool]], *, within_s: float, what: str, every: float = 0.02
-) -> None:
-    """Poll `condition` until it holds; fail naming `what` after `within_s` seconds."""
-    deadline = time.monotonic() + within_s
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within_s} s waiting for {what}")
-        await asyncio.sleep(every)

@@ -1,0 +1,50 @@
+"""Dialog replicas' turn paths in process on the test Postgres, so the partition and clock tests
+can run two side by side without service processes (the `dialog_replicas` fixture, conftest.py)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from services.dialog.application import DialogApp
+from services.dialog.content.store import ContentStore
+from services.dialog.sessions.store import PgSessions
+from services.dialog.turns.owners import PartitionedTurns
+from services.dialog.turns.store import PgTurnBatches, prepare_connection
+from shared.db import Database, make_engine, session_factory
+from shared.identity import ProjectStore
+
+
+@dataclass
+class Replica:
+    """A dialog replica's turn path, in process."""
+
+    app: DialogApp
+    db: Database
+    turns: PartitionedTurns | None = None
+
+
+@asynccontextmanager
+async def in_process(database_url: str, count: int = 2) -> AsyncIterator[list[Replica]]:
+    """`count` replicas, each with its own turn database pool, sharing one SQLModel engine;
+    stopped (their partitioned turns too, if a test started them) and closed on exit."""
+    made: list[Replica] = []
+    engine = make_engine(database_url, pool_size=2)
+    sessions = session_factory(engine)
+    try:
+        for _ in range(count):
+            db = Database(database_url, init=prepare_connection)
+            await db.open()
+            app = DialogApp(
+                content=ContentStore(sessions),
+                turns=PgTurnBatches(db),
+                sessions=PgSessions(sessions),
+                projects=ProjectStore(sessions),
+            )
+            made.append(Replica(app, db))
+        yield made
+    finally:
+        for replica in made:
+            if replica.turns is not None:
+                await replica.turns.stop()
+            await replica.db.close()
+        await engine.dispose()
