@@ -16,7 +16,7 @@ from services.media import models as media_models
 from services.schedule import models as schedule_models
 from services.telemetry import models as telemetry_models
 from shared.settings import asyncpg_url
-from shared.testing.backends import Backends
+from tests.support.backends import Backends
 
 SCHEMAS = {
     media_models.SCHEMA: media_models,

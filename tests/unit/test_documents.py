@@ -8,7 +8,7 @@ import pytest
 
 from services.dialog.engines.knowledge.documents import DocumentIndex, extract_answer, split
 from services.dialog.evaluation.documents_evaluate import evaluate, load
-from shared.documents import DocumentRefused, extract, kind_of, pages
+from shared.documents import DocumentKind, DocumentRefused, extract, kind_of, pages
 from tests.support.pdf import pdf_of
 
 pytestmark = pytest.mark.unit
@@ -48,9 +48,10 @@ def test_a_nul_character_is_refused_in_text_and_dropped_from_a_pdf() -> None:
     """Postgres stores no NUL: a text upload holding one is refused with 422 (it is not text;
     it used to reach the dialog, whose save failed unanswered, so the upload waited 60 s for a
     503), and a PDF whose extraction gives one loses just that character."""
-    for kind in ("text", "markdown", "html"):
+    kinds: tuple[DocumentKind, ...] = ("text", "markdown", "html")
+    for kind in kinds:
         with pytest.raises(DocumentRefused) as refused:
-            extract(b"\x1chb\x0cVq\x00r", kind)  # type: ignore[arg-type]
+            extract(b"\x1chb\x0cVq\x00r", kind)
         assert refused.value.status == 422 and "NUL" in str(refused.value)
     assert extract(pdf_of(["Ope\x00ning hours"]), "pdf") == "Opening hours"
 
