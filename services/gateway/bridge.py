@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 from pydantic import BaseModel, TypeAdapter
 
 from shared import subjects
+from shared.broker import failed
 from shared.contracts import ChatReply, ChatReplyDecoded, Event, TurnReceived
 from shared.observability.messages import event_headers, publishing
 from shared.retry import Backoff
@@ -124,6 +125,8 @@ class Bridge:
         except Exception as err:
             log.warning("no answer on %s: %r", subject, err)
             raise BridgeError("the service did not answer, try again") from err
+        if failed(msg):
+            raise BridgeError("the service failed to answer, try again")
         return answer.validate_json(msg.body)
 
     async def follow_replies(self, *, project: UUID, session: str, deliver: Deliver) -> "Follow":

@@ -8,8 +8,9 @@ from uuid import uuid4
 
 import pytest
 from faststream.nats import NatsBroker
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
+from services.gateway.bridge import Bridge, BridgeError
 from shared.broker import SERVICE_FAILED, failed, make_broker
 from tests.support.backends import Backends
 
@@ -56,3 +57,17 @@ async def test_a_failed_request_is_answered_at_once_as_failed(
     fine = await broker.request(Ask(question="hi"), subject, timeout=10)
     assert not failed(fine)
     assert Told.model_validate_json(fine.body) == Told(answer="HI")
+
+
+async def test_the_gateway_reports_a_failed_request_as_the_service_failing(
+    service: tuple[NatsBroker, str],
+) -> None:
+    """The gateway's bridge turns the failed answer into BridgeError (its routes' 503) at once,
+    not into a decoding error (a 500) nor a wait of the whole timeout."""
+    broker, subject = service
+    bridge = Bridge(broker, request_timeout_s=30, partitions=8)
+    started = time.monotonic()
+    with pytest.raises(BridgeError, match="failed to answer"):
+        await bridge.ask(subject, Ask(question="fail"), TypeAdapter(Told))
+    assert time.monotonic() - started < 10
+    assert await bridge.ask(subject, Ask(question="ok"), TypeAdapter(Told)) == Told(answer="OK")
