@@ -5,14 +5,16 @@ files it writes are committed, so `make eval` needs neither this script nor the 
 
 MIRRORS_DIR holds bare git copies of the corpora's repositories, named owner+name/repo
 (clinc+oos-eval, xliuhw+NLU-Evaluation-Data, PolyAI-LDN+task-specific-datasets,
-thu-coai+CrossWOZ). Classes and examples are drawn with a fixed seed; see README.md here for
-what each set is and its licence.
+thu-coai+CrossWOZ, gunthercox+chatterbot-corpus, mainlp+xsid). Classes and examples are drawn
+with a fixed seed; see README.md here for what each set is and its licence. Names after
+MIRRORS_DIR cut only those sets (e.g. `xsid`).
 """
 
 import csv
 import io
 import json
 import random
+import re
 import subprocess
 import sys
 import zipfile
@@ -272,9 +274,80 @@ def crosswoz(mirrors: Path) -> list[dict[str, Any]]:
     return [intents, faq]
 
 
+XSID = "data/xSID-0.7"
+_CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+_TOKEN_SPACE = re.compile(f"(?<=[{_CJK}]) +| +(?=[{_CJK}])")
+
+
+def xsid_split(mirrors: Path, split: str) -> dict[str, list[str]]:
+    """The Chinese sentences of one xSID split by intent (`# text =`, `# intent =`)."""
+    by_class: dict[str, list[str]] = {}
+    text = ""
+    for line in git_show(mirrors, "mainlp+xsid", f"{XSID}/zh.{split}.conll").decode().splitlines():
+        if line.startswith("# text = "):
+            # xSID separates words by spaces; Chinese is written without them.
+            text = _TOKEN_SPACE.sub("", line.removeprefix("# text = ").strip())
+        elif line.startswith("# intent = ") and text:
+            by_class.setdefault(line.removeprefix("# intent = ").strip(), []).append(text)
+    return by_class
+
+
+def xsid_cut(
+    name: str, valid: dict[str, list[str]], test: dict[str, list[str]], oos: list[str], **meta: Any
+) -> dict[str, Any]:
+    """Every intent with `train` sentences in xSID's valid split and `held` in its test split
+    (the corpus's own split): training examples from valid, held-out questions from test."""
+    train_n, held_n = meta.pop("train"), meta.pop("held")
+    rng = random.Random(f"{SEED}:{name}")  # noqa: S311 (a fixed draw, not a secret)
+    chosen = sorted(
+        c
+        for c in valid
+        if len(unique(valid[c])) >= train_n and len(unique(test.get(c, []))) >= held_n
+    )
+    result_train, result_test = {}, []
+    for c in chosen:
+        examples, questions = unique(valid[c]), unique(test[c])
+        rng.shuffle(examples)
+        rng.shuffle(questions)
+        result_train[c] = examples[:train_n]
+        result_test += [[t, c] for t in questions[:held_n]]
+    outside = unique(oos)
+    rng.shuffle(outside)
+    return {"name": name, **meta, "train": result_train, "test": result_test, "oos": outside[:200]}
+
+
+def xsid(mirrors: Path) -> list[dict[str, Any]]:
+    """xSID's Chinese (a translation of SNIPS and Facebook's English task-oriented queries:
+    weather, alarms, reminders, music, restaurants, films, books) as intents and as an FAQ;
+    out of scope: the ChatterBot corpus's Chinese questions."""
+    valid, test = xsid_split(mirrors, "valid"), xsid_split(mirrors, "test")
+    source = (
+        "xSID 0.7 (van der Goot et al. 2021), github.com/mainlp/xsid data/xSID-0.7/zh.valid.conll "
+        "(training examples) and zh.test.conll (held out); out of scope: the Chinese questions "
+        "of the ChatterBot corpus, github.com/gunthercox/chatterbot-corpus"
+    )
+    licence = "CC BY-SA 4.0 (xSID; this subset is shared under it), BSD-3-Clause (ChatterBot)"
+    chatter = chatterbot_zh(mirrors)
+    common = {"lang": "cn", "source": source, "licence": licence}
+    return [
+        xsid_cut("xsid", valid, test, chatter, kind="intents", train=10, held=15, **common),
+        xsid_cut("xsid_faq", valid, test, chatter, kind="faq", train=5, held=10, **common),
+    ]
+
+
+CUTS = {
+    "clinc150": lambda m: [clinc(m)],
+    "hwu64": lambda m: [hwu64(m)],
+    "banking77": lambda m: [banking77(m)],
+    "crosswoz": crosswoz,
+    "xsid": xsid,
+}
+
+
 def main() -> int:
     mirrors = Path(sys.argv[1])
-    sets = [clinc(mirrors), hwu64(mirrors), banking77(mirrors), *crosswoz(mirrors)]
+    names = sys.argv[2:] or list(CUTS)
+    sets = [data for name in names for data in CUTS[name](mirrors)]
     for data in sets:
         path = HERE / f"{data['name']}.json"
         path.write_text(json.dumps(data, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")

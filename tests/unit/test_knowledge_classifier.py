@@ -13,6 +13,7 @@ import pytest
 from services.dialog.knowledge import FaqIndex, NluModel, classifier, faq_index, nlu_model
 from services.dialog.knowledge.classifier import TextClassifier, chars, words
 from services.dialog.knowledge.public_eval import evaluate, table
+from services.dialog.knowledge.public_sets import DEV_SEEDS, dev_split, load
 from services.dialog.knowledge.trained import Trained
 from shared.contracts.knowledge import Faq, FaqGroup, Intent, Intents
 
@@ -231,3 +232,19 @@ def test_past_the_trained_size_classes_score_as_their_closest_example_calibrated
     assert 0 < model.calibration.answered <= 1 and 0 < model.calibration.refused <= 1
     raw = model.decisions(model.similarities(texts[7]))
     assert raw.argmax() == labels[7] and raw.max() == pytest.approx(1.0)
+
+
+def test_the_dev_split_is_carved_from_training_examples_only() -> None:
+    """DEV (what choices are made on) holds no TEST question: its questions and out-of-scope
+    ones are training examples of the set, drawn the same way in every run."""
+    data = load(PUBLIC)[0]
+    training = {t for texts in data.train.values() for t in texts}
+    test = {t for t, _ in data.test} | set(data.oos)
+    for seed in DEV_SEEDS:
+        dev = dev_split(data, seed)
+        asked = {t for t, _ in dev.test} | set(dev.oos)
+        assert asked <= training and not asked & test
+        assert not asked & {t for texts in dev.train.values() for t in texts}
+        assert set(dev.oos) and set(dev.train) < set(data.train)
+        assert dev == dev_split(data, seed)
+    assert dev_split(data, DEV_SEEDS[0]) != dev_split(data, DEV_SEEDS[1])
