@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from services.dialog.knowledge import FaqIndex, NluModel, classifier, faq_index, nlu_model
-from services.dialog.knowledge.classifier import TextClassifier, chars, words
+from services.dialog.knowledge.classifier import TextClassifier
+from services.dialog.knowledge.features import chars, words
 from services.dialog.knowledge.public_eval import evaluate, table
 from services.dialog.knowledge.public_sets import DEV_SEEDS, dev_split, load
 from services.dialog.knowledge.trained import Trained
@@ -248,3 +249,15 @@ def test_the_dev_split_is_carved_from_training_examples_only() -> None:
         assert set(dev.oos) and set(dev.train) < set(data.train)
         assert dev == dev_split(data, seed)
     assert dev_split(data, DEV_SEEDS[0]) != dev_split(data, DEV_SEEDS[1])
+
+
+def test_words_no_example_has_make_a_question_less_like_the_project() -> None:
+    """A question's words the project never saw count in its length: the same question with
+    unknown words added is less similar to every example, so a question about something else
+    is not judged by the few words it shares ("is", "my") alone."""
+    faq = banking_faq()
+    texts = [q for g in faq.groups for q in g.questions]
+    model = TextClassifier(texts, [n for n, g in enumerate(faq.groups) for _ in g.questions])
+    plain = model.similarities("where is my card")
+    padded = model.similarities("where is my card zyxq wvut qqxj")
+    assert padded.max() < 0.8 * plain.max()

@@ -5,9 +5,11 @@ from: TEST and DEV.
   those classes, and the out-of-scope questions (cut once by eval/public/prepare.py with its
   fixed SEED). `make eval` reports TEST figures; nothing is chosen by looking at them.
 - DEV is carved from the training examples only, with the seeds DEV_SEEDS: per seed, a share
-  of each set's classes is left out (their examples become out-of-scope questions) and a share
-  of each remaining class's examples is held out as its questions. Every modelling choice
-  (features, regularisation, calibration method, weights) is made on DEV, pooled over seeds.
+  of each set's classes is left out and a share of each remaining class's examples is held
+  out as its questions. Its out-of-scope questions are the left-out classes' examples (near
+  the project's topics) and as many training examples of the language's other corpora (other
+  topics, as most of TEST's out of scope are). Every modelling choice (features,
+  regularisation, calibration method, weights) is made on DEV, pooled over seeds.
 """
 
 import json
@@ -17,11 +19,11 @@ from pathlib import Path
 
 from shared.contracts.knowledge import Lang
 
-DEV_SEEDS = (2201, 2202, 2203)
+DEV_SEEDS = (2201, 2202, 2203, 2204, 2205, 2206)
 """The DEV splits' seeds (committed, so DEV figures can be reproduced)."""
 DEV_CLASSES_OUT = 0.2
 """Share of a set's classes left out of DEV training: their examples are its out of scope."""
-DEV_EXAMPLES_OUT = 0.3
+DEV_EXAMPLES_OUT = 0.2
 """Share of each remaining class's examples held out as DEV questions."""
 
 
@@ -55,9 +57,15 @@ def load(directory: Path) -> list[Set]:
     return sets
 
 
-def dev_split(data: Set, seed: int) -> Set:
+def corpus(data: Set) -> str:
+    """The corpus a set was cut from (an FAQ set and an intents set may share one)."""
+    return data.name.split("@")[0].removesuffix("_faq")
+
+
+def dev_split(data: Set, seed: int, foreign: list[str] | None = None) -> Set:
     """`data`'s DEV split for `seed`: made of its training examples only (its held-out and
-    out-of-scope questions are not read)."""
+    out-of-scope questions are not read), plus as many of `foreign` (other corpora's training
+    examples) as out of scope as its left-out classes give."""
     rng = random.Random(f"{seed}:{data.name}")  # noqa: S311 (a fixed draw, not a secret)
     names = sorted(data.train)
     left_out = set(rng.sample(names, max(1, round(len(names) * DEV_CLASSES_OUT))))
@@ -73,9 +81,21 @@ def dev_split(data: Set, seed: int) -> Set:
         held = min(len(examples) - 1, max(1, round(len(examples) * DEV_EXAMPLES_OUT)))
         test += [(t, name) for t in examples[:held]]
         train[name] = examples[held:]
+    if foreign:
+        oos += rng.sample(sorted(foreign), min(len(oos), len(foreign)))
     return replace(data, name=f"{data.name}@{seed}", train=train, test=test, oos=oos)
 
 
 def dev_sets(sets: list[Set], seeds: tuple[int, ...] = DEV_SEEDS) -> list[Set]:
     """The DEV splits of `sets`, one per seed each."""
-    return [dev_split(data, seed) for data in sets for seed in seeds if len(data.train) >= 3]
+    splits = []
+    for data in sets:
+        foreign = [
+            t
+            for other in sets
+            if other.lang == data.lang and corpus(other) != corpus(data)
+            for texts in other.train.values()
+            for t in texts
+        ]
+        splits += [dev_split(data, seed, foreign) for seed in seeds if len(data.train) >= 3]
+    return splits
