@@ -14,7 +14,9 @@ FaqIndex.search), as a turn would.
   so that the engine answers (a refusal counts as a miss);
 - out of scope: a question is refused when nothing scores 0.5; precision is the share of
   refusals that were out-of-scope questions, recall the share of out-of-scope questions
-  refused.
+  refused;
+- overall: the share of all questions handled right, an in-scope one answered by its class
+  (shipped) or an out-of-scope one refused (CLINC150's overall accuracy).
 
 The baseline (baseline.py) is TF-IDF + logistic regression with a cross-validated threshold.
 """
@@ -117,6 +119,7 @@ class Scores:
     shipped: float
     oos_precision: float
     oos_recall: float
+    overall: float  # in-scope answered right plus out-of-scope refused, of all questions
 
 
 def scores(sets: list[Set], answers: list[Answers]) -> Scores:
@@ -136,6 +139,8 @@ def scores(sets: list[Set], answers: list[Answers]) -> Scores:
         shipped=float((first & answered).mean()) if gold else 0.0,
         oos_precision=refused_out / refused if refused else 0.0,
         oos_recall=refused_out / len(oos_answered) if len(oos_answered) else 0.0,
+        overall=float((first & answered).sum() + refused_out)
+        / max(1, len(gold) + len(oos_answered)),
     )
 
 
@@ -164,7 +169,8 @@ def table(result: Result, split: str = "TEST") -> str:
     """The figures as a plain-text table: engine / baseline in each cell, `split` first."""
     rows = [
         f"{'split':<5} {'lang':<4} {'set':<8} {'N':>4} {'OOS':>4}   {'top-1':>11} "
-        f"{'shipped':>11} {'top-3':>11}   {'OOS prec.':>11} {'OOS recall':>11}   sets",
+        f"{'shipped':>11} {'top-3':>11}   {'OOS prec.':>11} {'OOS recall':>11} "
+        f"{'overall':>11}   sets",
     ]
     for (lang, kind), (ours, base, names) in result.items():
 
@@ -176,7 +182,9 @@ def table(result: Result, split: str = "TEST") -> str:
             f"{pair(ours.top1, base.top1):>11} {pair(ours.shipped, base.shipped):>11} "
             f"{pair(ours.top3, base.top3):>11}   "
             f"{pair(ours.oos_precision, base.oos_precision):>11} "
-            f"{pair(ours.oos_recall, base.oos_recall):>11}   {', '.join(names)}"
+            f"{pair(ours.oos_recall, base.oos_recall):>11} "
+            f"{pair(ours.overall, base.overall):>11}   "
+            f"{', '.join(names)}"
         )
     return "\n".join(rows)
 
