@@ -3,7 +3,6 @@ character n-grams of a text, and the transform of one question without scikit-le
 checks. Every choice here (n-gram lengths, the words' share per script, unseen features in a
 question's length) was made on `make eval`'s DEV split (eval/public/README.md)."""
 
-import itertools
 import logging
 import math
 import re
@@ -29,7 +28,8 @@ _LATIN = re.compile(r"__[a-z0-9_]+?__|[^\W_]+")
 
 def words(text: str) -> list[str]:
     """Word features: stems (stopwords kept: "where" and "how" tell questions apart), jieba
-    words for Chinese, entity markers whole, and each pair of neighbours."""
+    words for Chinese, entity markers whole. No pairs of neighbours: on DEV they cost English
+    top-1 2 points on BANKING77 and 0.7 on intents (the character n-grams already span words)."""
     tokens: list[str] = []
     for n, run in enumerate(_RUNS.split(normalise(text))):
         if n % 2:
@@ -38,7 +38,7 @@ def words(text: str) -> list[str]:
             tokens.extend(
                 w if _MARKER.fullmatch(w) else _stemmer().stemWord(w) for w in _LATIN.findall(run)
             )
-    return tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
+    return tokens
 
 
 def _marker_char(match: re.Match[str]) -> str:
