@@ -5,81 +5,21 @@ files it writes are committed, so `make eval` needs neither this script nor the 
 
 MIRRORS_DIR holds bare git copies of the corpora's repositories, named owner+name/repo
 (clinc+oos-eval, xliuhw+NLU-Evaluation-Data, PolyAI-LDN+task-specific-datasets,
-thu-coai+CrossWOZ). Classes and examples are drawn with a fixed seed; see README.md here for
-what each set is and its licence.
+thu-coai+CrossWOZ, gunthercox+chatterbot-corpus, mainlp+xsid). Classes and examples are drawn
+with a fixed seed; see README.md here for what each set is and its licence. Names after
+MIRRORS_DIR cut only those sets (e.g. `xsid`).
 """
 
 import csv
 import io
 import json
 import random
-import subprocess
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).parent
-SEED = 22
-
-
-def git_show(mirrors: Path, repo: str, path: str) -> bytes:
-    return subprocess.run(
-        ["git", "-C", str(mirrors / repo / "repo"), "show", f"HEAD:{path}"],
-        check=True,
-        capture_output=True,
-    ).stdout
-
-
-def git_paths(mirrors: Path, repo: str) -> list[str]:
-    out = subprocess.run(
-        ["git", "-C", str(mirrors / repo / "repo"), "ls-tree", "-r", "--name-only", "HEAD"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return out.splitlines()
-
-
-def unique(texts: list[str]) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for text in texts:
-        key = " ".join(text.casefold().split())
-        if key and key not in seen:
-            seen.add(key)
-            out.append(text.strip())
-    return out
-
-
-def cut(
-    name: str,
-    by_class: dict[str, list[str]],
-    *,
-    classes: int,
-    train: int,
-    test: int,
-    oos: list[str] | None = None,
-    oos_n: int = 200,
-    **meta: Any,
-) -> dict[str, Any]:
-    """`classes` classes with at least train + test examples: `train` of each to train on,
-    `test` held out; out-of-scope questions from `oos`, else from the classes not drawn."""
-    rng = random.Random(f"{SEED}:{name}")  # noqa: S311 (a fixed draw, not a secret)
-    eligible = sorted(c for c, texts in by_class.items() if len(unique(texts)) >= train + test)
-    chosen = sorted(rng.sample(eligible, classes))
-    result_train, result_test = {}, []
-    for c in chosen:
-        texts = unique(by_class[c])
-        rng.shuffle(texts)
-        result_train[c] = texts[:train]
-        result_test += [[t, c] for t in texts[train : train + test]]
-    if oos is None:
-        oos = [t for c in sorted(by_class) if c not in chosen for t in unique(by_class[c])]
-    seen = {" ".join(t.casefold().split()) for ts in result_train.values() for t in ts}
-    oos = [t for t in unique(oos) if " ".join(t.casefold().split()) not in seen]
-    rng.shuffle(oos)
-    return {"name": name, **meta, "train": result_train, "test": result_test, "oos": oos[:oos_n]}
+from chinese import crosswoz, xsid
+from cutting import HERE, SEED, cut, git_paths, git_show, unique
 
 
 def clinc(mirrors: Path) -> dict[str, Any]:
@@ -187,94 +127,19 @@ def banking77(mirrors: Path) -> dict[str, Any]:
     )
 
 
-def crosswoz_turns(mirrors: Path) -> dict[str, list[str]]:
-    """User turns of CrossWOZ's val and test dialogues by what they ask: the (domain, slot)
-    pairs of their Request acts, or their General acts when they request nothing."""
-    by_class: dict[str, list[str]] = {}
-    for split in ("val", "test"):
-        raw = git_show(mirrors, "thu-coai+CrossWOZ", f"data/crosswoz/{split}.json.zip")
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            dialogues = json.loads(archive.read(f"{split}.json"))
-        for dialogue in dialogues.values():
-            for message in dialogue["messages"]:
-                if message["role"] != "usr":
-                    continue
-                acts = message["dialog_act"]
-                # What is asked, without the place it is asked of unless that is the question:
-                # "它家电话是多少" is the same question of a hotel and of a restaurant.
-                asked = sorted(
-                    {
-                        a[2] if a[2] != "名称" else f"{a[1]}-{a[2]}"
-                        for a in acts
-                        if a[0] == "Request"
-                    }
-                )
-                general = sorted({a[1] for a in acts if a[0] == "General"})
-                label = "+".join(asked) if asked else "+".join(general)
-                if label and len(asked) <= 1:
-                    by_class.setdefault(label, []).append(message["content"])
-    return by_class
-
-
-def chatterbot_zh(mirrors: Path) -> list[str]:
-    """The Chinese (simplified) questions of the ChatterBot corpus: chit-chat and trivia that
-    a travel bot does not answer (greetings and thanks left out: CrossWOZ has them)."""
-    import yaml
-
-    texts = []
-    repo = "gunthercox+chatterbot-corpus"
-    for path in git_paths(mirrors, repo):
-        if path.startswith("chatterbot_corpus/data/chinese/") and not path.endswith(
-            "greetings.yml"
-        ):
-            data = yaml.safe_load(git_show(mirrors, repo, path))
-            texts += [str(c[0]) for c in data.get("conversations", []) if c]
-    return [t for t in unique(texts) if not any(w in t for w in ("谢", "你好", "您好", "再见"))]
-
-
-def crosswoz(mirrors: Path) -> list[dict[str, Any]]:
-    turns = crosswoz_turns(mirrors)
-    chatter = chatterbot_zh(mirrors)
-    random.Random(f"{SEED}:chatterbot").shuffle(chatter)  # noqa: S311 (a fixed draw, not a secret)
-    half = len(chatter) // 2
-    source = (
-        "CrossWOZ (Zhu et al. 2020), github.com/thu-coai/CrossWOZ data/crosswoz/"
-        "{val,test}.json.zip: a user turn's class is what its one Request act asks "
-        "(the slot; domain-名称 when it asks for a place) or its General act; out of scope: "
-        "the Chinese questions of the "
-        "ChatterBot corpus, github.com/gunthercox/chatterbot-corpus chatterbot_corpus/data/chinese"
-    )
-    licence = "Apache-2.0 (CrossWOZ), BSD-3-Clause (ChatterBot corpus)"
-    intents = cut(
-        "crosswoz",
-        turns,
-        classes=15,
-        train=10,
-        test=15,
-        oos=chatter[:half],
-        lang="cn",
-        kind="intents",
-        source=source,
-        licence=licence,
-    )
-    faq = cut(
-        "crosswoz_faq",
-        turns,
-        classes=len([c for c, t in turns.items() if len(unique(t)) >= 15]),
-        train=5,
-        test=10,
-        oos=chatter[half:],
-        lang="cn",
-        kind="faq",
-        source=source + "; each class drawn is an FAQ group with 5 paraphrases",
-        licence=licence,
-    )
-    return [intents, faq]
+CUTS = {
+    "clinc150": lambda m: [clinc(m)],
+    "hwu64": lambda m: [hwu64(m)],
+    "banking77": lambda m: [banking77(m)],
+    "crosswoz": crosswoz,
+    "xsid": xsid,
+}
 
 
 def main() -> int:
     mirrors = Path(sys.argv[1])
-    sets = [clinc(mirrors), hwu64(mirrors), banking77(mirrors), *crosswoz(mirrors)]
+    names = sys.argv[2:] or list(CUTS)
+    sets = [data for name in names for data in CUTS[name](mirrors)]
     for data in sets:
         path = HERE / f"{data['name']}.json"
         path.write_text(json.dumps(data, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")

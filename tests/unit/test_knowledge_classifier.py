@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from services.dialog.engines.knowledge import FaqIndex, NluModel, classifier, faq_index, nlu_model
-from services.dialog.engines.knowledge.classifier import TextClassifier, chars, words
+from services.dialog.engines.knowledge.classifier import TextClassifier
+from services.dialog.engines.knowledge.features import chars, words
 from services.dialog.engines.knowledge.trained import Trained
 from services.dialog.evaluation.public_eval import evaluate, table
+from services.dialog.evaluation.public_sets import DEV_SEEDS, dev_sets, dev_split, load
 from shared.contracts.knowledge import Faq, FaqGroup, Intent, Intents
 
 pytestmark = pytest.mark.unit
@@ -231,3 +233,33 @@ def test_past_the_trained_size_classes_score_as_their_closest_example_calibrated
     assert 0 < model.calibration.answered <= 1 and 0 < model.calibration.refused <= 1
     raw = model.decisions(model.similarities(texts[7]))
     assert raw.argmax() == labels[7] and raw.max() == pytest.approx(1.0)
+
+
+def test_the_dev_split_is_carved_from_training_examples_only() -> None:
+    """DEV (what choices are made on) asks no TEST question: its questions and out-of-scope
+    ones are training examples of the sets, drawn the same way in every run."""
+    sets = load(PUBLIC)
+    training = {t for data in sets for texts in data.train.values() for t in texts}
+    test = {t for data in sets for t, _ in data.test} | {t for data in sets for t in data.oos}
+    dev = dev_sets(sets)
+    assert len(dev) == len(sets) * len(DEV_SEEDS)
+    for split in dev:
+        asked = {t for t, _ in split.test} | set(split.oos)
+        assert asked <= training and not asked & test
+        assert not asked & {t for texts in split.train.values() for t in texts}
+        assert split.oos and split.test
+    data = sets[0]
+    assert dev_split(data, DEV_SEEDS[0]) == dev_split(data, DEV_SEEDS[0])
+    assert dev_split(data, DEV_SEEDS[0]) != dev_split(data, DEV_SEEDS[1])
+
+
+def test_words_no_example_has_make_a_question_less_like_the_project() -> None:
+    """A question's words the project never saw count in its length: the same question with
+    unknown words added is less similar to every example, so a question about something else
+    is not judged by the few words it shares ("is", "my") alone."""
+    faq = banking_faq()
+    texts = [q for g in faq.groups for q in g.questions]
+    model = TextClassifier(texts, [n for n, g in enumerate(faq.groups) for _ in g.questions])
+    plain = model.similarities("where is my card")
+    padded = model.similarities("where is my card zyxq wvut qqxj")
+    assert padded.max() < 0.8 * plain.max()

@@ -9,7 +9,8 @@ reads the clock, the network or a database; warm_up() loads the dictionaries ahe
 
 from .entities import CustomEntity, extract, warm_up
 from .faq import FaqIndex
-from .nlu import NluModel, Understood, intent_id, render
+from .nlu import NluModel, Understood, intent_id
+from .slots import render
 from .text import Found, normalise, tokenise
 from .trained import faq_index, nlu_model
 

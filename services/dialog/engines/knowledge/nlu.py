@@ -8,9 +8,7 @@ Slots are then filled from the entities found; a required slot still empty is as
 the intent waits in `pending` (the session's JSON state) for the next turn.
 """
 
-import re
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,10 +29,9 @@ from shared.contracts.knowledge import (
 )
 
 from .classifier import TextClassifier
-from .dates import DATE, TIME
-from .entities import NUMBER, CustomEntity, extract
+from .entities import CustomEntity, extract
 from .faq import script_classes
-from .gazetteer import LOCATION
+from .slots import Slots, fill, marked_text, missing_slots, render, with_markers
 from .text import MAX_CHARS, NEAR, Found, is_cjk, normalise, tokenise
 
 INTENT_NAMESPACE = uuid.UUID("6f1c3a52-8e0b-5d7a-9c41-2b7e0d9f4a11")
@@ -42,11 +39,6 @@ INTENT_NAMESPACE = uuid.UUID("6f1c3a52-8e0b-5d7a-9c41-2b7e0d9f4a11")
 
 TOP = 5
 _DEFAULT_PROMPTS: dict[Lang, str] = {"en": "What {slot} do you mean?", "cn": "请告诉我{slot}"}
-_SAID = frozenset((DATE, TIME, NUMBER))
-_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,!?;:\u3002\uff0c\uff01\uff1f\uff1b\uff1a])")
-_SPACES = re.compile(r"[ \t]{2,}")
-
-Slots = dict[str, list[SlotValue]]
 
 
 @dataclass(frozen=True)
@@ -90,64 +82,8 @@ def _evidence(marked: str) -> frozenset[str]:
     return frozenset(t for t in tokenise(marked) if t not in _SYSTEM_MARKERS)
 
 
-def _marker(entity: str) -> str:
-    return f" __{entity.casefold()}__ "
-
-
-def _marked(text: str, found: Iterable[Found]) -> str:
-    """`text` with each entity value replaced by its entity's marker."""
-    out, end = [], 0
-    for f in sorted(found, key=lambda f: f.start):
-        if f.start >= end:
-            out += [text[end : f.start], _marker(f.entity)]
-            end = f.end
-    return "".join([*out, text[end:]])
-
-
-def _with_markers(intent: Intent, sentence: str) -> str:
-    """A training sentence with each {slot} replaced by its entity's marker."""
-    entity_of = {slot.name: slot.entity for slot in intent.slots}
-    return PLACEHOLDER.sub(lambda m: _marker(entity_of[m[1]]), sentence)
-
-
-def _rendered(value: SlotValue) -> str:
-    if value.slot_type in _SAID or (value.slot_type == LOCATION and is_cjk(value.key)):
-        return value.key
-    if value.slot_type == LOCATION:
-        try:
-            return str(value.value[0][1])
-        except (TypeError, IndexError, KeyError):
-            return value.key
-    return str(value.value)
-
-
-def render(template: str, slots: Slots) -> str:
-    """`template` with each {slot} replaced by what it was filled with ("" when empty).
-
-    A custom entity renders as its canonical value, a city as its name (or as said when said in
-    Chinese: 北京, not Beijing), a date, time or number as the words said ("tomorrow").
-    """
-    text = PLACEHOLDER.sub(lambda m: _rendered(slots[m[1]][0]) if slots.get(m[1]) else "", template)
-    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", _SPACES.sub(" ", text)).strip()
-
-
-def _fill(intent: Intent, slots: Slots, found: dict[str, list[Found]]) -> Slots:
-    """`slots` with each empty slot given the next value found for its entity, in text order."""
-    unused = {entity: list(values) for entity, values in found.items()}
-    filled = dict(slots)
-    for slot in intent.slots:
-        if not filled.get(slot.name) and unused.get(slot.entity):
-            f = unused[slot.entity].pop(0)
-            filled[slot.name] = [SlotValue(slot_type=slot.entity, key=f.key, value=f.value)]
-    return filled
-
-
-def _missing(intent: Intent, slots: Slots) -> list[str]:
-    return [slot.name for slot in intent.slots if slot.required and not slots.get(slot.name)]
-
-
 def _candidate(intent: Intent, score: float, sentence: str, slots: Slots) -> IntentCandidate:
-    done = not _missing(intent, slots)
+    done = not missing_slots(intent, slots)
     return IntentCandidate(
         name=intent.name,
         intent_id=intent_id(intent.name),
@@ -165,7 +101,7 @@ def _understood(
 ) -> Understood:
     """The chosen intent (first candidate) answered, or its first missing slot asked for."""
     slots = candidates[0].slots
-    missing = _missing(intent, slots)
+    missing = missing_slots(intent, slots)
     match = IntentMatch(
         name=intent.name,
         intent_id=intent_id(intent.name),
@@ -201,7 +137,7 @@ class NluModel:
             for sentence in intent.sentences:
                 self._sentences.append(sentence)
                 labels.append(n)
-                marked.append(_with_markers(intent, sentence))
+                marked.append(with_markers(intent, sentence))
         self._label = np.asarray(labels, dtype=np.int64)
         self._skill = np.array([intent.skill for intent in intents.intents], dtype=object)
         self._model = TextClassifier(marked, labels)
@@ -256,7 +192,7 @@ class NluModel:
             found = extract(
                 text, entities=wanted, custom=self._custom, lang=lang, now=now, asking=asking
             )
-            filled = _fill(intent, slots, found)
+            filled = fill(intent, slots, found)
             if filled != slots:
                 sentence = self._closest(text, found, intent.name)
                 candidate = _candidate(intent, 1.0, sentence, filled)
@@ -286,7 +222,7 @@ class NluModel:
         order = np.argsort(-scores, kind="stable")
         for n in order[allowed[order] & (scores[order] > 0)][:TOP]:
             intent = self._intents[self._names[n]]
-            slots = _fill(intent, {}, found)
+            slots = fill(intent, {}, found)
             sentence = self._sentence(int(n), closeness)
             candidates.append(_candidate(intent, float(scores[n]), sentence, slots))
         if not candidates:
@@ -298,7 +234,7 @@ class NluModel:
     ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:
         """Each intent's score (0..1), whether it may answer (it shares something with the
         question, in the question's script), and how close each sentence is to the question."""
-        marked = _marked(text, (f for fs in found.values() for f in fs))
+        marked = marked_text(text, (f for fs in found.values() for f in fs))
         similar = self._model.similarities(marked)
         scores = self._model.confidence(self._model.decisions(similar))
         np.minimum(scores, NEAR, out=scores)
