@@ -15,13 +15,13 @@ from shared.service import Startup, dependencies_of
 from shared.settings import CommonSettings
 
 from . import connection, problems
-from .admin import admin_router
-from .admin_chat import admin_chat_router
-from .admin_content import admin_content_router
-from .admin_conversations import admin_conversations_router
-from .admin_projects import admin_projects_router
+from .admin.audit import AuditMiddleware, audit_router
+from .admin.chat import admin_chat_router
+from .admin.content import admin_content_router
+from .admin.conversations import admin_conversations_router
+from .admin.projects import admin_projects_router
+from .admin.robots import admin_router
 from .aida_routes import aida_sockets
-from .audit import AuditMiddleware, audit_router
 from .besser_routes import BesserEndpoint, BesserMedia, besser_port, besser_sockets
 from .bridge import ConnectionWatch
 from .chat_page import chat_page_router

@@ -16,9 +16,9 @@ from shared import subjects
 from shared.contracts.conversation import FindInbox, HandoffTriggers, InboxPage
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from .admin_auth import admin_scope
-from .bridge import Bridge, BridgeError
-from .problems import Problem
+from ..bridge import Bridge, BridgeError
+from ..problems import Problem
+from .auth import admin_scope
 
 SETTING = "handoff"
 INBOX: TypeAdapter[InboxPage] = TypeAdapter(InboxPage)

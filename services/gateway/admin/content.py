@@ -28,13 +28,13 @@ from shared.contracts.content import (
 from shared.contracts.knowledge import Chain, Faq, Intents, Stage
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from . import knowledge_formats as formats
-from .admin_auth import admin_scope
-from .admin_content_files import files_router
-from .admin_documents import documents_router
-from .bridge import Bridge
+from ..bridge import Bridge
+from ..problems import Problem
+from .auth import admin_scope
+from .content_files import files_router
 from .dialog_content import DialogContent, found
-from .problems import Problem
+from .documents import documents_router
+from .formats import knowledge as formats
 from .uploads import body_of, upload_doc
 
 T = TypeVar("T")

@@ -17,12 +17,12 @@ from shared.contracts import TurnAnswered
 from shared.contracts.conversation import NO_NUL
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from .adapters.rsvp import RsvpError, parse_query
-from .admin_auth import admin_scope
-from .bridge import Bridge
-from .late_answers import LateAnswers
-from .problems import Problem
-from .rsvp_routes import ask_turn
+from ..adapters.rsvp import RsvpError, parse_query
+from ..bridge import Bridge
+from ..late_answers import LateAnswers
+from ..problems import Problem
+from ..rsvp_routes import ask_turn
+from .auth import admin_scope
 
 TRY_WAIT_S = 30.0
 

@@ -18,10 +18,10 @@ from shared.contracts.conversation import NO_NUL
 from shared.contracts.session import SessionUnknown
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from .admin_auth import admin_scope
-from .admin_try import admin_try_routes
-from .bridge import Bridge, BridgeError
-from .problems import Problem
+from ..bridge import Bridge, BridgeError
+from ..problems import Problem
+from .auth import admin_scope
+from .try_it import admin_try_routes
 
 SAID: TypeAdapter[Any] = TypeAdapter(BotSpoke | SessionUnknown)
 SessionPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="Session id")]

@@ -17,11 +17,11 @@ from shared.contracts.paging import BadCursor, decode_cursor, encode_cursor
 from shared.contracts.project import ProjectDeleted
 from shared.identity import AdminToken, Project, ProjectExists, ProjectStore, TokenStore
 
-from .admin_auth import admin_scope, admin_token
-from .admin_cluster import admin_cluster_routes
-from .bridge import Bridge, BridgeError
+from ..bridge import Bridge, BridgeError
+from ..problems import Problem
+from .auth import admin_scope, admin_token
+from .cluster import admin_cluster_routes
 from .paging import DEFAULT_LIMIT, Cursor, Limit, bad_cursor, link_next
-from .problems import Problem
 
 NAME_PATTERN = r"^[\w][\w .@:-]{0,199}$"
 TEXT = 20_000

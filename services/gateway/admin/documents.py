@@ -23,10 +23,10 @@ from shared.contracts.content import (
 from shared.documents import DocumentRefused, extract, kind_of
 from shared.identity import AdminToken
 
-from .admin_auth import AdminScope
-from .admin_content_files import StageQuery, VersionQuery
+from ..problems import Problem
+from .auth import AdminScope
+from .content_files import StageQuery, VersionQuery
 from .dialog_content import DialogContent, found
-from .problems import Problem
 from .uploads import body_of, upload_doc
 
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024

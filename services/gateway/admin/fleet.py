@@ -23,9 +23,9 @@ from shared.contracts import (
 from shared.contracts.telemetry import MetricName
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from .admin_auth import admin_scope
-from .bridge import Bridge, BridgeError
-from .problems import Problem
+from ..bridge import Bridge, BridgeError
+from ..problems import Problem
+from .auth import admin_scope
 
 SETTING = "alerts"
 MAX_RULES = 100

@@ -36,11 +36,11 @@ from shared.contracts.knowledge import Stage
 from shared.contracts.paging import DEFAULT_LIMIT, BadCursor, decode_cursor, encode_cursor
 from shared.identity import AdminToken
 
-from . import aiml_files
-from .admin_auth import AdminScope
+from ..problems import Problem
+from .auth import AdminScope
 from .dialog_content import DialogContent, found
+from .formats import aiml as aiml_files
 from .paging import Cursor, Limit, bad_cursor, link_next
-from .problems import Problem
 from .uploads import body_of, upload_doc
 
 StageQuery = Annotated[Stage, Query(description="Which stage's content")]

@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 from shared.identity import AdminToken, TokenStore
 from shared.observability.metrics import CONNECTIONS
 
-from .admin_auth import admin_token
-from .bridge import Bridge
-from .problems import Problem
+from ..bridge import Bridge
+from ..problems import Problem
+from .auth import admin_token
 
 STARTED = time.time()
 MAX_CONSUMERS = 50  # per stream, the most behind first (a robot fleet has one per robot)

@@ -32,14 +32,14 @@ from shared.contracts import (
 from shared.contracts.telemetry import MAX_BUCKET_S
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from .adapters import xparo_schedule as schedule
-from .admin_auth import admin_scope
-from .admin_content_files import release_tree
-from .admin_fleet import admin_fleet_routes
-from .admin_inbox import admin_inbox_routes
-from .bridge import Bridge, BridgeError
+from ..adapters import xparo_schedule as schedule
+from ..bridge import Bridge, BridgeError
+from ..problems import Problem
+from .auth import admin_scope
+from .content_files import release_tree
 from .dialog_content import DialogContent
-from .problems import Problem
+from .fleet import admin_fleet_routes
+from .inbox import admin_inbox_routes
 
 T = TypeVar("T")
 COMMAND: TypeAdapter[Any] = TypeAdapter(RobotCommandBody)

@@ -38,10 +38,11 @@ from shared.contracts.paging import BadCursor
 from shared.contracts.session import SessionUnknown
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from .admin_auth import admin_scope
-from .admin_chat import SessionPath
-from .bridge import Bridge, BridgeError
-from .conversation_formats import (
+from ..bridge import Bridge, BridgeError
+from ..problems import Problem
+from .auth import admin_scope
+from .chat import SessionPath
+from .formats.conversations import (
     MEDIA_TYPES,
     ExportFormat,
     cursor_position,
@@ -52,7 +53,6 @@ from .conversation_formats import (
     utc,
 )
 from .paging import DEFAULT_LIMIT, Cursor, Limit, bad_cursor, link_next
-from .problems import Problem
 
 PAGE: TypeAdapter[ConversationPage] = TypeAdapter(ConversationPage)
 TRANSCRIPT: TypeAdapter[Any] = TypeAdapter(TranscriptReply)

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.contracts.paging import BadCursor
 from shared.identity import AdminToken, AuditEntry, AuditStore, ProjectStore, TokenStore
 
-from .admin_auth import READS, admin_scope, admin_token
+from .auth import READS, admin_scope, admin_token
 from .paging import DEFAULT_LIMIT, Cursor, Limit, bad_cursor, link_next
 
 log = logging.getLogger(__name__)
