@@ -6,25 +6,23 @@ not connected; RSVP, which has no push, returns it with the user's next request.
 keeps it, with the admin token's name as the operator who said it.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, TypeAdapter
 
 from shared import subjects
 from shared.contracts import BotSpoke, SayToSession
 from shared.contracts.conversation import NO_NUL
 from shared.contracts.session import SessionUnknown
-from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from ..bridge import Bridge, BridgeError
-from ..problems import Problem
-from .auth import admin_scope
-from .try_it import admin_try_routes
+from .asking import ask, session_missing
+from .auth import PROJECT_ROUTES, ProjectAdminDep
+from .deps import BridgeDep
+from .params import SessionPath
 
 SAID: TypeAdapter[Any] = TypeAdapter(BotSpoke | SessionUnknown)
-SessionPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="Session id")]
 
 
 class SendMessage(BaseModel):
@@ -42,32 +40,25 @@ class MessageSent(BaseModel):
     protocol: str | None
 
 
-def admin_chat_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:
-    """The /admin routes for conversations."""
-    router = APIRouter(prefix="/admin/projects/{project}", tags=["conversations"])
-    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
+router = APIRouter(prefix=PROJECT_ROUTES, tags=["conversations"])
 
-    @router.post("/sessions/{session}/messages", status_code=202, response_model=MessageSent)
-    @router.post("/conversations/{session}/messages", status_code=202, response_model=MessageSent)
-    async def send_message(session: SessionPath, body: SendMessage, scoped: Scope) -> MessageSent:
-        """Say `text` to a session as the bot (404 when the session is unknown or deleted)."""
-        key, token = scoped
-        command = SayToSession(
-            project_key=key,
-            session_id=session,
-            text=body.text,
-            source=body.source,
-            correlation_id=uuid4(),
-            operator=token.name if body.source == "operator" else None,
-        )
-        try:
-            said = await bridge.ask(subjects.dialog_session("say", key), command, SAID)
-        except BridgeError as err:
-            raise Problem(503, "the dialog service did not answer; try again") from err
-        if not isinstance(said, BotSpoke):
-            state = "was deleted" if said.deleted else "does not exist"
-            raise Problem(404, f"session {session} {state}")
-        return MessageSent(event_id=said.event_id, session_id=session, protocol=said.protocol)
 
-    admin_try_routes(router, projects, tokens, bridge)
-    return router
+@router.post("/sessions/{session}/messages", status_code=202, response_model=MessageSent)
+@router.post("/conversations/{session}/messages", status_code=202, response_model=MessageSent)
+async def send_message(
+    session: SessionPath, body: SendMessage, admin: ProjectAdminDep, bridge: BridgeDep
+) -> MessageSent:
+    """Say `text` to a session as the bot (404 when the session is unknown or deleted)."""
+    key = admin.project
+    command = SayToSession(
+        project_key=key,
+        session_id=session,
+        text=body.text,
+        source=body.source,
+        correlation_id=uuid4(),
+        operator=admin.token.name if body.source == "operator" else None,
+    )
+    said = await ask(bridge, subjects.dialog_session("say", key), command, SAID, service="dialog")
+    if not isinstance(said, BotSpoke):
+        raise session_missing(session, deleted=said.deleted)
+    return MessageSent(event_id=said.event_id, session_id=session, protocol=said.protocol)

@@ -10,17 +10,17 @@ project; a scoped token gets 403.
 import os
 import socket
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
+from nats.js import JetStreamContext
 from pydantic import BaseModel, Field
 
-from shared.identity import AdminToken, TokenStore
 from shared.observability.metrics import CONNECTIONS
 
-from ..bridge import Bridge
 from ..problems import Problem
-from .auth import admin_token
+from .auth import AdminDep
+from .deps import BridgeDep
 
 STARTED = time.time()
 MAX_CONSUMERS = 50  # per stream, the most behind first (a robot fleet has one per robot)
@@ -74,59 +74,65 @@ def open_sockets() -> dict[str, int]:
     return found
 
 
-def admin_cluster_routes(router: APIRouter, tokens: TokenStore, bridge: Bridge) -> None:
-    """Add GET /admin/cluster to admin_projects' router."""
-    Token = Annotated[AdminToken, Depends(admin_token(tokens))]
+# Tagged projects too, as when this route was added to the projects' router.
+router = APIRouter(tags=["projects", "cluster"])
 
-    @router.get("/admin/cluster", response_model=Cluster, tags=["cluster"])
-    async def cluster(token: Token) -> Cluster:
-        """This gateway replica (sockets per protocol, NATS server) and JetStream's streams with
-        their consumers' lag (a token for every project only)."""
-        if token.projects is not None:
-            raise Problem(
-                403, "replicas and queues are the whole deployment's: use a token for every project"
-            )
-        nc = bridge.broker.connection
-        js = nc.jetstream()
-        try:
-            streams = []
-            for info in sorted(await js.streams_info(), key=lambda i: i.config.name or ""):
-                name = info.config.name or "?"
-                consumers = await js.consumers_info(name)
-                lag = [
-                    ConsumerLag(
-                        name=c.name,
-                        pending=c.num_pending or 0,
-                        ack_pending=c.num_ack_pending or 0,
-                        redelivered=c.num_redelivered or 0,
-                        waiting=c.num_waiting or 0,
-                    )
-                    for c in consumers
-                ]
-                lag.sort(key=lambda c: (-(c.pending + c.ack_pending), c.name))
-                streams.append(
-                    StreamState(
-                        name=name,
-                        messages=info.state.messages,
-                        bytes=info.state.bytes,
-                        consumers=len(consumers),
-                        lagging=lag[:MAX_CONSUMERS],
-                    )
-                )
-        except Exception as err:
-            raise Problem(503, f"JetStream did not answer: {err}") from err
-        url = nc.connected_url
-        return Cluster(
-            replica=Replica(
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                uptime_s=round(time.time() - STARTED, 1),
-                sockets=open_sockets(),
-                nats=f"{url.hostname}:{url.port}" if url else "not connected",
-                nats_version=_version(nc),
-            ),
-            streams=streams,
+
+@router.get("/admin/cluster", response_model=Cluster)
+async def cluster(token: AdminDep, bridge: BridgeDep) -> Cluster:
+    """This gateway replica (sockets per protocol, NATS server) and JetStream's streams with
+    their consumers' lag (a token for every project only)."""
+    if token.projects is not None:
+        raise Problem(
+            403, "replicas and queues are the whole deployment's: use a token for every project"
         )
+    nc = bridge.broker.connection
+    js = nc.jetstream()
+    try:
+        streams = await _streams(js)
+    except Exception as err:
+        raise Problem(503, f"JetStream did not answer: {err}") from err
+    url = nc.connected_url
+    return Cluster(
+        replica=Replica(
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            uptime_s=round(time.time() - STARTED, 1),
+            sockets=open_sockets(),
+            nats=f"{url.hostname}:{url.port}" if url else "not connected",
+            nats_version=_version(nc),
+        ),
+        streams=streams,
+    )
+
+
+async def _streams(js: JetStreamContext) -> list[StreamState]:
+    """Every stream by name, each with its consumers, the most behind first."""
+    streams = []
+    for info in sorted(await js.streams_info(), key=lambda i: i.config.name or ""):
+        name = info.config.name or "?"
+        consumers = await js.consumers_info(name)
+        lag = [
+            ConsumerLag(
+                name=c.name,
+                pending=c.num_pending or 0,
+                ack_pending=c.num_ack_pending or 0,
+                redelivered=c.num_redelivered or 0,
+                waiting=c.num_waiting or 0,
+            )
+            for c in consumers
+        ]
+        lag.sort(key=lambda c: (-(c.pending + c.ack_pending), c.name))
+        streams.append(
+            StreamState(
+                name=name,
+                messages=info.state.messages,
+                bytes=info.state.bytes,
+                consumers=len(consumers),
+                lagging=lag[:MAX_CONSUMERS],
+            )
+        )
+    return streams
 
 
 def _version(nc: Any) -> str:

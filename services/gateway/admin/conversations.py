@@ -34,14 +34,13 @@ from shared.contracts.conversation import (
     TranscriptEntry,
     TranscriptReply,
 )
-from shared.contracts.paging import BadCursor
 from shared.contracts.session import SessionUnknown
-from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from ..bridge import Bridge, BridgeError
+from ..bridge import Bridge
 from ..problems import Problem
-from .auth import admin_scope
-from .chat import SessionPath
+from .asking import ask, session_missing
+from .auth import PROJECT_ROUTES, ProjectAdminDep
+from .deps import BridgeDep
 from .formats.conversations import (
     MEDIA_TYPES,
     ExportFormat,
@@ -52,7 +51,8 @@ from .formats.conversations import (
     row_cursor,
     utc,
 )
-from .paging import DEFAULT_LIMIT, Cursor, Limit, bad_cursor, link_next
+from .paging import DEFAULT_LIMIT, Cursor, Limit, link_next, read_cursor
+from .params import SessionPath
 
 PAGE: TypeAdapter[ConversationPage] = TypeAdapter(ConversationPage)
 TRANSCRIPT: TypeAdapter[Any] = TypeAdapter(TranscriptReply)
@@ -116,121 +116,122 @@ def _filter(
 Filter = Annotated[ConversationFilter, Depends(_filter)]
 
 
-def admin_conversations_router(
-    projects: ProjectStore, tokens: TokenStore, bridge: Bridge
-) -> APIRouter:
-    """The /admin routes for conversations and handoff."""
-    router = APIRouter(prefix="/admin/projects/{project}/conversations", tags=["conversations"])
-    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
+router = APIRouter(prefix=f"{PROJECT_ROUTES}/conversations", tags=["conversations"])
 
-    async def ask(kind: str, project: UUID, request: BaseModel, answer: TypeAdapter[Any]) -> Any:
-        try:
-            return await bridge.ask(subjects.dialog_conversation(kind, project), request, answer)
-        except BridgeError as err:
-            raise Problem(503, "the dialog service did not answer; try again") from err
 
-    @router.get("", response_model=ConversationList)
-    async def list_conversations(
-        request: Request,
-        response: Response,
-        scoped: Scope,
-        where: Filter,
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
-    ) -> ConversationList:
-        """Conversations, newest activity first; `q` finds a text in questions and answers
-        (case-insensitive), `since`/`until` keep those with messages in that time."""
-        try:
-            after = cursor_position(cursor) if cursor else None
-        except BadCursor as err:
-            raise bad_cursor(err) from err
-        query = FindConversations(project_key=scoped[0], filter=where, limit=limit, after=after)
-        page: ConversationPage = await ask("find", scoped[0], query, PAGE)
-        next_cursor = position_cursor(page.next) if page.next else None
-        link_next(request, response, next_cursor)
-        return ConversationList(items=page.items, next=next_cursor)
+@router.get("", response_model=ConversationList)
+async def list_conversations(
+    request: Request,
+    response: Response,
+    admin: ProjectAdminDep,
+    bridge: BridgeDep,
+    where: Filter,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> ConversationList:
+    """Conversations, newest activity first; `q` finds a text in questions and answers
+    (case-insensitive), `since`/`until` keep those with messages in that time."""
+    after = read_cursor(cursor, cursor_position) if cursor else None
+    key = admin.project
+    query = FindConversations(project_key=key, filter=where, limit=limit, after=after)
+    page: ConversationPage = await _ask(bridge, "find", key, query, PAGE)
+    next_cursor = position_cursor(page.next) if page.next else None
+    link_next(request, response, next_cursor)
+    return ConversationList(items=page.items, next=next_cursor)
 
-    @router.get("/export", response_class=StreamingResponse)
-    async def export_conversations(
-        scoped: Scope,
-        where: Filter,
-        form: Annotated[ExportFormat, Query(alias="format", description="csv or json")] = "csv",
-    ) -> StreamingResponse:
-        """Every message of the conversations the filters match (within `since`/`until`), one
-        row each, oldest first: CSV (cells that a spreadsheet would run as formulas start with
-        ') or a JSON array."""
-        key = scoped[0]
 
-        def page_after(after: int | None) -> ExportTurns:
-            return ExportTurns(project_key=key, filter=where, limit=EXPORT_PAGE_ROWS, after=after)
+@router.get("/export", response_class=StreamingResponse)
+async def export_conversations(
+    admin: ProjectAdminDep,
+    bridge: BridgeDep,
+    where: Filter,
+    form: Annotated[ExportFormat, Query(alias="format", description="csv or json")] = "csv",
+) -> StreamingResponse:
+    """Every message of the conversations the filters match (within `since`/`until`), one
+    row each, oldest first: CSV (cells that a spreadsheet would run as formulas start with
+    ') or a JSON array."""
+    key = admin.project
 
-        first: ExportPage = await ask("export", key, page_after(None), EXPORT)
+    def page_after(after: int | None) -> ExportTurns:
+        return ExportTurns(project_key=key, filter=where, limit=EXPORT_PAGE_ROWS, after=after)
 
-        async def pages() -> AsyncIterator[list[ExportEntry]]:
-            page = first
+    first: ExportPage = await _ask(bridge, "export", key, page_after(None), EXPORT)
+
+    async def pages() -> AsyncIterator[list[ExportEntry]]:
+        page = first
+        yield page.items
+        while page.next is not None:
+            page = await _ask(bridge, "export", key, page_after(page.next), EXPORT)
             yield page.items
-            while page.next is not None:
-                page = await ask("export", key, page_after(page.next), EXPORT)
-                yield page.items
 
-        name = f"conversations-{key}.{form}"
-        return StreamingResponse(
-            export_body(pages(), form),
-            media_type=MEDIA_TYPES[form],
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-
-    @router.get("/{session}", response_model=TranscriptPage)
-    async def transcript(
-        request: Request,
-        response: Response,
-        session: SessionPath,
-        scoped: Scope,
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
-    ) -> TranscriptPage:
-        """The conversation and its messages, oldest first: who said each (user, bot with its
-        engine, operator with their name), when, and which content stage and version answered
-        (a page holds the messages of at most `limit` turns)."""
-        try:
-            after = cursor_row(cursor) if cursor else None
-        except BadCursor as err:
-            raise bad_cursor(err) from err
-        query = GetTranscript(project_key=scoped[0], session_id=session, limit=limit, after=after)
-        found = await ask("transcript", scoped[0], query, TRANSCRIPT)
-        if not isinstance(found, Transcript):
-            raise _unknown(found)
-        next_cursor = row_cursor(found.next) if found.next is not None else None
-        link_next(request, response, next_cursor)
-        return TranscriptPage(session=found.session, items=found.items, next=next_cursor)
-
-    async def hand_off(key: UUID, session: str, operator: str | None) -> ConversationSummary:
-        command = HandOff(
-            project_key=key, session_id=session, operator=operator, correlation_id=uuid4()
-        )
-        done = await ask("handoff", key, command, HANDOFF)
-        if isinstance(done, SessionUnknown):
-            raise _unknown(done)
-        if not isinstance(done, HandedOff):
-            raise Problem(409, f"{done.operator} holds this session", operator=done.operator)
-        return done.session
-
-    @router.post("/{session}/handoff", response_model=ConversationSummary)
-    async def take_over(session: SessionPath, scoped: Scope) -> ConversationSummary:
-        """Take the session over (as the admin token's name): the bot stays silent in it, its
-        user's turns are still kept, and the operator answers with .../messages. 409 when
-        another operator holds it."""
-        key, token = scoped
-        return await hand_off(key, session, token.name)
-
-    @router.delete("/{session}/handoff", response_model=ConversationSummary)
-    async def hand_back(session: SessionPath, scoped: Scope) -> ConversationSummary:
-        """Give the session back to the bot (whoever held it)."""
-        return await hand_off(scoped[0], session, None)
-
-    return router
+    name = f"conversations-{key}.{form}"
+    return StreamingResponse(
+        export_body(pages(), form),
+        media_type=MEDIA_TYPES[form],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
-def _unknown(found: SessionUnknown) -> Problem:
-    state = "was deleted" if found.deleted else "does not exist"
-    return Problem(404, f"session {found.session_id} {state}")
+@router.get("/{session}", response_model=TranscriptPage)
+async def transcript(
+    request: Request,
+    response: Response,
+    session: SessionPath,
+    admin: ProjectAdminDep,
+    bridge: BridgeDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> TranscriptPage:
+    """The conversation and its messages, oldest first: who said each (user, bot with its
+    engine, operator with their name), when, and which content stage and version answered
+    (a page holds the messages of at most `limit` turns)."""
+    after = read_cursor(cursor, cursor_row) if cursor else None
+    key = admin.project
+    query = GetTranscript(project_key=key, session_id=session, limit=limit, after=after)
+    found = await _ask(bridge, "transcript", key, query, TRANSCRIPT)
+    if not isinstance(found, Transcript):
+        raise session_missing(found.session_id, deleted=found.deleted)
+    next_cursor = row_cursor(found.next) if found.next is not None else None
+    link_next(request, response, next_cursor)
+    return TranscriptPage(session=found.session, items=found.items, next=next_cursor)
+
+
+@router.post("/{session}/handoff", response_model=ConversationSummary)
+async def take_over(
+    session: SessionPath, admin: ProjectAdminDep, bridge: BridgeDep
+) -> ConversationSummary:
+    """Take the session over (as the admin token's name): the bot stays silent in it, its
+    user's turns are still kept, and the operator answers with .../messages. 409 when
+    another operator holds it."""
+    return await _hand_off(bridge, admin.project, session, admin.token.name)
+
+
+@router.delete("/{session}/handoff", response_model=ConversationSummary)
+async def hand_back(
+    session: SessionPath, admin: ProjectAdminDep, bridge: BridgeDep
+) -> ConversationSummary:
+    """Give the session back to the bot (whoever held it)."""
+    return await _hand_off(bridge, admin.project, session, None)
+
+
+async def _hand_off(
+    bridge: Bridge, key: UUID, session: str, operator: str | None
+) -> ConversationSummary:
+    """The session once `operator` holds it (None: the bot); 409 when another one does."""
+    command = HandOff(
+        project_key=key, session_id=session, operator=operator, correlation_id=uuid4()
+    )
+    done = await _ask(bridge, "handoff", key, command, HANDOFF)
+    if isinstance(done, SessionUnknown):
+        raise session_missing(done.session_id, deleted=done.deleted)
+    if not isinstance(done, HandedOff):
+        raise Problem(409, f"{done.operator} holds this session", operator=done.operator)
+    return done.session
+
+
+async def _ask(
+    bridge: Bridge, kind: str, key: UUID, request: BaseModel, answer: TypeAdapter[Any]
+) -> Any:
+    """The dialog's answer to a conversation request of `kind` about project `key`."""
+    subject = subjects.dialog_conversation(kind, key)
+    return await ask(bridge, subject, request, answer, service="dialog")

@@ -6,59 +6,54 @@ inbox from its transcripts, so a request on any protocol shows up, and nothing o
 has to know about the inbox.
 """
 
-from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import TypeAdapter
 
 from shared import subjects
 from shared.contracts.conversation import FindInbox, HandoffTriggers, InboxPage
-from shared.identity import AdminToken, ProjectStore, TokenStore
+from shared.identity import ProjectStore
 
-from ..bridge import Bridge, BridgeError
-from ..problems import Problem
-from .auth import admin_scope
+from .asking import ask
+from .auth import PROJECT_ROUTES, ProjectAdminDep
+from .deps import BridgeDep, ProjectsDep
+from .project_settings import read_setting, replace_setting
 
 SETTING = "handoff"
 INBOX: TypeAdapter[InboxPage] = TypeAdapter(InboxPage)
 
 
-def stored_triggers(settings: dict[str, Any]) -> HandoffTriggers:
+# Tagged robots too, as when these routes were added to the robots' router.
+router = APIRouter(prefix=PROJECT_ROUTES, tags=["robots", "conversations"])
+
+
+async def stored_triggers(projects: ProjectStore, key: UUID) -> HandoffTriggers:
     """The triggers kept in a project's settings (the defaults when never set)."""
-    return HandoffTriggers.model_validate(settings.get(SETTING) or {})
+    return HandoffTriggers.model_validate(await read_setting(projects, key, SETTING) or {})
 
 
-def admin_inbox_routes(
-    router: APIRouter, projects: ProjectStore, tokens: TokenStore, bridge: Bridge
-) -> None:
-    """Add GET /inbox, GET and PUT /handoff-triggers to admin.py's router (under
-    /admin/projects/{project}: the audit log names their full route)."""
-    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
+@router.get("/handoff-triggers", response_model=HandoffTriggers)
+async def read_triggers(admin: ProjectAdminDep, projects: ProjectsDep) -> HandoffTriggers:
+    """What puts a session in the inbox: keywords in a user's turn, intents, machine
+    states."""
+    return await stored_triggers(projects, admin.project)
 
-    async def triggers_of(key: UUID) -> HandoffTriggers:
-        project = await projects.get(key)
-        return stored_triggers(project.settings) if project is not None else HandoffTriggers()
 
-    @router.get("/handoff-triggers", response_model=HandoffTriggers, tags=["conversations"])
-    async def read_triggers(scoped: Scope) -> HandoffTriggers:
-        """What puts a session in the inbox: keywords in a user's turn, intents, machine
-        states."""
-        return await triggers_of(scoped[0])
+@router.put("/handoff-triggers", response_model=HandoffTriggers)
+async def change_triggers(
+    body: HandoffTriggers, admin: ProjectAdminDep, projects: ProjectsDep
+) -> HandoffTriggers:
+    """Replace the project's handoff triggers."""
+    await replace_setting(projects, admin.project, SETTING, body)
+    return body
 
-    @router.put("/handoff-triggers", response_model=HandoffTriggers, tags=["conversations"])
-    async def change_triggers(body: HandoffTriggers, scoped: Scope) -> HandoffTriggers:
-        """Replace the project's handoff triggers."""
-        await projects.set_setting(scoped[0], SETTING, body.model_dump(mode="json"))
-        return body
 
-    @router.get("/inbox", response_model=InboxPage, tags=["conversations"])
-    async def inbox(scoped: Scope) -> InboxPage:
-        """Sessions waiting for a human (a trigger raised since an operator last spoke or held
-        it) and sessions operators hold, newest activity first."""
-        key = scoped[0]
-        query = FindInbox(project_key=key, triggers=await triggers_of(key))
-        try:
-            return await bridge.ask(subjects.dialog_conversation("inbox", key), query, INBOX)
-        except BridgeError as err:
-            raise Problem(503, "the dialog service did not answer; try again") from err
+@router.get("/inbox", response_model=InboxPage)
+async def inbox(admin: ProjectAdminDep, projects: ProjectsDep, bridge: BridgeDep) -> InboxPage:
+    """Sessions waiting for a human (a trigger raised since an operator last spoke or held
+    it) and sessions operators hold, newest activity first."""
+    key = admin.project
+    query = FindInbox(project_key=key, triggers=await stored_triggers(projects, key))
+    subject = subjects.dialog_conversation("inbox", key)
+    return await ask(bridge, subject, query, INBOX, service="dialog")

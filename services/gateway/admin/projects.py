@@ -9,19 +9,19 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, field_validator
 
 from shared import subjects
 from shared.contracts.paging import BadCursor, decode_cursor, encode_cursor
 from shared.contracts.project import ProjectDeleted
-from shared.identity import AdminToken, Project, ProjectExists, ProjectStore, TokenStore
+from shared.identity import Project, ProjectExists
 
-from ..bridge import Bridge, BridgeError
+from ..bridge import BridgeError
 from ..problems import Problem
-from .auth import admin_scope, admin_token
-from .cluster import admin_cluster_routes
-from .paging import DEFAULT_LIMIT, Cursor, Limit, bad_cursor, link_next
+from .auth import AdminDep, ProjectAdminDep, covered, existing_project
+from .deps import BridgeDep, ProjectsDep
+from .paging import DEFAULT_LIMIT, Cursor, Limit, link_next, read_cursor
 
 NAME_PATTERN = r"^[\w][\w .@:-]{0,199}$"
 TEXT = 20_000
@@ -100,105 +100,105 @@ class ProjectChanges(BaseModel):
         return value
 
 
-def admin_projects_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:
-    """The /admin/me and /admin/projects routes."""
-    router = APIRouter(tags=["projects"])
-    Token = Annotated[AdminToken, Depends(admin_token(tokens))]
-    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
-
-    @router.get("/admin/me", response_model=Me)
-    async def me(token: Token) -> Me:
-        """The token's name, its role and the projects it covers (to check a token, as a login
-        does)."""
-        keys = None if token.projects is None else [UUID(p) for p in token.projects]
-        return Me(name=token.name, projects=keys, role="viewer" if token.read_only else "admin")
-
-    @router.get("/admin/projects", response_model=ProjectPage)
-    async def list_projects(
-        request: Request,
-        response: Response,
-        token: Token,
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
-    ) -> ProjectPage:
-        """The projects this token covers, by name."""
-        try:
-            after = decode_cursor(cursor, keys=_CURSOR)["name"] if cursor else None
-        except BadCursor as err:
-            raise bad_cursor(err) from err
-        if after is not None and not isinstance(after, str):
-            raise bad_cursor(BadCursor("cursor is not one this API made"))
-        keys = None if token.projects is None else [UUID(p) for p in token.projects]
-        found = await projects.page(keys=keys, limit=limit + 1, after=after)
-        page = list(found[:limit])
-        next_cursor = encode_cursor({"name": page[-1].name}) if len(found) > limit else None
-        link_next(request, response, next_cursor)
-        return ProjectPage(items=[ProjectView.of(p) for p in page], next=next_cursor)
-
-    @router.post("/admin/projects", status_code=201, response_model=ProjectSecret)
-    async def create_project(request: Request, body: NewProject, token: Token) -> ProjectSecret:
-        """Create a project (all-project tokens only); its secret is shown this once."""
-        if token.projects is not None:
-            raise Problem(403, "only an admin token for every project may create projects")
-        try:
-            made = await projects.create(body.name, title=body.title)
-        except ProjectExists as err:
-            raise Problem(409, str(err)) from err
-        request.state.audit_project = made.project.key
-        return ProjectSecret(project=ProjectView.of(made.project), secret=made.secret)
-
-    @router.get("/admin/projects/{project}", response_model=ProjectView)
-    async def get_project(scoped: Scope) -> ProjectView:
-        """One project's configuration."""
-        return ProjectView.of(await _project(projects, scoped[0]))
-
-    @router.patch("/admin/projects/{project}", response_model=ProjectView)
-    async def change_project(request: Request, body: ProjectChanges, scoped: Scope) -> ProjectView:
-        """Rename or configure a project (title, description, goal, rules, system, fallback)."""
-        changes = body.model_dump(exclude_unset=True, exclude_none=True)
-        request.state.audit_details = {"fields": sorted(changes)}
-        try:
-            return ProjectView.of(await projects.update(scoped[0], **changes))
-        except ProjectExists as err:
-            raise Problem(409, str(err)) from err
-
-    @router.post("/admin/projects/{project}/secret", response_model=ProjectSecret)
-    async def rotate_secret(scoped: Scope) -> ProjectSecret:
-        """Give the project a new secret; the old one stops working at once on every
-        protocol. Shown this once."""
-        made = await projects.rotate_secret(str(scoped[0]))
-        return ProjectSecret(project=ProjectView.of(made.project), secret=made.secret)
-
-    @router.delete("/admin/projects/{project}", status_code=202)
-    async def delete_project(
-        scoped: Scope,
-        confirm: Annotated[
-            str, Query(max_length=200, description="The project's name, to confirm")
-        ],
-    ) -> dict[str, str]:
-        """Delete a project and all its data. Its clients are refused at once; every service
-        then deletes the project's rows (conversations, content, robots' telemetry, schedules,
-        media) — hence 202. The audit log keeps what was done to it."""
-        key, token = scoped
-        project = await _project(projects, key)
-        if confirm != project.name:
-            raise Problem(409, "confirm must be the project's name")
-        event = ProjectDeleted.first(
-            project_key=key, name=project.name, deleted_by=f"admin:{token.name}"
-        )
-        try:  # announced first: if the identity delete then fails, retrying is harmless
-            await bridge.publish(event, subjects.project_deleted(key), subjects.CONFIG_STREAM)
-        except BridgeError as err:
-            raise Problem(503, "the project could not be deleted now; try again") from err
-        await projects.delete(key)
-        return {"status": "deleting", "project": str(key)}
-
-    admin_cluster_routes(router, tokens, bridge)
-    return router
+router = APIRouter(tags=["projects"])
 
 
-async def _project(projects: ProjectStore, key: UUID) -> Project:
-    project = await projects.get(key)
-    if project is None:  # deleted between the scope check and now
-        raise Problem(404, f"no project {key}")
-    return project
+@router.get("/admin/me", response_model=Me)
+async def me(token: AdminDep) -> Me:
+    """The token's name, its role and the projects it covers (to check a token, as a login
+    does)."""
+    role: Literal["admin", "viewer"] = "viewer" if token.read_only else "admin"
+    return Me(name=token.name, projects=covered(token), role=role)
+
+
+@router.get("/admin/projects", response_model=ProjectPage)
+async def list_projects(
+    request: Request,
+    response: Response,
+    token: AdminDep,
+    projects: ProjectsDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> ProjectPage:
+    """The projects this token covers, by name."""
+    after = read_cursor(cursor, _name_after) if cursor else None
+    found = await projects.page(keys=covered(token), limit=limit + 1, after=after)
+    page = list(found[:limit])
+    next_cursor = encode_cursor({"name": page[-1].name}) if len(found) > limit else None
+    link_next(request, response, next_cursor)
+    return ProjectPage(items=[ProjectView.of(p) for p in page], next=next_cursor)
+
+
+@router.post("/admin/projects", status_code=201, response_model=ProjectSecret)
+async def create_project(
+    request: Request, body: NewProject, token: AdminDep, projects: ProjectsDep
+) -> ProjectSecret:
+    """Create a project (all-project tokens only); its secret is shown this once."""
+    if token.projects is not None:
+        raise Problem(403, "only an admin token for every project may create projects")
+    try:
+        made = await projects.create(body.name, title=body.title)
+    except ProjectExists as err:
+        raise Problem(409, str(err)) from err
+    request.state.audit_project = made.project.key
+    return ProjectSecret(project=ProjectView.of(made.project), secret=made.secret)
+
+
+@router.get("/admin/projects/{project}", response_model=ProjectView)
+async def get_project(admin: ProjectAdminDep, projects: ProjectsDep) -> ProjectView:
+    """One project's configuration."""
+    return ProjectView.of(await existing_project(projects, admin.project))
+
+
+@router.patch("/admin/projects/{project}", response_model=ProjectView)
+async def change_project(
+    request: Request, body: ProjectChanges, admin: ProjectAdminDep, projects: ProjectsDep
+) -> ProjectView:
+    """Rename or configure a project (title, description, goal, rules, system, fallback)."""
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    request.state.audit_details = {"fields": sorted(changes)}
+    try:
+        return ProjectView.of(await projects.update(admin.project, **changes))
+    except ProjectExists as err:
+        raise Problem(409, str(err)) from err
+
+
+@router.post("/admin/projects/{project}/secret", response_model=ProjectSecret)
+async def rotate_secret(admin: ProjectAdminDep, projects: ProjectsDep) -> ProjectSecret:
+    """Give the project a new secret; the old one stops working at once on every
+    protocol. Shown this once."""
+    made = await projects.rotate_secret(str(admin.project))
+    return ProjectSecret(project=ProjectView.of(made.project), secret=made.secret)
+
+
+@router.delete("/admin/projects/{project}", status_code=202)
+async def delete_project(
+    admin: ProjectAdminDep,
+    projects: ProjectsDep,
+    bridge: BridgeDep,
+    confirm: Annotated[str, Query(max_length=200, description="The project's name, to confirm")],
+) -> dict[str, str]:
+    """Delete a project and all its data. Its clients are refused at once; every service
+    then deletes the project's rows (conversations, content, robots' telemetry, schedules,
+    media) — hence 202. The audit log keeps what was done to it."""
+    key = admin.project
+    project = await existing_project(projects, key)
+    if confirm != project.name:
+        raise Problem(409, "confirm must be the project's name")
+    event = ProjectDeleted.first(
+        project_key=key, name=project.name, deleted_by=f"admin:{admin.token.name}"
+    )
+    try:  # announced first: if the identity delete then fails, retrying is harmless
+        await bridge.publish(event, subjects.project_deleted(key), subjects.CONFIG_STREAM)
+    except BridgeError as err:
+        raise Problem(503, "the project could not be deleted now; try again") from err
+    await projects.delete(key)
+    return {"status": "deleting", "project": str(key)}
+
+
+def _name_after(cursor: str) -> str | None:
+    """The name a projects cursor continues after (BadCursor unless this API made it)."""
+    after = decode_cursor(cursor, keys=_CURSOR)["name"]
+    if after is not None and not isinstance(after, str):
+        raise BadCursor("cursor is not one this API made")
+    return after

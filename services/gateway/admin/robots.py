@@ -1,7 +1,7 @@
 """Admin HTTP API for robots: list them, send them commands, follow delivery, read telemetry.
 
 Every route needs `Authorization: Bearer <admin token>` (created with `switchboard admin-token
-create`) whose scope covers the project. Errors are problem+json (see problems.py).
+create`) whose scope covers the project. Errors are problem+json (see ../problems.py).
 """
 
 from collections.abc import Awaitable
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from shared import subjects
@@ -30,16 +30,14 @@ from shared.contracts import (
     TelemetryRange,
 )
 from shared.contracts.telemetry import MAX_BUCKET_S
-from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from ..adapters import xparo_schedule as schedule
 from ..bridge import Bridge, BridgeError
 from ..problems import Problem
-from .auth import admin_scope
-from .content_files import release_tree
-from .dialog_content import DialogContent
-from .fleet import admin_fleet_routes
-from .inbox import admin_inbox_routes
+from .asking import ask, built
+from .auth import PROJECT_ROUTES, ProjectAdminDep
+from .behaviors import release_tree
+from .deps import BridgeDep, ContentDep, TokensDep
 
 T = TypeVar("T")
 COMMAND: TypeAdapter[Any] = TypeAdapter(RobotCommandBody)
@@ -77,148 +75,167 @@ class CommandQueued(BaseModel):
     expires_at: datetime | None
 
 
-def admin_router(projects: ProjectStore, tokens: TokenStore, bridge: Bridge) -> APIRouter:
-    """The /admin routes for robots and telemetry."""
-    router = APIRouter(prefix="/admin/projects/{project}", tags=["robots"])
+router = APIRouter(prefix=PROJECT_ROUTES, tags=["robots"])
 
-    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
-    content = DialogContent(bridge)
 
-    @router.get("/robots", response_model=RobotList)
-    async def list_robots(scoped: Scope) -> RobotList:
-        """The project's robots, with online status and last seen."""
-        key = scoped[0]
-        return await _ask(
-            bridge, subjects.telemetry_query("robots", key), GetRobots(project_key=key), ROBOTS
+@router.get("/robots", response_model=RobotList)
+async def list_robots(admin: ProjectAdminDep, bridge: BridgeDep) -> RobotList:
+    """The project's robots, with online status and last seen."""
+    return await _ask(bridge, "robots", admin.project, GetRobots(project_key=admin.project), ROBOTS)
+
+
+@router.post("/robots/{robot}/commands", status_code=202, response_model=CommandQueued)
+async def send_command(
+    robot: RobotId,
+    body: SendCommand,
+    admin: ProjectAdminDep,
+    bridge: BridgeDep,
+    content: ContentDep,
+) -> CommandQueued:
+    """Queue a command for a robot; it is delivered now, or when the robot reconnects."""
+    key = admin.project
+    data = body.data
+    if body.type == "behavior_update" and "xml" not in data:  # the release stage's tree
+        name = str(data.get("tree_name", "MainTree"))
+        data = {**data, "xml": await release_tree(content, key, name)}
+    try:
+        command = COMMAND.validate_python({**data, "type": body.type})
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in ("data", *first["loc"]) if p != body.type)
+        raise Problem(422, f"{where}: {first['msg']}") from err
+    expires = None
+    if body.expires_in_s is not None:
+        expires = datetime.now(UTC) + timedelta(seconds=body.expires_in_s)
+    issued = RobotCommandIssued.first(
+        project_key=key,
+        robot_id=robot,
+        command=command,
+        expires_at=expires,
+        issued_by=f"admin:{admin.token.name}",
+    )
+    try:
+        await bridge.publish(
+            issued, subjects.robot_command(project=key, robot=robot), subjects.ROBOT_STREAM
         )
+    except BridgeError as err:
+        raise Problem(503, str(err)) from err
+    return CommandQueued(
+        command_id=issued.event_id, robot_id=robot, type=body.type, expires_at=expires
+    )
 
-    @router.post("/robots/{robot}/commands", status_code=202, response_model=CommandQueued)
-    async def send_command(robot: RobotId, body: SendCommand, scoped: Scope) -> CommandQueued:
-        """Queue a command for a robot; it is delivered now, or when the robot reconnects."""
-        key, token = scoped
-        data = body.data
-        if body.type == "behavior_update" and "xml" not in data:  # the release stage's tree
-            name = str(data.get("tree_name", "MainTree"))
-            data = {**data, "xml": await release_tree(content, key, name)}
-        try:
-            command = COMMAND.validate_python({**data, "type": body.type})
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in ("data", *first["loc"]) if p != body.type)
-            raise Problem(422, f"{where}: {first['msg']}") from err
-        expires = None
-        if body.expires_in_s is not None:
-            expires = datetime.now(UTC) + timedelta(seconds=body.expires_in_s)
-        issued = RobotCommandIssued.first(
-            project_key=key,
+
+@router.get("/robots/{robot}/commands", response_model=CommandList)
+async def robot_commands(
+    robot: RobotId,
+    admin: ProjectAdminDep,
+    bridge: BridgeDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> CommandList:
+    """A robot's commands, newest first, with their delivery status."""
+    query = GetCommands(project_key=admin.project, robot_id=robot, limit=limit)
+    return await _ask(bridge, "commands", admin.project, query, COMMANDS)
+
+
+@router.get("/commands/{command_id}", response_model=CommandState)
+async def command(command_id: UUID, admin: ProjectAdminDep, bridge: BridgeDep) -> CommandState:
+    """One command's delivery status."""
+    query = GetCommands(project_key=admin.project, command_id=command_id, limit=1)
+    found = await _ask(bridge, "commands", admin.project, query, COMMANDS)
+    if not found.commands:
+        raise Problem(404, f"no command {command_id} in this project (yet)")
+    return found.commands[0]
+
+
+@router.get("/telemetry/latest", response_model=LatestTelemetry)
+async def latest(
+    admin: ProjectAdminDep, bridge: BridgeDep, robot_id: RobotId | None = None
+) -> LatestTelemetry:
+    """The newest sample of each robot (or of one)."""
+    query = GetLatestTelemetry(project_key=admin.project, robot_id=robot_id)
+    return await _ask(bridge, "latest", admin.project, query, LATEST)
+
+
+@router.get("/robots/{robot}/telemetry", response_model=TelemetryRange)
+async def telemetry_range(
+    robot: RobotId,
+    admin: ProjectAdminDep,
+    bridge: BridgeDep,
+    metric: Annotated[str, Query(description="Metric name, e.g. cpu_usage")],
+    start: Annotated[datetime, Query(description="ISO 8601 with time zone")],
+    end: Annotated[datetime, Query(description="ISO 8601 with time zone")],
+    bucket_s: Annotated[
+        float, Query(ge=1, le=MAX_BUCKET_S, description="Bucket width in seconds")
+    ] = 60,
+) -> TelemetryRange:
+    """One metric over a time range, as min/avg/max per bucket."""
+    query = built(
+        lambda: GetTelemetryRange(
+            project_key=admin.project,
             robot_id=robot,
-            command=command,
-            expires_at=expires,
-            issued_by=f"admin:{token.name}",
+            metric=metric,
+            start=start,
+            end=end,
+            bucket_s=bucket_s,
         )
-        try:
-            await bridge.publish(
-                issued, subjects.robot_command(project=key, robot=robot), subjects.ROBOT_STREAM
-            )
-        except BridgeError as err:
-            raise Problem(503, str(err)) from err
-        return CommandQueued(
-            command_id=issued.event_id, robot_id=robot, type=body.type, expires_at=expires
-        )
+    )
+    return await _ask(bridge, "range", admin.project, query, RANGE)
 
-    @router.get("/robots/{robot}/commands", response_model=CommandList)
-    async def robot_commands(
-        robot: RobotId, scoped: Scope, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-    ) -> CommandList:
-        """A robot's commands, newest first, with their delivery status."""
-        query = GetCommands(project_key=scoped[0], robot_id=robot, limit=limit)
-        return await _ask(bridge, subjects.telemetry_query("commands", scoped[0]), query, COMMANDS)
 
-    @router.get("/commands/{command_id}", response_model=CommandState)
-    async def command(command_id: UUID, scoped: Scope) -> CommandState:
-        """One command's delivery status."""
-        query = GetCommands(project_key=scoped[0], command_id=command_id, limit=1)
-        found = await _ask(bridge, subjects.telemetry_query("commands", scoped[0]), query, COMMANDS)
-        if not found.commands:
-            raise Problem(404, f"no command {command_id} in this project (yet)")
-        return found.commands[0]
+@router.get("/robots/{robot}/schedule")
+async def read_schedule(
+    robot: RobotId, admin: ProjectAdminDep, bridge: BridgeDep
+) -> dict[str, Any]:
+    """The robot's schedule, as `{"schedule_control": {...}}`."""
+    return await _schedule(schedule.get_schedule(bridge, project=admin.project, robot=robot))
 
-    @router.get("/telemetry/latest", response_model=LatestTelemetry)
-    async def latest(scoped: Scope, robot_id: RobotId | None = None) -> LatestTelemetry:
-        """The newest sample of each robot (or of one)."""
-        query = GetLatestTelemetry(project_key=scoped[0], robot_id=robot_id)
-        return await _ask(bridge, subjects.telemetry_query("latest", scoped[0]), query, LATEST)
 
-    @router.get("/robots/{robot}/telemetry", response_model=TelemetryRange)
-    async def telemetry_range(
-        robot: RobotId,
-        scoped: Scope,
-        metric: Annotated[str, Query(description="Metric name, e.g. cpu_usage")],
-        start: Annotated[datetime, Query(description="ISO 8601 with time zone")],
-        end: Annotated[datetime, Query(description="ISO 8601 with time zone")],
-        bucket_s: Annotated[
-            float, Query(ge=1, le=MAX_BUCKET_S, description="Bucket width in seconds")
-        ] = 60,
-    ) -> TelemetryRange:
-        """One metric over a time range, as min/avg/max per bucket."""
-        try:
-            query = GetTelemetryRange(
-                project_key=scoped[0],
-                robot_id=robot,
-                metric=metric,
-                start=start,
-                end=end,
-                bucket_s=bucket_s,
-            )
-        except ValidationError as err:
-            raise Problem(422, err.errors()[0]["msg"].removeprefix("Value error, ")) from err
-        return await _ask(bridge, subjects.telemetry_query("range", scoped[0]), query, RANGE)
+@router.put("/robots/{robot}/schedule")
+async def change_schedule(
+    robot: RobotId,
+    admin: ProjectAdminDep,
+    bridge: BridgeDep,
+    entries: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    """Create or update entries (XPARO format, or cron + timezone); the robot is sent the
+    new schedule."""
+    change = schedule.set_schedule(bridge, project=admin.project, robot=robot, value=entries)
+    return await _schedule(change)
 
-    @router.get("/robots/{robot}/schedule")
-    async def read_schedule(robot: RobotId, scoped: Scope) -> dict[str, Any]:
-        """The robot's schedule, as `{"schedule_control": {...}}`."""
-        return await _schedule(schedule.get_schedule(bridge, project=scoped[0], robot=robot))
 
-    @router.put("/robots/{robot}/schedule")
-    async def change_schedule(
-        robot: RobotId, scoped: Scope, entries: Annotated[dict[str, Any], Body()]
-    ) -> dict[str, Any]:
-        """Create or update entries (XPARO format, or cron + timezone); the robot is sent the
-        new schedule."""
-        change = schedule.set_schedule(bridge, project=scoped[0], robot=robot, value=entries)
-        return await _schedule(change)
+@router.delete("/robots/{robot}/schedule")
+async def remove_schedule(
+    robot: RobotId,
+    admin: ProjectAdminDep,
+    bridge: BridgeDep,
+    name: Annotated[list[str] | None, Query()] = None,
+) -> dict[str, Any]:
+    """Remove the named entries (`?name=a&name=b`), or every entry."""
+    change = schedule.delete_schedule(bridge, project=admin.project, robot=robot, value=name)
+    return await _schedule(change)
 
-    @router.delete("/robots/{robot}/schedule")
-    async def remove_schedule(
-        robot: RobotId, scoped: Scope, name: Annotated[list[str] | None, Query()] = None
-    ) -> dict[str, Any]:
-        """Remove the named entries (`?name=a&name=b`), or every entry."""
-        change = schedule.delete_schedule(bridge, project=scoped[0], robot=robot, value=name)
-        return await _schedule(change)
 
-    @router.delete("/robots/{robot}/credential", status_code=204)
-    async def revoke_credential(robot: RobotId, scoped: Scope) -> None:
-        """Revoke the robot's ROBOT_CREDENTIAL; it must use the project secret again."""
-        if not await tokens.revoke_credential(project=scoped[0], robot_id=robot):
-            raise Problem(404, f"robot {robot} has no credential")
+@router.delete("/robots/{robot}/credential", status_code=204)
+async def revoke_credential(robot: RobotId, admin: ProjectAdminDep, tokens: TokensDep) -> None:
+    """Revoke the robot's ROBOT_CREDENTIAL; it must use the project secret again."""
+    if not await tokens.revoke_credential(project=admin.project, robot_id=robot):
+        raise Problem(404, f"robot {robot} has no credential")
 
-    @router.get("/robots/{robot}/reports", response_model=ReportList)
-    async def reports(
-        robot: RobotId,
-        scoped: Scope,
-        key: str | None = None,
-        record_id: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> ReportList:
-        """What the robot reported (robot info, log sessions, task results, ...), newest first."""
-        query = GetReports(
-            project_key=scoped[0], robot_id=robot, key=key, record_id=record_id, limit=limit
-        )
-        return await _ask(bridge, subjects.telemetry_query("reports", scoped[0]), query, REPORTS)
 
-    admin_fleet_routes(router, projects, tokens, bridge)
-    admin_inbox_routes(router, projects, tokens, bridge)
-    return router
+@router.get("/robots/{robot}/reports", response_model=ReportList)
+async def reports(
+    robot: RobotId,
+    admin: ProjectAdminDep,
+    bridge: BridgeDep,
+    key: str | None = None,
+    record_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> ReportList:
+    """What the robot reported (robot info, log sessions, task results, ...), newest first."""
+    query = GetReports(
+        project_key=admin.project, robot_id=robot, key=key, record_id=record_id, limit=limit
+    )
+    return await _ask(bridge, "reports", admin.project, query, REPORTS)
 
 
 async def _schedule(change: Awaitable[dict[str, Any]]) -> dict[str, Any]:
@@ -230,8 +247,8 @@ async def _schedule(change: Awaitable[dict[str, Any]]) -> dict[str, Any]:
         raise Problem(503, "the schedule service did not answer; try again") from err
 
 
-async def _ask(bridge: Bridge, subject: str, query: BaseModel, answer: TypeAdapter[T]) -> T:
-    try:
-        return await bridge.ask(subject, query, answer)
-    except BridgeError as err:
-        raise Problem(503, "the telemetry service did not answer; try again") from err
+async def _ask(bridge: Bridge, kind: str, key: UUID, query: BaseModel, answer: TypeAdapter[T]) -> T:
+    """The telemetry service's answer to a query of `kind` about project `key`."""
+    return await ask(
+        bridge, subjects.telemetry_query(kind, key), query, answer, service="telemetry"
+    )

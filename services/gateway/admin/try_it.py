@@ -6,23 +6,21 @@ transcript as an `rsvp` session); the answer comes back whole, with what the con
 beside it: the engine, the FAQ's candidates and the intent with its confidence.
 """
 
-from typing import Annotated, Literal
-from uuid import UUID
+from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.datastructures import QueryParams
 
 from shared.contracts import TurnAnswered
 from shared.contracts.conversation import NO_NUL
-from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from ..adapters.rsvp import RsvpError, parse_query
-from ..bridge import Bridge
 from ..late_answers import LateAnswers
 from ..problems import Problem
 from ..rsvp_routes import ask_turn
-from .auth import admin_scope
+from .auth import PROJECT_ROUTES, ProjectAdminDep, existing_project
+from .deps import BridgeDep, ProjectsDep
 
 TRY_WAIT_S = 30.0
 
@@ -35,24 +33,20 @@ class TryTurn(BaseModel):
     stage: Literal["test", "release"] = "test"
 
 
-def admin_try_routes(
-    router: APIRouter, projects: ProjectStore, tokens: TokenStore, bridge: Bridge
-) -> None:
-    """Add POST /try to admin_chat's router (under /admin/projects/{project})."""
-    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
-    late = LateAnswers(bridge.resume)
+router = APIRouter(prefix=PROJECT_ROUTES, tags=["conversations"])
 
-    @router.post("/try", response_model=TurnAnswered)
-    async def try_it(body: TryTurn, scoped: Scope) -> TurnAnswered:
-        """Ask the bot `q` as user `uid` (an RSVP session), and get its whole answer: text,
-        parts, engine, FAQ candidates, intent and slots."""
-        key = scoped[0]
-        project = await projects.get(key)
-        if project is None:
-            raise Problem(404, f"no project {key}")
-        params = {"botid": str(key), "token": "-", "uid": body.uid, "q": body.q}
-        try:
-            query = parse_query(QueryParams({**params, "stage": body.stage}))
-            return await ask_turn(bridge, project, query, TRY_WAIT_S, late)
-        except RsvpError as err:
-            raise Problem(err.status, str(err)) from err
+
+@router.post("/try", response_model=TurnAnswered)
+async def try_it(
+    body: TryTurn, admin: ProjectAdminDep, projects: ProjectsDep, bridge: BridgeDep
+) -> TurnAnswered:
+    """Ask the bot `q` as user `uid` (an RSVP session), and get its whole answer: text,
+    parts, engine, FAQ candidates, intent and slots."""
+    key = admin.project
+    project = await existing_project(projects, key)
+    params = {"botid": str(key), "token": "-", "uid": body.uid, "q": body.q}
+    try:
+        query = parse_query(QueryParams({**params, "stage": body.stage}))
+        return await ask_turn(bridge, project, query, TRY_WAIT_S, LateAnswers(bridge.resume))
+    except RsvpError as err:
+        raise Problem(err.status, str(err)) from err
