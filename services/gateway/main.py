@@ -15,13 +15,19 @@ from shared.service import Startup, dependencies_of
 from shared.settings import CommonSettings
 
 from . import connection, problems
-from .admin import admin_router
-from .admin_chat import admin_chat_router
-from .admin_content import admin_content_router
-from .admin_conversations import admin_conversations_router
-from .admin_projects import admin_projects_router
+from .admin.audit import AuditMiddleware
+from .admin.audit import router as audit_router
+from .admin.chat import router as admin_chat_router
+from .admin.cluster import router as admin_cluster_router
+from .admin.content import router as admin_content_router
+from .admin.conversations import router as admin_conversations_router
+from .admin.deps import AdminServices
+from .admin.fleet import router as admin_fleet_router
+from .admin.inbox import router as admin_inbox_router
+from .admin.projects import router as admin_projects_router
+from .admin.robots import router as admin_robots_router
+from .admin.try_it import router as admin_try_router
 from .aida_routes import aida_sockets
-from .audit import AuditMiddleware, audit_router
 from .besser_routes import BesserEndpoint, BesserMedia, besser_port, besser_sockets
 from .bridge import ConnectionWatch
 from .chat_page import chat_page_router
@@ -131,13 +137,18 @@ def create_app(
     app.add_middleware(AuditMiddleware, store=audit)
     app.add_middleware(NulGuard)  # nothing with a NUL reaches a route
     app.add_middleware(ShapedRefusals, shapes=Shapes(settings))  # outermost: every refusal
-    app.include_router(admin_projects_router(projects, tokens, bridge))
-    app.include_router(audit_router(projects, tokens, audit))
+    app.state.admin = AdminServices(projects, tokens, bridge, audit)  # what admin routes use
+    app.include_router(admin_projects_router)
+    app.include_router(admin_cluster_router)
+    app.include_router(audit_router)
     app.include_router(events_router(projects, tokens, live))
-    app.include_router(admin_router(projects, tokens, bridge))
-    app.include_router(admin_chat_router(projects, tokens, bridge))
-    app.include_router(admin_conversations_router(projects, tokens, bridge))
-    app.include_router(admin_content_router(projects, tokens, bridge))
+    app.include_router(admin_robots_router)
+    app.include_router(admin_fleet_router)
+    app.include_router(admin_inbox_router)
+    app.include_router(admin_chat_router)
+    app.include_router(admin_try_router)
+    app.include_router(admin_conversations_router)
+    app.include_router(admin_content_router)
     app.include_router(robot_router(tokens, bridge))
 
     @app.get("/health")

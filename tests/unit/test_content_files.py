@@ -7,8 +7,14 @@ import pytest
 
 from services.dialog.content.diff import changed_files, diff_parts, file_digests, text_forms
 from services.dialog.engines.aiml import InvalidAiml, compile_files
-from services.gateway import aiml_files
-from services.gateway.aiml_files import UploadRefused, decode_xml, read_aiml, read_zip, write_zip
+from services.gateway.admin.formats import aiml as aiml_files
+from services.gateway.admin.formats.aiml import (
+    UploadRefused,
+    decode_xml,
+    read_aiml,
+    read_zip,
+    write_zip,
+)
 from shared.contracts.content import AimlFile, BotContent, ContentFile
 from shared.contracts.knowledge import Faq, FaqGroup
 

@@ -12,7 +12,7 @@ from services.dialog.conversations.application import entries_of, fit
 from services.dialog.conversations.queries import like_pattern
 from services.dialog.models import TurnRow
 from services.gateway.adapters.rsvp import answer_body
-from services.gateway.conversation_formats import (
+from services.gateway.admin.formats.conversations import (
     csv_rows,
     cursor_position,
     cursor_row,

@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from services.gateway.aiml_files import MAX_TOTAL_BYTES
+from services.gateway.admin.formats.aiml import MAX_TOTAL_BYTES
+from services.gateway.admin.uploads import MAX_UPLOAD_BYTES
 from services.gateway.config import GatewaySettings
-from services.gateway.uploads import MAX_UPLOAD_BYTES
 from shared.devstack.embedded import nats_server_binary
 from tests.support.backends import NATS_IMAGE, POSTGRES_IMAGE
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.gateway.knowledge_formats import (
+from services.gateway.admin.formats.knowledge import (
     FormatError,
     as_yaml,
     faq_csv,

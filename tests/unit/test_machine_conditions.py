@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from services.dialog.engines.machine import MachineModel, Step
 from services.dialog.engines.machine_context import MachineEvent
 from services.gateway.adapters.besser_wire import reply_frames
-from services.gateway.knowledge_formats import FormatError, as_yaml, read_machine
+from services.gateway.admin.formats.knowledge import FormatError, as_yaml, read_machine
 from shared.contracts.chat import TextPart
 from shared.contracts.machine import StateMachine
 from shared.expression import Invalid, parse, satisfied

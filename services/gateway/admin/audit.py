@@ -2,23 +2,24 @@
 
 A middleware records each successful request that is not a read (any method but GET, HEAD,
 OPTIONS) under /admin, before its response leaves, with the admin token's name (left on the
-request state by admin_auth), the route template, the concrete path and the project. Being a
+request state by auth.py), the route template, the concrete path and the project. Being a
 middleware, a route added later is audited without anyone remembering to.
 """
 
 import logging
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.contracts.paging import BadCursor
-from shared.identity import AdminToken, AuditEntry, AuditStore, ProjectStore, TokenStore
+from shared.identity import AdminToken, AuditEntry, AuditStore
 
-from .admin_auth import READS, admin_scope, admin_token
+from .auth import READS, AdminDep, ProjectAdminDep, covered
+from .deps import AuditDep
 from .paging import DEFAULT_LIMIT, Cursor, Limit, bad_cursor, link_next
 
 log = logging.getLogger(__name__)
@@ -107,47 +108,47 @@ def _item(entry: AuditEntry) -> AuditItem:
     )
 
 
-def audit_router(projects: ProjectStore, tokens: TokenStore, audit: AuditStore) -> APIRouter:
-    """`GET /admin/audit` (what the token may see) and `GET /admin/projects/{p}/audit`."""
-    router = APIRouter(tags=["audit"])
-    Token = Annotated[AdminToken, Depends(admin_token(tokens))]
-    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
+router = APIRouter(tags=["audit"])
 
-    async def page(
-        request: Request,
-        response: Response,
-        keys: list[UUID] | None,
-        limit: int,
-        cursor: str | None,
-    ) -> AuditList:
-        try:
-            found = await audit.page(projects=keys, limit=limit, cursor=cursor)
-        except BadCursor as err:
-            raise bad_cursor(err) from err
-        link_next(request, response, found.next)
-        return AuditList(items=[_item(e) for e in found.entries], next=found.next)
 
-    @router.get("/admin/audit", response_model=AuditList)
-    async def all_changes(
-        request: Request,
-        response: Response,
-        token: Token,
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
-    ) -> AuditList:
-        """Every change this token may see (a project-scoped token: its projects' only)."""
-        keys = None if token.projects is None else [UUID(p) for p in token.projects]
-        return await page(request, response, keys, limit, cursor)
+@router.get("/admin/audit", response_model=AuditList)
+async def all_changes(
+    request: Request,
+    response: Response,
+    token: AdminDep,
+    audit: AuditDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> AuditList:
+    """Every change this token may see (a project-scoped token: its projects' only)."""
+    return await _page(request, response, audit, covered(token), limit, cursor)
 
-    @router.get("/admin/projects/{project}/audit", response_model=AuditList)
-    async def project_changes(
-        request: Request,
-        response: Response,
-        scoped: Scope,
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
-    ) -> AuditList:
-        """The changes made to one project, newest first."""
-        return await page(request, response, [scoped[0]], limit, cursor)
 
-    return router
+@router.get("/admin/projects/{project}/audit", response_model=AuditList)
+async def project_changes(
+    request: Request,
+    response: Response,
+    admin: ProjectAdminDep,
+    audit: AuditDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> AuditList:
+    """The changes made to one project, newest first."""
+    return await _page(request, response, audit, [admin.project], limit, cursor)
+
+
+async def _page(
+    request: Request,
+    response: Response,
+    audit: AuditStore,
+    keys: list[UUID] | None,
+    limit: int,
+    cursor: str | None,
+) -> AuditList:
+    """A page of the changes to `keys` (None: every project)."""
+    try:
+        found = await audit.page(projects=keys, limit=limit, cursor=cursor)
+    except BadCursor as err:
+        raise bad_cursor(err) from err
+    link_next(request, response, found.next)
+    return AuditList(items=[_item(e) for e in found.entries], next=found.next)

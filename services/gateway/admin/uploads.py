@@ -1,11 +1,15 @@
-"""Admin uploads: the request body read with a hard cap, and how OpenAPI describes a route whose
-body is a file."""
+"""Admin uploads: the request body read with a hard cap, how OpenAPI describes a route whose
+body is a file, and a refused upload as a problem."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import Request
 
-from .problems import Problem
+from ..problems import Problem
+from .formats.aiml import UploadRefused
+
+T = TypeVar("T")
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
@@ -28,3 +32,11 @@ async def body_of(request: Request, *, limit: int = MAX_UPLOAD_BYTES) -> bytes:
             raise Problem(413, f"this upload is limited to {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def read_upload(read: Callable[[], T]) -> T:
+    """What `read` makes of an upload; its refusal is a problem with its status and list."""
+    try:
+        return read()
+    except UploadRefused as err:
+        raise Problem(err.status, str(err), problems=err.problems) from err

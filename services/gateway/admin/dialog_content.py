@@ -4,6 +4,7 @@ message through the content bucket (AIML uploads in, exports and diffs out).
 A dialog that does not answer is a 503 problem, a missing version or file a 404.
 """
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -25,8 +26,9 @@ from shared.contracts.content import (
 from shared.contracts.knowledge import Stage
 from shared.staging import ContentBucket, StagedMissing
 
-from .bridge import Bridge, BridgeError
-from .problems import Problem
+from ..bridge import Bridge
+from ..problems import Problem
+from .asking import ask
 
 M = TypeVar("M", bound=BaseModel)
 # A save answers once the new version's engines are built (a large AIML set, or the first
@@ -48,10 +50,28 @@ class DialogContent:
     async def ask(self, kind: str, key: UUID, message: BaseModel, answer: TypeAdapter[Any]) -> Any:
         """The dialog's answer to a content request, or a 503 problem."""
         subject = subjects.dialog_content(kind, key)
+        return await ask(
+            self._bridge, subject, message, answer, service="dialog", timeout_s=CONTENT_TIMEOUT_S
+        )
+
+    async def ask_staged(
+        self,
+        kind: str,
+        key: UUID,
+        data: bytes,
+        command: Callable[[str], BaseModel],
+        answer: TypeAdapter[Any],
+    ) -> Any:
+        """The dialog's answer to `command` naming `data`, staged in the bucket for the
+        exchange (a bucket that cannot take it is a 503 problem)."""
         try:
-            return await self._bridge.ask(subject, message, answer, timeout_s=CONTENT_TIMEOUT_S)
-        except BridgeError as err:
-            raise Problem(503, "the dialog service did not answer; try again") from err
+            staged = await self.bucket.stage(data)
+        except Exception as err:  # the object store is NATS too: unreachable is a retry
+            raise Problem(503, "the upload could not be staged; try again") from err
+        try:
+            return await self.ask(kind, key, command(staged), answer)
+        finally:
+            await self.bucket.discard(staged)
 
     async def content(self, key: UUID, stage: Stage, version: int | None) -> BotContent:
         """A stage's or version's content (without file texts); 404 for a missing version."""
@@ -69,25 +89,19 @@ class DialogContent:
 
     async def save_aiml(self, key: UUID, files: list[AimlFile], *, dry_run: bool) -> Any:
         """Stage AIML files and ask the dialog to check (and store) them: its reply."""
-        try:
-            staged = await self.bucket.stage(AimlFiles(files=files).model_dump_json().encode())
-        except Exception as err:  # the object store is NATS too: unreachable is a retry
-            raise Problem(503, "the upload could not be staged; try again") from err
-        command = SaveAiml(project_key=key, staged=staged, dry_run=dry_run, correlation_id=uuid4())
-        try:
-            reply = await self.ask("aiml", key, command, SAVE_AIML)
-        finally:
-            await self.bucket.discard(staged)
+        data = AimlFiles(files=files).model_dump_json().encode()
+
+        def command(staged: str) -> SaveAiml:
+            return SaveAiml(project_key=key, staged=staged, dry_run=dry_run, correlation_id=uuid4())
+
+        reply = await self.ask_staged("aiml", key, data, command, SAVE_AIML)
         if isinstance(reply, ContentMissing):
             raise Problem(503, reply.reason)
         return reply
 
     async def staged(self, kind: str, key: UUID, query: BaseModel, model: type[M]) -> tuple[int, M]:
         """What the dialog staged in answer to `query` (export, diff), read and deleted."""
-        reply = await self.ask(kind, key, query, STAGED)
-        if isinstance(reply, ContentMissing):
-            raise Problem(404, reply.reason)
-        staged: ContentStaged = reply
+        staged: ContentStaged = found(await self.ask(kind, key, query, STAGED))
         try:
             return staged.version, model.model_validate_json(await self.bucket.take(staged.object))
         except (StagedMissing, ValidationError) as err:

@@ -7,10 +7,9 @@ service's robots and latest values, so it is as live as the samples.
 """
 
 from datetime import datetime
-from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, TypeAdapter, model_validator
 
 from shared import subjects
@@ -21,11 +20,12 @@ from shared.contracts import (
     RobotList,
 )
 from shared.contracts.telemetry import MetricName
-from shared.identity import AdminToken, ProjectStore, TokenStore
+from shared.identity import ProjectStore
 
-from .admin_auth import admin_scope
-from .bridge import Bridge, BridgeError
-from .problems import Problem
+from .asking import ask
+from .auth import PROJECT_ROUTES, ProjectAdminDep
+from .deps import BridgeDep, ProjectsDep
+from .project_settings import read_setting, replace_setting
 
 SETTING = "alerts"
 MAX_RULES = 100
@@ -98,64 +98,65 @@ def alerts_of(metrics: dict[str, float], rules: list[AlertRule]) -> list[Alert]:
     return found
 
 
-def stored_rules(settings: dict[str, Any]) -> list[AlertRule]:
+router = APIRouter(prefix=PROJECT_ROUTES, tags=["robots"])
+
+
+async def stored_rules(projects: ProjectStore, key: UUID) -> list[AlertRule]:
     """The rules kept in a project's settings (none when never set)."""
-    return AlertRules.model_validate(settings.get(SETTING) or {}).rules
+    return AlertRules.model_validate(await read_setting(projects, key, SETTING) or {}).rules
 
 
-def admin_fleet_routes(
-    router: APIRouter, projects: ProjectStore, tokens: TokenStore, bridge: Bridge
-) -> None:
-    """Add GET /fleet, GET and PUT /alerts to admin.py's router (under
-    /admin/projects/{project}: the audit log names their full route)."""
-    Scope = Annotated[tuple[UUID, AdminToken], Depends(admin_scope(projects, tokens))]
+@router.get("/alerts", response_model=AlertRules)
+async def read_alerts(admin: ProjectAdminDep, projects: ProjectsDep) -> AlertRules:
+    """The project's alert thresholds."""
+    return AlertRules(rules=await stored_rules(projects, admin.project))
 
-    async def rules_of(key: UUID) -> list[AlertRule]:
-        project = await projects.get(key)
-        return stored_rules(project.settings) if project is not None else []
 
-    @router.get("/alerts", response_model=AlertRules)
-    async def read_alerts(scoped: Scope) -> AlertRules:
-        """The project's alert thresholds."""
-        return AlertRules(rules=await rules_of(scoped[0]))
+@router.put("/alerts", response_model=AlertRules)
+async def change_alerts(
+    body: AlertRules, admin: ProjectAdminDep, projects: ProjectsDep
+) -> AlertRules:
+    """Replace the project's alert thresholds (an empty list: no alerts)."""
+    await replace_setting(projects, admin.project, SETTING, body)
+    return body
 
-    @router.put("/alerts", response_model=AlertRules)
-    async def change_alerts(body: AlertRules, scoped: Scope) -> AlertRules:
-        """Replace the project's alert thresholds (an empty list: no alerts)."""
-        await projects.set_setting(scoped[0], SETTING, body.model_dump(mode="json"))
-        return body
 
-    @router.get("/fleet", response_model=Fleet)
-    async def fleet(scoped: Scope) -> Fleet:
-        """Every robot with presence, newest metrics and alerts (alerting robots first)."""
-        key = scoped[0]
-        try:
-            robots = await bridge.ask(
-                subjects.telemetry_query("robots", key), GetRobots(project_key=key), ROBOTS
+@router.get("/fleet", response_model=Fleet)
+async def fleet(admin: ProjectAdminDep, projects: ProjectsDep, bridge: BridgeDep) -> Fleet:
+    """Every robot with presence, newest metrics and alerts (alerting robots first)."""
+    key = admin.project
+    robots = await ask(
+        bridge,
+        subjects.telemetry_query("robots", key),
+        GetRobots(project_key=key),
+        ROBOTS,
+        service="telemetry",
+    )
+    latest = await ask(
+        bridge,
+        subjects.telemetry_query("latest", key),
+        GetLatestTelemetry(project_key=key),
+        LATEST,
+        service="telemetry",
+    )
+    rules = await stored_rules(projects, key)
+    samples = {s.robot_id: s for s in latest.samples}
+    listed = []
+    for robot in robots.robots:
+        sample = samples.get(robot.robot_id)
+        metrics = sample.metrics if sample is not None else {}
+        listed.append(
+            FleetRobot(
+                **robot.model_dump(),
+                sampled_at=sample.received_at if sample is not None else None,
+                metrics=metrics,
+                alerts=alerts_of(metrics, rules),
             )
-            latest = await bridge.ask(
-                subjects.telemetry_query("latest", key), GetLatestTelemetry(project_key=key), LATEST
-            )
-        except BridgeError as err:
-            raise Problem(503, "the telemetry service did not answer; try again") from err
-        rules = await rules_of(key)
-        samples = {s.robot_id: s for s in latest.samples}
-        listed = []
-        for robot in robots.robots:
-            sample = samples.get(robot.robot_id)
-            metrics = sample.metrics if sample is not None else {}
-            listed.append(
-                FleetRobot(
-                    **robot.model_dump(),
-                    sampled_at=sample.received_at if sample is not None else None,
-                    metrics=metrics,
-                    alerts=alerts_of(metrics, rules),
-                )
-            )
-        listed.sort(key=lambda r: (not r.alerts, r.robot_id))
-        return Fleet(
-            robots=listed,
-            online=sum(r.online for r in listed),
-            alerting=sum(bool(r.alerts) for r in listed),
-            rules=rules,
         )
+    listed.sort(key=lambda r: (not r.alerts, r.robot_id))
+    return Fleet(
+        robots=listed,
+        online=sum(r.online for r in listed),
+        alerting=sum(bool(r.alerts) for r in listed),
+        rules=rules,
+    )

@@ -1,0 +1,1 @@
+"""The gateway's admin API: one router per resource (see docs/architecture/admin.md)."""
