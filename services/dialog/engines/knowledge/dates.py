@@ -11,9 +11,6 @@ import re
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 
-from dateparser.date import DateDataParser
-from dateparser.search import search_dates
-
 from shared.contracts.knowledge import Lang
 
 from .text import Found, cn_number, is_cjk
@@ -116,6 +113,9 @@ def _cn_dates(text: str, today: date) -> Iterator[Found | None]:
 
 
 def _parsed_dates(text: str, base: datetime, languages: list[str]) -> Iterator[Found | None]:
+    from dateparser.date import DateDataParser  # on the first date read (0.1 s)
+    from dateparser.search import search_dates
+
     settings = {"RELATIVE_BASE": base, "PREFER_DATES_FROM": "future"}
     reader = DateDataParser(
         languages=languages, settings=settings | {"RETURN_TIME_AS_PERIOD": True}

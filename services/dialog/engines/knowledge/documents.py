@@ -12,7 +12,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import bm25s
 import numpy as np
 
 from shared.documents import pages
@@ -129,6 +128,8 @@ class DocumentIndex:
         self.passages = [p for name, text in documents for p in split(name, text)]
         self.sources = sorted({name for name, _ in documents})
         titles = {name: _title(name, text) for name, text in documents}
+        import bm25s  # on the first index of a process (0.2 s)
+
         self._bm25 = bm25s.BM25()
         self._idf: dict[str, float] = {}
         if not self.passages:

