@@ -4,7 +4,7 @@ content version each stage answers from, and the fallback text.
 Both used to be read from Postgres on the way of every batch (the version) or every 5 s (the
 fallback). `ProjectCache` keeps them in memory and drops a project's the moment a change is
 announced on NATS (`config.*.<project>`, one core subscription per replica), as the gateways'
-identity cache does (services/gateway/identity_cache.py):
+identity cache does (services/gateway/bus/identity_cache.py):
 
 - `config.changed.<key>` (ConfigChanged): its bot content changed (a save, a publication, a
   restore), announced by the replica that made it, which forgets first (`forget`);

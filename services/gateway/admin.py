@@ -32,14 +32,14 @@ from shared.contracts import (
 from shared.contracts.telemetry import MAX_BUCKET_S
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from .adapters import xparo_schedule as schedule
 from .admin_auth import admin_scope
 from .admin_content_files import release_tree
 from .admin_fleet import admin_fleet_routes
 from .admin_inbox import admin_inbox_routes
-from .bridge import Bridge, BridgeError
-from .dialog_content import DialogContent
-from .problems import Problem
+from .bus.bridge import Bridge, BridgeError
+from .bus.dialog_content import DialogContent
+from .edge.problems import Problem
+from .protocols.xparo import schedule
 
 T = TypeVar("T")
 COMMAND: TypeAdapter[Any] = TypeAdapter(RobotCommandBody)

@@ -14,7 +14,7 @@ from fastapi import Header, Path, Request
 
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from .problems import Problem
+from .edge.problems import Problem
 
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 AdminScope = Callable[..., Awaitable[tuple[UUID, AdminToken]]]

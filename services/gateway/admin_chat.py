@@ -20,8 +20,8 @@ from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from .admin_auth import admin_scope
 from .admin_try import admin_try_routes
-from .bridge import Bridge, BridgeError
-from .problems import Problem
+from .bus.bridge import Bridge, BridgeError
+from .edge.problems import Problem
 
 SAID: TypeAdapter[Any] = TypeAdapter(BotSpoke | SessionUnknown)
 SessionPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="Session id")]

@@ -19,8 +19,8 @@ from shared.identity import AdminToken, TokenStore
 from shared.observability.metrics import CONNECTIONS
 
 from .admin_auth import admin_token
-from .bridge import Bridge
-from .problems import Problem
+from .bus.bridge import Bridge
+from .edge.problems import Problem
 
 STARTED = time.time()
 MAX_CONSUMERS = 50  # per stream, the most behind first (a robot fleet has one per robot)

@@ -32,9 +32,9 @@ from . import knowledge_formats as formats
 from .admin_auth import admin_scope
 from .admin_content_files import files_router
 from .admin_documents import documents_router
-from .bridge import Bridge
-from .dialog_content import DialogContent, found
-from .problems import Problem
+from .bus.bridge import Bridge
+from .bus.dialog_content import DialogContent, found
+from .edge.problems import Problem
 from .uploads import body_of, upload_doc
 
 T = TypeVar("T")

@@ -38,9 +38,9 @@ from shared.identity import AdminToken
 
 from . import aiml_files
 from .admin_auth import AdminScope
-from .dialog_content import DialogContent, found
+from .bus.dialog_content import DialogContent, found
+from .edge.problems import Problem
 from .paging import Cursor, Limit, bad_cursor, link_next
-from .problems import Problem
 from .uploads import body_of, upload_doc
 
 StageQuery = Annotated[Stage, Query(description="Which stage's content")]

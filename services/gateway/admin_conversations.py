@@ -40,7 +40,7 @@ from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from .admin_auth import admin_scope
 from .admin_chat import SessionPath
-from .bridge import Bridge, BridgeError
+from .bus.bridge import Bridge, BridgeError
 from .conversation_formats import (
     MEDIA_TYPES,
     ExportFormat,
@@ -51,8 +51,8 @@ from .conversation_formats import (
     row_cursor,
     utc,
 )
+from .edge.problems import Problem
 from .paging import DEFAULT_LIMIT, Cursor, Limit, bad_cursor, link_next
-from .problems import Problem
 
 PAGE: TypeAdapter[ConversationPage] = TypeAdapter(ConversationPage)
 TRANSCRIPT: TypeAdapter[Any] = TypeAdapter(TranscriptReply)

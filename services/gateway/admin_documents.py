@@ -25,8 +25,8 @@ from shared.identity import AdminToken
 
 from .admin_auth import AdminScope
 from .admin_content_files import StageQuery, VersionQuery
-from .dialog_content import DialogContent, found
-from .problems import Problem
+from .bus.dialog_content import DialogContent, found
+from .edge.problems import Problem
 from .uploads import body_of, upload_doc
 
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024

@@ -24,8 +24,8 @@ from shared.contracts.telemetry import MetricName
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from .admin_auth import admin_scope
-from .bridge import Bridge, BridgeError
-from .problems import Problem
+from .bus.bridge import Bridge, BridgeError
+from .edge.problems import Problem
 
 SETTING = "alerts"
 MAX_RULES = 100

@@ -17,8 +17,8 @@ from shared.contracts.conversation import FindInbox, HandoffTriggers, InboxPage
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
 from .admin_auth import admin_scope
-from .bridge import Bridge, BridgeError
-from .problems import Problem
+from .bus.bridge import Bridge, BridgeError
+from .edge.problems import Problem
 
 SETTING = "handoff"
 INBOX: TypeAdapter[InboxPage] = TypeAdapter(InboxPage)

@@ -19,9 +19,9 @@ from shared.identity import AdminToken, Project, ProjectExists, ProjectStore, To
 
 from .admin_auth import admin_scope, admin_token
 from .admin_cluster import admin_cluster_routes
-from .bridge import Bridge, BridgeError
+from .bus.bridge import Bridge, BridgeError
+from .edge.problems import Problem
 from .paging import DEFAULT_LIMIT, Cursor, Limit, bad_cursor, link_next
-from .problems import Problem
 
 NAME_PATTERN = r"^[\w][\w .@:-]{0,199}$"
 TEXT = 20_000

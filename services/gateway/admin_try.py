@@ -17,12 +17,12 @@ from shared.contracts import TurnAnswered
 from shared.contracts.conversation import NO_NUL
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from .adapters.rsvp import RsvpError, parse_query
 from .admin_auth import admin_scope
-from .bridge import Bridge
-from .late_answers import LateAnswers
-from .problems import Problem
-from .rsvp_routes import ask_turn
+from .bus.bridge import Bridge
+from .bus.late_answers import LateAnswers
+from .edge.problems import Problem
+from .protocols.rsvp.routes import ask_turn
+from .protocols.rsvp.wire import RsvpError, parse_query
 
 TRY_WAIT_S = 30.0
 

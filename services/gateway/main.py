@@ -14,32 +14,32 @@ from shared.observability.metrics import render
 from shared.service import Startup, dependencies_of
 from shared.settings import CommonSettings
 
-from . import connection, problems
 from .admin import admin_router
 from .admin_chat import admin_chat_router
 from .admin_content import admin_content_router
 from .admin_conversations import admin_conversations_router
 from .admin_projects import admin_projects_router
-from .aida_routes import aida_sockets
 from .audit import AuditMiddleware, audit_router
-from .besser_routes import BesserEndpoint, BesserMedia, besser_port, besser_sockets
-from .bridge import ConnectionWatch
-from .chat_page import chat_page_router
+from .bus.bridge import ConnectionWatch
+from .bus.identity_cache import CachedProjects
+from .bus.live_feed import LiveFeeds, events_router
 from .config import GatewaySettings
-from .console_page import console_page_router
-from .content_routes import content_app
-from .docs_page import docs_router
-from .events import LiveFeeds, events_router
-from .home_page import home_page_router
-from .identity_cache import CachedProjects
-from .limits import LimitedBridge, Limits
-from .nul_guard import NulGuard
-from .phoenix.feed import BotFeeds
-from .robot_api import robot_router
-from .rsvp_routes import rsvp_router
-from .shapes import ShapedRefusals, Shapes
-from .wsserver import SocketPort
-from .xparo_routes import xparo_router
+from .edge import connection, problems
+from .edge.limits import LimitedBridge, Limits
+from .edge.nul_guard import NulGuard
+from .edge.shapes import ShapedRefusals, Shapes
+from .edge.wsserver import SocketPort
+from .protocols.aida.feed import BotFeeds
+from .protocols.aida.images import content_app
+from .protocols.aida.routes import aida_sockets
+from .protocols.besser.routes import BesserEndpoint, BesserMedia, besser_port, besser_sockets
+from .protocols.rsvp.routes import rsvp_router
+from .protocols.xparo.robot_api import robot_router
+from .protocols.xparo.routes import xparo_router
+from .web.chat_page import chat_page_router
+from .web.console_page import console_page_router
+from .web.docs_page import docs_router
+from .web.home_page import home_page_router
 
 # uvicorn drops frames above this at once; frames between the limit and this get a clean 1009.
 HARD_CAP_FACTOR = 4

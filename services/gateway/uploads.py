@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi import Request
 
-from .problems import Problem
+from .edge.problems import Problem
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 

@@ -27,7 +27,7 @@ import psutil
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from services.gateway.phoenix import wire
+from services.gateway.protocols.aida import wire
 from shared.testing import fuzz
 from shared.testing.plugin import Stack, TestProject
 

@@ -11,9 +11,9 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from services.gateway.adapters.besser import UploadedFile
-from services.gateway.adapters.besser_wire import FrameError as BesserFrameError
-from services.gateway.bridge import BridgeError
+from services.gateway.bus.bridge import BridgeError
+from services.gateway.protocols.besser.channel import UploadedFile
+from services.gateway.protocols.besser.wire import FrameError as BesserFrameError
 from shared.contracts import BotContent, BotContentSaved, ChatReply, TurnAnswered, TurnReceived
 from shared.contracts.chat import AudioPart
 from shared.contracts.session import SessionInfo, SessionUnknown

@@ -8,7 +8,7 @@ from websockets.client import ClientProtocol
 from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import OPEN
 
-from services.gateway import connection
+from services.gateway.edge import connection
 
 
 class Wire(asyncio.Transport):

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from services.gateway.adapters.besser_wire import (
+from services.gateway.protocols.besser.wire import (
     FrameError,
     decode_base64,
     encode_part,

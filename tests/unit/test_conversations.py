@@ -11,7 +11,6 @@ import pytest
 from services.dialog.conversation_store import like_pattern
 from services.dialog.conversations import entries_of, fit
 from services.dialog.models import TurnRow
-from services.gateway.adapters.rsvp import answer_body
 from services.gateway.conversation_formats import (
     csv_rows,
     cursor_position,
@@ -21,6 +20,7 @@ from services.gateway.conversation_formats import (
     safe_cell,
     utc,
 )
+from services.gateway.protocols.rsvp.wire import answer_body
 from shared.contracts import TurnAnswered
 from shared.contracts.conversation import MAX_REPLY_BYTES, ConversationPosition, ExportEntry
 from shared.contracts.paging import BadCursor, encode_cursor

@@ -1,4 +1,4 @@
-"""Token buckets, connection caps and the bounded send queue (services/gateway/limits.py and
+"""Token buckets, connection caps and the bounded send queue (services/gateway/edge/limits.py and
 connection.py), on a fake clock and a fake WebSocket."""
 
 import asyncio
@@ -8,8 +8,8 @@ from uuid import uuid4
 import pytest
 
 from services.gateway.config import GatewaySettings
-from services.gateway.connection import CLOSE_TRY_AGAIN, Socket
-from services.gateway.limits import Limits, RateLimited, SendBounds, TokenBucket
+from services.gateway.edge.connection import CLOSE_TRY_AGAIN, Socket
+from services.gateway.edge.limits import Limits, RateLimited, SendBounds, TokenBucket
 
 from .fake_wire import Client, until
 

@@ -14,8 +14,8 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from structlog.contextvars import bound_contextvars, get_contextvars
 
+from services.gateway.edge.metrics import SocketMeter, TurnClock, protocol_of
 from services.gateway.main import create_app
-from services.gateway.metrics import SocketMeter, TurnClock, protocol_of
 from shared.contracts import TurnAnswered, TurnReceived
 from shared.logging import formatter
 from shared.observability.messages import handling, ids_of, publishing, receiving

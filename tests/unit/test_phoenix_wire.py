@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from services.gateway.phoenix import wire
+from services.gateway.protocols.aida import wire
 
 pytestmark = pytest.mark.unit
 BOT = "bot:2f6dc44d-dad1-4969-b22f-729c3b77f638"

@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from services.gateway.adapters.xparo_typed import FrameError, command_frame, sample_metrics
+from services.gateway.protocols.xparo.typed import FrameError, command_frame, sample_metrics
 from shared import subjects
 from shared.contracts import (
     BehaviorUpdate,

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from services.gateway import connection
-from services.gateway.limits import SendBounds
+from services.gateway.edge import connection
+from services.gateway.edge.limits import SendBounds
 
 from .fake_wire import Client, Recorder, until
 

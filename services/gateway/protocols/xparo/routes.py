@@ -16,13 +16,13 @@ from fastapi.responses import JSONResponse
 from shared.contracts import robot_id_or_none
 from shared.identity import Project, ProjectStore, TokenStore
 
-from . import connection
-from .adapters.xparo import XparoAdapter, error_frame
-from .adapters.xparo_robot import robot_named
-from .adapters.xparo_typed import XparoTypedAdapter
-from .bridge import Bridge
-from .config import GatewaySettings
-from .wsserver import Handshake, SocketPort
+from ...bus.bridge import Bridge
+from ...config import GatewaySettings
+from ...edge import connection
+from ...edge.wsserver import Handshake, SocketPort
+from .commands import XparoAdapter, error_frame
+from .robot_client import robot_named
+from .typed import XparoTypedAdapter
 
 log = logging.getLogger(__name__)
 REST_POLL_WAIT_S = 0.05

@@ -37,14 +37,14 @@ from shared.contracts import (
 )
 from shared.identity import ProjectStore
 
-from .. import resume
-from ..bridge import Bridge, BridgeError
-from ..conversations import TurnNumbers
-from ..limits import RateLimited, join_project, leave_project, retry_hint
-from ..metrics import frame_refused
-from ..phoenix import wire
-from ..phoenix.delivery import BotDelivery
-from ..phoenix.feed import BotFeeds
+from ...bus import resume
+from ...bus.bridge import Bridge, BridgeError
+from ...bus.turn_numbers import TurnNumbers
+from ...edge.limits import RateLimited, join_project, leave_project, retry_hint
+from ...edge.metrics import frame_refused
+from . import wire
+from .delivery import BotDelivery
+from .feed import BotFeeds
 
 log = logging.getLogger(__name__)
 TOPIC = re.compile(r"^bot:(?P<key>[0-9a-fA-F-]{32,36})$")

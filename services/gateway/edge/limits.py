@@ -25,8 +25,8 @@ from starlette.websockets import WebSocket
 
 from shared.contracts import TurnReceived
 
-from .bridge import Bridge, BridgeError
-from .config import GatewaySettings
+from ..bus.bridge import Bridge, BridgeError
+from ..config import GatewaySettings
 
 Clock = Callable[[], float]
 IDLE_BUCKETS = 10_000  # forget full (idle) project buckets beyond this many

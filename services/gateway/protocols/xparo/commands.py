@@ -35,14 +35,14 @@ from shared.contracts import (
 )
 from shared.identity import Project, TokenStore
 
-from ..bridge import Bridge, BridgeError
-from ..connection import send_written
-from ..conversations import Conversations
-from ..limits import frame_refusal, peek, retry_hint
-from ..metrics import frame_refused
-from ..robots import RobotLink
-from . import xparo_schedule as schedule
-from .xparo_robot import (
+from ...bus.bridge import Bridge, BridgeError
+from ...bus.robot_link import RobotLink
+from ...bus.turn_numbers import Conversations
+from ...edge.connection import send_written
+from ...edge.limits import frame_refusal, peek, retry_hint
+from ...edge.metrics import frame_refused
+from . import schedule
+from .robot_client import (
     DialectError,
     RobotDialect,
     check_names,

@@ -33,12 +33,12 @@ from shared.contracts import (
 from shared.contracts.telemetry import MAX_METRICS
 from shared.identity import Project, TokenStore
 
-from ..bridge import Bridge, BridgeError
-from ..connection import Socket
-from ..conversations import Conversations
-from ..limits import frame_refusal, peek, retry_hint
-from ..metrics import frame_refused
-from ..robots import RobotLink
+from ...bus.bridge import Bridge, BridgeError
+from ...bus.robot_link import RobotLink
+from ...bus.turn_numbers import Conversations
+from ...edge.connection import Socket
+from ...edge.limits import frame_refusal, peek, retry_hint
+from ...edge.metrics import frame_refused
 
 log = logging.getLogger(__name__)
 METRIC = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")

@@ -35,7 +35,7 @@ from shared.contracts import (
 )
 from shared.identity import TokenStore
 
-from ..bridge import Bridge
+from ...bus.bridge import Bridge
 
 SAFE_NAME = re.compile(r"^(?!\.)[A-Za-z0-9_.-]{1,128}$")
 MAX_REPORT_BYTES = 256 * 1024

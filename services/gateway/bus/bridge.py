@@ -26,7 +26,7 @@ from shared.contracts import ChatReply, ChatReplyDecoded, Event, TurnReceived
 from shared.observability.messages import CORRELATION_ID, EVENT_ID, publishing
 from shared.retry import Backoff
 
-from .metrics import TURNS, deliver_reply, delivering
+from ..edge.metrics import TURNS, deliver_reply, delivering
 from .resume import Resume, stored_replies
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .adapters.rsvp import failure_body, respond
-from .adapters.xparo import error_frame
-from .config import GatewaySettings
+from ..config import GatewaySettings
+from ..protocols.rsvp.wire import failure_body, respond
+from ..protocols.xparo.commands import error_frame
 from .problems import MEDIA_TYPE as PROBLEM
 from .problems import problem
 

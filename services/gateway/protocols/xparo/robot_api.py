@@ -13,8 +13,8 @@ from shared import subjects
 from shared.contracts import TelemetrySampled, utcnow
 from shared.identity import RobotToken, TokenStore
 
-from .adapters.xparo_typed import FrameError, sample_metrics
-from .bridge import Bridge, BridgeError
+from ...bus.bridge import Bridge, BridgeError
+from .typed import FrameError, sample_metrics
 
 
 def _error(status: int, message: str) -> JSONResponse:

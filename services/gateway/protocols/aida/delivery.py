@@ -22,7 +22,7 @@ from uuid import UUID
 from shared import subjects
 from shared.contracts import ChatReply
 
-from ..resume import WINDOW_S, Mark, Resume, bot_key, mark_for
+from ...bus.resume import WINDOW_S, Mark, Resume, bot_key, mark_for
 
 log = logging.getLogger(__name__)
 KEEP_SEEN_S = WINDOW_S + 5.0  # a mark needs only the ids written within its window

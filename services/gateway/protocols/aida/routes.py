@@ -2,14 +2,14 @@
 
 from shared.identity import ProjectStore
 
-from . import connection
-from .adapters.aida import CLOSE_GOING_AWAY as GOING_AWAY
-from .adapters.aida import AidaSocket
-from .bridge import Bridge
-from .config import GatewaySettings
-from .phoenix import wire
-from .phoenix.feed import BotFeeds
-from .wsserver import Handshake, SocketPort
+from ...bus.bridge import Bridge
+from ...config import GatewaySettings
+from ...edge import connection
+from ...edge.wsserver import Handshake, SocketPort
+from . import wire
+from .channel import CLOSE_GOING_AWAY as GOING_AWAY
+from .channel import AidaSocket
+from .feed import BotFeeds
 
 
 def aida_sockets(

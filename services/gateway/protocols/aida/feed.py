@@ -26,8 +26,8 @@ from pydantic import TypeAdapter, ValidationError
 from shared import subjects
 from shared.contracts import ChatReply, ChatReplyDecoded
 
-from ..bridge import Bridge, Follow, keep_pulling
-from ..metrics import TURNS
+from ...bus.bridge import Bridge, Follow, keep_pulling
+from ...edge.metrics import TURNS
 
 log = logging.getLogger(__name__)
 Listener = Callable[[ChatReply], Awaitable[bool]]

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from .config import GatewaySettings
+from ..config import GatewaySettings
 from .page_headers import page_headers
 
 STATIC_DIR = Path(__file__).parent / "static" / "chat"

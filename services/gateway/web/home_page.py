@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
+from ..config import GatewaySettings
 from .chat_page import READ
-from .config import GatewaySettings
 from .page_headers import page_headers, static_asset
 
 STATIC_DIR = Path(__file__).parent / "static" / "home"

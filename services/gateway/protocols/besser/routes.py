@@ -25,17 +25,17 @@ from shared.contracts.chat import AudioPart
 from shared.contracts.media import FileRejected
 from shared.identity import Project, ProjectStore
 
-from . import connection
-from .adapters.besser import BesserSocket, Media, UploadedFile
-from .adapters.besser import Handshake as BesserHandshake
-from .adapters.besser_wire import FrameError
-from .bridge import Bridge
-from .config import GatewaySettings
-from .http_limits import HeadLimits, limited_http
-from .limits import Limits
-from .media_files import MediaStore, speak, store_file, transcribe
-from .shapes import problem_refusal
-from .wsserver import Handshake, SocketPort
+from ...bus.bridge import Bridge
+from ...bus.media_files import MediaStore, speak, store_file, transcribe
+from ...config import GatewaySettings
+from ...edge import connection
+from ...edge.http_limits import HeadLimits, limited_http
+from ...edge.limits import Limits
+from ...edge.shapes import problem_refusal
+from ...edge.wsserver import Handshake, SocketPort
+from .channel import BesserSocket, Media, UploadedFile
+from .channel import Handshake as BesserHandshake
+from .wire import FrameError
 
 log = logging.getLogger(__name__)
 CLOSE_RESTART = 1012  # "service restart": BESSER's clients and our page reconnect

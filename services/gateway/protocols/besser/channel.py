@@ -27,11 +27,11 @@ from shared.contracts.knowledge import Stage
 from shared.contracts.session import GetHistory, History, HistoryReply, SessionReply
 from shared.identity import Project
 
-from ..bridge import Bridge, BridgeError
-from ..conversations import Conversations
-from ..limits import frame_refusal
-from ..metrics import frame_refused
-from .besser_wire import (
+from ...bus.bridge import Bridge, BridgeError
+from ...bus.turn_numbers import Conversations
+from ...edge.limits import frame_refusal
+from ...edge.metrics import frame_refused
+from .wire import (
     FrameError,
     decode_base64,
     envelope,

@@ -25,7 +25,12 @@ from shared.contracts import ChatReply, TurnAnswered, TurnReceived
 from shared.identity import Project, ProjectStore
 from shared.identity.secrets import secret_matches
 
-from .adapters.rsvp import (
+from ...bus.bridge import Bridge, BridgeError
+from ...bus.late_answers import LateAnswers
+from ...config import GatewaySettings
+from ...edge.limits import RateLimited
+from ...edge.metrics import HttpMeter
+from .wire import (
     ChatQuery,
     RsvpError,
     answer_body,
@@ -33,11 +38,6 @@ from .adapters.rsvp import (
     parse_query,
     respond,
 )
-from .bridge import Bridge, BridgeError
-from .config import GatewaySettings
-from .late_answers import LateAnswers
-from .limits import RateLimited
-from .metrics import HttpMeter
 
 log = logging.getLogger(__name__)
 # Each request is a frame in and its answer a frame out; a refused one is counted by status.

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from ..config import GatewaySettings
 from .chat_page import plotly_bundle, static_page_router
-from .config import GatewaySettings
 from .page_headers import page_headers
 
 STATIC_DIR = Path(__file__).parent / "static" / "console"

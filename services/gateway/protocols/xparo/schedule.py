@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from shared import subjects
 from shared.contracts import DeleteSchedule, GetSchedule, Schedule, ScheduleReply, SetSchedule
 
-from ..bridge import Bridge
+from ...bus.bridge import Bridge
 
 REPLY: TypeAdapter[Any] = TypeAdapter(ScheduleReply)
 

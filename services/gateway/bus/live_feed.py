@@ -23,7 +23,7 @@ from nats.aio.msg import Msg
 from shared import subjects
 from shared.identity import AdminToken, ProjectStore, TokenStore
 
-from .admin_auth import admin_scope
+from ..admin_auth import admin_scope
 from .bridge import Bridge
 
 log = logging.getLogger(__name__)

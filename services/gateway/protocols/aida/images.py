@@ -30,9 +30,9 @@ from shared.contracts import (
     StoreImageReply,
 )
 
-from .bridge import Bridge, BridgeError
-from .config import GatewaySettings
-from .media_files import MediaStore, stage_and_ask
+from ...bus.bridge import Bridge, BridgeError
+from ...bus.media_files import MediaStore, stage_and_ask
+from ...config import GatewaySettings
 
 log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")

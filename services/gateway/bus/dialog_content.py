@@ -25,8 +25,8 @@ from shared.contracts.content import (
 from shared.contracts.knowledge import Stage
 from shared.staging import ContentBucket, StagedMissing
 
+from ..edge.problems import Problem
 from .bridge import Bridge, BridgeError
-from .problems import Problem
 
 M = TypeVar("M", bound=BaseModel)
 # A save answers once the new version's engines are built (a large AIML set, or the first

@@ -32,7 +32,7 @@ import websockets.http11
 from starlette.responses import Response
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from .config import GatewaySettings
+from ..config import GatewaySettings
 
 log = logging.getLogger(__name__)
 Refusal = Callable[[str, int, str], Response]  # (path, status, message) → the response
