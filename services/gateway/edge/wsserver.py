@@ -29,9 +29,9 @@ from websockets.extensions.base import ServerExtensionFactory
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
 
-from .connection import Socket
 from .limits import UNLIMITED, Limits
 from .metrics import SocketMeter
+from .sockets import Socket
 
 log = logging.getLogger(__name__)
 Handler = Callable[["Handshake"], Awaitable[None]]

@@ -38,9 +38,9 @@ from shared.identity import Project, TokenStore
 from ...bus.bridge import Bridge, BridgeError
 from ...bus.robot_link import RobotLink
 from ...bus.turn_numbers import Conversations
-from ...edge.connection import send_written
 from ...edge.limits import frame_refusal, peek, retry_hint
 from ...edge.metrics import frame_refused
+from ...edge.outbox import send_written
 from . import schedule
 from .robot_client import (
     DialectError,

@@ -36,9 +36,9 @@ from shared.identity import Project, TokenStore
 from ...bus.bridge import Bridge, BridgeError
 from ...bus.robot_link import RobotLink
 from ...bus.turn_numbers import Conversations
-from ...edge.connection import Socket
 from ...edge.limits import frame_refusal, peek, retry_hint
 from ...edge.metrics import frame_refused
+from ...edge.sockets import Socket
 
 log = logging.getLogger(__name__)
 METRIC = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
