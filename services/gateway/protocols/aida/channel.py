@@ -14,26 +14,14 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from shared import subjects
 from shared.contracts import (
     ChatReply,
-    DeleteSession,
-    GetImage,
-    GetImageReply,
-    GetSession,
-    ImageInfo,
-    OpenSession,
-    SessionInfo,
-    SessionReply,
     TurnAnswered,
-    UpdateSession,
 )
 from shared.identity import ProjectStore
 
@@ -44,38 +32,15 @@ from ...edge.limits import RateLimited, join_project, leave_project, retry_hint
 from ...edge.metrics import frame_refused
 from . import wire
 from .delivery import BotDelivery
+from .events import EVENTS, Join, Refused
 from .feed import BotFeeds
 
 log = logging.getLogger(__name__)
 TOPIC = re.compile(r"^bot:(?P<key>[0-9a-fA-F-]{32,36})$")
-SESSION: TypeAdapter[Any] = TypeAdapter(SessionReply)
-IMAGE: TypeAdapter[Any] = TypeAdapter(GetImageReply)
-MAX_TEXT = 65536
 MAX_JOINS = 32
 CLOSE_GOING_AWAY = 1001
 Send = Callable[[str], Awaitable[bool]]
 Close = Callable[[int, str], Awaitable[None]]
-
-
-class Refused(Exception):
-    """A client event that is answered with an error reply `{"reason": ...}`."""
-
-    def __init__(self, reason: str, **extra: Any) -> None:
-        super().__init__(reason)
-        self.response = {"reason": reason, **extra}
-
-
-@dataclass
-class Join:
-    """One joined `bot:` topic of this socket."""
-
-    topic: str
-    join_ref: wire.Ref
-    project: UUID
-    numbers: TurnNumbers
-    delivery: BotDelivery
-    sessions: set[str] = field(default_factory=set)
-    spoke: bool = False  # some event other than the join was handled
 
 
 class AidaSocket:
@@ -102,13 +67,6 @@ class AidaSocket:
         self._joins: dict[str, Join] = {}
         self._heard = time.monotonic()
         self._watchdog: asyncio.Task[None] | None = None
-        self._events = {
-            "new_session": self._new_session,
-            "put_data": self._put_data,
-            "delete_session": self._delete_session,
-            "utb_msg": self._utb_msg,
-            "utb_img": self._utb_img,
-        }
 
     async def start(self) -> None:
         """Close the socket (1001) when the client stays silent for the idle timeout."""
@@ -183,7 +141,7 @@ class AidaSocket:
             await self._event(self._joins[msg.topic], msg)
 
     async def _event(self, join: Join, msg: wire.Message) -> None:
-        handler = self._events.get(msg.event)
+        handler = EVENTS.get(msg.event)
         first, join.spoke = not join.spoke, True
         if first and msg.event == "new_session" and join.delivery.claimed is not None:
             await self._give_back(join)  # a new client: the mark was meant for one coming back
@@ -192,7 +150,7 @@ class AidaSocket:
                 raise Refused("binary payloads are not supported")
             if handler is None:
                 raise Refused(f"unknown event {msg.event[:64]!r}")
-            response = await handler(join, msg.payload)
+            response = await handler(self._bridge, join, msg.payload)
         except Refused as err:
             frame_refused("invalid")
             await self._out(wire.reply(msg, "error", err.response))
@@ -287,82 +245,6 @@ class AidaSocket:
         except Exception as err:
             log.warning("resume mark of bot %s not handed back: %r", join.project, err)
 
-    async def _new_session(self, join: Join, payload: dict[str, Any]) -> dict[str, Any]:
-        data = payload.get("data") or {}
-        if not isinstance(data, dict):
-            raise Refused("data must be an object")
-        command = OpenSession(
-            project_key=join.project, protocol="aida", data=data, correlation_id=uuid4()
-        )
-        info = await self._session("open", join, command)
-        join.sessions.add(info.session_id)
-        return {"session": info.session_id}
-
-    async def _put_data(self, join: Join, payload: dict[str, Any]) -> dict[str, Any]:
-        session = _session_id(payload)
-        data = payload.get("data")
-        if not isinstance(data, dict):
-            raise Refused("data must be an object")
-        command = UpdateSession(
-            project_key=join.project, session_id=session, data=data, correlation_id=uuid4()
-        )
-        await self._session("update", join, command)
-        join.sessions.add(session)
-        return {}
-
-    async def _delete_session(self, join: Join, payload: dict[str, Any]) -> dict[str, Any]:
-        session = _session_id(payload)
-        command = DeleteSession(
-            project_key=join.project, session_id=session, correlation_id=uuid4()
-        )
-        await self._session("delete", join, command)
-        join.sessions.discard(session)
-        return {}
-
-    async def _utb_msg(self, join: Join, payload: dict[str, Any]) -> None:
-        session, text = _session_id(payload), payload.get("text")
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-            raise Refused(f"text must be a non-empty string of at most {MAX_TEXT} characters")
-        await self._known(join, session)
-        await self._say(join, session, text)
-
-    async def _utb_img(self, join: Join, payload: dict[str, Any]) -> None:
-        session, image = _session_id(payload), payload.get("image")
-        await self._known(join, session)
-        try:
-            media_id = UUID(str(image))
-        except ValueError:
-            raise Refused("invalid image", image=str(image)[:64]) from None
-        found = await self._bridge.ask(subjects.MEDIA_GET, GetImage(media_id=media_id), IMAGE)
-        if not isinstance(found, ImageInfo) or (found.project_key, found.session_id) != (
-            join.project,
-            session,
-        ):
-            raise Refused("invalid image", image=str(media_id))
-        await self._say(join, session, "", image=media_id)
-
-    async def _say(self, join: Join, session: str, text: str, *, image: UUID | None = None) -> None:
-        turn = join.numbers.next(session, text, image=image)
-        await self._bridge.publish_turn(turn)
-        join.numbers.taken(turn)
-
-    async def _known(self, join: Join, session: str) -> None:
-        """Refuse a session that is not this bot's (unknown, another bot's, or deleted)."""
-        if session not in join.sessions:
-            await self._session(
-                "get", join, GetSession(project_key=join.project, session_id=session)
-            )
-            join.sessions.add(session)
-
-    async def _session(self, kind: str, join: Join, command: Any) -> SessionInfo:
-        answer = await self._bridge.ask(
-            subjects.dialog_session(kind, join.project), command, SESSION
-        )
-        if not isinstance(answer, SessionInfo):
-            join.sessions.discard(answer.session_id)
-            raise Refused("deleted session" if answer.deleted else "unknown session")
-        return answer
-
     async def _out(self, msg: wire.Message) -> bool:
         return await self._send(self.serializer.encode(msg))
 
@@ -384,10 +266,3 @@ class AidaSocket:
 
 def _rate_limited(retry_after_s: float) -> dict[str, Any]:
     return {"reason": "rate limited", "retry_after": retry_hint(retry_after_s)}
-
-
-def _session_id(payload: dict[str, Any]) -> str:
-    session = payload.get("session")
-    if not isinstance(session, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", session):
-        raise Refused("session must be a session id from new_session")
-    return session
