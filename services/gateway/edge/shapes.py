@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import GatewaySettings
 from ..protocols.rsvp.wire import failure_body, respond
-from ..protocols.xparo.commands import error_frame
+from ..protocols.xparo.refusals import error_frame
 from .problems import MEDIA_TYPE as PROBLEM
 from .problems import problem
 

@@ -17,19 +17,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import uuid4
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from shared import subjects
 from shared.contracts import (
     DEFAULT_ROBOT,
-    BotContent,
-    BotContentSaved,
     ChatReply,
-    GetBotContent,
     RestApiToken,
     RobotCommandIssued,
-    SaveBotContent,
-    SaveReply,
     TurnAnswered,
     robot_id_or_none,
 )
@@ -41,12 +35,11 @@ from ...bus.turn_numbers import Conversations
 from ...edge.limits import frame_refusal, peek, retry_hint
 from ...edge.metrics import frame_refused
 from ...edge.outbox import send_written
-from . import schedule
+from . import project_commands, schedule
+from .refusals import CommandError, error_frame
 from .robot_client import (
     DialectError,
     RobotDialect,
-    check_names,
-    content_fields,
     robot_named,
     xparo_command_frame,
 )
@@ -54,26 +47,6 @@ from .robot_client import (
 log = logging.getLogger(__name__)
 Out = Callable[[dict[str, Any]], Awaitable[bool]]
 LOG_KEYS = ("ADD_Logs_history_database", "UPDATE_Logs_history_database")
-SAVE_REPLY: TypeAdapter[Any] = TypeAdapter(SaveReply)
-CONTENT: TypeAdapter[BotContent] = TypeAdapter(BotContent)
-
-
-class CommandError(Exception):
-    """A command could not run; the message is for the user."""
-
-    def __init__(self, message: str, **detail: Any) -> None:
-        super().__init__(message)
-        self.detail = detail
-
-
-def error_frame(command: str | None, message: str, **detail: Any) -> dict[str, Any]:
-    """The XPARO error shape (the real robot client reads `error.message`)."""
-    return {"error": {"command": _sendable(command), "message": _sendable(message), **detail}}
-
-
-def _sendable(text: str | None) -> str | None:
-    """`text` without lone surrogates (a client may send "\\ud800"; no UTF-8 frame holds it)."""
-    return text.encode("utf-8", "backslashreplace").decode() if text is not None else None
 
 
 class XparoAdapter:
@@ -260,43 +233,13 @@ class XparoAdapter:
         )
 
     async def initialize_api(self, _value: Any) -> dict[str, Any]:
-        content = await self._content()
-        p = self.project
-        return {
-            "status": True,
-            "title": p.title,
-            "disc": p.description,
-            "goal": p.goal,
-            "rules": p.rules,
-            "api_key": f"{p.secret_prefix}…",
-            "aiml": content.aiml,
-            "maps": content.maps,
-            "Sets": content.sets,
-            "properties": content.properties,
-            "System": p.system,
-        }
+        return await project_commands.initialize_api(self.bridge, self.project)
 
     async def sync_config(self, _value: Any) -> dict[str, Any]:
-        p = self.project
-        config = {"xparo_name": p.title or p.name, "title": p.title, "goal": p.goal, **p.settings}
-        return {"change_config": config}
+        return project_commands.sync_config(self.project)
 
     async def save_aiml(self, value: Any) -> dict[str, Any]:
-        check_names(value)  # the robot shape names custom_aiml/custom_maps files
-        fields = content_fields(value)
-        command = SaveBotContent(project_key=self.project.key, correlation_id=uuid4(), **fields)
-        reply = await self.bridge.ask(
-            subjects.dialog_content_save(self.project.key), command, SAVE_REPLY
-        )
-        if not isinstance(reply, BotContentSaved):
-            first = reply.problems[0]
-            raise CommandError(
-                f"invalid AIML at line {first.line}, column {first.column}: {first.message}",
-                problems=[p.model_dump() for p in reply.problems],
-            )
-        return {
-            "save_aiml": {"status": True, "version": reply.version, "categories": reply.categories}
-        }
+        return await project_commands.save_aiml(self.bridge, self.project, value)
 
     async def ask_bot(self, value: Any) -> None:
         if not isinstance(value, str):
@@ -338,7 +281,3 @@ class XparoAdapter:
         waiting = self._waiting.get(reply.turn_event_id)
         if waiting is not None and not waiting.done():
             waiting.set_result(None)
-
-    async def _content(self) -> BotContent:
-        query = GetBotContent(project_key=self.project.key)
-        return await self.bridge.ask(subjects.dialog_content_get(self.project.key), query, CONTENT)

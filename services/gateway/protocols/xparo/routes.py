@@ -20,7 +20,8 @@ from ...bus.bridge import Bridge
 from ...config import GatewaySettings
 from ...edge import connection
 from ...edge.wsserver import Handshake, SocketPort
-from .commands import XparoAdapter, error_frame
+from .commands import XparoAdapter
+from .refusals import error_frame
 from .robot_client import robot_named
 from .typed import XparoTypedAdapter
 
@@ -61,87 +62,124 @@ def xparo_router(
     When the gateway stops, both sockets are closed with 1012 after the frames already queued
     (their sessions' resume marks are left first, so the replica they reconnect to goes on).
     """
+    endpoints = XparoEndpoints(XparoAuth(projects, tokens), tokens, bridge, settings, sockets)
+    port.route("/chatbot_api/{secret}/{project}/", endpoints.command_socket, protocol="xparo")
+    port.route("/ws/chatbot_api/{secret}/{project}/", endpoints.command_socket, protocol="xparo")
+    port.route("/ws/chatbot/{secret}/{project}/", endpoints.typed_socket, protocol="xparo-typed")
     router = APIRouter(tags=["XPARO"])
-    auth = XparoAuth(projects, tokens)
-    link = {
-        "ack_wait_s": settings.command_ack_wait_s,
-        "fetch_wait_s": settings.command_fetch_wait_s,
-    }
+    for method in ("GET", "POST"):  # one route each: OpenAPI operation ids must be unique
+        router.add_api_route(
+            "/chatbot_api/{secret}/{project}/",
+            endpoints.rest_twin,
+            methods=[method],
+            status_code=201,
+            operation_id=f"xparo_rest_{method.lower()}",
+        )
+    return router
 
-    async def command_socket(ws: Handshake) -> None:
-        found = await auth(ws.path_params["project"], ws.path_params["secret"])
+
+class XparoEndpoints:
+    """The handlers of XPARO's routes: the two sockets and the command API's REST twin."""
+
+    def __init__(
+        self,
+        auth: XparoAuth,
+        tokens: TokenStore,
+        bridge: Bridge,
+        settings: GatewaySettings,
+        sockets: connection.OpenSockets,
+    ) -> None:
+        self.auth = auth
+        self.tokens = tokens
+        self.bridge = bridge
+        self.settings = settings
+        self.sockets = sockets
+        self.link = {
+            "ack_wait_s": settings.command_ack_wait_s,
+            "fetch_wait_s": settings.command_fetch_wait_s,
+        }
+
+    async def command_socket(self, ws: Handshake) -> None:
+        found = await self.auth(ws.path_params["project"], ws.path_params["secret"])
         bad = _bad_ids(ws.query_params)
         if found is None or bad is not None:
             if found is not None:
                 log.info("XPARO socket of project %s refused: %s", found[0].key, bad)
             ws.refuse()  # before the handshake completes: HTTP 403
             return
-        sock = ws.accept(settings.max_frame_bytes)
+        sock = ws.accept(self.settings.max_frame_bytes)
         adapter = XparoAdapter(
             sock.send_json,
             project=found[0],
-            bridge=bridge,
-            tokens=tokens,
+            bridge=self.bridge,
+            tokens=self.tokens,
             session_id=robot_id_or_none(ws.query_params.get("session_id")) or uuid4().hex,
             robot_id=found[1] or robot_id_or_none(ws.query_params.get("robot_id")),
-            reply_wait_s=settings.reply_wait_s,
-            link=link,
+            reply_wait_s=self.settings.reply_wait_s,
+            link=self.link,
         )
-        await connection.serve(sock, adapter, project=found[0].key, sockets=sockets)
+        await connection.serve(sock, adapter, project=found[0].key, sockets=self.sockets)
 
-    async def typed_socket(ws: Handshake) -> None:
-        found = await auth(ws.path_params["project"], ws.path_params["secret"])
+    async def typed_socket(self, ws: Handshake) -> None:
+        found = await self.auth(ws.path_params["project"], ws.path_params["secret"])
         wanted = ws.query_params.get("robot_id")
         if found is None or (wanted is not None and robot_id_or_none(wanted) is None):
             ws.refuse()
             return
-        sock = ws.accept(settings.max_frame_bytes)
+        sock = ws.accept(self.settings.max_frame_bytes)
         adapter = XparoTypedAdapter(
             sock,
             project=found[0],
-            bridge=bridge,
-            tokens=tokens,
+            bridge=self.bridge,
+            tokens=self.tokens,
             robot_id=found[1] or wanted,
             connection=uuid4().hex,
-            ping_interval_s=settings.ping_interval_s,
-            **link,
+            ping_interval_s=self.settings.ping_interval_s,
+            **self.link,
         )
-        await connection.serve(sock, adapter, project=found[0].key, sockets=sockets)
+        await connection.serve(sock, adapter, project=found[0].key, sockets=self.sockets)
 
-    async def rest_twin(request: Request, secret: str, project: str) -> JSONResponse:
+    async def rest_twin(self, request: Request, secret: str, project: str) -> JSONResponse:
         """The same JSON objects as the socket; the replies merged into one object, HTTP 201."""
-        found = await auth(project, secret)
+        found = await self.auth(project, secret)
         if found is None:
             return JSONResponse(error_frame(None, "wrong secret or unknown project"), 403)
         bad = _bad_ids(request.query_params)
         if bad is not None:
             return JSONResponse(error_frame(None, bad), 400)
         raw = await request.body()
-        if len(raw) > settings.max_frame_bytes:
-            message = f"body over {settings.max_frame_bytes} bytes"
+        if len(raw) > self.settings.max_frame_bytes:
+            message = f"body over {self.settings.max_frame_bytes} bytes"
             return JSONResponse(error_frame(None, message), 413)
         try:
             body = json.loads(raw) if raw.strip() else None
         except (ValueError, RecursionError) as err:
             return JSONResponse(error_frame(None, f"invalid JSON: {err}"), 400)
+        robot = found[1] or robot_id_or_none(request.query_params.get("robot_id")) or _device(body)
+        session = robot_id_or_none(request.query_params.get("session_id")) or robot
+        replies = await self._run_rest(found[0], robot, session or uuid4().hex, body)
+        return JSONResponse(replies, status_code=201)
+
+    async def _run_rest(
+        self, project: Project, robot: str | None, session: str, body: Any
+    ) -> dict[str, Any]:
+        """Run one REST request's commands (none: `initialize_api`), then hand over at most one
+        queued command of its robot; every reply merged into one object."""
         replies: dict[str, Any] = {}
 
         async def collect(frame: dict[str, Any]) -> bool:
             replies.update(frame)
             return True
 
-        robot = found[1] or robot_id_or_none(request.query_params.get("robot_id")) or _device(body)
         adapter = XparoAdapter(
             collect,
-            project=found[0],
-            bridge=bridge,
-            tokens=tokens,
-            session_id=robot_id_or_none(request.query_params.get("session_id"))
-            or robot
-            or uuid4().hex,
+            project=project,
+            bridge=self.bridge,
+            tokens=self.tokens,
+            session_id=session,
             robot_id=robot,
-            reply_wait_s=settings.reply_wait_s,
-            link=link,
+            reply_wait_s=self.settings.reply_wait_s,
+            link=self.link,
             live=False,
         )
         try:
@@ -155,20 +193,7 @@ def xparo_router(
                 log.warning("REST poll of robot %s failed: %r", robot, err)
         finally:
             await adapter.on_close()
-        return JSONResponse(replies, status_code=201)
-
-    port.route("/chatbot_api/{secret}/{project}/", command_socket, protocol="xparo")
-    port.route("/ws/chatbot_api/{secret}/{project}/", command_socket, protocol="xparo")
-    port.route("/ws/chatbot/{secret}/{project}/", typed_socket, protocol="xparo-typed")
-    for method in ("GET", "POST"):  # one route each: OpenAPI operation ids must be unique
-        router.add_api_route(
-            "/chatbot_api/{secret}/{project}/",
-            rest_twin,
-            methods=[method],
-            status_code=201,
-            operation_id=f"xparo_rest_{method.lower()}",
-        )
-    return router
+        return replies
 
 
 def _bad_ids(query: Mapping[str, str]) -> str | None:
