@@ -91,10 +91,21 @@ def content_app(bridge: Bridge, settings: GatewaySettings) -> FastAPI:
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["*"],
     )
-    store = MediaStore(bridge)
+    images = AidaImages(bridge, settings)
+    app.add_api_route("/image/{bot}/{session}", images.upload, methods=["POST"])
+    app.add_api_route("/image/{image}", images.download, methods=["GET"])
+    return app
 
-    @app.post("/image/{bot}/{session}")
-    async def upload(request: Request, bot: str, session: str) -> Response:
+
+class AidaImages:
+    """The two image routes' handlers, over the bridge and the media object store."""
+
+    def __init__(self, bridge: Bridge, settings: GatewaySettings) -> None:
+        self.bridge = bridge
+        self.settings = settings
+        self.store = MediaStore(bridge)
+
+    async def upload(self, request: Request, bot: str, session: str) -> Response:
         """Keep an image for one session of one bot → `{"id": "<uuid>"}`."""
         try:
             project = UUID(bot)
@@ -102,7 +113,7 @@ def content_app(bridge: Bridge, settings: GatewaySettings) -> FastAPI:
             return _error(404, "Not Found")
         if not SESSION_ID.match(session):
             return _error(404, "Not Found")
-        limit = settings.media_max_bytes
+        limit = self.settings.media_max_bytes
         try:
             body = await _capped_body(request, limit + MULTIPART_OVERHEAD)
             part = await _form_file(request, body)
@@ -117,12 +128,12 @@ def content_app(bridge: Bridge, settings: GatewaySettings) -> FastAPI:
         if len(data) > limit:
             return _error(413, "Request Entity Too Large")
         try:
-            return await _keep(project, session, part.filename or "", data)
+            return await self._keep(project, session, part.filename or "", data)
         except BridgeError:
             return _error(503, "Service Unavailable")
 
-    async def _keep(project: UUID, session: str, filename: str, data: bytes) -> Response:
-        known = await bridge.ask(
+    async def _keep(self, project: UUID, session: str, filename: str, data: bytes) -> Response:
+        known = await self.bridge.ask(
             subjects.dialog_session("get", project),
             GetSession(project_key=project, session_id=session),
             SESSION,
@@ -138,8 +149,8 @@ def content_app(bridge: Bridge, settings: GatewaySettings) -> FastAPI:
             correlation_id=media_id,
         )
         answer = await stage_and_ask(
-            bridge,
-            await store(),
+            self.bridge,
+            await self.store(),
             data,
             subjects.media_store(project),
             command,
@@ -154,15 +165,14 @@ def content_app(bridge: Bridge, settings: GatewaySettings) -> FastAPI:
             return _error(415, "Unsupported Media Type")
         return _error(503, "Service Unavailable")
 
-    @app.get("/image/{image}")
-    async def download(request: Request, image: str) -> Response:
+    async def download(self, request: Request, image: str) -> Response:
         """The image's bytes with their content type, or 404."""
         try:
             media_id = UUID(image)
         except ValueError:
             return Response(status_code=404)
         try:
-            found = await bridge.ask(subjects.MEDIA_GET, GetImage(media_id=media_id), FOUND)
+            found = await self.bridge.ask(subjects.MEDIA_GET, GetImage(media_id=media_id), FOUND)
         except BridgeError:
             return _error(503, "Service Unavailable")
         if not isinstance(found, ImageInfo):
@@ -176,10 +186,8 @@ def content_app(bridge: Bridge, settings: GatewaySettings) -> FastAPI:
         if request.headers.get("if-none-match") == headers["ETag"]:
             return Response(status_code=304, headers=headers)
         try:
-            stored = await (await store()).get(str(media_id))
+            stored = await (await self.store()).get(str(media_id))
         except Exception as err:  # deleted between the two reads
             log.info("image %s not readable: %r", media_id, err)
             return Response(status_code=404)
         return Response(stored.data or b"", media_type=found.content_type, headers=headers)
-
-    return app
