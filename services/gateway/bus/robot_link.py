@@ -28,7 +28,8 @@ from shared.contracts import (
 )
 from shared.contracts.base import Event
 
-from .bridge import Bridge, keep_pulling
+from .bridge import Bridge
+from .pulling import keep_pulling
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[RobotCommandIssued], Awaitable[bool]]

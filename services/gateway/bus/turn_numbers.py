@@ -12,7 +12,8 @@ from shared.contracts.chat import Protocol
 from shared.identity import Project
 
 from . import resume
-from .bridge import Bridge, BridgeError, Follow
+from .bridge import Bridge, BridgeError
+from .reply_routing import Follow
 
 log = logging.getLogger(__name__)
 SEEN_REPLIES = 256

@@ -8,8 +8,7 @@ increment. A turn's latency runs from its publication to its answer handed to th
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any, Literal, get_args
 
@@ -18,7 +17,6 @@ from prometheus_client import Histogram
 
 from shared.contracts import ChatReply, TurnAnswered, TurnReceived
 from shared.contracts.chat import Protocol
-from shared.observability.messages import receiving
 from shared.observability.metrics import (
     CONNECTIONS,
     FRAME_ERRORS,
@@ -128,25 +126,3 @@ class TurnClock:
 
 
 TURNS = TurnClock()
-
-
-@contextmanager
-def delivering(subject: str, headers: Mapping[str, Any] | None) -> Iterator[None]:
-    """While a reply is delivered to its socket: its ids bound for logging, in the trace its
-    headers carry (a span of it when spans are exported)."""
-    with receiving(subject, headers, hop="deliver"):
-        yield
-
-
-async def deliver_reply(
-    reply: ChatReply,
-    deliver: Callable[[ChatReply], Awaitable[None]],
-    *,
-    subject: str,
-    headers: Mapping[str, Any] | None,
-) -> None:
-    """Deliver `reply` inside its trace, then observe its turn's latency."""
-    with delivering(subject, headers):
-        log.debug("delivering reply %s", reply.event_id)
-        await deliver(reply)
-    TURNS.answered(reply)

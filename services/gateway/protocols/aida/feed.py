@@ -26,7 +26,9 @@ from pydantic import TypeAdapter, ValidationError
 from shared import subjects
 from shared.contracts import ChatReply, ChatReplyDecoded
 
-from ...bus.bridge import Bridge, Follow, keep_pulling
+from ...bus.bridge import Bridge
+from ...bus.pulling import keep_pulling
+from ...bus.reply_routing import Follow
 from ...edge.metrics import TURNS
 
 log = logging.getLogger(__name__)
