@@ -138,7 +138,7 @@ def _phoenix_closes(frame: fuzz.Frame) -> bool:
             V2.decode_binary(frame)
         else:
             V2.decode(frame)
-    except wire.FrameError as err:
+    except wire.PhoenixFrameError as err:
         return isinstance(frame, bytes) or (err.ref is None and err.topic is None)
     return False
 

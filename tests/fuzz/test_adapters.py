@@ -243,7 +243,7 @@ def binary_push(frame: fuzz.Frame, version: int) -> bool:
         return False
     try:
         wire.Serializer(version).decode_binary(frame)  # type: ignore[arg-type]
-    except wire.FrameError:
+    except wire.PhoenixFrameError:
         return False
     return True
 

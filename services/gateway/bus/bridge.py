@@ -18,6 +18,7 @@ from shared import subjects
 from shared.contracts import Event, TurnReceived
 from shared.observability.messages import CORRELATION_ID, EVENT_ID, publishing
 
+from ..edge.errors import GatewayError
 from ..edge.metrics import TURNS
 from .reply_routing import ReplyRouting
 from .resume import Resume
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class BridgeError(Exception):
+class BridgeError(GatewayError):
     """The broker could not take or answer a message in time."""
 
 

@@ -42,6 +42,8 @@ from pydantic import TypeAdapter, ValidationError
 from shared import subjects
 from shared.contracts import ChatReply, ChatReplyDecoded
 
+from ..edge.errors import GatewayError
+
 log = logging.getLogger(__name__)
 REPLY: TypeAdapter[ChatReply] = TypeAdapter(ChatReplyDecoded)
 BUCKET = "resume"
@@ -77,7 +79,7 @@ class Mark:
         )
 
 
-class Stopping(Exception):
+class Stopping(GatewayError):
     """This gateway is stopping: a socket opened now is told to try another replica (1013)
     rather than taking, and then losing, its session's mark."""
 

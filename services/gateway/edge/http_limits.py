@@ -33,6 +33,7 @@ from starlette.responses import Response
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from ..config import GatewaySettings
+from .errors import GatewayError
 
 log = logging.getLogger(__name__)
 Refusal = Callable[[str, int, str], Response]  # (path, status, message) → the response
@@ -58,7 +59,7 @@ class HeadLimits:
         )
 
 
-class Refused(Exception):
+class HeadRefused(GatewayError):
     """A request head over a limit (raised inside a parser callback, which stops the parser)."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -92,7 +93,7 @@ class LimitedHttpTools(HttpToolsProtocol):
         super().on_url(url)
         limit = self.limits.max_target_bytes
         if len(self.url) > limit:
-            raise Refused(414, f"request target (path and query) over {limit} bytes")
+            raise HeadRefused(414, f"request target (path and query) over {limit} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         line = len(name) + len(value) + 4  # ": " and CRLF
@@ -100,11 +101,11 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._header_bytes += line
         limits = self.limits
         if line > limits.max_header_bytes:
-            raise Refused(431, f"a request header is over {limits.max_header_bytes} bytes")
+            raise HeadRefused(431, f"a request header is over {limits.max_header_bytes} bytes")
         if self._headers > limits.max_headers:
-            raise Refused(431, f"more than {limits.max_headers} request headers")
+            raise HeadRefused(431, f"more than {limits.max_headers} request headers")
         if self._header_bytes > limits.max_head_bytes:
-            raise Refused(431, f"request headers over {limits.max_head_bytes} bytes in all")
+            raise HeadRefused(431, f"request headers over {limits.max_head_bytes} bytes in all")
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
@@ -127,8 +128,8 @@ class LimitedHttpTools(HttpToolsProtocol):
             return
         except httptools.HttpParserError as err:
             refused = err.__context__
-            if not isinstance(refused, Refused):
-                refused = Refused(400, "invalid HTTP request")
+            if not isinstance(refused, HeadRefused):
+                refused = HeadRefused(400, "invalid HTTP request")
             self._refuse(refused)
             return
         self._guard_partial_head()
@@ -140,11 +141,11 @@ class LimitedHttpTools(HttpToolsProtocol):
         if not self._in_head or self._head_bytes <= limits.max_target_bytes + limits.max_head_bytes:
             return
         if len(self.url) > limits.max_target_bytes:  # pragma: no cover (on_url sees it first)
-            self._refuse(Refused(414, f"request target over {limits.max_target_bytes} bytes"))
+            self._refuse(HeadRefused(414, f"request target over {limits.max_target_bytes} bytes"))
         else:
-            self._refuse(Refused(431, f"request headers over {limits.max_head_bytes} bytes"))
+            self._refuse(HeadRefused(431, f"request headers over {limits.max_head_bytes} bytes"))
 
-    def _refuse(self, refused: Refused) -> None:
+    def _refuse(self, refused: HeadRefused) -> None:
         self._refused = True
         busy = self.cycle is not None and not self.cycle.response_complete
         log.warning(

@@ -6,6 +6,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from .errors import GatewayError
+
 MEDIA_TYPE = "application/problem+json"
 TITLES = {
     400: "Bad request",
@@ -23,7 +25,7 @@ TITLES = {
 }
 
 
-class Problem(HTTPException):
+class Problem(HTTPException, GatewayError):
     """An HTTP error with a readable detail and optional extra members."""
 
     def __init__(self, status: int, detail: str, **extra: Any) -> None:

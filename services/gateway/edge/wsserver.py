@@ -29,6 +29,7 @@ from websockets.extensions.base import ServerExtensionFactory
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
 
+from .errors import GatewayError
 from .limits import UNLIMITED, Limits
 from .metrics import SocketMeter
 from .sockets import Socket
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[["Handshake"], Awaitable[None]]
 
 
-class Gone(Exception):
+class Gone(GatewayError):
     """The client left during the handshake: there is no socket to accept."""
 
 

@@ -32,7 +32,7 @@ from ...edge.limits import RateLimited, join_project, leave_project, retry_hint
 from ...edge.metrics import frame_refused
 from . import wire
 from .delivery import BotDelivery
-from .events import EVENTS, Join, Refused
+from .events import EVENTS, EventRefused, Join
 from .feed import BotFeeds
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class AidaSocket:
         self._heard = time.monotonic()
         try:
             msg = self.serializer.decode(text)
-        except wire.FrameError as err:
+        except wire.PhoenixFrameError as err:
             await self._refuse_frame(err)
             return
         await self.handle(msg)
@@ -85,7 +85,7 @@ class AidaSocket:
         self._heard = time.monotonic()
         try:
             msg = self.serializer.decode_binary(data)
-        except wire.FrameError as err:
+        except wire.PhoenixFrameError as err:
             frame_refused("invalid")
             await self._close(1003, str(err))
             return
@@ -104,7 +104,7 @@ class AidaSocket:
                 if isinstance(frame, str)
                 else self.serializer.decode_binary(frame)
             )
-        except wire.FrameError:
+        except wire.PhoenixFrameError:
             return
         if msg.topic == "phoenix" and msg.event == "heartbeat":
             await self.handle(msg)
@@ -147,11 +147,11 @@ class AidaSocket:
             await self._give_back(join)  # a new client: the mark was meant for one coming back
         try:
             if not isinstance(msg.payload, dict):
-                raise Refused("binary payloads are not supported")
+                raise EventRefused("binary payloads are not supported")
             if handler is None:
-                raise Refused(f"unknown event {msg.event[:64]!r}")
+                raise EventRefused(f"unknown event {msg.event[:64]!r}")
             response = await handler(self._bridge, join, msg.payload)
-        except Refused as err:
+        except EventRefused as err:
             frame_refused("invalid")
             await self._out(wire.reply(msg, "error", err.response))
         except RateLimited as err:
@@ -248,7 +248,7 @@ class AidaSocket:
     async def _out(self, msg: wire.Message) -> bool:
         return await self._send(self.serializer.encode(msg))
 
-    async def _refuse_frame(self, err: wire.FrameError) -> None:
+    async def _refuse_frame(self, err: wire.PhoenixFrameError) -> None:
         frame_refused("invalid")
         if err.ref is None and err.topic is None:  # nothing to answer to
             await self._close(1007, f"malformed frame: {err.reason}"[:120])

@@ -1,8 +1,8 @@
 """AIDA's session events on a joined bot: `new_session`, `put_data`, `delete_session`, `utb_msg`
 and `utb_img`, each asking the dialog (sessions) or the media service (images) over the bridge.
 
-Each returns the reply's payload (None: AIDA sends no reply) or raises Refused, which the channel
-answers as a `phx_reply` error with a `reason`.
+Each returns the reply's payload (None: AIDA sends no reply) or raises EventRefused, which the
+channel answers as a `phx_reply` error with a `reason`.
 """
 
 import re
@@ -28,6 +28,7 @@ from shared.contracts import (
 
 from ...bus.bridge import Bridge
 from ...bus.turn_numbers import TurnNumbers
+from ...edge.errors import GatewayError
 from . import wire
 from .delivery import BotDelivery
 
@@ -36,7 +37,7 @@ IMAGE: TypeAdapter[Any] = TypeAdapter(GetImageReply)
 MAX_TEXT = 65536
 
 
-class Refused(Exception):
+class EventRefused(GatewayError):
     """A client event that is answered with an error reply `{"reason": ...}`."""
 
     def __init__(self, reason: str, **extra: Any) -> None:
@@ -60,7 +61,7 @@ class Join:
 async def new_session(bridge: Bridge, join: Join, payload: dict[str, Any]) -> dict[str, Any]:
     data = payload.get("data") or {}
     if not isinstance(data, dict):
-        raise Refused("data must be an object")
+        raise EventRefused("data must be an object")
     command = OpenSession(
         project_key=join.project, protocol="aida", data=data, correlation_id=uuid4()
     )
@@ -73,7 +74,7 @@ async def put_data(bridge: Bridge, join: Join, payload: dict[str, Any]) -> dict[
     session = session_id(payload)
     data = payload.get("data")
     if not isinstance(data, dict):
-        raise Refused("data must be an object")
+        raise EventRefused("data must be an object")
     command = UpdateSession(
         project_key=join.project, session_id=session, data=data, correlation_id=uuid4()
     )
@@ -93,7 +94,7 @@ async def delete_session(bridge: Bridge, join: Join, payload: dict[str, Any]) ->
 async def utb_msg(bridge: Bridge, join: Join, payload: dict[str, Any]) -> None:
     session, text = session_id(payload), payload.get("text")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-        raise Refused(f"text must be a non-empty string of at most {MAX_TEXT} characters")
+        raise EventRefused(f"text must be a non-empty string of at most {MAX_TEXT} characters")
     await check_known(bridge, join, session)
     await say_turn(bridge, join, session, text)
 
@@ -104,13 +105,13 @@ async def utb_img(bridge: Bridge, join: Join, payload: dict[str, Any]) -> None:
     try:
         media_id = UUID(str(image))
     except ValueError:
-        raise Refused("invalid image", image=str(image)[:64]) from None
+        raise EventRefused("invalid image", image=str(image)[:64]) from None
     found = await bridge.ask(subjects.MEDIA_GET, GetImage(media_id=media_id), IMAGE)
     if not isinstance(found, ImageInfo) or (found.project_key, found.session_id) != (
         join.project,
         session,
     ):
-        raise Refused("invalid image", image=str(media_id))
+        raise EventRefused("invalid image", image=str(media_id))
     await say_turn(bridge, join, session, "", image=media_id)
 
 
@@ -135,14 +136,14 @@ async def ask_session(bridge: Bridge, kind: str, join: Join, command: Any) -> Se
     answer = await bridge.ask(subjects.dialog_session(kind, join.project), command, SESSION)
     if not isinstance(answer, SessionInfo):
         join.sessions.discard(answer.session_id)
-        raise Refused("deleted session" if answer.deleted else "unknown session")
+        raise EventRefused("deleted session" if answer.deleted else "unknown session")
     return answer
 
 
 def session_id(payload: dict[str, Any]) -> str:
     session = payload.get("session")
     if not isinstance(session, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", session):
-        raise Refused("session must be a session id from new_session")
+        raise EventRefused("session must be a session id from new_session")
     return session
 
 

@@ -33,6 +33,7 @@ from shared.contracts import (
 from ...bus.bridge import Bridge, BridgeError
 from ...bus.media_files import MediaStore, stage_and_ask
 from ...config import GatewaySettings
+from ...edge.errors import GatewayError
 
 log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -50,7 +51,7 @@ def _error(status: int, text: str) -> JSONResponse:
     return JSONResponse({"errors": text}, status_code=status)
 
 
-class TooLarge(Exception):
+class TooLarge(GatewayError):
     """The request body passed the size cap."""
 
 

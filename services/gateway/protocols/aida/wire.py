@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ...edge.errors import BadFrame
+
 Version = Literal[1, 2]
 Ref = str | int | float | None  # what clients send; echoed verbatim
 BINARY_PUSH = 0
@@ -24,7 +26,7 @@ class Message:
     join_ref: Ref = None
 
 
-class FrameError(Exception):
+class PhoenixFrameError(BadFrame):
     """A frame that cannot be handled; `ref`, `join_ref`, `topic` are set when they were read."""
 
     def __init__(self, reason: str, *, ref: Ref = None, join_ref: Ref = None, topic: Any = None):
@@ -63,37 +65,37 @@ class Serializer:
         return text
 
     def decode(self, text: str) -> Message:
-        """Read a text frame or raise FrameError."""
+        """Read a text frame or raise PhoenixFrameError."""
         try:
             raw = json.loads(text)
         except (ValueError, RecursionError) as err:
-            raise FrameError(f"not JSON: {err}") from err
+            raise PhoenixFrameError(f"not JSON: {err}") from err
         if self.version == 2:
             if not isinstance(raw, list) or len(raw) < 5:
-                raise FrameError("expected [join_ref, ref, topic, event, payload]")
+                raise PhoenixFrameError("expected [join_ref, ref, topic, event, payload]")
             join_ref, ref, topic, event, payload = raw[:5]
         else:
             if not isinstance(raw, dict) or not {"topic", "event", "payload"} <= raw.keys():
-                raise FrameError("expected an object with topic, event, payload and ref")
+                raise PhoenixFrameError("expected an object with topic, event, payload and ref")
             join_ref, ref = raw.get("join_ref"), raw.get("ref")
             topic, event, payload = raw["topic"], raw["event"], raw["payload"]
         return _checked(join_ref, ref, topic, event, payload)
 
     def decode_binary(self, data: bytes) -> Message:
-        """Read a V2 binary push (kind 0) or raise FrameError."""
+        """Read a V2 binary push (kind 0) or raise PhoenixFrameError."""
         if self.version != 2:
-            raise FrameError("binary frames need vsn 2.0.0")
+            raise PhoenixFrameError("binary frames need vsn 2.0.0")
         if len(data) < 5 or data[0] != BINARY_PUSH:
-            raise FrameError("binary frames must be pushes (kind 0)")
+            raise PhoenixFrameError("binary frames must be pushes (kind 0)")
         sizes = data[1:5]
         fields, at = [], 5
         for size in sizes:
             if at + size > len(data):
-                raise FrameError("binary frame shorter than its header says")
+                raise PhoenixFrameError("binary frame shorter than its header says")
             try:
                 fields.append(data[at : at + size].decode("utf-8"))
             except UnicodeDecodeError as err:
-                raise FrameError("binary frame header is not UTF-8") from err
+                raise PhoenixFrameError("binary frame header is not UTF-8") from err
             at += size
         join_ref, ref, topic, event = fields
         return _checked(join_ref or None, ref or None, topic, event, bytes(data[at:]))
@@ -102,11 +104,15 @@ class Serializer:
 def _checked(join_ref: Any, ref: Any, topic: Any, event: Any, payload: Any) -> Message:
     for value in (join_ref, ref):
         if not isinstance(value, str | int | float | type(None)) or isinstance(value, bool):
-            raise FrameError("join_ref and ref must be strings or null")
+            raise PhoenixFrameError("join_ref and ref must be strings or null")
     if not isinstance(topic, str) or not isinstance(event, str) or not topic or not event:
-        raise FrameError("topic and event must be non-empty strings", ref=ref, join_ref=join_ref)
+        raise PhoenixFrameError(
+            "topic and event must be non-empty strings", ref=ref, join_ref=join_ref
+        )
     if not isinstance(payload, dict | bytes):
-        raise FrameError("payload must be an object", ref=ref, join_ref=join_ref, topic=topic)
+        raise PhoenixFrameError(
+            "payload must be an object", ref=ref, join_ref=join_ref, topic=topic
+        )
     return Message(topic=topic, event=event, payload=payload, ref=ref, join_ref=join_ref)
 
 
@@ -137,7 +143,7 @@ def unmatched(msg: Message) -> Message:
     return Message(refused.topic, refused.event, refused.payload, ref=msg.ref)
 
 
-def refusal(err: FrameError) -> Message:
+def refusal(err: PhoenixFrameError) -> Message:
     """The error reply to a frame that was read only in part (its ref is known)."""
     return Message(
         topic=err.topic or "phoenix",

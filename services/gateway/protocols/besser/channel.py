@@ -32,7 +32,7 @@ from ...bus.turn_numbers import Conversations
 from ...edge.limits import frame_refusal
 from ...edge.metrics import frame_refused
 from .wire import (
-    FrameError,
+    BesserFrameError,
     decode_base64,
     envelope,
     error_frame,
@@ -63,7 +63,7 @@ class UploadedFile:
 
 class Media(Protocol):
     """What the socket needs of the media service: keep a file, transcribe a voice message.
-    Both raise FrameError with a reason the user can read when the media service refuses."""
+    Both raise BesserFrameError with a reason the user can read when the media service refuses."""
 
     async def store_file(
         self, *, project: UUID, session: str, name: str, declared_type: str, data: bytes
@@ -152,7 +152,7 @@ class BesserSocket:
         try:
             action, message = parse_frame(text)
             await self._actions[action](message)
-        except FrameError as err:
+        except BesserFrameError as err:
             frame_refused("invalid")
             await self._error(str(err))
         except BridgeError as err:
@@ -179,7 +179,7 @@ class BesserSocket:
         elif isinstance(message, str) and message.strip():
             await self._turn(message)
         else:
-            raise FrameError("user_message needs text, or a JSON object")
+            raise BesserFrameError("user_message needs text, or a JSON object")
 
     async def _user_voice(self, message: Any) -> None:
         wav = decode_base64(message, "user_voice")
@@ -187,7 +187,7 @@ class BesserSocket:
             project=self._project.key, session=self._session, wav=wav
         )
         if not said.strip():
-            raise FrameError("no speech was recognised in the voice message")
+            raise BesserFrameError("no speech was recognised in the voice message")
         echo = envelope("user_message", said, at=datetime.now(UTC), history=True, message_id=None)
         await self._send(echo)
         await self._turn(said)
@@ -196,7 +196,7 @@ class BesserSocket:
         try:
             name, declared, data = file_message(message)
         except (ValueError, RecursionError) as err:  # the JSON string itself is broken
-            raise FrameError(f"user_file: the message is not JSON: {err}") from err
+            raise BesserFrameError(f"user_file: the message is not JSON: {err}") from err
         kept = await self._media.store_file(
             project=self._project.key,
             session=self._session,
@@ -228,14 +228,14 @@ class BesserSocket:
 
     async def _user_set_variable(self, message: Any) -> None:
         if not isinstance(message, dict) or not message:
-            raise FrameError("user_set_variable needs a non-empty JSON object")
+            raise BesserFrameError("user_set_variable needs a non-empty JSON object")
         await self._update(message)
 
     # --- helpers -------------------------------------------------------------------------------
 
     async def _turn(self, text: str, **fields: Any) -> None:
         if len(text) > MAX_TEXT:
-            raise FrameError(f"a message is at most {MAX_TEXT} characters")
+            raise BesserFrameError(f"a message is at most {MAX_TEXT} characters")
         turn: TurnReceived = self._talk.turn(self._session, text, stage=self._hello.stage, **fields)
         await self._talk.say(turn)
 
@@ -249,7 +249,7 @@ class BesserSocket:
                 create_as="besser",
             )
         except ValidationError as err:
-            raise FrameError(f"variables refused: {err.errors()[0]['msg']}") from err
+            raise BesserFrameError(f"variables refused: {err.errors()[0]['msg']}") from err
         await self._bridge.ask(
             subjects.dialog_session("update", self._project.key), command, SESSION
         )

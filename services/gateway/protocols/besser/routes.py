@@ -35,7 +35,7 @@ from ...edge.shapes import problem_refusal
 from ...edge.wsserver import Handshake, SocketPort
 from .channel import BesserSocket, Media, UploadedFile
 from .channel import Handshake as BesserHandshake
-from .wire import FrameError
+from .wire import BesserFrameError
 
 log = logging.getLogger(__name__)
 CLOSE_RESTART = 1012  # "service restart": BESSER's clients and our page reconnect
@@ -194,7 +194,7 @@ class BesserMedia:
             correlation_id=uuid4(),
         )
         if isinstance(kept, FileRejected):
-            raise FrameError(f"file refused: {kept.message}")
+            raise BesserFrameError(f"file refused: {kept.message}")
         return UploadedFile(kept.media_id, kept.name, kept.content_type, kept.size)
 
     async def transcribe(self, *, project: UUID, session: str, wav: bytes) -> str:
@@ -207,7 +207,7 @@ class BesserMedia:
             correlation_id=uuid4(),
         )
         if isinstance(heard, FileRejected):
-            raise FrameError(f"voice message refused: {heard.message}")
+            raise BesserFrameError(f"voice message refused: {heard.message}")
         return heard.text
 
     async def speak(self, *, project: UUID, text: str) -> AudioPart | None:

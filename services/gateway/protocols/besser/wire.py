@@ -1,5 +1,5 @@
 """BESSER's frames (reference/besser.md §2): the envelope, how each reply part is encoded, and
-what a client frame may hold. Pure functions; FrameError says what is wrong with a frame."""
+what a client frame may hold. Pure functions; BesserFrameError says what is wrong with a frame."""
 
 import base64
 import binascii
@@ -23,6 +23,8 @@ from shared.contracts.chat import (
 )
 from shared.contracts.session import HistoryTurn
 
+from ...edge.errors import BadFrame
+
 ACTIONS = (
     "user_message",
     "user_voice",
@@ -38,7 +40,7 @@ GUI_KEYS = ("elementId", "action", "messageId", "name", "value")
 MAX_GUI_EVENT = 65536
 
 
-class FrameError(Exception):
+class BesserFrameError(BadFrame):
     """A client frame that is answered with an error frame (the socket stays open)."""
 
 
@@ -147,18 +149,18 @@ def history_frames(turn: HistoryTurn) -> list[dict[str, Any]]:
 
 
 def parse_frame(text: str) -> tuple[str, Any]:
-    """The action and message of a client frame; FrameError says what is wrong with it."""
+    """The action and message of a client frame; BesserFrameError says what is wrong with it."""
     try:
         frame = json.loads(text)
     except (ValueError, RecursionError) as err:
-        raise FrameError(f"a frame is a JSON object: {err}") from err
+        raise BesserFrameError(f"a frame is a JSON object: {err}") from err
     if not isinstance(frame, dict) or not isinstance(frame.get("action"), str):
-        raise FrameError('a frame is a JSON object with an "action"')
+        raise BesserFrameError('a frame is a JSON object with an "action"')
     action = frame["action"]
     if action not in ACTIONS:
-        raise FrameError(f"unknown action {action[:64]!r}; known: {', '.join(ACTIONS)}")
+        raise BesserFrameError(f"unknown action {action[:64]!r}; known: {', '.join(ACTIONS)}")
     if "message" not in frame:
-        raise FrameError(f'{action} needs a "message" (null is fine)')
+        raise BesserFrameError(f'{action} needs a "message" (null is fine)')
     return action, frame["message"]
 
 
@@ -180,36 +182,37 @@ def gui_event(message: Any) -> dict[str, Any]:
     `elementId`, `action` (onClick, onChange, onSubmit), `messageId`, `name`, `value`."""
     found = json_object(message)
     if found is None:
-        raise FrameError('user_gui_event needs {"elementId", "action", ...} (a JSON object)')
+        raise BesserFrameError('user_gui_event needs {"elementId", "action", ...} (a JSON object)')
     element, action = found.get("elementId"), found.get("action")
     if not isinstance(element, str) or not element or len(element) > 256:
-        raise FrameError("user_gui_event needs an elementId (1 to 256 characters)")
+        raise BesserFrameError("user_gui_event needs an elementId (1 to 256 characters)")
     if action not in GUI_ACTIONS:
-        raise FrameError(f"user_gui_event's action is one of {', '.join(GUI_ACTIONS)}")
+        raise BesserFrameError(f"user_gui_event's action is one of {', '.join(GUI_ACTIONS)}")
     payload = {key: found[key] for key in GUI_KEYS if key in found}
     if len(_compact(payload)) > MAX_GUI_EVENT:
-        raise FrameError(f"user_gui_event is at most {MAX_GUI_EVENT} characters of JSON")
+        raise BesserFrameError(f"user_gui_event is at most {MAX_GUI_EVENT} characters of JSON")
     return payload
 
 
 def decode_base64(value: Any, what: str) -> bytes:
-    """Bytes of a base64 string (a `data:...;base64,` prefix is allowed); FrameError if not."""
+    """Bytes of a base64 string (a `data:...;base64,` prefix is allowed); BesserFrameError if
+    not."""
     if not isinstance(value, str) or not value:
-        raise FrameError(f"{what} must be a non-empty base64 string")
+        raise BesserFrameError(f"{what} must be a non-empty base64 string")
     if value.startswith("data:") and "," in value:
         value = value.split(",", 1)[1]
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as err:
-        raise FrameError(f"{what} is not valid base64") from err
+        raise BesserFrameError(f"{what} is not valid base64") from err
 
 
 def file_message(message: Any) -> tuple[str, str, bytes]:
     """Name, declared type and bytes of a user_file (a JSON string, or an object)."""
     found = json.loads(message) if isinstance(message, str) and message.strip() else message
     if not isinstance(found, dict):
-        raise FrameError('user_file needs {"name", "type", "base64"} (a JSON string)')
+        raise BesserFrameError('user_file needs {"name", "type", "base64"} (a JSON string)')
     name, kind = found.get("name"), found.get("type")
     if not isinstance(name, str) or not name or not isinstance(kind, str) or not kind:
-        raise FrameError('user_file needs a non-empty "name" and "type"')
+        raise BesserFrameError('user_file needs a non-empty "name" and "type"')
     return name[:255], kind[:255], decode_base64(found.get("base64"), "the file's base64")

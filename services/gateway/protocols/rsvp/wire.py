@@ -18,13 +18,15 @@ from shared import subjects
 from shared.contracts import TurnAnswered
 from shared.contracts.knowledge import FaqMatch, IntentMatch, Lang, SlotValue, Stage
 
+from ...edge.errors import GatewayError
+
 MEDIA_TYPE = "application/json;charset=utf-8"
 TOPICS = {"faq": "faq", "nlu": "nlu_skill", "aiml": "aiml", "fallback": "fallback"}
 MAX_UID = 256
 MAX_QUESTION = 65536
 
 
-class RsvpError(Exception):
+class RsvpError(GatewayError):
     """A request RSVP's API refuses: `status` is the HTTP status, the message says why."""
 
     def __init__(self, status: int, message: str) -> None:

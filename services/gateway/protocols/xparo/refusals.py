@@ -3,8 +3,10 @@
 
 from typing import Any
 
+from ...edge.errors import GatewayError
 
-class CommandError(Exception):
+
+class CommandError(GatewayError):
     """A command could not run; the message is for the user."""
 
     def __init__(self, message: str, **detail: Any) -> None:

@@ -14,7 +14,7 @@ from shared.contracts import TelemetrySampled, utcnow
 from shared.identity import RobotToken, TokenStore
 
 from ...bus.bridge import Bridge, BridgeError
-from .typed import FrameError, sample_metrics
+from .typed import TypedFrameError, sample_metrics
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -44,7 +44,7 @@ def robot_router(tokens: TokenStore, bridge: Bridge) -> APIRouter:
             return _error(400, 'the body is a JSON object of metrics, e.g. {"cpu_usage": 42}')
         try:
             metrics = sample_metrics(body)
-        except FrameError as err:
+        except TypedFrameError as err:
             return _error(400, str(err))
         sample = TelemetrySampled.first(
             project_key=found.project_key,

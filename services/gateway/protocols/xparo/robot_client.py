@@ -36,6 +36,7 @@ from shared.contracts import (
 from shared.identity import TokenStore
 
 from ...bus.bridge import Bridge
+from ...edge.errors import GatewayError
 
 SAFE_NAME = re.compile(r"^(?!\.)[A-Za-z0-9_.-]{1,128}$")
 MAX_REPORT_BYTES = 256 * 1024
@@ -51,7 +52,7 @@ RESOURCE_FIELDS = ("resources_consuption", "resources_consumption")
 LOG_UPDATE = "UPDATE_Logs_history_database"
 
 
-class DialectError(Exception):
+class DialectError(GatewayError):
     """A robot message that cannot be kept; the message is for the robot."""
 
 

@@ -14,11 +14,12 @@ from shared import subjects
 from shared.contracts import DeleteSchedule, GetSchedule, Schedule, ScheduleReply, SetSchedule
 
 from ...bus.bridge import Bridge
+from ...edge.errors import GatewayError
 
 REPLY: TypeAdapter[Any] = TypeAdapter(ScheduleReply)
 
 
-class ScheduleRefused(Exception):
+class ScheduleRefused(GatewayError):
     """The schedule service refused the change; `problems` say why, entry by entry."""
 
     def __init__(self, message: str, problems: list[dict[str, str]]) -> None:

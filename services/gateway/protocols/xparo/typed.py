@@ -36,6 +36,7 @@ from shared.identity import Project, TokenStore
 from ...bus.bridge import Bridge, BridgeError
 from ...bus.robot_link import RobotLink
 from ...bus.turn_numbers import Conversations
+from ...edge.errors import BadFrame
 from ...edge.limits import frame_refusal, peek, retry_hint
 from ...edge.metrics import frame_refused
 from ...edge.sockets import Socket
@@ -46,7 +47,7 @@ PERCENT_SUFFIXES = ("_usage", "_percent")
 ROBOT_KEYS = ("robot_id",)
 
 
-class FrameError(Exception):
+class TypedFrameError(BadFrame):
     """A frame could not be used; the message is for the robot."""
 
     def __init__(self, message: str, **detail: Any) -> None:
@@ -66,25 +67,25 @@ def _sendable(text: str) -> str:
 
 
 def sample_metrics(data: dict[str, Any]) -> dict[str, float]:
-    """The numeric metrics of a telemetry frame, or FrameError naming the first bad one.
+    """The numeric metrics of a telemetry frame, or TypedFrameError naming the first bad one.
 
     Any metric name is kept (robots send more than the documented three); `*_usage` and
     `*_percent` metrics are percentages and must lie in 0..100.
     """
     metrics = {k: v for k, v in data.items() if k not in ROBOT_KEYS}
     if not metrics:
-        raise FrameError('telemetry needs at least one metric, e.g. {"cpu_usage": 42}')
+        raise TypedFrameError('telemetry needs at least one metric, e.g. {"cpu_usage": 42}')
     if len(metrics) > MAX_METRICS:
-        raise FrameError(f"at most {MAX_METRICS} metrics per sample")
+        raise TypedFrameError(f"at most {MAX_METRICS} metrics per sample")
     for name, value in metrics.items():
         if not METRIC.match(name):
-            raise FrameError(f"metric names are 1-64 of A-Z a-z 0-9 _ . - (got {name[:70]!r})")
+            raise TypedFrameError(f"metric names are 1-64 of A-Z a-z 0-9 _ . - (got {name[:70]!r})")
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise FrameError(f"{name} must be a number", field=name)
+            raise TypedFrameError(f"{name} must be a number", field=name)
         if not math.isfinite(value) or abs(value) > 1e15:
-            raise FrameError(f"{name} must be a finite number", field=name)
+            raise TypedFrameError(f"{name} must be a finite number", field=name)
         if name.endswith(PERCENT_SUFFIXES) and not 0 <= value <= 100:
-            raise FrameError(f"{name} is a percentage: 0 to 100 (got {value})", field=name)
+            raise TypedFrameError(f"{name} is a percentage: 0 to 100 (got {value})", field=name)
     return {name: float(value) for name, value in metrics.items()}
 
 
@@ -178,9 +179,9 @@ class XparoTypedAdapter:
             handler = self._types.get(kind)
             if handler is None:
                 known = ", ".join(self._types)
-                raise FrameError(f"unknown type {str(kind)[:64]!r}; known: {known}")
+                raise TypedFrameError(f"unknown type {str(kind)[:64]!r}; known: {known}")
             await handler(data)
-        except FrameError as err:
+        except TypedFrameError as err:
             frame_refused("invalid")
             await self.socket.send_json(error_frame(str(err), type=kind, **err.detail))
         except BridgeError as err:
@@ -190,12 +191,12 @@ class XparoTypedAdapter:
     async def chat(self, data: dict[str, Any]) -> None:
         message = data.get("message")
         if not isinstance(message, str) or not message.strip():
-            raise FrameError('chat needs data.message, e.g. {"message": "Hello robot"}')
+            raise TypedFrameError('chat needs data.message, e.g. {"message": "Hello robot"}')
         session = _robot_field(data) or self.robot_id or self.connection
         try:
             turn = self._conversations.turn(session, message)
         except ValidationError as err:
-            raise FrameError(err.errors()[0]["msg"]) from err
+            raise TypedFrameError(err.errors()[0]["msg"]) from err
         await self._conversations.say(turn)
 
     async def telemetry(self, data: dict[str, Any]) -> None:
@@ -216,7 +217,9 @@ class XparoTypedAdapter:
         try:
             command_id = UUID(str(data.get("command_id")))
         except ValueError as err:
-            raise FrameError("ack needs data.command_id (the id a command arrived with)") from err
+            raise TypedFrameError(
+                "ack needs data.command_id (the id a command arrived with)"
+            ) from err
         event = RobotCommandAcknowledged.first(
             project_key=self.project.key, robot_id=self.robot, command_id=command_id
         )
@@ -250,14 +253,14 @@ def _decode(text: str) -> tuple[Any, dict[str, Any]]:
     try:
         frame = json.loads(text)
     except (ValueError, RecursionError) as err:
-        raise FrameError(f"invalid JSON: {err}") from err
+        raise TypedFrameError(f"invalid JSON: {err}") from err
     if not isinstance(frame, dict) or "type" not in frame:
-        raise FrameError('a frame is {"type": ..., "data": {...}}')
+        raise TypedFrameError('a frame is {"type": ..., "data": {...}}')
     kind, data = frame["type"], frame.get("data", {} if frame["type"] in ("pong", "ping") else None)
     if not isinstance(kind, str):
-        raise FrameError("type must be a string")
+        raise TypedFrameError("type must be a string")
     if not isinstance(data, dict):
-        raise FrameError(f"{kind} needs a data object")
+        raise TypedFrameError(f"{kind} needs a data object")
     return kind, data
 
 
@@ -267,5 +270,5 @@ def _robot_field(data: dict[str, Any]) -> str | None:
         return None
     robot = robot_id_or_none(value)
     if robot is None:
-        raise FrameError("robot_id is 1-64 of A-Z a-z 0-9 _ -")
+        raise TypedFrameError("robot_id is 1-64 of A-Z a-z 0-9 _ -")
     return robot
