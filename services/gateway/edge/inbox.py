@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from websockets.frames import Frame, Opcode
 
-from .limits import SEAT, Seat
-from .metrics import SOCKET_METER
+from .limits import Seat
 from .outbox import Outbox, _settle
 
 if TYPE_CHECKING:
@@ -119,8 +118,6 @@ class Inbox(Outbox):
     async def drain(self) -> None:
         """Hand every waiting frame to the adapter, in order, until none waits (or the socket
         ended: then the adapter is told, and the socket's place given back)."""
-        SEAT.set(self.seat)
-        SOCKET_METER.set(self.meter)
         inbox = self._inbox
         try:
             while inbox:

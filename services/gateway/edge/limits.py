@@ -15,9 +15,8 @@ import json
 import math
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from faststream.nats import NatsBroker
@@ -202,6 +201,14 @@ class Limits:
             return None
 
 
+class ProjectSeats(Protocol):
+    """A socket's place among a project's sockets, taken when it names the project later (an
+    AIDA join; sockets.Socket is one)."""
+
+    def join_project(self, project: UUID) -> bool: ...
+    def leave_project(self, project: UUID) -> None: ...
+
+
 class LimitedBridge(Bridge):
     """The bridge, counting each project's turns before they are published."""
 
@@ -212,24 +219,6 @@ class LimitedBridge(Bridge):
     async def publish_turn(self, turn: TurnReceived) -> None:
         self._limits.take_turn(turn.project_key)
         await super().publish_turn(turn)
-
-
-# The seat of the socket whose frames the current task is running (see connection.run): an
-# AIDA socket names its bots only when it joins them.
-SEAT: ContextVar[Seat | None] = ContextVar("gateway_seat", default=None)
-
-
-def join_project(project: UUID) -> bool:
-    """Count the running socket as one of `project`'s; False when the project is at its cap."""
-    seat = SEAT.get()
-    return seat is None or seat.join(project)
-
-
-def leave_project(project: UUID) -> None:
-    """The running socket no longer counts for `project` (an AIDA leave)."""
-    seat = SEAT.get()
-    if seat is not None:
-        seat.leave(project)
 
 
 UNLIMITED = Limits(

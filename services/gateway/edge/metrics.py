@@ -9,7 +9,6 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from contextvars import ContextVar
 from typing import Any, Literal, get_args
 
 from fastapi import FastAPI
@@ -65,19 +64,15 @@ class SocketMeter:
             CONNECTIONS.labels(self.protocol).dec()
 
 
-# The meter of the socket whose frame is being handled (set when its Socket is made, in the
-# socket's own task; tasks it starts inherit it). None in an HTTP request: none is counted.
-SOCKET_METER: ContextVar[SocketMeter | None] = ContextVar("socket_meter", default=None)
-
 # What a frame answered with its protocol's error shape was: not the protocol (bad JSON, a
 # wrong shape, unknown type, a field out of range), understood but not done (unauthorized,
 # a limit, a deleted session), or not done for now (the backend is unavailable, retry).
 Refusal = Literal["invalid", "refused", "unavailable"]
 
 
-def frame_refused(kind: Refusal) -> None:
-    """The frame being handled got its protocol's error answer: count it on its socket."""
-    meter = SOCKET_METER.get()
+def frame_refused(meter: SocketMeter | None, kind: Refusal) -> None:
+    """A frame got its protocol's error answer: count it on its socket's `meter` (None: a
+    request over HTTP, whose refusals are not counted here)."""
     if meter is not None:
         meter.error(kind)
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from websockets.frames import Frame
 from websockets.http11 import Request
@@ -20,7 +21,7 @@ from websockets.server import ServerProtocol
 
 from .inbox import Adapter, Inbox
 from .limits import Seat, SendBounds
-from .metrics import SOCKET_METER, SocketMeter
+from .metrics import SocketMeter
 from .outbox import CLOSE_RESTART
 
 if TYPE_CHECKING:
@@ -156,7 +157,16 @@ class Socket(Inbox):
             next(self._ws.parser)
         self.meter = meter
         self.max_bytes = max_bytes
-        SOCKET_METER.set(meter)  # in the socket's own task: its adapter's refusals count
+
+    def join_project(self, project: UUID) -> bool:
+        """Count this socket as one of `project`'s; False when the project is at its cap (an
+        AIDA socket names its bots only when it joins them)."""
+        return self.seat is None or self.seat.join(project)
+
+    def leave_project(self, project: UUID) -> None:
+        """This socket no longer counts for `project` (an AIDA leave)."""
+        if self.seat is not None:
+            self.seat.leave(project)
 
     def attach(
         self,

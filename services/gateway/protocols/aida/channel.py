@@ -28,8 +28,8 @@ from shared.identity import ProjectStore
 from ...bus import resume
 from ...bus.bridge import Bridge, BridgeError
 from ...bus.turn_numbers import TurnNumbers
-from ...edge.limits import RateLimited, join_project, leave_project, retry_hint
-from ...edge.metrics import frame_refused
+from ...edge.limits import ProjectSeats, RateLimited, retry_hint
+from ...edge.metrics import SocketMeter, frame_refused
 from . import wire
 from .delivery import BotDelivery
 from .events import EVENTS, EventRefused, Join
@@ -56,7 +56,11 @@ class AidaSocket:
         bridge: Bridge,
         feeds: BotFeeds,
         idle_s: float,
+        seats: ProjectSeats | None = None,
+        meter: SocketMeter | None = None,
     ) -> None:
+        self._meter = meter  # its refusals are counted on it (None: not a socket)
+        self._seats = seats  # its place among each joined bot's sockets (None: no caps)
         self._send = send
         self._close = close
         self.serializer = serializer
@@ -86,7 +90,7 @@ class AidaSocket:
         try:
             msg = self.serializer.decode_binary(data)
         except wire.PhoenixFrameError as err:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             await self._close(1003, str(err))
             return
         await self.handle(msg)
@@ -130,7 +134,7 @@ class AidaSocket:
         elif msg.event == "phx_join":
             await self._join(msg)
         elif msg.topic not in self._joins:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             await self._out(wire.unmatched(msg))
         elif msg.event == "phx_leave":
             join = self._joins[msg.topic]
@@ -152,18 +156,18 @@ class AidaSocket:
                 raise EventRefused(f"unknown event {msg.event[:64]!r}")
             response = await handler(self._bridge, join, msg.payload)
         except EventRefused as err:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             await self._out(wire.reply(msg, "error", err.response))
         except RateLimited as err:
-            frame_refused("refused")
+            frame_refused(self._meter, "refused")
             await self._out(wire.reply(msg, "error", _rate_limited(err.retry_after_s)))
         except ValidationError as err:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             problem = err.errors()[0]
             where = ".".join(str(part) for part in problem["loc"][1:]) or "payload"
             await self._out(wire.reply(msg, "error", {"reason": f"{where}: {problem['msg']}"}))
         except BridgeError:
-            frame_refused("unavailable")
+            frame_refused(self._meter, "unavailable")
             await self._out(wire.reply(msg, "error", {"reason": "unavailable", "retry": True}))
         else:
             if response is not None:
@@ -172,7 +176,7 @@ class AidaSocket:
     async def _join(self, msg: wire.Message) -> None:
         found = TOPIC.match(msg.topic)
         if found is None:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             await self._out(wire.unmatched(msg))
             return
         old = self._joins.get(msg.topic)
@@ -184,22 +188,22 @@ class AidaSocket:
         if isinstance(token, str) and 0 < len(token) <= 256 and token.isascii():
             project = await self._projects.authenticate(found["key"], token)
         if project is None:
-            frame_refused("refused")
+            frame_refused(self._meter, "refused")
             await self._out(wire.reply(msg, "error", {"reason": "unauthorized"}))
             return
         if len(self._joins) >= MAX_JOINS:
-            frame_refused("refused")
+            frame_refused(self._meter, "refused")
             await self._out(wire.reply(msg, "error", {"reason": "too many channels joined"}))
             return
         try:
             self._bridge.resume.hold(self)
         except resume.Stopping:  # its marks are left: reconnect to another replica
-            frame_refused("unavailable")
+            frame_refused(self._meter, "unavailable")
             await self._out(wire.reply(msg, "error", {"reason": "unavailable", "retry": True}))
             await self._close(CLOSE_GOING_AWAY, "server restarting")
             return
-        if not join_project(project.key):
-            frame_refused("refused")
+        if self._seats is not None and not self._seats.join_project(project.key):
+            frame_refused(self._meter, "refused")
             reason = {"reason": "too many connections to this bot, try again later"}
             await self._out(wire.reply(msg, "error", reason))
             return
@@ -211,8 +215,9 @@ class AidaSocket:
             await self._feeds.attach(project.key, join.delivery.offer)
         except Exception as err:
             log.warning("bot feed of %s not started: %r", project.key, err)
-            leave_project(project.key)
-            frame_refused("unavailable")
+            if self._seats is not None:
+                self._seats.leave_project(project.key)
+            frame_refused(self._meter, "unavailable")
             await self._out(wire.reply(msg, "error", {"reason": "unavailable", "retry": True}))
             return
         self._joins[msg.topic] = join
@@ -222,7 +227,8 @@ class AidaSocket:
     async def _drop(self, join: Join) -> None:
         if self._joins.get(join.topic) is join:
             del self._joins[join.topic]
-            leave_project(join.project)
+            if self._seats is not None:
+                self._seats.leave_project(join.project)
         await self._feeds.detach(join.project, join.delivery.offer)
 
     def _pusher(self, topic: str) -> Callable[[ChatReply], Awaitable[bool]]:
@@ -249,7 +255,7 @@ class AidaSocket:
         return await self._send(self.serializer.encode(msg))
 
     async def _refuse_frame(self, err: wire.PhoenixFrameError) -> None:
-        frame_refused("invalid")
+        frame_refused(self._meter, "invalid")
         if err.ref is None and err.topic is None:  # nothing to answer to
             await self._close(1007, f"malformed frame: {err.reason}"[:120])
         else:

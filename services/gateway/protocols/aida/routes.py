@@ -45,6 +45,8 @@ def aida_sockets(
             bridge=bridge,
             feeds=feeds,
             idle_s=settings.phoenix_idle_s,
+            meter=sock.meter,
+            seats=sock,
         )
         await connection.serve(
             sock, adapter, sockets=sockets, restart=GOING_AWAY, on_bytes=adapter.on_bytes

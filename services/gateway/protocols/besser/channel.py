@@ -30,7 +30,7 @@ from shared.identity import Project
 from ...bus.bridge import Bridge, BridgeError
 from ...bus.turn_numbers import Conversations
 from ...edge.limits import frame_refusal
-from ...edge.metrics import frame_refused
+from ...edge.metrics import SocketMeter, frame_refused
 from .wire import (
     BesserFrameError,
     decode_base64,
@@ -101,7 +101,9 @@ class BesserSocket:
         handshake: Handshake,
         bridge: Bridge,
         media: Media,
+        meter: SocketMeter | None = None,
     ) -> None:
+        self._meter = meter  # its refusals are counted on it (None: not a socket)
         self._send = send
         self._close = close
         self._project = project
@@ -144,7 +146,7 @@ class BesserSocket:
         await self._turn("", event="start", payload=user or None)
 
     async def _refuse_deleted(self) -> None:
-        frame_refused("refused")
+        frame_refused(self._meter, "refused")
         await self._error("this session was deleted; connect without its session_id")
         await self._close(CLOSE_POLICY, "session deleted")
 
@@ -153,10 +155,10 @@ class BesserSocket:
             action, message = parse_frame(text)
             await self._actions[action](message)
         except BesserFrameError as err:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             await self._error(str(err))
         except BridgeError as err:
-            frame_refused("unavailable")
+            frame_refused(self._meter, "unavailable")
             await self._error(str(err))
 
     async def on_binary_error(self) -> None:

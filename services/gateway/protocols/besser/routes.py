@@ -81,6 +81,7 @@ class BesserEndpoint:
             handshake=handshake,
             bridge=self._bridge,
             media=self._media,
+            meter=sock.meter,
         )
         await connection.serve(
             sock, adapter, project=project.key, sockets=self._sockets, restart=CLOSE_RESTART

@@ -33,7 +33,7 @@ from ...bus.bridge import Bridge, BridgeError
 from ...bus.robot_link import RobotLink
 from ...bus.turn_numbers import Conversations
 from ...edge.limits import frame_refusal, peek, retry_hint
-from ...edge.metrics import frame_refused
+from ...edge.metrics import SocketMeter, frame_refused
 from ...edge.outbox import send_written
 from . import project_commands, schedule
 from .refusals import CommandError, error_frame
@@ -64,7 +64,9 @@ class XparoAdapter:
         reply_wait_s: float,
         link: dict[str, Any],
         live: bool = True,
+        meter: SocketMeter | None = None,
     ) -> None:
+        self._meter = meter  # its refusals are counted on it (None: not a socket)
         self.out = out
         self.project = project
         self.bridge = bridge
@@ -128,7 +130,7 @@ class XparoAdapter:
         try:
             frame = json.loads(text)
         except (ValueError, RecursionError) as err:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             await self.out(error_frame(None, f"invalid JSON: {err}"))
             return
         await self.run_frame(frame)
@@ -136,7 +138,7 @@ class XparoAdapter:
     async def run_frame(self, frame: Any) -> None:
         """Run a decoded frame: each key is a command."""
         if not isinstance(frame, dict) or not frame:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             await self.out(
                 error_frame(
                     None, 'a frame must be a JSON object of commands, e.g. {"ask_bot": "hi"}'
@@ -156,19 +158,19 @@ class XparoAdapter:
             else:
                 reply = await self.dialect.other(self._from(command, value), command, value)
         except CommandError as err:
-            frame_refused("refused")
+            frame_refused(self._meter, "refused")
             await self.out(error_frame(command, str(err), **err.detail))
         except schedule.ScheduleRefused as err:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             await self.out(error_frame(command, str(err), problems=err.problems))
         except DialectError as err:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             await self.out(error_frame(command, str(err)))
         except BridgeError as err:
-            frame_refused("unavailable")
+            frame_refused(self._meter, "unavailable")
             await self.out(error_frame(command, str(err)))
         except ValidationError as err:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             problem = err.errors()[0]
             where = problem["loc"][-1] if problem["loc"] else command
             await self.out(error_frame(command, f"{where}: {problem['msg']}"))

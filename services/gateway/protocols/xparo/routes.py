@@ -117,6 +117,7 @@ class XparoEndpoints:
             robot_id=found[1] or robot_id_or_none(ws.query_params.get("robot_id")),
             reply_wait_s=self.settings.reply_wait_s,
             link=self.link,
+            meter=sock.meter,
         )
         await connection.serve(sock, adapter, project=found[0].key, sockets=self.sockets)
 
@@ -136,6 +137,7 @@ class XparoEndpoints:
             connection=uuid4().hex,
             ping_interval_s=self.settings.ping_interval_s,
             **self.link,
+            meter=sock.meter,
         )
         await connection.serve(sock, adapter, project=found[0].key, sockets=self.sockets)
 

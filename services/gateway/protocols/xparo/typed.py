@@ -38,7 +38,7 @@ from ...bus.robot_link import RobotLink
 from ...bus.turn_numbers import Conversations
 from ...edge.errors import BadFrame
 from ...edge.limits import frame_refusal, peek, retry_hint
-from ...edge.metrics import frame_refused
+from ...edge.metrics import SocketMeter, frame_refused
 from ...edge.sockets import Socket
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,9 @@ class XparoTypedAdapter:
         ping_interval_s: float,
         ack_wait_s: float,
         fetch_wait_s: float,
+        meter: SocketMeter | None = None,
     ) -> None:
+        self._meter = meter  # its refusals are counted on it (None: not a socket)
         self.socket = socket
         self.project = project
         self.bridge = bridge
@@ -182,10 +184,10 @@ class XparoTypedAdapter:
                 raise TypedFrameError(f"unknown type {str(kind)[:64]!r}; known: {known}")
             await handler(data)
         except TypedFrameError as err:
-            frame_refused("invalid")
+            frame_refused(self._meter, "invalid")
             await self.socket.send_json(error_frame(str(err), type=kind, **err.detail))
         except BridgeError as err:
-            frame_refused("unavailable")
+            frame_refused(self._meter, "unavailable")
             await self.socket.send_json(error_frame(str(err), type=kind))
 
     async def chat(self, data: dict[str, Any]) -> None:
