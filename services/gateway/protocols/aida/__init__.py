@@ -1,1 +1,1 @@
-"""Phoenix channels over WebSocket (what AIDA's clients speak): wire format, socket, bot feed."""
+"""AIDA: Phoenix channels at `/socket/websocket` (wire, channel, events, bot feed), and images."""
