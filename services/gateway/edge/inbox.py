@@ -39,8 +39,8 @@ class Adapter(Protocol):
 
 
 class Inbox(Outbox):
-    """The reading half of a Socket (sockets.py): frames to its adapter,
-    and the socket's end."""
+    """The reading half of a Socket (sockets.py): frames to its adapter, and the socket's end.
+    Each half declares the slots of the state it owns."""
 
     __slots__ = (
         "_inbox",

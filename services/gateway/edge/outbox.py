@@ -53,8 +53,8 @@ class _Out:
 
 
 class Outbox(asyncio.Protocol):
-    """The sending half of a Socket (sockets.py): frames out, the send
-    queue, the close. What ends the socket for its adapter is the reading half's (`_end`)."""
+    """The sending half of a Socket (sockets.py): frames out, the send queue, the close. What
+    ends the socket for its adapter is the reading half's (`_end`, inbox.py)."""
 
     __slots__ = (
         "_bounds",
