@@ -5,8 +5,8 @@ from shared.service import serve
 
 from .config import GatewaySettings
 from .edge.http_limits import HeadLimits, limited_http
-from .edge.shapes import Shapes
 from .main import create_app
+from .protocols.shapes import Shapes
 
 if __name__ == "__main__":
     setup_process("gateway")

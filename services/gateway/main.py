@@ -30,13 +30,13 @@ from .config import GatewaySettings
 from .edge import connection, problems
 from .edge.limits import LimitedBridge, Limits
 from .edge.nul_guard import NulGuard
-from .edge.shapes import ShapedRefusals, Shapes
 from .edge.wsserver import SocketPort
 from .protocols.aida.feed import BotFeeds
 from .protocols.aida.images import content_app
 from .protocols.aida.routes import aida_sockets
 from .protocols.besser.routes import BesserEndpoint, BesserMedia, besser_port, besser_sockets
 from .protocols.rsvp.routes import rsvp_router
+from .protocols.shapes import ShapedRefusals, Shapes
 from .protocols.xparo.robot_api import robot_router
 from .protocols.xparo.routes import xparo_router
 from .web.chat_page import chat_page_router

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from services.gateway.config import GatewaySettings
 from services.gateway.edge import problems
-from services.gateway.edge.shapes import ShapedRefusals, Shapes
+from services.gateway.protocols.shapes import ShapedRefusals, Shapes
 
 pytestmark = pytest.mark.unit
 ran: list[str] = []

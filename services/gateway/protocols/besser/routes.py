@@ -31,8 +31,8 @@ from ...config import GatewaySettings
 from ...edge import connection
 from ...edge.http_limits import HeadLimits, limited_http
 from ...edge.limits import Limits
-from ...edge.shapes import problem_refusal
 from ...edge.wsserver import Handshake, SocketPort
+from ..shapes import problem_refusal
 from .channel import BesserSocket, Media, UploadedFile
 from .channel import Handshake as BesserHandshake
 from .wire import BesserFrameError

@@ -21,10 +21,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import GatewaySettings
-from ..protocols.rsvp.wire import failure_body, respond
-from ..protocols.xparo.refusals import error_frame
-from .problems import MEDIA_TYPE as PROBLEM
-from .problems import problem
+from ..edge.problems import MEDIA_TYPE as PROBLEM
+from ..edge.problems import problem
+from .rsvp.wire import failure_body, respond
+from .xparo.refusals import error_frame
 
 Render = Callable[[int, str], Response]
 MAX_MESSAGE = 500  # characters of a framework's refusal text carried into the shape
