@@ -23,12 +23,12 @@ from .admin_content import admin_content_router
 from .admin_conversations import admin_conversations_router
 from .admin_projects import admin_projects_router
 from .audit import AuditMiddleware, audit_router
-from .bus.bridge import ConnectionWatch
+from .bus.bridge import ConnectionWatch, LimitedBridge
 from .bus.identity_cache import CachedProjects
 from .bus.live_feed import LiveFeeds, events_router
 from .config import GatewaySettings
 from .edge import connection, problems
-from .edge.limits import LimitedBridge, Limits
+from .edge.limits import Limits
 from .edge.nul_guard import NulGuard
 from .edge.wsserver import SocketPort
 from .protocols.aida.feed import BotFeeds

@@ -18,17 +18,14 @@ from shared import subjects
 from shared.contracts import Event, TurnReceived
 from shared.observability.messages import CORRELATION_ID, EVENT_ID, publishing
 
-from ..edge.errors import GatewayError
+from ..edge.errors import BridgeError as BridgeError  # raised here, caught by every caller
+from ..edge.limits import Limits
 from ..edge.metrics import TURNS
 from .reply_routing import ReplyRouting
 from .resume import Resume
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class BridgeError(GatewayError):
-    """The broker could not take or answer a message in time."""
 
 
 class Bridge(ReplyRouting):
@@ -114,6 +111,18 @@ class Bridge(ReplyRouting):
             log.warning("no answer on %s: %r", subject, err)
             raise BridgeError("the service did not answer, try again") from err
         return answer.validate_json(msg.body)
+
+
+class LimitedBridge(Bridge):
+    """The bridge, counting each project's turns before they are published."""
+
+    def __init__(self, broker: NatsBroker, *, limits: Limits, **options: Any) -> None:
+        super().__init__(broker, **options)
+        self._limits = limits
+
+    async def publish_turn(self, turn: TurnReceived) -> None:
+        self._limits.take_turn(turn.project_key)
+        await super().publish_turn(turn)
 
 
 class ConnectionWatch:

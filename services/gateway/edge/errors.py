@@ -2,14 +2,14 @@
 
 Every error the gateway raises is a GatewayError, translated at the boundary it reaches: a
 protocol's own error frame or close code on a socket, the protocol's error body on its HTTP
-routes (shapes.py), an RFC 9457 problem on the admin API and pages (problems.py).
+routes (protocols/shapes.py), an RFC 9457 problem on the admin API and pages (problems.py).
 
     GatewayError
     ├── BadFrame            a client's frame is not its protocol
     │   ├── PhoenixFrameError   protocols/aida/wire.py
     │   ├── BesserFrameError    protocols/besser/wire.py
     │   └── TypedFrameError     protocols/xparo/typed.py
-    ├── BridgeError         NATS did not take or answer in time (bus/bridge.py)
+    ├── BridgeError         NATS did not take or answer in time (raised in bus/bridge.py)
     │   └── RateLimited         over a rate (edge/limits.py)
     ├── Problem             an HTTP problem response (edge/problems.py)
     ├── HeadRefused         a request head over a limit (edge/http_limits.py)
@@ -33,3 +33,7 @@ class GatewayError(Exception):
 class BadFrame(GatewayError):
     """A client's frame is not its protocol; each protocol's subclass carries what its error
     answer needs."""
+
+
+class BridgeError(GatewayError):
+    """The broker could not take or answer a message in time."""

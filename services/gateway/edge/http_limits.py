@@ -12,7 +12,7 @@ protocol with counts kept as the parser goes:
   under httptools' own 65,535-byte URL limit, past which uvicorn answered a plain-text 400);
 - a request the parser cannot read → 400.
 
-The refusal is written in the shape of the route the path names (`shapes.Shapes`: RSVP.ai's
+The refusal is written in the shape of the route the path names (`protocols/shapes.py`: RSVP.ai's
 `status: -1`, XPARO's `{"error": …}`, problems elsewhere): the app never sees the request, so
 its routes cannot answer, but the path is read first and is enough to pick the shape. A
 WebSocket handshake is an HTTP request like any other and is refused the same way (before the

@@ -19,13 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
-from faststream.nats import NatsBroker
 from starlette.websockets import WebSocket
 
-from shared.contracts import TurnReceived
-
-from ..bus.bridge import Bridge, BridgeError
 from ..config import GatewaySettings
+from .errors import BridgeError
 
 Clock = Callable[[], float]
 IDLE_BUCKETS = 10_000  # forget full (idle) project buckets beyond this many
@@ -207,18 +204,6 @@ class ProjectSeats(Protocol):
 
     def join_project(self, project: UUID) -> bool: ...
     def leave_project(self, project: UUID) -> None: ...
-
-
-class LimitedBridge(Bridge):
-    """The bridge, counting each project's turns before they are published."""
-
-    def __init__(self, broker: NatsBroker, *, limits: Limits, **options: Any) -> None:
-        super().__init__(broker, **options)
-        self._limits = limits
-
-    async def publish_turn(self, turn: TurnReceived) -> None:
-        self._limits.take_turn(turn.project_key)
-        await super().publish_turn(turn)
 
 
 UNLIMITED = Limits(
