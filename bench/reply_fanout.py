@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from uuid import uuid4
 
-from services.gateway.bridge import Bridge
+from services.gateway.bus.bridge import Bridge
 from shared.broker import make_broker
 from shared.contracts import ChatReply, TurnAnswered
 from shared.devstack.embedded import EmbeddedNats, free_port

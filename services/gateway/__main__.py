@@ -4,9 +4,9 @@ from shared.observability.setup import setup_process
 from shared.service import serve
 
 from .config import GatewaySettings
-from .http_limits import HeadLimits, limited_http
+from .edge.http_limits import HeadLimits, limited_http
 from .main import create_app
-from .shapes import Shapes
+from .protocols.shapes import Shapes
 
 if __name__ == "__main__":
     setup_process("gateway")

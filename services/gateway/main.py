@@ -1,10 +1,13 @@
 """Wiring: the FastAPI app, its broker and database, health routes, protocol endpoints."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Response
+from faststream.nats import NatsBroker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import subjects
 from shared.broker import ensure_streams, make_broker
@@ -14,7 +17,6 @@ from shared.observability.metrics import render
 from shared.service import Startup, dependencies_of
 from shared.settings import CommonSettings
 
-from . import connection, problems
 from .admin.audit import AuditMiddleware
 from .admin.audit import router as audit_router
 from .admin.chat import router as admin_chat_router
@@ -24,31 +26,53 @@ from .admin.conversations import router as admin_conversations_router
 from .admin.deps import AdminServices
 from .admin.fleet import router as admin_fleet_router
 from .admin.inbox import router as admin_inbox_router
+from .admin.live_feed import LiveFeeds, events_router
 from .admin.projects import router as admin_projects_router
 from .admin.robots import router as admin_robots_router
 from .admin.try_it import router as admin_try_router
-from .aida_routes import aida_sockets
-from .besser_routes import BesserEndpoint, BesserMedia, besser_port, besser_sockets
-from .bridge import ConnectionWatch
-from .chat_page import chat_page_router
+from .bus.bridge import ConnectionWatch, LimitedBridge
+from .bus.identity_cache import CachedProjects
 from .config import GatewaySettings
-from .console_page import console_page_router
-from .content_routes import content_app
-from .docs_page import docs_router
-from .events import LiveFeeds, events_router
-from .home_page import home_page_router
-from .identity_cache import CachedProjects
-from .limits import LimitedBridge, Limits
-from .nul_guard import NulGuard
-from .phoenix.feed import BotFeeds
-from .robot_api import robot_router
-from .rsvp_routes import rsvp_router
-from .shapes import ShapedRefusals, Shapes
-from .wsserver import SocketPort
-from .xparo_routes import xparo_router
+from .edge import connection, problems
+from .edge.limits import Limits
+from .edge.nul_guard import NulGuard
+from .edge.wsserver import SocketPort
+from .protocols.aida.feed import BotFeeds
+from .protocols.aida.images import content_app
+from .protocols.aida.routes import aida_sockets
+from .protocols.besser.routes import BesserEndpoint, BesserMedia, besser_port, besser_sockets
+from .protocols.rsvp.routes import rsvp_router
+from .protocols.shapes import ShapedRefusals, Shapes
+from .protocols.xparo.robot_api import robot_router
+from .protocols.xparo.routes import xparo_router
+from .web.chat_page import chat_page_router
+from .web.console_page import console_page_router
+from .web.docs_page import docs_router
+from .web.home_page import home_page_router
 
 # uvicorn drops frames above this at once; frames between the limit and this get a clean 1009.
 HARD_CAP_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the gateway's routes, lifespan and shutdown share: made once per app."""
+
+    common: CommonSettings
+    settings: GatewaySettings
+    broker: NatsBroker
+    engine: AsyncEngine
+    projects: CachedProjects
+    tokens: TokenStore
+    audit: AuditStore
+    limits: Limits
+    bridge: LimitedBridge
+    feeds: BotFeeds
+    sockets: connection.OpenSockets
+    live: LiveFeeds
+    port: SocketPort  # the main port's WebSockets (XPARO, AIDA)
+    besser: SocketPort  # the BESSER port's
+    startup: Startup
 
 
 def create_app(
@@ -56,8 +80,28 @@ def create_app(
 ) -> FastAPI:
     """The gateway: every HTTP route on one ASGI app, every WebSocket on its port's socket
     layer (`app.state.sockets`, uvicorn's `ws=`; wsserver.py)."""
-    common = common or CommonSettings()
-    settings = settings or GatewaySettings()
+    w = wire(common or CommonSettings(), settings or GatewaySettings())
+    # /docs is served from local files (docs_page.py): FastAPI's own loads Swagger UI from a CDN.
+    app = FastAPI(title="Switchboard gateway", lifespan=lifespan(w), docs_url=None, redoc_url=None)
+    app.state.sockets = w.port
+    problems.install(app)
+    app.add_middleware(AuditMiddleware, store=w.audit)
+    app.add_middleware(NulGuard)  # nothing with a NUL reaches a route
+    app.add_middleware(ShapedRefusals, shapes=Shapes(w.settings))  # outermost: every refusal
+    admin_routes(app, w)
+    health_routes(app, w)
+    app.include_router(xparo_router(w.projects, w.tokens, w.bridge, w.settings, w.sockets, w.port))
+    app.state.before_shutdown = shutdown(w)
+    aida_sockets(w.port, w.projects, w.bridge, w.feeds, w.settings, w.sockets)
+    app.include_router(rsvp_router(w.projects, w.bridge, w.settings))
+    page_routes(app, w)
+    app.mount("/content", content_app(w.bridge, w.settings))
+    return app
+
+
+def wire(common: CommonSettings, settings: GatewaySettings) -> Wiring:
+    """The broker, the database's stores, the bridge with this replica's limits, and the two
+    ports' sockets."""
     watch = ConnectionWatch()  # replies published while NATS was away are fetched again
     broker = make_broker(
         common.nats_url,
@@ -73,8 +117,6 @@ def create_app(
             change, subjects.project_changed(change.project_key)
         ),
     )
-    tokens = TokenStore(session_factory(engine))
-    audit = AuditStore(session_factory(engine))
     limits = Limits(settings)  # rate limits and connection caps of this replica
     bridge = LimitedBridge(
         broker,
@@ -84,27 +126,49 @@ def create_app(
         stream_replicas=common.nats_stream_replicas,  # the resume bucket, like the streams
     )
     watch.on_reconnected(bridge.recover)
-    feeds = BotFeeds(
+    sockets = connection.OpenSockets()
+    return Wiring(
+        common=common,
+        settings=settings,
+        broker=broker,
+        engine=engine,
+        projects=projects,
+        tokens=TokenStore(session_factory(engine)),
+        audit=AuditStore(session_factory(engine)),
+        limits=limits,
+        bridge=bridge,
+        feeds=bot_feeds(bridge, settings),
+        sockets=sockets,
+        live=LiveFeeds(bridge),
+        port=main_port(settings, limits),
+        besser=besser_sockets(
+            BesserEndpoint(
+                projects=projects,
+                bridge=bridge,
+                media=BesserMedia(bridge),
+                settings=settings,
+                sockets=sockets,
+            ),
+            settings,
+            limits,
+        ),
+        startup=Startup(dependencies_of(common)),  # NATS and Postgres, waited for with backoff
+    )
+
+
+def bot_feeds(bridge: LimitedBridge, settings: GatewaySettings) -> BotFeeds:
+    """AIDA's bot feeds: every reply of a bot to every socket joined to it."""
+    return BotFeeds(
         bridge,
         keep_s=settings.aida_backlog_keep_s,
         ack_wait_s=settings.command_ack_wait_s,
         fetch_s=settings.aida_fetch_wait_s,
     )
 
-    sockets = connection.OpenSockets()
-    live = LiveFeeds(bridge)
-    besser = besser_sockets(
-        BesserEndpoint(
-            projects=projects,
-            bridge=bridge,
-            media=BesserMedia(bridge),
-            settings=settings,
-            sockets=sockets,
-        ),
-        settings,
-        limits,
-    )
-    port = SocketPort(  # the main port's WebSockets (XPARO, AIDA)
+
+def main_port(settings: GatewaySettings, limits: Limits) -> SocketPort:
+    """The main port's WebSockets (XPARO, AIDA)."""
+    return SocketPort(
         limits=limits,
         max_size=settings.max_frame_bytes * HARD_CAP_FACTOR,
         deflate=settings.ws_per_message_deflate,
@@ -112,36 +176,38 @@ def create_app(
         ping_timeout_s=settings.ws_ping_timeout_s,
     )
 
-    startup = Startup(dependencies_of(common))  # NATS and Postgres, waited for with backoff
+
+def lifespan(w: Wiring) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the broker (streams, the identity cache's listener) and the BESSER port once NATS
+    and Postgres answer; stop them when the app stops."""
+    broker, common = w.broker, w.common
 
     async def streams() -> None:
         await ensure_streams(broker.connection.jetstream(), replicas=common.nats_stream_replicas)
 
     async def identity_cache() -> None:
-        await projects.listen(broker.connection)
+        await w.projects.listen(broker.connection)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def running(_app: FastAPI) -> AsyncIterator[None]:
         async with (
-            startup.running(broker.start, streams, identity_cache),
-            besser_port(besser, settings, host=common.bind_host),
+            w.startup.running(broker.start, streams, identity_cache),
+            besser_port(w.besser, w.settings, host=common.bind_host),
         ):
             yield
         await broker.stop()
-        await engine.dispose()
+        await w.engine.dispose()
 
-    # /docs is served from local files (docs_page.py): FastAPI's own loads Swagger UI from a CDN.
-    app = FastAPI(title="Switchboard gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.sockets = port
-    problems.install(app)
-    app.add_middleware(AuditMiddleware, store=audit)
-    app.add_middleware(NulGuard)  # nothing with a NUL reaches a route
-    app.add_middleware(ShapedRefusals, shapes=Shapes(settings))  # outermost: every refusal
-    app.state.admin = AdminServices(projects, tokens, bridge, audit)  # what admin routes use
+    return running
+
+
+def admin_routes(app: FastAPI, w: Wiring) -> None:
+    """The admin API's routers, and the robots' REST routes."""
+    app.state.admin = AdminServices(w.projects, w.tokens, w.bridge, w.audit)  # admin routes' deps
     app.include_router(admin_projects_router)
     app.include_router(admin_cluster_router)
     app.include_router(audit_router)
-    app.include_router(events_router(projects, tokens, live))
+    app.include_router(events_router(w.projects, w.tokens, w.live))
     app.include_router(admin_robots_router)
     app.include_router(admin_fleet_router)
     app.include_router(admin_inbox_router)
@@ -149,7 +215,11 @@ def create_app(
     app.include_router(admin_try_router)
     app.include_router(admin_conversations_router)
     app.include_router(admin_content_router)
-    app.include_router(robot_router(tokens, bridge))
+    app.include_router(robot_router(w.tokens, w.bridge))
+
+
+def health_routes(app: FastAPI, w: Wiring) -> None:
+    """`/health`, `/ready` and `/metrics`."""
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -159,7 +229,7 @@ def create_app(
     @app.get("/ready")
     async def ready(response: Response) -> dict[str, str]:
         """Ready: NATS and Postgres both answer."""
-        ok = startup.done and await broker.ping(timeout=1.0) and await database_ready(engine)
+        ok = w.startup.done and await w.broker.ping(timeout=1.0) and await database_ready(w.engine)
         response.status_code = 200 if ok else 503
         return {"status": "ready" if ok else "not ready"}
 
@@ -169,19 +239,21 @@ def create_app(
         body, content_type = await render()
         return Response(body, media_type=content_type)
 
-    app.include_router(xparo_router(projects, tokens, bridge, settings, sockets, port))
+
+def shutdown(w: Wiring) -> Callable[[], Awaitable[None]]:
+    """What runs on SIGTERM before uvicorn closes connections its own way."""
 
     async def before_shutdown() -> None:
         # Marks first: a client told to reconnect must find where its session stopped.
-        await bridge.resume.suspend_all()
-        await asyncio.gather(sockets.close_all(), live.close_all())
+        await w.bridge.resume.suspend_all()
+        await asyncio.gather(w.sockets.close_all(), w.live.close_all())
 
-    app.state.before_shutdown = before_shutdown
-    aida_sockets(port, projects, bridge, feeds, settings, sockets)
-    app.include_router(rsvp_router(projects, bridge, settings))
-    app.include_router(chat_page_router(settings))
-    app.include_router(console_page_router(settings))
+    return before_shutdown
+
+
+def page_routes(app: FastAPI, w: Wiring) -> None:
+    """The built-in pages: chat, console, API docs, front page."""
+    app.include_router(chat_page_router(w.settings))
+    app.include_router(console_page_router(w.settings))
     app.include_router(docs_router())
-    app.include_router(home_page_router(settings))
-    app.mount("/content", content_app(bridge, settings))
-    return app
+    app.include_router(home_page_router(w.settings))

@@ -27,7 +27,7 @@ import psutil
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from services.gateway.phoenix import wire
+from services.gateway.protocols.aida import wire
 from tests.support import fuzz
 from tests.support.plugin import Stack, TestProject
 
@@ -138,7 +138,7 @@ def _phoenix_closes(frame: fuzz.Frame) -> bool:
             V2.decode_binary(frame)
         else:
             V2.decode(frame)
-    except wire.FrameError as err:
+    except wire.PhoenixFrameError as err:
         return isinstance(frame, bytes) or (err.ref is None and err.topic is None)
     return False
 

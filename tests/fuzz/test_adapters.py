@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from services.gateway.phoenix import wire
+from services.gateway.protocols.aida import wire
 from tests.support import fuzz
 from tests.support.gateway_fakes import OTHER_PROJECT, SECRET
 from tests.support.sockets import (
@@ -134,7 +134,7 @@ def binary_push(frame: fuzz.Frame, version: int) -> bool:
         return False
     try:
         wire.Serializer(version).decode_binary(frame)  # type: ignore[arg-type]
-    except wire.FrameError:
+    except wire.PhoenixFrameError:
         return False
     return True
 

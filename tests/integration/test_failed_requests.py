@@ -10,7 +10,7 @@ import pytest
 from faststream.nats import NatsBroker
 from pydantic import BaseModel, TypeAdapter
 
-from services.gateway.bridge import Bridge, BridgeError
+from services.gateway.bus.bridge import Bridge, BridgeError
 from shared.broker import SERVICE_FAILED, failed, make_broker
 from tests.support.backends import Backends
 

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.gateway.bridge import Bridge
+from services.gateway.bus.bridge import Bridge
 from shared import subjects
 from shared.broker import make_broker
 from shared.contracts import ChatReply, TurnAnswered

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from services.gateway.identity_cache import CachedProjects
+from services.gateway.bus.identity_cache import CachedProjects
 from shared.cli import app
 from shared.db import make_engine, session_factory
 from tests.support.backends import Backends

@@ -21,8 +21,8 @@ from nats.js.errors import NotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 from pydantic import BaseModel, TypeAdapter
 
-from services.gateway.bridge import Bridge
-from services.gateway.media_files import MediaStore, store_file, transcribe
+from services.gateway.bus.bridge import Bridge
+from services.gateway.bus.media_files import MediaStore, store_file, transcribe
 from shared import subjects
 from shared.broker import make_broker
 from shared.contracts import (

@@ -12,9 +12,9 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from services.gateway.adapters.besser import UploadedFile
-from services.gateway.adapters.besser_wire import FrameError as BesserFrameError
-from services.gateway.bridge import BridgeError
+from services.gateway.bus.bridge import BridgeError
+from services.gateway.protocols.besser.channel import UploadedFile
+from services.gateway.protocols.besser.wire import BesserFrameError
 from shared.contracts import BotContent, BotContentSaved, ChatReply, TurnAnswered, TurnReceived
 from shared.contracts.chat import AudioPart
 from shared.contracts.schedule import (
@@ -203,7 +203,7 @@ class FakeFeeds:
 
 
 class FakeMedia:
-    """Keeps small files, refuses the rest as the media service would (FrameError)."""
+    """Keeps small files, refuses the rest as the media service would (BesserFrameError)."""
 
     async def store_file(
         self, *, project: UUID, session: str, name: str, declared_type: str, data: bytes

@@ -7,14 +7,14 @@ from typing import Any, cast
 
 from fastapi import FastAPI
 
-from services.gateway.adapters.aida import AidaSocket
-from services.gateway.adapters.besser import BesserSocket, Handshake
-from services.gateway.adapters.xparo import XparoAdapter
-from services.gateway.adapters.xparo_typed import XparoTypedAdapter
 from services.gateway.config import GatewaySettings
-from services.gateway.nul_guard import NulGuard
-from services.gateway.phoenix import wire
-from services.gateway.rsvp_routes import rsvp_router
+from services.gateway.edge.nul_guard import NulGuard
+from services.gateway.protocols.aida import wire
+from services.gateway.protocols.aida.channel import AidaSocket
+from services.gateway.protocols.besser.channel import BesserSocket, Handshake
+from services.gateway.protocols.rsvp.routes import rsvp_router
+from services.gateway.protocols.xparo.commands import XparoAdapter
+from services.gateway.protocols.xparo.typed import XparoTypedAdapter
 from shared.identity import Project
 
 from .gateway_fakes import (

@@ -1,4 +1,4 @@
-"""A connection.Socket on a fake transport, and a client speaking the WebSocket protocol to it."""
+"""A sockets.Socket on a fake transport, and a client speaking the WebSocket protocol to it."""
 
 import asyncio
 from collections.abc import Callable
@@ -8,7 +8,7 @@ from websockets.client import ClientProtocol
 from websockets.frames import Close, Frame, Opcode
 from websockets.protocol import OPEN
 
-from services.gateway import connection
+from services.gateway.edge import sockets
 
 
 class Wire(asyncio.Transport):
@@ -49,7 +49,7 @@ class Client:
 
     def __init__(self) -> None:
         self.wire = Wire()
-        self.sock = connection.Socket.opened(self.wire)
+        self.sock = sockets.Socket.opened(self.wire)
         self.protocol = ClientProtocol("ws://test/", state=OPEN)  # type: ignore[arg-type]
         self.frames: list[Frame] = []
 

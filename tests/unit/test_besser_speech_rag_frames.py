@@ -10,7 +10,7 @@ from uuid import uuid4
 import numpy as np
 import pytest
 
-from services.gateway.adapters.besser_wire import encode_part, reply_frames
+from services.gateway.protocols.besser.wire import encode_part, reply_frames
 from shared.contracts.chat import AudioPart, RagDoc, RagPart
 
 pytestmark = pytest.mark.unit

@@ -8,8 +8,8 @@ from uuid import uuid4
 
 import pytest
 
-from services.gateway.adapters.besser_wire import (
-    FrameError,
+from services.gateway.protocols.besser.wire import (
+    BesserFrameError,
     decode_base64,
     encode_part,
     error_frame,
@@ -158,7 +158,7 @@ def test_an_error_is_a_str_reply_baf_uis_render_with_the_reason_under_error() ->
     ],
 )
 def test_bad_client_frames_say_what_is_wrong(text: str, problem: str) -> None:
-    with pytest.raises(FrameError, match=re.escape(problem)):
+    with pytest.raises(BesserFrameError, match=re.escape(problem)):
         parse_frame(text)
 
 
@@ -180,13 +180,13 @@ def test_a_user_message_may_be_a_json_object_or_a_string_holding_one() -> None:
 def test_user_file_is_a_json_string_with_name_type_and_base64() -> None:
     message = json.dumps({"name": "a.txt", "type": "text/plain", "base64": "YWJj"})
     assert file_message(message) == ("a.txt", "text/plain", b"abc")
-    with pytest.raises(FrameError, match="name"):
+    with pytest.raises(BesserFrameError, match="name"):
         file_message(json.dumps({"name": "", "type": "text/plain", "base64": "YWJj"}))
-    with pytest.raises(FrameError, match="base64"):
+    with pytest.raises(BesserFrameError, match="base64"):
         file_message(json.dumps({"name": "a", "type": "text/plain", "base64": "!!"}))
 
 
 def test_base64_may_come_as_a_data_url() -> None:
     assert decode_base64("data:audio/wav;base64,UklGRg==", "voice") == b"RIFF"
-    with pytest.raises(FrameError):
+    with pytest.raises(BesserFrameError):
         decode_base64(None, "voice")

@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 from faststream.nats import NatsBroker
 
-from services.gateway.bridge import Bridge
+from services.gateway.bus.bridge import Bridge
 from shared import subjects
 from shared.contracts import TurnReceived
 

@@ -5,7 +5,7 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from services.gateway.bridge import REPLY
+from services.gateway.bus.reply_routing import REPLY
 from shared import subjects
 from shared.contracts import BotSpoke, TurnAnswered, TurnReceived
 from shared.identity.secrets import hash_secret, new_secret, secret_matches

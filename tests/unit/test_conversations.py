@@ -11,7 +11,6 @@ import pytest
 from services.dialog.conversations.application import entries_of, fit
 from services.dialog.conversations.queries import like_pattern
 from services.dialog.models import TurnRow
-from services.gateway.adapters.rsvp import answer_body
 from services.gateway.admin.formats.conversations import (
     csv_rows,
     cursor_position,
@@ -21,6 +20,7 @@ from services.gateway.admin.formats.conversations import (
     safe_cell,
     utc,
 )
+from services.gateway.protocols.rsvp.wire import answer_body
 from shared.contracts import TurnAnswered
 from shared.contracts.conversation import MAX_REPLY_BYTES, ConversationPosition, ExportEntry
 from shared.contracts.paging import BadCursor, encode_cursor

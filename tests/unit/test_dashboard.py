@@ -8,7 +8,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 import services.dialog.metrics
-import services.gateway.metrics
+import services.gateway.edge.metrics
 import shared.observability.metrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -20,7 +20,9 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), 
 
 def exported() -> set[str]:
     """Every series name the services' metric modules put on /metrics."""
-    assert services.dialog.metrics and services.gateway.metrics and shared.observability.metrics
+    assert (
+        services.dialog.metrics and services.gateway.edge.metrics and shared.observability.metrics
+    )
     names: set[str] = set()
     for family in REGISTRY.collect():
         if family.name.startswith("switchboard_"):

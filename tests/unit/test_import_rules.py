@@ -166,4 +166,4 @@ def test_the_rules_catch_what_they_forbid() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     known = {"services.a.x": Path("x"), "services.b": Path("b")}
     assert _nearest("services.b.y.z", known) == "services.b"
-    assert service_of("services.gateway.bridge") == "gateway"
+    assert service_of("services.gateway.bus.bridge") == "gateway"

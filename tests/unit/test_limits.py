@@ -1,5 +1,5 @@
-"""Token buckets, connection caps and the bounded send queue (services/gateway/limits.py and
-connection.py), on a fake clock and a fake WebSocket."""
+"""Token buckets, connection caps and the bounded send queue (services/gateway/edge/limits.py and
+edge/outbox.py), on a fake clock and a fake WebSocket."""
 
 import asyncio
 from typing import Any
@@ -8,8 +8,9 @@ from uuid import uuid4
 import pytest
 
 from services.gateway.config import GatewaySettings
-from services.gateway.connection import CLOSE_TRY_AGAIN, Socket
-from services.gateway.limits import Limits, RateLimited, SendBounds, TokenBucket
+from services.gateway.edge.limits import Limits, RateLimited, SendBounds, TokenBucket
+from services.gateway.edge.outbox import CLOSE_TRY_AGAIN
+from services.gateway.edge.sockets import Socket
 
 from .fake_wire import Client, until
 

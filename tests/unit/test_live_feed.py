@@ -1,4 +1,4 @@
-"""The admin live feed's summaries and its bounded, thinned queue (services/gateway/events.py)."""
+"""The admin live feed's summaries and its bounded, thinned queue (services/gateway/admin/live_feed.py)."""
 
 import asyncio
 import json
@@ -6,8 +6,8 @@ from uuid import uuid4
 
 import pytest
 
-from services.gateway import events
-from services.gateway.events import Feed, frame, summarise
+from services.gateway.admin import live_feed
+from services.gateway.admin.live_feed import Feed, frame, summarise
 
 P = uuid4().hex
 
@@ -62,12 +62,12 @@ def test_garbage_on_a_subject_is_skipped(data: bytes) -> None:
 
 def test_long_texts_are_cut() -> None:
     turn = summarise(f"chat.turn.{P}", msg(session_id="s", text="x" * 10_000))
-    assert turn is not None and len(turn[1]["text"]) == events.TEXT_CHARS
+    assert turn is not None and len(turn[1]["text"]) == live_feed.TEXT_CHARS
 
 
 def test_a_lagging_reader_loses_the_oldest_events_and_is_told_how_many() -> None:
     feed = Feed()
-    for n in range(events.QUEUE + 5):
+    for n in range(live_feed.QUEUE + 5):
         feed.offer(f"chat.turn.{P}", msg(session_id="s", text=str(n)))
     assert feed.dropped == 5
     assert feed.queue.get_nowait()[1]["text"] == "5"
@@ -101,7 +101,7 @@ async def test_a_stopping_gateway_ends_open_feeds_at_once() -> None:
     class FakeBridge:
         broker = Broker()
 
-    feeds = events.LiveFeeds(FakeBridge())  # type: ignore[arg-type]
+    feeds = live_feed.LiveFeeds(FakeBridge())  # type: ignore[arg-type]
     stream = feeds.stream(uuid4())
     assert await anext(stream) == b": connected\n\n"
     waiting = asyncio.ensure_future(anext(stream))

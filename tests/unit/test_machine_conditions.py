@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from services.dialog.engines.machine import MachineModel, Step
 from services.dialog.engines.machine_context import MachineEvent
-from services.gateway.adapters.besser_wire import reply_frames
 from services.gateway.admin.formats.knowledge import FormatError, as_yaml, read_machine
+from services.gateway.protocols.besser.wire import reply_frames
 from shared.contracts.chat import TextPart
 from shared.contracts.machine import StateMachine
 from shared.expression import Invalid, parse, satisfied

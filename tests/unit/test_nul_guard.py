@@ -1,4 +1,4 @@
-"""NUL characters are refused at the gateway's door (services/gateway/nul_guard.py)."""
+"""NUL characters are refused at the gateway's door (services/gateway/edge/nul_guard.py)."""
 
 from typing import Any
 
@@ -6,7 +6,7 @@ import pytest
 from fastapi import Body, FastAPI
 from fastapi.testclient import TestClient
 
-from services.gateway.nul_guard import NulGuard, has_nul
+from services.gateway.edge.nul_guard import NulGuard, has_nul
 
 
 def app() -> TestClient:

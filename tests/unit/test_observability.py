@@ -1,6 +1,7 @@
 """Log lines, message ids, trace context and the gateway's meters, each on its own."""
 
 import asyncio
+import contextvars
 import json
 import logging
 from collections.abc import Iterator
@@ -14,9 +15,11 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from structlog.contextvars import bound_contextvars, get_contextvars
 
+from services.gateway.edge.metrics import SocketMeter, TurnClock, protocol_of
 from services.gateway.main import create_app
-from services.gateway.metrics import SocketMeter, TurnClock, protocol_of
+from services.gateway.protocols.besser.channel import BesserSocket, Handshake
 from shared.contracts import TurnAnswered, TurnReceived
+from shared.identity import Project
 from shared.logging import formatter
 from shared.observability.messages import handling, ids_of, publishing, receiving
 from shared.observability.metrics import POOLS, render
@@ -239,3 +242,74 @@ def test_a_pool_not_open_is_left_out() -> None:
     finally:
         POOLS.pools.pop(owner, None)
     assert b'pool="closed"' not in body and b"switchboard_db_pool_max" in body
+
+
+class _Resume:
+    def hold(self, _held: object) -> None:
+        return None
+
+    def release(self, _held: object) -> None:
+        return None
+
+    async def take(self, _name: str) -> None:
+        return None
+
+
+class _Follow:
+    async def unsubscribe(self) -> None:
+        return None
+
+
+class _Bridge:
+    """Takes the start turn, and keeps the session's reply routing for the test to call."""
+
+    def __init__(self) -> None:
+        self.resume = _Resume()
+        self.deliver: Any = None
+
+    async def follow_replies(self, *, project: Any, session: str, deliver: Any) -> _Follow:
+        self.deliver = deliver
+        return _Follow()
+
+    async def publish_turn(self, turn: TurnReceived) -> None:
+        return None
+
+
+async def test_a_refusal_from_the_reply_routing_counts_on_its_own_socket() -> None:
+    """A BESSER session the dialog refuses as deleted is answered from the reply routing's task,
+    not the socket's, and still counts as a refused frame of its socket's protocol."""
+    project = Project(key=uuid4(), name="meter", secret_hash="x", secret_prefix="x")
+    sent: list[Any] = []
+
+    async def send(frame: Any) -> bool:
+        sent.append(frame)
+        return True
+
+    async def close(_code: int, _reason: str) -> None:
+        return None
+
+    bridge = _Bridge()
+    adapter = BesserSocket(
+        send,
+        close,
+        project=project,
+        handshake=Handshake(session="s-1", user_id=None, session_name=None, stage="test"),
+        bridge=bridge,  # type: ignore[arg-type]
+        media=None,  # type: ignore[arg-type]
+        meter=SocketMeter("besser"),
+    )
+    await adapter.start()
+    before = _value("switchboard_frame_errors_total", protocol="besser", kind="refused")
+    refused = TurnAnswered(
+        project_key=project.key,
+        session_id="s-1",
+        turn_event_id=uuid4(),
+        text="",
+        engine="none",
+        refused="session_deleted",
+        correlation_id=uuid4(),
+    )
+    routing = contextvars.Context()  # the routing task's own: nothing of the socket's in it
+    await asyncio.get_running_loop().create_task(bridge.deliver(refused), context=routing)
+    after = _value("switchboard_frame_errors_total", protocol="besser", kind="refused")
+    assert after == before + 1 and sent

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from services.gateway.phoenix import wire
+from services.gateway.protocols.aida import wire
 
 pytestmark = pytest.mark.unit
 BOT = "bot:2f6dc44d-dad1-4969-b22f-729c3b77f638"
@@ -78,14 +78,14 @@ def test_binary_push_is_parsed() -> None:
     ids=["reply-kind", "lengths-past-end", "empty", "short-header"],
 )
 def test_bad_binary_frames_are_refused(frame: bytes) -> None:
-    """Binary frames other than well-formed pushes raise FrameError (never crash)."""
-    with pytest.raises(wire.FrameError):
+    """Binary frames other than well-formed pushes raise PhoenixFrameError (never crash)."""
+    with pytest.raises(wire.PhoenixFrameError):
         V2.decode_binary(frame)
 
 
 def test_binary_needs_v2() -> None:
     """A V1 socket has no binary format."""
-    with pytest.raises(wire.FrameError):
+    with pytest.raises(wire.PhoenixFrameError):
         V1.decode_binary(b"\x00\x01\x01\x01\x01abcd")
 
 
@@ -101,7 +101,7 @@ def test_binary_needs_v2() -> None:
     ],
 )
 def test_malformed_text_frames(text: str, has_ref: bool) -> None:
-    """Malformed frames raise FrameError, carrying the ref when it could be read."""
-    with pytest.raises(wire.FrameError) as raised:
+    """Malformed frames raise PhoenixFrameError, carrying the ref when it could be read."""
+    with pytest.raises(wire.PhoenixFrameError) as raised:
         V2.decode(text)
     assert (raised.value.ref is not None) == has_ref

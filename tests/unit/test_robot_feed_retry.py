@@ -10,8 +10,8 @@ import pytest
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import ServiceUnavailableError
 
-from services.gateway import bridge, robots
-from services.gateway.robots import RobotLink
+from services.gateway.bus import pulling, robot_link
+from services.gateway.bus.robot_link import RobotLink
 from shared.contracts import RemoteCommand, RobotCommandIssued
 from shared.retry import Backoff
 
@@ -69,7 +69,7 @@ class FakeBridge:
 async def test_a_broken_pull_is_bound_again_and_the_next_command_delivered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(bridge, "RETRY", Backoff(first_s=0.01, max_s=0.01))
+    monkeypatch.setattr(pulling, "RETRY", Backoff(first_s=0.01, max_s=0.01))
     project = uuid4()
     command = RobotCommandIssued.first(
         project_key=project, robot_id="r1", command=RemoteCommand(command="dock"), issued_by="ops"
@@ -95,7 +95,7 @@ async def test_a_broken_pull_is_bound_again_and_the_next_command_delivered(
         fetch_wait_s=0.01,
     )
     link._open = True
-    config = robots.consumer_config(project=project, robot="r1", ack_wait_s=30)
+    config = robot_link.consumer_config(project=project, robot="r1", ack_wait_s=30)
     task = asyncio.create_task(link._run(js, config))  # type: ignore[arg-type]
     try:
         await asyncio.wait_for(got_it.wait(), 5)

@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from services.gateway.adapters.xparo_typed import FrameError, command_frame, sample_metrics
+from services.gateway.protocols.xparo.typed import TypedFrameError, command_frame, sample_metrics
 from shared import subjects
 from shared.contracts import (
     BehaviorUpdate,
@@ -48,7 +48,7 @@ def test_documented_and_extra_numeric_metrics_are_kept() -> None:
 )
 def test_bad_telemetry_is_refused_with_a_reason(data: dict[str, object], words: str) -> None:
     """Wrong types, out-of-range percentages, odd names and floods are refused, saying why."""
-    with pytest.raises(FrameError, match=words):
+    with pytest.raises(TypedFrameError, match=words):
         sample_metrics(data)
 
 

@@ -5,9 +5,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.gateway import problems
 from services.gateway.config import GatewaySettings
-from services.gateway.shapes import ShapedRefusals, Shapes
+from services.gateway.edge import problems
+from services.gateway.protocols.shapes import ShapedRefusals, Shapes
 
 pytestmark = pytest.mark.unit
 ran: list[str] = []

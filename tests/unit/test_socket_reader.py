@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from services.gateway import connection
-from services.gateway.limits import SendBounds
+from services.gateway.edge import connection, sockets
+from services.gateway.edge.limits import SendBounds
 
 from .fake_wire import Client, Recorder, until
 
@@ -87,7 +87,7 @@ async def test_a_socket_closed_for_overflow_stops_reading_its_silent_client() ->
     """A socket whose send queue overflows (its client stopped reading) ends at once, though
     the client sends nothing more; the adapter is told it closed."""
     client = Client()
-    client.sock = connection.Socket.opened(client.wire, SendBounds(frames=2))
+    client.sock = sockets.Socket.opened(client.wire, SendBounds(frames=2))
     adapter = Recorder()
     await served(client, adapter)
     client.send("hello")
@@ -115,7 +115,7 @@ async def test_a_socket_closed_by_the_server_stops_reading_its_silent_client() -
 async def test_a_frame_over_the_limit_closes_with_1009() -> None:
     """A frame over the socket's limit is not handed over: the socket closes with 1009."""
     client = Client()
-    client.sock = connection.Socket.opened(client.wire, max_bytes=10)
+    client.sock = sockets.Socket.opened(client.wire, max_bytes=10)
     adapter = Recorder()
     await served(client, adapter)
     client.send("short", "far too long for it")
@@ -129,7 +129,7 @@ async def test_a_socket_the_server_closed_reads_the_clients_answer_at_once() -> 
     socket reads again, so the client's answer to the close frame ends the connection at once
     instead of after the close timeout."""
     client = Client()
-    client.sock = connection.Socket.opened(client.wire, max_bytes=10)
+    client.sock = sockets.Socket.opened(client.wire, max_bytes=10)
     await served(client, Recorder())
     client.send("far too long for it")
     await until(lambda: client.closed_with() is not None)

@@ -4,8 +4,8 @@ import asyncio
 
 from websockets.frames import Opcode
 
-from services.gateway import connection
-from services.gateway.wsserver import KeepAlive
+from services.gateway.edge import connection
+from services.gateway.edge.wsserver import KeepAlive
 
 from .fake_wire import Client, Recorder, until
 

@@ -6,8 +6,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ..bridge import Bridge, BridgeError
-from ..problems import Problem
+from ..bus.bridge import Bridge, BridgeError
+from ..edge.problems import Problem
 
 T = TypeVar("T")
 

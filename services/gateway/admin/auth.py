@@ -17,7 +17,7 @@ from fastapi import Depends, Header, Path, Request
 
 from shared.identity import AdminToken, Project, ProjectStore, TokenStore
 
-from ..problems import Problem
+from ..edge.problems import Problem
 from .deps import ProjectsDep, TokensDep
 
 READS = frozenset({"GET", "HEAD", "OPTIONS"})

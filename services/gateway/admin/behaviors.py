@@ -26,11 +26,11 @@ from shared.contracts.content import (
 from shared.contracts.knowledge import Stage
 from shared.contracts.paging import DEFAULT_LIMIT, decode_cursor, encode_cursor
 
-from ..problems import Problem
+from ..bus.dialog_content import DialogContent, found
+from ..edge.problems import Problem
 from .asking import built
 from .auth import ProjectAdminDep
 from .deps import ContentDep
-from .dialog_content import DialogContent, found
 from .formats import aiml as aiml_files
 from .paging import Cursor, Limit, link_next, read_cursor
 from .params import StageQuery, VersionQuery

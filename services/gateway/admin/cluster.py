@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from shared.observability.metrics import CONNECTIONS
 
-from ..problems import Problem
+from ..edge.problems import Problem
 from .auth import AdminDep
 from .deps import BridgeDep
 

@@ -27,11 +27,11 @@ from shared.contracts.content import (
 )
 from shared.contracts.knowledge import Chain, Faq, Intents
 
-from ..problems import Problem
+from ..bus.dialog_content import found
+from ..edge.problems import Problem
 from . import content_files, documents
 from .auth import PROJECT_ROUTES, ProjectAdminDep
 from .deps import ContentDep
-from .dialog_content import found
 from .formats import knowledge as formats
 from .params import StageQuery, VersionQuery
 from .uploads import body_of, upload_doc

@@ -27,7 +27,7 @@ from shared.contracts.content import (
     VersionRef,
 )
 
-from ..problems import Problem
+from ..edge.problems import Problem
 from . import behaviors
 from .auth import ProjectAdminDep
 from .deps import ContentDep

@@ -36,8 +36,8 @@ from shared.contracts.conversation import (
 )
 from shared.contracts.session import SessionUnknown
 
-from ..bridge import Bridge
-from ..problems import Problem
+from ..bus.bridge import Bridge
+from ..edge.problems import Problem
 from .asking import ask, session_missing
 from .auth import PROJECT_ROUTES, ProjectAdminDep
 from .deps import BridgeDep

@@ -10,8 +10,8 @@ from fastapi import Depends, Request
 
 from shared.identity import AuditStore, ProjectStore, TokenStore
 
-from ..bridge import Bridge
-from .dialog_content import DialogContent
+from ..bus.bridge import Bridge
+from ..bus.dialog_content import DialogContent
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ from shared.contracts.content import (
 )
 from shared.documents import DocumentRefused, extract, kind_of
 
-from ..problems import Problem
+from ..bus.dialog_content import found
+from ..edge.problems import Problem
 from .auth import ProjectAdminDep
 from .deps import ContentDep
-from .dialog_content import found
 from .params import StageQuery, VersionQuery
 from .uploads import body_of, upload_doc
 

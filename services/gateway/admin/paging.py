@@ -11,7 +11,7 @@ from fastapi import Query, Request, Response
 
 from shared.contracts.paging import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT, BadCursor
 
-from ..problems import Problem
+from ..edge.problems import Problem
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
 Cursor = Annotated[

@@ -17,8 +17,8 @@ from shared.contracts.paging import BadCursor, decode_cursor, encode_cursor
 from shared.contracts.project import ProjectDeleted
 from shared.identity import Project, ProjectExists
 
-from ..bridge import BridgeError
-from ..problems import Problem
+from ..bus.bridge import BridgeError
+from ..edge.problems import Problem
 from .auth import AdminDep, ProjectAdminDep, covered, existing_project
 from .deps import BridgeDep, ProjectsDep
 from .paging import DEFAULT_LIMIT, Cursor, Limit, link_next, read_cursor

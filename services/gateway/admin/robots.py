@@ -31,9 +31,9 @@ from shared.contracts import (
 )
 from shared.contracts.telemetry import MAX_BUCKET_S
 
-from ..adapters import xparo_schedule as schedule
-from ..bridge import Bridge, BridgeError
-from ..problems import Problem
+from ..bus.bridge import Bridge, BridgeError
+from ..edge.problems import Problem
+from ..protocols.xparo import schedule
 from .asking import ask, built
 from .auth import PROJECT_ROUTES, ProjectAdminDep
 from .behaviors import release_tree

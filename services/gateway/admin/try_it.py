@@ -15,10 +15,10 @@ from starlette.datastructures import QueryParams
 from shared.contracts import TurnAnswered
 from shared.contracts.conversation import NO_NUL
 
-from ..adapters.rsvp import RsvpError, parse_query
-from ..late_answers import LateAnswers
-from ..problems import Problem
-from ..rsvp_routes import ask_turn
+from ..bus.late_answers import LateAnswers
+from ..edge.problems import Problem
+from ..protocols.rsvp.routes import ask_turn
+from ..protocols.rsvp.wire import RsvpError, parse_query
 from .auth import PROJECT_ROUTES, ProjectAdminDep, existing_project
 from .deps import BridgeDep, ProjectsDep
 

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 
-from ..problems import Problem
+from ..edge.problems import Problem
 from .formats.aiml import UploadRefused
 
 T = TypeVar("T")

@@ -19,6 +19,8 @@ from typing import Any
 
 from shared.contracts.content import FILE_NAME_PATTERN, AimlFile
 
+from ...edge.errors import GatewayError
+
 MAX_ENTRIES = 1000
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
@@ -39,7 +41,7 @@ _BOMS = (
 
 
 @dataclass
-class UploadRefused(Exception):
+class UploadRefused(GatewayError):
     """An upload was refused: `status` 413 (too big) or 422 (wrong), and every problem."""
 
     status: int

@@ -1,1 +1,0 @@
-"""Phoenix channels over WebSocket (what AIDA's clients speak): wire format, socket, bot feed."""

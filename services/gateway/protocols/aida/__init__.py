@@ -1,0 +1,1 @@
+"""AIDA: Phoenix channels at `/socket/websocket` (wire, channel, events, bot feed), and images."""

@@ -1,0 +1,1 @@
+"""BESSER's WebSocket platform: its port and routes, the socket's channel and the wire."""
