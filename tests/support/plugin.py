@@ -96,18 +96,26 @@ class Stack:
         schedules: int = 0,
         media: int = 0,
     ) -> "Stack":
-        for _ in range(dialogs):
-            self.start_dialog()
-        for _ in range(telemetry):
-            self.start_telemetry()
-        for _ in range(schedules):
-            self.start_schedule()
-        for _ in range(media):
-            self.start_media()
-        for n in range(gateways):
-            env = {**self.env, "GATEWAY_BESSER_PORT": str(free_port()), **self.gateway_env}
-            self.gateways.append(Service("gateway", env, self.log_dir, name=f"gateway-{n + 1}"))
-            self.gateways[-1].start()
+        """Start the replicas; if one does not come up, stop those started and raise (the
+        fixture that called this never gets a stack to stop: its processes would outlive the
+        run, and take CPU from every test after it)."""
+        try:
+            for _ in range(dialogs):
+                self.start_dialog()
+            for _ in range(telemetry):
+                self.start_telemetry()
+            for _ in range(schedules):
+                self.start_schedule()
+            for _ in range(media):
+                self.start_media()
+            for n in range(gateways):
+                env = {**self.env, "GATEWAY_BESSER_PORT": str(free_port()), **self.gateway_env}
+                name = f"gateway-{n + 1}"
+                self.gateways.append(Service("gateway", env, self.log_dir, name=name))
+                self.gateways[-1].start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def http_url(self, replica: int = 0) -> str:
