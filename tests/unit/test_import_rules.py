@@ -156,6 +156,55 @@ def test_shared_imports_no_service() -> None:
     assert upward == []
 
 
+# Each service's rooms, lowest first: a room imports only rooms before it in its list, shared/,
+# and its service's foundation (the top-level modules that import no room: config, models,
+# errors, metrics). The other top-level modules (main, application, handlers) wire the rooms
+# together and no room imports them. docs/architecture.md draws the same picture.
+LAYERS = {
+    "services.gateway": ("edge", "bus", "protocols", "admin", "web"),
+    "services.dialog": ("engines", "content", "sessions", "turns", "conversations", "evaluation"),
+}
+
+
+def room_of(module: str) -> tuple[str, int] | None:
+    """The service and the layer number of `module`'s room, if it is in one."""
+    for service, rooms in LAYERS.items():
+        parts = module.removeprefix(service + ".").split(".")
+        if module.startswith(service + ".") and len(parts) > 1 and parts[0] in rooms:
+            return service, rooms.index(parts[0])
+    return None
+
+
+def upward(arrows: dict[str, set[str]]) -> list[str]:
+    """The arrows from a room to a room above it, or to a top-level module of its service that
+    imports a room itself (the wiring)."""
+    wiring = {
+        name
+        for name, targets in arrows.items()
+        if any(name.startswith(s + ".") for s in LAYERS)
+        and room_of(name) is None
+        and any(room_of(t) is not None for t in targets)
+    }
+    found = []
+    for name, targets in arrows.items():
+        here = room_of(name)
+        if here is None:
+            continue
+        for target in targets:
+            there = room_of(target)
+            above = there is not None and there[0] == here[0] and there[1] > here[1]
+            if above or target in wiring:
+                found.append(f"{name} -> {target}")
+    return sorted(found)
+
+
+def test_no_room_imports_a_room_above_it() -> None:
+    """In the gateway edge/ < bus/ < protocols/ < admin/ < web/, in the dialog engines/ <
+    content/ < sessions/ < turns/ < conversations/ < evaluation/: no arrow points back up, and
+    no room imports the wiring of its service (main, application, handlers)."""
+    assert upward(graph()) == []
+
+
 def test_there_is_no_import_cycle() -> None:
     """No module imports itself back through others (a package's __init__ counts as one)."""
     assert cycles(graph()) == []
@@ -167,3 +216,15 @@ def test_the_rules_catch_what_they_forbid() -> None:
     known = {"services.a.x": Path("x"), "services.b": Path("b")}
     assert _nearest("services.b.y.z", known) == "services.b"
     assert service_of("services.gateway.bus.bridge") == "gateway"
+    assert upward(
+        {
+            "services.gateway.bus.bridge": {"services.gateway.edge.errors"},
+            "services.gateway.edge.limits": {"services.gateway.bus.bridge"},
+            "services.dialog.engines.chain": {"services.dialog.main"},
+            "services.dialog.main": {"services.dialog.engines.chain"},
+            "services.dialog.turns.loop": {"services.dialog.config"},
+        }
+    ) == [
+        "services.dialog.engines.chain -> services.dialog.main",
+        "services.gateway.edge.limits -> services.gateway.bus.bridge",
+    ]
