@@ -64,28 +64,28 @@ class Stack:
         """The first gateway replica."""
         return self.gateways[0]
 
-    def start_dialog(self) -> Service:
+    def start_dialog(self, *, wait: bool = True) -> Service:
         service = Service("dialog", self.env, self.log_dir, name=f"dialog-{len(self.dialogs) + 1}")
         self.dialogs.append(service)  # listed before it is ready: stop() ends a start cut short
-        return service.start()
+        return service.start(wait=wait)
 
-    def start_telemetry(self) -> Service:
+    def start_telemetry(self, *, wait: bool = True) -> Service:
         name = f"telemetry-{len(self.telemetry) + 1}"
         service = Service("telemetry", {**self.env, **self.service_env}, self.log_dir, name=name)
         self.telemetry.append(service)
-        return service.start()
+        return service.start(wait=wait)
 
-    def start_schedule(self) -> Service:
+    def start_schedule(self, *, wait: bool = True) -> Service:
         name = f"schedule-{len(self.schedules) + 1}"
         service = Service("schedule", {**self.env, **self.service_env}, self.log_dir, name=name)
         self.schedules.append(service)
-        return service.start()
+        return service.start(wait=wait)
 
-    def start_media(self) -> Service:
+    def start_media(self, *, wait: bool = True) -> Service:
         name = f"media-{len(self.media) + 1}"
         service = Service("media", {**self.env, **self.service_env}, self.log_dir, name=name)
         self.media.append(service)
-        return service.start()
+        return service.start(wait=wait)
 
     def start(
         self,
@@ -96,23 +96,26 @@ class Stack:
         schedules: int = 0,
         media: int = 0,
     ) -> "Stack":
-        """Start the replicas; if one does not come up, stop those started and raise (the
-        fixture that called this never gets a stack to stop: its processes would outlive the
-        run, and take CPU from every test after it)."""
+        """Start the replicas side by side (as an orchestrator would), then wait until each is
+        ready; if one does not come up, stop them all and raise (the fixture that called this
+        never gets a stack to stop: its processes would outlive the run, and take CPU from
+        every test after it)."""
         try:
             for _ in range(dialogs):
-                self.start_dialog()
+                self.start_dialog(wait=False)
             for _ in range(telemetry):
-                self.start_telemetry()
+                self.start_telemetry(wait=False)
             for _ in range(schedules):
-                self.start_schedule()
+                self.start_schedule(wait=False)
             for _ in range(media):
-                self.start_media()
+                self.start_media(wait=False)
             for n in range(gateways):
                 env = {**self.env, "GATEWAY_BESSER_PORT": str(free_port()), **self.gateway_env}
                 name = f"gateway-{n + 1}"
                 self.gateways.append(Service("gateway", env, self.log_dir, name=name))
-                self.gateways[-1].start()
+                self.gateways[-1].start(wait=False)
+            for service in self.services:
+                service.wait_ready()
         except BaseException:
             self.stop()
             raise
