@@ -368,7 +368,9 @@ async def test_an_operators_messages_look_like_a_person_and_nobody_types_meanwhi
     )
     assert session
     base = f"{chat_stack.http_url()}/admin/projects/{weather_bot.key}/conversations/{session}"
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin_token}"}) as admin:
+    async with httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {admin_token}"}, timeout=60
+    ) as admin:
         assert (await admin.post(f"{base}/handoff")).status_code == 200
         said = await admin.post(
             f"{base}/messages", json={"text": "Hi, I am Sam from the front desk."}

@@ -114,7 +114,9 @@ async def test_operator_flow(
 
 async def more_projects(stack: Stack, token: str, suffix: str) -> None:
     """Two more projects, so the projects page looks like a deployment's."""
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as client:
+    async with httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as client:
         for name, title in [
             ("childrens-reception", "Children's hospital reception"),
             ("pharmacy-runners", "Pharmacy delivery robots"),

@@ -396,7 +396,9 @@ async def test_faq_and_intents_forms_say_what_is_wrong_in_plain_words(
     await screenshot(page, tmp_path, "faq-form")
     await page.locator("#form-save").click()
     await expect(page.locator("#form-result .alert--ok")).to_contain_text("Saved as version 1")
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {operator_token}"}) as client:
+    async with httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {operator_token}"}, timeout=60
+    ) as client:
         faq = await client.get(f"{console_stack.http_url()}/admin/projects/{project.key}/faq")
     assert faq.json()["groups"][0]["questions"] == [
         "When can I visit?",

@@ -7,6 +7,10 @@ import httpx
 
 from tests.support.plugin import Stack, TestProject
 
+SAVE_TIMEOUT_S = 60
+"""A content save answers once the new version's engines are built (the first intents of a
+dialog process also load their libraries): the gateway waits for it this long, so does this."""
+
 
 class Admin:
     """The admin content API of one project."""
@@ -17,10 +21,18 @@ class Admin:
 
     def put(self, path: str, body: str | bytes, content_type: str, **params: Any) -> httpx.Response:
         headers = {**self.headers, "Content-Type": content_type}
-        return httpx.put(f"{self.base}{path}", content=body, headers=headers, params=params)
+        return httpx.put(
+            f"{self.base}{path}",
+            content=body,
+            headers=headers,
+            params=params,
+            timeout=SAVE_TIMEOUT_S,
+        )
 
     def put_json(self, path: str, body: Any) -> httpx.Response:
-        return httpx.put(f"{self.base}{path}", json=body, headers=self.headers)
+        return httpx.put(
+            f"{self.base}{path}", json=body, headers=self.headers, timeout=SAVE_TIMEOUT_S
+        )
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         return httpx.get(f"{self.base}{path}", headers=self.headers, params=params)
