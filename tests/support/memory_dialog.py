@@ -9,6 +9,7 @@ from uuid import UUID
 
 from services.dialog.content.versions import EMPTY, content_of
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
+from services.dialog.sessions.store import MAX_SAID
 from services.dialog.turns.store import AlreadyStored, Changed, TurnRecord
 from shared.contracts import BotContent, SaveBotContent
 from shared.contracts.content import AimlFile
@@ -73,13 +74,25 @@ class MemoryTurns:
     async def content_version(self, project_key: UUID, stage: str) -> int:
         return (await self.content.current(project_key)).version
 
+    def transcript(self, project_key: UUID, session_id: str) -> list[TurnRow]:
+        """One session's rows, in the order they were stored."""
+        return [
+            t
+            for t in self.rows.values()
+            if (t.project_key, t.session_id) == (project_key, session_id)
+        ]
+
     async def said_since(self, project_key: UUID, session_id: str) -> list[str]:
-        mine = [t for t in self.rows.values() if t.session_id == session_id]
-        turns = [i for i, t in enumerate(mine) if t.kind == "turn"]
-        return [t.answer for t in mine[turns[-1] + 1 if turns else 0 :] if t.kind == "said"]
+        """What was said first (or by a state machine's tick) since the user's last turn, the
+        newest MAX_SAID, oldest first (as SAID_SINCE)."""
+        mine = self.transcript(project_key, session_id)
+        turns = [i for i, t in enumerate(mine) if t.kind == "turn" and _event(t) != "tick"]
+        since = mine[turns[-1] + 1 if turns else 0 :]
+        said = [t.answer for t in since if t.kind == "said" or _ticked(t)]
+        return said[-MAX_SAID:]
 
     async def last_row(self, project_key: UUID, session_id: str) -> TurnRow | None:
-        mine = [t for t in self.rows.values() if t.session_id == session_id]
+        mine = self.transcript(project_key, session_id)
         return mine[-1] if mine else None
 
     @asynccontextmanager
@@ -110,16 +123,18 @@ class MemoryTurns:
 
 
 class MemorySessions:
-    """The Sessions port over MemoryTurns' rows, so turns and session requests share them."""
+    """The Sessions port over MemoryTurns' rows, so turns and session requests share them.
+    Like Postgres, it hands out copies: a row read is not changed by a later write."""
 
     def __init__(self, turns: MemoryTurns) -> None:
         self.turns = turns
 
     async def create(self, row: SessionRow) -> None:
-        self.turns.sessions[(row.project_key, row.session_id)] = row
+        self.turns.sessions[(row.project_key, row.session_id)] = _copy(row)
 
     async def find(self, project_key: UUID, session_id: str) -> SessionRow | None:
-        return self.turns.sessions.get((project_key, session_id))
+        row = self.turns.sessions.get((project_key, session_id))
+        return None if row is None else _copy(row)
 
     async def deleted(self, project_key: UUID, session_id: str) -> bool:
         return (project_key, session_id) in self.turns.deleted
@@ -138,33 +153,50 @@ class MemorySessions:
             new = SessionRow(project_key=project_key, session_id=session_id, protocol=create_as)
             self.turns.sessions.setdefault(key, new)
         row = self.turns.sessions.get(key)
-        if row is not None:
-            row.data, row.state = {**row.data, **data}, {**row.state, **state}
-            row.version += 1
-        return row
+        if row is None:
+            return None
+        row.data, row.state = {**row.data, **data}, {**row.state, **state}
+        row.version += 1
+        return _copy(row)
 
     async def say(self, said: TurnRow) -> SessionRow | None:
         row = self.turns.sessions.get((said.project_key, said.session_id))
-        if row is not None:
-            said.protocol = row.protocol
-            row.version += 1
-            self.turns.rows[said.turn_event_id] = said
-        return row
+        if row is None:
+            return None
+        said.protocol, row.last_at = row.protocol, said.answered_at
+        row.version += 1
+        self.turns.rows[said.turn_event_id] = said
+        return _copy(row)
 
     async def history(
         self, project_key: UUID, session_id: str, *, until: datetime | None, limit: int
     ) -> list[TurnRow] | None:
+        """The newest `limit` turns since the last reset (included), oldest first."""
         if (project_key, session_id) not in self.turns.sessions:
             return None
-        mine = [t for t in self.turns.rows.values() if t.session_id == session_id]
-        mine = [t for t in mine if t.kind == "turn"]
-        return [t for t in mine if until is None or t.answered_at <= until][-limit:]
+        mine = [t for t in self.turns.transcript(project_key, session_id) if t.kind == "turn"]
+        resets = [i for i, t in enumerate(mine) if _event(t) == "reset"]
+        mine = mine[resets[-1] if resets else 0 :]
+        found = [t for t in mine if until is None or t.answered_at <= until]
+        return found[-limit:] if limit > 0 else []
 
     async def delete(self, project_key: UUID, session_id: str) -> SessionRow | None:
         row = self.turns.sessions.pop((project_key, session_id), None)
         if row is not None:
             self.turns.deleted.add((project_key, session_id))
-            gone = [k for k, t in self.turns.rows.items() if t.session_id == session_id]
-            for key in gone:
-                del self.turns.rows[key]
+            for gone in self.turns.transcript(project_key, session_id):
+                del self.turns.rows[gone.turn_event_id]
         return row
+
+
+def _copy(row: SessionRow) -> SessionRow:
+    return SessionRow(**row.model_dump())
+
+
+def _event(row: TurnRow) -> str | None:
+    return (row.details or {}).get("event")
+
+
+def _ticked(row: TurnRow) -> bool:
+    """A state machine's answer on a clock tick (said first, as far as the user is concerned)."""
+    return _event(row) == "tick" and row.engine != "none"

@@ -1,0 +1,68 @@
+"""The contract tier: each port's behaviour, one test run against the in-memory fake the
+component tests use and against the Postgres store the service runs on (eventsourcing's habit).
+
+A test takes its port from a fixture parametrized over `memory` and `postgres`; the Postgres
+side is the session's migrated test database (`backends`), with pools opened once per module.
+Where the two differ, the fake is wrong: Postgres is what the services run on."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.dialog.sessions.store import PgSessions, Sessions
+from services.dialog.turns.store import PgTurnBatches, TurnBatches, prepare_connection
+from shared.db import Database, make_engine, session_factory
+from tests.support.backends import Backends
+from tests.support.memory_dialog import MemoryContent, MemorySessions, MemoryTurns
+
+BACKENDS = ["memory", "postgres"]
+
+
+async def open_database(
+    backends: Backends, init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
+) -> Database:
+    """An asyncpg pool on the test database (the stores that speak asyncpg)."""
+    db = Database(backends.database_url, max_size=2, init=init)
+    await db.open()
+    return db
+
+
+@pytest.fixture(scope="module")
+async def orm(backends: Backends) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """SQLModel sessions on the test database (the dialog's sessions and content stores)."""
+    engine = make_engine(backends.database_url, pool_size=2)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def turn_db(backends: Backends) -> AsyncIterator[Database]:
+    """The turn path's pool (json codecs and its staging table on every connection)."""
+    db = await open_database(backends, init=prepare_connection)
+    yield db
+    await db.close()
+
+
+@dataclass
+class DialogStores:
+    """The dialog's ports over one set of rows, as the dialog gets them."""
+
+    turns: TurnBatches
+    sessions: Sessions
+
+
+@pytest.fixture(params=BACKENDS)
+def dialog(
+    request: pytest.FixtureRequest,
+) -> DialogStores:
+    """The dialog's turn and session ports, in memory or on Postgres."""
+    if request.param == "memory":
+        turns = MemoryTurns(MemoryContent())
+        return DialogStores(turns=turns, sessions=MemorySessions(turns))
+    orm = request.getfixturevalue("orm")
+    turn_db = request.getfixturevalue("turn_db")
+    return DialogStores(turns=PgTurnBatches(turn_db), sessions=PgSessions(orm))
