@@ -131,7 +131,7 @@ async def test_queries_answer_from_the_store_on_their_own_project_only() -> None
     gets an empty answer."""
     broker, store, _ingestor = _make()
     project, other = uuid4(), uuid4()
-    store.batches.append([_sample(project)])
+    await store.ingest([_sample(project)])
     query = GetLatestTelemetry(project_key=project)
     async with TestNatsBroker(broker) as test:
         own = await test.request(query, subjects.telemetry_query("latest", project))
@@ -146,8 +146,9 @@ async def test_queries_answer_from_the_store_on_their_own_project_only() -> None
 
 async def test_range_answer_echoes_the_series_it_describes() -> None:
     """The range answer names robot, metric and bucket width, with the store's buckets."""
-    broker, _store, _ingestor = _make()
+    broker, store, _ingestor = _make()
     project = uuid4()
+    await store.ingest([_sample(project)])  # cpu 0.5 at T0: the range's first bucket
     query = GetTelemetryRange(
         project_key=project,
         robot_id="r1",
