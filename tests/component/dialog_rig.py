@@ -82,7 +82,7 @@ def make() -> Rig:
     content = MemoryContent()
     turns = MemoryTurns(content)
     app = DialogApp(
-        content=content,  # type: ignore[arg-type]
+        content=content,
         turns=turns,
         sessions=MemorySessions(turns),
         projects=NoProjects(),  # type: ignore[arg-type]

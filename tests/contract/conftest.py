@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.dialog.content.port import Content
+from services.dialog.content.store import ContentStore
 from services.dialog.sessions.store import PgSessions, Sessions
 from services.dialog.turns.store import PgTurnBatches, TurnBatches, prepare_connection
 from shared.db import Database, make_engine, session_factory
@@ -51,6 +53,7 @@ async def turn_db(backends: Backends) -> AsyncIterator[Database]:
 class DialogStores:
     """The dialog's ports over one set of rows, as the dialog gets them."""
 
+    content: Content
     turns: TurnBatches
     sessions: Sessions
 
@@ -59,10 +62,13 @@ class DialogStores:
 def dialog(
     request: pytest.FixtureRequest,
 ) -> DialogStores:
-    """The dialog's turn and session ports, in memory or on Postgres."""
+    """The dialog's content, turn and session ports, in memory or on Postgres."""
     if request.param == "memory":
-        turns = MemoryTurns(MemoryContent())
-        return DialogStores(turns=turns, sessions=MemorySessions(turns))
+        content = MemoryContent()
+        turns = MemoryTurns(content)
+        return DialogStores(content=content, turns=turns, sessions=MemorySessions(turns))
     orm = request.getfixturevalue("orm")
     turn_db = request.getfixturevalue("turn_db")
-    return DialogStores(turns=PgTurnBatches(turn_db), sessions=PgSessions(orm))
+    return DialogStores(
+        content=ContentStore(orm), turns=PgTurnBatches(turn_db), sessions=PgSessions(orm)
+    )

@@ -3,49 +3,242 @@ over the same rows (the component tests' fakes, checked against Postgres by test
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from services.dialog.content.versions import EMPTY, content_of
+from pydantic import BaseModel
+
+from services.dialog.content.manifest import (
+    AIML,
+    BEHAVIORS,
+    DOCUMENTS,
+    described,
+    digest,
+    listed,
+    manifest,
+)
+from services.dialog.content.store import SINGLE_FILE
+from services.dialog.content.versions import CONTENT_FIELDS, EMPTY, MAX_CHANGE_CHARS, content_of
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
 from services.dialog.sessions.store import MAX_SAID
 from services.dialog.turns.store import AlreadyStored, Changed, TurnRecord
 from shared.contracts import BotContent, SaveBotContent
-from shared.contracts.content import AimlFile
+from shared.contracts.content import (
+    MAX_INLINE_AIML,
+    AimlFile,
+    ContentFile,
+    SaveBehavior,
+    SaveDocument,
+    SaveKnowledge,
+    VersionInfo,
+    VersionList,
+    VersionRef,
+)
+from shared.contracts.knowledge import Stage
 
 
 class MemoryContent:
-    def __init__(self) -> None:
-        self.versions: dict[UUID, list[BotContent]] = {}
-        self.aiml: dict[tuple[UUID, int], str] = {}
+    """The Content port in dicts, as ContentStore keeps it in Postgres: versions appended
+    (copying what a save does not replace), file texts once per digest, publications."""
 
-    async def current(self, project: UUID) -> BotContent:
-        return (self.versions.get(project) or [EMPTY])[-1]
+    def __init__(self) -> None:
+        self.rows: dict[tuple[UUID, int], BotContentRow] = {}
+        self.blobs: dict[tuple[UUID, str], str] = {}
+        self.releases: list[tuple[UUID, int, datetime]] = []
+
+    def stage_version(self, project_key: UUID, stage: str) -> int:
+        """The newest version (test) or the last published (release); 0: none."""
+        if stage == "test":
+            return max((v for p, v in self.rows if p == project_key), default=0)
+        published = [v for p, v, _ in self.releases if p == project_key]
+        return published[-1] if published else 0
 
     async def get(
-        self, project: UUID, *, stage: str = "test", version: int | None = None
+        self, project_key: UUID, *, stage: Stage = "test", version: int | None = None
     ) -> BotContent:
-        history = self.versions.get(project) or [EMPTY]
-        return history[-1] if version is None else history[version - 1]
+        if version is None:
+            version = self.stage_version(project_key, stage)
+        row = self.rows.get((project_key, version))
+        if row is None:
+            return EMPTY
+        files = listed(row, AIML)
+        inline = len(files) == 1 and files[0].size <= MAX_INLINE_AIML
+        aiml = self.blobs.get((project_key, files[0].sha256), "") if inline else ""
+        return content_of(row, aiml=aiml)
+
+    async def row(self, project_key: UUID, ref: VersionRef) -> BotContentRow | None:
+        version = ref if isinstance(ref, int) else self.stage_version(project_key, ref)
+        return self.rows.get((project_key, version))
+
+    async def texts(self, project_key: UUID, digests: list[str]) -> dict[str, str]:
+        return {d: self.blobs[(project_key, d)] for d in digests if (project_key, d) in self.blobs}
+
+    async def aiml_files(self, project_key: UUID, version: int) -> list[AimlFile]:
+        files = listed(await self.row(project_key, version), AIML)
+        texts = await self.texts(project_key, [f.sha256 for f in files])
+        return [AimlFile(name=f.name, text=texts[f.sha256]) for f in files]
 
     async def save(self, command: SaveBotContent, categories: int) -> BotContentRow:
-        history = self.versions.setdefault(command.project_key, [])
-        row = BotContentRow(
-            project_key=command.project_key,
-            version=len(history) + 1,
-            maps="",
-            sets="",
-            properties=command.properties or "",
+        given = {
+            name: value
+            for name in ("maps", "sets", "properties")
+            if (value := getattr(command, name)) is not None
+        }
+        file = AimlFile(name=SINGLE_FILE, text=command.aiml)
+        return await self.save_aiml(
+            command.project_key,
+            command.correlation_id,
+            [(file, categories)],
             categories=categories,
-            correlation_id=command.correlation_id,
+            **given,
         )
-        history.append(content_of(row))
-        self.aiml[(command.project_key, row.version)] = command.aiml
-        return row
 
-    async def aiml_files(self, project: UUID, version: int) -> list[AimlFile]:
-        return [AimlFile(name="bot.aiml", text=self.aiml[(project, version)])]
+    async def save_aiml(
+        self,
+        project_key: UUID,
+        correlation_id: UUID,
+        files: list[tuple[AimlFile, int]],
+        *,
+        categories: int,
+        **fields: Any,
+    ) -> BotContentRow:
+        entries = [described(file.name, file.text, count) for file, count in files]
+        return self._append(
+            project_key,
+            correlation_id,
+            change=AIML,
+            texts=[file.text for file, _ in files],
+            file_changes={AIML: entries},
+            fields={"categories": categories, **fields},
+        )
+
+    async def save_knowledge(self, command: SaveKnowledge) -> BotContentRow:
+        changes: dict[str, Any] = {}
+        if command.faq is not None:
+            changes |= {"faq": _dump(command.faq), "faq_groups": len(command.faq.groups)}
+        if command.intents is not None:
+            intents = command.intents
+            changes |= {"intents": _dump(intents), "intent_count": len(intents.intents)}
+        if command.machine is not None:
+            machine = command.machine
+            changes |= {"machine": _dump(machine), "machine_states": len(machine.states)}
+        if command.chain is not None:
+            changes["chain"] = _dump(command.chain)
+        for name in ("maps", "sets", "properties"):
+            if (text := getattr(command, name)) is not None:
+                changes[name] = text
+        change = "+".join(
+            k
+            for k in ("faq", "intents", "machine", "chain", "maps", "sets", "properties")
+            if getattr(command, k) is not None
+        )
+        return self._append(
+            command.project_key, command.correlation_id, change=change, fields=changes
+        )
+
+    async def save_behavior(self, command: SaveBehavior) -> BotContentRow | None:
+        return self._save_file(
+            command.project_key, command.correlation_id, BEHAVIORS, command.name, command.xml
+        )
+
+    async def save_document(self, command: SaveDocument, text: str | None) -> BotContentRow | None:
+        return self._save_file(
+            command.project_key, command.correlation_id, DOCUMENTS, command.name, text
+        )
+
+    def _save_file(
+        self, key: UUID, correlation_id: UUID, kind: str, name: str, text: str | None
+    ) -> BotContentRow | None:
+        current = listed(self.rows.get((key, self.stage_version(key, "test"))), kind)
+        kept = [entry for entry in current if entry.name != name]
+        if text is None and len(kept) == len(current):
+            return None
+        if text is not None:
+            kept = sorted([*kept, described(name, text)], key=lambda e: e.name)
+        what = "behavior" if kind == BEHAVIORS else "document"
+        change = f"{what} {name}" if text is not None else f"remove {what} {name}"
+        texts = [text] if text is not None else []
+        return self._append(
+            key, correlation_id, change=change, texts=texts, file_changes={kind: kept}
+        )
+
+    async def restore(
+        self, project_key: UUID, version: int, correlation_id: UUID
+    ) -> BotContentRow | None:
+        old = await self.row(project_key, version)
+        if old is None:
+            return None
+        copied = {name: getattr(old, name) for name in CONTENT_FIELDS}
+        change = f"restore of version {version}"
+        return self._append(project_key, correlation_id, change=change, fields=copied)
+
+    async def publish(
+        self, project_key: UUID, version: int | None, correlation_id: UUID
+    ) -> int | None:
+        if version is None:
+            version = self.stage_version(project_key, "test")
+        if not version or (project_key, version) not in self.rows:
+            return None
+        self.releases.append((project_key, version, datetime.now(UTC)))
+        return version
+
+    async def versions(self, project_key: UUID, limit: int) -> VersionList:
+        released: dict[int, datetime] = {}
+        for p, v, at in self.releases:
+            if p == project_key:
+                released[v] = max(at, released.get(v, at))
+        rows = sorted(
+            (row for (p, _), row in self.rows.items() if p == project_key),
+            key=lambda row: row.version,
+            reverse=True,
+        )[:limit]
+        return VersionList(
+            test=self.stage_version(project_key, "test"),
+            release=self.stage_version(project_key, "release"),
+            versions=[
+                VersionInfo(
+                    version=row.version,
+                    created_at=row.created_at,
+                    change=row.change,
+                    categories=row.categories,
+                    faq_groups=row.faq_groups,
+                    intents=row.intent_count,
+                    machine_states=row.machine_states,
+                    released_at=released.get(row.version),
+                )
+                for row in rows
+            ],
+        )
+
+    def _append(
+        self,
+        project_key: UUID,
+        correlation_id: UUID,
+        *,
+        change: str,
+        texts: list[str] | None = None,
+        file_changes: dict[str, list[ContentFile]] | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> BotContentRow:
+        """The next version (as versions.add_version makes it), its texts kept."""
+        previous = self.rows.get((project_key, self.stage_version(project_key, "test")))
+        base = {name: getattr(previous, name) for name in CONTENT_FIELDS} if previous else {}
+        fields = dict(fields or {})
+        if file_changes:
+            fields["files"] = manifest(previous, **file_changes)
+        for text in texts or []:
+            self.blobs.setdefault((project_key, digest(text)), text)
+        row = BotContentRow(
+            **(base | fields),
+            project_key=project_key,
+            version=(previous.version if previous else 0) + 1,
+            correlation_id=correlation_id,
+            change=change[:MAX_CHANGE_CHARS],
+            created_at=datetime.now(UTC),
+        )
+        self.rows[(project_key, row.version)] = row
+        return row
 
 
 class MemoryTurns:
@@ -71,8 +264,8 @@ class MemoryTurns:
                 found[key] = SessionRow(**self.sessions[key].model_dump())  # a copy, as read
         return found
 
-    async def content_version(self, project_key: UUID, stage: str) -> int:
-        return (await self.content.current(project_key)).version
+    async def content_version(self, project_key: UUID, stage: Stage) -> int:
+        return self.content.stage_version(project_key, stage)
 
     def transcript(self, project_key: UUID, session_id: str) -> list[TurnRow]:
         """One session's rows, in the order they were stored."""
@@ -200,3 +393,7 @@ def _event(row: TurnRow) -> str | None:
 def _ticked(row: TurnRow) -> bool:
     """A state machine's answer on a clock tick (said first, as far as the user is concerned)."""
     return _event(row) == "tick" and row.engine != "none"
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_defaults=True)
