@@ -15,10 +15,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.dialog.content.port import Content
 from services.dialog.content.store import ContentStore
+from services.dialog.conversations.store import Conversations, PgConversations
 from services.dialog.sessions.store import PgSessions, Sessions
 from services.dialog.turns.store import PgTurnBatches, TurnBatches, prepare_connection
 from shared.db import Database, make_engine, session_factory
 from tests.support.backends import Backends
+from tests.support.memory_conversations import MemoryConversations
 from tests.support.memory_dialog import MemoryContent, MemorySessions, MemoryTurns
 
 BACKENDS = ["memory", "postgres"]
@@ -56,19 +58,29 @@ class DialogStores:
     content: Content
     turns: TurnBatches
     sessions: Sessions
+    conversations: Conversations
 
 
 @pytest.fixture(params=BACKENDS)
 def dialog(
     request: pytest.FixtureRequest,
 ) -> DialogStores:
-    """The dialog's content, turn and session ports, in memory or on Postgres."""
+    """The dialog's ports (content, turns, sessions, conversations) over one set of rows, in
+    memory or on Postgres."""
     if request.param == "memory":
         content = MemoryContent()
         turns = MemoryTurns(content)
-        return DialogStores(content=content, turns=turns, sessions=MemorySessions(turns))
+        return DialogStores(
+            content=content,
+            turns=turns,
+            sessions=MemorySessions(turns),
+            conversations=MemoryConversations(turns),
+        )
     orm = request.getfixturevalue("orm")
     turn_db = request.getfixturevalue("turn_db")
     return DialogStores(
-        content=ContentStore(orm), turns=PgTurnBatches(turn_db), sessions=PgSessions(orm)
+        content=ContentStore(orm),
+        turns=PgTurnBatches(turn_db),
+        sessions=PgSessions(orm),
+        conversations=PgConversations(orm),
     )

@@ -1,6 +1,7 @@
 """The dialog's stores in memory: content versions, the turn path's batches and the sessions
 over the same rows (the component tests' fakes, checked against Postgres by tests/contract)."""
 
+import itertools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -249,6 +250,12 @@ class MemoryTurns:
         self.sessions: dict[tuple[UUID, str], SessionRow] = {}
         self.deleted: set[tuple[UUID, str]] = set()
         self.rows: dict[UUID, TurnRow] = {}
+        self.ids = itertools.count(1)  # the transcript's identity column
+
+    def keep(self, row: TurnRow) -> None:
+        """Store a transcript row with the next id (as its identity column gives it)."""
+        row.id = next(self.ids)
+        self.rows[row.turn_event_id] = row
 
     async def stored(self, turn_event_ids: Sequence[UUID]) -> dict[UUID, TurnRow]:
         return {i: self.rows[i] for i in turn_event_ids if i in self.rows}
@@ -309,9 +316,12 @@ class MemoryTurns:
             key = (changed.row.project_key, changed.row.session_id)
             if key not in refused:
                 changed.row.version = (changed.read or 0) + 1
+                changed.row.last_at = changed.row.last_at or datetime.now(UTC)
+                if changed.read is None:
+                    changed.row.created_at = changed.row.created_at or datetime.now(UTC)
                 self.sessions[key] = changed.row
         for row in kept:
-            self.rows[row.turn_event_id] = row.as_row()
+            self.keep(row.as_row())
         return refused
 
 
@@ -323,7 +333,10 @@ class MemorySessions:
         self.turns = turns
 
     async def create(self, row: SessionRow) -> None:
-        self.turns.sessions[(row.project_key, row.session_id)] = _copy(row)
+        kept = _copy(row)
+        kept.created_at = kept.created_at or datetime.now(UTC)
+        kept.last_at = kept.last_at or datetime.now(UTC)
+        self.turns.sessions[(row.project_key, row.session_id)] = kept
 
     async def find(self, project_key: UUID, session_id: str) -> SessionRow | None:
         row = self.turns.sessions.get((project_key, session_id))
@@ -343,7 +356,14 @@ class MemorySessions:
     ) -> SessionRow | None:
         key = (project_key, session_id)
         if create_as is not None and key not in self.turns.deleted:
-            new = SessionRow(project_key=project_key, session_id=session_id, protocol=create_as)
+            now = datetime.now(UTC)
+            new = SessionRow(
+                project_key=project_key,
+                session_id=session_id,
+                protocol=create_as,
+                created_at=now,
+                last_at=now,
+            )
             self.turns.sessions.setdefault(key, new)
         row = self.turns.sessions.get(key)
         if row is None:
@@ -358,7 +378,7 @@ class MemorySessions:
             return None
         said.protocol, row.last_at = row.protocol, said.answered_at
         row.version += 1
-        self.turns.rows[said.turn_event_id] = said
+        self.turns.keep(said)
         return _copy(row)
 
     async def history(
