@@ -5,34 +5,22 @@ A test takes its port from a fixture parametrized over `memory` and `postgres`; 
 side is the session's migrated test database (`backends`), with pools opened once per module.
 Where the two differ, the fake is wrong: Postgres is what the services run on."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.dialog.content.port import Content
 from services.dialog.content.store import ContentStore
-from services.dialog.conversations.store import Conversations, PgConversations
-from services.dialog.sessions.store import PgSessions, Sessions
-from services.dialog.turns.store import PgTurnBatches, TurnBatches, prepare_connection
+from services.dialog.conversations.store import PgConversations
+from services.dialog.sessions.store import PgSessions
+from services.dialog.turns.store import PgTurnBatches, prepare_connection
 from shared.db import Database, make_engine, session_factory
 from tests.support.backends import Backends
 from tests.support.memory_conversations import MemoryConversations
 from tests.support.memory_dialog import MemoryContent, MemorySessions, MemoryTurns
 
-BACKENDS = ["memory", "postgres"]
-
-
-async def open_database(
-    backends: Backends, init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
-) -> Database:
-    """An asyncpg pool on the test database (the stores that speak asyncpg)."""
-    db = Database(backends.database_url, max_size=2, init=init)
-    await db.open()
-    return db
+from .stores import BACKENDS, DialogStores, open_database
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +37,6 @@ async def turn_db(backends: Backends) -> AsyncIterator[Database]:
     db = await open_database(backends, init=prepare_connection)
     yield db
     await db.close()
-
-
-@dataclass
-class DialogStores:
-    """The dialog's ports over one set of rows, as the dialog gets them."""
-
-    content: Content
-    turns: TurnBatches
-    sessions: Sessions
-    conversations: Conversations
 
 
 @pytest.fixture(params=BACKENDS)

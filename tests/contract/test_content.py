@@ -7,7 +7,7 @@ from shared.contracts import SaveBotContent
 from shared.contracts.content import AimlFile, SaveBehavior, SaveDocument, SaveKnowledge
 from shared.contracts.knowledge import Faq, FaqGroup
 
-from .conftest import DialogStores
+from .stores import DialogStores
 
 TREE = (
     '<root BTCPP_format="4" main_tree_to_execute="patrol">'

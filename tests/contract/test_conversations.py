@@ -12,8 +12,8 @@ from shared.contracts.conversation import (
     HandoffTriggers,
 )
 
-from .conftest import DialogStores
 from .dialog_rows import T0, said, session, turn, write
+from .stores import DialogStores
 
 EVERYTHING = ConversationFilter()
 

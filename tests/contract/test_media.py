@@ -14,7 +14,7 @@ from shared.db import Database
 from tests.support.backends import Backends
 from tests.support.memory_media import MemoryFiles, MemoryImages
 
-from .conftest import BACKENDS, open_database
+from .stores import BACKENDS, open_database
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from services.schedule.store import PgScheduleStore, ScheduleStore
 from tests.support.backends import Backends
 from tests.support.memory_schedule import MemorySchedules
 
-from .conftest import BACKENDS, open_database
+from .stores import BACKENDS, open_database
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 # The firing loop claims due rows of every project: each test claims in an era of its own,

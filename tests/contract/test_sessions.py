@@ -6,8 +6,8 @@ from uuid import uuid4
 from services.dialog.models import TurnRow
 from services.dialog.turns.store import Changed
 
-from .conftest import DialogStores
 from .dialog_rows import said, session, start, turn, write
+from .stores import DialogStores
 
 
 async def test_a_created_session_is_found_and_a_missing_one_is_none(dialog: DialogStores) -> None:

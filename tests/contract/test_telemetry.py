@@ -24,7 +24,7 @@ from shared.contracts import (
 from tests.support.backends import Backends
 from tests.support.memory_telemetry import MemoryTelemetry
 
-from .conftest import BACKENDS, open_database
+from .stores import BACKENDS, open_database
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 OLD = datetime(1950, 1, 1, tzinfo=UTC)  # retention: no other test keeps anything this old

@@ -8,8 +8,8 @@ import pytest
 from services.dialog.sessions.store import MAX_SAID
 from services.dialog.turns.store import AlreadyStored, Changed
 
-from .conftest import DialogStores
 from .dialog_rows import said, session, start, turn, write
+from .stores import DialogStores
 
 
 async def test_a_new_session_is_read_back_at_version_one(dialog: DialogStores) -> None:
