@@ -12,7 +12,7 @@ import pytest
 
 pytest_plugins = ["tests.support.plugin"]
 
-TIERS = ("unit", "component", "integration", "browser", "fuzz", "chaos")
+TIERS = ("unit", "component", "contract", "integration", "browser", "fuzz", "chaos")
 
 # The slowest modules (`pytest --durations`), slowest first; every other module follows in
 # collection order.

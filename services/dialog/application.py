@@ -9,8 +9,8 @@ from shared.identity import DEFAULT_FALLBACK, ProjectStore
 
 from .content.application import ContentApp
 from .content.files import ContentFiles
+from .content.port import Content
 from .content.project_cache import ProjectCache
-from .content.store import ContentStore
 from .engines.brain import Brains
 from .sessions.application import SessionApp
 from .sessions.store import Sessions
@@ -25,7 +25,7 @@ class DialogApp(TurnApp, SessionApp, ContentApp):
     def __init__(
         self,
         *,
-        content: ContentStore,
+        content: Content,
         turns: TurnBatches,
         sessions: Sessions,
         projects: ProjectStore,

@@ -1,8 +1,6 @@
 """Schedule handlers on FastStream's TestNatsBroker and the firing loop, with an in-memory store."""
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -12,10 +10,9 @@ from faststream.nats import NatsBroker, TestNatsBroker
 
 from services.schedule.application import ScheduleApp
 from services.schedule.config import ScheduleSettings
-from services.schedule.domain import DueEntry, Entry, fire_id
+from services.schedule.domain import DueEntry, fire_id
 from services.schedule.firing import Firer
 from services.schedule.handlers import register
-from services.schedule.store import DueBatch, XparoSchedule
 from shared import subjects
 from shared.contracts import (
     DeleteSchedule,
@@ -25,57 +22,11 @@ from shared.contracts import (
     ScheduleControl,
     SetSchedule,
 )
+from tests.support.memory_schedule import MemorySchedules
 from tests.support.waits import wait_until
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 TOMORROW = {"date": "2026-07-02", "time": "09:00"}
-
-
-class MemoryRobot:
-    """One robot's entries in a dict."""
-
-    def __init__(self, entries: dict[str, Entry]) -> None:
-        self.entries = entries
-
-    async def names(self) -> set[str]:
-        return set(self.entries)
-
-    async def upsert(self, entries: Sequence[Entry], *, now: datetime) -> XparoSchedule:
-        self.entries.update({e.name: e for e in entries})
-        return {name: e.value for name, e in sorted(self.entries.items())}
-
-    async def delete(self, names: Sequence[str] | None) -> XparoSchedule:
-        for name in list(self.entries) if names is None else names:
-            self.entries.pop(name, None)
-        return {name: e.value for name, e in sorted(self.entries.items())}
-
-
-class MemorySchedules:
-    """Schedules by (project, robot); `due_rows` is what the firing loop will claim, and
-    `crash_before_commit` makes a claim end like a replica dying before its commit."""
-
-    def __init__(self) -> None:
-        self.robots: dict[tuple[UUID, str], dict[str, Entry]] = {}
-        self.due_rows: list[DueEntry] = []
-        self.settled: list[tuple[UUID, Any, datetime | None]] = []
-        self.crash_before_commit = False
-
-    async def schedule(self, project: UUID, robot: str) -> XparoSchedule:
-        return {n: e.value for n, e in sorted(self.robots.get((project, robot), {}).items())}
-
-    @asynccontextmanager
-    async def editing(self, project: UUID, robot: str) -> AsyncIterator[MemoryRobot]:
-        yield MemoryRobot(self.robots.setdefault((project, robot), {}))
-
-    @asynccontextmanager
-    async def due(self, *, now: datetime, limit: int) -> AsyncIterator[DueBatch]:
-        batch = DueBatch([row for row in self.due_rows if row.due <= now][:limit])
-        yield batch
-        if self.crash_before_commit:
-            raise ConnectionResetError("the replica died before its commit")
-        self.settled += batch.settled
-        done = {entry_id for entry_id, _, _ in batch.settled}
-        self.due_rows = [row for row in self.due_rows if row.id not in done]
 
 
 def _make() -> tuple[NatsBroker, MemorySchedules, list[RobotCommandIssued]]:

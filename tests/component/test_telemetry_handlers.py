@@ -1,100 +1,29 @@
 """Telemetry handlers on FastStream's TestNatsBroker and the samples ingestor, with an in-memory store."""
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
-from asyncpg.exceptions import CharacterNotInRepertoireError, NumericValueOutOfRangeError
 from faststream.nats import NatsBroker, TestNatsBroker
 from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStreamSubscriber
 from faststream.nats.testing import PatchedMessage
 
 from services.telemetry.config import TelemetrySettings
-from services.telemetry.domain import FleetEvent
 from services.telemetry.handlers import register
 from services.telemetry.ingest import Ingestor
 from shared import subjects
 from shared.contracts import (
-    CommandState,
-    GetCommands,
     GetLatestTelemetry,
     GetReports,
     GetRobots,
     GetTelemetryRange,
-    LatestSample,
-    ReportState,
     RobotPresence,
     RobotReported,
-    RobotState,
-    TelemetryBucket,
     TelemetrySampled,
 )
+from tests.support.memory_telemetry import MemoryTelemetry
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-class MemoryTelemetry:
-    """Records what the handlers hand over; `fail` makes writes fail like a database outage."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[TelemetrySampled]] = []
-        self.events: list[FleetEvent] = []
-        self.fail = False
-        self.refuse = False  # robot events hold what Postgres cannot store
-        self.refused: set[UUID] = set()  # samples Postgres cannot store
-        self.writes = 0
-        self.on_ingest: list[Any] = []
-
-    async def ingest(self, samples: Sequence[TelemetrySampled]) -> None:
-        self.writes += 1
-        for check in self.on_ingest:
-            check()
-        if self.fail:
-            raise ConnectionRefusedError("database down")
-        if any(s.event_id in self.refused for s in samples):  # the whole transaction fails
-            raise NumericValueOutOfRangeError("value out of range for type double precision")
-        self.batches.append(list(samples))
-
-    async def apply(self, event: FleetEvent) -> None:
-        if self.refuse:
-            raise CharacterNotInRepertoireError('invalid byte sequence for encoding "UTF8": 0x00')
-        self.events.append(event)
-
-    async def latest(self, project: UUID, robot: str | None) -> list[LatestSample]:
-        return [
-            LatestSample(robot_id=s.robot_id, received_at=s.received_at, metrics=s.metrics)
-            for batch in self.batches
-            for s in batch
-            if s.project_key == project
-        ]
-
-    async def buckets(self, query: GetTelemetryRange) -> list[TelemetryBucket]:
-        return [TelemetryBucket(start=query.start, count=1, min=1.0, avg=1.0, max=1.0)]
-
-    async def robots(self, project: UUID, *, now: datetime, window_s: float) -> list[RobotState]:
-        return [RobotState(robot_id="r1", online=True, connected=True, last_seen=now, protocol="x")]
-
-    async def commands(self, query: GetCommands, *, now: datetime) -> list[CommandState]:
-        return []
-
-    async def reports(self, query: GetReports) -> list[ReportState]:
-        return [
-            ReportState(
-                event_id=e.event_id,
-                robot_id=e.robot_id,
-                key=e.key,
-                record_id=e.record_id,
-                payload=e.payload,
-                occurred_at=e.occurred_at,
-            )
-            for e in self.events
-            if isinstance(e, RobotReported) and e.project_key == query.project_key
-        ]
-
-    async def purge(self, *, older_than: datetime, chunk: int) -> int | None:
-        return 0
 
 
 @dataclass
@@ -202,7 +131,7 @@ async def test_queries_answer_from_the_store_on_their_own_project_only() -> None
     gets an empty answer."""
     broker, store, _ingestor = _make()
     project, other = uuid4(), uuid4()
-    store.batches.append([_sample(project)])
+    await store.ingest([_sample(project)])
     query = GetLatestTelemetry(project_key=project)
     async with TestNatsBroker(broker) as test:
         own = await test.request(query, subjects.telemetry_query("latest", project))
@@ -217,8 +146,9 @@ async def test_queries_answer_from_the_store_on_their_own_project_only() -> None
 
 async def test_range_answer_echoes_the_series_it_describes() -> None:
     """The range answer names robot, metric and bucket width, with the store's buckets."""
-    broker, _store, _ingestor = _make()
+    broker, store, _ingestor = _make()
     project = uuid4()
+    await store.ingest([_sample(project)])  # cpu 0.5 at T0: the range's first bucket
     query = GetTelemetryRange(
         project_key=project,
         robot_id="r1",

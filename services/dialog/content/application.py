@@ -17,8 +17,9 @@ from shared.contracts.content import (
 from ..engines.aiml import InvalidAiml, compile_aiml
 from ..engines.brain import Brains
 from .files import ContentFiles, build_version, saved_of, texts_key
+from .port import Content
 from .project_cache import ProjectCache
-from .store import SINGLE_FILE, ContentStore
+from .store import SINGLE_FILE
 from .versions import content_of
 
 
@@ -26,7 +27,7 @@ class ContentApp:
     """Saves, publishes and restores bot content versions, each new version's brain ready
     before the reply. A part of DialogApp (application.py), which holds what is declared here."""
 
-    content: ContentStore
+    content: Content
     files: ContentFiles
     brains: Brains
     cache: ProjectCache

@@ -30,7 +30,7 @@ from ..engines.knowledge.documents import DocumentIndex
 from ..models import BotContentRow
 from .diff import changed_files, diff_parts, file_digests, text_forms
 from .manifest import AIML, BEHAVIORS, digest, listed
-from .store import ContentStore
+from .port import Content
 from .versions import EMPTY, content_of
 
 
@@ -48,7 +48,7 @@ def saved_of(row: BotContentRow) -> BotContentSaved:
 class ContentFiles:
     """Saves, exports and compares content files; keeps the brain of each new version."""
 
-    def __init__(self, store: ContentStore, brains: Brains) -> None:
+    def __init__(self, store: Content, brains: Brains) -> None:
         self.store = store
         self.brains = brains
         # One index per set of documents (by their digests): versions that differ in

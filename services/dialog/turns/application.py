@@ -10,8 +10,8 @@ from shared.contracts import TurnAnswered, TurnReceived
 from shared.contracts.knowledge import Stage
 
 from ..content.files import ContentFiles
+from ..content.port import Content
 from ..content.project_cache import ProjectCache
-from ..content.store import ContentStore
 from ..content.versions import EMPTY
 from ..engines.aiml import heard
 from ..engines.brain import Brain, Brains
@@ -33,7 +33,7 @@ class TurnApp:
     """Answers turns from each project's content (the chain of its engines), with state in
     Postgres. A part of DialogApp (application.py), which holds what is declared here."""
 
-    content: ContentStore
+    content: Content
     turns: TurnBatches
     brains: Brains
     files: ContentFiles

@@ -1,0 +1,64 @@
+"""The contract tier: each port's behaviour, one test run against the in-memory fake the
+component tests use and against the Postgres store the service runs on (eventsourcing's habit).
+
+A test takes its port from a fixture parametrized over `memory` and `postgres`; the Postgres
+side is the session's migrated test database (`backends`), with pools opened once per module.
+Where the two differ, the fake is wrong: Postgres is what the services run on."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.dialog.content.store import ContentStore
+from services.dialog.conversations.store import PgConversations
+from services.dialog.sessions.store import PgSessions
+from services.dialog.turns.store import PgTurnBatches, prepare_connection
+from shared.db import Database, make_engine, session_factory
+from tests.support.backends import Backends
+from tests.support.memory_conversations import MemoryConversations
+from tests.support.memory_dialog import MemoryContent, MemorySessions, MemoryTurns
+
+from .stores import BACKENDS, DialogStores, open_database
+
+
+@pytest.fixture(scope="module")
+async def orm(backends: Backends) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """SQLModel sessions on the test database (the dialog's sessions and content stores)."""
+    engine = make_engine(backends.database_url, pool_size=2)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def turn_db(backends: Backends) -> AsyncIterator[Database]:
+    """The turn path's pool (json codecs and its staging table on every connection)."""
+    db = await open_database(backends, init=prepare_connection)
+    yield db
+    await db.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def dialog(
+    request: pytest.FixtureRequest,
+) -> DialogStores:
+    """The dialog's ports (content, turns, sessions, conversations) over one set of rows, in
+    memory or on Postgres."""
+    if request.param == "memory":
+        content = MemoryContent()
+        turns = MemoryTurns(content)
+        return DialogStores(
+            content=content,
+            turns=turns,
+            sessions=MemorySessions(turns),
+            conversations=MemoryConversations(turns),
+        )
+    orm = request.getfixturevalue("orm")
+    turn_db = request.getfixturevalue("turn_db")
+    return DialogStores(
+        content=ContentStore(orm),
+        turns=PgTurnBatches(turn_db),
+        sessions=PgSessions(orm),
+        conversations=PgConversations(orm),
+    )
