@@ -159,8 +159,11 @@ class Stack:
         return [*self.gateways, *self.dialogs, *self.telemetry, *self.schedules, *self.media]
 
     def stop(self) -> None:
+        """SIGTERM every replica at once, then wait for each (each drains on its own)."""
         for service in self.services:
-            service.stop()
+            service.signal()
+        for service in self.services:
+            service.wait_exit()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -96,10 +96,20 @@ class Service:
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         """Stop with `sig` (SIGKILL simulates a crash) and wait for the exit."""
+        self.signal(sig)
+        self.wait_exit()
+
+    def signal(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Send `sig` if the process runs (stop() without the wait)."""
         if self.process and self.process.poll() is None:
             self.process.send_signal(sig)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+
+    def wait_exit(self) -> None:
+        """Wait up to 15 s for the exit, then kill."""
+        if self.process is None:
+            return
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
