@@ -205,3 +205,20 @@ async def test_the_inbox_holds_what_waits_for_a_human(dialog: DialogStores) -> N
         ("asks", "a HUMAN please", None),
         ("quiet", None, "stuck"),
     ]
+
+
+async def test_an_operator_speaking_in_another_project_leaves_this_inbox_alone(
+    dialog: DialogStores,
+) -> None:
+    """A user waiting for a human stays in their project's inbox when an operator then speaks in
+    a session of another project (the Postgres query once checked "an operator spoke later" in
+    any session, so one project's handoff hid every other project's waiting users)."""
+    project, other = uuid4(), uuid4()
+    now = datetime.now(UTC)
+    await open_at(dialog, project, "asks", now, asked(project, "asks", "a human please", "wait"))
+    await open_at(dialog, other, "helped", now, asked(other, "helped", "hello", "hi"))
+    spoken = said(other, "helped", "Ada here", at=1)
+    spoken.details = {"event": "say", "source": "operator", "operator": "ada"}
+    await dialog.sessions.say(spoken)
+    waiting = await dialog.conversations.inbox(project, HandoffTriggers(), limit=10)
+    assert [(w.listed.session.session_id, w.said) for w in waiting] == [("asks", "a human please")]

@@ -110,10 +110,16 @@ def inbox_query(project_key: UUID, triggers: HandoffTriggers, *, limit: int) -> 
     ]
     if triggers.intents:
         matches.append(intent.in_(triggers.intents))
-    operator_after = exists().where(
-        same_session(later),
-        col(later.id) > col(raised.id),
-        func.json_extract_path_text(later.details, "operator").is_not(None),
+    # correlated to this row's session: not correlated, an operator's message in ANY session
+    # (any project's) after the trigger would hide it from this inbox
+    operator_after = (
+        exists()
+        .where(
+            same_session(later),
+            col(later.id) > col(raised.id),
+            func.json_extract_path_text(later.details, "operator").is_not(None),
+        )
+        .correlate_except(later)
     )
     trigger = (
         select(col(raised.question).label("said"), intent.label("intent"))
