@@ -19,7 +19,7 @@ from services.dialog.content.manifest import (
     listed,
     manifest,
 )
-from services.dialog.content.store import SINGLE_FILE
+from services.dialog.content.port import save_as_one_file
 from services.dialog.content.versions import CONTENT_FIELDS, EMPTY, MAX_CHANGE_CHARS, content_of
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
 from services.dialog.sessions.store import MAX_SAID
@@ -81,19 +81,7 @@ class MemoryContent:
         return [AimlFile(name=f.name, text=texts[f.sha256]) for f in files]
 
     async def save(self, command: SaveBotContent, categories: int) -> BotContentRow:
-        given = {
-            name: value
-            for name in ("maps", "sets", "properties")
-            if (value := getattr(command, name)) is not None
-        }
-        file = AimlFile(name=SINGLE_FILE, text=command.aiml)
-        return await self.save_aiml(
-            command.project_key,
-            command.correlation_id,
-            [(file, categories)],
-            categories=categories,
-            **given,
-        )
+        return await save_as_one_file(self, command, categories)
 
     async def save_aiml(
         self,

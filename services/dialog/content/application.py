@@ -17,9 +17,8 @@ from shared.contracts.content import (
 from ..engines.aiml import InvalidAiml, compile_aiml
 from ..engines.brain import Brains
 from .files import ContentFiles, build_version, saved_of, texts_key
-from .port import Content
+from .port import SINGLE_FILE, Content
 from .project_cache import ProjectCache
-from .store import SINGLE_FILE
 from .versions import content_of
 
 

@@ -53,3 +53,26 @@ class Content(Protocol):
         self, project_key: UUID, version: int | None, correlation_id: UUID
     ) -> int | None: ...
     async def versions(self, project_key: UUID, limit: int) -> VersionList: ...
+
+
+SINGLE_FILE = "bot.aiml"  # the name of AIML saved as one text (XPARO's save_aiml)
+
+
+async def save_as_one_file(
+    content: Content, command: SaveBotContent, categories: int
+) -> BotContentRow:
+    """`Content.save` for every store: `command`'s AIML as the one file SINGLE_FILE of the next
+    version, through `save_aiml`; None fields keep the current value."""
+    given = {
+        name: value
+        for name in ("maps", "sets", "properties")
+        if (value := getattr(command, name)) is not None
+    }
+    file = AimlFile(name=SINGLE_FILE, text=command.aiml)
+    return await content.save_aiml(
+        command.project_key,
+        command.correlation_id,
+        [(file, categories)],
+        categories=categories,
+        **given,
+    )

@@ -25,6 +25,7 @@ from shared.db import transaction
 
 from ..models import BotContentRow, ReleaseRow
 from .manifest import AIML, BEHAVIORS, DOCUMENTS, described, listed, texts_of
+from .port import save_as_one_file
 from .versions import (
     CONTENT_FIELDS,
     EMPTY,
@@ -34,8 +35,6 @@ from .versions import (
     locked_newest,
     stage_version,
 )
-
-SINGLE_FILE = "bot.aiml"  # the name of AIML saved as one text (XPARO's save_aiml)
 
 
 class ContentStore:
@@ -86,21 +85,7 @@ class ContentStore:
         return [AimlFile(name=f.name, text=texts[f.sha256]) for f in files]
 
     async def save(self, command: SaveBotContent, categories: int) -> BotContentRow:
-        """Store `command`'s AIML as the one file SINGLE_FILE of the next version; None fields
-        keep the current value."""
-        given = {
-            name: value
-            for name in ("maps", "sets", "properties")
-            if (value := getattr(command, name)) is not None
-        }
-        file = AimlFile(name=SINGLE_FILE, text=command.aiml)
-        return await self.save_aiml(
-            command.project_key,
-            command.correlation_id,
-            [(file, categories)],
-            categories=categories,
-            **given,
-        )
+        return await save_as_one_file(self, command, categories)
 
     async def save_aiml(
         self,
