@@ -205,6 +205,10 @@ def _proc_cpu(pid: int) -> float:
 _POSTMASTERS: dict[str, int] = {}
 
 
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
 def _postmaster(database_url: str) -> int:
     """The pid of the Postgres server at `database_url` (pg_ctl detaches it from this process
     tree): the parent of a backend it starts for us."""
@@ -214,8 +218,7 @@ def _postmaster(database_url: str) -> int:
             pg = await asyncpg.connect(database_url)
             try:  # read while the backend lives
                 backend = int(await pg.fetchval("SELECT pg_backend_pid()"))
-                stat = Path(f"/proc/{backend}/stat").read_text().rpartition(")")[2].split()
-                return int(stat[1])
+                return _parent(backend)
             finally:
                 await pg.close()
 
