@@ -3,6 +3,7 @@ written once and in order, deleted sessions never recreated."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -14,6 +15,7 @@ from services.dialog.turns.store import (
     AlreadyStored,
     Changed,
     PgTurnBatches,
+    SessionState,
     TurnRecord,
     prepare_connection,
 )
@@ -42,8 +44,10 @@ def _turn(project: UUID, session: str, answer: str) -> TurnRecord:
     )
 
 
-def _session(project: UUID, session: str, **state: str) -> SessionRow:
-    return SessionRow(project_key=project, session_id=session, protocol="xparo", state=dict(state))
+def _session(project: UUID, session: str, **state: str) -> SessionState:
+    return SessionState(
+        project_key=project, session_id=session, protocol="xparo", state=dict(state)
+    )
 
 
 @pytest.fixture
@@ -137,7 +141,7 @@ async def test_a_batchs_rows_keep_their_order_and_a_repeat_is_stored_once(
     await _write(store, [Changed(read, read.version)], rows[50:])
     [read] = (await store.read_sessions([(project, "o")])).values()
     assert read is not None
-    moved = SessionRow(**{**read.model_dump(), "state": {"topic": "again"}})
+    moved = replace(read, state={"topic": "again"})
     with pytest.raises(AlreadyStored):
         await _write(store, [Changed(moved, read.version)], [_turn(project, "o", "new"), rows[1]])
     assert await store.read_sessions([(project, "o")]) == {(project, "o"): read}
@@ -156,7 +160,8 @@ async def test_a_session_opened_before_its_first_turn_takes_the_batchs_write(
     read it, with its first turn."""
     project = uuid4()
     engine = make_engine(backends.database_url, pool_size=1)
-    await PgSessions(session_factory(engine)).create(_session(project, "opened"))
+    opened = SessionRow(project_key=project, session_id="opened", protocol="xparo")
+    await PgSessions(session_factory(engine)).create(opened)
     await engine.dispose()
     [read] = (await store.read_sessions([(project, "opened")])).values()
     assert read is not None and read.version == 0
