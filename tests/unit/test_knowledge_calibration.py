@@ -13,9 +13,10 @@ import pytest
 
 from services.dialog.engines.brain import Brain, build_brain
 from services.dialog.engines.chain import Question, respond
-from services.dialog.engines.knowledge import FaqIndex, NluModel, faq_index, nlu_model
+from services.dialog.engines.knowledge import FaqIndex, NluModel, classifier, faq_index, nlu_model
 from services.dialog.engines.knowledge.classifier import TextClassifier
 from services.dialog.engines.knowledge.trained import Trained
+from services.dialog.evaluation.public_eval import refusal_weights
 from shared.contracts import BotContent
 from shared.contracts.knowledge import (
     Chain,
@@ -180,3 +181,27 @@ def test_a_changed_chinese_faq_is_trained_and_calibrated_again() -> None:
     assert second.threshold != first.threshold
     after = second.search("天安门广场这个景点的地址在哪啊？", lang="cn")
     assert after is not None and (after.candidates[0].answer, after.score) == ("地址", 1.0)
+
+
+def test_the_refusal_weight_choice_can_be_run_again_on_dev(tmp_path: Path) -> None:
+    """`make eval EVAL_ARGS="--refusal-weights 0.2,0.4"` prints DEV's targets met at each
+    weight, and the engine calibrates with the shipped weight afterwards."""
+    english = {
+        "hours": ["when are you open", "what are your opening hours", "are you open on sunday"],
+        "parking": ["where can I park", "is there a car park", "how much is parking"],
+        "wifi": ["is there wifi", "what is the wifi password", "can I get online here"],
+    }
+    data = {
+        "name": "tiny",
+        "lang": "en",
+        "kind": "faq",
+        "train": english,
+        "test": [["when do you open on sunday", "hours"]],
+        "oos": ["tell me a joke"],
+    }
+    (tmp_path / "tiny.json").write_text(json.dumps(data))
+    shipped = classifier.REFUSAL_WEIGHT
+    printed = refusal_weights(tmp_path, [0.2, 0.4]).splitlines()
+    assert shipped == classifier.REFUSAL_WEIGHT
+    assert "targets met of 4" in printed[0]
+    assert [line.split()[0] for line in printed[1:]] == ["0.200", "0.400"]

@@ -52,7 +52,7 @@ precision 0.8 at recall 0.7; 16 in all), ties going to the smaller sum of shortf
 0.25 (39.7 points short) and at 0.3 (45.9), 11 at 0.2 and at 0.35, 10 at 0.4, which handled the
 most questions right (0.754 of them against 0.738 at 0.25) but refused 24% of BANKING77's
 answerable questions and 13% to 23% of the Chinese sets' to do so. Less weight answers more of
-both."""
+both. `make eval EVAL_ARGS="--refusal-weights 0.2,0.25,0.3,0.35,0.4"` prints these figures."""
 MIN_THRESHOLD, MAX_THRESHOLD = 0.02, 0.9
 """The calibrated raw threshold stays within these (a handful of examples can suggest anything)."""
 
