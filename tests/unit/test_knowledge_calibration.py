@@ -121,6 +121,32 @@ def test_chinese_wordings_unlike_the_paraphrases_are_answered_and_an_operator_th
     assert [said(stricter, text, "cn") for text, _ in CHINESE] == [None, None, None]
 
 
+def test_a_step_saved_without_a_threshold_answers_as_calibrated() -> None:
+    """An operator's chain `{"steps": [{"engine": "faq"}, {"engine": "aiml"}]}` (no threshold)
+    answers as the calibrated default does: chit-chat falls through to the next engine instead
+    of taking the nearest FAQ group at any score; a threshold given, even 0, is kept."""
+    saved = Chain.model_validate_json(
+        '{"steps": [{"engine": "faq"}, {"engine": "nlu"}, {"engine": "rag"}, {"engine": "aiml"}]}'
+    )
+    assert [step.threshold for step in saved.steps] == [0.5, 0.5, 0.5, 0.0]
+    content = BotContent(
+        version=1,
+        aiml="",
+        maps="",
+        sets="",
+        properties="",
+        faq=crosswoz_faq(),
+        intents=Intents(),
+        chain=Chain.model_validate({"steps": [{"engine": "faq"}]}),
+    )
+    unset = build_brain(content)
+    assert said(unset, "给我讲个笑话", "cn") is None
+    assert said(unset, CHINESE[0][0], "cn") == CHINESE[0][1]
+    assert (
+        Chain.model_validate({"steps": [{"engine": "faq", "threshold": 0}]}).steps[0].threshold == 0
+    )
+
+
 @pytest.mark.parametrize("lang", ["en", "cn"])
 def test_the_threshold_is_the_projects_own_and_answers_most_held_out_examples(lang: str) -> None:
     """Each project gets its own threshold, not 0.5: the raw score cross-validation chose
