@@ -1,11 +1,12 @@
-"""The hot consumer: user turns pulled from CHAT in batches with nats-py, answered, written in
-one transaction, replied to with the publish acks gathered, then acked.
+"""The hot consumer: user turns pulled from CHAT in batches (shared.pull.BatchPull), answered,
+written in one transaction, replied to with the publish acks gathered, then acked.
 
 FastStream's per-message consumer tops out at ~3,500 messages/s with an empty handler; a raw
-`fetch` of up to a few hundred at ~37,000 (reference/perf/FINDINGS.md §3). Everything else of
-the dialog stays on FastStream. Nothing is acked before its turn is stored and its reply is in
-the stream; a turn delivered again after a crash finds its stored reply and sends it again
-(same reply id: JetStream drops the repeat).
+`fetch` of up to a few hundred at ~37,000 (reference/perf/FINDINGS.md §3), and BatchPull takes
+a batch for ~half of nats-py's `fetch` CPU per message (it waits for each on its own).
+Everything else of the dialog stays on FastStream. Nothing is acked before its turn is stored
+and its reply is in the stream; a turn delivered again after a crash finds its stored reply and
+sends it again (same reply id: JetStream drops the repeat).
 """
 
 import asyncio
@@ -19,9 +20,9 @@ from typing import Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from structlog.contextvars import bound_contextvars
 
@@ -30,6 +31,7 @@ from shared.broker import REDELIVERY
 from shared.contracts import TurnAnswered, TurnReceived
 from shared.db import unreachable
 from shared.observability.messages import CORRELATION_ID, EVENT_ID, hop_trace
+from shared.pull import BatchPull
 from shared.retry import reason
 
 from ..config import DialogSettings
@@ -185,22 +187,17 @@ class TurnLoop:
         self._claim = claim
         self._fenced = fenced
         self._task: asyncio.Task[None] | None = None
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._pull: BatchPull | None = None
         self._stopping = False
         self._busy = False
 
     async def start(self, nc: Client) -> None:
         js = nc.jetstream()
-        config = ConsumerConfig(
-            max_deliver=MAX_DELIVER,
-            ack_wait=self._settings.ack_wait_s,
-            max_ack_pending=self._settings.max_ack_pending,
-        )
         subject = subjects.chat_partition_turns(self._claim.partition)
         durable = subjects.dialog_partition_durable(self._claim.partition, self._claim.consumer)
-        self._sub = await js.pull_subscribe(
-            subject, durable=durable, stream=subjects.CHAT_STREAM, config=config
-        )
+        await _ensure_consumer(js, durable, subject, self._settings)
+        self._pull = BatchPull(nc, subjects.CHAT_STREAM, durable)
+        await self._pull.start()
         batch = TurnBatch(
             self._app,
             self._settings,
@@ -208,10 +205,11 @@ class TurnLoop:
             claim=self._claim,
             fenced=self._fenced,
         )
-        self._task = asyncio.create_task(self._pull(self._sub, batch), name=f"turns {durable}")
+        self._task = asyncio.create_task(self._loop(self._pull, batch), name=f"turns {durable}")
 
     async def stop(self) -> None:
-        """Stop pulling; a batch being answered is finished and settled first."""
+        """Stop pulling; a batch being answered is finished and settled first, and turns
+        delivered but not yet taken go back to the consumer at once (for the next owner)."""
         self._stopping = True
         if self._task is None:
             return
@@ -219,25 +217,24 @@ class TurnLoop:
             self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
+        if self._pull is not None:
+            await self._pull.close()
 
-    async def _pull(self, sub: JetStreamContext.PullSubscription, batch: TurnBatch) -> None:
+    async def _loop(self, pull: BatchPull, batch: TurnBatch) -> None:
         failures = 0
         while not self._stopping:
             try:
-                msgs = await sub.fetch(self._settings.batch_size, timeout=self._settings.fetch_s)
-            except NatsTimeout:
-                continue
+                msgs = await pull.fetch(self._settings.batch_size, self._settings.fetch_s)
             except asyncio.CancelledError:
                 raise
-            except Exception as err:  # NATS reconnecting: pull again after a back-off
+            except Exception as err:  # NATS reconnecting, JetStream refusing: after a back-off
                 failures += 1
                 log.warning("pulling turns failed: %s", reason(err))
                 await asyncio.sleep(REDELIVERY.delay(failures))
                 continue
             failures = 0
+            if not msgs:
+                continue
             self._busy = True
             try:
                 await self._working_on(msgs, batch)
@@ -262,6 +259,25 @@ class TurnLoop:
             log.exception("a batch of turns was not settled")
         finally:
             heartbeat.cancel()
+
+
+async def _ensure_consumer(
+    js: JetStreamContext, durable: str, subject: str, settings: DialogSettings
+) -> None:
+    """The partition's durable consumer, made unless it exists (its first owner makes it;
+    a later owner continues where the last one acked)."""
+    try:
+        await js.consumer_info(subjects.CHAT_STREAM, durable)
+    except NotFoundError:
+        config = ConsumerConfig(
+            durable_name=durable,
+            filter_subject=subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            max_deliver=MAX_DELIVER,
+            ack_wait=settings.ack_wait_s,
+            max_ack_pending=settings.max_ack_pending,
+        )
+        await js.add_consumer(subjects.CHAT_STREAM, config)
 
 
 async def _publish(
