@@ -19,12 +19,13 @@ from .content.store import ContentStore
 from .conversations.application import ConversationApp
 from .conversations.handlers import register_conversations
 from .conversations.store import PgConversations
+from .db import dialog_database
 from .engines.llm import WRITER, LlmConfig
 from .handlers import register
 from .sessions.store import PgSessions
 from .turns.machine_clock import MachineClock, Publish
 from .turns.owners import PartitionedTurns
-from .turns.store import PgTurnBatches, keep_connection, prepare_connection
+from .turns.store import PgTurnBatches
 
 
 def create_app(
@@ -36,16 +37,13 @@ def create_app(
     broker = make_broker(common.nats_url, name="dialog")
     engine = make_engine(common.database_url)
     sessions = session_factory(engine)
-    db = Database(
-        common.database_url,
-        max_size=settings.pool_size,
-        init=prepare_connection,
-        reset=keep_connection,
+    db = dialog_database(
+        common.database_url, max_size=settings.pool_size + settings.requests_pool_size
     )
     app = DialogApp(
         content=ContentStore(sessions),
         turns=PgTurnBatches(db),
-        sessions=PgSessions(sessions),
+        sessions=PgSessions(db),
         projects=ProjectStore(sessions),
         reset_repeat_s=settings.reset_repeat_s,
         cache_s=settings.project_cache_s,

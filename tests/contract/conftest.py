@@ -13,14 +13,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.dialog.content.store import ContentStore
 from services.dialog.conversations.store import PgConversations
+from services.dialog.db import dialog_database
 from services.dialog.sessions.store import PgSessions
-from services.dialog.turns.store import PgTurnBatches, prepare_connection
+from services.dialog.turns.store import PgTurnBatches
 from shared.db import Database, make_engine, session_factory
 from tests.support.backends import Backends
 from tests.support.memory_conversations import MemoryConversations
 from tests.support.memory_dialog import MemoryContent, MemorySessions, MemoryTurns
 
-from .stores import BACKENDS, DialogStores, open_database
+from .stores import BACKENDS, DialogStores
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +33,11 @@ async def orm(backends: Backends) -> AsyncIterator[async_sessionmaker[AsyncSessi
 
 
 @pytest.fixture(scope="module")
-async def turn_db(backends: Backends) -> AsyncIterator[Database]:
-    """The turn path's pool (json codecs and its staging table on every connection)."""
-    db = await open_database(backends, init=prepare_connection)
+async def dialog_db(backends: Backends) -> AsyncIterator[Database]:
+    """The dialog's pool, as the service opens it (json codecs, the turn path's staging
+    table, the dialog schema as search path)."""
+    db = dialog_database(backends.database_url, max_size=2)
+    await db.open()
     yield db
     await db.close()
 
@@ -55,10 +58,10 @@ def dialog(
             conversations=MemoryConversations(turns),
         )
     orm = request.getfixturevalue("orm")
-    turn_db = request.getfixturevalue("turn_db")
+    dialog_db = request.getfixturevalue("dialog_db")
     return DialogStores(
         content=ContentStore(orm),
-        turns=PgTurnBatches(turn_db),
-        sessions=PgSessions(orm),
+        turns=PgTurnBatches(dialog_db),
+        sessions=PgSessions(dialog_db),
         conversations=PgConversations(orm),
     )

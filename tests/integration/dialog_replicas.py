@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from services.dialog.application import DialogApp
 from services.dialog.content.store import ContentStore
+from services.dialog.db import dialog_database
 from services.dialog.sessions.store import PgSessions
 from services.dialog.turns.owners import PartitionedTurns
-from services.dialog.turns.store import PgTurnBatches, prepare_connection
+from services.dialog.turns.store import PgTurnBatches
 from shared.db import Database, make_engine, session_factory
 from shared.identity import ProjectStore
 
@@ -32,12 +33,12 @@ async def in_process(database_url: str, count: int = 2) -> AsyncIterator[list[Re
     sessions = session_factory(engine)
     try:
         for _ in range(count):
-            db = Database(database_url, init=prepare_connection)
+            db = dialog_database(database_url, max_size=4)
             await db.open()
             app = DialogApp(
                 content=ContentStore(sessions),
                 turns=PgTurnBatches(db),
-                sessions=PgSessions(sessions),
+                sessions=PgSessions(db),
                 projects=ProjectStore(sessions),
             )
             made.append(Replica(app, db))
