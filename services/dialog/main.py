@@ -41,7 +41,7 @@ def create_app(
         common.database_url, max_size=settings.pool_size + settings.requests_pool_size
     )
     app = DialogApp(
-        content=ContentStore(sessions),
+        content=ContentStore(db),
         turns=PgTurnBatches(db),
         sessions=PgSessions(db),
         projects=ProjectStore(sessions),

@@ -60,7 +60,7 @@ def dialog(
     orm = request.getfixturevalue("orm")
     dialog_db = request.getfixturevalue("dialog_db")
     return DialogStores(
-        content=ContentStore(orm),
+        content=ContentStore(dialog_db),
         turns=PgTurnBatches(dialog_db),
         sessions=PgSessions(dialog_db),
         conversations=PgConversations(orm),

@@ -36,7 +36,7 @@ async def in_process(database_url: str, count: int = 2) -> AsyncIterator[list[Re
             db = dialog_database(database_url, max_size=4)
             await db.open()
             app = DialogApp(
-                content=ContentStore(sessions),
+                content=ContentStore(db),
                 turns=PgTurnBatches(db),
                 sessions=PgSessions(db),
                 projects=ProjectStore(sessions),

@@ -13,7 +13,7 @@ import asyncpg
 from shared.contracts.knowledge import Stage
 from shared.db import Database
 
-from ..content import sql as content_sql
+from ..content.versions import stage_version
 from ..errors import SessionGone
 from ..models import SessionRow, TurnRow
 from ..rows import Executor, session_row, turn_row, values
@@ -62,8 +62,7 @@ class PgTurnUnit:
         return session_row(await self._conn.fetchrow(sql.LOCK, project_key, session_id))
 
     async def content_version(self, project_key: UUID, stage: Stage) -> int:
-        query = content_sql.TEST_VERSION if stage == "test" else content_sql.RELEASE_VERSION
-        return int(await self._conn.fetchval(query, project_key))
+        return await stage_version(self._conn, project_key, stage)
 
     async def said_since(self, project_key: UUID, session_id: str) -> list[str]:
         """What was said first in the session since its last turn (the newest MAX_SAID),
