@@ -50,7 +50,7 @@ def create_app(
     )
     register(broker, app, settings)
     _configure_llm(settings)
-    conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)
+    conversations = ConversationApp(conversations=PgConversations(db), sessions=app.sessions)
     register_conversations(broker, conversations)
 
     turns = _partitioned_turns(broker, app, settings, db, common)
