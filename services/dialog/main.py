@@ -35,7 +35,9 @@ def create_app(
     common = common or CommonSettings()
     settings = settings or DialogSettings()
     broker = make_broker(common.nats_url, name="dialog")
-    engine = make_engine(common.database_url)
+    # Only shared.identity's ProjectStore (a project's fallback text, cached) still speaks
+    # SQLModel here; the dialog's own stores use `db`, sized for the turns and the requests.
+    engine = make_engine(common.database_url, pool_size=1)
     sessions = session_factory(engine)
     db = dialog_database(
         common.database_url, max_size=settings.pool_size + settings.requests_pool_size
