@@ -26,8 +26,9 @@ class Replica:
 
 @asynccontextmanager
 async def in_process(database_url: str, count: int = 2) -> AsyncIterator[list[Replica]]:
-    """`count` replicas, each with its own turn database pool, sharing one SQLModel engine;
-    stopped (their partitioned turns too, if a test started them) and closed on exit."""
+    """`count` replicas, each with its own dialog pool (turns and requests), sharing one SQLModel
+    engine for the projects; stopped (their partitioned turns too, if a test started them) and
+    closed on exit."""
     made: list[Replica] = []
     engine = make_engine(database_url, pool_size=2)
     sessions = session_factory(engine)
