@@ -193,15 +193,77 @@ def running_stack(
             stack.stop()
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process `pid` has used, 0 once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+_POSTMASTERS: dict[str, int] = {}
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
+def _postmaster(database_url: str) -> int:
+    """The pid of the Postgres server at `database_url` (pg_ctl detaches it from this process
+    tree): the parent of a backend it starts for us."""
+    if database_url not in _POSTMASTERS:
+
+        async def ask() -> int:
+            pg = await asyncpg.connect(database_url)
+            try:  # read while the backend lives
+                backend = int(await pg.fetchval("SELECT pg_backend_pid()"))
+                return _parent(backend)
+            finally:
+                await pg.close()
+
+        _POSTMASTERS[database_url] = asyncio.run(ask())
+    return _POSTMASTERS[database_url]
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """Every process below `root`, by pid, with its command name."""
+    parents: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, _, rest = (entry / "stat").read_text().rpartition(")")
+        except OSError:
+            continue
+        pid = int(entry.name)
+        names[pid] = head.partition("(")[2]
+        parents.setdefault(int(rest.split()[1]), []).append(pid)
+    found: dict[int, str] = {}
+    todo = [root]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found[child] = names[child]
+            todo.append(child)
+    return found
+
+
 def cpu_seconds(stack: Stack) -> dict[str, float]:
-    """CPU time (user + system) each service process of `stack` has used so far, by name."""
-    tick = os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system) each service process of `stack` has used so far, by name, and
+    what the rest of the machine's work for the benchmark used: `nats` (nats-server), `postgres`
+    (its server and backends, summed: a backend that exited is not counted) and `load` (this
+    process: the load generator)."""
     used: dict[str, float] = {}
     for s in [*stack.gateways, *stack.dialogs, *stack.telemetry]:
-        if s.process is None:
-            continue
-        stat = Path(f"/proc/{s.process.pid}/stat").read_text().rpartition(")")[2].split()
-        used[s.name] = (int(stat[11]) + int(stat[12])) / tick  # utime, stime
+        if s.process is not None:
+            used[s.name] = _proc_cpu(s.process.pid)
+    used["nats"] = sum(
+        _proc_cpu(pid) for pid, name in _descendants(os.getpid()).items() if "nats" in name
+    )
+    postmaster = _postmaster(stack.backends.database_url)
+    used["postgres"] = _proc_cpu(postmaster) + sum(map(_proc_cpu, _descendants(postmaster)))
+    used["load"] = sum(os.times()[:2])
     return used
 
 
@@ -235,10 +297,12 @@ def cpu_per_turn(
         / max(turns, 1)
         for name in after
     }
+    backing = {k: each.pop(k) for k in ("nats", "postgres", "load") if k in each}
     return {
         "dialog": sum(v for k, v in each.items() if k.startswith("dialog")),
         "gateway": sum(v for k, v in each.items() if k.startswith("gateway")),
         "each": each,
+        **backing,
     }
 
 
@@ -247,6 +311,7 @@ def print_cpu(cpu: dict[str, Any]) -> None:
         f"CPU per turn: dialog {cpu['dialog']:.2f} ms, gateway {cpu['gateway']:.2f} ms ("
         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(cpu["each"].items()))
         + ")"
+        + "".join(f", {k} {cpu[k]:.2f}" for k in ("nats", "postgres", "load") if k in cpu)
     )
 
 

@@ -149,6 +149,10 @@ class Intents(Contract):
         return self
 
 
+SCORED = ("faq", "nlu", "rag")
+CALIBRATED = 0.5  # a score of 0.5 is the project's own calibrated threshold (FAQ, NLU)
+
+
 class ChainStep(Contract):
     """One engine of the fallback chain and the score it must reach to answer."""
 
@@ -158,7 +162,8 @@ class ChainStep(Contract):
         ge=0.0,
         le=1.0,
         description="FAQ/NLU/RAG: lowest score that answers (AIML, LLM: unused; RAG: the share "
-        "of the question's word weight the best passage holds)",
+        "of the question's word weight the best passage holds); left out, FAQ, NLU and RAG take "
+        "0.5 (FAQ/NLU: the threshold calibrated on the project's own examples)",
     )
     prompt: str | None = Field(
         None,
@@ -166,6 +171,15 @@ class ChainStep(Contract):
         max_length=8000,
         description="llm only: the system prompt the model gets (a default one when not given)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scored_steps_default_to_calibrated(cls, data: Any) -> Any:
+        """A scoring step saved without a threshold answers as calibrated (0.5), not at any
+        score: 0.0 would let it answer every question and hide every engine after it."""
+        if isinstance(data, dict) and "threshold" not in data and data.get("engine") in SCORED:
+            return {**data, "threshold": CALIBRATED}
+        return data
 
     @model_validator(mode="after")
     def _prompt_of_llm(self) -> "ChainStep":

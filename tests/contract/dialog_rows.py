@@ -4,12 +4,18 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from services.dialog.models import SessionRow, TurnRow
-from services.dialog.turns.store import Changed, TurnBatches, TurnRecord
+from services.dialog.turns.store import Changed, SessionState, TurnBatches, TurnRecord
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def session(project: UUID, session_id: str = "s", **state: str) -> SessionRow:
+def session(project: UUID, session_id: str = "s", **state: str) -> SessionState:
+    """A session as the turn path writes it."""
+    return SessionState(project_key=project, session_id=session_id, protocol="xparo", state=state)
+
+
+def session_row(project: UUID, session_id: str = "s", **state: str) -> SessionRow:
+    """A session as the Sessions port creates it."""
     return SessionRow(project_key=project, session_id=session_id, protocol="xparo", state=state)
 
 

@@ -6,14 +6,14 @@ from uuid import uuid4
 from services.dialog.models import TurnRow
 from services.dialog.turns.store import Changed
 
-from .dialog_rows import said, session, start, turn, write
+from .dialog_rows import said, session, session_row, start, turn, write
 from .stores import DialogStores
 
 
 async def test_a_created_session_is_found_and_a_missing_one_is_none(dialog: DialogStores) -> None:
     """What create stores, find reads back (protocol, data, state); an unknown id is None."""
     project = uuid4()
-    row = session(project, "s", topic="cats")
+    row = session_row(project, "s", topic="cats")
     row.data = {"name": "Ada"}
     await dialog.sessions.create(row)
     found = await dialog.sessions.find(project, "s")

@@ -3,6 +3,7 @@ written once and in order, deleted sessions never recreated."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -15,6 +16,7 @@ from services.dialog.turns.store import (
     AlreadyStored,
     Changed,
     PgTurnBatches,
+    SessionState,
     TurnRecord,
 )
 from shared.db import Database
@@ -42,8 +44,10 @@ def _turn(project: UUID, session: str, answer: str) -> TurnRecord:
     )
 
 
-def _session(project: UUID, session: str, **state: str) -> SessionRow:
-    return SessionRow(project_key=project, session_id=session, protocol="xparo", state=dict(state))
+def _session(project: UUID, session: str, **state: str) -> SessionState:
+    return SessionState(
+        project_key=project, session_id=session, protocol="xparo", state=dict(state)
+    )
 
 
 @pytest.fixture
@@ -139,7 +143,7 @@ async def test_a_batchs_rows_keep_their_order_and_a_repeat_is_stored_once(
     await _write(store, [Changed(read, read.version)], rows[50:])
     [read] = (await store.read_sessions([(project, "o")])).values()
     assert read is not None
-    moved = SessionRow(**{**read.model_dump(), "state": {"topic": "again"}})
+    moved = replace(read, state={"topic": "again"})
     with pytest.raises(AlreadyStored):
         await _write(store, [Changed(moved, read.version)], [_turn(project, "o", "new"), rows[1]])
     assert await store.read_sessions([(project, "o")]) == {(project, "o"): read}
@@ -157,7 +161,8 @@ async def test_a_session_opened_before_its_first_turn_takes_the_batchs_write(
     """A session opened by request (AIDA: no turn yet, version 0) is written by the batch that
     read it, with its first turn."""
     project = uuid4()
-    await PgSessions(db).create(_session(project, "opened"))
+    opened = SessionRow(project_key=project, session_id="opened", protocol="xparo")
+    await PgSessions(db).create(opened)
     [read] = (await store.read_sessions([(project, "opened")])).values()
     assert read is not None and read.version == 0
     first = _turn(project, "opened", "hello")

@@ -4,6 +4,7 @@ over the same rows (the component tests' fakes, checked against Postgres by test
 import itertools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -23,7 +24,7 @@ from services.dialog.content.port import save_as_one_file
 from services.dialog.content.versions import CONTENT_FIELDS, EMPTY, MAX_CHANGE_CHARS, content_of
 from services.dialog.models import BotContentRow, SessionRow, TurnRow
 from services.dialog.sessions.store import MAX_SAID
-from services.dialog.turns.store import AlreadyStored, Changed, TurnRecord
+from services.dialog.turns.store import AlreadyStored, Changed, SessionState, TurnRecord
 from shared.contracts import BotContent, SaveBotContent
 from shared.contracts.content import (
     MAX_INLINE_AIML,
@@ -250,13 +251,13 @@ class MemoryTurns:
 
     async def read_sessions(
         self, keys: Sequence[tuple[UUID, str]]
-    ) -> dict[tuple[UUID, str], SessionRow | None]:
-        found: dict[tuple[UUID, str], SessionRow | None] = {}
+    ) -> dict[tuple[UUID, str], SessionState | None]:
+        found: dict[tuple[UUID, str], SessionState | None] = {}
         for key in keys:
             if key in self.deleted:
                 found[key] = None
             elif key in self.sessions:
-                found[key] = SessionRow(**self.sessions[key].model_dump())  # a copy, as read
+                found[key] = SessionState.of(self.sessions[key].model_dump())  # a copy, as read
         return found
 
     async def content_version(self, project_key: UUID, stage: Stage) -> int:
@@ -305,9 +306,9 @@ class MemoryTurns:
             if key not in refused:
                 changed.row.version = (changed.read or 0) + 1
                 changed.row.last_at = changed.row.last_at or datetime.now(UTC)
-                if changed.read is None:
-                    changed.row.created_at = changed.row.created_at or datetime.now(UTC)
-                self.sessions[key] = changed.row
+                before = self.sessions.get(key)
+                created = before.created_at if before is not None else datetime.now(UTC)
+                self.sessions[key] = SessionRow(**asdict(changed.row), created_at=created)
         for row in kept:
             self.keep(row.as_row())
         return refused

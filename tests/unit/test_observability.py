@@ -21,7 +21,7 @@ from services.gateway.protocols.besser.channel import BesserSocket, Handshake
 from shared.contracts import TurnAnswered, TurnReceived
 from shared.identity import Project
 from shared.logging import formatter
-from shared.observability.messages import handling, ids_of, publishing, receiving
+from shared.observability.messages import handling, hop_trace, ids_of, publishing, receiving
 from shared.observability.metrics import POOLS, render
 from shared.observability.tracing import inject, setup_tracing, trace_ids, tracer
 
@@ -121,6 +121,33 @@ def test_an_unexported_publish_continues_the_current_trace() -> None:
     assert outer is not None
     assert headers["traceparent"].split("-")[1] == outer[0]
     assert headers["traceparent"].split("-")[2] != outer[1]
+
+
+def test_a_batched_hop_continues_the_trace_without_a_span(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dialog's turn loop, unexported and below DEBUG, makes no span per turn, yet each
+    reply's traceparent continues its turn's trace (and tracestate) under a span id of its own;
+    a turn without one starts a trace; at DEBUG the span's own headers are the same shape."""
+    made: list[Any] = []
+    real = tracer.start_as_current_span
+    monkeypatch.setattr(tracer, "start_as_current_span", lambda *a, **k: made.append(a))
+    caplog.set_level(logging.INFO, logger="switchboard.messages")
+    turn = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"}
+    first = hop_trace("chat.turn.p.1", {**turn, "tracestate": "vendor=1"}, hop="handle")
+    second = hop_trace("chat.turn.p.1", turn, hop="handle")
+    fresh = hop_trace("chat.turn.p.1", {}, hop="handle")
+    assert made == []
+    version, trace_id, span_id, flags = first["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", "0af7651916cd43dd8448eb211c80319c", "00")
+    assert span_id not in ("b7ad6b7169203331", second["traceparent"].split("-")[2])
+    assert first["tracestate"] == "vendor=1" and "tracestate" not in second
+    assert fresh["traceparent"].split("-")[1] not in ("0" * 32, trace_id)
+    monkeypatch.setattr(tracer, "start_as_current_span", real)
+    caplog.set_level(logging.DEBUG, logger="switchboard.messages")
+    spanned = hop_trace("chat.turn.p.1", turn, hop="handle")
+    assert spanned["traceparent"].split("-")[:2] == ["00", trace_id]
+    assert spanned["traceparent"].split("-")[3] == flags
 
 
 def test_ids_of_ignores_missing_headers() -> None:

@@ -17,6 +17,8 @@ baseline trained on the same split in the same run (`--public ""` skips them), o
 (carved from the sets' training examples: what choices are made on) and then on the TEST split
 (their held-out questions: what is reported, and checked against issue 22's bar).
 `--split dev` prints DEV only (for trying a change), `--split test` TEST only.
+`--refusal-weights 0.2,0.25,0.3` prints DEV's targets met at each weight of the calibration
+(how the shipped one was chosen) instead.
 """
 
 import argparse
@@ -35,8 +37,8 @@ from ..engines.knowledge.faq import FaqIndex
 from ..engines.knowledge.gazetteer import LOCATION
 from ..engines.knowledge.nlu import NluModel
 from .public_eval import evaluate as evaluate_public
+from .public_eval import refusal_weights, targets, training_speed
 from .public_eval import table as public_table
-from .public_eval import targets, training_speed
 
 EVAL = Path("eval")
 LANGS: tuple[Lang, ...] = ("en", "cn")
@@ -158,7 +160,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--public", default=str(EVAL / "public"), help='"" skips them')
     parser.add_argument("--split", choices=("dev", "test", "both"), default="both")
     parser.add_argument("--no-smoke", action="store_true", help="skip the smoke set")
+    parser.add_argument(
+        "--refusal-weights", help="comma-separated weights: DEV's targets met at each, only"
+    )
     args = parser.parse_args(argv)
+    if args.refusal_weights:
+        weights = [float(w) for w in args.refusal_weights.split(",")]
+        sys.stdout.write(refusal_weights(Path(args.public), weights) + "\n")
+        return 0
     if not args.no_smoke:
         sys.stdout.write("Smoke set (eval/):\n")
         sys.stdout.write(table(evaluate_files(args.faq, args.intents, args.heldout)) + "\n")

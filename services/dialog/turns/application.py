@@ -17,14 +17,14 @@ from ..engines.aiml import heard
 from ..engines.brain import Brain, Brains
 from ..engines.chain import PENDING, Question, Said, respond, spoken
 from ..engines.llm import Pending
-from ..models import SessionRow, TurnRow
+from ..models import TurnRow
 from ..sessions.application import wire_protocol
 from .known import KnownSessions
 from .order import answered_on, reply_event_id, waits_for_predecessor
 from .outcomes import Arrived, PublishAll, TurnOutcome, gone, refuse, replies_of
 from .partitions import Claim
 from .records import greeting, record, reply_of
-from .store import AlreadyStored, Changed, SessionKey, TurnBatches, TurnRecord
+from .store import AlreadyStored, Changed, SessionKey, SessionState, TurnBatches, TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class TurnApp:
                 for n in indexes:
                     outcomes[n] = gone(arrived[n].turn)
                 continue
-            session = found.get(key) or SessionRow(
+            session = found.get(key) or SessionState(
                 project_key=key[0], session_id=key[1], protocol=arrived[indexes[0]].turn.protocol
             )
             read = session.version if key in found else None
@@ -130,7 +130,7 @@ class TurnApp:
 
     async def _answer_session(
         self,
-        session: SessionRow,
+        session: SessionState,
         arrived: Sequence[Arrived],
         indexes: list[int],
         versions: dict[tuple[UUID, Stage], int],
@@ -182,7 +182,7 @@ class TurnApp:
         return rows
 
     async def _answer(
-        self, version: int, session: SessionRow, turn: TurnReceived
+        self, version: int, session: SessionState, turn: TurnReceived
     ) -> tuple[TurnAnswered, float]:
         """Answer from content `version` (the turn's stage's); `session` takes the new state."""
         brain = await self._brain(turn.project_key, version)
@@ -239,7 +239,7 @@ class TurnApp:
         return reply, engine_ms
 
     async def _skip_repeated_reset(
-        self, session: SessionRow, turn: TurnReceived, written: Sequence[TurnRecord]
+        self, session: SessionState, turn: TurnReceived, written: Sequence[TurnRecord]
     ) -> bool:
         """True (and `session` updated) for a reset within DIALOG_RESET_REPEAT_S of the
         session's previous reset with nothing said since (a client re-sending it in a loop): it

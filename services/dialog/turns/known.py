@@ -3,8 +3,7 @@ wrote them)."""
 
 from collections.abc import Sequence
 
-from ..models import SessionRow
-from .store import Changed, SessionKey, TurnBatches, TurnRecord
+from .store import Changed, SessionKey, SessionState, TurnBatches, TurnRecord
 
 
 class KnownSessions:
@@ -13,15 +12,15 @@ class KnownSessions:
     a refused write, after which it is read again; a new owner starts empty."""
 
     def __init__(self, most: int = 50_000) -> None:
-        self._rows: dict[SessionKey, SessionRow] = {}
+        self._rows: dict[SessionKey, SessionState] = {}
         self._quiet: set[SessionKey] = set()  # their newest transcript row was written here
         self._most = most
 
     async def read(
         self, store: TurnBatches, keys: Sequence[SessionKey]
-    ) -> dict[SessionKey, SessionRow | None]:
+    ) -> dict[SessionKey, SessionState | None]:
         """The sessions of `keys`: those known from here, the others read from `store`."""
-        found: dict[SessionKey, SessionRow | None] = {
+        found: dict[SessionKey, SessionState | None] = {
             k: self._rows[k] for k in keys if k in self._rows
         }
         missing = [k for k in keys if k not in found]

@@ -29,8 +29,7 @@ from shared import subjects
 from shared.broker import REDELIVERY
 from shared.contracts import TurnAnswered, TurnReceived
 from shared.db import unreachable
-from shared.observability.messages import CORRELATION_ID, EVENT_ID, handling
-from shared.observability.tracing import inject
+from shared.observability.messages import CORRELATION_ID, EVENT_ID, hop_trace
 from shared.retry import reason
 
 from ..config import DialogSettings
@@ -102,11 +101,7 @@ class TurnBatch:
             if turn is None:
                 await msg.term()
                 continue
-            with handling(msg.subject, msg.headers, hop="handle"):
-                log.debug("handling %s", msg.subject)
-                trace: dict[str, str] = {}
-                inject(trace)
-            traces[turn.event_id] = trace
+            traces[turn.event_id] = hop_trace(msg.subject, msg.headers, hop="handle")
             force = _waited_s(msg, turn) >= self._settings.early_wait_s
             arrived.append(Arrived(turn, force, again=_deliveries(msg) > 1))
             kept.append(msg)

@@ -6,9 +6,9 @@ from shared.contracts import TurnAnswered, TurnReceived
 from ..engines.aiml import data_predicates, heard
 from ..engines.brain import Brain
 from ..engines.chain import Question, Said, greet
-from ..models import SessionRow, TurnRow
+from ..models import TurnRow
 from ..sessions.application import wire_protocol
-from .store import TurnRecord
+from .store import SessionState, TurnRecord
 
 DETAILS = {"faq", "intent", "url", "image", "action", "parts", "said_before"}  # a row's details
 USER_KEYS = ("user_id", "session_name")  # who a BESSER socket says the user is (session data)
@@ -64,7 +64,7 @@ def row_of(turn: TurnReceived, reply: TurnAnswered, engine_ms: float) -> TurnRow
     return record(turn, reply, engine_ms).as_row()
 
 
-def greeting(brain: Brain, session: SessionRow, turn: TurnReceived) -> Said:
+def greeting(brain: Brain, session: SessionState, turn: TurnReceived) -> Said:
     """A socket opened a new session (start) or starts it over (reset, which forgets its
     variables and state, keeping who the user is): the bot greets. A start of a session
     that has spoken already gets no greeting (engine none). Who the user is (a BESSER
