@@ -57,6 +57,8 @@ class Database:
     `init` runs on every new connection (e.g. to create a per-connection staging table);
     `reset` replaces asyncpg's reset on release (a round trip: RESET ALL, UNLISTEN, ...) for
     users that change no session state (an open transaction is still rolled back).
+    `search_path` is every connection's schema search path, sent when it connects (so a reset
+    keeps it): a store whose SQL names its tables unqualified reads and writes that schema.
     """
 
     def __init__(
@@ -66,8 +68,10 @@ class Database:
         max_size: int = 4,
         init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
         reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+        search_path: str | None = None,
     ) -> None:
         self._dsn = libpq_url(database_url)
+        self._settings = {"search_path": search_path} if search_path else None
         self._max_size = max_size
         self._init = init
         self._reset = reset
@@ -81,7 +85,12 @@ class Database:
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
-            self._dsn, min_size=0, max_size=self._max_size, init=self._init, reset=self._reset
+            self._dsn,
+            min_size=0,
+            max_size=self._max_size,
+            init=self._init,
+            reset=self._reset,
+            server_settings=self._settings,
         )
         watch_asyncpg_pool(self, lambda db: db.pool)
 

@@ -37,6 +37,12 @@ class DialogSettings(BaseSettings):
         "long is taken over by another replica (renewed every third of it)",
     )
     pool_size: int = Field(4, ge=1, description="asyncpg connections of the turn path")
+    requests_pool_size: int = Field(
+        4,
+        ge=1,
+        description="asyncpg connections the requests (sessions, content, conversations) add "
+        "to the turn path's in the dialog's one pool",
+    )
     ack_wait_s: float = Field(
         4.0,
         gt=0,

@@ -19,12 +19,13 @@ from .content.store import ContentStore
 from .conversations.application import ConversationApp
 from .conversations.handlers import register_conversations
 from .conversations.store import PgConversations
+from .db import dialog_database
 from .engines.llm import WRITER, LlmConfig
 from .handlers import register
 from .sessions.store import PgSessions
 from .turns.machine_clock import MachineClock, Publish
 from .turns.owners import PartitionedTurns
-from .turns.store import PgTurnBatches, keep_connection, prepare_connection
+from .turns.store import PgTurnBatches
 
 
 def create_app(
@@ -34,25 +35,24 @@ def create_app(
     common = common or CommonSettings()
     settings = settings or DialogSettings()
     broker = make_broker(common.nats_url, name="dialog")
-    engine = make_engine(common.database_url)
+    # Only shared.identity's ProjectStore (a project's fallback text, cached) still speaks
+    # SQLModel here; the dialog's own stores use `db`, sized for the turns and the requests.
+    engine = make_engine(common.database_url, pool_size=1)
     sessions = session_factory(engine)
-    db = Database(
-        common.database_url,
-        max_size=settings.pool_size,
-        init=prepare_connection,
-        reset=keep_connection,
+    db = dialog_database(
+        common.database_url, max_size=settings.pool_size + settings.requests_pool_size
     )
     app = DialogApp(
-        content=ContentStore(sessions),
+        content=ContentStore(db),
         turns=PgTurnBatches(db),
-        sessions=PgSessions(sessions),
+        sessions=PgSessions(db),
         projects=ProjectStore(sessions),
         reset_repeat_s=settings.reset_repeat_s,
         cache_s=settings.project_cache_s,
     )
     register(broker, app, settings)
     _configure_llm(settings)
-    conversations = ConversationApp(conversations=PgConversations(sessions), sessions=app.sessions)
+    conversations = ConversationApp(conversations=PgConversations(db), sessions=app.sessions)
     register_conversations(broker, conversations)
 
     turns = _partitioned_turns(broker, app, settings, db, common)

@@ -1,10 +1,23 @@
-"""The dialog schema: bot content versions, conversation sessions, the transcript, tombstones."""
+"""The dialog schema as SQLModel models: bot content versions, conversation sessions, the
+transcript, tombstones, the turn partitions' owners. What the migrations create, declared once
+(the rooms query it with the named statements of their sql.py;
+tests/integration/test_schema_models.py checks these models against the migrated database)."""
 
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlmodel import Field, SQLModel
 
@@ -27,9 +40,9 @@ class BotContentRow(SQLModel, table=True):
         description="The version's files by kind: {aiml: [...], behaviors: [...]}; texts are"
         " in content_blobs",
     )
-    maps: str = ""
-    sets: str = ""
-    properties: str = ""
+    maps: str = Field(default="", sa_type=Text)
+    sets: str = Field(default="", sa_type=Text)
+    properties: str = Field(default="", sa_type=Text)
     categories: int = 0
     correlation_id: UUID
     # json, not jsonb: jsonb sorts an object's keys, and a table's columns (a machine's
@@ -38,10 +51,10 @@ class BotContentRow(SQLModel, table=True):
     intents: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     chain: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     machine: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    faq_groups: int = 0
-    intent_count: int = 0
-    machine_states: int = 0
-    change: str = "aiml"
+    faq_groups: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    intent_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    machine_states: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    change: str = Field(default="aiml", max_length=64, sa_column_kwargs={"server_default": "aiml"})
     created_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
     )
@@ -56,21 +69,29 @@ class ContentBlobRow(SQLModel, table=True):
 
     project_key: UUID = Field(primary_key=True)
     sha256: str = Field(primary_key=True, max_length=64)
-    text: str
+    text: str = Field(sa_type=Text)
 
 
 class ReleaseRow(SQLModel, table=True):
     """A publication: from `published_at` on, the release stage answers from `version`."""
 
     __tablename__ = "releases"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["project_key", "version"],
+            [f"{SCHEMA}.bot_content.project_key", f"{SCHEMA}.bot_content.version"],
+        ),
+        Index("releases_project_idx", "project_key", "id"),
+        {"schema": SCHEMA},
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     project_key: UUID
     version: int
     correlation_id: UUID
     published_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
 
 
@@ -79,17 +100,30 @@ class SessionRow(SQLModel, table=True):
     its last turn position."""
 
     __tablename__ = "sessions"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        Index(
+            "sessions_activity_idx", "project_key", text("last_at DESC"), text("session_id DESC")
+        ),
+        # the sessions whose state machine waits on a condition (the machine clock's scan)
+        Index(
+            "sessions_machine_watch",
+            "project_key",
+            postgresql_where=text("(state -> '_machine') ? 'watch'"),
+        ),
+        {"schema": SCHEMA},
+    )
 
     project_key: UUID = Field(primary_key=True)
     session_id: str = Field(primary_key=True, max_length=128)
-    protocol: str = ""
+    protocol: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     data: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
     )
-    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONB, nullable=False))
-    channel: str = ""
-    seq: int = 0
+    state: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
+    channel: str = Field(default="", max_length=128, sa_column_kwargs={"server_default": ""})
+    seq: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     channels: list[list[Any]] = Field(
         default_factory=list,
         sa_column=Column(JSONB, nullable=False, server_default="[]"),
@@ -108,7 +142,9 @@ class SessionRow(SQLModel, table=True):
         description="When it last had a turn or a message (conversation lists sort by it)",
     )
     handoff: str | None = Field(
-        default=None, description="The operator who holds it (the bot is silent), or None"
+        default=None,
+        sa_type=Text,
+        description="The operator who holds it (the bot is silent), or None",
     )
     version: int = Field(
         default=0,
@@ -124,7 +160,11 @@ class TurnRow(SQLModel, table=True):
     event id)."""
 
     __tablename__ = "turns"
-    __table_args__ = {"schema": SCHEMA}
+    __table_args__ = (
+        Index("turns_session_idx", "project_key", "session_id", "id"),
+        Index("turns_project_idx", "project_key", "id"),
+        {"schema": SCHEMA},
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     turn_event_id: UUID = Field(unique=True)
@@ -133,20 +173,25 @@ class TurnRow(SQLModel, table=True):
     project_key: UUID
     session_id: str
     protocol: str
-    question: str
-    answer: str
+    question: str = Field(sa_type=Text)
+    answer: str = Field(sa_type=Text)
     engine: str
     content_version: int | None = None
     received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     answered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     engine_ms: float
-    stage: str = "test"
+    stage: str = Field(default="test", max_length=16, sa_column_kwargs={"server_default": "test"})
     details: dict[str, Any] | None = Field(
         default=None,
         sa_column=Column(JSON, nullable=True),  # json: reply parts keep their key order
         description="faq, intent, url, ...",
     )
-    kind: str = Field(default="turn", description="turn (the user's) or said (said first)")
+    kind: str = Field(
+        default="turn",
+        max_length=16,
+        sa_column_kwargs={"server_default": "turn"},
+        description="turn (the user's) or said (said first)",
+    )
 
 
 class DeletedSessionRow(SQLModel, table=True):
@@ -160,3 +205,15 @@ class DeletedSessionRow(SQLModel, table=True):
     deleted_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), server_default=func.now())
     )
+
+
+class PartitionOwnerRow(SQLModel, table=True):
+    """The generation of a turn partition's claim by a consumer: a batch is written only while
+    its claim's generation is still the partition's (turns/partitions.py fences a stale owner)."""
+
+    __tablename__ = "partition_owners"
+    __table_args__ = {"schema": SCHEMA}
+
+    consumer: str = Field(primary_key=True, max_length=64)
+    partition: int = Field(primary_key=True)
+    generation: int = Field(sa_type=BigInteger)

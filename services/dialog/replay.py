@@ -3,8 +3,9 @@
 Every reply in CHAT (`chat.reply.<project>.<session>`) is folded with the turn it answers
 (`chat.turn.<project>`) through the service's own store code (TurnStore's unit, PgSessions,
 the turn path's row builder) into a fresh schema; session deletions (`chat.deleted.<project>`) and
-project deletions (CONFIG) are applied as the live service applies them. The SQLModel models
-carry `schema="dialog"`; the engine's `schema_translate_map` points them at the replay schema.
+project deletions (CONFIG) are applied as the live service applies them. Those stores' SQL names
+its tables unqualified: the replay's pool has the replay schema as its connections' search path
+(`dialog_database(schema=...)`), so the very same statements write there.
 
 Rebuilt: `turns`, `sessions` (those with a transcript row), `deleted_sessions`. Not a
 projection, so left out: bot content (versions, blobs, releases: request/reply, in no stream),
@@ -22,7 +23,6 @@ from pydantic import TypeAdapter, ValidationError
 from shared import subjects
 from shared.contracts import BotSpoke, SessionDeleted, TurnAnswered, TurnReceived
 from shared.contracts.chat import ChatReply
-from shared.db import make_engine, session_factory
 from shared.replay import (
     Projection,
     StreamRead,
@@ -33,6 +33,7 @@ from shared.replay import (
     subject_matches,
 )
 
+from .db import dialog_database
 from .errors import SessionGone
 from .models import SCHEMA
 from .sessions.application import said_row
@@ -142,19 +143,18 @@ async def rebuild(
     js: JetStreamContext, database_url: str, into: str, project: UUID | None
 ) -> list[StreamRead]:
     """Read CHAT from its oldest message and write the transcripts into schema `into`."""
-    engine = make_engine(database_url, pool_size=1)
+    db = dialog_database(database_url, max_size=1, schema=into)
+    await db.open()
     try:
-        translated = engine.execution_options(schema_translate_map={SCHEMA: into})
-        sessions = session_factory(translated)
         progress = StreamRead(subjects.CHAT_STREAM)
-        transcripts = Transcripts(TurnStore(sessions), PgSessions(sessions), progress)
+        transcripts = Transcripts(TurnStore(db), PgSessions(db), progress)
         filters = project_subjects(CHAT_SUBJECTS, project)
         async for msg in stream_messages(js, subjects.CHAT_STREAM, filters, progress):
             await transcripts.apply(msg)
         transcripts.unanswered()
         return [progress]
     finally:
-        await engine.dispose()
+        await db.close()
 
 
 # A session's turns are compared in their order (position), not by id: ids are drawn at insert.

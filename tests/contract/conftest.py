@@ -8,33 +8,26 @@ Where the two differ, the fake is wrong: Postgres is what the services run on.""
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.dialog.content.store import ContentStore
 from services.dialog.conversations.store import PgConversations
+from services.dialog.db import dialog_database
 from services.dialog.sessions.store import PgSessions
-from services.dialog.turns.store import PgTurnBatches, prepare_connection
-from shared.db import Database, make_engine, session_factory
+from services.dialog.turns.store import PgTurnBatches
+from shared.db import Database
 from tests.support.backends import Backends
 from tests.support.memory_conversations import MemoryConversations
 from tests.support.memory_dialog import MemoryContent, MemorySessions, MemoryTurns
 
-from .stores import BACKENDS, DialogStores, open_database
+from .stores import BACKENDS, DialogStores
 
 
 @pytest.fixture(scope="module")
-async def orm(backends: Backends) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """SQLModel sessions on the test database (the dialog's sessions and content stores)."""
-    engine = make_engine(backends.database_url, pool_size=2)
-    yield session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture(scope="module")
-async def turn_db(backends: Backends) -> AsyncIterator[Database]:
-    """The turn path's pool (json codecs and its staging table on every connection)."""
-    db = await open_database(backends, init=prepare_connection)
+async def dialog_db(backends: Backends) -> AsyncIterator[Database]:
+    """The dialog's pool, as the service opens it (json codecs, the turn path's staging
+    table, the dialog schema as search path)."""
+    db = dialog_database(backends.database_url, max_size=2)
+    await db.open()
     yield db
     await db.close()
 
@@ -54,11 +47,10 @@ def dialog(
             sessions=MemorySessions(turns),
             conversations=MemoryConversations(turns),
         )
-    orm = request.getfixturevalue("orm")
-    turn_db = request.getfixturevalue("turn_db")
+    dialog_db = request.getfixturevalue("dialog_db")
     return DialogStores(
-        content=ContentStore(orm),
-        turns=PgTurnBatches(turn_db),
-        sessions=PgSessions(orm),
-        conversations=PgConversations(orm),
+        content=ContentStore(dialog_db),
+        turns=PgTurnBatches(dialog_db),
+        sessions=PgSessions(dialog_db),
+        conversations=PgConversations(dialog_db),
     )

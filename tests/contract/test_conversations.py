@@ -123,6 +123,35 @@ async def test_a_filter_finds_sessions_by_protocol_text_window_and_holder(
     assert await found(q="parrots") == []
 
 
+async def test_a_filter_finds_sessions_by_engine_confidence_and_a_text_as_written(
+    dialog: DialogStores,
+) -> None:
+    """A filter keeps sessions with an answer of its engine, or an FAQ or NLU answer less sure
+    than its bound; a text holding % _ or ' is looked for as written, not as a pattern."""
+    project = uuid4()
+    faq = asked(project, "faq", "price?", "50% off")
+    faq = replace(faq, engine="faq", details={"faq": {"candidates": [{"score": 0.4}]}})
+    nlu = asked(project, "nlu", "it's me", "500 off")
+    nlu = replace(nlu, engine="nlu", details={"intent": {"candidates": [{"score": 0.9}]}})
+    await open_at(dialog, project, "faq", T0, faq)
+    await open_at(dialog, project, "nlu", T0, nlu)
+    await open_at(dialog, project, "aiml", T0, asked(project, "aiml", "hi", "hello"))
+
+    async def found(**where: object) -> list[str]:
+        listed = await dialog.conversations.find(
+            project, ConversationFilter.model_validate(where), limit=10, after=None
+        )
+        return sorted(c.session.session_id for c in listed)
+
+    assert await found(engine="faq") == ["faq"]
+    assert await found(below=0.5) == ["faq"]
+    assert await found(below=0.95) == ["faq", "nlu"]
+    assert await found(engine="nlu", below=0.5) == []
+    assert await found(q="50%") == ["faq"]
+    assert await found(q="it's") == ["nlu"]
+    assert await found(q="5_0") == []
+
+
 async def test_the_export_is_the_matching_rows_oldest_first_with_their_protocol(
     dialog: DialogStores,
 ) -> None:
@@ -222,3 +251,25 @@ async def test_an_operator_speaking_in_another_project_leaves_this_inbox_alone(
     await dialog.sessions.say(spoken)
     waiting = await dialog.conversations.inbox(project, HandoffTriggers(), limit=10)
     assert [(w.listed.session.session_id, w.said) for w in waiting] == [("asks", "a human please")]
+
+
+async def test_the_inbox_raises_a_session_by_intent_and_takes_a_keyword_as_written(
+    dialog: DialogStores,
+) -> None:
+    """A user turn classified as a trigger intent puts its session in the inbox with that
+    intent; a keyword holding % is looked for as written (not as a wildcard)."""
+    project = uuid4()
+    now = datetime.now(UTC)
+    classified = asked(project, "billing", "my bill", "ok")
+    classified = replace(classified, details={"intent": {"name": "talk_to_agent"}})
+    await open_at(dialog, project, "billing", now, classified)
+    plain = asked(project, "plain", "100 percent", "ok")
+    await open_at(dialog, project, "plain", now - timedelta(minutes=1), plain)
+    literal = asked(project, "literal", "100% sure", "ok")
+    await open_at(dialog, project, "literal", now - timedelta(minutes=2), literal)
+    triggers = HandoffTriggers(keywords=["100%"], intents=["talk_to_agent"])
+    waiting = await dialog.conversations.inbox(project, triggers, limit=10)
+    assert [(w.listed.session.session_id, w.said, w.intent) for w in waiting] == [
+        ("billing", "my bill", "talk_to_agent"),
+        ("literal", "100% sure", None),
+    ]

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from services.dialog.application import DialogApp
 from services.dialog.content.store import ContentStore
+from services.dialog.db import dialog_database
 from services.dialog.sessions.store import PgSessions
 from services.dialog.turns.owners import PartitionedTurns
-from services.dialog.turns.store import PgTurnBatches, prepare_connection
+from services.dialog.turns.store import PgTurnBatches
 from shared.db import Database, make_engine, session_factory
 from shared.identity import ProjectStore
 
@@ -25,19 +26,20 @@ class Replica:
 
 @asynccontextmanager
 async def in_process(database_url: str, count: int = 2) -> AsyncIterator[list[Replica]]:
-    """`count` replicas, each with its own turn database pool, sharing one SQLModel engine;
-    stopped (their partitioned turns too, if a test started them) and closed on exit."""
+    """`count` replicas, each with its own dialog pool (turns and requests), sharing one SQLModel
+    engine for the projects; stopped (their partitioned turns too, if a test started them) and
+    closed on exit."""
     made: list[Replica] = []
     engine = make_engine(database_url, pool_size=2)
     sessions = session_factory(engine)
     try:
         for _ in range(count):
-            db = Database(database_url, init=prepare_connection)
+            db = dialog_database(database_url, max_size=4)
             await db.open()
             app = DialogApp(
-                content=ContentStore(sessions),
+                content=ContentStore(db),
                 turns=PgTurnBatches(db),
-                sessions=PgSessions(sessions),
+                sessions=PgSessions(db),
                 projects=ProjectStore(sessions),
             )
             made.append(Replica(app, db))

@@ -1,4 +1,4 @@
-"""The SQLModel models of telemetry, schedule and media declare exactly the tables their
+"""The SQLModel models of the dialog, telemetry, schedule and media declare exactly the tables their
 migrations create: the migrated test database has no column, type, nullability, default,
 index or constraint the models do not name, and the models none the database lacks."""
 
@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
+from services.dialog import models as dialog_models
 from services.media import models as media_models
 from services.schedule import models as schedule_models
 from services.telemetry import models as telemetry_models
@@ -19,6 +20,7 @@ from shared.settings import asyncpg_url
 from tests.support.backends import Backends
 
 SCHEMAS = {
+    dialog_models.SCHEMA: dialog_models,
     media_models.SCHEMA: media_models,
     schedule_models.SCHEMA: schedule_models,
     telemetry_models.SCHEMA: telemetry_models,

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from services.dialog.db import dialog_database
 from services.dialog.models import SessionRow
 from services.dialog.sessions.store import PgSessions
 from services.dialog.turns.store import (
@@ -17,9 +18,8 @@ from services.dialog.turns.store import (
     PgTurnBatches,
     SessionState,
     TurnRecord,
-    prepare_connection,
 )
-from shared.db import Database, make_engine, session_factory
+from shared.db import Database
 from tests.support.backends import Backends
 
 
@@ -51,11 +51,17 @@ def _session(project: UUID, session: str, **state: str) -> SessionState:
 
 
 @pytest.fixture
-async def store(backends: Backends) -> AsyncIterator[PgTurnBatches]:
-    db = Database(backends.database_url, init=prepare_connection)
-    await db.open()
-    yield PgTurnBatches(db)
-    await db.close()
+async def db(backends: Backends) -> AsyncIterator[Database]:
+    """The dialog's pool (the turn path's and the request stores') on the test database."""
+    opened = dialog_database(backends.database_url, max_size=4)
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def store(db: Database) -> PgTurnBatches:
+    return PgTurnBatches(db)
 
 
 async def _write(
@@ -66,7 +72,7 @@ async def _write(
 
 
 async def test_a_batch_that_read_a_session_before_it_changed_is_refused(
-    store: PgTurnBatches, backends: Backends
+    store: PgTurnBatches, db: Database
 ) -> None:
     """Data merged into a session after a batch read it refuses that batch's write for it (its
     turn rows are not stored, the merge is kept); the same write from a fresh read goes in."""
@@ -74,9 +80,7 @@ async def test_a_batch_that_read_a_session_before_it_changed_is_refused(
     await _write(store, [Changed(_session(project, "s", name="Ada"), None)], [])
     [read] = (await store.read_sessions([(project, "s")])).values()
     assert read is not None
-    engine = make_engine(backends.database_url, pool_size=1)
-    await PgSessions(session_factory(engine)).merge(project, "s", data={"vip": 1}, state={})
-    await engine.dispose()
+    await PgSessions(db).merge(project, "s", data={"vip": 1}, state={})
     read.state = {"name": "Grace"}
     stale = _turn(project, "s", "from the stale read")
     assert await _write(store, [Changed(read, read.version)], [stale]) == {(project, "s")}
@@ -110,7 +114,7 @@ async def test_two_writers_of_one_new_session_store_one_of_them(store: PgTurnBat
 
 
 async def test_a_deleted_session_is_never_recreated_by_a_batch(
-    store: PgTurnBatches, backends: Backends
+    store: PgTurnBatches, db: Database
 ) -> None:
     """A session deleted after a batch read it: the batch's write is refused and the next read
     says deleted."""
@@ -118,9 +122,7 @@ async def test_a_deleted_session_is_never_recreated_by_a_batch(
     await _write(store, [Changed(_session(project, "d"), None)], [])
     [read] = (await store.read_sessions([(project, "d")])).values()
     assert read is not None
-    engine = make_engine(backends.database_url, pool_size=1)
-    await PgSessions(session_factory(engine)).delete(project, "d")
-    await engine.dispose()
+    await PgSessions(db).delete(project, "d")
     late = _turn(project, "d", "late")
     assert await _write(store, [Changed(read, read.version)], [late]) == {(project, "d")}
     assert await _write(store, [Changed(_session(project, "d"), None)], [late]) == {(project, "d")}
@@ -154,15 +156,13 @@ async def test_a_batchs_rows_keep_their_order_and_a_repeat_is_stored_once(
 
 
 async def test_a_session_opened_before_its_first_turn_takes_the_batchs_write(
-    store: PgTurnBatches, backends: Backends
+    store: PgTurnBatches, db: Database
 ) -> None:
     """A session opened by request (AIDA: no turn yet, version 0) is written by the batch that
     read it, with its first turn."""
     project = uuid4()
-    engine = make_engine(backends.database_url, pool_size=1)
     opened = SessionRow(project_key=project, session_id="opened", protocol="xparo")
-    await PgSessions(session_factory(engine)).create(opened)
-    await engine.dispose()
+    await PgSessions(db).create(opened)
     [read] = (await store.read_sessions([(project, "opened")])).values()
     assert read is not None and read.version == 0
     first = _turn(project, "opened", "hello")

@@ -6,13 +6,11 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from shared.contracts.content import ContentFile
 
-from ..models import BotContentRow, ContentBlobRow
+from ..models import BotContentRow
+from ..rows import Executor
+from . import sql
 
 AIML = "aiml"
 BEHAVIORS = "behaviors"
@@ -46,25 +44,17 @@ def manifest(row: BotContentRow | None, **kinds: list[ContentFile]) -> dict[str,
     return current
 
 
-async def keep_texts(session: AsyncSession, project_key: UUID, texts: Iterable[str]) -> None:
+async def keep_texts(db: Executor, project_key: UUID, texts: Iterable[str]) -> None:
     """Store texts not stored yet for this project (a text already kept is shared)."""
     rows = {digest(text): text for text in texts}
-    if not rows:
-        return
-    values = [{"project_key": project_key, "sha256": d, "text": t} for d, t in rows.items()]
-    await session.exec(insert(ContentBlobRow).values(values).on_conflict_do_nothing())
+    if rows:
+        await db.execute(sql.KEEP_TEXTS, project_key, list(rows), list(rows.values()))
 
 
-async def texts_of(
-    session: AsyncSession, project_key: UUID, digests: Iterable[str]
-) -> dict[str, str]:
+async def texts_of(db: Executor, project_key: UUID, digests: Iterable[str]) -> dict[str, str]:
     """The stored texts of `digests`, by digest."""
     wanted = set(digests)
     if not wanted:
         return {}
-    rows = await session.exec(
-        select(ContentBlobRow).where(
-            ContentBlobRow.project_key == project_key, col(ContentBlobRow.sha256).in_(wanted)
-        )
-    )
-    return {row.sha256: row.text for row in rows.all()}
+    rows = await db.fetch(sql.TEXTS, project_key, list(wanted))
+    return {row["sha256"]: row["text"] for row in rows}

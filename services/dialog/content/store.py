@@ -1,12 +1,10 @@
-"""Bot content versions and the release stage's publications, in Postgres."""
+"""Bot content versions and the release stage's publications, in Postgres: raw asyncpg, each
+statement a constant of sql.py, on the dialog's pool (services/dialog/db.py)."""
 
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.contracts import BotContent, SaveBotContent
 from shared.contracts.content import (
@@ -21,9 +19,10 @@ from shared.contracts.content import (
     VersionRef,
 )
 from shared.contracts.knowledge import Stage
-from shared.db import transaction
+from shared.db import Database
 
-from ..models import BotContentRow, ReleaseRow
+from ..models import BotContentRow
+from . import sql
 from .manifest import AIML, BEHAVIORS, DOCUMENTS, described, listed, texts_of
 from .port import save_as_one_file
 from .versions import (
@@ -34,6 +33,7 @@ from .versions import (
     lock_content,
     locked_newest,
     stage_version,
+    version_row,
 )
 
 
@@ -45,37 +45,31 @@ class ContentStore:
     (AIML, behaviour trees) are listed per version and their texts kept once per digest.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def get(
         self, project_key: UUID, *, stage: Stage = "test", version: int | None = None
     ) -> BotContent:
         """A stage's content, or one version's; EMPTY when there is none. The AIML text is
         included only for one small file (see BotContent)."""
-        async with self._sessions() as session:
-            if version is None:
-                version = await stage_version(session, project_key, stage)
-            row = await session.get(BotContentRow, (project_key, version)) if version else None
-            if row is None:
-                return EMPTY
-            files = listed(row, AIML)
-            inline = len(files) == 1 and files[0].size <= MAX_INLINE_AIML
-            found = await texts_of(session, project_key, [files[0].sha256]) if inline else {}
+        row = await self.row(project_key, stage if version is None else version)
+        if row is None:
+            return EMPTY
+        files = listed(row, AIML)
+        inline = len(files) == 1 and files[0].size <= MAX_INLINE_AIML
+        found = await self.texts(project_key, [files[0].sha256]) if inline else {}
         return content_of(row, aiml=found.get(files[0].sha256, "") if inline else "")
 
     async def row(self, project_key: UUID, ref: VersionRef) -> BotContentRow | None:
         """The version a stage answers from, or a numbered one (None: none, or version 0)."""
-        async with self._sessions() as session:
-            version = (
-                ref if isinstance(ref, int) else await stage_version(session, project_key, ref)
-            )
-            return await session.get(BotContentRow, (project_key, version)) if version else None
+        pool = self._db.pool
+        version = ref if isinstance(ref, int) else await stage_version(pool, project_key, ref)
+        return await version_row(pool, project_key, version) if version else None
 
     async def texts(self, project_key: UUID, digests: list[str]) -> dict[str, str]:
         """Stored file texts by digest."""
-        async with self._sessions() as session:
-            return await texts_of(session, project_key, digests)
+        return await texts_of(self._db.pool, project_key, digests)
 
     async def aiml_files(self, project_key: UUID, version: int) -> list[AimlFile]:
         """A version's AIML files with their texts, in load order."""
@@ -153,8 +147,8 @@ class ContentStore:
         self, key: UUID, correlation_id: UUID, kind: str, name: str, text: str | None
     ) -> BotContentRow | None:
         """Store (or, `text` None, remove) one named file of `kind` as the next version."""
-        async with transaction(self._sessions) as session:
-            previous = await locked_newest(session, key)
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            previous = await locked_newest(conn, key)
             current = listed(previous, kind)
             kept = [entry for entry in current if entry.name != name]
             if text is None and len(kept) == len(current):
@@ -164,7 +158,7 @@ class ContentStore:
             what = "behavior" if kind == BEHAVIORS else "document"
             change = f"{what} {name}" if text is not None else f"remove {what} {name}"
             return await add_version(
-                session,
+                conn,
                 previous,
                 key,
                 correlation_id,
@@ -191,48 +185,34 @@ class ContentStore:
     ) -> int | None:
         """Point the release stage at `version` (the newest when None); None when missing.
         Publishing an older version than the release is how the release is rolled back."""
-        async with transaction(self._sessions) as session:
-            await lock_content(session, project_key)
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            await lock_content(conn, project_key)
             if version is None:
-                version = await stage_version(session, project_key, "test")
-            if not version or await session.get(BotContentRow, (project_key, version)) is None:
+                version = await stage_version(conn, project_key, "test")
+            if not version or await version_row(conn, project_key, version) is None:
                 return None
-            session.add(
-                ReleaseRow(project_key=project_key, version=version, correlation_id=correlation_id)
-            )
+            await conn.execute(sql.PUBLISH, project_key, version, correlation_id)
         return version
 
     async def versions(self, project_key: UUID, limit: int) -> VersionList:
         """The newest `limit` versions, and the version each stage answers from."""
-        async with self._sessions() as session:
-            test = await stage_version(session, project_key, "test")
-            release = await stage_version(session, project_key, "release")
-            released = (
-                select(ReleaseRow.version, func.max(ReleaseRow.published_at).label("at"))
-                .where(ReleaseRow.project_key == project_key)
-                .group_by(col(ReleaseRow.version))
-                .subquery()
+        async with self._db.pool.acquire() as conn, conn.transaction(readonly=True):
+            test = await stage_version(conn, project_key, "test")
+            release = await stage_version(conn, project_key, "release")
+            rows = await conn.fetch(sql.VERSIONS, project_key, limit)
+        versions = [
+            VersionInfo(
+                version=row["version"],
+                created_at=row["created_at"],
+                change=row["change"],
+                categories=row["categories"],
+                faq_groups=row["faq_groups"],
+                intents=row["intent_count"],
+                machine_states=row["machine_states"],
+                released_at=row["released_at"],
             )
-            rows = await session.exec(
-                select(BotContentRow, released.c.at)
-                .outerjoin(released, released.c.version == BotContentRow.version)
-                .where(BotContentRow.project_key == project_key)
-                .order_by(col(BotContentRow.version).desc())
-                .limit(limit)
-            )
-            versions = [
-                VersionInfo(
-                    version=row.version,
-                    created_at=row.created_at,
-                    change=row.change,
-                    categories=row.categories,
-                    faq_groups=row.faq_groups,
-                    intents=row.intent_count,
-                    machine_states=row.machine_states,
-                    released_at=at,
-                )
-                for row, at in rows.all()
-            ]
+            for row in rows
+        ]
         return VersionList(test=test, release=release, versions=versions)
 
     async def _append(
@@ -245,10 +225,10 @@ class ContentStore:
         file_changes: dict[str, list[ContentFile]] | None = None,
         **fields: Any,
     ) -> BotContentRow:
-        async with transaction(self._sessions) as session:
-            previous = await locked_newest(session, project_key)
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            previous = await locked_newest(conn, project_key)
             return await add_version(
-                session,
+                conn,
                 previous,
                 project_key,
                 correlation_id,

@@ -4,30 +4,37 @@ from, and the next version appended under the project's lock."""
 from typing import Any
 from uuid import UUID
 
-from sqlmodel import func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+import asyncpg
 
 from shared.contracts import BotContent
 from shared.contracts.content import ContentFile
 from shared.contracts.knowledge import DEFAULT_CHAIN, Chain, Faq, Intents, Stage
 from shared.contracts.machine import StateMachine
 
-from ..models import BotContentRow, ReleaseRow
+from ..models import BotContentRow
+from ..rows import Executor, values
+from . import sql
 from .manifest import AIML, BEHAVIORS, DOCUMENTS, keep_texts, listed, manifest
 
 EMPTY = BotContent(version=0, aiml="", maps="", sets="", properties="")
 MAX_CHANGE_CHARS = 64  # the `change` column's width
 
 
-async def locked_newest(session: AsyncSession, project_key: UUID) -> BotContentRow | None:
+async def locked_newest(conn: asyncpg.Connection, project_key: UUID) -> BotContentRow | None:
     """The newest version, with the project's content locked until the transaction ends."""
-    await lock_content(session, project_key)
-    current = await stage_version(session, project_key, "test")
-    return await session.get(BotContentRow, (project_key, current)) if current else None
+    await lock_content(conn, project_key)
+    current = await stage_version(conn, project_key, "test")
+    return await version_row(conn, project_key, current) if current else None
+
+
+async def version_row(db: Executor, project_key: UUID, version: int) -> BotContentRow | None:
+    """One stored version, or None."""
+    found = await db.fetchrow(sql.VERSION, project_key, version)
+    return None if found is None else BotContentRow(**dict(found))
 
 
 async def add_version(
-    session: AsyncSession,
+    conn: asyncpg.Connection,
     previous: BotContentRow | None,
     project_key: UUID,
     correlation_id: UUID,
@@ -42,7 +49,7 @@ async def add_version(
     base = {name: getattr(previous, name) for name in CONTENT_FIELDS} if previous else {}
     if file_changes:
         fields = {**fields, "files": manifest(previous, **file_changes)}
-    await keep_texts(session, project_key, texts)
+    await keep_texts(conn, project_key, texts)
     row = BotContentRow(
         **(base | fields),
         project_key=project_key,
@@ -50,7 +57,7 @@ async def add_version(
         correlation_id=correlation_id,
         change=change[:MAX_CHANGE_CHARS],
     )
-    session.add(row)
+    row.created_at = await conn.fetchval(sql.ADD_VERSION, *values(row, sql.ADD_VERSION_COLUMNS))
     return row
 
 
@@ -88,23 +95,12 @@ def content_of(row: BotContentRow, *, aiml: str = "") -> BotContent:
     )
 
 
-async def lock_content(session: AsyncSession, project_key: UUID) -> None:
+async def lock_content(conn: asyncpg.Connection, project_key: UUID) -> None:
     """Serialise content changes of one project until the transaction ends."""
-    await session.exec(select(func.pg_advisory_xact_lock(func.hashtext(str(project_key)))))
+    await conn.execute(sql.LOCK, str(project_key))
 
 
-async def stage_version(session: AsyncSession, project_key: UUID, stage: Stage) -> int:
+async def stage_version(db: Executor, project_key: UUID, stage: Stage) -> int:
     """The version a stage answers from: test the newest, release the last published (0: none)."""
-    if stage == "test":
-        query = select(func.coalesce(func.max(BotContentRow.version), 0)).where(
-            BotContentRow.project_key == project_key
-        )
-    else:
-        query = select(func.coalesce(func.max(ReleaseRow.version), 0)).where(
-            ReleaseRow.id
-            == select(func.max(ReleaseRow.id))
-            .where(ReleaseRow.project_key == project_key)
-            .scalar_subquery()
-        )
-    rows = await session.exec(query)
-    return int(rows.one())
+    query = sql.TEST_VERSION if stage == "test" else sql.RELEASE_VERSION
+    return int(await db.fetchval(query, project_key))

@@ -1,20 +1,13 @@
-"""The conversation queries' parts: which sessions a filter matches, a session with its list
-columns, a text searched anywhere, and the inbox's query (SQLAlchemy, built here, run by
-store.py)."""
+"""The conversation queries' optional filters, built as SQL text with bind parameters only:
+each condition is a template of sql.py whose `{}` slots become `$n`, and its value goes into
+the parameter list, never into the text. store.py runs what this builds."""
 
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, exists, false, func, or_, true
-from sqlalchemy import Select as SqlSelect
-from sqlalchemy.orm import aliased
-from sqlmodel import col, select
-from sqlmodel.sql.expression import Select
+from shared.contracts.conversation import ConversationFilter, ConversationPosition
 
-from shared.contracts.conversation import SNIPPET_CHARS, ConversationFilter, HandoffTriggers
-
-from ..models import SessionRow, TurnRow
+from . import sql
 
 INBOX_DAYS = 7  # how long a request for a human waits in the inbox
 
@@ -25,130 +18,84 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def same_session(turn: Any = TurnRow) -> ColumnElement[bool]:
-    """A turn row (or an alias of the table) belongs to the session row."""
-    return and_(
-        turn.project_key == col(SessionRow.project_key),
-        turn.session_id == col(SessionRow.session_id),
-    )
+class Conditions:
+    """Conditions AND-ed together, and the parameters they bind (shared with the statement
+    they go into, and with any Conditions nested in them)."""
+
+    def __init__(self, params: list[Any] | None = None) -> None:
+        self.params: list[Any] = [] if params is None else params
+        self._parts: list[str] = []
+
+    def param(self, value: Any) -> str:
+        """Bind `value`; its placeholder."""
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+    def add(self, template: str, *values: Any) -> None:
+        """A condition: `template` (a constant of sql.py) with its slots bound to `values`."""
+        self._parts.append(template.format(*(self.param(v) for v in values)))
+
+    def nest(self, template: str, inner: "Conditions") -> None:
+        """A condition holding `inner`'s conditions (one slot), unless it has none."""
+        if inner:
+            self._parts.append(template.format(inner.text()))
+
+    def text(self) -> str:
+        return " AND ".join(self._parts) or "TRUE"
+
+    def __bool__(self) -> bool:
+        return bool(self._parts)
 
 
-def in_window(where: ConversationFilter, turn: Any = TurnRow) -> list[ColumnElement[bool]]:
-    """Conditions on a turn row: inside the filter's time window."""
-    found: list[ColumnElement[bool]] = []
+def window(where: ConversationFilter, found: Conditions, turn: str) -> None:
+    """Conditions on a turn row (alias `turn`): inside the filter's time window."""
     if where.since is not None:
-        found.append(turn.answered_at >= where.since)
+        found.add(sql.SINCE[turn], where.since)
     if where.until is not None:
-        found.append(turn.answered_at < where.until)
-    return found
+        found.add(sql.UNTIL[turn], where.until)
 
 
-def session_matches(project_key: UUID, where: ConversationFilter) -> list[ColumnElement[bool]]:
-    """Conditions on a session row: the project, the protocol, and (with a time window or a
-    text) a message inside the window that holds the text."""
-    found = [col(SessionRow.project_key) == project_key]
+def session_conditions(project_key: UUID, where: ConversationFilter, found: Conditions) -> None:
+    """Conditions on the session row: the project, the protocol, the holder and (with a time
+    window, a text, an engine or a confidence) a message of it that matches them all."""
+    found.add(sql.PROJECT_IS, project_key)
     if where.protocol is not None:
-        found.append(col(SessionRow.protocol) == where.protocol)
-    hit = aliased(TurnRow)  # its own name: the export's outer query reads turns too
-    inside = in_window(where, hit)
+        found.add(sql.PROTOCOL_IS, where.protocol)
+    hit = Conditions(found.params)
+    window(where, hit, "hit")
     if where.q is not None:
-        pattern = like_pattern(where.q)
-        inside.append(
-            col(hit.question).ilike(pattern, escape="\\")
-            | col(hit.answer).ilike(pattern, escape="\\")
-        )
+        hit.add(sql.HOLDS_TEXT, like_pattern(where.q))
     if where.engine is not None:
-        inside.append(col(hit.engine) == where.engine)
+        hit.add(sql.ENGINE_IS, where.engine)
     if where.below is not None:
-        inside.append(confidence(hit) < where.below)
-    if inside:
-        found.append(exists().where(same_session(hit), *inside))
+        hit.add(sql.LESS_SURE, where.below)
+    found.nest(sql.HAS_HIT, hit)
     if where.held is not None:
-        held = col(SessionRow.handoff).is_not(None)
-        found.append(held if where.held else ~held)
-    return found
+        found.add(sql.HELD if where.held else sql.NOT_HELD)
 
 
-def confidence(turn: Any) -> ColumnElement[float]:
-    """The best candidate's score of a turn's FAQ or NLU answer (null for other engines)."""
-
-    def score(key: str) -> ColumnElement[Any]:
-        path = func.json_extract_path_text(turn.details, key, "candidates", "0", "score")
-        return cast(path, Float)
-
-    return func.coalesce(score("faq"), score("intent"))
-
-
-def listing() -> Select[SessionRow, Any, Any]:
-    """Sessions with their number of turns and their newest message (cut)."""
-    turns = (
-        select(func.count())
-        .where(same_session(), col(TurnRow.kind) == "turn")
-        .correlate(SessionRow)
-        .scalar_subquery()
-    )
-    text = case((col(TurnRow.answer) != "", col(TurnRow.answer)), else_=col(TurnRow.question))
-    last_text = (
-        select(func.left(text, SNIPPET_CHARS))
-        .where(same_session())
-        .order_by(col(TurnRow.id).desc())
-        .limit(1)
-        .correlate(SessionRow)
-        .scalar_subquery()
-    )
-    return select(SessionRow, turns, func.coalesce(last_text, ""))
+def find_query(
+    project_key: UUID,
+    where: ConversationFilter,
+    *,
+    limit: int,
+    after: ConversationPosition | None,
+) -> tuple[str, list[Any]]:
+    """One page of the sessions `where` matches (sql.FIND), and its parameters."""
+    found = Conditions()
+    session_conditions(project_key, where, found)
+    if after is not None:
+        found.add(sql.BEFORE, after.last_at, after.session_id)
+    return sql.FIND.format(found.text(), found.param(limit)), found.params
 
 
-def inbox_query(project_key: UUID, triggers: HandoffTriggers, *, limit: int) -> SqlSelect[Any]:
-    """The inbox's sessions (see PgConversations.inbox), each with its listing columns, the
-    trigger that raised it (what was said, the intent) and its machine's state."""
-    raised = aliased(TurnRow)
-    later = aliased(TurnRow)
-    intent = func.json_extract_path_text(raised.details, "intent", "name")  # IntentMatch
-    matches: list[ColumnElement[bool]] = [
-        col(raised.question).ilike(like_pattern(word), escape="\\") for word in triggers.keywords
-    ]
-    if triggers.intents:
-        matches.append(intent.in_(triggers.intents))
-    # correlated to this row's session: not correlated, an operator's message in ANY session
-    # (any project's) after the trigger would hide it from this inbox
-    operator_after = (
-        exists()
-        .where(
-            same_session(later),
-            col(later.id) > col(raised.id),
-            func.json_extract_path_text(later.details, "operator").is_not(None),
-        )
-        .correlate_except(later)
-    )
-    trigger = (
-        select(col(raised.question).label("said"), intent.label("intent"))
-        .where(
-            same_session(raised),
-            col(raised.kind) == "turn",
-            or_(*matches) if matches else false(),
-            ~operator_after,
-        )
-        .order_by(col(raised.id).desc())
-        .limit(1)
-        .correlate(SessionRow)
-        .subquery()
-        .lateral()
-    )
-    state = func.jsonb_extract_path_text(col(SessionRow.state), "_machine", "state")
-    in_state = state.in_(triggers.states) if triggers.states else false()
-    held = col(SessionRow.handoff).is_not(None)
-    return (
-        listing()
-        .add_columns(trigger.c.said, trigger.c.intent, state)
-        .outerjoin(trigger, true())
-        .where(
-            col(SessionRow.project_key) == project_key,
-            # a request left a week unanswered is stale; this also keeps the trigger
-            # search to the sessions active lately, however long the project's history
-            held | (col(SessionRow.last_at) >= func.now() - timedelta(days=INBOX_DAYS)),
-            held | trigger.c.said.is_not(None) | in_state,
-        )
-        .order_by(col(SessionRow.last_at).desc(), col(SessionRow.session_id).desc())
-        .limit(limit)
-    )
+def export_query(
+    project_key: UUID, where: ConversationFilter, *, limit: int, after: int | None
+) -> tuple[str, list[Any]]:
+    """The export's rows (sql.EXPORT), and its parameters."""
+    found = Conditions()
+    session_conditions(project_key, where, found)
+    window(where, found, "t")
+    return sql.EXPORT.format(
+        found.text(), found.param(after or 0), found.param(limit)
+    ), found.params

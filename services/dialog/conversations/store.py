@@ -5,26 +5,22 @@ answered holds that lock too, so every turn is answered either before the handof
 or after it (by nobody: the operator holds the session).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
-
-from sqlalchemy import (
-    tuple_,
-)
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.contracts.conversation import (
     ConversationFilter,
     ConversationPosition,
     HandoffTriggers,
 )
-from shared.db import transaction
+from shared.db import Database
 
 from ..models import SessionRow, TurnRow
-from .queries import in_window, inbox_query, listing, same_session, session_matches
+from ..rows import session_row, turn_row
+from . import sql
+from .queries import INBOX_DAYS, export_query, find_query, like_pattern
 
 
 @dataclass(frozen=True)
@@ -81,10 +77,11 @@ class Conversations(Protocol):
 
 
 class PgConversations:
-    """Conversations over the dialog schema."""
+    """Conversations over the dialog schema: raw asyncpg, each statement built from sql.py
+    (the optional filters by queries.py, with bind parameters only), on the dialog's pool."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def find(
         self,
@@ -95,81 +92,50 @@ class PgConversations:
         after: ConversationPosition | None,
     ) -> list[Listed]:
         """One page of sessions, newest activity first (session id breaks ties)."""
-        query = listing().where(*session_matches(project_key, where))
-        if after is not None:
-            position = tuple_(col(SessionRow.last_at), col(SessionRow.session_id))
-            query = query.where(position < tuple_(after.last_at, after.session_id))
-        query = query.order_by(
-            col(SessionRow.last_at).desc(), col(SessionRow.session_id).desc()
-        ).limit(limit)
-        async with self._sessions() as session:
-            rows = await session.exec(query)
-            return [Listed(row, count, text) for row, count, text in rows.all()]
+        query, params = find_query(project_key, where, limit=limit, after=after)
+        return [_listed(r) for r in await self._db.pool.fetch(query, *params)]
 
     async def listed(self, project_key: UUID, session_id: str) -> Listed | None:
         """One live session as a list shows it."""
-        query = listing().where(
-            col(SessionRow.project_key) == project_key, col(SessionRow.session_id) == session_id
-        )
-        async with self._sessions() as session:
-            found = (await session.exec(query)).first()
-        return None if found is None else Listed(*found)
+        found = await self._db.pool.fetchrow(sql.LISTED, project_key, session_id)
+        return None if found is None else _listed(found)
 
     async def turns(
         self, project_key: UUID, session_id: str, *, limit: int, after: int | None
     ) -> list[TurnRow]:
         """A session's stored turns and messages after row `after`, oldest first."""
-        query = select(TurnRow).where(
-            col(TurnRow.project_key) == project_key,
-            col(TurnRow.session_id) == session_id,
-            col(TurnRow.id) > (after or 0),
-        )
-        async with self._sessions() as session:
-            rows = await session.exec(query.order_by(col(TurnRow.id)).limit(limit))
-            return list(rows.all())
+        rows = await self._db.pool.fetch(sql.TURNS, project_key, session_id, after or 0, limit)
+        return [turn_row(r) for r in rows]
 
     async def export(
         self, project_key: UUID, where: ConversationFilter, *, limit: int, after: int | None
     ) -> list[tuple[TurnRow, str]]:
         """The project's turns and messages after row `after` in the filter's window, of the
         sessions the filter matches, oldest first, each with its session's protocol."""
-        query = (
-            select(TurnRow, col(SessionRow.protocol))
-            .join(SessionRow, same_session())
-            .where(
-                *session_matches(project_key, where),
-                *in_window(where),
-                col(TurnRow.project_key) == project_key,
-                col(TurnRow.id) > (after or 0),
-            )
-        )
-        async with self._sessions() as session:
-            rows = await session.exec(query.order_by(col(TurnRow.id)).limit(limit))
-            return [(row, protocol) for row, protocol in rows.all()]
+        query, params = export_query(project_key, where, limit=limit, after=after)
+        found = []
+        for record in await self._db.pool.fetch(query, *params):
+            columns = dict(record)
+            protocol = columns.pop("session_protocol")
+            found.append((turn_row(columns), protocol))
+        return found
 
     async def hand_off(
         self, project_key: UUID, session_id: str, operator: str | None
     ) -> Handoff | None:
         """Give a live session to `operator` unless another one holds it; None (no operator)
         gives it back to the bot. None when the session is not live."""
-        async with transaction(self._sessions) as session:
-            found = await session.exec(
-                select(SessionRow)
-                .where(
-                    col(SessionRow.project_key) == project_key,
-                    col(SessionRow.session_id) == session_id,
-                )
-                .with_for_update()
-            )
-            row = found.first()
-            if row is None:
+        key = (project_key, session_id)
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            locked = await conn.fetchrow(sql.LOCK, *key)
+            if locked is None:
                 return None
-            before = row.handoff
+            before = locked["handoff"]
             if operator is None or before in (None, operator):
-                row.handoff = operator
-                row.version += 1  # a batch of turns that read the row answers them again
-                session.add(row)
-        return Handoff(row, before)
+                row = await conn.fetchrow(sql.HAND_OFF, *key, operator)
+            else:
+                row = await conn.fetchrow(sql.SESSION, *key)
+        return Handoff(session_row(row), before)
 
     async def inbox(
         self, project_key: UUID, triggers: HandoffTriggers, *, limit: int
@@ -177,16 +143,32 @@ class PgConversations:
         """Sessions an operator holds, and sessions nobody holds whose machine rests in a
         trigger state or with a user turn raising a trigger after the last row an operator
         said or held (what an operator answered is dealt with), newest activity first."""
-        query = inbox_query(project_key, triggers, limit=limit)
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
+        patterns = [like_pattern(word) for word in triggers.keywords]
+        rows = await self._db.pool.fetch(
+            sql.INBOX,
+            project_key,
+            patterns,
+            list(triggers.intents),
+            list(triggers.states),
+            INBOX_DAYS,
+            limit,
+        )
         found = []
-        for row, turns, text, said, said_intent, at_state in rows:
-            listed = Listed(row, turns, text)
-            if row.handoff is not None:
+        for record in rows:
+            columns = dict(record)
+            said, intent, state = (columns.pop(c) for c in sql.INBOX_COLUMNS)
+            listed = _listed(columns)
+            if listed.session.handoff is not None:
                 found.append(Waiting(listed))
             elif said is not None:
-                found.append(Waiting(listed, said=said, intent=said_intent))
+                found.append(Waiting(listed, said=said, intent=intent))
             else:
-                found.append(Waiting(listed, state=at_state))
+                found.append(Waiting(listed, state=state))
         return found
+
+
+def _listed(record: Mapping[str, Any]) -> Listed:
+    """A session row with its list columns (sql.LIST_COLUMNS)."""
+    columns = dict(record)
+    turns, text = (columns.pop(c) for c in sql.LISTED_COLUMNS)
+    return Listed(session_row(columns), int(turns), str(text))
