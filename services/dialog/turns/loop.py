@@ -3,7 +3,8 @@ written in one transaction, replied to with the publish acks gathered, then acke
 
 FastStream's per-message consumer tops out at ~3,500 messages/s with an empty handler; a raw
 `fetch` of up to a few hundred at ~37,000 (reference/perf/FINDINGS.md §3), and BatchPull takes
-a batch for ~half of nats-py's `fetch` CPU per message (it waits for each on its own).
+a batch for ~half of nats-py's `fetch` CPU per message (it waits for each on its own); the
+replies go out by shared.batch_publish.BatchPublish, their acks counted into one future.
 Everything else of the dialog stays on FastStream. Nothing is acked before its turn is stored
 and its reply is in the stream; a turn delivered again after a crash finds its stored reply and
 sends it again (same reply id: JetStream drops the repeat).
@@ -20,17 +21,15 @@ from typing import Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig
-from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from structlog.contextvars import bound_contextvars
 
 from shared import subjects
+from shared.batch_publish import BatchPublish
 from shared.broker import REDELIVERY
 from shared.contracts import TurnAnswered, TurnReceived
 from shared.db import unreachable
-from shared.observability.messages import CORRELATION_ID, EVENT_ID, hop_trace
+from shared.observability.messages import EVENT_ID, hop_trace
 from shared.pull import BatchPull
 from shared.retry import reason
 
@@ -41,20 +40,10 @@ from .known import KnownSessions
 from .order import early_retry_delay
 from .outcomes import Arrived, TurnOutcome
 from .partitions import Claim, Fenced
+from .stream import ensure_consumer, publish_replies
 
 log = logging.getLogger(__name__)
-MAX_DELIVER = 100
 REFUSED_RETRY_S = 0.01  # its session changed under it: answer again at once, from the new row
-
-
-def reply_headers(reply: TurnAnswered, trace: dict[str, str]) -> dict[str, str]:
-    """A reply's headers: its event id (JetStream's dedupe), correlation id, trace context."""
-    return {
-        "content-type": "application/json",
-        EVENT_ID: str(reply.event_id),
-        CORRELATION_ID: str(reply.correlation_id),
-        **trace,
-    }
 
 
 def _deliveries(msg: Msg) -> int:
@@ -188,6 +177,7 @@ class TurnLoop:
         self._fenced = fenced
         self._task: asyncio.Task[None] | None = None
         self._pull: BatchPull | None = None
+        self._publisher: BatchPublish | None = None
         self._stopping = False
         self._busy = False
 
@@ -195,13 +185,15 @@ class TurnLoop:
         js = nc.jetstream()
         subject = subjects.chat_partition_turns(self._claim.partition)
         durable = subjects.dialog_partition_durable(self._claim.partition, self._claim.consumer)
-        await _ensure_consumer(js, durable, subject, self._settings)
+        await ensure_consumer(js, durable, subject, self._settings)
         self._pull = BatchPull(nc, subjects.CHAT_STREAM, durable)
         await self._pull.start()
+        publisher = self._publisher = BatchPublish(nc)
+        await publisher.start()
         batch = TurnBatch(
             self._app,
             self._settings,
-            lambda replies: _publish(js, replies, self._settings.publish_s),
+            lambda replies: publish_replies(publisher, replies, self._settings.publish_s),
             claim=self._claim,
             fenced=self._fenced,
         )
@@ -219,6 +211,8 @@ class TurnLoop:
             await self._task
         if self._pull is not None:
             await self._pull.close()
+        if self._publisher is not None:
+            await self._publisher.close()
 
     async def _loop(self, pull: BatchPull, batch: TurnBatch) -> None:
         failures = 0
@@ -259,40 +253,3 @@ class TurnLoop:
             log.exception("a batch of turns was not settled")
         finally:
             heartbeat.cancel()
-
-
-async def _ensure_consumer(
-    js: JetStreamContext, durable: str, subject: str, settings: DialogSettings
-) -> None:
-    """The partition's durable consumer, made unless it exists (its first owner makes it;
-    a later owner continues where the last one acked)."""
-    try:
-        await js.consumer_info(subjects.CHAT_STREAM, durable)
-    except NotFoundError:
-        config = ConsumerConfig(
-            durable_name=durable,
-            filter_subject=subject,
-            ack_policy=AckPolicy.EXPLICIT,
-            max_deliver=MAX_DELIVER,
-            ack_wait=settings.ack_wait_s,
-            max_ack_pending=settings.max_ack_pending,
-        )
-        await js.add_consumer(subjects.CHAT_STREAM, config)
-
-
-async def _publish(
-    js: JetStreamContext, replies: list[tuple[TurnAnswered, dict[str, str]]], within_s: float
-) -> None:
-    """Publish replies in order, the stream's acks awaited together (for `within_s` at most:
-    an ack lost to a NATS restart would hold the batch, and its heartbeat, forever)."""
-    if not replies:
-        return
-    acks = [
-        await js.publish_async(
-            subjects.chat_reply(project=reply.project_key, session=reply.session_id),
-            reply.model_dump_json().encode(),
-            headers=reply_headers(reply, trace),
-        )
-        for reply, trace in replies
-    ]
-    await asyncio.wait_for(asyncio.gather(*acks), within_s)
