@@ -1,6 +1,7 @@
 """The gateway's bridge numbers turn partitions as its own settings say."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from uuid import uuid4
 
@@ -12,33 +13,46 @@ from shared import subjects
 from shared.contracts import TurnReceived
 
 
-class RecordingJetStream:
-    """Takes every JetStream publish and keeps its subject."""
+class Ack:
+    """JetStream's answer to a stored message, on the reply subject it was published with."""
 
-    def __init__(self) -> None:
-        self.subjects: list[str] = []
-
-    async def publish(self, subject: str, payload: bytes = b"", **options: Any) -> None:
-        self.subjects.append(subject)
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        self.data = b'{"stream":"CHAT","seq":1}'
+        self.headers = None
 
 
 class RecordingConnection:
-    def __init__(self) -> None:
-        self.js = RecordingJetStream()
+    """Takes every publish, keeps its subject and acks it as JetStream would."""
 
-    def jetstream(self) -> RecordingJetStream:
-        return self.js
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+        self._acks: Callable[[Ack], Awaitable[None]] | None = None
+
+    def new_inbox(self) -> str:
+        return "_INBOX.test"
+
+    async def subscribe(self, subject: str, cb: Callable[[Ack], Awaitable[None]], **_: Any) -> Any:
+        self._acks = cb
+        return self
+
+    async def publish(self, subject: str, payload: bytes = b"", **options: Any) -> None:
+        self.subjects.append(subject)
+        assert self._acks is not None
+        asyncio.get_running_loop().call_soon(
+            lambda: asyncio.ensure_future(self._acks(Ack(options["reply"])))  # type: ignore[misc]
+        )
 
 
 class RecordingBroker:
-    """A broker whose connection's JetStream context records what the bridge publishes."""
+    """A broker whose connection records what the bridge publishes."""
 
     def __init__(self) -> None:
         self.connection = RecordingConnection()
 
     @property
     def subjects(self) -> list[str]:
-        return self.connection.js.subjects
+        return self.connection.subjects
 
 
 def test_turns_go_to_the_partitions_the_gateway_was_configured_with(

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from faststream.nats import NatsBroker
-from nats.js import JetStreamContext
 from pydantic import BaseModel, TypeAdapter
 
 from shared import subjects
+from shared.batch_publish import BatchPublish
 from shared.broker import failed
 from shared.contracts import Event, TurnReceived
-from shared.observability.messages import CORRELATION_ID, EVENT_ID, publishing
+from shared.observability.messages import event_headers, publishing
 
 from ..edge.errors import BridgeError as BridgeError  # raised here, caught by every caller
 from ..edge.limits import Limits
@@ -27,6 +27,7 @@ from .resume import Resume
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+EXPECTED_STREAM = "Nats-Expected-Stream"  # JetStream refuses the message if another stream takes it
 
 
 class Bridge(ReplyRouting):
@@ -43,8 +44,9 @@ class Bridge(ReplyRouting):
         """`partitions`: CHAT_PARTITIONS, the turn partitions every dialog replica agrees on."""
         self._broker = broker
         self._timeout = request_timeout_s
-        self._js: JetStreamContext | None = None  # made once per connection (`_jetstream`)
-        self._js_of: object = None
+        self._pub: BatchPublish | None = None  # made once per connection (`_publisher`)
+        self._pub_of: object = None
+        self._pub_made = asyncio.Lock()
         super().__init__()
         self._partitions = partitions
         self.resume = Resume(lambda: broker.connection.jetstream(), replicas=stream_replicas)
@@ -65,37 +67,32 @@ class Bridge(ReplyRouting):
     ) -> None:
         """Store `event` durably in `stream` (its event id dedupes re-publishes) or BridgeError.
 
-        `ttl_s` lets the stream drop this message sooner than its own max age. Published with
-        nats-py itself, with the headers FastStream's publish would write (its middleware chain,
-        encoder and command objects were a fifth of the gateway's CPU per turn).
+        `ttl_s` lets the stream drop this message sooner than its own max age. Published by
+        BatchPublish over nats-py itself, with the headers FastStream's publish would write
+        (its middleware chain, encoder and command objects were a fifth of the gateway's CPU
+        per turn; nats-py's JetStream publish, a request with its PubAck decoded, 60-65 µs of
+        CPU per message where BatchPublish takes 36-39).
         """
-        headers = {
-            "content-type": "application/json",
-            EVENT_ID: str(event.event_id),
-            CORRELATION_ID: str(event.correlation_id),
-        }
-        if ttl_s is not None:
-            headers["Nats-TTL"] = str(ttl_s)
+        headers = {**event_headers(event, ttl_s=ttl_s), EXPECTED_STREAM: stream}
         try:
             with publishing(subject, headers):
-                await self._jetstream().publish(
-                    subject,
-                    event.model_dump_json().encode(),
-                    timeout=self._timeout,
-                    stream=stream,
-                    headers=headers,
-                )
+                publisher = await self._publisher()
+                message = (subject, event.model_dump_json().encode(), headers)
+                await publisher.publish([message], within_s=self._timeout)
         except Exception as err:
             log.warning("%s %s not accepted by JetStream: %r", subject, event.event_id, err)
             raise BridgeError("the message could not be accepted, try again") from err
 
-    def _jetstream(self) -> JetStreamContext:
-        """The JetStream context of the broker's connection, made once (making one per publish
-        was 2.5 % of the gateway's samples: a semaphore, an event and a dict each time)."""
+    async def _publisher(self) -> BatchPublish:
+        """The publisher over the broker's connection, made once per connection."""
         connection = self._broker.connection
-        if self._js is None or self._js_of is not connection:
-            self._js, self._js_of = connection.jetstream(), connection
-        return self._js
+        if self._pub is None or self._pub_of is not connection:
+            async with self._pub_made:
+                if self._pub is None or self._pub_of is not connection:
+                    publisher = BatchPublish(connection)
+                    await publisher.start()
+                    self._pub, self._pub_of = publisher, connection
+        return self._pub
 
     async def ask(
         self,
