@@ -6,9 +6,9 @@ No I/O here: the clock is passed in.
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, Protocol
 from uuid import UUID
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -128,6 +128,21 @@ def payload_json(payload: Any) -> str:
     return text
 
 
+class Sample(Protocol):
+    """What storing a sample reads of it: the contract, or the hot path's decoding of it."""
+
+    @property
+    def event_id(self) -> UUID: ...
+    @property
+    def project_key(self) -> UUID: ...
+    @property
+    def robot_id(self) -> str: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def metrics(self) -> Mapping[str, float]: ...
+
+
 class MetricRow(NamedTuple):
     """One row of telemetry.samples (field order = the table's COPY column order)."""
 
@@ -139,7 +154,7 @@ class MetricRow(NamedTuple):
     event_id: UUID
 
 
-def metric_rows(samples: Iterable[TelemetrySampled]) -> list[MetricRow]:
+def metric_rows(samples: Iterable[Sample]) -> list[MetricRow]:
     """One row per metric of each sample."""
     return [
         MetricRow(s.project_key, s.robot_id, name, s.received_at, value, s.event_id)
@@ -148,7 +163,30 @@ def metric_rows(samples: Iterable[TelemetrySampled]) -> list[MetricRow]:
     ]
 
 
-def newest_per_robot(samples: Iterable[TelemetrySampled]) -> list[TelemetrySampled]:
+class Latest(NamedTuple):
+    """A robot's newest sample of a batch, with the newest value of each metric in the batch."""
+
+    project_key: UUID
+    robot_id: str
+    received_at: datetime
+    event_id: UUID
+    metrics: dict[str, float]
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _age(sample: Sample) -> tuple[timedelta, int]:
+    # Keys that compare in C: two times of different tzinfo objects (pydantic gives each its
+    # own) call utcoffset at every comparison, uuid.UUID.__lt__ is Python (the order is its int)
+    return sample.received_at - EPOCH, sample.event_id.int
+
+
+def _robot_order(key: tuple[UUID, str]) -> tuple[int, str]:
+    return key[0].int, key[1]
+
+
+def newest_per_robot(samples: Iterable[Sample]) -> list[Latest]:
     """The newest sample of each robot (ties broken by event id), sorted by robot, holding the
     newest value of every metric the batch has for it: a metric that the newest sample lacks
     keeps its value from an older one (a robot may send its battery every minute and its CPU
@@ -156,14 +194,20 @@ def newest_per_robot(samples: Iterable[TelemetrySampled]) -> list[TelemetrySampl
 
     Sorting fixes the order in which rows are locked, so concurrent batches cannot deadlock.
     """
-    ordered = sorted(samples, key=lambda s: (s.received_at, s.event_id))
-    newest: dict[tuple[UUID, str], TelemetrySampled] = {}
-    for sample in ordered:
+    newest: dict[tuple[UUID, str], tuple[Sample, dict[str, float]]] = {}
+    for sample in sorted(samples, key=_age):
         key = (sample.project_key, sample.robot_id)
         kept = newest.get(key)
-        metrics = sample.metrics if kept is None else {**kept.metrics, **sample.metrics}
-        newest[key] = sample.model_copy(update={"metrics": metrics})
-    return [newest[key] for key in sorted(newest)]
+        if kept is None:
+            metrics = dict(sample.metrics)
+        else:
+            metrics = kept[1]
+            metrics.update(sample.metrics)
+        newest[key] = (sample, metrics)
+    return [
+        Latest(s.project_key, s.robot_id, s.received_at, s.event_id, metrics)
+        for s, metrics in (newest[key] for key in sorted(newest, key=_robot_order))
+    ]
 
 
 def command_data(issued: RobotCommandIssued) -> str:

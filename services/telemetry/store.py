@@ -27,14 +27,15 @@ from shared.contracts import (
     RobotReported,
     RobotState,
     TelemetryBucket,
-    TelemetrySampled,
 )
 from shared.db import Database
 
 from . import sql
 from .domain import (
     FleetEvent,
+    Latest,
     MetricRow,
+    Sample,
     command_data,
     command_status,
     is_online,
@@ -50,7 +51,7 @@ DATA_REFUSED = asyncpg.DataError
 class TelemetryStore(Protocol):
     """Everything the handlers and the retention task need from storage."""
 
-    async def ingest(self, samples: Sequence[TelemetrySampled]) -> None:
+    async def ingest(self, samples: Sequence[Sample]) -> None:
         """Store every metric of `samples` once, however often they arrive."""
 
     async def apply(self, event: FleetEvent) -> None:
@@ -74,7 +75,7 @@ class TelemetryStore(Protocol):
         None if another replica is doing it."""
 
 
-def _latest_arrays(newest: Sequence[TelemetrySampled]) -> list[list[Any]]:
+def _latest_arrays(newest: Sequence[Latest]) -> list[list[Any]]:
     return [
         [s.project_key for s in newest],
         [s.robot_id for s in newest],
@@ -95,7 +96,7 @@ class PgTelemetryStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def ingest(self, samples: Sequence[TelemetrySampled]) -> None:
+    async def ingest(self, samples: Sequence[Sample]) -> None:
         rows = metric_rows(samples)
         latest = _latest_arrays(newest_per_robot(samples))
         async with self._db.pool.acquire() as conn, conn.transaction():

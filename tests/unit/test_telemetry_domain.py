@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.telemetry.domain import (
+    Latest,
     MalformedMessage,
     MetricRow,
     UnknownKind,
@@ -39,6 +40,12 @@ def _sample(
         robot_id=robot,
         received_at=at,
         metrics=metrics or {"cpu": 1.0},
+    )
+
+
+def _latest(sample: TelemetrySampled) -> Latest:
+    return Latest(
+        sample.project_key, sample.robot_id, sample.received_at, sample.event_id, sample.metrics
     )
 
 
@@ -89,7 +96,7 @@ def test_newest_per_robot_keeps_the_latest_by_time_not_by_arrival() -> None:
     new = _sample("a", T0 + timedelta(seconds=5), project)
     other = _sample("b", T0, project)
     newest = newest_per_robot([new, other, old])
-    assert newest == [new, other]
+    assert newest == [_latest(new), _latest(other)]
 
 
 def test_newest_per_robot_keeps_metrics_the_newest_sample_lacks() -> None:
@@ -107,8 +114,8 @@ def test_newest_per_robot_breaks_time_ties_by_event_id() -> None:
     project = uuid4()
     first, second = _sample("a", T0, project), _sample("a", T0, project)
     winner = max(first, second, key=lambda s: s.event_id)
-    assert newest_per_robot([first, second]) == [winner]
-    assert newest_per_robot([second, first]) == [winner]
+    assert newest_per_robot([first, second]) == [_latest(winner)]
+    assert newest_per_robot([second, first]) == [_latest(winner)]
 
 
 @pytest.mark.parametrize(
