@@ -5,12 +5,14 @@ No I/O here: the clock is passed in.
 """
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, NamedTuple, Protocol
 from uuid import UUID
 
+import msgspec
 from pydantic import Field, TypeAdapter, ValidationError
 
 from shared.contracts import (
@@ -23,6 +25,8 @@ from shared.contracts import (
     RobotReported,
     TelemetrySampled,
 )
+from shared.contracts.robot import ROBOT_ID_PATTERN
+from shared.contracts.telemetry import MAX_METRICS, METRIC_NAME_PATTERN
 
 
 class TelemetryError(Exception):
@@ -76,19 +80,69 @@ def _short(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def decode_sample(data: bytes) -> TelemetrySampled:
-    """A `TelemetrySampled` from its JSON, or MalformedMessage. Its time must exist in UTC:
-    the first day of year 1 at a positive offset is valid JSON that no write could store (the
-    conversion overflows), which would hold back every good sample fetched with it."""
+class DecodedSample(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    """A `TelemetrySampled` as the samples consumer decodes it: the contract's fields, read by
+    msgspec in a third of pydantic's time (the checks of the contract's types are made by
+    `decode_sample`). Holds no cycles, so the collector need not track it."""
+
+    event_id: UUID
+    occurred_at: datetime
+    correlation_id: UUID
+    project_key: UUID
+    robot_id: str
+    received_at: datetime
+    metrics: dict[str, float]
+    causation_id: UUID | None = None
+
+
+_SAMPLE = msgspec.json.Decoder(DecodedSample)
+_ROBOT_ID = re.compile(ROBOT_ID_PATTERN.removeprefix("^").removesuffix("$"))  # fullmatch:
+_METRIC_NAME = re.compile(METRIC_NAME_PATTERN.removeprefix("^").removesuffix("$"))  # no \n
+# Seconds with more than 6 decimals: msgspec rounds them to the microsecond, pydantic cuts.
+_PAST_MICROSECONDS = re.compile(rb":\d\d\.\d{7}")
+
+
+def decode_sample(data: bytes) -> DecodedSample:
+    """A sample from its JSON, or MalformedMessage: accepted, and read, exactly as
+    `TelemetrySampled` would be. Its time must exist in UTC too: the first day of year 1 at a
+    positive offset is valid JSON that no write could store (the conversion overflows), which
+    would hold back every good sample fetched with it.
+
+    msgspec reads what a gateway publishes; anything it refuses or reads differently (a
+    number in a string, a time without seconds, an invalid name) is left to the contract
+    itself, which accepts what it accepts and words the error of what it refuses."""
     try:
-        sample = TelemetrySampled.model_validate_json(data)
-    except ValidationError as err:
-        raise MalformedMessage(_short(err)) from err
+        sample = _SAMPLE.decode(data)
+    except msgspec.MsgspecError:
+        sample = _by_the_contract(data)
+    else:
+        if not _plain(sample) or _PAST_MICROSECONDS.search(data):
+            sample = _by_the_contract(data)
     try:
         sample.received_at.astimezone(UTC)
     except (OverflowError, ValueError) as err:
         raise MalformedMessage(f"received_at: {err}") from err
     return sample
+
+
+def _plain(sample: DecodedSample) -> bool:
+    """What `TelemetrySampled` checks beyond the types: its robot id, metric names and count,
+    finite values."""
+    metrics = sample.metrics
+    return (
+        _ROBOT_ID.fullmatch(sample.robot_id) is not None
+        and 0 < len(metrics) <= MAX_METRICS
+        and all(map(_METRIC_NAME.fullmatch, metrics))
+        and all(map(math.isfinite, metrics.values()))
+    )
+
+
+def _by_the_contract(data: bytes) -> DecodedSample:
+    try:
+        sample = TelemetrySampled.model_validate_json(data)
+    except ValidationError as err:
+        raise MalformedMessage(_short(err)) from err
+    return DecodedSample(**dict(sample))
 
 
 def decode_fleet_event(data: bytes) -> FleetEvent:

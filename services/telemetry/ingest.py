@@ -24,18 +24,17 @@ from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
 
 from shared import subjects
-from shared.contracts import TelemetrySampled
 from shared.db import unreachable
 from shared.observability.metrics import TELEMETRY_SAMPLES as SAMPLES_STORED
 from shared.pull import BatchPull
 from shared.retry import Backoff, reason
 
 from .config import TelemetrySettings
-from .domain import MalformedMessage, decode_sample
+from .domain import DecodedSample, MalformedMessage, decode_sample
 from .store import DATA_REFUSED, TelemetryStore
 
 log = logging.getLogger(__name__)
-Decoded = list[tuple[Msg, TelemetrySampled]]
+Decoded = list[tuple[Msg, DecodedSample]]
 
 
 def msg_ref(msg: Msg) -> str:
