@@ -8,7 +8,8 @@ FastStream (handlers.py). Writing one batch while the next one is fetched and de
 doubles what one replica ingests (bench/telemetry_ingest.py).
 
 Nothing is lost or stored twice: a sample is acked only once its rows are committed, a batch
-delivered again is a no-op (`ON CONFLICT (event_id, metric) DO NOTHING`), a write that fails
+delivered again is a no-op (its COPY fails on the key, and it is written again with
+`ON CONFLICT (event_id, metric) DO NOTHING`: store.py), a write that fails
 (Postgres restarting, a dead pooled connection: no pre-ping) is nak'ed with a back-off growing
 with its deliveries, and a sample Postgres refuses is found by halving its batch and terminated
 alone, so it never holds back the good samples it was fetched with.

@@ -1,11 +1,11 @@
 """Telemetry persistence behind one Protocol; the Postgres adapter speaks asyncpg directly.
 
 Samples go in with one binary COPY straight into telemetry.samples, its rows encoded here
-(`copy_data`). A batch holding a sample
-stored before (a redelivery) fails that COPY on the table's key and is written again through
-a per-connection staging table and `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, where a
-redelivered sample is a no-op. Postgres spends a third less CPU on a sample copied straight
-in than on one that goes through the staging table.
+(`copy_data`). A batch holding a sample stored before (a redelivery) fails that COPY on the
+table's key and is written again through a per-connection staging table and
+`INSERT ... SELECT ... ON CONFLICT DO NOTHING`, where a redelivered sample is a no-op.
+Postgres spends a third less CPU on a sample copied straight in than on one that goes
+through the staging table.
 """
 
 import json
