@@ -98,7 +98,8 @@ class DecodedSample(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=
 _SAMPLE = msgspec.json.Decoder(DecodedSample)
 _ROBOT_ID = re.compile(ROBOT_ID_PATTERN.removeprefix("^").removesuffix("$"))  # fullmatch:
 _METRIC_NAME = re.compile(METRIC_NAME_PATTERN.removeprefix("^").removesuffix("$"))  # no \n
-# Seconds with more than 6 decimals: msgspec rounds them to the microsecond, pydantic cuts.
+# Seconds with more than 6 decimals (as written, not \u-escaped): msgspec rounds them to
+# the microsecond, pydantic cuts them.
 _PAST_MICROSECONDS = re.compile(rb":\d\d\.\d{7}")
 
 
