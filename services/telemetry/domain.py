@@ -5,12 +5,14 @@ No I/O here: the clock is passed in.
 """
 
 import json
+import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, Protocol
 from uuid import UUID
 
+import msgspec
 from pydantic import Field, TypeAdapter, ValidationError
 
 from shared.contracts import (
@@ -23,6 +25,8 @@ from shared.contracts import (
     RobotReported,
     TelemetrySampled,
 )
+from shared.contracts.robot import ROBOT_ID_PATTERN
+from shared.contracts.telemetry import MAX_METRICS, METRIC_NAME_PATTERN
 
 
 class TelemetryError(Exception):
@@ -76,19 +80,70 @@ def _short(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def decode_sample(data: bytes) -> TelemetrySampled:
-    """A `TelemetrySampled` from its JSON, or MalformedMessage. Its time must exist in UTC:
-    the first day of year 1 at a positive offset is valid JSON that no write could store (the
-    conversion overflows), which would hold back every good sample fetched with it."""
+class DecodedSample(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    """A `TelemetrySampled` as the samples consumer decodes it: the contract's fields, read by
+    msgspec in a third of pydantic's time (the checks of the contract's types are made by
+    `decode_sample`). Holds no cycles, so the collector need not track it."""
+
+    event_id: UUID
+    occurred_at: datetime
+    correlation_id: UUID
+    project_key: UUID
+    robot_id: str
+    received_at: datetime
+    metrics: dict[str, float]
+    causation_id: UUID | None = None
+
+
+_SAMPLE = msgspec.json.Decoder(DecodedSample)
+_ROBOT_ID = re.compile(ROBOT_ID_PATTERN.removeprefix("^").removesuffix("$"))  # fullmatch:
+_METRIC_NAME = re.compile(METRIC_NAME_PATTERN.removeprefix("^").removesuffix("$"))  # no \n
+# Seconds with more than 6 decimals (as written, not \u-escaped): msgspec rounds them to
+# the microsecond, pydantic cuts them.
+_PAST_MICROSECONDS = re.compile(rb":\d\d\.\d{7}")
+
+
+def decode_sample(data: bytes) -> DecodedSample:
+    """A sample from its JSON, or MalformedMessage: accepted, and read, exactly as
+    `TelemetrySampled` would be. Its time must exist in UTC too: the first day of year 1 at a
+    positive offset is valid JSON that no write could store (the conversion overflows), which
+    would hold back every good sample fetched with it.
+
+    msgspec reads what a gateway publishes; anything it refuses or reads differently (a
+    number in a string, a time without seconds, an invalid name) is left to the contract
+    itself, which accepts what it accepts and words the error of what it refuses."""
     try:
-        sample = TelemetrySampled.model_validate_json(data)
-    except ValidationError as err:
-        raise MalformedMessage(_short(err)) from err
+        sample = _SAMPLE.decode(data)
+    except msgspec.MsgspecError:
+        sample = _by_the_contract(data)
+    else:
+        if not _plain(sample) or _PAST_MICROSECONDS.search(data):
+            sample = _by_the_contract(data)
     try:
         sample.received_at.astimezone(UTC)
     except (OverflowError, ValueError) as err:
         raise MalformedMessage(f"received_at: {err}") from err
     return sample
+
+
+def _plain(sample: DecodedSample) -> bool:
+    """What `TelemetrySampled` checks beyond the types: its robot id, metric names and count,
+    finite values."""
+    metrics = sample.metrics
+    return (
+        _ROBOT_ID.fullmatch(sample.robot_id) is not None
+        and 0 < len(metrics) <= MAX_METRICS
+        and all(map(_METRIC_NAME.fullmatch, metrics))
+        and all(map(math.isfinite, metrics.values()))
+    )
+
+
+def _by_the_contract(data: bytes) -> DecodedSample:
+    try:
+        sample = TelemetrySampled.model_validate_json(data)
+    except ValidationError as err:
+        raise MalformedMessage(_short(err)) from err
+    return DecodedSample(**dict(sample))
 
 
 def decode_fleet_event(data: bytes) -> FleetEvent:
@@ -128,6 +183,21 @@ def payload_json(payload: Any) -> str:
     return text
 
 
+class Sample(Protocol):
+    """What storing a sample reads of it: the contract, or the hot path's decoding of it."""
+
+    @property
+    def event_id(self) -> UUID: ...
+    @property
+    def project_key(self) -> UUID: ...
+    @property
+    def robot_id(self) -> str: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def metrics(self) -> Mapping[str, float]: ...
+
+
 class MetricRow(NamedTuple):
     """One row of telemetry.samples (field order = the table's COPY column order)."""
 
@@ -139,7 +209,7 @@ class MetricRow(NamedTuple):
     event_id: UUID
 
 
-def metric_rows(samples: Iterable[TelemetrySampled]) -> list[MetricRow]:
+def metric_rows(samples: Iterable[Sample]) -> list[MetricRow]:
     """One row per metric of each sample."""
     return [
         MetricRow(s.project_key, s.robot_id, name, s.received_at, value, s.event_id)
@@ -148,7 +218,30 @@ def metric_rows(samples: Iterable[TelemetrySampled]) -> list[MetricRow]:
     ]
 
 
-def newest_per_robot(samples: Iterable[TelemetrySampled]) -> list[TelemetrySampled]:
+class Latest(NamedTuple):
+    """A robot's newest sample of a batch, with the newest value of each metric in the batch."""
+
+    project_key: UUID
+    robot_id: str
+    received_at: datetime
+    event_id: UUID
+    metrics: dict[str, float]
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _age(sample: Sample) -> tuple[timedelta, int]:
+    # Keys that compare in C: two times of different tzinfo objects (pydantic gives each its
+    # own) call utcoffset at every comparison, uuid.UUID.__lt__ is Python (the order is its int)
+    return sample.received_at - EPOCH, sample.event_id.int
+
+
+def _robot_order(key: tuple[UUID, str]) -> tuple[int, str]:
+    return key[0].int, key[1]
+
+
+def newest_per_robot(samples: Iterable[Sample]) -> list[Latest]:
     """The newest sample of each robot (ties broken by event id), sorted by robot, holding the
     newest value of every metric the batch has for it: a metric that the newest sample lacks
     keeps its value from an older one (a robot may send its battery every minute and its CPU
@@ -156,14 +249,20 @@ def newest_per_robot(samples: Iterable[TelemetrySampled]) -> list[TelemetrySampl
 
     Sorting fixes the order in which rows are locked, so concurrent batches cannot deadlock.
     """
-    ordered = sorted(samples, key=lambda s: (s.received_at, s.event_id))
-    newest: dict[tuple[UUID, str], TelemetrySampled] = {}
-    for sample in ordered:
+    newest: dict[tuple[UUID, str], tuple[Sample, dict[str, float]]] = {}
+    for sample in sorted(samples, key=_age):
         key = (sample.project_key, sample.robot_id)
         kept = newest.get(key)
-        metrics = sample.metrics if kept is None else {**kept.metrics, **sample.metrics}
-        newest[key] = sample.model_copy(update={"metrics": metrics})
-    return [newest[key] for key in sorted(newest)]
+        if kept is None:
+            metrics = dict(sample.metrics)
+        else:
+            metrics = kept[1]
+            metrics.update(sample.metrics)
+        newest[key] = (sample, metrics)
+    return [
+        Latest(s.project_key, s.robot_id, s.received_at, s.event_id, metrics)
+        for s, metrics in (newest[key] for key in sorted(newest, key=_robot_order))
+    ]
 
 
 def command_data(issued: RobotCommandIssued) -> str:

@@ -8,7 +8,8 @@ FastStream (handlers.py). Writing one batch while the next one is fetched and de
 doubles what one replica ingests (bench/telemetry_ingest.py).
 
 Nothing is lost or stored twice: a sample is acked only once its rows are committed, a batch
-delivered again is a no-op (`ON CONFLICT (event_id, metric) DO NOTHING`), a write that fails
+delivered again is a no-op (its COPY fails on the key, and it is written again with
+`ON CONFLICT (event_id, metric) DO NOTHING`: store.py), a write that fails
 (Postgres restarting, a dead pooled connection: no pre-ping) is nak'ed with a back-off growing
 with its deliveries, and a sample Postgres refuses is found by halving its batch and terminated
 alone, so it never holds back the good samples it was fetched with.
@@ -24,18 +25,17 @@ from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
 
 from shared import subjects
-from shared.contracts import TelemetrySampled
 from shared.db import unreachable
 from shared.observability.metrics import TELEMETRY_SAMPLES as SAMPLES_STORED
 from shared.pull import BatchPull
 from shared.retry import Backoff, reason
 
 from .config import TelemetrySettings
-from .domain import MalformedMessage, decode_sample
+from .domain import DecodedSample, MalformedMessage, decode_sample
 from .store import DATA_REFUSED, TelemetryStore
 
 log = logging.getLogger(__name__)
-Decoded = list[tuple[Msg, TelemetrySampled]]
+Decoded = list[tuple[Msg, DecodedSample]]
 
 
 def msg_ref(msg: Msg) -> str:

@@ -23,7 +23,6 @@ from uuid import UUID
 from nats.js import JetStreamContext
 
 from shared import subjects
-from shared.contracts import TelemetrySampled
 from shared.replay import (
     Projection,
     StreamRead,
@@ -34,7 +33,13 @@ from shared.replay import (
     stream_messages,
 )
 
-from .domain import MalformedMessage, UnknownKind, decode_fleet_event, decode_sample
+from .domain import (
+    DecodedSample,
+    MalformedMessage,
+    UnknownKind,
+    decode_fleet_event,
+    decode_sample,
+)
 from .store import PgTelemetryStore, prepare_connection
 
 SCHEMA = "telemetry"
@@ -46,7 +51,7 @@ async def _samples(
 ) -> StreamRead:
     progress = StreamRead(subjects.TELEMETRY_STREAM)
     filters = project_subjects([subjects.TELEMETRY_SAMPLE_ALL], project)
-    batch: list[TelemetrySampled] = []
+    batch: list[DecodedSample] = []
     async for msg in stream_messages(js, subjects.TELEMETRY_STREAM, filters, progress):
         try:
             batch.append(decode_sample(msg.data))

@@ -1,5 +1,7 @@
 """The telemetry store's SQL, in one place so that each statement can be read as a whole."""
 
+SCHEMA, SAMPLES = "telemetry", "samples"  # a batch is copied straight into it, and only when
+# some of its samples are stored already (a redelivery) through the staging table below
 STAGING = "telemetry_samples_in"
 # Temporary: private to its connection, emptied by every commit, never WAL-logged.
 CREATE_STAGING = """

@@ -1,12 +1,17 @@
 """Telemetry persistence behind one Protocol; the Postgres adapter speaks asyncpg directly.
 
-Samples go in with binary COPY into a per-connection staging table, then one
-`INSERT ... SELECT ... ON CONFLICT DO NOTHING`: fast, and a redelivered sample is a no-op.
+Samples go in with one binary COPY straight into telemetry.samples, its rows encoded here
+(`copy_data`). A batch holding a sample stored before (a redelivery) fails that COPY on the
+table's key and is written again through a per-connection staging table and
+`INSERT ... SELECT ... ON CONFLICT DO NOTHING`, where a redelivered sample is a no-op.
+Postgres spends a third less CPU on a sample copied straight in than on one that goes
+through the staging table.
 """
 
 import json
-from collections.abc import Sequence
-from datetime import datetime
+import struct
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -27,30 +32,45 @@ from shared.contracts import (
     RobotReported,
     RobotState,
     TelemetryBucket,
-    TelemetrySampled,
 )
 from shared.db import Database
 
 from . import sql
 from .domain import (
     FleetEvent,
+    Latest,
     MetricRow,
+    Sample,
     command_data,
     command_status,
     is_online,
-    metric_rows,
     newest_per_robot,
     payload_json,
 )
 
 # Values Postgres can never hold (a NUL in text, a number out of range): retrying cannot help.
 DATA_REFUSED = asyncpg.DataError
+# A sample of the batch is stored already (or being stored by a concurrent redelivery).
+STORED_BEFORE = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError)
+COLUMNS = list(MetricRow._fields)
+
+# PostgreSQL's binary COPY format: a signature, flags and extension length, then per row the
+# field count and each field as its length and bytes (uuid: 16 bytes; text: UTF-8;
+# timestamptz: int64 microseconds since 2000-01-01 UTC; float8: IEEE 754), all big-endian.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"  # field count -1
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_PROJECT_ROBOT = struct.Struct("!hi16si").pack  # 6 fields, project_key, robot_id's length
+_LENGTH = struct.Struct("!i").pack
+_TIME_VALUE = struct.Struct("!iqid").pack  # received_at, value
+_UUID_LENGTH = _LENGTH(16)
 
 
 class TelemetryStore(Protocol):
     """Everything the handlers and the retention task need from storage."""
 
-    async def ingest(self, samples: Sequence[TelemetrySampled]) -> None:
+    async def ingest(self, samples: Sequence[Sample]) -> None:
         """Store every metric of `samples` once, however often they arrive."""
 
     async def apply(self, event: FleetEvent) -> None:
@@ -74,7 +94,7 @@ class TelemetryStore(Protocol):
         None if another replica is doing it."""
 
 
-def _latest_arrays(newest: Sequence[TelemetrySampled]) -> list[list[Any]]:
+def _latest_arrays(newest: Sequence[Latest]) -> list[list[Any]]:
     return [
         [s.project_key for s in newest],
         [s.robot_id for s in newest],
@@ -82,6 +102,27 @@ def _latest_arrays(newest: Sequence[TelemetrySampled]) -> list[list[Any]]:
         [s.event_id for s in newest],
         [json.dumps(s.metrics) for s in newest],
     ]
+
+
+def copy_data(samples: Iterable[Sample]) -> bytes:
+    """`metric_rows(samples)` in binary COPY format, for the columns COLUMNS. Built here
+    rather than by asyncpg's `copy_records_to_table`, which spends three times as long on a
+    sample (a tuple per row, a codec call per field, a Python `UUID.bytes` per uuid)."""
+    parts = [_COPY_HEADER]
+    add = parts.append
+    for sample in samples:
+        robot = sample.robot_id.encode()
+        head = _PROJECT_ROBOT(6, 16, sample.project_key.bytes, len(robot)) + robot
+        received = sample.received_at
+        if received.tzinfo is None:  # local time, as asyncpg stores a naive datetime
+            received = received.astimezone(UTC)
+        at = (received - _PG_EPOCH) // _MICROSECOND
+        tail = _UUID_LENGTH + sample.event_id.bytes
+        for name, value in sample.metrics.items():
+            metric = name.encode()
+            add(b"".join((head, _LENGTH(len(metric)), metric, _TIME_VALUE(8, at, 8, value), tail)))
+    add(_COPY_TRAILER)
+    return b"".join(parts)
 
 
 async def prepare_connection(conn: asyncpg.Connection) -> None:
@@ -95,16 +136,21 @@ class PgTelemetryStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def ingest(self, samples: Sequence[TelemetrySampled]) -> None:
-        rows = metric_rows(samples)
+    async def ingest(self, samples: Sequence[Sample]) -> None:
+        rows = memoryview(copy_data(samples))  # bytes would be taken for a file's path
         latest = _latest_arrays(newest_per_robot(samples))
-        async with self._db.pool.acquire() as conn, conn.transaction():
-            await conn.copy_records_to_table(
-                sql.STAGING, records=rows, columns=list(MetricRow._fields)
-            )
-            await conn.execute(sql.INSERT_FROM_STAGING)
-            await conn.execute(sql.UPSERT_LATEST, *latest)
-            await conn.execute(sql.TOUCH_ROBOTS, latest[0], latest[1], latest[2])
+        async with self._db.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    await _copy(conn, sql.SAMPLES, rows, schema=sql.SCHEMA)
+                    await _upsert_robots(conn, latest)
+                return
+            except STORED_BEFORE:
+                pass  # then only what is new, below
+            async with conn.transaction():
+                await _copy(conn, sql.STAGING, rows)
+                await conn.execute(sql.INSERT_FROM_STAGING)
+                await _upsert_robots(conn, latest)
 
     async def apply(self, event: FleetEvent) -> None:
         async with self._db.pool.acquire() as conn, conn.transaction():
@@ -176,6 +222,20 @@ class PgTelemetryStore:
                 return total
             finally:
                 await conn.execute(sql.RETENTION_UNLOCK)
+
+
+async def _copy(
+    conn: asyncpg.Connection, table: str, rows: memoryview, *, schema: str | None = None
+) -> None:
+    await conn.copy_to_table(
+        table, schema_name=schema, source=rows, columns=COLUMNS, format="binary"
+    )
+
+
+async def _upsert_robots(conn: asyncpg.Connection, latest: list[list[Any]]) -> None:
+    """Each robot's newest metrics and its last sign of life, from a batch's samples."""
+    await conn.execute(sql.UPSERT_LATEST, *latest)
+    await conn.execute(sql.TOUCH_ROBOTS, latest[0], latest[1], latest[2])
 
 
 async def _purge_chunks(

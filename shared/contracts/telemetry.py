@@ -10,7 +10,8 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from .base import Contract, Event
 from .robot import RobotId
 
-MetricName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+METRIC_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+MetricName = Annotated[str, StringConstraints(pattern=METRIC_NAME_PATTERN)]
 MAX_METRICS = 64
 MAX_BUCKETS = 10_000
 

@@ -81,10 +81,14 @@ class TranslatingConnection:
         return await self._conn.fetchval(translate_sql(statement, self._map), *args, **options)
 
     async def copy_records_to_table(self, table: str, **options: Any) -> Any:
-        schema = options.pop("schema_name", None)
-        if schema is not None:
-            options["schema_name"] = self._map.get(schema, schema)
-        return await self._conn.copy_records_to_table(table, **options)
+        return await self._conn.copy_records_to_table(table, **self._translated(options))
+
+    async def copy_to_table(self, table: str, **options: Any) -> Any:
+        return await self._conn.copy_to_table(table, **self._translated(options))
+
+    def _translated(self, options: dict[str, Any]) -> dict[str, Any]:
+        schema = options.get("schema_name")
+        return {**options, "schema_name": self._map.get(schema, schema) if schema else schema}
 
 
 class _Acquired:

@@ -9,6 +9,7 @@ from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStrea
 from faststream.nats.testing import PatchedMessage
 
 from services.telemetry.config import TelemetrySettings
+from services.telemetry.domain import DecodedSample
 from services.telemetry.handlers import register
 from services.telemetry.ingest import Ingestor
 from shared import subjects
@@ -74,7 +75,7 @@ async def test_a_batch_is_stored_at_once_and_acked_only_after_the_write() -> Non
     batch.insert(1, _msg(b"{broken", "telemetry.sample.p.r"))
     store.on_ingest.append(lambda: _assert_pending(batch[0], batch[2]))
     await _deliver_batch(ingestor, batch)
-    assert store.batches == [good]
+    assert store.batches == [[DecodedSample(**dict(s)) for s in good]]
     assert [m.outcome for m in batch] == ["ack", "term", "ack"]
 
 

@@ -7,7 +7,7 @@ import json
 import signal
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 from uuid import UUID, uuid4
 
@@ -17,6 +17,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from services.telemetry import sql
+from services.telemetry.domain import metric_rows
 from services.telemetry.ingest import Ingestor
 from services.telemetry.store import PgTelemetryStore, prepare_connection
 from shared import subjects
@@ -203,6 +204,36 @@ async def test_a_batch_delivered_again_after_its_acks_were_lost_is_stored_once(
         "SELECT count(DISTINCT (event_id, metric)) FROM telemetry.samples WHERE project_key = $1",
         project,
     ) == len(samples) * len(METRICS)
+
+
+async def test_every_metric_is_stored_as_it_came_whatever_its_zone_or_value(
+    backends: Backends, pg: asyncpg.Connection
+) -> None:
+    """The rows of a batch hold each sample's ids, metric names, time to the microsecond (a
+    +05:30 time and one before 2000 as their instants) and values exactly (negative, the
+    smallest and largest doubles, an integer), one row per metric."""
+    project, zone = uuid4(), timezone(timedelta(hours=5, minutes=30))
+    times = [
+        datetime(2026, 3, 1, 10, 0, 0, 123456, zone),
+        datetime(1999, 12, 31, 23, 59, 59, 1, UTC),
+    ]
+    values = {"cpu": -12.5, "x" * 64: 5e-324, "m.e-t_r1c": 1.7976931348623157e308, "n": 42}
+    samples = [
+        TelemetrySampled.first(project_key=project, robot_id=robot, received_at=at, metrics=values)
+        for robot, at in zip(("r" * 64, "robot-1"), times, strict=True)
+    ]
+    db = Database(backends.database_url, max_size=1, init=prepare_connection)
+    await db.open()
+    try:
+        await PgTelemetryStore(db).ingest(samples)
+    finally:
+        await db.close()
+    stored = await pg.fetch(
+        "SELECT project_key, robot_id, metric, received_at, value, event_id"
+        " FROM telemetry.samples WHERE project_key = $1",
+        project,
+    )
+    assert sorted(tuple(r) for r in stored) == sorted(metric_rows(samples))
 
 
 async def _lost() -> None:

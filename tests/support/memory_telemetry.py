@@ -16,7 +16,9 @@ from asyncpg.exceptions import CharacterNotInRepertoireError, NumericValueOutOfR
 
 from services.telemetry.domain import (
     FleetEvent,
+    Latest,
     MetricRow,
+    Sample,
     command_data,
     command_status,
     is_online,
@@ -38,7 +40,6 @@ from shared.contracts import (
     RobotReported,
     RobotState,
     TelemetryBucket,
-    TelemetrySampled,
 )
 
 RobotKey = tuple[UUID, str]
@@ -80,7 +81,7 @@ class MemoryTelemetry:
     `refused` like values Postgres cannot store."""
 
     def __init__(self) -> None:
-        self.batches: list[list[TelemetrySampled]] = []
+        self.batches: list[list[Sample]] = []
         self.events: list[FleetEvent] = []
         self.fail = False
         self.refuse = False  # robot events hold what Postgres cannot store
@@ -93,7 +94,7 @@ class MemoryTelemetry:
         self.command_rows: dict[UUID, _Command] = {}
         self.report_rows: dict[UUID, RobotReported] = {}
 
-    async def ingest(self, samples: Sequence[TelemetrySampled]) -> None:
+    async def ingest(self, samples: Sequence[Sample]) -> None:
         self.writes += 1
         for check in self.on_ingest:
             check()
@@ -110,7 +111,7 @@ class MemoryTelemetry:
             if robot.last_seen is None or robot.last_seen < sample.received_at:
                 robot.last_seen = sample.received_at
 
-    def _keep_newest(self, sample: TelemetrySampled) -> None:
+    def _keep_newest(self, sample: Latest) -> None:
         """UPSERT_LATEST: a newer sample overwrites the metrics it has, an older one only adds
         metrics the robot has no value of yet."""
         key = (sample.project_key, sample.robot_id)

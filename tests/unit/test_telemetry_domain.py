@@ -3,11 +3,15 @@ reports."""
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from pydantic import ValidationError
 
 from services.telemetry.domain import (
+    DecodedSample,
+    Latest,
     MalformedMessage,
     MetricRow,
     UnknownKind,
@@ -42,16 +46,77 @@ def _sample(
     )
 
 
+def _latest(sample: TelemetrySampled) -> Latest:
+    return Latest(
+        sample.project_key, sample.robot_id, sample.received_at, sample.event_id, sample.metrics
+    )
+
+
 def test_sample_round_trips_and_broken_json_is_malformed() -> None:
     """A valid sample decodes to the same event; bad JSON and non-finite values are malformed."""
     sample = _sample(cpu=0.5, battery=80.0)
-    assert decode_sample(sample.model_dump_json().encode()) == sample
+    assert decode_sample(sample.model_dump_json().encode()) == DecodedSample(**dict(sample))
     with pytest.raises(MalformedMessage):
         decode_sample(b"{not json")
     body = json.loads(sample.model_dump_json())
     body["metrics"] = {"cpu": "NaN"}
     with pytest.raises(MalformedMessage, match="finite"):
         decode_sample(json.dumps(body).encode())
+
+
+def test_a_decoded_sample_has_the_fields_of_the_contract() -> None:
+    """The hot path's decoding and the TelemetrySampled contract name the same fields."""
+    assert set(DecodedSample.__struct_fields__) == set(TelemetrySampled.model_fields)
+
+
+def _body(**changes: Any) -> dict[str, Any]:
+    body = json.loads(_sample(cpu=0.5).model_dump_json())
+    return {k: v for k, v in (body | changes).items() if v is not _DROP}
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _body(metrics={"cpu": "1.5", "ok": True}),  # numbers in strings, a boolean
+        _body(received_at="2026-01-01T10:00Z"),  # no seconds
+        _body(received_at="2026-01-01T10:00:00.9999995Z"),  # cut to 999999 µs, not rounded up
+        _body(causation_id=_DROP),
+        _body(event_id="urn:uuid:e1785fe4-5996-4794-aea8-c96183ffe351"),
+    ],
+)
+def test_a_sample_is_read_as_the_contract_reads_it(body: dict[str, Any]) -> None:
+    """What the contract accepts is accepted, with the values the contract reads, also where
+    the fast decoder would refuse it or read it otherwise."""
+    data = json.dumps(body).encode()
+    assert decode_sample(data) == DecodedSample(**dict(TelemetrySampled.model_validate_json(data)))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (_body(robot_id="r1\n"), "robot_id"),  # re's `$` matches before a final newline
+        (_body(robot_id=""), "robot_id"),
+        (_body(metrics={}), "metrics"),
+        (_body(metrics={"a b": 1.0}), "metrics"),
+        (_body(metrics={f"m{i}": 1.0 for i in range(65)}), "metrics"),
+        (_body(metrics={"cpu": 1e400}), "metrics"),
+        (_body(extra=1), "extra"),
+        (_body(received_at="yesterday"), "received_at"),
+    ],
+)
+def test_a_sample_the_contract_refuses_is_malformed_in_its_words(
+    body: dict[str, Any], field: str
+) -> None:
+    """What the contract refuses is malformed, with the contract's reason naming the field."""
+    data = json.dumps(body).encode()
+    with pytest.raises(ValidationError):
+        TelemetrySampled.model_validate_json(data)
+    with pytest.raises(MalformedMessage) as refused:
+        decode_sample(data)
+    assert refused.value.reason.startswith(field)
 
 
 def test_fleet_events_decode_by_kind_and_unknown_kinds_are_told_apart() -> None:
@@ -89,7 +154,7 @@ def test_newest_per_robot_keeps_the_latest_by_time_not_by_arrival() -> None:
     new = _sample("a", T0 + timedelta(seconds=5), project)
     other = _sample("b", T0, project)
     newest = newest_per_robot([new, other, old])
-    assert newest == [new, other]
+    assert newest == [_latest(new), _latest(other)]
 
 
 def test_newest_per_robot_keeps_metrics_the_newest_sample_lacks() -> None:
@@ -107,8 +172,8 @@ def test_newest_per_robot_breaks_time_ties_by_event_id() -> None:
     project = uuid4()
     first, second = _sample("a", T0, project), _sample("a", T0, project)
     winner = max(first, second, key=lambda s: s.event_id)
-    assert newest_per_robot([first, second]) == [winner]
-    assert newest_per_robot([second, first]) == [winner]
+    assert newest_per_robot([first, second]) == [_latest(winner)]
+    assert newest_per_robot([second, first]) == [_latest(winner)]
 
 
 @pytest.mark.parametrize(
