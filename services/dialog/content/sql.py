@@ -23,11 +23,7 @@ INSERT INTO bot_content
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING created_at
 """
-ADD_VERSION_COLUMNS = (
-    "project_key",
-    "version",
-    "correlation_id",
-    "change",
+CONTENT_FIELDS = (  # what a new content version copies from the one before, unless given
     "files",
     "maps",
     "sets",
@@ -41,6 +37,7 @@ ADD_VERSION_COLUMNS = (
     "intent_count",
     "machine_states",
 )
+ADD_VERSION_COLUMNS = ("project_key", "version", "correlation_id", "change", *CONTENT_FIELDS)
 
 # A file's text is kept once per project and digest: the versions that keep a file share it.
 KEEP_TEXTS = """

@@ -61,20 +61,7 @@ async def add_version(
     return row
 
 
-CONTENT_FIELDS = (
-    "files",
-    "maps",
-    "sets",
-    "properties",
-    "categories",
-    "faq",
-    "intents",
-    "chain",
-    "machine",
-    "faq_groups",
-    "intent_count",
-    "machine_states",
-)
+CONTENT_FIELDS = sql.CONTENT_FIELDS
 
 
 def content_of(row: BotContentRow, *, aiml: str = "") -> BotContent:

@@ -3,24 +3,8 @@ rows by COPY or by one INSERT, the stage versions and what was said since a turn
 
 # ruff: noqa: S608  (the statements are built from this module's own constants, never input)
 
-TURN_COLUMNS = (
-    "turn_event_id",
-    "reply_event_id",
-    "correlation_id",
-    "project_key",
-    "session_id",
-    "protocol",
-    "question",
-    "answer",
-    "engine",
-    "content_version",
-    "received_at",
-    "answered_at",
-    "engine_ms",
-    "stage",
-    "details",
-    "kind",
-)
+from ..sessions.sql import TURN_COLUMNS as TURN_COLUMNS  # the transcript's, as sessions write them
+
 SESSION_COLUMNS = (
     "x.project_key, x.session_id, x.protocol, x.data, x.state, x.channel, x.seq, x.channels,"
     " x.last_at, x.handoff, x.version"
