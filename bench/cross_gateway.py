@@ -24,7 +24,7 @@ import httpx
 import websocket
 from common import Goal, echo_project, percentiles, plot, running_stack, write
 
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.identity import TokenStore
 from tests.support.plugin import Stack, TestProject
 
@@ -34,14 +34,9 @@ WARM = 20
 
 def admin_token(stack: Stack) -> str:
     async def create() -> str:
-        engine = make_engine(stack.backends.database_url, pool_size=1)
-        try:
-            made = await TokenStore(session_factory(engine)).create_admin(
-                f"bench-{uuid4().hex}", projects=None
-            )
+        async with opened(stack.backends.database_url) as database:
+            made = await TokenStore(database).create_admin(f"bench-{uuid4().hex}", projects=None)
             return made.secret
-        finally:
-            await engine.dispose()
 
     return asyncio.run(create())
 

@@ -22,7 +22,7 @@ from sqlalchemy import exc
 from . import subjects
 from .broker import ONE_TRY, servers_of
 from .contracts.project import ProjectChanged
-from .db import make_engine, session_factory
+from .db import opened
 from .devstack.running import NoRunningStack, database_url, nats_url
 from .identity import (
     AdminRole,
@@ -85,17 +85,20 @@ def _database(action: str) -> Iterator[str]:
         if "does not exist" not in str(err):
             raise _fail(f"{action} failed: {_short(err)}") from None
         raise _fail(f"{where} has no Switchboard tables yet: run `switchboard migrate`") from None
-    except (OSError, ValueError, exc.DBAPIError, asyncpg.PostgresError) as err:
+    except (
+        OSError,
+        ValueError,
+        exc.DBAPIError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+    ) as err:
         raise _fail(f"cannot reach {where}: {_short(err)}") from None
 
 
 def _with_store(action: Callable[[ProjectStore], Awaitable[T]]) -> T:
     async def run(url: str) -> T:
-        engine = make_engine(url, pool_size=1)
-        try:
-            return await action(ProjectStore(session_factory(engine)))
-        finally:
-            await engine.dispose()
+        async with opened(url) as database:
+            return await action(ProjectStore(database))
 
     with _database("the command") as url:
         return asyncio.run(run(url))
@@ -103,7 +106,7 @@ def _with_store(action: Callable[[ProjectStore], Awaitable[T]]) -> T:
 
 async def _audit(store: ProjectStore, action: str, project: UUID | None, **details: str) -> None:
     """Record a change made from the command line (the admin API records its own)."""
-    await AuditStore(store.sessions).record(
+    await AuditStore(store.database).record(
         actor=f"cli:{getpass.getuser()}",
         action=action,
         target="switchboard " + action,
@@ -210,7 +213,7 @@ def create_admin_token(
 
     async def create(store: ProjectStore) -> str:
         keys = [(await store.find(ref)).key for ref in project or []] or None
-        made = await TokenStore(store.sessions).create_admin(name, projects=keys, role=role)
+        made = await TokenStore(store.database).create_admin(name, projects=keys, role=role)
         scope = "every project" if keys is None else ", ".join(str(k) for k in keys)
         await _audit(store, f"admin-token create {name}", None, scope=scope, role=role)
         return made.secret
@@ -224,7 +227,7 @@ def list_admin_tokens() -> None:
     viewer: read-only) and the projects they cover."""
 
     async def listed(store: ProjectStore) -> list[AdminToken]:
-        return await TokenStore(store.sessions).admins()
+        return await TokenStore(store.database).admins()
 
     for token in _with_store(listed):
         scope = "every project" if token.projects is None else ", ".join(token.projects)
@@ -236,7 +239,7 @@ def revoke_admin_token(name: str) -> None:
     """Delete the admin token `name`: it stops working on the next request."""
 
     async def revoke(store: ProjectStore) -> bool:
-        gone = await TokenStore(store.sessions).revoke_admin(name)
+        gone = await TokenStore(store.database).revoke_admin(name)
         if gone:
             await _audit(store, f"admin-token revoke {name}", None)
         return gone

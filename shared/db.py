@@ -1,49 +1,15 @@
-"""The database engine: one async engine per process, over asyncpg."""
+"""The database: one asyncpg pool per store owner (services/*/db or main.py), the errors
+that say Postgres is away, and how to wait for it."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
-from sqlalchemy import exc, make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import exc, make_url
 
-from .observability.metrics import watch_asyncpg_pool, watch_sqlalchemy_pool
+from .observability.metrics import watch_asyncpg_pool
 from .retry import Dependency
 from .settings import asyncpg_url
-
-
-def make_engine(database_url: str, *, pool_size: int = 5) -> AsyncEngine:
-    """Create the process's engine; `pool_pre_ping` survives a database restart."""
-    engine = create_async_engine(
-        asyncpg_url(database_url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
-    watch_sqlalchemy_pool(engine.pool)  # switchboard_db_pool_* on /metrics
-    return engine
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-async def database_ready(engine: AsyncEngine) -> bool:
-    """True when the database answers a trivial query."""
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception:
-        return False
-    return True
-
-
-@asynccontextmanager
-async def transaction(
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
-    """A session inside one transaction: committed on success, rolled back on error."""
-    async with sessions() as session, session.begin():
-        yield session
 
 
 def libpq_url(database_url: str) -> str:
@@ -52,7 +18,7 @@ def libpq_url(database_url: str) -> str:
 
 
 class Database:
-    """A plain asyncpg pool for hot paths (binary COPY, row locks), opened in the lifespan.
+    """An asyncpg pool, opened in the service's lifespan: every store's statements run on one.
 
     `init` runs on every new connection (e.g. to create a per-connection staging table);
     `reset` replaces asyncpg's reset on release (a round trip: RESET ALL, UNLISTEN, ...) for
@@ -104,6 +70,17 @@ class Database:
             return bool(await self.pool.fetchval("SELECT 1", timeout=2.0))
         except Exception:
             return False
+
+
+@asynccontextmanager
+async def opened(database_url: str, *, max_size: int = 1) -> AsyncIterator[Database]:
+    """A small pool for one command (the CLI, `make run`'s setup), closed when it ends."""
+    database = Database(database_url, max_size=max_size)
+    await database.open()
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 def postgres_dependency(database_url: str) -> Dependency:

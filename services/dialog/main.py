@@ -6,7 +6,7 @@ from faststream.nats import NatsBroker
 from shared import subjects
 from shared.broker import make_broker, publish_event
 from shared.contracts import TurnReceived
-from shared.db import Database, make_engine, session_factory
+from shared.db import Database
 from shared.forget import forget_deleted_projects
 from shared.identity import ProjectStore
 from shared.observability.lag import watch_consumer
@@ -35,10 +35,8 @@ def create_app(
     common = common or CommonSettings()
     settings = settings or DialogSettings()
     broker = make_broker(common.nats_url, name="dialog")
-    # Only shared.identity's ProjectStore (a project's fallback text, cached) still speaks
-    # SQLModel here; the dialog's own stores use `db`, sized for the turns and the requests.
-    engine = make_engine(common.database_url, pool_size=1)
-    sessions = session_factory(engine)
+    # One pool, sized for the turns and the requests; the ProjectStore (a project's fallback
+    # text, cached) runs its identity.* statements on it too.
     db = dialog_database(
         common.database_url, max_size=settings.pool_size + settings.requests_pool_size
     )
@@ -46,7 +44,7 @@ def create_app(
         content=ContentStore(db),
         turns=PgTurnBatches(db),
         sessions=PgSessions(db),
-        projects=ProjectStore(sessions),
+        projects=ProjectStore(db),
         reset_repeat_s=settings.reset_repeat_s,
         cache_s=settings.project_cache_s,
     )
@@ -67,7 +65,6 @@ def create_app(
         idle_s=settings.machine_idle_s,
     )
     _run(service, broker, app, db, turns, clock, common=common)
-    service.after_shutdown(engine.dispose)
     forget_deleted_projects(
         service, broker, service="dialog", schema="dialog", database_url=common.database_url
     )

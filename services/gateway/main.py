@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Response
 from faststream.nats import NatsBroker
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import subjects
 from shared.broker import ensure_streams, make_broker
-from shared.db import database_ready, make_engine, session_factory
+from shared.db import Database
 from shared.identity import AuditStore, TokenStore
 from shared.observability.metrics import render
 from shared.service import Startup, dependencies_of
@@ -52,6 +51,7 @@ from .web.home_page import home_page_router
 
 # uvicorn drops frames above this at once; frames between the limit and this get a clean 1009.
 HARD_CAP_FACTOR = 4
+DB_POOL_SIZE = 10  # requests waiting for a project, a token or an audit row share these
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Wiring:
     common: CommonSettings
     settings: GatewaySettings
     broker: NatsBroker
-    engine: AsyncEngine
+    db: Database  # identity: projects, tokens, the audit log
     projects: CachedProjects
     tokens: TokenStore
     audit: AuditStore
@@ -109,9 +109,9 @@ def wire(common: CommonSettings, settings: GatewaySettings) -> Wiring:
         disconnected_cb=watch.disconnected,
         reconnected_cb=watch.reconnected,
     )
-    engine = make_engine(common.database_url)
+    db = Database(common.database_url, max_size=DB_POOL_SIZE)
     projects = CachedProjects(  # looked up once, dropped when a change is announced
-        session_factory(engine),
+        db,
         keep_s=settings.identity_cache_s,
         announce=lambda change: broker.publish(
             change, subjects.project_changed(change.project_key)
@@ -131,10 +131,10 @@ def wire(common: CommonSettings, settings: GatewaySettings) -> Wiring:
         common=common,
         settings=settings,
         broker=broker,
-        engine=engine,
+        db=db,
         projects=projects,
-        tokens=TokenStore(session_factory(engine)),
-        audit=AuditStore(session_factory(engine)),
+        tokens=TokenStore(db),
+        audit=AuditStore(db),
         limits=limits,
         bridge=bridge,
         feeds=bot_feeds(bridge, settings),
@@ -190,13 +190,14 @@ def lifespan(w: Wiring) -> Callable[[FastAPI], AbstractAsyncContextManager[None]
 
     @asynccontextmanager
     async def running(_app: FastAPI) -> AsyncIterator[None]:
+        await w.db.open()  # connects on first use (min_size 0): requests reach it at once
         async with (
             w.startup.running(broker.start, streams, identity_cache),
             besser_port(w.besser, w.settings, host=common.bind_host),
         ):
             yield
         await broker.stop()
-        await w.engine.dispose()
+        await w.db.close()
 
     return running
 
@@ -229,7 +230,7 @@ def health_routes(app: FastAPI, w: Wiring) -> None:
     @app.get("/ready")
     async def ready(response: Response) -> dict[str, str]:
         """Ready: NATS and Postgres both answer."""
-        ok = w.startup.done and await w.broker.ping(timeout=1.0) and await database_ready(w.engine)
+        ok = w.startup.done and await w.broker.ping(timeout=1.0) and await w.db.ready()
         response.status_code = 200 if ok else 503
         return {"status": "ready" if ok else "not ready"}
 

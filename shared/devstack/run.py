@@ -15,7 +15,7 @@ from shared import subjects
 from shared.broker import servers_of
 from shared.contracts import BotContent, GetBotContent, SaveBotContent
 from shared.contracts.content import PublishContent, SaveKnowledge
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.identity import ProjectStore, TokenStore
 from shared.migrations import upgrade_async
 
@@ -202,12 +202,10 @@ async def main() -> int:
         step("Applying database migrations")
         await upgrade_async(db_url)
         step("Checking the demo project")
-        engine = make_engine(db_url, pool_size=1)
-        sessions = session_factory(engine)
         key_file = stack.data / "demo-project.env"
-        key, secret, _ = await ensure_demo_project(ProjectStore(sessions), key_file)
-        await ensure_demo_admin_token(TokenStore(sessions), key_file)
-        await engine.dispose()
+        async with opened(db_url) as database:
+            key, secret, _ = await ensure_demo_project(ProjectStore(database), key_file)
+            await ensure_demo_admin_token(TokenStore(database), key_file)
         step("Starting services: " + ", ".join(r.name for r in stack.plan))
         env = {
             "NATS_URL": nats_url,

@@ -10,7 +10,14 @@ from .models import (
     RobotCredential,
     RobotToken,
 )
-from .store import IdentityError, NewProject, ProjectExists, ProjectStore, UnknownProject
+from .store import (
+    IdentityError,
+    NewProject,
+    ProjectExists,
+    ProjectLookup,
+    ProjectStore,
+    UnknownProject,
+)
 from .tokens import NewAdminToken, TokenExists, TokenStore
 
 __all__ = [
@@ -25,6 +32,7 @@ __all__ = [
     "NewProject",
     "Project",
     "ProjectExists",
+    "ProjectLookup",
     "ProjectStore",
     "RobotCredential",
     "RobotToken",

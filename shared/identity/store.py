@@ -1,17 +1,17 @@
-"""Projects in Postgres: create, find, authenticate, rotate."""
+"""Projects in Postgres: create, find, authenticate, rotate. Raw asyncpg: each statement is a
+constant of sql.py, run on the pool of the service that uses the store."""
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from uuid import UUID
+from typing import Any, Protocol
+from uuid import UUID, uuid4
 
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+import asyncpg
 
-from ..db import transaction
-from .models import Project, RobotCredential, RobotToken
+from ..db import Database
+from . import sql
+from .models import DEFAULT_FALLBACK, Project
 from .secrets import hash_secret, new_secret, secret_matches, secret_prefix
 
 
@@ -43,51 +43,66 @@ class NewProject:
     secret: str
 
 
+class ProjectLookup(Protocol):
+    """What the protocols ask of the projects: find one, and check a client's secret."""
+
+    async def get(self, key: UUID) -> Project | None: ...
+    async def authenticate(self, key: str, secret: str) -> Project | None: ...
+    async def by_secret(self, secret: str) -> Project | None: ...
+
+
+def project_of(record: Mapping[str, Any]) -> Project:
+    """A `projects` row (sql.PROJECT's columns) as the model the services use."""
+    return Project(**{**record, "settings": json.loads(record["settings"])})
+
+
+def _found(record: Mapping[str, Any] | None) -> Project | None:
+    return None if record is None else project_of(record)
+
+
 class ProjectStore:
     """Persistence of projects behind a small interface."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     @property
-    def sessions(self) -> async_sessionmaker[AsyncSession]:
-        """The session factory (for stores of the same database)."""
-        return self._sessions
+    def database(self) -> Database:
+        """The pool (for stores of the same database: tokens, the audit log)."""
+        return self._db
 
     async def create(self, name: str, *, title: str = "") -> NewProject:
         """Create a project with a fresh secret."""
         secret = new_secret()
-        async with transaction(self._sessions) as session:
-            if await self._by_name(session, name) is not None:
-                raise ProjectExists(name)
-            project = Project(
-                name=name,
-                title=title or name,
-                secret_hash=hash_secret(secret),
-                secret_prefix=secret_prefix(secret),
-                settings={"xparo_name": title or name},
-            )
-            session.add(project)
-        return NewProject(project, secret)
+        settings = json.dumps({"xparo_name": title or name})
+        made = await self._db.pool.fetchrow(
+            sql.CREATE_PROJECT,
+            uuid4(),
+            name,
+            hash_secret(secret),
+            secret_prefix(secret),
+            title or name,
+            DEFAULT_FALLBACK,
+            settings,
+        )
+        if made is None:
+            raise ProjectExists(name)
+        return NewProject(project_of(made), secret)
 
     async def get(self, key: UUID) -> Project | None:
         """The project with `key`, or None."""
-        async with self._sessions() as session:
-            return await session.get(Project, key)
+        return _found(await self._db.pool.fetchrow(sql.PROJECT_BY_KEY, key))
 
     async def find(self, ref: str) -> Project:
         """The project whose key or name is `ref`."""
-        async with self._sessions() as session:
-            project = await self._by_ref(session, ref)
+        project = await self._by_ref(ref)
         if project is None:
             raise UnknownProject(ref)
         return project
 
     async def list(self) -> list[Project]:
         """Every project, by name."""
-        async with self._sessions() as session:
-            rows = await session.exec(select(Project).order_by(Project.name))
-            return list(rows.all())
+        return [project_of(r) for r in await self._db.pool.fetch(sql.PROJECTS)]
 
     async def authenticate(self, key: str, secret: str) -> Project | None:
         """The project if `secret` is its secret; None otherwise (same cost either way)."""
@@ -105,81 +120,66 @@ class ProjectStore:
         Looked up by the secret's SHA-256: a 256-bit random secret cannot be guessed from how
         long a lookup of its hash takes, and the match is confirmed in constant time.
         """
-        async with self._sessions() as session:
-            rows = await session.exec(
-                select(Project).where(Project.secret_hash == hash_secret(secret))
-            )
-            project = rows.first()
+        project = _found(await self._db.pool.fetchrow(sql.PROJECT_BY_SECRET, hash_secret(secret)))
         return project if project and secret_matches(secret, project.secret_hash) else None
 
     async def rotate_secret(self, ref: str) -> NewProject:
         """Replace a project's secret; the old one stops working at once."""
         secret = new_secret()
-        async with transaction(self._sessions) as session:
-            project = await self._by_ref(session, ref)
-            if project is None:
-                raise UnknownProject(ref)
-            project.secret_hash = hash_secret(secret)
-            project.secret_prefix = secret_prefix(secret)
-            session.add(project)
-        return NewProject(project, secret)
+        project = await self._by_ref(ref)
+        if project is None:
+            raise UnknownProject(ref)
+        rotated = await self._db.pool.fetchrow(
+            sql.ROTATE_SECRET, project.key, hash_secret(secret), secret_prefix(secret)
+        )
+        if rotated is None:  # deleted meanwhile
+            raise UnknownProject(ref)
+        return NewProject(project_of(rotated), secret)
 
     async def page(
         self, *, keys: Sequence[UUID] | None, limit: int, after: str | None = None
     ) -> Sequence[Project]:
         """Up to `limit` projects by name after the name `after`; only `keys` unless None."""
-        query = select(Project).order_by(col(Project.name)).limit(limit)
-        if keys is not None:
-            query = query.where(col(Project.key).in_(keys))
-        if after is not None:
-            query = query.where(col(Project.name) > after)
-        async with self._sessions() as session:
-            return (await session.exec(query)).all()
+        listed = None if keys is None else list(keys)
+        rows = await self._db.pool.fetch(sql.PROJECT_PAGE, listed, after, limit)
+        return [project_of(r) for r in rows]
 
     async def update(self, key: UUID, **changes: str) -> Project:
         """Change a project's name or configuration (title, goal, rules, fallback...)."""
-        async with transaction(self._sessions) as session:
-            project = await session.get(Project, key, with_for_update=True)
-            if project is None:
-                raise UnknownProject(str(key))
-            name = changes.get("name")
-            renamed = name is not None and name != project.name
-            if renamed and await self._by_name(session, name or "") is not None:
-                raise ProjectExists(name or "")
-            for field, value in changes.items():
-                setattr(project, field, value)
-            session.add(project)
-        return project
+        unknown = set(changes) - set(sql.UPDATE_FIELDS)
+        if unknown:
+            raise ValueError(f"not a field a project's update changes: {sorted(unknown)}")
+        name = changes.get("name")
+        values = [changes.get(field) for field in sql.UPDATE_FIELDS]
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            if name is not None and await conn.fetchval(sql.NAME_TAKEN, name, key):
+                raise ProjectExists(name)
+            try:
+                changed = await conn.fetchrow(sql.UPDATE_PROJECT, key, *values)
+            except asyncpg.UniqueViolationError:  # renamed meanwhile by another request
+                raise ProjectExists(name or "") from None
+        if changed is None:
+            raise UnknownProject(str(key))
+        return project_of(changed)
 
     async def set_setting(self, key: UUID, name: str, value: Any) -> Project:
         """Keep `value` under `name` in the project's settings (the console's alert thresholds,
         handoff triggers, ...); the other settings stay as they are."""
-        async with transaction(self._sessions) as session:
-            project = await session.get(Project, key, with_for_update=True)
-            if project is None:
-                raise UnknownProject(str(key))
-            project.settings = {**project.settings, name: value}
-            session.add(project)
-        return project
+        changed = await self._db.pool.fetchrow(sql.SET_SETTING, key, name, json.dumps(value))
+        if changed is None:
+            raise UnknownProject(str(key))
+        return project_of(changed)
 
     async def delete(self, key: UUID) -> bool:
         """Forget a project and its identity rows (tokens, credentials); False when unknown."""
-        async with transaction(self._sessions) as session:
-            for model in (RobotToken, RobotCredential):
-                await session.exec(delete(model).where(col(model.project_key) == key))
-            project = await session.get(Project, key)
-            if project is None:
-                return False
-            await session.delete(project)
-        return True
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            await conn.execute(sql.DELETE_PROJECT_TOKENS, key)
+            await conn.execute(sql.DELETE_PROJECT_CREDENTIALS, key)
+            return await conn.fetchval(sql.DELETE_PROJECT, key) is not None
 
-    async def _by_ref(self, session: AsyncSession, ref: str) -> Project | None:
+    async def _by_ref(self, ref: str) -> Project | None:
         try:
-            return await session.get(Project, UUID(ref))
+            key = UUID(ref)
         except ValueError:
-            return await self._by_name(session, ref)
-
-    @staticmethod
-    async def _by_name(session: AsyncSession, name: str) -> Project | None:
-        rows = await session.exec(select(Project).where(Project.name == name))
-        return rows.first()
+            return _found(await self._db.pool.fetchrow(sql.PROJECT_BY_NAME, ref))
+        return await self.get(key)

@@ -1,15 +1,15 @@
-"""Admin tokens and robot REST tokens: random, stored only as hashes, checked in constant time."""
+"""Admin tokens and robot REST tokens: random, stored only as hashes, checked in constant time.
+Raw asyncpg: each statement is a constant of sql.py."""
 
+import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from ..db import transaction
+from ..db import Database
+from . import sql
 from .models import AdminRole, AdminToken, RobotCredential, RobotToken
 from .secrets import hash_secret, secret_matches, secret_prefix
 from .store import IdentityError
@@ -33,11 +33,17 @@ class NewAdminToken:
     secret: str
 
 
+def admin_token_of(record: Mapping[str, Any]) -> AdminToken:
+    """An `admin_tokens` row (sql.ADMIN's columns) as the model the services use."""
+    scope = record["projects"]
+    return AdminToken(**{**record, "projects": None if scope is None else json.loads(scope)})
+
+
 class TokenStore:
     """Persistence of admin and robot tokens behind a small interface."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def create_admin(
         self,
@@ -53,111 +59,64 @@ class TokenStore:
         With `replace`, an existing token of that name is revoked instead of refusing.
         """
         secret = ADMIN_PREFIX + secrets.token_hex(32)
-        scope = None if projects is None else [str(p) for p in projects]
-        async with transaction(self._sessions) as session:
-            found = (await session.exec(select(AdminToken).where(AdminToken.name == name))).first()
-            if found is not None and not replace:
-                raise TokenExists(name)
-            if found is not None:
-                await session.delete(found)
-                await session.flush()
-            token = AdminToken(
-                name=name,
-                token_hash=hash_secret(secret),
-                token_prefix=secret_prefix(secret),
-                projects=scope,
-                role=role,
-            )
-            session.add(token)
-        return NewAdminToken(token, secret)
+        scope = None if projects is None else json.dumps([str(p) for p in projects])
+        row = (uuid4(), name, hash_secret(secret), secret_prefix(secret), scope, role)
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            if replace:
+                await conn.execute(sql.REVOKE_ADMIN, name)
+            made = await conn.fetchrow(sql.CREATE_ADMIN, *row)
+        if made is None:
+            raise TokenExists(name)
+        return NewAdminToken(admin_token_of(made), secret)
 
     async def admins(self) -> list[AdminToken]:
         """Every admin token (hashes and prefixes only), oldest first."""
-        async with self._sessions() as session:
-            rows = await session.exec(select(AdminToken).order_by(AdminToken.created_at))  # type: ignore[arg-type]
-            return list(rows.all())
+        return [admin_token_of(r) for r in await self._db.pool.fetch(sql.ADMINS)]
 
     async def revoke_admin(self, name: str) -> bool:
         """Delete the admin token called `name`; it stops working on the next request (tokens
         are looked up per request, never cached). False when there is none of that name."""
-        async with transaction(self._sessions) as session:
-            found = (await session.exec(select(AdminToken).where(AdminToken.name == name))).first()
-            if found is None:
-                return False
-            await session.delete(found)
-        return True
+        return await self._db.pool.fetchval(sql.REVOKE_ADMIN, name) is not None
 
     async def admin(self, secret: str) -> AdminToken | None:
         """The admin token whose secret is `secret`, or None."""
-        async with self._sessions() as session:
-            rows = await session.exec(
-                select(AdminToken).where(AdminToken.token_hash == hash_secret(secret))
-            )
-            token = rows.first()
+        found = await self._db.pool.fetchrow(sql.ADMIN_BY_HASH, hash_secret(secret))
+        token = None if found is None else admin_token_of(found)
         stored = token.token_hash if token else None
         return token if secret_matches(secret, stored) else None
 
     async def issue_robot_token(self, *, project: UUID, robot_id: str) -> str:
         """A new REST token for one robot; its previous token stops working."""
         secret = secrets.token_hex(32)
-        async with transaction(self._sessions) as session:
-            await session.exec(
-                delete(RobotToken).where(
-                    RobotToken.project_key == project,  # type: ignore[arg-type]
-                    RobotToken.robot_id == robot_id,  # type: ignore[arg-type]
-                )
-            )
-            session.add(
-                RobotToken(
-                    token_hash=hash_secret(secret),
-                    project_key=project,
-                    robot_id=robot_id,
-                    token_prefix=secret_prefix(secret),
-                )
+        async with self._db.pool.acquire() as conn, conn.transaction():
+            await conn.execute(sql.DROP_ROBOT_TOKENS, project, robot_id)
+            await conn.execute(
+                sql.ISSUE_ROBOT_TOKEN, hash_secret(secret), project, robot_id, secret_prefix(secret)
             )
         return secret
 
     async def robot(self, secret: str) -> RobotToken | None:
         """The robot token whose secret is `secret`, or None."""
-        async with self._sessions() as session:
-            token = await session.get(RobotToken, hash_secret(secret))
+        found = await self._db.pool.fetchrow(sql.ROBOT_TOKEN, hash_secret(secret))
+        token = None if found is None else RobotToken(**found)
         stored = token.token_hash if token else None
         return token if secret_matches(secret, stored) else None
 
     async def issue_credential(self, *, project: UUID, robot_id: str) -> str | None:
         """A credential for a robot seen for the first time; None when it has one already."""
         secret = secrets.token_hex(32)
-        row = RobotCredential(
-            secret_hash=hash_secret(secret),
-            project_key=project,
-            robot_id=robot_id,
-            secret_prefix=secret_prefix(secret),
+        made = await self._db.pool.fetchval(
+            sql.ISSUE_CREDENTIAL, hash_secret(secret), project, robot_id, secret_prefix(secret)
         )
-        async with transaction(self._sessions) as session:
-            found = await session.exec(
-                select(RobotCredential).where(
-                    RobotCredential.project_key == project, RobotCredential.robot_id == robot_id
-                )
-            )
-            if found.first() is not None:
-                return None
-            session.add(row)
-        return secret
+        return None if made is None else secret
 
     async def credential(self, project: UUID, secret: str) -> RobotCredential | None:
         """The robot credential `secret` of `project`, or None."""
-        async with self._sessions() as session:
-            found = await session.get(RobotCredential, hash_secret(secret))
+        row = await self._db.pool.fetchrow(sql.CREDENTIAL, hash_secret(secret))
+        found = None if row is None else RobotCredential(**row)
         stored = found.secret_hash if found and found.project_key == project else None
         return found if secret_matches(secret, stored) else None
 
     async def revoke_credential(self, *, project: UUID, robot_id: str) -> bool:
         """Revoke a robot's credential (it falls back to the project secret); False if none."""
-        async with transaction(self._sessions) as session:
-            result = await session.exec(
-                delete(RobotCredential).where(
-                    RobotCredential.project_key == project,  # type: ignore[arg-type]
-                    RobotCredential.robot_id == robot_id,  # type: ignore[arg-type]
-                )
-            )
-        return bool(result.rowcount)
+        return bool(await self._db.pool.fetch(sql.REVOKE_CREDENTIAL, project, robot_id))

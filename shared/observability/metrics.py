@@ -114,11 +114,6 @@ POOLS = _Pools()
 REGISTRY.register(POOLS)
 
 
-def watch_sqlalchemy_pool(pool: Any) -> None:
-    """Export the use of a SQLAlchemy QueuePool (an AsyncEngine's `.pool`)."""
-    POOLS.pools[pool] = ("sqlalchemy", lambda p: (p.checkedout(), p.size() + p._max_overflow))
-
-
 def watch_asyncpg_pool(owner: Any, pool: Callable[[Any], Any]) -> None:
     """Export the use of the asyncpg Pool `pool(owner)` gives (asyncpg's Pool cannot be
     weakly referenced: its owner is, and the pool is read through it)."""

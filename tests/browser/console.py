@@ -24,7 +24,7 @@ from PIL import Image
 from playwright.async_api import Page, ViewportSize, expect
 
 from shared.contracts import TelemetrySampled
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.identity import TokenStore
 from tests.support.backends import Backends
 from tests.support.plugin import Stack, TestProject
@@ -81,12 +81,9 @@ def admin_token_named(
     """A token for every project with `role`, named like a person (the console shows it)."""
 
     async def create() -> str:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            store = TokenStore(session_factory(engine))
+        async with opened(backends.database_url) as database:
+            store = TokenStore(database)
             return (await store.create_admin(name, projects=None, role=role)).secret
-        finally:
-            await engine.dispose()
 
     return asyncio.run(create())
 

@@ -18,7 +18,7 @@ from uuid import uuid4
 
 from websockets.asyncio.client import connect
 
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.devstack.embedded import EmbeddedNats, EmbeddedNatsCluster, free_port
 from shared.devstack.postgres import EmbeddedPostgres
 from shared.identity import ProjectStore
@@ -87,12 +87,9 @@ class Chaos:
 
     async def bots(self, count: int) -> list[Bot]:
         """`count` new projects, each with the echo bot."""
-        engine = make_engine(self.database_url, pool_size=1)
-        try:
-            store = ProjectStore(session_factory(engine))
+        async with opened(self.database_url) as database:
+            store = ProjectStore(database)
             made = [await store.create(f"chaos-{uuid4().hex[:12]}") for _ in range(count)]
-        finally:
-            await engine.dispose()
         bots = [Bot(m.project.key, m.secret) for m in made]
         gateway = self.gateways()[0]
         for bot in bots:

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from starlette.routing import Mount
 
 from services.gateway.main import create_app
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.identity import TokenStore
 from tests.support.backends import Backends
 from tests.support.hostile import MAX_QUERY, encoded, garbage, hostile_strings, json_values
@@ -137,14 +137,11 @@ def target(backends: Backends, tmp_path_factory: pytest.TempPathFactory) -> Iter
     project = new_project(backends)
 
     async def tokens() -> tuple[str, str]:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            store = TokenStore(session_factory(engine))
+        async with opened(backends.database_url) as database:
+            store = TokenStore(database)
             admin = (await store.create_admin("fuzz", projects=None)).secret
             robot = await store.issue_robot_token(project=project.key, robot_id="fuzz-bot")
             return admin, robot
-        finally:
-            await engine.dispose()
 
     admin, robot = asyncio.run(tokens())
     yield Target(running, project, admin, robot, new_project(backends))

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 import httpx
 
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.identity import TokenStore
 from tests.support.backends import Backends
 from tests.support.plugin import Stack, TestProject
@@ -24,13 +24,10 @@ def scoped_token(backends: Backends, *projects: UUID) -> str:
     """An admin token for `projects` only."""
 
     async def create() -> str:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            store = TokenStore(session_factory(engine))
+        async with opened(backends.database_url) as database:
+            store = TokenStore(database)
             made = await store.create_admin(f"scoped-{uuid4().hex}", projects=list(projects))
             return made.secret
-        finally:
-            await engine.dispose()
 
     return asyncio.run(create())
 

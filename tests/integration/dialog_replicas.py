@@ -11,7 +11,7 @@ from services.dialog.db import dialog_database
 from services.dialog.sessions.store import PgSessions
 from services.dialog.turns.owners import PartitionedTurns
 from services.dialog.turns.store import PgTurnBatches
-from shared.db import Database, make_engine, session_factory
+from shared.db import Database
 from shared.identity import ProjectStore
 
 
@@ -26,12 +26,10 @@ class Replica:
 
 @asynccontextmanager
 async def in_process(database_url: str, count: int = 2) -> AsyncIterator[list[Replica]]:
-    """`count` replicas, each with its own dialog pool (turns and requests), sharing one SQLModel
-    engine for the projects; stopped (their partitioned turns too, if a test started them) and
-    closed on exit."""
+    """`count` replicas, each with its own dialog pool (turns, requests and projects, as the
+    service has); stopped (their partitioned turns too, if a test started them) and closed on
+    exit."""
     made: list[Replica] = []
-    engine = make_engine(database_url, pool_size=2)
-    sessions = session_factory(engine)
     try:
         for _ in range(count):
             db = dialog_database(database_url, max_size=4)
@@ -40,7 +38,7 @@ async def in_process(database_url: str, count: int = 2) -> AsyncIterator[list[Re
                 content=ContentStore(db),
                 turns=PgTurnBatches(db),
                 sessions=PgSessions(db),
-                projects=ProjectStore(sessions),
+                projects=ProjectStore(db),
             )
             made.append(Replica(app, db))
         yield made
@@ -49,4 +47,3 @@ async def in_process(database_url: str, count: int = 2) -> AsyncIterator[list[Re
             if replica.turns is not None:
                 await replica.turns.stop()
             await replica.db.close()
-        await engine.dispose()

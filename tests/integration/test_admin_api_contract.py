@@ -16,7 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.core.result import Ok
 
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.identity import TokenStore
 from tests.support.backends import Backends
 from tests.support.plugin import Stack, TestProject, new_project
@@ -67,13 +67,10 @@ def admin_routes(spec: dict[str, Any]) -> list[tuple[str, str]]:
 
 def scoped_token(backends: Backends, project: UUID) -> str:
     async def create() -> str:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            store = TokenStore(session_factory(engine))
+        async with opened(backends.database_url) as database:
+            store = TokenStore(database)
             made = await store.create_admin(f"scope-{uuid4().hex}", projects=[project])
             return made.secret
-        finally:
-            await engine.dispose()
 
     return asyncio.run(create())
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 
 from services.gateway.main import create_app
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.identity import AdminRole, TokenStore
 from tests.support.backends import Backends
 from tests.support.plugin import Stack, TestProject
@@ -40,13 +40,10 @@ def token(backends: Backends, role: AdminRole) -> str:
     """An admin token for every project with `role`."""
 
     async def create() -> str:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            store = TokenStore(session_factory(engine))
+        async with opened(backends.database_url) as database:
+            store = TokenStore(database)
             made = await store.create_admin(f"{role}-{uuid4().hex}", projects=None, role=role)
             return made.secret
-        finally:
-            await engine.dispose()
 
     return asyncio.run(create())
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shared.cli import app
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.devstack.embedded import free_port
 from shared.devstack.run import Stack
 from shared.devstack.settings import StackSettings
@@ -52,9 +52,8 @@ def test_admin_tokens_are_scoped(backends: Backends, monkeypatch: pytest.MonkeyP
     assert runner.invoke(app, ["admin-token", "create", name]).exit_code == 1
 
     async def check() -> tuple[bool, bool, bool]:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            store = TokenStore(session_factory(engine))
+        async with opened(backends.database_url) as database:
+            store = TokenStore(database)
             token = await store.admin(secret)
             assert token is not None and await store.admin(secret + "x") is None
             return (
@@ -62,8 +61,6 @@ def test_admin_tokens_are_scoped(backends: Backends, monkeypatch: pytest.MonkeyP
                 token.allows(UUID(other["PROJECT_KEY"])),
                 token.token_hash != secret,
             )
-        finally:
-            await engine.dispose()
 
     assert asyncio.run(check()) == (True, False, True)
 
@@ -82,11 +79,8 @@ def test_an_admin_token_is_listed_by_its_start_and_revoked_by_name(
     assert f"{secret[:8]}…" in line and secret not in listed and "every project" in line
 
     async def opens() -> bool:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            return await TokenStore(session_factory(engine)).admin(secret) is not None
-        finally:
-            await engine.dispose()
+        async with opened(backends.database_url) as database:
+            return await TokenStore(database).admin(secret) is not None
 
     assert asyncio.run(opens())
     revoked = runner.invoke(app, ["admin-token", "revoke", name])
@@ -113,13 +107,10 @@ def test_a_read_only_admin_token_is_made_and_listed_as_a_viewer(
     assert " admin " in next(line for line in listed if line.startswith(admin))
 
     async def stored() -> tuple[bool, str]:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            token = await TokenStore(session_factory(engine)).admin(secret)
+        async with opened(backends.database_url) as database:
+            token = await TokenStore(database).admin(secret)
             assert token is not None
             return token.read_only, token.token_hash
-        finally:
-            await engine.dispose()
 
     read_only, token_hash = asyncio.run(stored())
     assert read_only and token_hash != secret
@@ -138,14 +129,11 @@ def test_command_line_changes_are_in_the_audit_log(
     made = _env(runner.invoke(app, ["admin-token", "create", f"a-{uuid4().hex}"]).output)
 
     async def entries() -> tuple[list[AuditEntry], list[AuditEntry]]:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            audit = AuditStore(session_factory(engine))
+        async with opened(backends.database_url) as database:
+            audit = AuditStore(database)
             mine = (await audit.page(projects=[key], limit=10)).entries
             recent = (await audit.page(projects=None, limit=50)).entries
             return mine, recent
-        finally:
-            await engine.dispose()
 
     mine, recent = asyncio.run(entries())
     assert [e.action for e in mine] == ["project rotate-secret", "project create"]

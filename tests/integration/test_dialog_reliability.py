@@ -6,14 +6,13 @@ import signal
 from collections.abc import Iterator
 from uuid import uuid4
 
+import asyncpg
 import nats
 import pytest
 from nats.aio.msg import Msg
-from sqlalchemy import text
 
 from shared import subjects
 from shared.contracts import TurnAnswered, TurnReceived
-from shared.db import make_engine
 from shared.settings import CommonSettings
 from tests.support.backends import Backends
 from tests.support.plugin import Stack, TestProject
@@ -25,18 +24,17 @@ ECHO_AIML = "<category><pattern>SAY *</pattern><template><star/></template></cat
 
 
 async def _transcript_count(database_url: str, project: TestProject, session: str) -> int:
-    engine = make_engine(database_url, pool_size=1)
+    conn = await asyncpg.connect(database_url)
     try:
-        async with engine.connect() as conn:
-            found = await conn.execute(
-                text(
-                    "SELECT count(*) FROM dialog.turns WHERE project_key = :p AND session_id = :s"
-                ),
-                {"p": project.key, "s": session},
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM dialog.turns WHERE project_key = $1 AND session_id = $2",
+                project.key,
+                session,
             )
-            return int(found.scalar_one())
+        )
     finally:
-        await engine.dispose()
+        await conn.close()
 
 
 async def _publish_turns(

@@ -2,9 +2,9 @@
 refused at once by every gateway, including one that had it cached."""
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -14,7 +14,7 @@ from websockets.exceptions import InvalidStatus
 
 from services.gateway.bus.identity_cache import CachedProjects
 from shared.cli import app
-from shared.db import make_engine, session_factory
+from shared.db import Database
 from tests.support.backends import Backends
 from tests.support.plugin import Stack, TestProject
 
@@ -90,35 +90,40 @@ async def test_a_deleted_project_is_refused_at_once_by_a_gateway_that_had_it_cac
     assert rsvp(two_gateways, 1, project.key, project.secret) == 404
 
 
+class CountedDatabase(Database):
+    """The gateway's pool, counting the statements the stores run on it."""
+
+    statements = 0
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        self.statements += 1
+        return super().pool
+
+
 @pytest.fixture
-async def counted(backends: Backends) -> AsyncIterator[tuple[CachedProjects, list[int]]]:
-    """A CachedProjects whose database sessions are counted."""
-    engine = make_engine(backends.database_url, pool_size=1)
-    factory = session_factory(engine)
-    opened = [0]
-
-    def sessions(**options: Any) -> Any:
-        opened[0] += 1
-        return factory(**options)
-
-    yield CachedProjects(sessions, keep_s=60.0), opened  # type: ignore[arg-type]
-    await engine.dispose()
+async def counted(backends: Backends) -> AsyncIterator[tuple[CachedProjects, CountedDatabase]]:
+    """A CachedProjects whose database statements are counted."""
+    database = CountedDatabase(backends.database_url, max_size=1)
+    await database.open()
+    yield CachedProjects(database, keep_s=60.0), database
+    await database.close()
 
 
 async def test_repeated_lookups_of_a_project_read_the_database_once(
-    counted: tuple[CachedProjects, list[int]], nc: NatsClient, project: TestProject
+    counted: tuple[CachedProjects, CountedDatabase], nc: NatsClient, project: TestProject
 ) -> None:
     """Once the gateway listens for changes, fifty authentications and secret lookups of one
     project cost one database read; a change announced drops it (the next one reads again)."""
-    projects, opened = counted
+    projects, database = counted
     await projects.listen(nc)
     for _ in range(LOOKUPS):
         assert await projects.authenticate(str(project.key), project.secret) is not None
         assert await projects.by_secret(project.secret) is not None
         assert await projects.authenticate(str(project.key), "0" * 64) is None
-    assert opened[0] == 1
+    assert database.statements == 1
     await nc.publish(f"config.changed.{project.key.hex}", b"{}")
     await nc.flush()
     await nc.request("$JS.API.INFO", b"", timeout=5)  # a round trip: the change arrived
     assert await projects.authenticate(str(project.key), project.secret) is not None
-    assert opened[0] == 2
+    assert database.statements == 2

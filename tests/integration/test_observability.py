@@ -162,7 +162,9 @@ def test_metrics_move_with_a_turn(observed: Stack, backends: Backends) -> None:
     assert handled > handled_before
     lag = ("switchboard_consumer_pending", (("consumer", "dialog-p0"), ("stream", "CHAT")))
     assert lag in dialog_after  # the one replica owns every partition
-    assert _value(after, "switchboard_db_pool_max", pool="sqlalchemy") > 0
+    assert (
+        _value(after, "switchboard_db_pool_max", pool="asyncpg") > 0
+    )  # the gateway's identity pool
     for service in (*observed.telemetry, *observed.schedules, *observed.media):
         samples = _metrics(service.port)
         assert _value(samples, "switchboard_db_pool_max", pool="asyncpg") > 0, service.name

@@ -15,7 +15,7 @@ from nats.aio.msg import Msg
 
 from shared import subjects
 from shared.contracts import TurnAnswered, TurnReceived
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.devstack.embedded import EmbeddedNats, free_port
 from shared.devstack.postgres import EmbeddedPostgres
 from shared.identity import ProjectStore
@@ -35,11 +35,8 @@ def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedP
 
 def _project(database_url: str) -> UUID:
     async def create() -> UUID:
-        engine = make_engine(database_url, pool_size=1)
-        try:
-            return (await ProjectStore(session_factory(engine)).create(uuid4().hex)).project.key
-        finally:
-            await engine.dispose()
+        async with opened(database_url) as database:
+            return (await ProjectStore(database).create(uuid4().hex)).project.key
 
     return asyncio.run(create())
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websocket
 
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.identity import TokenStore
 from tests.support.backends import Backends
 from tests.support.plugin import Stack, TestProject
@@ -132,13 +132,10 @@ def robot_token(backends: Backends, project: TestProject) -> str:
     """A robot's REST token (REST_API_TOKEN), as the gateway issues it."""
 
     async def issue() -> str:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            return await TokenStore(session_factory(engine)).issue_robot_token(
+        async with opened(backends.database_url) as database:
+            return await TokenStore(database).issue_robot_token(
                 project=project.key, robot_id="limits-bot"
             )
-        finally:
-            await engine.dispose()
 
     return asyncio.run(issue())
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import websocket
 
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.identity import TokenStore
 from tests.support.backends import Backends
 from tests.support.plugin import Stack, TestProject, new_project
@@ -37,15 +37,12 @@ def _robot_secrets(backends: Backends, project: TestProject) -> tuple[str, str]:
     """A robot's REST token and its socket credential, as the gateway issues them."""
 
     async def issue() -> tuple[str, str]:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            tokens = TokenStore(session_factory(engine))
+        async with opened(backends.database_url) as database:
+            tokens = TokenStore(database)
             rest = await tokens.issue_robot_token(project=project.key, robot_id="logbot")
             credential = await tokens.issue_credential(project=project.key, robot_id="logbot")
             assert credential is not None
             return rest, credential
-        finally:
-            await engine.dispose()
 
     return asyncio.run(issue())
 

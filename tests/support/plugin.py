@@ -11,7 +11,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared.db import make_engine, session_factory
+from shared.db import opened
 from shared.devstack.embedded import free_port
 from shared.identity import ProjectStore, TokenStore
 from shared.migrations import upgrade
@@ -227,12 +227,9 @@ def admin_token(backends: Backends) -> str:
     """An admin token for every project."""
 
     async def create() -> str:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            store = TokenStore(session_factory(engine))
+        async with opened(backends.database_url) as database:
+            store = TokenStore(database)
             return (await store.create_admin(f"test-{uuid4().hex}", projects=None)).secret
-        finally:
-            await engine.dispose()
 
     return asyncio.run(create())
 
@@ -266,11 +263,8 @@ def new_project(backends: Backends) -> TestProject:
     """Create a project with a random name."""
 
     async def create() -> TestProject:
-        engine = make_engine(backends.database_url, pool_size=1)
-        try:
-            made = await ProjectStore(session_factory(engine)).create(f"test-{uuid4().hex}")
-        finally:
-            await engine.dispose()
+        async with opened(backends.database_url) as database:
+            made = await ProjectStore(database).create(f"test-{uuid4().hex}")
         return TestProject(made.project.key, made.secret)
 
     return asyncio.run(create())

@@ -112,7 +112,7 @@ def aida(out: Wire, version: int, bot: Project = BOT) -> AidaSocket:
         out.send_text,
         out.close,
         serializer=wire.Serializer(version),  # type: ignore[arg-type]
-        projects=cast(Any, FakeProjects(bot)),
+        projects=FakeProjects(bot),
         bridge=cast(Any, bridge),
         feeds=cast(Any, bridge.feeds),
         idle_s=60,
@@ -124,5 +124,5 @@ def rsvp_app(bot: Project = BOT) -> FastAPI:
     app = FastAPI()
     app.add_middleware(NulGuard)
     settings = GatewaySettings(rsvp_wait_s=1)
-    app.include_router(rsvp_router(cast(Any, FakeProjects(bot)), cast(Any, FakeBridge()), settings))
+    app.include_router(rsvp_router(FakeProjects(bot), cast(Any, FakeBridge()), settings))
     return app

@@ -23,11 +23,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from shared.announced_cache import AnnouncedCache
 from shared.contracts.project import ProjectChanged
+from shared.db import Database
 from shared.identity import NewProject, Project, ProjectStore
 from shared.identity.secrets import hash_secret, secret_matches
 
@@ -41,12 +39,12 @@ class CachedProjects(ProjectStore, AnnouncedCache):
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         *,
         keep_s: float,
         announce: Announce | None = None,
     ) -> None:
-        ProjectStore.__init__(self, sessions)
+        ProjectStore.__init__(self, database)
         AnnouncedCache.__init__(self, keep_s=keep_s)
         self._announce = announce
         self._by_key: dict[UUID, tuple[float, Project]] = {}

@@ -23,7 +23,7 @@ from shared.contracts import (
     ChatReply,
     TurnAnswered,
 )
-from shared.identity import ProjectStore
+from shared.identity import ProjectLookup
 
 from ...bus import resume
 from ...bus.bridge import Bridge, BridgeError
@@ -52,7 +52,7 @@ class AidaSocket:
         close: Close,
         *,
         serializer: wire.Serializer,
-        projects: ProjectStore,
+        projects: ProjectLookup,
         bridge: Bridge,
         feeds: BotFeeds,
         idle_s: float,

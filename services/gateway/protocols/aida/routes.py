@@ -1,6 +1,6 @@
 """AIDA's socket: Phoenix channels at `/socket/websocket` (`vsn` 2.x arrays, else V1 objects)."""
 
-from shared.identity import ProjectStore
+from shared.identity import ProjectLookup
 
 from ...bus.bridge import Bridge
 from ...config import GatewaySettings
@@ -14,7 +14,7 @@ from .feed import BotFeeds
 
 def aida_sockets(
     port: SocketPort,
-    projects: ProjectStore,
+    projects: ProjectLookup,
     bridge: Bridge,
     feeds: BotFeeds,
     settings: GatewaySettings,

@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from shared import subjects
 from shared.contracts.chat import AudioPart
 from shared.contracts.media import FileRejected
-from shared.identity import Project, ProjectStore
+from shared.identity import Project, ProjectLookup
 
 from ...bus.bridge import Bridge
 from ...bus.media_files import MediaStore, speak, store_file, transcribe
@@ -48,7 +48,7 @@ class BesserEndpoint:
     def __init__(
         self,
         *,
-        projects: ProjectStore,
+        projects: ProjectLookup,
         bridge: Bridge,
         media: Media,
         settings: GatewaySettings,

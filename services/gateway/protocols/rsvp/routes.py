@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from shared.contracts import ChatReply, TurnAnswered, TurnReceived
-from shared.identity import Project, ProjectStore
+from shared.identity import Project, ProjectLookup
 from shared.identity.secrets import secret_matches
 
 from ...bus.bridge import Bridge, BridgeError
@@ -52,7 +52,7 @@ class Busy(RsvpError):
         self.retry_after = str(max(1, math.ceil(err.retry_after_s)))
 
 
-def rsvp_router(projects: ProjectStore, bridge: Bridge, settings: GatewaySettings) -> APIRouter:
+def rsvp_router(projects: ProjectLookup, bridge: Bridge, settings: GatewaySettings) -> APIRouter:
     """`GET /<GATEWAY_RSVP_ENDPOINT>/chat`."""
     router = APIRouter(tags=["rsvp"])
     late = LateAnswers(bridge.resume)
@@ -84,7 +84,7 @@ def rsvp_router(projects: ProjectStore, bridge: Bridge, settings: GatewaySetting
     return router
 
 
-async def _project(projects: ProjectStore, query: ChatQuery) -> Project:
+async def _project(projects: ProjectLookup, query: ChatQuery) -> Project:
     """The bot `botid` names if `token` is its secret; without botid, the bot of `token`."""
     if query.botid is None:
         found = await projects.by_secret(query.token)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from shared.contracts import robot_id_or_none
-from shared.identity import Project, ProjectStore, TokenStore
+from shared.identity import Project, ProjectLookup, TokenStore
 
 from ...bus.bridge import Bridge
 from ...config import GatewaySettings
@@ -32,7 +32,7 @@ REST_POLL_WAIT_S = 0.05
 class XparoAuth:
     """Who is calling: the project, and the robot when a robot credential was used."""
 
-    def __init__(self, projects: ProjectStore, tokens: TokenStore) -> None:
+    def __init__(self, projects: ProjectLookup, tokens: TokenStore) -> None:
         self._projects = projects
         self._tokens = tokens
 
@@ -50,7 +50,7 @@ class XparoAuth:
 
 
 def xparo_router(
-    projects: ProjectStore,
+    projects: ProjectLookup,
     tokens: TokenStore,
     bridge: Bridge,
     settings: GatewaySettings,
