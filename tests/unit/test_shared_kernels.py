@@ -221,8 +221,9 @@ CONVERSATION = (
 
 
 def test_the_kernel_answers_a_conversation_as_python_aiml_does() -> None:
-    """A conversation with ALICE (punctuation, stars, <that>, <srai>, predicates) gets,
-    answer for answer, what python-aiml's own kernel says."""
+    """ALICE compiled by the dialog is python-aiml's own pattern tree, and a conversation with
+    it (punctuation, stars, <that>, <srai>, predicates) gets, answer for answer, what
+    python-aiml's kernel says."""
     theirs = aiml.Kernel()
     theirs.verbose(False)
     files = []
@@ -231,6 +232,7 @@ def test_the_kernel_answers_a_conversation_as_python_aiml_does() -> None:
             theirs.learn(str(path))
             files.append(AimlFile(name=path.name, text=path.read_text("utf-8")))
     ours = build_kernel(compile_files(files)[0], {})
+    assert ours._brain._root == theirs._brain._root
     state: dict[str, object] = {}
     for n, text in enumerate(CONVERSATION):
         random.seed(n)  # the same <random> picks
