@@ -98,7 +98,8 @@ class _Patterns(PatternMgr):  # type: ignore[misc]
 
     `match` is python-aiml's, its input normalised the same way in fewer steps (compiled
     patterns applied directly, no whitespace pass before a split, the emptiness checked once
-    punctuation is gone): it runs for every input and every `<srai>`."""
+    punctuation is gone), and its search `_template`: it runs for every input and every
+    `<srai>`."""
 
     def match(self, pattern: str, that: str, topic: str) -> Any:
         if not pattern:
@@ -106,13 +107,66 @@ class _Patterns(PatternMgr):  # type: ignore[misc]
         blank = self._puncStripRE.sub
         said = blank(" ", that.upper()).split() or _NO_THAT
         about = blank(" ", topic.upper()).split() or _NO_TOPIC
-        return self._match(blank(" ", pattern.upper()).split(), said, about, self._root)[1]
+        return self._template(blank(" ", pattern.upper()).split(), 0, said, about, self._root)
+
+    def _template(
+        self, words: list[str], at: int, that: list[str], topic: list[str], node: dict[Any, Any]
+    ) -> Any:
+        """python-aiml's `_match` (the same nodes tried in the same order: `_`, the word, the
+        bot's name, `*`; then `that`, then the topic), returning the template alone: the
+        words are followed by index, not copied at each step, and no path is built (only
+        `star` needs it, and it still uses `_match`)."""
+        if at == len(words):
+            template = None
+            if that:
+                below = node.get(_THAT)
+                if below is not None:
+                    template = self._template(that, 0, [], topic, below)
+            elif topic:
+                below = node.get(_TOPIC)
+                if below is not None:
+                    template = self._template(topic, 0, [], [], below)
+            return node.get(_TEMPLATE) if template is None else template
+        end = len(words) + 1
+        below = node.get(_UNDERSCORE)
+        if below is not None:
+            for rest in range(at + 1, end):
+                template = self._template(words, rest, that, topic, below)
+                if template is not None:
+                    return template
+        word = words[at]
+        below = node.get(word)
+        if below is not None:
+            template = self._template(words, at + 1, that, topic, below)
+            if template is not None:
+                return template
+        if word == self._botName:
+            below = node.get(_BOT_NAME)
+            if below is not None:
+                template = self._template(words, at + 1, that, topic, below)
+                if template is not None:
+                    return template
+        below = node.get(_STAR)
+        if below is not None:
+            for rest in range(at + 1, end):
+                template = self._template(words, rest, that, topic, below)
+                if template is not None:
+                    return template
+        return None
 
     def star(self, star_type: str, pattern: str, that: str, topic: str, index: int) -> Any:
         that, topic = _words_or_none(that), _words_or_none(topic)
         return super().star(star_type, pattern, that, topic, index)
 
 
+_UNDERSCORE, _STAR, _TEMPLATE, _THAT, _TOPIC, _BOT_NAME = (
+    PatternMgr._UNDERSCORE,
+    PatternMgr._STAR,
+    PatternMgr._TEMPLATE,
+    PatternMgr._THAT,
+    PatternMgr._TOPIC,
+    PatternMgr._BOT_NAME,
+)  # the tree's keys besides words
 _NO_THAT = ["ULTRABOGUSDUMMYTHAT"]  # what python-aiml matches when there is no `that`
 _NO_TOPIC = ["ULTRABOGUSDUMMYTOPIC"]
 
