@@ -272,3 +272,19 @@ def test_the_state_given_is_left_as_it_was_and_old_long_histories_are_cut() -> N
     assert "_inputStack" not in said.state
     blank = answer(kernel, text="  ", state=given, session_id="s")
     assert blank.state["_inputHistory"] == asked[-10:]
+
+
+def test_the_chain_leaves_the_state_given_as_it_was() -> None:
+    """An AIML answer through the chain hands back a new state (the pending intent's wait
+    gone) and leaves the session's state as it was: a turn that is not saved changes nothing."""
+    brain = build_brain(content(BOT), kernels=Kernels())
+    given: dict[str, object] = {"_nlu": {"intent": "book"}, "_inputHistory": ["hi"], "x": "1"}
+    before = copy.deepcopy(given)
+    question = Question(
+        text="my color is red", lang="en", skill=None, now=datetime.now(UTC), session_id="s"
+    )
+    said = asyncio.run(respond(brain, question, given))
+    assert said is not None and (said.engine, said.text) == ("aiml", "noted")
+    assert given == before
+    assert "_nlu" not in said.state and said.state["color"] == "red"
+    assert said.state["_inputHistory"] == ["hi", "my color is red"]

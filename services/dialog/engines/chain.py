@@ -105,9 +105,12 @@ async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Sa
         if understood is not None and understood.continued:
             return _from_nlu(understood, base)
     for step in brain.chain.steps:
-        if not _can_answer(brain, step, understood):
+        if step.engine == "aiml":  # never waits: asked without a coroutine of its own
+            said = _aiml(brain, question, base)
+        elif not _can_answer(brain, step, understood):
             continue  # nothing to ask: no coroutine made and awaited for it
-        said = await _ask(brain, step, question, base, understood)
+        else:
+            said = await _ask(brain, step, question, base, understood)
         if said is not None:
             return _remembered(brain, question, said)
     if isinstance(pending, dict) and brain.nlu is not None:
@@ -172,16 +175,20 @@ async def _ask(
         text = WRITER.write(("llm", *_turn_key(question)), messages)
         return Said(text, "llm", state) if text else None
     if engine == "aiml":
-        said = answer(
-            brain.kernel,
-            text=question.text,
-            state=state,
-            session_id=question.session_id,
-            properties=brain.properties,
-        )
-        if said.matched:
-            return Said(said.text, "aiml", said.state)
+        return _aiml(brain, question, state)
     return None
+
+
+def _aiml(brain: Brain, question: Question, state: dict[str, Any]) -> Said | None:
+    """The AIML's answer (None: it matched nothing)."""
+    said = answer(
+        brain.kernel,
+        text=question.text,
+        state=state,
+        session_id=question.session_id,
+        properties=brain.properties,
+    )
+    return Said(said.text, "aiml", said.state) if said.matched else None
 
 
 async def _machine(machine: MachineModel, question: Question, state: dict[str, Any]) -> Said | None:
