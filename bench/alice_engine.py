@@ -9,11 +9,16 @@ answer, timed with `time.process_time` over `--rounds` rounds (best of `--best`)
 - chain: what `TurnApp._answer` times (`heard`, `Question`, `respond` of the default chain,
   the fallback when nothing answered, `spoken`).
 
+Back to back, an answer finds the kernel in the CPU's caches; in the dialog it does not (a turn's
+database and NATS work, and other processes, ran since the last one). `--cold` and `--paced`
+time the three that way too: python-aiml's own answer takes 2.5-4x as long then.
+
 And the load: python-aiml's `learn` of the files against the dialog's compile (parse and
 check, `compile_files`) and build of the brain (`build_brain`), each in a fresh process state
 (`--load` only: the probe then also reports it).
 
-    PYTHONPATH=$PWD .venv/bin/python bench/alice_engine.py [--rounds 200] [--load] [--profile chain]
+    PYTHONPATH=$PWD .venv/bin/python bench/alice_engine.py [--rounds 200] [--best 3] [--cold 20]
+        [--paced 2.5] [--load] [--profile chain]
 """
 
 import argparse
@@ -101,20 +106,27 @@ def per_answer(runs: dict[str, Callable[[], None]], rounds: int, best: int) -> d
     return {name: s / rounds / len(QUESTIONS) * 1000 for name, s in took.items()}
 
 
-def cold_p50(answers: dict[str, Callable[[str], None]], rounds: int) -> dict[str, float]:
-    """Median milliseconds of CPU per answer of each of `answers` when, as in a service, other
-    work ran between two answers (it walks some MiB of other objects, so the caches hold
-    little of the kernel's); the answerers take turns, question by question."""
-    other = [{n: str(n)} for n in range(100_000)]
+def cold_p50(
+    answers: dict[str, Callable[[str], None]], rounds: int, *, pause_s: float = 0.0
+) -> dict[str, float]:
+    """Median milliseconds per answer of each of `answers` when, as in a service, something
+    else happened between two answers: other work (it walks some MiB of other objects, so
+    the caches hold little of the kernel's; CPU time), or with `pause_s` a pause as long as a
+    socket's turn (wall time: other processes run meanwhile). The answerers take turns,
+    question by question."""
+    other = [] if pause_s else [{n: str(n)} for n in range(100_000)]
+    clock = time.perf_counter if pause_s else time.process_time
     took: dict[str, list[float]] = {name: [] for name in answers}
     for _ in range(rounds):
         for text in QUESTIONS:
             for name, ask in answers.items():
+                if pause_s:
+                    time.sleep(pause_s)
                 for item in other:
                     item.get(0)
-                started = time.process_time()
+                started = clock()
                 ask(text)
-                took[name].append(time.process_time() - started)
+                took[name].append(clock() - started)
     return {name: statistics.median(times) * 1000 for name, times in took.items()}
 
 
@@ -216,6 +228,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200, help="rounds of every question")
     parser.add_argument("--best", type=int, default=3, help="tries, the best counts")
     parser.add_argument("--cold", type=int, default=0, help="rounds with other work between")
+    parser.add_argument("--paced", type=float, default=0, help="ms pause between answers")
     parser.add_argument("--load", action="store_true", help="time the loads too")
     parser.add_argument("--profile", choices=["python-aiml", "kernel", "chain", "build"])
     args = parser.parse_args()
@@ -258,6 +271,11 @@ def main() -> None:
         print(f"ALICE per answer, other work between answers, CPU ms p50 ({args.cold} rounds)")
         for name, ms in cold.items():
             print(f"  {name:<12} {ms:8.4f} ms  {ms / cold['python-aiml']:5.2f}x")
+    if args.paced:
+        paced = cold_p50(asks, 25, pause_s=args.paced / 1000)
+        print(f"ALICE per answer, {args.paced} ms pause between answers, wall ms p50 (25 rounds)")
+        for name, ms in paced.items():
+            print(f"  {name:<12} {ms:8.4f} ms  {ms / paced['python-aiml']:5.2f}x")
     if args.load:
         print("ALICE load, s (wall)")
         print(f"  python-aiml learn   {learn_s:6.2f}")
