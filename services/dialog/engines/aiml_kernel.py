@@ -171,6 +171,22 @@ _NO_THAT = ["ULTRABOGUSDUMMYTHAT"]  # what python-aiml matches when there is no 
 _NO_TOPIC = ["ULTRABOGUSDUMMYTOPIC"]
 
 
+class _OncePerAnswer:
+    """python-aiml's "normal" substitutions, each text substituted once per answer: every
+    `<srai>` step and `<star/>` substitutes the input, `that` and topic again (a regex of
+    some hundred alternatives each time). `done` is emptied after each answer."""
+
+    def __init__(self, subber: Any) -> None:
+        self._subber = subber
+        self.done: dict[str, str] = {}
+
+    def sub(self, text: str) -> str:
+        found = self.done.get(text)
+        if found is None:
+            found = self.done[text] = self._subber.sub(text)
+        return found
+
+
 def _words_or_none(text: str) -> str:
     return "" if _NO_WORDS.match(text) else text
 
@@ -215,6 +231,7 @@ def build_kernel(compiled: CompiledAiml, properties: dict[str, str]) -> Kernel:
     kernel.verbose(False)
     kernel._maxHistorySize = MAX_HISTORY  # what python-aiml keeps of each history
     kernel._brain = _Patterns()
+    kernel._subbers["normal"] = _OncePerAnswer(kernel._subbers["normal"])
     for name in UNSAFE_ELEMENTS:
         kernel._elementProcessors[name] = _silent
     with gc_paused():
@@ -257,6 +274,9 @@ def _answer(
         reply = kernel.respond(text, session_id) if text.strip() else ""
     finally:
         kernel._sessions.pop(session_id, None)
+        subber = kernel._subbers["normal"]
+        if isinstance(subber, _OncePerAnswer):
+            subber.done.clear()
     # the session left the kernel: it is the new state as it is (python-aiml kept each
     # history to its last MAX_HISTORY itself, and left the input stack empty)
     del session["_inputStack"]
