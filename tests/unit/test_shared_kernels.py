@@ -2,19 +2,31 @@
 properties and session state its own."""
 
 import asyncio
+import copy
 import gc
+import random
 import threading
 import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
+import aiml
 import pytest
+from aiml.PatternMgr import PatternMgr
 
-from services.dialog.engines.aiml import compile_aiml
-from services.dialog.engines.aiml_kernel import NO_AIML, CompiledAiml, answer, build_kernel
+from services.dialog.engines.aiml import compile_aiml, compile_files
+from services.dialog.engines.aiml_kernel import (
+    NO_AIML,
+    CompiledAiml,
+    answer,
+    build_kernel,
+    gc_paused,
+)
 from services.dialog.engines.brain import Brain, Kernels, build_brain
 from services.dialog.engines.chain import Question, respond
 from shared.contracts import BotContent
+from shared.contracts.content import AimlFile
 
 BOT = (
     '<category><pattern>WHAT IS YOUR NAME</pattern><template>I am <bot name="name"/></template>'
@@ -197,3 +209,82 @@ def test_a_kernel_no_brain_uses_any_more_is_freed() -> None:
     assert ask(build_brain(content(BOT), kernels=kernels), "what is your name", {}) == (
         "I am Nameless"
     )
+
+
+ALICE = Path(aiml.__file__).parent / "botdata" / "alice"
+CONVERSATION = (
+    "Hello!", "what is your name?", "my name is Ada", "what is my name", "who are you",
+    "what is ai", "I am a teacher.", "yes", "no", "why?", "do you like movies",
+    "tell me about yourself", "what's up", "I like pizza... a lot!", "goodbye", "HELLO   THERE",
+    "is it raining", "what did I say", "ok", "who made you", "tell me a joke", "what",
+    "what is my name", "Tim", "tell me a joke", "what?",
+)  # fmt: skip
+
+
+def test_the_kernel_answers_a_conversation_as_python_aiml_does() -> None:
+    """ALICE compiled by the dialog is python-aiml's own pattern tree, in which the dialog's
+    matcher finds what python-aiml's finds (a thousand of ALICE's patterns, with and without
+    their `that` and topic), and a conversation with it (punctuation, stars, <that>, <srai>,
+    predicates) gets, answer for answer, what python-aiml's kernel says."""
+    theirs = aiml.Kernel()
+    theirs.verbose(False)
+    files = []
+    with gc_paused():
+        for path in sorted(ALICE.glob("*.aiml")):
+            theirs.learn(str(path))
+            files.append(AimlFile(name=path.name, text=path.read_text("utf-8")))
+    compiled = compile_files(files)[0]
+    ours = build_kernel(compiled, {})
+    assert ours._brain._root == theirs._brain._root
+    for pattern, that, topic in list(compiled.categories)[::97]:  # ~1,000 of ALICE's own
+        asked = pattern.replace("_", "SO THEN").replace("*", "BLUE CHEESE")
+        said = that.replace("_", "WELL").replace("*", "I THINK SO")
+        for heard_that, heard_topic in ((said, topic.replace("*", "ANY")), ("", ""), ("OK", "")):
+            found = ours._brain.match(asked, heard_that, heard_topic)
+            assert found is PatternMgr.match(ours._brain, asked, heard_that, heard_topic), asked
+    state: dict[str, object] = {}
+    for n, text in enumerate(CONVERSATION):
+        random.seed(n)  # the same <random> picks
+        expected = theirs.respond(text, "s")
+        random.seed(n)
+        said = answer(ours, text=text, state=state, session_id="s")
+        assert (text, said.text) == (text, expected)
+        state = said.state
+    assert state["_inputHistory"] == theirs.getPredicate("_inputHistory", "s")
+
+
+def test_the_state_given_is_left_as_it_was_and_old_long_histories_are_cut() -> None:
+    """Answering never changes the state it was given (a turn that is not saved leaves the
+    session as it was), and a stored state with longer histories comes back with the last ten."""
+    kernel = build_kernel(compile_aiml(BOT), {})
+    asked, said_before = [f"q{n}" for n in range(15)], [f"a{n}" for n in range(15)]
+    given: dict[str, object] = {
+        "color": "red",
+        "_inputHistory": asked,
+        "_outputHistory": said_before,
+    }
+    before = copy.deepcopy(given)
+    said = answer(kernel, text="what is my color", state=given, session_id="s")
+    assert said.text == "red"
+    assert given == before
+    assert said.state["_inputHistory"] == [*asked[-9:], "what is my color"]
+    assert said.state["_outputHistory"] == [*said_before[-9:], "red"]
+    assert "_inputStack" not in said.state
+    blank = answer(kernel, text="  ", state=given, session_id="s")
+    assert blank.state["_inputHistory"] == asked[-10:]
+
+
+def test_the_chain_leaves_the_state_given_as_it_was() -> None:
+    """An AIML answer through the chain hands back a new state (the pending intent's wait
+    gone) and leaves the session's state as it was: a turn that is not saved changes nothing."""
+    brain = build_brain(content(BOT), kernels=Kernels())
+    given: dict[str, object] = {"_nlu": {"intent": "book"}, "_inputHistory": ["hi"], "x": "1"}
+    before = copy.deepcopy(given)
+    question = Question(
+        text="my color is red", lang="en", skill=None, now=datetime.now(UTC), session_id="s"
+    )
+    said = asyncio.run(respond(brain, question, given))
+    assert said is not None and (said.engine, said.text) == ("aiml", "noted")
+    assert given == before
+    assert "_nlu" not in said.state and said.state["color"] == "red"
+    assert said.state["_inputHistory"] == ["hi", "my color is red"]

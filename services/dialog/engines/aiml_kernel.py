@@ -94,14 +94,97 @@ class _Patterns(PatternMgr):  # type: ignore[misc]
     python-aiml replaces an empty `that` by a dummy word before it strips punctuation, so when
     the bot's last answer was punctuation only (ALICE's "where are you" answers ", ." with its
     `city` and `state` unset) no pattern can match the next input at all: the bot answered
-    nothing, whatever was asked."""
+    nothing, whatever was asked.
+
+    `match` is python-aiml's, its input normalised the same way in fewer steps (compiled
+    patterns applied directly, no whitespace pass before a split, the emptiness checked once
+    punctuation is gone), and its search `_template`: it runs for every input and every
+    `<srai>`."""
 
     def match(self, pattern: str, that: str, topic: str) -> Any:
-        return super().match(pattern, _words_or_none(that), _words_or_none(topic))
+        if not pattern:
+            return None
+        blank = self._puncStripRE.sub
+        said = blank(" ", that.upper()).split() or _NO_THAT
+        about = blank(" ", topic.upper()).split() or _NO_TOPIC
+        return self._template(blank(" ", pattern.upper()).split(), 0, said, about, self._root)
+
+    def _template(
+        self, words: list[str], at: int, that: list[str], topic: list[str], node: dict[Any, Any]
+    ) -> Any:
+        """python-aiml's `_match` (the same nodes tried in the same order: `_`, the word, the
+        bot's name, `*`; then `that`, then the topic), returning the template alone: the
+        words are followed by index, not copied at each step, and no path is built (only
+        `star` needs it, and it still uses `_match`)."""
+        if at == len(words):
+            template = None
+            if that:
+                below = node.get(_THAT)
+                if below is not None:
+                    template = self._template(that, 0, [], topic, below)
+            elif topic:
+                below = node.get(_TOPIC)
+                if below is not None:
+                    template = self._template(topic, 0, [], [], below)
+            return node.get(_TEMPLATE) if template is None else template
+        end = len(words) + 1
+        below = node.get(_UNDERSCORE)
+        if below is not None:
+            for rest in range(at + 1, end):
+                template = self._template(words, rest, that, topic, below)
+                if template is not None:
+                    return template
+        word = words[at]
+        below = node.get(word)
+        if below is not None:
+            template = self._template(words, at + 1, that, topic, below)
+            if template is not None:
+                return template
+        if word == self._botName:
+            below = node.get(_BOT_NAME)
+            if below is not None:
+                template = self._template(words, at + 1, that, topic, below)
+                if template is not None:
+                    return template
+        below = node.get(_STAR)
+        if below is not None:
+            for rest in range(at + 1, end):
+                template = self._template(words, rest, that, topic, below)
+                if template is not None:
+                    return template
+        return None
 
     def star(self, star_type: str, pattern: str, that: str, topic: str, index: int) -> Any:
         that, topic = _words_or_none(that), _words_or_none(topic)
         return super().star(star_type, pattern, that, topic, index)
+
+
+_UNDERSCORE, _STAR, _TEMPLATE, _THAT, _TOPIC, _BOT_NAME = (
+    PatternMgr._UNDERSCORE,
+    PatternMgr._STAR,
+    PatternMgr._TEMPLATE,
+    PatternMgr._THAT,
+    PatternMgr._TOPIC,
+    PatternMgr._BOT_NAME,
+)  # the tree's keys besides words
+_NO_THAT = ["ULTRABOGUSDUMMYTHAT"]  # what python-aiml matches when there is no `that`
+_NO_TOPIC = ["ULTRABOGUSDUMMYTOPIC"]
+
+
+class _OncePerAnswer:
+    """python-aiml's "normal" substitutions, each text substituted once per answer: every
+    `<srai>` step and `<star/>` substitutes the input, `that` and topic again (a regex of
+    some hundred alternatives each time). `done` is emptied after each answer."""
+
+    def __init__(self, subber: Any) -> None:
+        self._subber = subber
+        self.done: dict[str, str] = {}
+
+    def sub(self, text: str) -> str:
+        found = self.done.get(text)
+        if found is None:
+            found = self.done[text] = self._subber.sub(text)
+        return found
 
 
 def _words_or_none(text: str) -> str:
@@ -146,7 +229,9 @@ def build_kernel(compiled: CompiledAiml, properties: dict[str, str]) -> Kernel:
     """A kernel answering from `compiled`, with the server-touching elements disabled."""
     kernel = Kernel()
     kernel.verbose(False)
+    kernel._maxHistorySize = MAX_HISTORY  # what python-aiml keeps of each history
     kernel._brain = _Patterns()
+    kernel._subbers["normal"] = _OncePerAnswer(kernel._subbers["normal"])
     for name in UNSAFE_ELEMENTS:
         kernel._elementProcessors[name] = _silent
     with gc_paused():
@@ -189,18 +274,21 @@ def _answer(
         reply = kernel.respond(text, session_id) if text.strip() else ""
     finally:
         kernel._sessions.pop(session_id, None)
-    # the session left the kernel: its values are handed back as they are (no deep copy)
-    new_state = {
-        k: (v[-MAX_HISTORY:] if k in HISTORY_KEYS else v)
-        for k, v in session.items()
-        if k != "_inputStack"
-    }
-    return Answer(text=reply, matched=bool(reply), state=new_state)
+        subber = kernel._subbers["normal"]
+        if isinstance(subber, _OncePerAnswer):
+            subber.done.clear()
+    # the session left the kernel: it is the new state as it is (python-aiml kept each
+    # history to its last MAX_HISTORY itself, and left the input stack empty)
+    del session["_inputStack"]
+    return Answer(text=reply, matched=bool(reply), state=session)
 
 
 def _restore(state: dict[str, Any]) -> dict[str, Any]:
-    restored = {k: (list(v) if isinstance(v, list) else v) for k, v in state.items()}
-    for key in (*HISTORY_KEYS, "_inputStack"):
-        restored.setdefault(key, [])
+    """A session for the kernel from `state`, which is left as it is: python-aiml appends to
+    the histories in place, so they are copied (the last MAX_HISTORY of each)."""
+    restored = dict(state)
+    for key in HISTORY_KEYS:
+        kept = restored.get(key)
+        restored[key] = kept[-MAX_HISTORY:] if isinstance(kept, list) else []
     restored["_inputStack"] = []
     return restored

@@ -86,10 +86,14 @@ async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Sa
     if question.event in ("gui", "tick"):
         return Said("", "none", state)
     pending = state.get(PENDING)
-    base = {k: v for k, v in state.items() if k != PENDING}
+    # the engines answer from the state without an intent's wait (none: no copy)
+    base = state if PENDING not in state else {k: v for k, v in state.items() if k != PENDING}
     understood: Understood | None = None
-    asked = any(step.engine == "nlu" for step in brain.chain.steps) or isinstance(pending, dict)
-    if brain.nlu is not None and asked and not question.image:
+    if (
+        brain.nlu is not None
+        and not question.image
+        and (isinstance(pending, dict) or any(step.engine == "nlu" for step in brain.chain.steps))
+    ):
         understood = await asyncio.to_thread(
             brain.nlu.understand,
             question.text,
@@ -101,7 +105,12 @@ async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Sa
         if understood is not None and understood.continued:
             return _from_nlu(understood, base)
     for step in brain.chain.steps:
-        said = await _ask(brain, step, question, base, understood)
+        if step.engine == "aiml":  # never waits: asked without a coroutine of its own
+            said = _aiml(brain, question, base)
+        elif not _can_answer(brain, step, understood):
+            continue  # nothing to ask: no coroutine made and awaited for it
+        else:
+            said = await _ask(brain, step, question, base, understood)
         if said is not None:
             return _remembered(brain, question, said)
     if isinstance(pending, dict) and brain.nlu is not None:
@@ -109,6 +118,19 @@ async def respond(brain: Brain, question: Question, state: dict[str, Any]) -> Sa
         if again is not None:
             return _from_nlu(again, base)
     return None
+
+
+def _can_answer(brain: Brain, step: ChainStep, understood: Understood | None) -> bool:
+    """False for a step whose engine has nothing to answer from in this brain (a FAQ, NLU or
+    RAG step without its content); _ask checks the rest."""
+    engine = step.engine
+    if engine == "faq":
+        return brain.faq is not None
+    if engine == "nlu":
+        return understood is not None
+    if engine == "rag":
+        return brain.documents is not None
+    return True
 
 
 async def _ask(
@@ -153,16 +175,20 @@ async def _ask(
         text = WRITER.write(("llm", *_turn_key(question)), messages)
         return Said(text, "llm", state) if text else None
     if engine == "aiml":
-        said = answer(
-            brain.kernel,
-            text=question.text,
-            state=state,
-            session_id=question.session_id,
-            properties=brain.properties,
-        )
-        if said.matched:
-            return Said(said.text, "aiml", said.state)
+        return _aiml(brain, question, state)
     return None
+
+
+def _aiml(brain: Brain, question: Question, state: dict[str, Any]) -> Said | None:
+    """The AIML's answer (None: it matched nothing)."""
+    said = answer(
+        brain.kernel,
+        text=question.text,
+        state=state,
+        session_id=question.session_id,
+        properties=brain.properties,
+    )
+    return Said(said.text, "aiml", said.state) if said.matched else None
 
 
 async def _machine(machine: MachineModel, question: Question, state: dict[str, Any]) -> Said | None:
