@@ -40,7 +40,10 @@ async def test_a_refused_or_unheard_message_fails_its_batch(nc: NatsClient) -> N
     publisher = BatchPublish(nc)
     await publisher.start()
     try:
-        too_big = [(f"{name}.a", b"ok", {}), (f"{name}.a", b"x" * 200, {})]
+        too_big: list[tuple[str, bytes, dict[str, str]]] = [
+            (f"{name}.a", b"ok", {}),
+            (f"{name}.a", b"x" * 200, {}),
+        ]
         with pytest.raises(PublishFailed, match="refused"):
             await publisher.publish(too_big, within_s=30)
         with pytest.raises(PublishFailed, match="503"):
