@@ -70,12 +70,13 @@ def table() -> Iterator[None]:
     yield
     if not TABLE:
         return
-    if RESULTS:
-        figures = {"users": USERS, "seconds": SECONDS, "pace_s": PACE_S}
-        rows = [b.row() for b in TABLE]
-        Path(RESULTS).write_text(json.dumps({**figures, "rows": rows}, indent=2) + "\n")
     print(f"\nChaos: {USERS} users over 5 protocols, {SECONDS:.0f} s per scenario")
     print(format_table(TABLE))
+    if RESULTS:  # bench/results/ is not in a fresh clone (git ignores it)
+        figures = {"users": USERS, "seconds": SECONDS, "pace_s": PACE_S}
+        rows = [b.row() for b in TABLE]
+        Path(RESULTS).parent.mkdir(parents=True, exist_ok=True)
+        Path(RESULTS).write_text(json.dumps({**figures, "rows": rows}, indent=2) + "\n")
 
 
 def format_table(rows: list[Books]) -> str:
