@@ -125,18 +125,22 @@ def test_every_change_is_in_the_audit_log_with_who_made_it(
     path = f"/admin/projects/{project.key}"
     admin.patch(path, json={"title": "Front desk"}).raise_for_status()
     admin.put(f"{path}/chain", json={"steps": [{"engine": "aiml"}]}).raise_for_status()
+    aiml = "<category><pattern>HI</pattern><template>Hello</template></category>"
+    headers = {"content-type": "application/xml"}
+    admin.put(f"{path}/aiml", content=aiml, headers=headers).raise_for_status()
     admin.post(f"{path}/secret").raise_for_status()
     assert admin.patch(path, json={"name": "bad name!"}).status_code == 422  # not a change
     admin.get(path).raise_for_status()  # reads are not changes
     me = admin.get("/admin/me").json()["name"]
     log = admin.get(f"{path}/audit").json()["items"]
-    assert [e["action"] for e in log] == [
+    assert [e["action"] for e in log] == [  # a route of a nested router is named whole too
         "POST /admin/projects/{project}/secret",
+        "PUT /admin/projects/{project}/aiml",
         "PUT /admin/projects/{project}/chain",
         "PATCH /admin/projects/{project}",
     ]
     assert {e["actor"] for e in log} == {f"admin:{me}"}
-    assert log[2]["details"] == {"fields": ["title"]} and log[0]["target"] == f"{path}/secret"
+    assert log[3]["details"] == {"fields": ["title"]} and log[0]["target"] == f"{path}/secret"
     other = scoped_token(backends, new_project(backends).key)
     assert client(full_stack, other).get(f"{path}/audit").status_code == 403
     assert all(

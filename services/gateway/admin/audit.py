@@ -71,9 +71,17 @@ class AuditMiddleware:
 
 def _route_path(scope: Scope) -> str:
     """The route template that matched (`/admin/projects/{project}/faq`). A token on the state
-    means a route's dependency ran, so FastAPI has put that route in the scope."""
-    route = scope.get("route")
-    return str(getattr(route, "path", scope["path"]))
+    means a route's dependency ran, so FastAPI has put that route in the scope. FastAPI keeps
+    included routers nested, and a route of one knows only its own part of the template
+    (`/aiml`): the prefixes of the routers it was included through come first."""
+    template = getattr(scope.get("route"), "path", None)
+    if not isinstance(template, str):
+        return str(scope["path"])
+    included = (scope.get("fastapi") or {}).get("included_router")
+    prefix = getattr(getattr(included, "include_context", None), "prefix", "")
+    if isinstance(prefix, str) and not template.startswith(prefix):
+        return prefix + template
+    return template
 
 
 class AuditItem(BaseModel):
