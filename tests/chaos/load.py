@@ -62,12 +62,13 @@ class Tally:
     reconnects: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)  # error answers (try again, 504…)
     latencies: list[float] = field(default_factory=list)
-    _waiting: dict[str, asyncio.Event] = field(default_factory=dict)
+    _waiting: dict[str, asyncio.Future[None]] = field(default_factory=dict)
 
-    def sending(self, token: str, protocol: str) -> asyncio.Event:
+    def sending(self, token: str, protocol: str) -> asyncio.Future[None]:
+        """Note a turn about to be sent; the future is done when its answer comes."""
         self.sent[token] = protocol
-        self._waiting[token] = asyncio.Event()
-        return self._waiting[token]
+        self._waiting[token] = answered = asyncio.get_running_loop().create_future()
+        return answered
 
     def answered(self, text: str) -> None:
         """Count an answer (any text that is one of our tokens)."""
@@ -75,8 +76,8 @@ class Tally:
         if token in self.sent:
             self.answers[token] += 1
             waiting = self._waiting.pop(token, None)
-            if waiting is not None:
-                waiting.set()
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
 
 
 class Client(Protocol):
@@ -84,7 +85,7 @@ class Client(Protocol):
 
     async def open(self, gateway: Gateway) -> None: ...
     async def say(self, text: str) -> None: ...
-    async def wait(self, answered: asyncio.Event, within_s: float) -> bool: ...
+    async def wait(self, answered: asyncio.Future[None], within_s: float) -> bool: ...
     async def linger(self, until: asyncio.Event) -> None: ...
     async def close(self) -> None: ...
 
@@ -114,13 +115,15 @@ class _Socket:
     def on_frame(self, frame: Any) -> None:
         raise NotImplementedError
 
-    async def wait(self, answered: asyncio.Event, within_s: float) -> bool:
-        """Wait for the answer; Closed when the server ends the socket first."""
+    async def wait(self, answered: asyncio.Future[Any], within_s: float) -> bool:
+        """Wait for the answer; Closed when the server ends the socket first. (Waiting on the
+        future itself, not a task per turn: the load spends its CPU on the protocols.)"""
         assert self._reader is not None
-        waiter = asyncio.create_task(answered.wait())
-        await asyncio.wait({waiter, self._reader}, timeout=within_s, return_when="FIRST_COMPLETED")
-        waiter.cancel()
-        if answered.is_set():
+        if not answered.done():
+            await asyncio.wait(
+                {answered, self._reader}, timeout=within_s, return_when="FIRST_COMPLETED"
+            )
+        if answered.done():
             return True
         if self._reader.done():
             raise Closed()
@@ -128,7 +131,11 @@ class _Socket:
 
     async def linger(self, until: asyncio.Event) -> None:
         """Keep listening until `until` is set (Closed if the server ends the socket first)."""
-        await self.wait(until, 3600)
+        waiter = asyncio.ensure_future(until.wait())
+        try:
+            await self.wait(waiter, 3600)
+        finally:
+            waiter.cancel()
 
     async def send(self, frame: Any) -> None:
         if self.ws is None or self._reader is None or self._reader.done():
@@ -302,8 +309,8 @@ class Rsvp:
         for element in body.get("stage") or []:
             self.tally.answered(str(element.get("message", "")))
 
-    async def wait(self, answered: asyncio.Event, within_s: float) -> bool:
-        return answered.is_set()  # the answer came with the response, or not at all
+    async def wait(self, answered: asyncio.Future[None], within_s: float) -> bool:
+        return answered.done()  # the answer came with the response, or not at all
 
     async def linger(self, until: asyncio.Event) -> None:
         await until.wait()
