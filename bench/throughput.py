@@ -15,6 +15,9 @@ CPUs. The goals are absolute (there is no baseline of the whole stack to divide 
 printed is turns/s over the goal).
 
     .venv/bin/python bench/throughput.py [--users 200] [--seconds 15] [--dialogs 2] [--only mix]
+
+`--protocols rsvp,aida` gives the mix's users only those protocols (to see what one protocol's
+turns cost in each process: `--only mix --protocols rsvp`).
 """
 
 import argparse
@@ -91,7 +94,7 @@ async def stored(database_url: str, bots: list[Bot]) -> int:
 
 
 def measure(stack: Stack, args: argparse.Namespace, protocols: tuple[str, ...]) -> dict:
-    bots_needed = 1 + -(-args.users // len(PROTOCOLS))  # AIDA users get a bot each
+    bots_needed = 1 + -(-args.users // len(protocols))  # AIDA users get a bot each
     projects = [echo_project(stack) for _ in range(bots_needed)]
     bots = [Bot(p.key, p.secret) for p in projects]
     gateway = Gateway(stack.http_url(), stack.besser_url().rstrip("/"))
@@ -109,8 +112,16 @@ def measure(stack: Stack, args: argparse.Namespace, protocols: tuple[str, ...]) 
     return found
 
 
+def shape_protocols(args: argparse.Namespace, shape: str) -> tuple[str, ...]:
+    """The shape's protocols, or those given with --protocols for the mix."""
+    if shape == "mix" and args.protocols:
+        return tuple(args.protocols.split(","))
+    return SHAPES[shape][0]
+
+
 def figures(found: dict, args: argparse.Namespace, shape: str) -> tuple[dict, list[Goal]]:
-    protocols, goal_rate, goal_p99 = SHAPES[shape]
+    _, goal_rate, goal_p99 = SHAPES[shape]
+    protocols = shape_protocols(args, shape)
     latency = percentiles(found["latencies"])
     rate = latency["n"] / found["seconds"]
     result = {
@@ -162,7 +173,11 @@ def main() -> None:
     parser.add_argument("--warm", type=float, default=4.0, help="seconds before it")
     parser.add_argument("--dialogs", type=int, default=2, help="dialog replicas")
     parser.add_argument("--only", choices=sorted(SHAPES), help="one load instead of both")
+    parser.add_argument("--protocols", help="the mix over only these (comma-separated)")
     args = parser.parse_args()
+    unknown = set((args.protocols or "").split(",")) - {"", *PROTOCOLS}
+    if unknown:
+        parser.error(f"unknown protocols {sorted(unknown)}: choose among {', '.join(PROTOCOLS)}")
     shapes = [args.only] if args.only else list(SHAPES)
     found: dict[str, dict] = {}
     with (
@@ -170,7 +185,7 @@ def main() -> None:
         running_stack(Path(tmp), dialogs=args.dialogs, **UNLIMITED) as stack,
     ):
         for shape in shapes:
-            found[shape] = measure(stack, args, SHAPES[shape][0])
+            found[shape] = measure(stack, args, shape_protocols(args, shape))
     results, goals = {}, []
     for shape in shapes:
         results[shape], rows = figures(found[shape], args, shape)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import random
+import ssl
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -60,12 +62,13 @@ class Tally:
     reconnects: Counter[str] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)  # error answers (try again, 504…)
     latencies: list[float] = field(default_factory=list)
-    _waiting: dict[str, asyncio.Event] = field(default_factory=dict)
+    _waiting: dict[str, asyncio.Future[None]] = field(default_factory=dict)
 
-    def sending(self, token: str, protocol: str) -> asyncio.Event:
+    def sending(self, token: str, protocol: str) -> asyncio.Future[None]:
+        """Note a turn about to be sent; the future is done when its answer comes."""
         self.sent[token] = protocol
-        self._waiting[token] = asyncio.Event()
-        return self._waiting[token]
+        self._waiting[token] = answered = asyncio.get_running_loop().create_future()
+        return answered
 
     def answered(self, text: str) -> None:
         """Count an answer (any text that is one of our tokens)."""
@@ -73,8 +76,8 @@ class Tally:
         if token in self.sent:
             self.answers[token] += 1
             waiting = self._waiting.pop(token, None)
-            if waiting is not None:
-                waiting.set()
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
 
 
 class Client(Protocol):
@@ -82,7 +85,7 @@ class Client(Protocol):
 
     async def open(self, gateway: Gateway) -> None: ...
     async def say(self, text: str) -> None: ...
-    async def wait(self, answered: asyncio.Event, within_s: float) -> bool: ...
+    async def wait(self, answered: asyncio.Future[None], within_s: float) -> bool: ...
     async def linger(self, until: asyncio.Event) -> None: ...
     async def close(self) -> None: ...
 
@@ -112,13 +115,15 @@ class _Socket:
     def on_frame(self, frame: Any) -> None:
         raise NotImplementedError
 
-    async def wait(self, answered: asyncio.Event, within_s: float) -> bool:
-        """Wait for the answer; Closed when the server ends the socket first."""
+    async def wait(self, answered: asyncio.Future[Any], within_s: float) -> bool:
+        """Wait for the answer; Closed when the server ends the socket first. (Waiting on the
+        future itself, not a task per turn: the load spends its CPU on the protocols.)"""
         assert self._reader is not None
-        waiter = asyncio.create_task(answered.wait())
-        await asyncio.wait({waiter, self._reader}, timeout=within_s, return_when="FIRST_COMPLETED")
-        waiter.cancel()
-        if answered.is_set():
+        if not answered.done():
+            await asyncio.wait(
+                {answered, self._reader}, timeout=within_s, return_when="FIRST_COMPLETED"
+            )
+        if answered.done():
             return True
         if self._reader.done():
             raise Closed()
@@ -126,7 +131,11 @@ class _Socket:
 
     async def linger(self, until: asyncio.Event) -> None:
         """Keep listening until `until` is set (Closed if the server ends the socket first)."""
-        await self.wait(until, 3600)
+        waiter = asyncio.ensure_future(until.wait())
+        try:
+            await self.wait(waiter, 3600)
+        finally:
+            waiter.cancel()
 
     async def send(self, frame: Any) -> None:
         if self.ws is None or self._reader is None or self._reader.done():
@@ -267,22 +276,29 @@ class Aida(_Socket):
 
 
 class Rsvp:
-    """An RSVP.ai caller: one GET per question, the answer in `stage[].message`."""
+    """An RSVP.ai caller: one GET per question, the answer in `stage[].message`.
 
-    def __init__(self, tally: Tally, bot: Bot, n: int, http: httpx.AsyncClient) -> None:
+    Each caller keeps its own keep-alive HTTP client (one connection), as a caller's process
+    does, and opens a new one after an error. (One client pooling every caller's connection
+    cost the load more per request than the gateway spent answering it: httpcore scans the
+    whole pool for each request.)"""
+
+    def __init__(self, tally: Tally, bot: Bot, n: int) -> None:
         self.tally = tally
         self.params = {"botid": str(bot.key), "token": bot.secret, "uid": f"loadr{n}"}
-        self.http = http
-        self.base = ""
+        self.http: httpx.AsyncClient | None = None
+        self.url = ""
 
     async def open(self, gateway: Gateway) -> None:
-        self.base = gateway.http
+        self.url = f"{gateway.http}/sandbox/chat"
+        self.http = httpx.AsyncClient(
+            timeout=30, limits=httpx.Limits(max_connections=1), verify=_tls()
+        )
 
     async def say(self, text: str) -> None:
+        assert self.http is not None
         try:
-            got = await self.http.get(
-                f"{self.base}/sandbox/chat", params={**self.params, "q": text}
-            )
+            got = await self.http.get(self.url, params={**self.params, "q": text})
         except httpx.HTTPError as err:
             raise Closed() from err
         body = got.json() if got.headers.get("content-type", "").startswith("application") else {}
@@ -293,14 +309,24 @@ class Rsvp:
         for element in body.get("stage") or []:
             self.tally.answered(str(element.get("message", "")))
 
-    async def wait(self, answered: asyncio.Event, within_s: float) -> bool:
-        return answered.is_set()  # the answer came with the response, or not at all
+    async def wait(self, answered: asyncio.Future[None], within_s: float) -> bool:
+        return answered.done()  # the answer came with the response, or not at all
 
     async def linger(self, until: asyncio.Event) -> None:
         await until.wait()
 
     async def close(self) -> None:
-        return None
+        if self.http is not None:
+            with contextlib.suppress(Exception):
+                await self.http.aclose()
+            self.http = None
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every caller's client (unused over http://; httpx would otherwise
+    build one, loading the CA bundle, per client)."""
+    return ssl.create_default_context()
 
 
 @dataclass
@@ -328,27 +354,25 @@ class Load:
     ) -> AsyncIterator[Load]:
         """Run the users until the block ends; then they stop sending but keep listening (and
         reconnecting) until `settled` says every accepted turn was answered, or `drain_s`."""
-        limits = httpx.Limits(max_connections=self.users)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
-            users = [
-                asyncio.create_task(self._user(n, self.protocols[n % len(self.protocols)], http))
-                for n in range(self.users)
-            ]
-            try:
-                yield self
-            finally:
-                self._stop.set()
-                deadline = time.monotonic() + drain_s
-                # polling: the books live in JetStream and Postgres, not in an Event
-                while time.monotonic() < deadline and not await settled():  # noqa: ASYNC110
-                    await asyncio.sleep(0.5)
-                self._drained.set()
-                await asyncio.gather(*users, return_exceptions=True)
+        users = [
+            asyncio.create_task(self._user(n, self.protocols[n % len(self.protocols)]))
+            for n in range(self.users)
+        ]
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            deadline = time.monotonic() + drain_s
+            # polling: the books live in JetStream and Postgres, not in an Event
+            while time.monotonic() < deadline and not await settled():  # noqa: ASYNC110
+                await asyncio.sleep(0.5)
+            self._drained.set()
+            await asyncio.gather(*users, return_exceptions=True)
 
-    def _client(self, n: int, protocol: str, http: httpx.AsyncClient) -> Client:
-        # AIDA user k (users n = k*5 + 2) gets bots[1 + k // aida_per_bot]: with one per bot,
-        # a bot of its own, wrapping only when there are fewer bots than AIDA users.
-        shared = (n // len(PROTOCOLS)) // self.aida_per_bot
+    def _client(self, n: int, protocol: str) -> Client:
+        # AIDA user k (users n = k*len(protocols) + i) gets bots[1 + k // aida_per_bot]: with
+        # one per bot, a bot of its own, wrapping only when there are fewer bots than AIDA users.
+        shared = (n // len(self.protocols)) // self.aida_per_bot
         aida = 1 + shared % max(1, len(self.bots) - 1)
         bot = self.bots[min(aida, len(self.bots) - 1)]
         made: dict[str, Any] = {
@@ -356,13 +380,13 @@ class Load:
             "typed": lambda: Typed(self.tally, self.bots[0], n),
             "besser": lambda: Besser(self.tally, self.bots[0], n),
             "aida": lambda: Aida(self.tally, bot, n),
-            "rsvp": lambda: Rsvp(self.tally, self.bots[0], n, http),
+            "rsvp": lambda: Rsvp(self.tally, self.bots[0], n),
         }
         client: Client = made[protocol]()
         return client
 
-    async def _user(self, n: int, protocol: str, http: httpx.AsyncClient) -> None:
-        client = self._client(n, protocol, http)
+    async def _user(self, n: int, protocol: str) -> None:
+        client = self._client(n, protocol)
         await asyncio.sleep(random.uniform(0, self.pace_s))  # spread the first turns
         turn = 0
         while not self._drained.is_set():
