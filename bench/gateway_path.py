@@ -8,7 +8,8 @@ an in-process echo: a published turn is acked at once and answered on its sessio
 subject with the headers a dialog writes; the transport drops what is written. What this
 costs is Python in the gateway process only, measured with time.process_time (best of
 `--rounds`), so it can be profiled deterministically (`--profile`): py-spy on a loaded machine
-charges time to wherever a process was preempted.
+charges time to wherever a process was preempted. On a shared machine the µs vary by 20% from
+run to run; `--profile` also prints the Python function calls per turn, which do not.
 
     PYTHONPATH=$PWD .venv/bin/python bench/gateway_path.py [--turns 20000] [--sockets 50]
         [--rounds 3] [--profile 40]
@@ -219,6 +220,9 @@ async def main(args: argparse.Namespace) -> None:
         profiler.disable()
         stats = pstats.Stats(profiler).sort_stats("tottime")
         stats.print_stats(args.profile)
+        turns = args.turns // args.sockets * args.sockets
+        calls = stats.total_calls  # type: ignore[attr-defined]
+        print(f"Python function calls per turn: {calls / turns:.1f} (deterministic)")
         return
     best = min([await run(args.turns, args.sockets, sockets) for _ in range(args.rounds)])
     print(f"gateway CPU per XPARO turn: {best * 1e6:.1f} µs (best of {args.rounds})")
