@@ -77,7 +77,9 @@ class Bridge(ReplyRouting):
         headers[EXPECTED_STREAM] = stream
         try:
             with publishing(subject, headers):
-                publisher = await self._publisher()
+                publisher = self._pub
+                if publisher is None or self._pub_of is not self._broker.connection:
+                    publisher = await self._publisher()
                 message = (subject, event.model_dump_json().encode(), headers)
                 await publisher.publish([message], within_s=self._timeout)
         except Exception as err:
