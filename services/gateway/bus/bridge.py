@@ -80,7 +80,9 @@ class Bridge(ReplyRouting):
                 publisher = self._pub
                 if publisher is None or self._pub_of is not self._broker.connection:
                     publisher = await self._publisher()
-                message = (subject, event.model_dump_json().encode(), headers)
+                # model_dump_json()'s bytes, without its str round trip and keyword plumbing
+                body = event.__pydantic_serializer__.to_json(event)
+                message = (subject, body, headers)
                 await publisher.publish([message], within_s=self._timeout)
         except Exception as err:
             log.warning("%s %s not accepted by JetStream: %r", subject, event.event_id, err)
