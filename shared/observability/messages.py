@@ -9,14 +9,15 @@ and nowhere else.
 
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import Token
 from typing import Any
 
 from faststream import BaseMiddleware
 from faststream.message import StreamMessage
 from faststream.response import PublishCommand
 from opentelemetry.trace import SpanKind
-from structlog.contextvars import bound_contextvars
+from structlog.contextvars import bind_contextvars, bound_contextvars, reset_contextvars
 
 from ..contracts.base import Event
 from .tracing import child_ids, continued_ids, extract, inject, operation, recording, tracer
@@ -34,10 +35,12 @@ def event_headers(event: Event, *, ttl_s: int | None = None) -> dict[str, str]:
     """The headers FastStream's publish would write for `event` (JSON, its event id, its
     correlation id), for publishers that use nats-py itself on a hot path; `ttl_s` sets
     MESSAGE_TTL."""
+    event_id = str(event.event_id)
+    correlation = event.correlation_id
     headers = {
         "content-type": "application/json",
-        EVENT_ID: str(event.event_id),
-        CORRELATION_ID: str(event.correlation_id),
+        EVENT_ID: event_id,  # the first event of a request is its correlation: one str()
+        CORRELATION_ID: event_id if correlation == event.event_id else str(correlation),
     }
     if ttl_s is not None:
         headers[MESSAGE_TTL] = str(ttl_s)
@@ -116,22 +119,49 @@ class Observed(BaseMiddleware):
             return await call_next(cmd)
 
 
-@contextmanager
+NOTHING: AbstractContextManager[None] = nullcontext()  # reusable: holds no state
+
+
+class Bound(AbstractContextManager[None]):
+    """`ids` bound for logging while it is entered, and what was bound before restored after:
+    structlog's `bound_contextvars` for a hot path (it copies the whole context to save what
+    it overwrites; the tokens of `bind_contextvars` restore the same)."""
+
+    __slots__ = ("_ids", "_tokens")
+
+    def __init__(self, ids: Mapping[str, str]) -> None:
+        self._ids = ids
+        self._tokens: Mapping[str, Token[Any]] = {}
+
+    def __enter__(self) -> None:
+        self._tokens = bind_contextvars(**self._ids)
+
+    def __exit__(self, *_: object) -> None:
+        reset_contextvars(**self._tokens)
+
+
 def publishing(
     subject: str, headers: dict[str, Any], ids: Mapping[str, str] | None = None
-) -> Iterator[None]:
+) -> AbstractContextManager[None]:
     """While a message is published: its ids (`ids`, else those `headers` carry) bound for
     logging, inside a producer span whose `traceparent` is written into `headers`.
 
     When spans are not recorded (no exporter), no span is made: the trace and span ids such a
     span would have are written and bound for logging instead (the same log lines and headers,
     for a fraction of an OpenTelemetry span's CPU); below DEBUG nothing is logged while a
-    message is published, so nothing is bound either."""
+    message is published, so nothing is bound either (and `headers` get their trace at once)."""
+    if not recording() and not log.isEnabledFor(logging.DEBUG):
+        child_ids(headers)
+        return NOTHING
+    return _publishing(subject, headers, ids)
+
+
+@contextmanager
+def _publishing(
+    subject: str, headers: dict[str, Any], ids: Mapping[str, str] | None
+) -> Iterator[None]:
     if not recording():
         trace_id, span_id = child_ids(headers)
-        if not log.isEnabledFor(logging.DEBUG):  # nothing logs while it is published
-            yield
-            return
         bound = ids_of(headers) if ids is None else ids
         with bound_contextvars(**bound, trace_id=trace_id, span_id=span_id):
             log.debug("publishing %s", subject)
@@ -146,18 +176,16 @@ def publishing(
         yield
 
 
-@contextmanager
-def receiving(subject: str, headers: Mapping[str, Any] | None, *, hop: str) -> Iterator[None]:
+def receiving(
+    subject: str, headers: Mapping[str, Any] | None, *, hop: str
+) -> AbstractContextManager[None]:
     """`handling`, for a hop that publishes nothing further (a reply handed to its socket):
     when spans are not recorded, the ids of the span it would be (the trace its headers
     carry) are bound for logging, and no span is made."""
     if recording():
-        with handling(subject, headers, hop=hop):
-            yield
-        return
+        return handling(subject, headers, hop=hop)
     ids: dict[str, str] = ids_of(headers)
     found = continued_ids(headers)
     if found is not None:
         ids["trace_id"], ids["span_id"] = found
-    with bound_contextvars(**ids):
-        yield
+    return Bound(ids)

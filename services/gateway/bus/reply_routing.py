@@ -10,8 +10,8 @@ connection, what was published meanwhile is handed over again from the CHAT stre
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -178,12 +178,10 @@ class Follow:
             callback()
 
 
-@contextmanager
-def delivering(subject: str, headers: Mapping[str, Any] | None) -> Iterator[None]:
+def delivering(subject: str, headers: Mapping[str, Any] | None) -> AbstractContextManager[None]:
     """While a reply is delivered to its socket: its ids bound for logging, in the trace its
     headers carry (a span of it when spans are exported)."""
-    with receiving(subject, headers, hop="deliver"):
-        yield
+    return receiving(subject, headers, hop="deliver")
 
 
 async def deliver_reply(

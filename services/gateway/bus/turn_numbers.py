@@ -126,7 +126,8 @@ class Conversations:
 
     async def say(self, turn: TurnReceived) -> None:
         """Publish `turn` (BridgeError when JetStream does not take it; then it never counted)."""
-        await self.follow(turn.session_id)
+        if turn.session_id not in self._follows:  # followed once, before its first turn
+            await self.follow(turn.session_id)
         await self._bridge.publish_turn(turn)
         self._numbers.taken(turn)
 

@@ -259,17 +259,21 @@ class XparoAdapter:
 
     async def _ask(self, session: str, text: str) -> None:
         turn = self._conversations.turn(session, text)
-        answered = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[None] = loop.create_future()
         self._waiting[turn.event_id] = answered
+        timer: asyncio.TimerHandle | None = None
         try:
             await self._conversations.say(turn)
-            # a timer, not wait_for(shield())'s extra future and callbacks per turn: a timed-out
-            # `answered` is dropped anyway (finally), so it may be cancelled
-            async with asyncio.timeout(self.reply_wait_s):
-                await answered
+            # one timer that fails `answered`, not asyncio.timeout's (nor wait_for's) objects
+            # and cancellations per turn: a timed-out `answered` is dropped anyway (finally)
+            timer = loop.call_later(self.reply_wait_s, _too_late, answered)
+            await answered
         except TimeoutError:
             log.warning("no answer yet to turn %s; it will be sent when it comes", turn.event_id)
         finally:
+            if timer is not None:
+                timer.cancel()
             self._waiting.pop(turn.event_id, None)
 
     async def deliver(self, reply: ChatReply) -> None:
@@ -283,3 +287,9 @@ class XparoAdapter:
         waiting = self._waiting.get(reply.turn_event_id)
         if waiting is not None and not waiting.done():
             waiting.set_result(None)
+
+
+def _too_late(answered: asyncio.Future[None]) -> None:
+    """No answer within the reply wait: the command stops waiting (its answer is sent later)."""
+    if not answered.done():
+        answered.set_exception(TimeoutError())
