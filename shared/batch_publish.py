@@ -69,18 +69,22 @@ class BatchPublish:
         PublishFailed when one was refused or not all were acked within `within_s`."""
         if not messages:
             return
-        batch = _Batch(len(messages), asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        batch = _Batch(len(messages), loop.create_future())
         publish, prefix, waiting = self._nc.publish, self._prefix, self._waiting
+        # One timer for the batch (asyncio.wait_for makes a task and a timer per call).
+        late = loop.call_later(
+            within_s, _fail, batch, f"not all {len(messages)} acked within {within_s} s"
+        )
         try:
             for subject, data, headers in messages:
                 token = str(next(self._tokens))
                 batch.tokens.append(token)
                 waiting[token] = batch
                 await publish(subject, data, reply=f"{prefix}.{token}", headers=dict(headers))
-            await asyncio.wait_for(batch.done, within_s)
-        except TimeoutError as err:
-            raise PublishFailed(f"{batch.left} of {len(messages)} not acked in time") from err
+            await batch.done
         finally:
+            late.cancel()
             for token in batch.tokens:
                 waiting.pop(token, None)
 

@@ -5,6 +5,7 @@ from uuid import uuid4
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 
 from shared.batch_publish import BatchPublish, PublishFailed
 
@@ -52,3 +53,25 @@ async def test_a_refused_or_unheard_message_fails_its_batch(nc: NatsClient) -> N
     finally:
         await publisher.close()
     assert (await js.stream_info(name)).state.messages == 2
+
+
+async def test_a_batch_whose_acks_never_come_fails_when_its_wait_is_over(nc: NatsClient) -> None:
+    """A subject someone listens on but no stream stores (no ack, and no 503 either) fails the
+    batch once its wait is over, and an ack that comes later is ignored."""
+    silent = f"SILENT_{uuid4().hex}.x"
+    heard: list[str] = []
+
+    async def listener(msg: Msg) -> None:
+        heard.append(msg.reply)
+
+    await nc.subscribe(silent, cb=listener)
+    publisher = BatchPublish(nc)
+    await publisher.start()
+    try:
+        with pytest.raises(PublishFailed, match="acked within"):
+            await publisher.publish([(silent, b"x", {})], within_s=0.5)
+        assert len(heard) == 1
+        await nc.publish(heard[0], b'{"stream":"X","seq":1}')  # late: nobody waits for it
+        await nc.flush()
+    finally:
+        await publisher.close()
