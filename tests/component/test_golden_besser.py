@@ -39,11 +39,13 @@ async def test_the_streamlit_uis_actions_get_besser_envelopes() -> None:
 
 
 async def test_what_it_cannot_use_is_an_error_reply_in_besser_shape() -> None:
-    """A voice message that is no WAV, an unknown action and a reset without its message each
+    """A voice message that is no WAV, an unknown action, a reset without its message and a
+    message holding a lone surrogate (valid JSON, no valid text: found by the fuzz run) each
     get one agent_reply_str "Error: ..." with the reason under `error`; the socket stays open."""
     wire = Wire()
     talk = Exchange(besser(wire), wire)
     await talk.send({"action": "user_voice", "message": "UklGRiQAAABXQVZFZm10IBAAAAABAAEA"})
     await talk.send({"action": "dance", "message": "now"})
     await talk.send({"action": "reset"})
+    await talk.send_text('{"action": "user_message", "message": "\\ud800"}')
     assert_golden("besser", "refusals", talk.steps)

@@ -160,6 +160,11 @@ class BesserSocket:
         except BridgeError as err:
             frame_refused(self._meter, "unavailable")
             await self._error(str(err))
+        except ValidationError as err:  # e.g. text holding a lone surrogate ("\ud800")
+            frame_refused(self._meter, "invalid")
+            problem = err.errors()[0]
+            where = problem["loc"][-1] if problem["loc"] else "message"
+            await self._error(f"{where}: {problem['msg']}")
 
     async def on_binary_error(self) -> None:
         await self._error("frames are JSON text")
