@@ -1,6 +1,7 @@
 """Coverage-guided fuzz of each socket adapter (coverage_guided.py, ATHERIS_RUNS inputs each)."""
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,17 @@ RUNS = int(os.environ.get("ATHERIS_RUNS", "2000"))
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _rss_limit_mb() -> int:
+    """libFuzzer's memory limit: its default 2 GiB above the peak this process reached. Linux
+    hands a child this process's peak RSS (ru_maxrss survives fork and exec), and libFuzzer
+    reads that as its own: after a long hypothesis run in the same pytest process, every
+    fuzzer "ran out of memory" on its first input (seen in make chaos)."""
+    return 2048 + resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def _fuzz(target: str, runs: int, where: Path) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "tests.fuzz.coverage_guided", target, f"-runs={runs}"]
-    command.append(f"-artifact_prefix={where}/")
+    command += [f"-artifact_prefix={where}/", f"-rss_limit_mb={_rss_limit_mb()}"]
     return subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=3000, check=False
     )
