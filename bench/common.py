@@ -297,7 +297,7 @@ def cpu_per_turn(
         / max(turns, 1)
         for name in after
     }
-    backing = {k: each.pop(k) for k in ("nats", "postgres", "load") if k in each}
+    backing: dict[str, float] = {k: each.pop(k) for k in ("nats", "postgres", "load") if k in each}
     return {
         "dialog": sum(v for k, v in each.items() if k.startswith("dialog")),
         "gateway": sum(v for k, v in each.items() if k.startswith("gateway")),
