@@ -1,5 +1,6 @@
 """JetStream consumer lag of the durable consumers a service's broker subscribes with."""
 
+import asyncio
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -43,7 +44,15 @@ class ConsumerLag:
         if not connection.is_connected:
             return
         js = connection.jetstream()
-        for stream, durable in durables_of(self._broker):
+
+        async def read(stream: str, durable: str) -> None:
             info = await js.consumer_info(stream, durable, timeout=1.0)
             CONSUMER_PENDING.labels(stream, durable).set(info.num_pending or 0)
             CONSUMER_ACK_PENDING.labels(stream, durable).set(info.num_ack_pending or 0)
+
+        # All at once: one slow answer (a loaded JetStream) does not hold back the others.
+        found = await asyncio.gather(
+            *(read(s, d) for s, d in durables_of(self._broker)), return_exceptions=True
+        )
+        for failed in (f for f in found if isinstance(f, BaseException)):
+            raise failed
