@@ -8,6 +8,7 @@ next request, on any replica, gets those late answers first in its `stage`, as i
 operator said in between, so what the bot said is never lost to the caller.
 """
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,12 +38,18 @@ class LateAnswers:
     async def owe(self, *, project: UUID, session: str, turn: UUID, at: datetime) -> None:
         """Note that `turn` (accepted at `at`) was not answered to its caller in time."""
         owed = {"turn": str(turn), "at": at.astimezone(UTC).isoformat()}
-        try:
-            await self._resume.change_list(
-                key(project=project, session=session), lambda o: [*o, owed]
-            )
-        except Exception as err:  # best effort: the caller was told to try again
-            log.warning("late turn %s of %s not noted: %r", turn, session, err)
+        for attempt, pause in enumerate((0.5, 1.0, 2.0, None)):
+            try:
+                await self._resume.change_list(
+                    key(project=project, session=session), lambda o: [*o, owed]
+                )
+                return
+            except Exception as err:  # the bucket's stream electing a leader (a node lost)
+                if pause is None:  # best effort: the caller was told to try again
+                    log.warning("late turn %s of %s not noted: %r", turn, session, err)
+                    return
+                log.info("late turn %s not noted yet (%d): %r", turn, attempt + 1, err)
+                await asyncio.sleep(pause)
 
     async def collect(self, *, project: UUID, session: str) -> list[TurnAnswered]:
         """The answers that now exist to the session's noted turns, in the order they were

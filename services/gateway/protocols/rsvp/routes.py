@@ -135,6 +135,11 @@ async def ask_turn(
     except RateLimited as err:
         raise Busy(err) from None
     except BridgeError as err:
+        # JetStream may have stored it all the same (its ack lost to a node's death): if so,
+        # its answer is given with the caller's next question, as a 504's is
+        await late.owe(
+            project=project.key, session=query.session_id, turn=turn.event_id, at=turn.occurred_at
+        )
         raise RsvpError(503, "the question could not be accepted; try again") from err
     except TimeoutError:
         log.warning("turn %s got no answer within %.1f s", turn.event_id, wait_s)
