@@ -57,9 +57,14 @@ def crosswoz_faq() -> Faq:
 
 
 def brain(
-    engine: EngineName, threshold: float, faq: Faq | None = None, intents: Intents | None = None
+    engine: EngineName,
+    threshold: float,
+    faq: Faq | None = None,
+    intents: Intents | None = None,
+    chain: Chain | None = None,
 ) -> Brain:
-    chain = Chain(steps=[ChainStep(engine=engine, threshold=threshold)])
+    """A brain answering from `faq` or `intents` with one step (or `chain`, as saved)."""
+    chain = chain or Chain(steps=[ChainStep(engine=engine, threshold=threshold)])
     content = BotContent(
         version=1,
         aiml="",
@@ -129,17 +134,8 @@ def test_a_step_saved_without_a_threshold_answers_as_calibrated() -> None:
         '{"steps": [{"engine": "faq"}, {"engine": "nlu"}, {"engine": "rag"}, {"engine": "aiml"}]}'
     )
     assert [step.threshold for step in saved.steps] == [0.5, 0.5, 0.5, 0.0]
-    content = BotContent(
-        version=1,
-        aiml="",
-        maps="",
-        sets="",
-        properties="",
-        faq=crosswoz_faq(),
-        intents=Intents(),
-        chain=Chain.model_validate({"steps": [{"engine": "faq"}]}),
-    )
-    unset = build_brain(content)
+    unset_chain = Chain.model_validate({"steps": [{"engine": "faq"}]})
+    unset = brain("faq", 0.0, faq=crosswoz_faq(), chain=unset_chain)
     assert said(unset, "给我讲个笑话", "cn") is None
     assert said(unset, CHINESE[0][0], "cn") == CHINESE[0][1]
     assert (
